@@ -1,0 +1,201 @@
+"""Engine throughput: the same 3-human-step diagram run N times
+
+  (a) bare SpiffWorkflow in memory, with a serializer round trip after every step
+      (the baseline, measured in this same run),
+  (b) through our service layer on a SQLite file (state, work items, timers and
+      hash-chained audit in one transaction per step),
+  (c) the same on PostgreSQL when RETENTION_FLOW_BENCH_PG_URL (or
+      RETENTION_FLOW_TEST_DATABASE_URL) is set,
+
+and prints cases/s, the ratio b/a (target >= 0.5), commits per case, and the p50/p95
+of listing a role's queue with 1k and with 100k open work items (target: the 100k
+figure at most 1.5x the 1k one).
+
+    python bench/engine_throughput.py [--cases 500] [--queue-sizes 1000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, insert, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from retention_flow.core.clock import SystemClock  # noqa: E402
+from retention_flow.core.config import Settings  # noqa: E402
+from retention_flow.db.migrate import upgrade  # noqa: E402
+from retention_flow.db.models import WorkItem  # noqa: E402
+from retention_flow.db.session import create_db_engine  # noqa: E402
+from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
+from retention_flow.services import cases, processes, tasks  # noqa: E402
+from retention_flow.services.context import Actor, AppContext  # noqa: E402
+
+BUNDLE = ROOT / "tests" / "data" / "three_steps"
+PROCESS = "three_steps"
+PATH = [
+    ("call_customer", {"call_result": "reached"}),
+    ("present_offer", {"offer_response": "accepted"}),
+    ("confirm_change", {"confirmation_channel": "sms"}),
+]
+AGENT = Actor("bench", frozenset({"agent", "telemarketing"}))
+
+
+def bare_spiff(n: int) -> float:
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_files([str(p) for p in BUNDLE.glob("*.bpmn")])
+    spec = parser.get_spec(PROCESS)
+    subs = parser.get_subprocess_specs(PROCESS)
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    started = time.perf_counter()
+    for _ in range(n):
+        wf = BpmnWorkflow(spec, subs)
+        wf.do_engine_steps()
+        wf = serializer.deserialize_json(serializer.serialize_json(wf))
+        for element_id, data in PATH:
+            [task] = [t for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                      if t.task_spec.bpmn_id == element_id]
+            task.data.update(data)
+            task.run()
+            wf.do_engine_steps()
+            wf = serializer.deserialize_json(serializer.serialize_json(wf))
+        assert wf.completed
+    return n / (time.perf_counter() - started)
+
+
+def make_context(url: str) -> AppContext:
+    engine = create_db_engine(url)
+    upgrade(engine)
+    settings = Settings(database_url=url)
+    ctx = AppContext(settings, clock=SystemClock(), engine=engine)
+    processes.deploy(ctx, load_bundle_path(BUNDLE), Actor("bench-owner", frozenset({"process_owner"})))
+    return ctx
+
+
+def service_layer(ctx: AppContext, n: int) -> tuple[float, float]:
+    commits = 0
+
+    def count(_conn: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(ctx.db, "commit", count)
+    started = time.perf_counter()
+    for _ in range(n):
+        case = cases.start_case(ctx, AGENT, PROCESS, {"customer_id": "C-1"})
+        task_id = case["open_tasks"][0]["id"]
+        for index, (_element, data) in enumerate(PATH):
+            result = tasks.complete(ctx, AGENT, task_id, data)
+            if index < len(PATH) - 1:
+                task_id = result["next_tasks"][0]["id"]
+        assert result["case"]["status"] == "completed", result["case"]
+    elapsed = time.perf_counter() - started
+    event.remove(ctx.db, "commit", count)
+    return n / elapsed, commits / n
+
+
+def fill_queue(ctx: AppContext, total: int) -> None:
+    """Bring the open work items of the role to ``total`` (bulk insert, one case row)."""
+    with ctx.db.begin() as conn:
+        current = conn.execute(text("SELECT count(*) FROM work_item WHERE state = 'ready'")).scalar_one()
+        missing = total - current
+        if missing <= 0:
+            return
+        case_id = conn.execute(text("SELECT id FROM \"case\" LIMIT 1")).scalar_one()
+        now = SystemClock().now()
+        rows = [
+            {
+                "id": str(uuid.uuid4()), "case_id": case_id, "business_key": None, "process_id": PROCESS,
+                "element_id": "call_customer", "name": "Call customer", "role": "telemarketing",
+                "state": "ready", "claimed_by": None, "claimed_at": None,
+                "due_at": now + timedelta(minutes=(i * 7919) % 100_000), "priority": i % 100,
+                "form": None, "created_at": now, "ended_at": None, "ended_by": None,
+            }
+            for i in range(missing)
+        ]
+        for start in range(0, len(rows), 10_000):
+            conn.execute(insert(WorkItem.__table__), rows[start : start + 10_000])  # type: ignore[attr-defined]
+        if ctx.db.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE work_item"))
+        else:
+            conn.execute(text("ANALYZE"))
+
+
+def queue_latency(ctx: AppContext, repeats: int = 300) -> tuple[float, float]:
+    for _ in range(20):
+        tasks.list_queue(ctx, AGENT, limit=50)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        page = tasks.list_queue(ctx, AGENT, limit=50)
+        samples.append((time.perf_counter() - t0) * 1000)
+        assert len(page) == 50
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def run_backend(name: str, url: str, n: int, sizes: list[int], baseline: float) -> None:
+    ctx = make_context(url)
+    service_layer(ctx, max(10, n // 10))  # warm-up: imports, caches, statement cache
+    rate, commits = service_layer(ctx, n)
+    print(f"({name}) service layer: {rate:8.1f} cases/s   ratio to bare SpiffWorkflow: {rate / baseline:.2f}"
+          f"   commits/case: {commits:.1f}")
+    figures = {}
+    for size in sizes:
+        fill_queue(ctx, size)
+        p50, p95 = queue_latency(ctx)
+        figures[size] = (p50, p95)
+        print(f"({name}) queue list, {size:>7,} open items: p50 {p50:6.3f} ms   p95 {p95:6.3f} ms")
+    if len(sizes) >= 2:
+        small, large = figures[sizes[0]], figures[sizes[-1]]
+        print(f"({name}) queue p95 ratio {sizes[-1]:,} vs {sizes[0]:,}: {large[1] / small[1]:.2f}  (target <= 1.5)")
+    ctx.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=500)
+    parser.add_argument("--queue-sizes", default="1000,100000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.queue_sizes.split(",") if s]
+
+    bare_spiff(20)  # warm-up
+    baseline = bare_spiff(args.cases)
+    print(f"(a) bare SpiffWorkflow + serializer round trip per step: {baseline:8.1f} cases/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        run_backend("b: SQLite", f"sqlite:///{tmp}/bench.db", args.cases, sizes, baseline)
+    pg_url = os.environ.get("RETENTION_FLOW_BENCH_PG_URL") or os.environ.get("RETENTION_FLOW_TEST_DATABASE_URL")
+    if pg_url:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_db_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in pg_url else "?"
+        try:
+            run_backend("c: PostgreSQL", f"{pg_url}{sep}options=-csearch_path%3D{schema}", args.cases, sizes, baseline)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    else:
+        print("(c) PostgreSQL: not run (set RETENTION_FLOW_BENCH_PG_URL)")
+
+
+if __name__ == "__main__":
+    main()

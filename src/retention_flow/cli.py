@@ -1,0 +1,216 @@
+"""``retention-flow`` command line: database, deployment, cases, tasks, audit, serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .core.errors import RetentionFlowError
+
+app = typer.Typer(help="retention-flow: BPMN retention cases on SpiffWorkflow", no_args_is_help=True)
+db_app = typer.Typer(help="database schema", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="acting user name")]
+RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="role(s) the user acts with")]
+
+
+def _ctx() -> Any:
+    from .services.bootstrap import build_context
+
+    return build_context()
+
+
+def _actor(user: str, roles: list[str]) -> Any:
+    from .services.context import Actor
+
+    return Actor(user, frozenset(roles or ["system"]))
+
+
+def _out(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _json_arg(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"{what} must be a JSON object")
+    return value
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply schema migrations."""
+    from .core.config import get_settings
+    from .db.migrate import current_revision, upgrade
+    from .db.session import create_db_engine
+
+    engine = create_db_engine(get_settings().database_url)
+    upgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@app.command()
+def deploy(
+    path: Path,
+    user: UserOpt = "cli",
+) -> None:
+    """Deploy a bundle (folder, .zip or .bpmn). A folder of bundle folders deploys each."""
+    from .engine.bundle import load_bundle_path
+    from .services import processes
+
+    ctx = _ctx()
+    actor = _actor(user, ["process_owner"])
+    targets = [path]
+    if path.is_dir() and not any(p.suffix in (".bpmn",) for p in path.iterdir()):
+        targets = sorted(p for p in path.iterdir() if p.is_dir())
+    for target in targets:
+        result = processes.deploy(ctx, load_bundle_path(target), actor)
+        _out({
+            "bundle": str(target),
+            "deployment_id": result.deployment_id,
+            "new": result.created,
+            "versions": {v.process_id: v.version for v in result.versions},
+        })
+
+
+@app.command()
+def validate(path: Path) -> None:
+    """Validate a bundle without deploying it."""
+    from .engine.bundle import load_bundle_path
+    from .services import processes
+
+    bundle = processes.validate(_ctx(), load_bundle_path(path))
+    _out({"valid": True, "processes": sorted(bundle.processes)})
+
+
+@app.command()
+def start(
+    process_id: str,
+    data: Annotated[str, typer.Option(help="case data as a JSON object")] = "{}",
+    business_key: Annotated[str | None, typer.Option()] = None,
+    idempotency_key: Annotated[str | None, typer.Option()] = None,
+    user: UserOpt = "cli",
+    role: RoleOpt = [],  # noqa: B006
+) -> None:
+    """Start a case."""
+    from .services import cases
+
+    _out(cases.start_case(
+        _ctx(), _actor(user, role or ["agent"]), process_id, _json_arg(data, "--data"),
+        business_key=business_key, idempotency_key=idempotency_key,
+    ))
+
+
+@app.command()
+def case(case_id: str) -> None:
+    """Show a case."""
+    from .services import cases
+
+    _out(cases.get_case(_ctx(), case_id))
+
+
+@app.command()
+def tasks(
+    role: RoleOpt = [],  # noqa: B006
+    user: UserOpt = "cli",
+    mine: Annotated[bool, typer.Option(help="tasks claimed by --user")] = False,
+    limit: int = 50,
+) -> None:
+    """List a queue: ready tasks of the roles, or the user's claimed tasks."""
+    from .services import tasks as task_service
+
+    _out(task_service.list_queue(
+        _ctx(), _actor(user, role), queue="mine" if mine else "available", limit=limit
+    ))
+
+
+@app.command()
+def claim(task_id: str, user: UserOpt, role: RoleOpt) -> None:
+    """Claim a task."""
+    from .services import tasks as task_service
+
+    _out(task_service.claim(_ctx(), _actor(user, role), task_id))
+
+
+@app.command()
+def unclaim(task_id: str, user: UserOpt, role: RoleOpt = []) -> None:  # noqa: B006
+    """Give a claimed task back to the queue."""
+    from .services import tasks as task_service
+
+    _out(task_service.unclaim(_ctx(), _actor(user, role), task_id))
+
+
+@app.command()
+def complete(
+    task_id: str,
+    user: UserOpt,
+    role: RoleOpt,
+    data: Annotated[str, typer.Option(help="form data as a JSON object")] = "{}",
+) -> None:
+    """Complete a task with form data."""
+    from .services import tasks as task_service
+
+    _out(task_service.complete(_ctx(), _actor(user, role), task_id, _json_arg(data, "--data")))
+
+
+@app.command()
+def history(case_id: str) -> None:
+    """A case's audit events."""
+    from .db.session import read_session
+    from .services import audit
+
+    ctx = _ctx()
+    with read_session(ctx.db) as session:
+        _out([e.model_dump() for e in audit.history(session, case_id)])
+
+
+@app.command("verify-audit")
+def verify_audit() -> None:
+    """Check every audit hash chain; exit 1 at the first broken link."""
+    from .db.session import read_session
+    from .services import audit
+
+    ctx = _ctx()
+    with read_session(ctx.db) as session:
+        result = audit.verify(session)
+    _out(result.as_dict())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .core.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(create_app(), host=host or settings.host, port=port or settings.port)
+
+
+def main() -> None:
+    try:
+        app()
+    except RetentionFlowError as exc:
+        payload: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+        if exc.errors:
+            payload["errors"] = exc.errors
+        typer.echo(json.dumps(payload, indent=2, default=str), err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

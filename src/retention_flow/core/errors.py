@@ -1,0 +1,90 @@
+"""The one error tree. Every error has a stable machine ``code``; the API maps codes to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RetentionFlowError(Exception):
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(RetentionFlowError):
+    code = "not_found"
+    title = "Not found"
+
+
+class Forbidden(RetentionFlowError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class ValidationFailed(RetentionFlowError):
+    """Input does not fit; ``errors`` lists ``{"field", "message"}``."""
+
+    code = "validation_failed"
+    title = "Validation failed"
+
+
+class InvalidProcess(RetentionFlowError):
+    """A BPMN/DMN bundle does not validate; ``errors`` lists ``{file, element_id, message}``."""
+
+    code = "invalid_process"
+    title = "Invalid process"
+
+
+class Conflict(RetentionFlowError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class CaseConflict(Conflict):
+    """The case changed underneath us (optimistic lock); retrying on fresh state may succeed."""
+
+    code = "case_conflict"
+
+
+class TaskAlreadyClaimed(Conflict):
+    code = "task_already_claimed"
+
+
+class TaskNotReady(Conflict):
+    """The task was completed or cancelled by someone else, or is not open."""
+
+    code = "task_not_ready"
+
+
+class TaskNotClaimed(Conflict):
+    code = "task_not_claimed"
+
+
+class CaseNotActive(Conflict):
+    code = "case_not_active"
+
+
+class MessageNotCorrelated(RetentionFlowError):
+    code = "message_not_correlated"
+    title = "Message not correlated"
+
+
+class ScriptError(RetentionFlowError):
+    """A script, expression or service in a diagram failed (recorded as an incident)."""
+
+    code = "script_error"
+    title = "Script error"
+
+
+class ScriptRefused(ScriptError):
+    """The sandbox refused a script (forbidden name, import, attribute...)."""
+
+    code = "script_refused"
+
+
+class ScriptBudgetExceeded(ScriptError):
+    code = "script_budget_exceeded"

@@ -1,0 +1,16 @@
+"""Roles and skill groups. A BPMN lane names the role allowed to work its tasks."""
+
+from __future__ import annotations
+
+import re
+
+ROLES = frozenset(
+    {"agent", "team_lead", "back_office", "partner", "process_owner", "auditor", "admin", "system"}
+)
+SKILL_GROUPS = frozenset({"telemarketing", "inbound", "specialist"})
+WORK_ROLES = ROLES | SKILL_GROUPS
+
+
+def normalise_role(name: str) -> str:
+    """``'Back office'`` -> ``'back_office'``; lane names are matched this way."""
+    return re.sub(r"[\s\-]+", "_", name.strip()).lower()

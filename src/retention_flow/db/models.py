@@ -1,0 +1,206 @@
+"""Tables. API schemas live elsewhere (``api/schemas.py``); these are storage only.
+
+Hot paths (one workflow step) write through SQLAlchemy Core on ``Model.__table__``;
+the SQLModel classes are the single definition of the schema and serve simple reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from .types import JSONType, UTCDateTime
+
+
+def _dt(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Deployment(SQLModel, table=True):
+    """One deployed bundle (BPMN + DMN + form schemas). Immutable once written."""
+
+    __tablename__ = "deployment"
+
+    id: str = Field(primary_key=True, max_length=36)
+    content_hash: str = Field(max_length=64, unique=True)
+    files: dict[str, str] = Field(sa_column=Column(JSONType, nullable=False))
+    manifest: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    deployed_by: str = Field(max_length=200)
+    deployed_at: datetime = _dt()
+
+
+class ProcessVersion(SQLModel, table=True):
+    """A process model at one version; points to the deployment holding its XML."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    process_id: str = Field(max_length=200, index=True)
+    version: int
+    name: str = Field(max_length=400)
+    deployment_id: str = Field(foreign_key="deployment.id", max_length=36, index=True)
+    file_name: str = Field(max_length=400)
+    content_hash: str = Field(max_length=64)
+    channel: str | None = Field(default=None, max_length=100)
+    deployed_by: str = Field(max_length=200)
+    deployed_at: datetime = _dt()
+
+
+class Case(SQLModel, table=True):
+    """A running (or ended) process instance with its serialized SpiffWorkflow state."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_status_process", "status", "process_id"),
+        Index("ix_case_created", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    business_key: str | None = Field(default=None, max_length=200, unique=True)
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    process_id: str = Field(max_length=200)
+    process_version: int
+    deployment_id: str = Field(foreign_key="deployment.id", max_length=36)
+    channel: str | None = Field(default=None, max_length=100, index=True)
+    status: str = Field(max_length=20)  # active | completed | cancelled | incident
+    outcome: str | None = Field(default=None, max_length=100)
+    data: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    state: str = Field(sa_column=Column(Text, nullable=False))
+    serializer_version: str = Field(max_length=20)
+    lock_version: int = 0
+    started_by: str = Field(max_length=200)
+    starter_role: str = Field(max_length=100)
+    audit_seq: int = 0
+    audit_hash: str = Field(max_length=64)
+    created_at: datetime = _dt()
+    updated_at: datetime = _dt()
+    ended_at: datetime | None = _dt(nullable=True)
+
+
+class CaseKey(SQLModel, table=True):
+    """Correlation keys of a case (manifest ``correlation_keys`` projected from case data)."""
+
+    __tablename__ = "case_key"
+    __table_args__ = (Index("ix_case_key_lookup", "key", "value"),)
+
+    case_id: str = Field(foreign_key="case.id", primary_key=True, max_length=36)
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(max_length=400)
+
+
+class WorkItem(SQLModel, table=True):
+    """One row per human task: open ones form the queues, finished ones stay for KPIs."""
+
+    __tablename__ = "work_item"
+    __table_args__ = (
+        Index("ix_work_item_queue", "role", "state", "due_at", "priority"),
+        Index("ix_work_item_claimed", "claimed_by", "state", "due_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)  # the SpiffWorkflow task id
+    case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    business_key: str | None = Field(default=None, max_length=200)
+    process_id: str = Field(max_length=200)
+    element_id: str = Field(max_length=200)
+    name: str = Field(max_length=400)
+    role: str = Field(max_length=100)
+    state: str = Field(max_length=20)  # ready | claimed | completed | cancelled
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_at: datetime | None = _dt(nullable=True)
+    due_at: datetime = _dt()
+    priority: int = 50
+    form: str | None = Field(default=None, max_length=400)
+    created_at: datetime = _dt()
+    ended_at: datetime | None = _dt(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=200)
+
+
+class Timer(SQLModel, table=True):
+    """A pending timer of a case, projected from the workflow whenever the case is saved."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "state", "due_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)  # the SpiffWorkflow task id
+    case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    element_id: str = Field(max_length=200)
+    kind: str = Field(max_length=40)  # duration | date | cycle
+    due_at: datetime = _dt()
+    state: str = Field(default="pending", max_length=20)  # pending | fired | cancelled
+    locked_by: str | None = Field(default=None, max_length=200)
+    locked_until: datetime | None = _dt(nullable=True)
+    attempts: int = 0
+
+
+class Job(SQLModel, table=True):
+    """Queued background work (OCR pages, service retries), run by the worker."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_ready", "state", "run_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=100)
+    payload: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    state: str = Field(default="queued", max_length=20)  # queued | running | done | failed
+    run_at: datetime = _dt()
+    attempts: int = 0
+    max_attempts: int = 5
+    locked_by: str | None = Field(default=None, max_length=200)
+    locked_until: datetime | None = _dt(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _dt()
+    finished_at: datetime | None = _dt(nullable=True)
+
+
+class Incident(SQLModel, table=True):
+    """A failed automatic step; the case waits at ``element_id`` until retried."""
+
+    __tablename__ = "incident"
+
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    element_id: str = Field(max_length=200)
+    task_id: str | None = Field(default=None, max_length=36)
+    error_type: str = Field(max_length=200)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    traceback: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="open", max_length=20)  # open | resolved
+    created_at: datetime = _dt()
+    resolved_at: datetime | None = _dt(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=200)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained. One chain per stream: a case id, or ``system``."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("stream", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream: str = Field(max_length=36)
+    seq: int
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    type: str = Field(max_length=60)
+    actor: str = Field(max_length=200)
+    at: datetime = _dt(index=True)
+    element_id: str | None = Field(default=None, max_length=200)
+    task_id: str | None = Field(default=None, max_length=36)
+    data_before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    data_after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """Head of non-case audit streams (``system``), locked to append in order."""
+
+    __tablename__ = "audit_head"
+
+    stream: str = Field(primary_key=True, max_length=36)
+    seq: int = 0
+    hash: str = Field(max_length=64)

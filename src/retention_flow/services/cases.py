@@ -1,0 +1,369 @@
+"""Case use cases: start (idempotent), read, correlate a message, fire timers,
+retry an incident, cancel. Each is one transaction around one workflow step."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from ..core.errors import (
+    CaseConflict,
+    CaseNotActive,
+    Conflict,
+    MessageNotCorrelated,
+    NotFound,
+    ValidationFailed,
+)
+from ..db.session import read_session, write_session
+from ..engine.runtime import Operation, Runtime, StepFailed
+from .audit import NewEvent
+from .context import Actor, AppContext
+from .processes import bundle_for, get_version, process_of
+from .steps import (
+    CASE,
+    INCIDENT,
+    KEYS,
+    TIMER,
+    CaseHead,
+    StepResult,
+    checkout,
+    load_head,
+    new_head,
+    rebuilder,
+    save_step,
+)
+from .views import case_view, open_tasks
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 4
+
+
+def retrying(fn: Callable[[], T]) -> T:
+    """Run a use case again on an optimistic-lock conflict (fresh state each time).
+
+    A conflict means someone else changed the case between our read and our write;
+    re-running re-checks everything, so a task completed meanwhile now answers
+    ``task_not_ready`` instead of being applied twice.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return fn()
+        except CaseConflict:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+        except OperationalError as exc:  # SQLite: lock wait timed out
+            if "locked" not in str(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise CaseConflict("the database is busy; try again") from exc
+    raise AssertionError("unreachable")
+
+
+def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{what} must be a JSON object", errors=[{"field": what, "message": "must be an object"}])
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]) from exc
+    return data
+
+
+# --------------------------------------------------------------------------- start
+
+
+def start_case(
+    ctx: AppContext,
+    actor: Actor,
+    process_id: str,
+    data: dict[str, Any] | None = None,
+    *,
+    business_key: str | None = None,
+    idempotency_key: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    data = _check_data(data or {})
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(ctx, idempotency_key, process_id)
+        if existing is not None:
+            return existing
+    try:
+        return _start(ctx, actor, process_id, data, business_key, idempotency_key, version)
+    except IntegrityError as exc:
+        if idempotency_key is not None:
+            existing = _by_idempotency_key(ctx, idempotency_key, process_id)
+            if existing is not None:
+                return existing
+        if business_key is not None:
+            raise Conflict(f"business key '{business_key}' is already used by another case") from exc
+        raise
+
+
+def _by_idempotency_key(ctx: AppContext, key: str, process_id: str) -> dict[str, Any] | None:
+    with read_session(ctx.db) as session:
+        case_id = session.execute(select(CASE.c.id).where(CASE.c.idempotency_key == key)).scalar_one_or_none()
+        if case_id is None:
+            return None
+        head = load_head(session, case_id)
+        if head.process_id != process_id:
+            raise Conflict(f"idempotency key '{key}' was used to start a case of process '{head.process_id}'")
+        return case_view(head, open_tasks(session, case_id))
+
+
+def _start(
+    ctx: AppContext,
+    actor: Actor,
+    process_id: str,
+    data: dict[str, Any],
+    business_key: str | None,
+    idempotency_key: str | None,
+    version: int | None,
+) -> dict[str, Any]:
+    with write_session(ctx.db) as session:
+        if business_key is not None:
+            taken = session.execute(select(CASE.c.id).where(CASE.c.business_key == business_key)).first()
+            if taken is not None:
+                raise Conflict(f"business key '{business_key}' is already used by another case")
+        pv = get_version(session, process_id, version)
+        bundle = bundle_for(ctx, session, pv.deployment_id)
+        process = process_of(bundle, process_id)
+        case_id = str(uuid.uuid4())
+        head, insert_cols = new_head(
+            case_id=case_id, process=process, version=pv.version, deployment_id=pv.deployment_id,
+            business_key=business_key, idempotency_key=idempotency_key, actor=actor.username,
+            starter_role=actor.primary_role, now=ctx.now(), data={},
+        )
+        wf = ctx.runtime.new(process, data)
+        events = [
+            NewEvent("case_started", actor.username, data_after=data,
+                     detail={"process_id": process_id, "version": pv.version, "business_key": business_key})
+        ]
+        result, wf = _run_and_save(
+            ctx, session, head, wf, bundle, None, lambda: ctx.runtime.new(process, data), events, actor,
+            insert_case=insert_cols,
+        )
+        session.commit()
+        view = case_view(result.head, _new_open(result))
+    ctx.live.put(case_id, result.head.lock_version, wf)
+    return view
+
+
+def _new_open(result: StepResult) -> list[dict[str, Any]]:
+    from .views import task_view
+
+    return [task_view(item) for item in result.new_work_items]
+
+
+def _run_and_save(
+    ctx: AppContext,
+    session: Session,
+    head: CaseHead,
+    wf: Any,
+    bundle: Any,
+    operation: Operation | None,
+    rebuild: Callable[[], Any],
+    events: list[NewEvent],
+    actor: Actor,
+    **save_kwargs: Any,
+) -> tuple[StepResult, Any]:
+    """The common step: run, then persist success or the incident state."""
+    failure: StepFailed | None = None
+    try:
+        ran = ctx.runtime.run(wf, operation, rebuild)
+    except StepFailed as exc:
+        failure, wf, ran = exc, exc.workflow, []
+    snapshot = ctx.runtime.snapshot(wf, bundle, ran)
+    result = save_step(
+        ctx, session, head=head, wf=wf, bundle=bundle, snapshot=snapshot, events=events,
+        actor=actor.username, failure=failure, **save_kwargs,
+    )
+    return result, wf
+
+
+def step_case(
+    ctx: AppContext,
+    actor: Actor,
+    case_id: str,
+    make_operation: Callable[[Session, CaseHead], tuple[Operation | None, list[NewEvent], dict[str, Any]]],
+    *,
+    allowed_status: tuple[str, ...] = ("active",),
+) -> tuple[StepResult, dict[str, Any]]:
+    """Load a case, apply one operation plus automatic steps, save, commit."""
+
+    def once() -> tuple[StepResult, dict[str, Any]]:
+        with write_session(ctx.db) as session:
+            head = load_head(session, case_id)
+            if head.status not in allowed_status:
+                raise CaseNotActive(f"case {case_id} is {head.status}")
+            bundle = bundle_for(ctx, session, head.deployment_id)
+            process = process_of(bundle, head.process_id)
+            operation, events, save_kwargs = make_operation(session, head)
+            wf = checkout(ctx, session, head, process)
+            result, wf = _run_and_save(
+                ctx, session, head, wf, bundle, operation, rebuilder(ctx, session, head, process),
+                events, actor, **save_kwargs,
+            )
+            session.commit()
+            view = case_view(result.head, open_tasks(session, case_id))
+        ctx.live.put(case_id, result.head.lock_version, wf)
+        return result, view
+
+    return retrying(once)
+
+
+# --------------------------------------------------------------------------- read
+
+
+def get_case(ctx: AppContext, case_id: str) -> dict[str, Any]:
+    with read_session(ctx.db) as session:
+        head = load_head(session, case_id)
+        return case_view(head, open_tasks(session, case_id))
+
+
+def list_cases(
+    ctx: AppContext,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    process_id: str | None = None,
+    business_key: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    from sqlalchemy import func
+
+    from .steps import HEAD_COLUMNS
+
+    conditions = []
+    for column, value in (("status", status), ("channel", channel), ("process_id", process_id),
+                          ("business_key", business_key)):
+        if value is not None:
+            conditions.append(CASE.c[column] == value)
+    where = and_(*conditions) if conditions else None
+    with read_session(ctx.db) as session:
+        query = select(*HEAD_COLUMNS).order_by(CASE.c.created_at.desc()).limit(limit).offset(offset)
+        count = select(func.count()).select_from(CASE)
+        if where is not None:
+            query, count = query.where(where), count.where(where)
+        heads = [CaseHead(**r) for r in session.execute(query).mappings()]
+        total = int(session.execute(count).scalar_one())
+        return [case_view(h, open_tasks(session, h.id)) for h in heads], total
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def find_case_for(session: Session, correlation: dict[str, Any]) -> str:
+    """The one active case matching every correlation key (case_id, business_key, or a
+    key the bundle declared in ``correlation_keys``)."""
+    if not correlation:
+        raise ValidationFailed("correlation needs at least one key", errors=[{"field": "correlation", "message": "empty"}])
+    query = select(CASE.c.id).where(CASE.c.status.in_(("active", "incident")))
+    for key, value in correlation.items():
+        if key in ("case_id", "id"):
+            query = query.where(CASE.c.id == str(value))
+        elif key == "business_key":
+            query = query.where(CASE.c.business_key == str(value))
+        else:
+            sub = select(KEYS.c.case_id).where(and_(KEYS.c.key == key, KEYS.c.value == str(value)))
+            query = query.where(CASE.c.id.in_(sub))
+    ids = list(session.execute(query.limit(2)).scalars())
+    if not ids:
+        raise MessageNotCorrelated(f"no open case matches {correlation}")
+    if len(ids) > 1:
+        raise Conflict(f"more than one open case matches {correlation}")
+    return str(ids[0])
+
+
+def correlate_message(
+    ctx: AppContext, actor: Actor, message_name: str, correlation: dict[str, Any], data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    payload = _check_data(data or {})
+    with read_session(ctx.db) as session:
+        case_id = find_case_for(session, correlation)
+
+    def make(_session: Session, _head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
+        events = [NewEvent("message_correlated", actor.username, data_after=payload,
+                           detail={"message": message_name, "correlation": correlation})]
+        return Runtime.deliver_message(message_name, payload), events, {}
+
+    _result, view = step_case(ctx, actor, case_id, make)
+    return view
+
+
+# --------------------------------------------------------------------------- timers
+
+
+def fire_due_timers(ctx: AppContext, case_id: str) -> list[str]:
+    """Fire this case's timers that are due now; returns the elements that fired."""
+    now = ctx.now()
+    fired: list[str] = []
+
+    def make(session: Session, head: CaseHead) -> tuple[None, list[NewEvent], dict[str, Any]]:
+        due = session.execute(
+            select(TIMER.c.id, TIMER.c.element_id).where(
+                and_(TIMER.c.case_id == head.id, TIMER.c.state == "pending", TIMER.c.due_at <= now)
+            )
+        ).all()
+        fired[:] = [r.element_id for r in due]
+        events = [NewEvent("timer_fired", "clock", element_id=r.element_id, task_id=r.id) for r in due]
+        return None, events, {}
+
+    step_case(ctx, Actor.system(), case_id, make)
+    return fired
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def retry_incident(
+    ctx: AppContext, actor: Actor, case_id: str, data_patch: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the failed step again, optionally after correcting data (audited)."""
+    patch = _check_data(data_patch or {}, "data_patch")
+
+    def make(session: Session, head: CaseHead) -> tuple[Operation | None, list[NewEvent], dict[str, Any]]:
+        open_ids = list(session.execute(
+            select(INCIDENT.c.id).where(and_(INCIDENT.c.case_id == head.id, INCIDENT.c.status == "open"))
+        ).scalars())
+        session.execute(
+            update(INCIDENT).where(INCIDENT.c.id.in_(open_ids)).values(
+                status="resolved", resolved_at=ctx.now(), resolved_by=actor.username
+            )
+        )
+        events = [NewEvent("incident_retried", actor.username, data_after=patch or None,
+                           detail={"incidents": open_ids})]
+        operation = ctx.runtime.patch_ready_data(patch) if patch else None
+        return operation, events, {}
+
+    _result, view = step_case(ctx, actor, case_id, make, allowed_status=("incident",))
+    return view
+
+
+# --------------------------------------------------------------------------- cancel
+
+
+def cancel_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise ValidationFailed("a reason is required", errors=[{"field": "reason", "message": "required"}])
+
+    def make(_session: Session, _head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
+        events = [NewEvent("case_cancel_requested", actor.username, detail={"reason": reason})]
+        return Runtime.cancel, events, {"cancelled": True}
+
+    _result, view = step_case(ctx, actor, case_id, make, allowed_status=("active", "incident"))
+    return view
+
+
+def get_incidents(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
+    with read_session(ctx.db) as session:
+        if session.execute(select(CASE.c.id).where(CASE.c.id == case_id)).first() is None:
+            raise NotFound(f"case {case_id} not found")
+        rows = session.execute(
+            select(INCIDENT).where(INCIDENT.c.case_id == case_id).order_by(INCIDENT.c.created_at)
+        ).mappings()
+        return [dict(r) for r in rows]

@@ -1,0 +1,128 @@
+"""The composition root: one ``AppContext`` per process wires settings, database,
+clock, script sandbox, spec cache and the live-workflow cache together."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ..core.clock import Clock, SystemClock
+from ..core.config import Settings, get_settings
+from ..db.session import create_db_engine
+from ..engine.bundle import CompiledBundle
+from ..engine.runtime import Runtime
+from ..engine.sandbox import make_script_engine
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (with roles, maybe a partner organisation) or the system."""
+
+    username: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    partner: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system", frozenset({"system"}))
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def primary_role(self) -> str:
+        return sorted(self.roles)[0] if self.roles else "system"
+
+
+class LiveWorkflows:
+    """Workflows kept in memory between steps, keyed by case id and lock version.
+
+    ``take`` removes the entry, so two threads never mutate one workflow object; the
+    winner ``put``s it back after its commit under the new lock version.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: str, lock_version: int) -> Any | None:
+        with self._lock:
+            item = self._items.pop(case_id, None)
+        if item is None or item[0] != lock_version:
+            return None
+        return item[1]
+
+    def put(self, case_id: str, lock_version: int, workflow: Any) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._items[case_id] = (lock_version, workflow)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def discard(self, case_id: str) -> None:
+        with self._lock:
+            self._items.pop(case_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class SpecCache:
+    """Compiled bundles per deployment id: each deployed version is parsed once."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, CompiledBundle] = {}
+        self._lock = threading.Lock()
+
+    def get(self, deployment_id: str) -> CompiledBundle | None:
+        return self._items.get(deployment_id)
+
+    def put(self, deployment_id: str, bundle: CompiledBundle) -> None:
+        with self._lock:
+            self._items[deployment_id] = bundle
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+ServiceHandler = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+
+class AppContext:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        service_handlers: Mapping[str, ServiceHandler] | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.clock: Clock = clock or SystemClock()
+        self.db: Engine = engine or create_db_engine(self.settings.database_url, self.settings)
+        self.service_handlers: dict[str, ServiceHandler] = dict(service_handlers or {})
+        script_engine = make_script_engine(
+            budget_seconds=self.settings.script_budget_seconds,
+            service_handlers=self.service_handlers,
+            now=self.clock.now,
+        )
+        self.runtime = Runtime(lambda: script_engine, self.clock.now)
+        self.script_engine = script_engine
+        self.specs = SpecCache()
+        self.live = LiveWorkflows(self.settings.workflow_cache_size)
+
+    def now(self) -> Any:
+        return self.clock.now()
+
+    def dispose(self) -> None:
+        self.live.clear()
+        self.db.dispose()

@@ -1,0 +1,170 @@
+"""Deploying and reading process models. Versions are immutable; identical content
+is not a new version; each deployment is parsed once per process (``SpecCache``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ..core.errors import InvalidProcess, NotFound
+from ..db.models import Deployment, ProcessVersion
+from ..db.session import read_session, write_session
+from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash, compile_bundle
+from ..engine.sandbox import check_source
+from .audit import NewEvent, append_system
+from .context import Actor, AppContext
+
+
+@dataclass
+class DeployResult:
+    deployment_id: str
+    created: bool
+    versions: list[ProcessVersion]
+
+
+def validate(ctx: AppContext, files: Mapping[str, bytes]) -> CompiledBundle:
+    """Raise ``InvalidProcess`` (``errors``: file, element_id, message) or return the bundle."""
+    return compile_bundle(
+        files, check_source=check_source, service_names=ctx.service_handlers.keys()
+    )
+
+
+def deploy(ctx: AppContext, files: Mapping[str, bytes], actor: Actor) -> DeployResult:
+    bundle = validate(ctx, files)
+    for _attempt in range(3):
+        with write_session(ctx.db) as session:
+            existing = session.execute(
+                select(Deployment.id).where(Deployment.content_hash == bundle.content_hash)  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            if existing is not None:
+                return DeployResult(existing, False, _versions_of(session, existing))
+            try:
+                result = _insert_deployment(ctx, session, bundle, actor)
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # someone deployed concurrently: read theirs
+                continue
+        ctx.specs.put(result.deployment_id, bundle)
+        return result
+    raise InvalidProcess("could not deploy: concurrent deployments kept conflicting")
+
+
+def _insert_deployment(
+    ctx: AppContext, session: Session, bundle: CompiledBundle, actor: Actor
+) -> DeployResult:
+    now = ctx.now()
+    deployment = Deployment(
+        id=str(uuid.uuid4()),
+        content_hash=bundle.content_hash,
+        files=bundle.files,
+        manifest=bundle.manifest.model_dump(),
+        deployed_by=actor.username,
+        deployed_at=now,
+    )
+    session.add(deployment)
+    session.flush()
+    versions: list[ProcessVersion] = []
+    for pid, info in sorted(bundle.processes.items()):
+        latest = session.execute(
+            select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == pid)  # type: ignore[arg-type]
+        ).scalar_one_or_none()
+        version = ProcessVersion(
+            id=str(uuid.uuid4()),
+            process_id=pid,
+            version=(latest or 0) + 1,
+            name=info.name,
+            deployment_id=deployment.id,
+            file_name=info.file_name,
+            content_hash=bundle_hash({info.file_name: bundle.files.get(info.file_name, "")}),
+            channel=info.channel,
+            deployed_by=actor.username,
+            deployed_at=now,
+        )
+        session.add(version)
+        versions.append(version)
+    session.flush()
+    append_system(
+        session,
+        [
+            NewEvent(
+                type="process_deployed",
+                actor=actor.username,
+                detail={
+                    "deployment_id": deployment.id,
+                    "content_hash": bundle.content_hash,
+                    "files": sorted(bundle.files),
+                    "versions": {v.process_id: v.version for v in versions},
+                },
+            )
+        ],
+        now,
+    )
+    return DeployResult(deployment.id, True, versions)
+
+
+def _versions_of(session: Session, deployment_id: str) -> list[ProcessVersion]:
+    query = select(ProcessVersion).where(ProcessVersion.deployment_id == deployment_id)  # type: ignore[arg-type]
+    return list(session.execute(query).scalars())
+
+
+def list_versions(ctx: AppContext, process_id: str | None = None) -> list[ProcessVersion]:
+    with read_session(ctx.db) as session:
+        query = select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)  # type: ignore[arg-type]
+        if process_id is not None:
+            query = query.where(ProcessVersion.process_id == process_id)  # type: ignore[arg-type]
+        return list(session.execute(query).scalars())
+
+
+def get_version(session: Session, process_id: str, version: int | None = None) -> ProcessVersion:
+    """A given version, or the latest when ``version`` is None."""
+    query = select(ProcessVersion).where(ProcessVersion.process_id == process_id)  # type: ignore[arg-type]
+    if version is None:
+        query = query.order_by(ProcessVersion.version.desc()).limit(1)  # type: ignore[attr-defined]
+    else:
+        query = query.where(ProcessVersion.version == version)  # type: ignore[arg-type]
+    found = session.execute(query).scalars().first()
+    if found is None:
+        what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
+        raise NotFound(f"{what} is not deployed")
+    return found
+
+
+def version_xml(ctx: AppContext, process_id: str, version: int) -> str:
+    with read_session(ctx.db) as session:
+        pv = get_version(session, process_id, version)
+        files: dict[str, Any] = session.execute(
+            select(Deployment.files).where(Deployment.id == pv.deployment_id)  # type: ignore[arg-type, call-overload]
+        ).scalar_one()
+    return str(files[pv.file_name])
+
+
+def bundle_for(ctx: AppContext, session: Session, deployment_id: str) -> CompiledBundle:
+    """The compiled bundle of a deployment, parsing it on first use in this process."""
+    cached = ctx.specs.get(deployment_id)
+    if cached is not None:
+        return cached
+    row = session.get(Deployment, deployment_id)
+    if row is None:
+        raise NotFound(f"deployment {deployment_id} not found")
+    files = {name: text.encode("utf-8") for name, text in row.files.items()}
+    if row.manifest:
+        import json
+
+        files["bundle.json"] = json.dumps(row.manifest).encode()
+    # Deployed content was validated at deploy time; services may have been added since.
+    bundle = compile_bundle(files, check_source=None, service_names=None)
+    ctx.specs.put(deployment_id, bundle)
+    return bundle
+
+
+def process_of(bundle: CompiledBundle, process_id: str) -> ProcessInfo:
+    info = bundle.processes.get(process_id)
+    if info is None:
+        raise NotFound(f"process '{process_id}' is not in this deployment")
+    return info

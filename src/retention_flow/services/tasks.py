@@ -1,0 +1,304 @@
+"""Work items: queues, claim / unclaim / assign, complete with form validation.
+
+Lanes are roles: a user may claim a task whose role is among theirs; a team lead may
+assign any task; completing takes the claim (or claims a ready task in passing)."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import and_, select, update
+from sqlmodel import Session
+
+from ..core.errors import (
+    CaseConflict,
+    CaseNotActive,
+    Forbidden,
+    NotFound,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotReady,
+    ValidationFailed,
+)
+from ..db.session import read_session, write_session
+from ..engine.runtime import Operation, Runtime
+from .audit import NewEvent, build_rows, insert_rows
+from .cases import retrying, step_case
+from .context import Actor, AppContext
+from .processes import bundle_for
+from .steps import CASE, OPEN_STATES, WORK, CaseHead
+from .views import task_view
+
+SUPERVISOR_ROLES = frozenset({"team_lead", "admin"})
+
+_validators: dict[int, Draft202012Validator] = {}
+_validators_lock = threading.Lock()
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    key = id(schema)
+    found = _validators.get(key)
+    if found is None:
+        found = Draft202012Validator(schema)
+        with _validators_lock:
+            _validators[key] = found
+    return found
+
+
+def validate_form(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
+    if schema is None:
+        return
+    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        details = [
+            {"field": ".".join(str(p) for p in e.path) or _missing_field(e) or "(form)", "message": e.message}
+            for e in errors
+        ]
+        raise ValidationFailed(
+            f"the form data is invalid: {details[0]['field']}: {details[0]['message']}", errors=details
+        )
+
+
+def _missing_field(error: Any) -> str | None:
+    if error.validator == "required" and isinstance(error.instance, dict):
+        for name in error.validator_value:
+            if name not in error.instance:
+                return str(name)
+    return None
+
+
+# --------------------------------------------------------------------------- queues
+
+
+def list_queue(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    queue: str = "available",
+    role: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """``available``: ready tasks of the actor's roles (or one of them); ``mine``: claimed
+    by the actor. Sorted by due time, then priority (high first).
+
+    Each role is read with its own index range scan (``role, state, due_at``) and the
+    runs are merged, so the cost follows ``limit + offset``, not the queue's length.
+    """
+    limit = max(1, min(limit, 500))
+    offset = max(0, offset)
+    with read_session(ctx.db) as session:
+        if queue == "mine":
+            query = (
+                select(WORK)
+                .where(and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed"))
+                .order_by(WORK.c.due_at, WORK.c.priority.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [task_view(r) for r in session.execute(query).mappings()]
+        if queue != "available":
+            raise ValidationFailed(f"unknown queue '{queue}'", errors=[{"field": "queue", "message": "mine or available"}])
+        roles = [role] if role is not None else sorted(actor.roles)
+        if role is not None and role not in actor.roles and not (actor.roles & SUPERVISOR_ROLES):
+            raise Forbidden(f"you do not hold the role '{role}'")
+        runs = []
+        for one in roles:
+            query = (
+                select(WORK)
+                .where(and_(WORK.c.role == one, WORK.c.state == "ready"))
+                .order_by(WORK.c.due_at, WORK.c.priority.desc())
+                .limit(limit + offset)
+            )
+            runs.append([dict(r) for r in session.execute(query).mappings()])
+        merged = heapq.merge(*runs, key=lambda r: (r["due_at"], -r["priority"], r["id"]))
+        rows = list(merged)[offset : offset + limit]
+        return [task_view(r) for r in rows]
+
+
+def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+    """The work item with its form schema and the case data an agent needs."""
+    with read_session(ctx.db) as session:
+        item = _load_item(session, task_id)
+        _check_can_see(actor, item)
+        deployment_id = session.execute(select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])).scalar_one()
+        data = session.execute(select(CASE.c.data).where(CASE.c.id == item["case_id"])).scalar_one()
+        bundle = bundle_for(ctx, session, deployment_id)
+        view = task_view(item)
+        view["form"] = bundle.forms.get(item["form"]) if item["form"] else None
+        view["context"] = data
+        return view
+
+
+def _load_item(session: Session, task_id: str) -> Mapping[str, Any]:
+    row = session.execute(select(WORK).where(WORK.c.id == task_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    return row
+
+
+def _check_role(actor: Actor, item: Mapping[str, Any]) -> None:
+    if item["role"] not in actor.roles:
+        raise Forbidden(f"task {item['id']} belongs to role '{item['role']}', which you do not hold")
+
+
+def _check_can_see(actor: Actor, item: Mapping[str, Any]) -> None:
+    if item["role"] in actor.roles or item["claimed_by"] == actor.username:
+        return
+    if actor.roles & (SUPERVISOR_ROLES | {"auditor"}):
+        return
+    raise NotFound(f"task {item['id']} not found")
+
+
+def _append_case_events(session: Session, ctx: AppContext, case_id: str, events: list[NewEvent]) -> None:
+    """Audit events that change no workflow state (claims): chain on the case head."""
+    head = session.execute(select(CASE.c.audit_seq, CASE.c.audit_hash).where(CASE.c.id == case_id)).one()
+    rows, seq, digest = build_rows(case_id, case_id, head.audit_seq, head.audit_hash, events, ctx.now())
+    result = session.execute(
+        update(CASE)
+        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head.audit_seq))
+        .values(audit_seq=seq, audit_hash=digest, updated_at=ctx.now())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CaseConflict(f"case {case_id} changed meanwhile; try again")
+    insert_rows(session, rows)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = _load_item(session, task_id)
+            if item["state"] == "claimed":
+                if item["claimed_by"] == actor.username:
+                    return task_view(item)
+                raise TaskAlreadyClaimed(f"task {task_id} is already claimed by {item['claimed_by']}")
+            if item["state"] != "ready":
+                raise TaskNotReady(f"task {task_id} is {item['state']}")
+            _check_role(actor, item)
+            _set_claim(session, ctx, item, actor.username, expect="ready")
+            _append_case_events(session, ctx, item["case_id"], [
+                NewEvent("task_claimed", actor.username, element_id=item["element_id"], task_id=task_id)
+            ])
+            session.commit()
+            return task_view(_load_item(session, task_id))
+
+    return retrying(once)
+
+
+def _set_claim(session: Session, ctx: AppContext, item: Mapping[str, Any], user: str | None, expect: str) -> None:
+    result = session.execute(
+        update(WORK)
+        .where(and_(WORK.c.id == item["id"], WORK.c.state == expect))
+        .values(
+            state="claimed" if user else "ready",
+            claimed_by=user,
+            claimed_at=ctx.now() if user else None,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TaskAlreadyClaimed(f"task {item['id']} was claimed by someone else")
+
+
+def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = _load_item(session, task_id)
+            if item["state"] != "claimed":
+                raise TaskNotClaimed(f"task {task_id} is not claimed")
+            if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
+                raise Forbidden(f"task {task_id} is claimed by {item['claimed_by']}, not by you")
+            result = session.execute(
+                update(WORK)
+                .where(and_(WORK.c.id == task_id, WORK.c.state == "claimed",
+                            WORK.c.claimed_by == item["claimed_by"]))
+                .values(state="ready", claimed_by=None, claimed_at=None)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise CaseConflict("the task changed meanwhile")
+            _append_case_events(session, ctx, item["case_id"], [
+                NewEvent("task_unclaimed", actor.username, element_id=item["element_id"], task_id=task_id,
+                         detail={"was_claimed_by": item["claimed_by"]})
+            ])
+            session.commit()
+            return task_view(_load_item(session, task_id))
+
+    return retrying(once)
+
+
+def assign(ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str) -> dict[str, Any]:
+    """A team lead (or admin) gives a task to a user, with a reason on record."""
+    if not (actor.roles & SUPERVISOR_ROLES):
+        raise Forbidden("only a team lead or an admin may assign tasks")
+    if not reason or not reason.strip():
+        raise ValidationFailed("a reason is required to assign a task", errors=[{"field": "reason", "message": "required"}])
+    if not assignee or not assignee.strip():
+        raise ValidationFailed("an assignee is required", errors=[{"field": "assignee", "message": "required"}])
+
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = _load_item(session, task_id)
+            if item["state"] not in OPEN_STATES:
+                raise TaskNotReady(f"task {task_id} is {item['state']}")
+            result = session.execute(
+                update(WORK)
+                .where(and_(WORK.c.id == task_id, WORK.c.state == item["state"]))
+                .values(state="claimed", claimed_by=assignee, claimed_at=ctx.now())
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise CaseConflict("the task changed meanwhile")
+            _append_case_events(session, ctx, item["case_id"], [
+                NewEvent("task_assigned", actor.username, element_id=item["element_id"], task_id=task_id,
+                         detail={"assignee": assignee, "reason": reason, "was_claimed_by": item["claimed_by"]})
+            ])
+            session.commit()
+            return task_view(_load_item(session, task_id))
+
+    return retrying(once)
+
+
+# --------------------------------------------------------------------------- complete
+
+
+def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Complete a task with form data → ``{"case": ..., "next_tasks": [...]}``.
+
+    The claimant completes; a ready task of one's own role is claimed in passing.
+    Exactly one of two concurrent completions wins; the other gets ``task_not_ready``
+    (or ``task_already_claimed``) and nothing is applied twice.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed("data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}])
+    with read_session(ctx.db) as session:
+        item = _load_item(session, task_id)
+    case_id = item["case_id"]
+
+    def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
+        current = _load_item(session, task_id)
+        if current["state"] not in OPEN_STATES:
+            raise TaskNotReady(f"task {task_id} was already {current['state']}")
+        if current["state"] == "claimed" and current["claimed_by"] != actor.username:
+            raise TaskAlreadyClaimed(f"task {task_id} is claimed by {current['claimed_by']}")
+        events: list[NewEvent] = []
+        if current["state"] == "ready":
+            _check_role(actor, current)
+            events.append(NewEvent("task_claimed", actor.username, element_id=current["element_id"], task_id=task_id))
+        bundle = bundle_for(ctx, session, head.deployment_id)
+        validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
+        before = {k: head.data.get(k) for k in data}
+        events.append(NewEvent("task_completed", actor.username, element_id=current["element_id"],
+                               task_id=task_id, data_before=before, data_after=data))
+        return Runtime.complete_user_task(task_id, data), events, {"completed_task": task_id}
+
+    try:
+        result, view = step_case(ctx, actor, case_id, make)
+    except CaseNotActive as exc:
+        raise TaskNotReady(f"task {task_id} cannot be completed: {exc.detail}") from exc
+    next_tasks = [task_view(i) for i in result.new_work_items if i["role"] in actor.roles]
+    return {"case": view, "next_tasks": next_tasks}

@@ -1,0 +1,96 @@
+"""Test fixtures: a real, migrated database per test.
+
+SQLite (default): a fresh file per test, copied from one migrated template.
+PostgreSQL (``RETENTION_FLOW_TEST_DATABASE_URL=postgresql+psycopg://...``): a fresh
+schema per test, migrated, dropped afterwards. Under ``CI=true`` a test that would
+skip for a missing tool fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from retention_flow.core.clock import FrozenClock
+from retention_flow.core.config import Settings
+from retention_flow.db.migrate import upgrade
+from retention_flow.db.session import create_db_engine
+from retention_flow.services.context import AppContext
+
+TEST_DB_URL = os.environ.get("RETENTION_FLOW_TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI=true a skip is a failure: PostgreSQL, Tesseract and Chromium must be there."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where it must run: {reason}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    if TEST_DB_URL:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_db_engine(TEST_DB_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in TEST_DB_URL else "?"
+        url = f"{TEST_DB_URL}{sep}options=-csearch_path%3D{schema}"
+        engine = create_db_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    else:
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, script_budget_seconds=0.5)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = create_db_engine(settings.database_url, settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[AppContext]:
+    from tests.factories import SERVICE_HANDLERS
+
+    context = AppContext(settings, clock=clock, engine=engine, service_handlers=SERVICE_HANDLERS)
+    yield context
+    context.live.clear()

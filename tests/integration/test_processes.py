@@ -1,0 +1,139 @@
+"""Deployment: validation names file, element and problem; versions are immutable;
+identical content is no new version; hostile XML is refused; specs parsed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from retention_flow.core.errors import InvalidProcess, NotFound
+from retention_flow.db.models import Deployment, ProcessVersion
+from retention_flow.db.session import read_session
+from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.services import audit, cases, processes
+from tests.factories import DATA, OWNER, actor, bundle_files, deploy
+
+INVALID = sorted(p for p in (DATA / "invalid").iterdir() if p.is_dir())
+VALID = ["three_steps", "all_elements", "message_wait", "timers", "no_lanes", "call_activity"]
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_bundles_deploy(ctx: Any, name: str) -> None:
+    result = deploy(ctx, name)
+    assert result.created and result.versions
+    assert all(v.version == 1 for v in result.versions)
+
+
+@pytest.mark.parametrize("folder", INVALID, ids=[p.name for p in INVALID])
+def test_invalid_bundle_is_refused_with_its_element(ctx: Any, folder: Path) -> None:
+    expected_where = (folder / "EXPECTED.txt").read_text().split(":", 1)[0].strip()
+    with pytest.raises(InvalidProcess) as err:
+        processes.deploy(ctx, load_bundle_path(folder), OWNER)
+    places = {e["element_id"] for e in err.value.errors} | {e["file"] for e in err.value.errors}
+    assert expected_where in places, err.value.errors
+    assert all(e["message"] for e in err.value.errors)
+    with read_session(ctx.db) as session:
+        assert session.execute(select(func.count()).select_from(Deployment)).scalar_one() == 0
+
+
+def test_identical_content_is_not_a_new_version(ctx: Any) -> None:
+    first = deploy(ctx, "three_steps")
+    again = deploy(ctx, "three_steps")
+    assert not again.created and again.deployment_id == first.deployment_id
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"Prepare case", b"Prepare the case")
+    changed = processes.deploy(ctx, files, OWNER)
+    assert changed.created and changed.versions[0].version == 2
+    assert [v.version for v in processes.list_versions(ctx, "three_steps")] == [1, 2]
+    xml = processes.version_xml(ctx, "three_steps", 2)
+    assert "Prepare the case" in xml
+    with pytest.raises(NotFound):
+        processes.version_xml(ctx, "three_steps", 3)
+
+
+def test_running_cases_stay_on_their_version(ctx: Any) -> None:
+    deploy(ctx, "three_steps")
+    old_case = cases.start_case(ctx, actor(), "three_steps", {})
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"Call customer", b"Call the customer")
+    processes.deploy(ctx, files, OWNER)
+    new_case = cases.start_case(ctx, actor(), "three_steps", {})
+    assert old_case["process_version"] == 1 and new_case["process_version"] == 2
+    assert old_case["open_tasks"][0]["name"] == "Call customer"
+    assert new_case["open_tasks"][0]["name"] == "Call the customer"
+    ctx.live.clear()  # restore from the database, on the old spec
+    assert cases.get_case(ctx, old_case["id"])["open_tasks"][0]["name"] == "Call customer"
+
+
+def test_deployment_is_audited(ctx: Any) -> None:
+    deploy(ctx, "three_steps")
+    with read_session(ctx.db) as session:
+        events = audit.history(session, audit.SYSTEM_STREAM)
+        assert [e.type for e in events] == ["process_deployed"]
+        assert events[0].actor == OWNER.username
+        assert audit.verify(session).ok
+
+
+def test_spec_parsed_once_per_version(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    deploy(ctx, "three_steps")
+    calls = []
+    original = processes.compile_bundle
+    monkeypatch.setattr(processes, "compile_bundle", lambda *a, **k: calls.append(1) or original(*a, **k))
+    ctx.specs._items.clear()  # as in a freshly started process
+    for _ in range(5):
+        cases.start_case(ctx, actor(), "three_steps", {})
+    assert len(calls) == 1
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s" name="&x;"/></bpmn:process>
+</bpmn:definitions>"""
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s" name="&lol3;"/></bpmn:process>
+</bpmn:definitions>"""
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        ({"x.bpmn": XXE}, "DOCTYPE"),
+        ({"x.bpmn": LAUGHS}, "DOCTYPE"),
+        ({"x.bpmn": b"\x89PNG\r\n\x1a\n\x00\x00garbage"}, "UTF-8"),
+        ({"x.bpmn": b"<not-closed>"}, "well-formed"),
+        ({"x.exe": b"MZ"}, "unsupported"),
+        ({}, "empty"),
+        ({"only.json": b"{}"}, "type"),
+    ],
+    ids=["xxe", "billion-laughs", "binary", "malformed", "wrong-type", "empty", "no-bpmn"],
+)
+def test_hostile_or_broken_uploads_are_refused(ctx: Any, files: dict[str, bytes], needle: str) -> None:
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    text = err.value.detail + " ".join(e["message"] for e in err.value.errors)
+    assert needle.lower() in text.lower()
+    assert "root:" not in text  # /etc/passwd never leaks into a message
+
+
+def test_unknown_service_is_refused(ctx: Any) -> None:
+    files = bundle_files("all_elements")
+    files["all_elements.bpmn"] = files["all_elements.bpmn"].replace(
+        b'id="book_contract_change"', b'id="book_contract_chaneg"'
+    )
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    assert any("book_contract_chaneg" in e["message"] for e in err.value.errors)
+
+
+def test_versions_listed(ctx: Any) -> None:
+    deploy(ctx, "call_activity")
+    with read_session(ctx.db) as session:
+        ids = set(session.execute(select(ProcessVersion.process_id)).scalars())
+    assert ids == {"call_activity_parent", "call_activity_child"}

@@ -1,0 +1,178 @@
+"""Work items through the service layer: queues, roles, claims, forms, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from retention_flow.core.errors import (
+    Forbidden,
+    NotFound,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotReady,
+    ValidationFailed,
+)
+from retention_flow.db.models import WorkItem
+from retention_flow.db.session import read_session
+from retention_flow.services import audit, cases, tasks
+from retention_flow.services.context import AppContext
+from tests.factories import LEAD, actor, deploy
+
+AGENT = actor("alice", "agent", "telemarketing")
+OTHER = actor("bob", "agent", "telemarketing")
+BACK = actor("bea", "back_office")
+
+
+@pytest.fixture
+def started(ctx: AppContext) -> dict[str, Any]:
+    deploy(ctx, "three_steps")
+    return cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"}, business_key="RC-1")
+
+
+def test_start_projects_the_first_task(ctx: AppContext, clock: Any, started: dict[str, Any]) -> None:
+    assert started["status"] == "active" and started["process_version"] == 1
+    [task] = started["open_tasks"]
+    assert task["element_id"] == "call_customer" and task["role"] == "telemarketing"
+    assert task["state"] == "ready" and task["priority"] == 70
+    assert task["due_at"] == (clock.now() + timedelta(hours=4)).isoformat().replace("+00:00", "Z")
+    assert started["data"]["score"] == 42  # the script task ran
+
+
+def test_queue_sorted_by_due_then_priority(ctx: AppContext, clock: Any) -> None:
+    deploy(ctx, "three_steps")
+    ids = []
+    for minutes in (30, 10, 20):
+        clock.set(clock.now() + timedelta(minutes=minutes))
+        ids.append(cases.start_case(ctx, AGENT, "three_steps", {})["open_tasks"][0]["id"])
+    queue = tasks.list_queue(ctx, AGENT)
+    assert [t["id"] for t in queue] == ids  # created in time order: due in that order
+    assert tasks.list_queue(ctx, BACK) == []
+    assert [t["id"] for t in tasks.list_queue(ctx, AGENT, limit=1, offset=1)] == ids[1:2]
+
+
+def test_claim_roles_and_conflicts(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    with pytest.raises(Forbidden):
+        tasks.claim(ctx, BACK, task_id)
+    claimed = tasks.claim(ctx, AGENT, task_id)
+    assert claimed["state"] == "claimed" and claimed["claimed_by"] == "alice"
+    assert tasks.claim(ctx, AGENT, task_id)["claimed_by"] == "alice"  # idempotent for the claimant
+    with pytest.raises(TaskAlreadyClaimed):
+        tasks.claim(ctx, OTHER, task_id)
+    assert [t["id"] for t in tasks.list_queue(ctx, AGENT, queue="mine")] == [task_id]
+    assert tasks.list_queue(ctx, OTHER) == []
+    with pytest.raises(Forbidden):
+        tasks.unclaim(ctx, OTHER, task_id)
+    assert tasks.unclaim(ctx, AGENT, task_id)["state"] == "ready"
+    with pytest.raises(TaskNotClaimed):
+        tasks.unclaim(ctx, AGENT, task_id)
+    with pytest.raises(NotFound):
+        tasks.claim(ctx, AGENT, "no-such-task")
+
+
+def test_assign_needs_team_lead_and_reason(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    with pytest.raises(Forbidden):
+        tasks.assign(ctx, AGENT, task_id, "bob", "busy")
+    with pytest.raises(ValidationFailed):
+        tasks.assign(ctx, LEAD, task_id, "bob", " ")
+    assigned = tasks.assign(ctx, LEAD, task_id, "bob", "alice is ill")
+    assert assigned["claimed_by"] == "bob"
+    with read_session(ctx.db) as session:
+        event = audit.history(session, started["id"])[-1]
+    assert event.type == "task_assigned" and event.actor == "lena"
+    assert event.detail == {"assignee": "bob", "reason": "alice is ill", "was_claimed_by": None}
+
+
+def test_complete_validates_the_form(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    with pytest.raises(ValidationFailed) as err:
+        tasks.complete(ctx, AGENT, task_id, {"call_result": "maybe"})
+    assert err.value.errors[0]["field"] == "call_result"
+    with pytest.raises(ValidationFailed) as err:
+        tasks.complete(ctx, AGENT, task_id, {})
+    assert err.value.errors[0]["field"] == "call_result"
+    with pytest.raises(ValidationFailed):
+        tasks.complete(ctx, AGENT, task_id, {"call_result": "reached", "hack": 1})
+    # nothing was stored by the refused attempts
+    assert cases.get_case(ctx, started["id"])["open_tasks"][0]["id"] == task_id
+
+
+def test_complete_walks_the_process_and_offers_next_tasks(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    result = tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
+    [nxt] = result["next_tasks"]
+    assert nxt["element_id"] == "present_offer"
+    result = tasks.complete(ctx, AGENT, nxt["id"], {"offer_response": "accepted"})
+    [nxt] = result["next_tasks"]
+    result = tasks.complete(ctx, AGENT, nxt["id"], {"confirmation_channel": "sms"})
+    case = result["case"]
+    assert case["status"] == "completed" and case["open_tasks"] == [] and result["next_tasks"] == []
+    assert case["data"]["confirmation_channel"] == "sms"
+    with pytest.raises(TaskNotReady):
+        tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
+    with read_session(ctx.db) as session:
+        items = session.execute(select(WorkItem).where(WorkItem.case_id == case["id"])).scalars().all()  # type: ignore[arg-type]
+        assert sorted(i.state for i in items) == ["completed"] * 3
+        assert {i.ended_by for i in items} == {"alice"}
+        types = [e.type for e in audit.history(session, case["id"])]
+    assert types[0] == "case_started" and types[-1] == "case_completed"
+    assert types.count("task_completed") == 3 and types.count("task_ready") == 3
+
+
+def test_completion_data_is_audited_before_and_after(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
+    with read_session(ctx.db) as session:
+        done = [e for e in audit.history(session, started["id"]) if e.type == "task_completed"][0]
+    assert done.actor == "alice" and done.element_id == "call_customer"
+    assert done.data_before == {"call_result": None} and done.data_after == {"call_result": "reached"}
+
+
+def test_claimed_by_another_cannot_complete(ctx: AppContext, started: dict[str, Any]) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    tasks.claim(ctx, OTHER, task_id)
+    with pytest.raises(TaskAlreadyClaimed):
+        tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_concurrent_completions_exactly_one_wins(ctx: AppContext, started: dict[str, Any], workers: int) -> None:
+    task_id = started["open_tasks"][0]["id"]
+    agents = [actor(f"agent{i}", "agent", "telemarketing") for i in range(workers)]
+    barrier = threading.Barrier(workers)
+    outcomes: list[str] = []
+
+    def run(who: Any) -> None:
+        barrier.wait()
+        try:
+            tasks.complete(ctx, who, task_id, {"call_result": "reached"})
+            outcomes.append("ok")
+        except (TaskNotReady, TaskAlreadyClaimed) as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ok") == 1, outcomes
+    case = cases.get_case(ctx, started["id"])
+    assert [t["element_id"] for t in case["open_tasks"]] == ["present_offer"]
+    with read_session(ctx.db) as session:
+        types = [e.type for e in audit.history(session, started["id"])]
+        assert types.count("task_completed") == 1
+        assert audit.verify(session).ok
+
+
+def test_live_cache_and_database_agree(ctx: AppContext, started: dict[str, Any]) -> None:
+    """A step on a workflow restored from the database equals one on the live object."""
+    task_id = started["open_tasks"][0]["id"]
+    ctx.live.clear()
+    result = tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
+    assert result["next_tasks"][0]["element_id"] == "present_offer"
