@@ -85,7 +85,8 @@ def test_message_by_business_key(ctx: AppContext) -> None:
     with pytest.raises(MessageNotCorrelated):
         cases.correlate_message(ctx, AGENT, "some_other_message", {"business_key": "RC-42"}, {})
     done = cases.correlate_message(
-        ctx, AGENT, "response_form_received", {"business_key": "RC-42"}, {"accepted_offer": "LOYALTY_20"}
+        ctx, AGENT, "response_form_received", {"business_key": "RC-42"},
+        {"case_number": "RC-42", "accepted_offer": "LOYALTY_20"},
     )
     assert done["id"] == case["id"] and done["status"] == "completed"
     assert done["data"]["accepted_offer"] == "LOYALTY_20"
@@ -99,7 +100,8 @@ def test_message_by_declared_correlation_key(ctx: AppContext) -> None:
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "message_wait", {"case_number": "RC-99"})
     tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"letter_channel": "post"})
-    done = cases.correlate_message(ctx, AGENT, "response_form_received", {"case_number": "RC-99"}, {"x": 1})
+    done = cases.correlate_message(ctx, AGENT, "response_form_received", {"case_number": "RC-99"}, {"case_number": "RC-99", "accepted_offer": "X"}
+    )
     assert done["id"] == case["id"] and done["status"] == "completed"
 
 

@@ -458,8 +458,9 @@ def _check_scripts(task_spec: Any, check_source: SourceCheck, add: Callable[[str
         if getattr(task_spec, attr, None):
             sources.append((attr, getattr(task_spec, attr), "exec"))
     for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
-        if condition is not None:
-            sources.append(("condition", condition, "eval"))
+        text = _condition_text(condition)
+        if text is not None:
+            sources.append(("condition", text, "eval"))
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         sources.append((f"parameter '{name}'", str(param.get("value", "")), "eval"))
     for what, source, mode in sources:
@@ -467,6 +468,16 @@ def _check_scripts(task_spec: Any, check_source: SourceCheck, add: Callable[[str
             check_source(source, mode)
         except ScriptError as exc:
             add(f"{what}: {exc.detail}")
+
+
+def _condition_text(condition: Any) -> str | None:
+    """SpiffWorkflow wraps a gateway condition in an operator holding the text."""
+    if condition is None:
+        return None
+    if isinstance(condition, str):
+        return condition
+    args = getattr(condition, "args", None)
+    return str(args[0]) if args else None
 
 
 def _check_timer(task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]) -> None:

@@ -309,14 +309,15 @@ def _failed_task(exc: BaseException) -> Any:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    """SpiffWorkflow wraps script errors; the original sits in ``.exception``."""
+    """SpiffWorkflow wraps script errors (raised inside ``except``): find the original."""
     current = exc
     for _ in range(10):
-        inner = getattr(current, "exception", None)
-        if isinstance(inner, BaseException) and inner is not current:
-            current = inner
-            continue
-        break
+        if not isinstance(current, SpiffWorkflowException):
+            break
+        inner = current.__cause__ or current.__context__
+        if inner is None:
+            break
+        current = inner
     return current
 
 

@@ -9,6 +9,7 @@ fraction of the size and restoring skips rebuilding the spec objects.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -58,17 +60,30 @@ class StateSerializer:
     """``dumps(workflow) -> str`` and ``loads(state, spec, ...) -> workflow``."""
 
     def __init__(self) -> None:
-        config = dict(SPIFF_CONFIG)
-        config[BpmnWorkflow] = _SpeclessWorkflowConverter
-        self.registry = BpmnWorkflowSerializer.configure(config)
+        self._local = threading.local()
+
+    @property
+    def registry(self) -> Any:
+        """One registry per thread: its ``_encoder_mode`` flag is per-call state."""
+        registry = getattr(self._local, "registry", None)
+        if registry is None:
+            config = dict(SPIFF_CONFIG)
+            config[BpmnWorkflow] = _SpeclessWorkflowConverter
+            registry = BpmnWorkflowSerializer.configure(config)
+            self._local.registry = registry
+            # in encoder mode the registry leaves some objects (events in task data) to
+            # the JSON encoder, exactly as SpiffWorkflow's own serialize_json does
+            self._local.encoder = create_encoder(registry, None)
+        return registry
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        self.registry._encoder_mode = True
+        registry = self.registry
+        registry._encoder_mode = True
         try:
-            dct = self.registry.convert(workflow)
+            dct = registry.convert(workflow)
+            return json.dumps(dct, cls=self._local.encoder, separators=(",", ":"))
         finally:
-            self.registry._encoder_mode = False
-        return json.dumps(dct, separators=(",", ":"))
+            registry._encoder_mode = False
 
     def loads(
         self,

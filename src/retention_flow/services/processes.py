@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from ..core.errors import InvalidProcess, NotFound
+from ..core.errors import InvalidProcess, NotFound, ScriptRefused
 from ..db.models import Deployment, ProcessVersion
 from ..db.session import read_session, write_session
 from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash, compile_bundle
-from ..engine.sandbox import check_source
+from ..engine.sandbox import compile_script
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
 
@@ -26,6 +26,24 @@ class DeployResult:
     deployment_id: str
     created: bool
     versions: list[ProcessVersion]
+
+
+#: Refused at deploy time when a script reads them: never legitimate data names, and the
+#: classic first step of an escape. (Other non-allowed builtins such as ``type`` or ``id``
+#: may be data fields, so they are only refused at run time when the data lacks them.)
+DEPLOY_FORBIDDEN = frozenset({
+    "open", "getattr", "setattr", "delattr", "eval", "exec", "compile", "globals", "locals",
+    "vars", "breakpoint", "input", "memoryview", "builtins", "importlib", "os", "sys",
+    "subprocess", "socket", "shutil", "pathlib", "io",
+})
+
+
+def check_source(source: str, mode: str) -> None:
+    """Compile a diagram's script or expression in the sandbox: refusals name the problem."""
+    compiled = compile_script(source, "eval" if mode == "eval" else "exec")
+    bad = sorted(set(compiled.unbound_forbidden) & DEPLOY_FORBIDDEN)
+    if bad:
+        raise ScriptRefused(f"name '{bad[0]}' is not allowed in scripts")
 
 
 def validate(ctx: AppContext, files: Mapping[str, bytes]) -> CompiledBundle:
