@@ -69,8 +69,11 @@ def bare_spiff(n: int) -> float:
         wf.do_engine_steps()
         wf = serializer.deserialize_json(serializer.serialize_json(wf))
         for element_id, data in PATH:
-            [task] = [t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                      if t.task_spec.bpmn_id == element_id]
+            [task] = [
+                t
+                for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                if t.task_spec.bpmn_id == element_id
+            ]
             task.data.update(data)
             task.run()
             wf.do_engine_steps()
@@ -84,7 +87,9 @@ def make_context(url: str) -> AppContext:
     upgrade(engine)
     settings = Settings(database_url=url)
     ctx = AppContext(settings, clock=SystemClock(), engine=engine)
-    processes.deploy(ctx, load_bundle_path(BUNDLE), Actor("bench-owner", frozenset({"process_owner"})))
+    processes.deploy(
+        ctx, load_bundle_path(BUNDLE), Actor("bench-owner", frozenset({"process_owner"}))
+    )
     return ctx
 
 
@@ -113,19 +118,32 @@ def service_layer(ctx: AppContext, n: int) -> tuple[float, float]:
 def fill_queue(ctx: AppContext, total: int) -> None:
     """Bring the open work items of the role to ``total`` (bulk insert, one case row)."""
     with ctx.db.begin() as conn:
-        current = conn.execute(text("SELECT count(*) FROM work_item WHERE state = 'ready'")).scalar_one()
+        current = conn.execute(
+            text("SELECT count(*) FROM work_item WHERE state = 'ready'")
+        ).scalar_one()
         missing = total - current
         if missing <= 0:
             return
-        case_id = conn.execute(text("SELECT id FROM \"case\" LIMIT 1")).scalar_one()
+        case_id = conn.execute(text('SELECT id FROM "case" LIMIT 1')).scalar_one()
         now = SystemClock().now()
         rows = [
             {
-                "id": str(uuid.uuid4()), "case_id": case_id, "business_key": None, "process_id": PROCESS,
-                "element_id": "call_customer", "name": "Call customer", "role": "telemarketing",
-                "state": "ready", "claimed_by": None, "claimed_at": None,
-                "due_at": now + timedelta(minutes=(i * 7919) % 100_000), "priority": i % 100,
-                "form": None, "created_at": now, "ended_at": None, "ended_by": None,
+                "id": str(uuid.uuid4()),
+                "case_id": case_id,
+                "business_key": None,
+                "process_id": PROCESS,
+                "element_id": "call_customer",
+                "name": "Call customer",
+                "role": "telemarketing",
+                "state": "ready",
+                "claimed_by": None,
+                "claimed_at": None,
+                "due_at": now + timedelta(minutes=(i * 7919) % 100_000),
+                "priority": i % 100,
+                "form": None,
+                "created_at": now,
+                "ended_at": None,
+                "ended_by": None,
             }
             for i in range(missing)
         ]
@@ -154,8 +172,11 @@ def run_backend(name: str, url: str, n: int, sizes: list[int], baseline: float) 
     ctx = make_context(url)
     service_layer(ctx, max(10, n // 10))  # warm-up: imports, caches, statement cache
     rate, commits = service_layer(ctx, n)
-    print(f"({name}) service layer: {rate:8.1f} cases/s   ratio to bare SpiffWorkflow: {rate / baseline:.2f}"
-          f"   commits/case: {commits:.1f}")
+    print(
+        f"({name}) service layer: {rate:8.1f} cases/s   "
+        f"ratio to bare SpiffWorkflow: {rate / baseline:.2f}"
+        f"   commits/case: {commits:.1f}"
+    )
     figures = {}
     for size in sizes:
         fill_queue(ctx, size)
@@ -164,12 +185,17 @@ def run_backend(name: str, url: str, n: int, sizes: list[int], baseline: float) 
         print(f"({name}) queue list, {size:>7,} open items: p50 {p50:6.3f} ms   p95 {p95:6.3f} ms")
     if len(sizes) >= 2:
         small, large = figures[sizes[0]], figures[sizes[-1]]
-        print(f"({name}) queue p95 ratio {sizes[-1]:,} vs {sizes[0]:,}: {large[1] / small[1]:.2f}  (target <= 1.5)")
+        print(
+            f"({name}) queue p95 ratio {sizes[-1]:,} vs {sizes[0]:,}: "
+            f"{large[1] / small[1]:.2f}  (target <= 1.5)"
+        )
     ctx.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--queue-sizes", default="1000,100000")
     args = parser.parse_args()
@@ -180,7 +206,9 @@ def main() -> None:
     print(f"(a) bare SpiffWorkflow + serializer round trip per step: {baseline:8.1f} cases/s")
     with tempfile.TemporaryDirectory() as tmp:
         run_backend("b: SQLite", f"sqlite:///{tmp}/bench.db", args.cases, sizes, baseline)
-    pg_url = os.environ.get("RETENTION_FLOW_BENCH_PG_URL") or os.environ.get("RETENTION_FLOW_TEST_DATABASE_URL")
+    pg_url = os.environ.get("RETENTION_FLOW_BENCH_PG_URL") or os.environ.get(
+        "RETENTION_FLOW_TEST_DATABASE_URL"
+    )
     if pg_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_db_engine(pg_url)
@@ -188,7 +216,13 @@ def main() -> None:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         sep = "&" if "?" in pg_url else "?"
         try:
-            run_backend("c: PostgreSQL", f"{pg_url}{sep}options=-csearch_path%3D{schema}", args.cases, sizes, baseline)
+            run_backend(
+                "c: PostgreSQL",
+                f"{pg_url}{sep}options=-csearch_path%3D{schema}",
+                args.cases,
+                sizes,
+                baseline,
+            )
         finally:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

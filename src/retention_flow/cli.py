@@ -11,7 +11,9 @@ import typer
 
 from .core.errors import RetentionFlowError
 
-app = typer.Typer(help="retention-flow: BPMN retention cases on SpiffWorkflow", no_args_is_help=True)
+app = typer.Typer(
+    help="retention-flow: BPMN retention cases on SpiffWorkflow", no_args_is_help=True
+)
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -73,12 +75,14 @@ def deploy(
         targets = sorted(p for p in path.iterdir() if p.is_dir())
     for target in targets:
         result = processes.deploy(ctx, load_bundle_path(target), actor)
-        _out({
-            "bundle": str(target),
-            "deployment_id": result.deployment_id,
-            "new": result.created,
-            "versions": {v.process_id: v.version for v in result.versions},
-        })
+        _out(
+            {
+                "bundle": str(target),
+                "deployment_id": result.deployment_id,
+                "new": result.created,
+                "versions": {v.process_id: v.version for v in result.versions},
+            }
+        )
 
 
 @app.command()
@@ -103,10 +107,16 @@ def start(
     """Start a case."""
     from .services import cases
 
-    _out(cases.start_case(
-        _ctx(), _actor(user, role or ["agent"]), process_id, _json_arg(data, "--data"),
-        business_key=business_key, idempotency_key=idempotency_key,
-    ))
+    _out(
+        cases.start_case(
+            _ctx(),
+            _actor(user, role or ["agent"]),
+            process_id,
+            _json_arg(data, "--data"),
+            business_key=business_key,
+            idempotency_key=idempotency_key,
+        )
+    )
 
 
 @app.command()
@@ -127,9 +137,11 @@ def tasks(
     """List a queue: ready tasks of the roles, or the user's claimed tasks."""
     from .services import tasks as task_service
 
-    _out(task_service.list_queue(
-        _ctx(), _actor(user, role), queue="mine" if mine else "available", limit=limit
-    ))
+    _out(
+        task_service.list_queue(
+            _ctx(), _actor(user, role), queue="mine" if mine else "available", limit=limit
+        )
+    )
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlalchemy import text
@@ -34,14 +35,15 @@ def test_untouched_chain_verifies(ctx: AppContext) -> None:
     with read_session(ctx.db) as session:
         events = audit.history(session, case_id)
     assert events[0].prev_hash == audit.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 def test_altered_event_is_found(ctx: AppContext) -> None:
     case_id = _case_with_history(ctx)
     with ctx.db.begin() as conn:
         conn.execute(
-            text("UPDATE audit_event SET actor = 'mallory' WHERE stream = :s AND seq = 3"), {"s": case_id}
+            text("UPDATE audit_event SET actor = 'mallory' WHERE stream = :s AND seq = 3"),
+            {"s": case_id},
         )
     result = _verify(ctx)
     assert not result.ok and result.broken_stream == case_id and result.broken_seq == 3
@@ -59,8 +61,13 @@ def test_removed_event_is_found(ctx: AppContext) -> None:
 def test_truncated_chain_is_found(ctx: AppContext) -> None:
     case_id = _case_with_history(ctx)
     with ctx.db.begin() as conn:
-        last = conn.execute(text("SELECT max(seq) FROM audit_event WHERE stream = :s"), {"s": case_id}).scalar()
-        conn.execute(text("DELETE FROM audit_event WHERE stream = :s AND seq = :q"), {"s": case_id, "q": last})
+        last = conn.execute(
+            text("SELECT max(seq) FROM audit_event WHERE stream = :s"), {"s": case_id}
+        ).scalar()
+        conn.execute(
+            text("DELETE FROM audit_event WHERE stream = :s AND seq = :q"),
+            {"s": case_id, "q": last},
+        )
     result = _verify(ctx)
     assert not result.ok and "missing" in (result.reason or "")
 
@@ -68,11 +75,11 @@ def test_truncated_chain_is_found(ctx: AppContext) -> None:
 def test_data_is_hashed_too(ctx: AppContext) -> None:
     case_id = _case_with_history(ctx)
     with read_session(ctx.db) as session:
-        seq = [e.seq for e in audit.history(session, case_id) if e.type == "task_completed"][0]
+        seq = next(e.seq for e in audit.history(session, case_id) if e.type == "task_completed")
     cast = "CAST(:d AS jsonb)" if ctx.db.dialect.name == "postgresql" else ":d"
     with ctx.db.begin() as conn:
         conn.execute(
-            text(f"UPDATE audit_event SET data_after = {cast} WHERE stream = :s AND seq = :q"),  # noqa: S608
+            text(f"UPDATE audit_event SET data_after = {cast} WHERE stream = :s AND seq = :q"),
             {"d": '{"call_result": "not_reached"}', "s": case_id, "q": seq},
         )
     assert _verify(ctx).broken_seq == seq

@@ -85,7 +85,10 @@ def test_message_by_business_key(ctx: AppContext) -> None:
     with pytest.raises(MessageNotCorrelated):
         cases.correlate_message(ctx, AGENT, "some_other_message", {"business_key": "RC-42"}, {})
     done = cases.correlate_message(
-        ctx, AGENT, "response_form_received", {"business_key": "RC-42"},
+        ctx,
+        AGENT,
+        "response_form_received",
+        {"business_key": "RC-42"},
         {"case_number": "RC-42", "accepted_offer": "LOYALTY_20"},
     )
     assert done["id"] == case["id"] and done["status"] == "completed"
@@ -100,7 +103,12 @@ def test_message_by_declared_correlation_key(ctx: AppContext) -> None:
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "message_wait", {"case_number": "RC-99"})
     tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"letter_channel": "post"})
-    done = cases.correlate_message(ctx, AGENT, "response_form_received", {"case_number": "RC-99"}, {"case_number": "RC-99", "accepted_offer": "X"}
+    done = cases.correlate_message(
+        ctx,
+        AGENT,
+        "response_form_received",
+        {"case_number": "RC-99"},
+        {"case_number": "RC-99", "accepted_offer": "X"},
     )
     assert done["id"] == case["id"] and done["status"] == "completed"
 
@@ -129,7 +137,9 @@ def test_lanes_less_tasks_belong_to_the_starters_role(ctx: AppContext) -> None:
 
 def test_call_activity_tasks_are_projected(ctx: AppContext) -> None:
     deploy(ctx, "call_activity")
-    specialist = actor("sam", "agent", "specialist", "inbound", "telemarketing", "back_office", "team_lead")
+    specialist = actor(
+        "sam", "agent", "specialist", "inbound", "telemarketing", "back_office", "team_lead"
+    )
     case = cases.start_case(ctx, specialist, "call_activity_parent", {})
     assert case["open_tasks"], case
     ctx.live.clear()

@@ -57,8 +57,13 @@ def test_runaway_script_is_stopped_by_the_budget(ctx: AppContext) -> None:
 
 @pytest.mark.parametrize(
     "script",
-    [b"import os", b"x = open('/etc/passwd').read()", b"x = ().__class__.__base__.__subclasses__()",
-     b"x = getattr(1, '__class__')", b"__import__('os').system('id')"],
+    [
+        b"import os",
+        b"x = open('/etc/passwd').read()",
+        b"x = ().__class__.__base__.__subclasses__()",
+        b"x = getattr(1, '__class__')",
+        b"__import__('os').system('id')",
+    ],
     ids=["import", "open", "subclasses", "getattr", "dunder-import"],
 )
 def test_hostile_script_is_refused_at_deploy(ctx: AppContext, script: bytes) -> None:
@@ -71,7 +76,9 @@ def test_incident_on_a_user_step_keeps_the_agents_input(ctx: AppContext) -> None
     files = bundle_files("three_steps")
     bpmn = files["three_steps.bpmn"]
     # make the gateway condition fail at run time: a name the data does not have
-    files["three_steps.bpmn"] = bpmn.replace(b'offer_response == "accepted"', b'missing_variable == "accepted"')
+    files["three_steps.bpmn"] = bpmn.replace(
+        b'offer_response == "accepted"', b'missing_variable == "accepted"'
+    )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "three_steps", {})
     step = tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"call_result": "reached"})
@@ -83,4 +90,3 @@ def test_incident_on_a_user_step_keeps_the_agents_input(ctx: AppContext) -> None
     assert incident["element_id"] == "gw_offer_accepted"
     fixed = cases.retry_incident(ctx, AGENT, case["id"], {"missing_variable": "accepted"})
     assert [t["element_id"] for t in fixed["open_tasks"]] == ["confirm_change"]
-

@@ -44,7 +44,9 @@ def test_identical_content_is_not_a_new_version(ctx: Any) -> None:
     again = deploy(ctx, "three_steps")
     assert not again.created and again.deployment_id == first.deployment_id
     files = bundle_files("three_steps")
-    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"Prepare case", b"Prepare the case")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
+        b"Prepare case", b"Prepare the case"
+    )
     changed = processes.deploy(ctx, files, OWNER)
     assert changed.created and changed.versions[0].version == 2
     assert [v.version for v in processes.list_versions(ctx, "three_steps")] == [1, 2]
@@ -58,7 +60,9 @@ def test_running_cases_stay_on_their_version(ctx: Any) -> None:
     deploy(ctx, "three_steps")
     old_case = cases.start_case(ctx, actor(), "three_steps", {})
     files = bundle_files("three_steps")
-    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"Call customer", b"Call the customer")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
+        b"Call customer", b"Call the customer"
+    )
     processes.deploy(ctx, files, OWNER)
     new_case = cases.start_case(ctx, actor(), "three_steps", {})
     assert old_case["process_version"] == 1 and new_case["process_version"] == 2
@@ -81,7 +85,9 @@ def test_spec_parsed_once_per_version(ctx: Any, monkeypatch: pytest.MonkeyPatch)
     deploy(ctx, "three_steps")
     calls = []
     original = processes.compile_bundle
-    monkeypatch.setattr(processes, "compile_bundle", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        processes, "compile_bundle", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     ctx.specs._items.clear()  # as in a freshly started process
     for _ in range(5):
         cases.start_case(ctx, actor(), "three_steps", {})
@@ -114,7 +120,9 @@ LAUGHS = b"""<?xml version="1.0"?>
     ],
     ids=["xxe", "billion-laughs", "binary", "malformed", "wrong-type", "empty", "no-bpmn"],
 )
-def test_hostile_or_broken_uploads_are_refused(ctx: Any, files: dict[str, bytes], needle: str) -> None:
+def test_hostile_or_broken_uploads_are_refused(
+    ctx: Any, files: dict[str, bytes], needle: str
+) -> None:
     with pytest.raises(InvalidProcess) as err:
         processes.validate(ctx, files)
     text = err.value.detail + " ".join(e["message"] for e in err.value.errors)

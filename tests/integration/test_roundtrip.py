@@ -21,7 +21,12 @@ BUNDLES = sorted(
     {p.parent for p in (ROOT / "processes").rglob("*.bpmn")}
     | {DATA / spec.get("folder", name) for name, spec in SCENARIOS["bundles"].items()}
 )
-EVERYONE = Actor("root", frozenset({"agent", "telemarketing", "inbound", "specialist", "team_lead", "back_office", "partner"}))
+EVERYONE = Actor(
+    "root",
+    frozenset(
+        {"agent", "telemarketing", "inbound", "specialist", "team_lead", "back_office", "partner"}
+    ),
+)
 
 
 def _roundtrip(ctx: AppContext, case_id: str) -> None:

@@ -68,7 +68,9 @@ def test_scenario(ctx: Any, clock: Any, bundle: str, scenario: str) -> None:
             result = tasks.complete(ctx, WORKER, task["id"], step["data"])
             assert result["case"]["status"] != "incident", result["case"]
         if "message" in step:
-            cases.correlate_message(ctx, WORKER, step["message"], {"case_id": case_id}, step["payload"])
+            cases.correlate_message(
+                ctx, WORKER, step["message"], {"case_id": case_id}, step["payload"]
+            )
         if "advance" in step:
             clock.set(due_at(clock.now(), step["advance"]))
             cases.fire_due_timers(ctx, case_id)

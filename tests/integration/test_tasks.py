@@ -34,7 +34,9 @@ def started(ctx: AppContext) -> dict[str, Any]:
     return cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"}, business_key="RC-1")
 
 
-def test_start_projects_the_first_task(ctx: AppContext, clock: Any, started: dict[str, Any]) -> None:
+def test_start_projects_the_first_task(
+    ctx: AppContext, clock: Any, started: dict[str, Any]
+) -> None:
     assert started["status"] == "active" and started["process_version"] == 1
     [task] = started["open_tasks"]
     assert task["element_id"] == "call_customer" and task["role"] == "telemarketing"
@@ -103,7 +105,9 @@ def test_complete_validates_the_form(ctx: AppContext, started: dict[str, Any]) -
     assert cases.get_case(ctx, started["id"])["open_tasks"][0]["id"] == task_id
 
 
-def test_complete_walks_the_process_and_offers_next_tasks(ctx: AppContext, started: dict[str, Any]) -> None:
+def test_complete_walks_the_process_and_offers_next_tasks(
+    ctx: AppContext, started: dict[str, Any]
+) -> None:
     task_id = started["open_tasks"][0]["id"]
     result = tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
     [nxt] = result["next_tasks"]
@@ -117,7 +121,9 @@ def test_complete_walks_the_process_and_offers_next_tasks(ctx: AppContext, start
     with pytest.raises(TaskNotReady):
         tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
     with read_session(ctx.db) as session:
-        items = session.execute(select(WorkItem).where(WorkItem.case_id == case["id"])).scalars().all()  # type: ignore[arg-type]
+        items = (
+            session.execute(select(WorkItem).where(WorkItem.case_id == case["id"])).scalars().all()
+        )  # type: ignore[arg-type]
         assert sorted(i.state for i in items) == ["completed"] * 3
         assert {i.ended_by for i in items} == {"alice"}
         types = [e.type for e in audit.history(session, case["id"])]
@@ -125,13 +131,17 @@ def test_complete_walks_the_process_and_offers_next_tasks(ctx: AppContext, start
     assert types.count("task_completed") == 3 and types.count("task_ready") == 3
 
 
-def test_completion_data_is_audited_before_and_after(ctx: AppContext, started: dict[str, Any]) -> None:
+def test_completion_data_is_audited_before_and_after(
+    ctx: AppContext, started: dict[str, Any]
+) -> None:
     task_id = started["open_tasks"][0]["id"]
     tasks.complete(ctx, AGENT, task_id, {"call_result": "reached"})
     with read_session(ctx.db) as session:
-        done = [e for e in audit.history(session, started["id"]) if e.type == "task_completed"][0]
+        done = next(e for e in audit.history(session, started["id"]) if e.type == "task_completed")
     assert done.actor == "alice" and done.element_id == "call_customer"
-    assert done.data_before == {"call_result": None} and done.data_after == {"call_result": "reached"}
+    assert done.data_before == {"call_result": None} and done.data_after == {
+        "call_result": "reached"
+    }
 
 
 def test_claimed_by_another_cannot_complete(ctx: AppContext, started: dict[str, Any]) -> None:
@@ -142,7 +152,9 @@ def test_claimed_by_another_cannot_complete(ctx: AppContext, started: dict[str, 
 
 
 @pytest.mark.parametrize("workers", [2, 4])
-def test_concurrent_completions_exactly_one_wins(ctx: AppContext, started: dict[str, Any], workers: int) -> None:
+def test_concurrent_completions_exactly_one_wins(
+    ctx: AppContext, started: dict[str, Any], workers: int
+) -> None:
     task_id = started["open_tasks"][0]["id"]
     agents = [actor(f"agent{i}", "agent", "telemarketing") for i in range(workers)]
     barrier = threading.Barrier(workers)

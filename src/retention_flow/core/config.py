@@ -10,13 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="RETENTION_FLOW_", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="RETENTION_FLOW_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///./var/retention-flow.db",
-        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production",
+        description="SQLAlchemy URL: SQLite file by default, postgresql+psycopg://... in prod",
     )
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)

@@ -25,7 +25,10 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
         ensure_sqlite_dir(url)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            },
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine

@@ -213,7 +213,9 @@ def compile_bundle(
     """Parse and validate; raise ``InvalidProcess`` with every issue found."""
     issues: list[Issue] = []
     if not raw_files:
-        raise InvalidProcess("the bundle is empty", errors=[Issue(None, None, "no files").as_dict()])
+        raise InvalidProcess(
+            "the bundle is empty", errors=[Issue(None, None, "no files").as_dict()]
+        )
     if len(raw_files) > MAX_BUNDLE_FILES:
         raise InvalidProcess(f"a bundle has at most {MAX_BUNDLE_FILES} files")
 
@@ -263,12 +265,10 @@ def compile_bundle(
 
     bundle = CompiledBundle(content_hash=content_hash, files=files, manifest=manifest, forms=forms)
     executable = [
-        pid
-        for pid in parser.get_process_ids()
-        if parser.get_process_parser(pid).process_executable
+        pid for pid in parser.get_process_ids() if parser.get_process_parser(pid).process_executable
     ]
     if not executable:
-        issues.append(Issue(None, None, "no executable process (isExecutable=\"true\")"))
+        issues.append(Issue(None, None, 'no executable process (isExecutable="true")'))
     services = set(service_names) if service_names is not None else None
     seen_specs: set[str] = set()
     for pid in executable:
@@ -298,7 +298,11 @@ def compile_bundle(
             if one.name in seen_specs:
                 continue
             seen_specs.add(one.name)
-            one_file = (parser.get_process_parser(one.name).filename if parser.get_process_parser(one.name) else None) or file_name
+            one_file = (
+                parser.get_process_parser(one.name).filename
+                if parser.get_process_parser(one.name)
+                else None
+            ) or file_name
             _check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
     _raise_if(issues)
     return bundle
@@ -385,7 +389,10 @@ def _check_spec(
         _check_timer(task_spec, check_source, add)
         operator = getattr(task_spec, "operation_name", None)
         if operator is not None and services is not None and operator not in services:
-            add(f"service task calls unknown service '{operator}'; known: {', '.join(sorted(services)) or 'none'}")
+            add(
+                f"service task calls unknown service '{operator}'; "
+                f"known: {', '.join(sorted(services)) or 'none'}"
+            )
         if _is_user_task(task_spec):
             meta = _user_task_meta(task_spec, element_id, role, forms, manifest, add)
             bundle.user_tasks[(spec.name, element_id)] = meta
@@ -395,7 +402,9 @@ def _check_tree(name: str, tree: etree._Element, manifest: Manifest, issues: lis
     """Checks on the XML itself: reserved ids, lanes that name no role."""
     for node in tree.iter():
         if isinstance(node.tag, str) and node.get("id") == "Start":
-            issues.append(Issue(name, "Start", "the element id 'Start' is reserved by the engine; rename it"))
+            issues.append(
+                Issue(name, "Start", "the element id 'Start' is reserved by the engine; rename it")
+            )
     _check_flows(name, tree, issues)
     for lane in tree.iter(f"{{{BPMN_NS}}}lane"):
         lane_name = lane.get("name") or ""
@@ -405,7 +414,8 @@ def _check_tree(name: str, tree: etree._Element, manifest: Manifest, issues: lis
                     name,
                     lane.get("id"),
                     f"lane '{lane_name}' is not a role; name the lane after one "
-                    f"({', '.join(sorted(WORK_ROLES - {'system'}))}) or map it in bundle.json \"roles\"",
+                    f"({', '.join(sorted(WORK_ROLES - {'system'}))}) "
+                    'or map it in bundle.json "roles"',
                 )
             )
 
@@ -420,7 +430,9 @@ def _check_flows(name: str, tree: etree._Element, issues: list[Issue]) -> None:
             for end in ("sourceRef", "targetRef"):
                 ref = flow.get(end)
                 if ref not in ids:
-                    issues.append(Issue(name, flow.get("id"), f"sequence flow {end} '{ref}' does not exist"))
+                    issues.append(
+                        Issue(name, flow.get("id"), f"sequence flow {end} '{ref}' does not exist")
+                    )
         for kind in ("exclusiveGateway", "inclusiveGateway"):
             for gateway in process.iterchildren(f"{{{BPMN_NS}}}{kind}"):
                 gid, default = gateway.get("id"), gateway.get("default")
@@ -428,15 +440,20 @@ def _check_flows(name: str, tree: etree._Element, issues: list[Issue]) -> None:
                 if len(outgoing) < 2:
                     continue
                 bare = [
-                    f.get("id") for f in outgoing
-                    if f.get("id") != default and f.find(f"{{{BPMN_NS}}}conditionExpression") is None
+                    f.get("id")
+                    for f in outgoing
+                    if f.get("id") != default
+                    and f.find(f"{{{BPMN_NS}}}conditionExpression") is None
                 ]
                 if bare:
-                    issues.append(Issue(
-                        name, gid,
-                        f"gateway has outgoing flows without a condition ({', '.join(bare)})"
-                        + ("" if default else " and no default flow"),
-                    ))
+                    issues.append(
+                        Issue(
+                            name,
+                            gid,
+                            f"gateway has outgoing flows without a condition ({', '.join(bare)})"
+                            + ("" if default else " and no default flow"),
+                        )
+                    )
 
 
 def _resolve_role(lane: str, manifest: Manifest) -> str | None:
@@ -480,7 +497,9 @@ def _condition_text(condition: Any) -> str | None:
     return str(args[0]) if args else None
 
 
-def _check_timer(task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]) -> None:
+def _check_timer(
+    task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]
+) -> None:
     definition = getattr(task_spec, "event_definition", None)
     if not isinstance(definition, TimerEventDefinition):
         return
@@ -497,7 +516,7 @@ def _check_timer(task_spec: Any, check_source: SourceCheck | None, add: Callable
     if _UNQUOTED_ISO.match(expression):
         add(
             f"timer expression {expression} is not quoted: timer expressions are Python, "
-            f"so write \"{expression}\" (with quotes) or a variable name"
+            f'so write "{expression}" (with quotes) or a variable name'
         )
         return
     try:
@@ -523,10 +542,10 @@ _UNQUOTED_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}T[0-9:
 
 def _timer_kind(definition: TimerEventDefinition) -> str:
     if isinstance(definition, DurationTimerEventDefinition):
-        return "duration (e.g. \"PT2H\")"
+        return 'duration (e.g. "PT2H")'
     if isinstance(definition, CycleTimerEventDefinition):
-        return "repeating interval (e.g. \"R/PT24H\")"
-    return "date-time (e.g. \"2026-01-05T09:00:00Z\")"
+        return 'repeating interval (e.g. "R/PT24H")'
+    return 'date-time (e.g. "2026-01-05T09:00:00Z")'
 
 
 def _literal(expression: str) -> Any:

@@ -20,14 +20,16 @@ _local = threading.local()
 
 class _ClockedDatetime(datetime):
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:
         source: Callable[[], datetime] | None = getattr(_local, "now", None)
         value = source() if source is not None else datetime.now(UTC)
-        value = value.astimezone(tz) if tz is not None else value.astimezone(UTC).replace(tzinfo=None)
+        value = (
+            value.astimezone(tz) if tz is not None else value.astimezone(UTC).replace(tzinfo=None)
+        )
         return cls.fromisoformat(value.isoformat())
 
 
-_timer_module.datetime = _ClockedDatetime  # type: ignore[misc]
+_timer_module.datetime = _ClockedDatetime
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from ..core.clock import utc_iso
-from ..db.models import AuditEvent, AuditHead, Case
+from ..db.models import AuditEvent
+from ..db.tables import AUDIT_EVENT, AUDIT_HEAD, CASE
 
 GENESIS = "0" * 64
 SYSTEM_STREAM = "system"
@@ -41,7 +42,9 @@ class NewEvent:
 def canonical(row: dict[str, Any]) -> bytes:
     body = {k: row.get(k) for k in _HASHED_FIELDS}
     body["at"] = utc_iso(body["at"]) if isinstance(body["at"], datetime) else body["at"]
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 _HASHED_FIELDS = (
@@ -76,7 +79,7 @@ def build_rows(
     seq, prev = head_seq, head_hash
     for ev in events:
         seq += 1
-        row = {
+        row: dict[str, Any] = {
             "stream": stream,
             "seq": seq,
             "case_id": case_id,
@@ -106,26 +109,26 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(insert(AUDIT_EVENT), rows)
 
 
 def append_system(session: Session, events: Sequence[NewEvent], at: datetime) -> None:
     """Append to the ``system`` stream, locking its head row for the transaction."""
     head = session.execute(
-        select(AuditHead.seq, AuditHead.hash)
-        .where(AuditHead.stream == SYSTEM_STREAM)  # type: ignore[arg-type]
+        select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash)
+        .where(AUDIT_HEAD.c.stream == SYSTEM_STREAM)
         .with_for_update()
     ).first()
     if head is None:
-        session.execute(insert(AuditHead.__table__).values(stream=SYSTEM_STREAM, seq=0, hash=GENESIS))  # type: ignore[attr-defined]
+        session.execute(insert(AUDIT_HEAD).values(stream=SYSTEM_STREAM, seq=0, hash=GENESIS))
         seq, prev = 0, GENESIS
     else:
         seq, prev = head.seq, head.hash
     rows, new_seq, new_hash = build_rows(SYSTEM_STREAM, None, seq, prev, events, at)
     insert_rows(session, rows)
     session.execute(
-        update(AuditHead.__table__)  # type: ignore[arg-type]
-        .where(AuditHead.__table__.c.stream == SYSTEM_STREAM)  # type: ignore[attr-defined]
+        update(AUDIT_HEAD)
+        .where(AUDIT_HEAD.c.stream == SYSTEM_STREAM)
         .values(seq=new_seq, hash=new_hash)
     )
 
@@ -163,7 +166,7 @@ class VerifyResult:
 
 def verify(session: Session, stream: str | None = None, batch: int = 5000) -> VerifyResult:
     """Walk every chain (or one) in order; report the first broken link."""
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    table = AUDIT_EVENT
     query = select(table).order_by(table.c.stream, table.c.seq)
     if stream is not None:
         query = query.where(table.c.stream == stream)
@@ -176,7 +179,11 @@ def verify(session: Session, stream: str | None = None, batch: int = 5000) -> Ve
         head = heads.pop(name, None)
         if head is not None and (head[0] != seq or head[1] != last):
             return VerifyResult(
-                False, streams, events, name, seq,
+                False,
+                streams,
+                events,
+                name,
+                seq,
                 f"chain ends at seq {seq} but the head records seq {head[0]}: events are missing",
             )
         return None
@@ -190,26 +197,49 @@ def verify(session: Session, stream: str | None = None, batch: int = 5000) -> Ve
         expected_seq += 1
         events += 1
         if row["seq"] != expected_seq:
-            return VerifyResult(False, streams, events, current, row["seq"], f"expected seq {expected_seq}: an event is missing")
+            return VerifyResult(
+                False,
+                streams,
+                events,
+                current,
+                row["seq"],
+                f"expected seq {expected_seq}: an event is missing",
+            )
         if row["prev_hash"] != prev:
-            return VerifyResult(False, streams, events, current, row["seq"], "prev_hash does not match the previous event")
+            return VerifyResult(
+                False,
+                streams,
+                events,
+                current,
+                row["seq"],
+                "prev_hash does not match the previous event",
+            )
         if chain_hash(prev, row) != row["hash"]:
-            return VerifyResult(False, streams, events, current, row["seq"], "hash does not match the event's content: it was altered")
+            return VerifyResult(
+                False,
+                streams,
+                events,
+                current,
+                row["seq"],
+                "hash does not match the event's content: it was altered",
+            )
         prev = row["hash"]
     if current is not None and (bad := close(current, expected_seq, prev)):
         return bad
     for name, (seq, _hash) in heads.items():
         if seq > 0:
-            return VerifyResult(False, streams, events, name, 1, f"head records {seq} events but none are stored")
+            return VerifyResult(
+                False, streams, events, name, 1, f"head records {seq} events but none are stored"
+            )
     return VerifyResult(True, streams, events)
 
 
 def _heads(session: Session, stream: str | None) -> dict[str, tuple[int, str]]:
-    cases = select(Case.id, Case.audit_seq, Case.audit_hash)  # type: ignore[call-overload]
-    system = select(AuditHead.stream, AuditHead.seq, AuditHead.hash)  # type: ignore[call-overload]
+    cases = select(CASE.c.id, CASE.c.audit_seq, CASE.c.audit_hash)
+    system = select(AUDIT_HEAD.c.stream, AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash)
     if stream is not None:
-        cases = cases.where(Case.id == stream)
-        system = system.where(AuditHead.stream == stream)
+        cases = cases.where(CASE.c.id == stream)
+        system = system.where(AUDIT_HEAD.c.stream == stream)
     heads = {r[0]: (r[1], r[2]) for r in session.execute(cases)}
     heads.update({r[0]: (r[1], r[2]) for r in session.execute(system)})
     return heads

@@ -65,11 +65,16 @@ def retrying(fn: Callable[[], T]) -> T:
 
 def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ValidationFailed(f"{what} must be a JSON object", errors=[{"field": what, "message": "must be an object"}])
+        raise ValidationFailed(
+            f"{what} must be a JSON object",
+            errors=[{"field": what, "message": "must be an object"}],
+        )
     try:
         json.dumps(data)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]
+        ) from exc
     return data
 
 
@@ -99,18 +104,24 @@ def start_case(
             if existing is not None:
                 return existing
         if business_key is not None:
-            raise Conflict(f"business key '{business_key}' is already used by another case") from exc
+            raise Conflict(
+                f"business key '{business_key}' is already used by another case"
+            ) from exc
         raise
 
 
 def _by_idempotency_key(ctx: AppContext, key: str, process_id: str) -> dict[str, Any] | None:
     with read_session(ctx.db) as session:
-        case_id = session.execute(select(CASE.c.id).where(CASE.c.idempotency_key == key)).scalar_one_or_none()
+        case_id = session.execute(
+            select(CASE.c.id).where(CASE.c.idempotency_key == key)
+        ).scalar_one_or_none()
         if case_id is None:
             return None
         head = load_head(session, case_id)
         if head.process_id != process_id:
-            raise Conflict(f"idempotency key '{key}' was used to start a case of process '{head.process_id}'")
+            raise Conflict(
+                f"idempotency key '{key}' was used to start a case of process '{head.process_id}'"
+            )
         return case_view(head, open_tasks(session, case_id))
 
 
@@ -125,7 +136,9 @@ def _start(
 ) -> dict[str, Any]:
     with write_session(ctx.db) as session:
         if business_key is not None:
-            taken = session.execute(select(CASE.c.id).where(CASE.c.business_key == business_key)).first()
+            taken = session.execute(
+                select(CASE.c.id).where(CASE.c.business_key == business_key)
+            ).first()
             if taken is not None:
                 raise Conflict(f"business key '{business_key}' is already used by another case")
         pv = get_version(session, process_id, version)
@@ -133,17 +146,40 @@ def _start(
         process = process_of(bundle, process_id)
         case_id = str(uuid.uuid4())
         head, insert_cols = new_head(
-            case_id=case_id, process=process, version=pv.version, deployment_id=pv.deployment_id,
-            business_key=business_key, idempotency_key=idempotency_key, actor=actor.username,
-            starter_role=actor.primary_role, now=ctx.now(), data={},
+            case_id=case_id,
+            process=process,
+            version=pv.version,
+            deployment_id=pv.deployment_id,
+            business_key=business_key,
+            idempotency_key=idempotency_key,
+            actor=actor.username,
+            starter_role=actor.primary_role,
+            now=ctx.now(),
+            data={},
         )
         wf = ctx.runtime.new(process, data)
         events = [
-            NewEvent("case_started", actor.username, data_after=data,
-                     detail={"process_id": process_id, "version": pv.version, "business_key": business_key})
+            NewEvent(
+                "case_started",
+                actor.username,
+                data_after=data,
+                detail={
+                    "process_id": process_id,
+                    "version": pv.version,
+                    "business_key": business_key,
+                },
+            )
         ]
         result, wf = _run_and_save(
-            ctx, session, head, wf, bundle, None, lambda: ctx.runtime.new(process, data), events, actor,
+            ctx,
+            session,
+            head,
+            wf,
+            bundle,
+            None,
+            lambda: ctx.runtime.new(process, data),
+            events,
+            actor,
             insert_case=insert_cols,
         )
         session.commit()
@@ -178,8 +214,16 @@ def _run_and_save(
         failure, wf, ran = exc, exc.workflow, []
     snapshot = ctx.runtime.snapshot(wf, bundle, ran)
     result = save_step(
-        ctx, session, head=head, wf=wf, bundle=bundle, snapshot=snapshot, events=events,
-        actor=actor.username, failure=failure, **save_kwargs,
+        ctx,
+        session,
+        head=head,
+        wf=wf,
+        bundle=bundle,
+        snapshot=snapshot,
+        events=events,
+        actor=actor.username,
+        failure=failure,
+        **save_kwargs,
     )
     return result, wf
 
@@ -188,7 +232,9 @@ def step_case(
     ctx: AppContext,
     actor: Actor,
     case_id: str,
-    make_operation: Callable[[Session, CaseHead], tuple[Operation | None, list[NewEvent], dict[str, Any]]],
+    make_operation: Callable[
+        [Session, CaseHead], tuple[Operation | None, list[NewEvent], dict[str, Any]]
+    ],
     *,
     allowed_status: tuple[str, ...] = ("active",),
 ) -> tuple[StepResult, dict[str, Any]]:
@@ -204,8 +250,16 @@ def step_case(
             operation, events, save_kwargs = make_operation(session, head)
             wf = checkout(ctx, session, head, process)
             result, wf = _run_and_save(
-                ctx, session, head, wf, bundle, operation, rebuilder(ctx, session, head, process),
-                events, actor, **save_kwargs,
+                ctx,
+                session,
+                head,
+                wf,
+                bundle,
+                operation,
+                rebuilder(ctx, session, head, process),
+                events,
+                actor,
+                **save_kwargs,
             )
             session.commit()
             view = case_view(result.head, open_tasks(session, case_id))
@@ -239,8 +293,12 @@ def list_cases(
     from .steps import HEAD_COLUMNS
 
     conditions = []
-    for column, value in (("status", status), ("channel", channel), ("process_id", process_id),
-                          ("business_key", business_key)):
+    for column, value in (
+        ("status", status),
+        ("channel", channel),
+        ("process_id", process_id),
+        ("business_key", business_key),
+    ):
         if value is not None:
             conditions.append(CASE.c[column] == value)
     where = and_(*conditions) if conditions else None
@@ -261,7 +319,10 @@ def find_case_for(session: Session, correlation: dict[str, Any]) -> str:
     """The one active case matching every correlation key (case_id, business_key, or a
     key the bundle declared in ``correlation_keys``)."""
     if not correlation:
-        raise ValidationFailed("correlation needs at least one key", errors=[{"field": "correlation", "message": "empty"}])
+        raise ValidationFailed(
+            "correlation needs at least one key",
+            errors=[{"field": "correlation", "message": "empty"}],
+        )
     query = select(CASE.c.id).where(CASE.c.status.in_(("active", "incident")))
     for key, value in correlation.items():
         if key in ("case_id", "id"):
@@ -280,15 +341,27 @@ def find_case_for(session: Session, correlation: dict[str, Any]) -> str:
 
 
 def correlate_message(
-    ctx: AppContext, actor: Actor, message_name: str, correlation: dict[str, Any], data: dict[str, Any] | None = None
+    ctx: AppContext,
+    actor: Actor,
+    message_name: str,
+    correlation: dict[str, Any],
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     payload = _check_data(data or {})
     with read_session(ctx.db) as session:
         case_id = find_case_for(session, correlation)
 
-    def make(_session: Session, _head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
-        events = [NewEvent("message_correlated", actor.username, data_after=payload,
-                           detail={"message": message_name, "correlation": correlation})]
+    def make(
+        _session: Session, _head: CaseHead
+    ) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
+        events = [
+            NewEvent(
+                "message_correlated",
+                actor.username,
+                data_after=payload,
+                detail={"message": message_name, "correlation": correlation},
+            )
+        ]
         return Runtime.deliver_message(message_name, payload), events, {}
 
     _result, view = step_case(ctx, actor, case_id, make)
@@ -310,7 +383,9 @@ def fire_due_timers(ctx: AppContext, case_id: str) -> list[str]:
             )
         ).all()
         fired[:] = [r.element_id for r in due]
-        events = [NewEvent("timer_fired", "clock", element_id=r.element_id, task_id=r.id) for r in due]
+        events = [
+            NewEvent("timer_fired", "clock", element_id=r.element_id, task_id=r.id) for r in due
+        ]
         return None, events, {}
 
     step_case(ctx, Actor.system(), case_id, make)
@@ -326,17 +401,29 @@ def retry_incident(
     """Run the failed step again, optionally after correcting data (audited)."""
     patch = _check_data(data_patch or {}, "data_patch")
 
-    def make(session: Session, head: CaseHead) -> tuple[Operation | None, list[NewEvent], dict[str, Any]]:
-        open_ids = list(session.execute(
-            select(INCIDENT.c.id).where(and_(INCIDENT.c.case_id == head.id, INCIDENT.c.status == "open"))
-        ).scalars())
-        session.execute(
-            update(INCIDENT).where(INCIDENT.c.id.in_(open_ids)).values(
-                status="resolved", resolved_at=ctx.now(), resolved_by=actor.username
-            )
+    def make(
+        session: Session, head: CaseHead
+    ) -> tuple[Operation | None, list[NewEvent], dict[str, Any]]:
+        open_ids = list(
+            session.execute(
+                select(INCIDENT.c.id).where(
+                    and_(INCIDENT.c.case_id == head.id, INCIDENT.c.status == "open")
+                )
+            ).scalars()
         )
-        events = [NewEvent("incident_retried", actor.username, data_after=patch or None,
-                           detail={"incidents": open_ids})]
+        session.execute(
+            update(INCIDENT)
+            .where(INCIDENT.c.id.in_(open_ids))
+            .values(status="resolved", resolved_at=ctx.now(), resolved_by=actor.username)
+        )
+        events = [
+            NewEvent(
+                "incident_retried",
+                actor.username,
+                data_after=patch or None,
+                detail={"incidents": open_ids},
+            )
+        ]
         operation = ctx.runtime.patch_ready_data(patch) if patch else None
         return operation, events, {}
 
@@ -349,9 +436,13 @@ def retry_incident(
 
 def cancel_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> dict[str, Any]:
     if not reason.strip():
-        raise ValidationFailed("a reason is required", errors=[{"field": "reason", "message": "required"}])
+        raise ValidationFailed(
+            "a reason is required", errors=[{"field": "reason", "message": "required"}]
+        )
 
-    def make(_session: Session, _head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
+    def make(
+        _session: Session, _head: CaseHead
+    ) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
         events = [NewEvent("case_cancel_requested", actor.username, detail={"reason": reason})]
         return Runtime.cancel, events, {"cancelled": True}
 

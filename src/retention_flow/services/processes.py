@@ -15,6 +15,7 @@ from sqlmodel import Session
 from ..core.errors import InvalidProcess, NotFound, ScriptRefused
 from ..db.models import Deployment, ProcessVersion
 from ..db.session import read_session, write_session
+from ..db.tables import DEPLOYMENT
 from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash, compile_bundle
 from ..engine.sandbox import compile_script
 from .audit import NewEvent, append_system
@@ -31,11 +32,32 @@ class DeployResult:
 #: Refused at deploy time when a script reads them: never legitimate data names, and the
 #: classic first step of an escape. (Other non-allowed builtins such as ``type`` or ``id``
 #: may be data fields, so they are only refused at run time when the data lacks them.)
-DEPLOY_FORBIDDEN = frozenset({
-    "open", "getattr", "setattr", "delattr", "eval", "exec", "compile", "globals", "locals",
-    "vars", "breakpoint", "input", "memoryview", "builtins", "importlib", "os", "sys",
-    "subprocess", "socket", "shutil", "pathlib", "io",
-})
+DEPLOY_FORBIDDEN = frozenset(
+    {
+        "open",
+        "getattr",
+        "setattr",
+        "delattr",
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "breakpoint",
+        "input",
+        "memoryview",
+        "builtins",
+        "importlib",
+        "os",
+        "sys",
+        "subprocess",
+        "socket",
+        "shutil",
+        "pathlib",
+        "io",
+    }
+)
 
 
 def check_source(source: str, mode: str) -> None:
@@ -58,7 +80,7 @@ def deploy(ctx: AppContext, files: Mapping[str, bytes], actor: Actor) -> DeployR
     for _attempt in range(3):
         with write_session(ctx.db) as session:
             existing = session.execute(
-                select(Deployment.id).where(Deployment.content_hash == bundle.content_hash)  # type: ignore[arg-type]
+                select(DEPLOYMENT.c.id).where(DEPLOYMENT.c.content_hash == bundle.content_hash)
             ).scalar_one_or_none()
             if existing is not None:
                 return DeployResult(existing, False, _versions_of(session, existing))
@@ -157,7 +179,7 @@ def version_xml(ctx: AppContext, process_id: str, version: int) -> str:
     with read_session(ctx.db) as session:
         pv = get_version(session, process_id, version)
         files: dict[str, Any] = session.execute(
-            select(Deployment.files).where(Deployment.id == pv.deployment_id)  # type: ignore[arg-type, call-overload]
+            select(DEPLOYMENT.c.files).where(DEPLOYMENT.c.id == pv.deployment_id)
         ).scalar_one()
     return str(files[pv.file_name])
 

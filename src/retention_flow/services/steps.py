@@ -18,17 +18,17 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlmodel import Session
 
 from ..core.errors import CaseConflict, NotFound
-from ..db.models import Case, CaseKey, Incident, Timer, WorkItem
+from ..db import tables
 from ..engine.bundle import CompiledBundle, ProcessInfo, due_at
 from ..engine.runtime import Snapshot, StepFailed
 from .audit import GENESIS, NewEvent, build_rows, diff, insert_rows
 from .context import AppContext
 
-CASE = Case.__table__  # type: ignore[attr-defined]
-WORK = WorkItem.__table__  # type: ignore[attr-defined]
-TIMER = Timer.__table__  # type: ignore[attr-defined]
-KEYS = CaseKey.__table__  # type: ignore[attr-defined]
-INCIDENT = Incident.__table__  # type: ignore[attr-defined]
+CASE = tables.CASE
+WORK = tables.WORK_ITEM
+TIMER = tables.TIMER
+KEYS = tables.CASE_KEY
+INCIDENT = tables.INCIDENT
 OPEN_STATES = ("ready", "claimed")
 HEAD_COLUMNS = [c for c in CASE.c if c.name != "state"]
 
@@ -77,7 +77,9 @@ def checkout(ctx: AppContext, session: Session, head: CaseHead, process: Process
     return wf
 
 
-def rebuilder(ctx: AppContext, session: Session, head: CaseHead, process: ProcessInfo) -> Callable[[], Any]:
+def rebuilder(
+    ctx: AppContext, session: Session, head: CaseHead, process: ProcessInfo
+) -> Callable[[], Any]:
     return lambda: ctx.runtime.load(process, load_state(session, head.id), head.serializer_version)
 
 
@@ -121,8 +123,13 @@ def save_step(
     if snapshot.ran:
         before, after = diff(head.data, snapshot.data)
         events.append(
-            NewEvent("engine_steps", "engine", data_before=before or None, data_after=after or None,
-                     detail={"elements": snapshot.ran})
+            NewEvent(
+                "engine_steps",
+                "engine",
+                data_before=before or None,
+                data_after=after or None,
+                detail={"elements": snapshot.ran},
+            )
         )
     elif head.data != snapshot.data and insert_case is None:
         before, after = diff(head.data, snapshot.data)
@@ -147,8 +154,14 @@ def save_step(
             continue
         meta = task.meta
         role = (meta.role if meta else None) or head.starter_role
-        due = (meta.due if meta else None) or _role_default_due(bundle, role) or ctx.settings.default_due
-        priority = meta.priority if meta and meta.priority is not None else ctx.settings.default_priority
+        due = (
+            (meta.due if meta else None)
+            or _role_default_due(bundle, role)
+            or ctx.settings.default_due
+        )
+        priority = (
+            meta.priority if meta and meta.priority is not None else ctx.settings.default_priority
+        )
         item = {
             "id": task.task_id,
             "case_id": head.id,
@@ -169,26 +182,43 @@ def save_step(
         }
         new_items.append(item)
         events.append(
-            NewEvent("task_ready", "engine", element_id=task.element_id, task_id=task.task_id,
-                     detail={"role": role, "due_at": item["due_at"].isoformat(), "priority": priority})
+            NewEvent(
+                "task_ready",
+                "engine",
+                element_id=task.element_id,
+                task_id=task.task_id,
+                detail={"role": role, "due_at": item["due_at"].isoformat(), "priority": priority},
+            )
         )
     gone = [wid for wid in existing if wid not in ready_ids]
     for wid in gone:
         if wid != completed_task:
-            events.append(NewEvent("task_cancelled", actor, element_id=existing[wid].element_id, task_id=wid))
+            events.append(
+                NewEvent("task_cancelled", actor, element_id=existing[wid].element_id, task_id=wid)
+            )
 
     incident_id = None
     if failure is not None:
         incident_id = str(uuid.uuid4())
         events.append(
-            NewEvent("incident_raised", "engine", element_id=failure.element_id, task_id=failure.task_id,
-                     detail={"incident_id": incident_id, "error": f"{type(failure.error).__name__}: {failure.error}",
-                             "code": failure.error_code})
+            NewEvent(
+                "incident_raised",
+                "engine",
+                element_id=failure.element_id,
+                task_id=failure.task_id,
+                detail={
+                    "incident_id": incident_id,
+                    "error": f"{type(failure.error).__name__}: {failure.error}",
+                    "code": failure.error_code,
+                },
+            )
         )
     if status in ("completed", "cancelled"):
         events.append(NewEvent(f"case_{status}", actor, detail={"outcome": outcome}))
 
-    rows, new_seq, new_hash = build_rows(head.id, head.id, head.audit_seq, head.audit_hash, events, now)
+    rows, new_seq, new_hash = build_rows(
+        head.id, head.id, head.audit_seq, head.audit_hash, events, now
+    )
     state = ctx.runtime.dump(wf)
     values = {
         "status": status,
@@ -208,8 +238,13 @@ def save_step(
         new_lock = head.lock_version + 1
         result = session.execute(
             update(CASE)
-            .where(and_(CASE.c.id == head.id, CASE.c.lock_version == head.lock_version,
-                        CASE.c.audit_seq == head.audit_seq))
+            .where(
+                and_(
+                    CASE.c.id == head.id,
+                    CASE.c.lock_version == head.lock_version,
+                    CASE.c.audit_seq == head.audit_seq,
+                )
+            )
             .values(**values, lock_version=new_lock)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -219,9 +254,12 @@ def save_step(
         close_state = "cancelled"
         for wid in gone:
             session.execute(
-                update(WORK).where(WORK.c.id == wid).values(
+                update(WORK)
+                .where(WORK.c.id == wid)
+                .values(
                     state="completed" if wid == completed_task else close_state,
-                    ended_at=now, ended_by=actor,
+                    ended_at=now,
+                    ended_by=actor,
                 )
             )
     if new_items:
@@ -231,15 +269,28 @@ def save_step(
     if failure is not None:
         session.execute(
             insert(INCIDENT).values(
-                id=incident_id, case_id=head.id, element_id=failure.element_id, task_id=failure.task_id,
-                error_type=type(failure.error).__name__, message=str(failure.error)[:4000],
-                traceback=failure.traceback, status="open", created_at=now,
+                id=incident_id,
+                case_id=head.id,
+                element_id=failure.element_id,
+                task_id=failure.task_id,
+                error_type=type(failure.error).__name__,
+                message=str(failure.error)[:4000],
+                traceback=failure.traceback,
+                status="open",
+                created_at=now,
             )
         )
     insert_rows(session, rows)
     new_head = replace(
-        head, status=status, outcome=outcome, data=snapshot.data, lock_version=new_lock,
-        audit_seq=new_seq, audit_hash=new_hash, updated_at=now, ended_at=ended,
+        head,
+        status=status,
+        outcome=outcome,
+        data=snapshot.data,
+        lock_version=new_lock,
+        audit_seq=new_seq,
+        audit_hash=new_hash,
+        updated_at=now,
+        ended_at=ended,
         serializer_version=ctx.runtime.serializer_version,
     )
     return StepResult(new_head, snapshot, new_items, incident_id)
@@ -252,20 +303,32 @@ def _role_default_due(bundle: CompiledBundle, role: str) -> str | None:
 
 def _project_timers(session: Session, case_id: str, snapshot: Snapshot, fresh: bool) -> None:
     if not fresh:
-        session.execute(delete(TIMER).where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")))
+        session.execute(
+            delete(TIMER).where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending"))
+        )
     if snapshot.timers:
         session.execute(
             insert(TIMER),
             [
-                {"id": t.task_id, "case_id": case_id, "element_id": t.element_id, "kind": t.kind,
-                 "due_at": t.due_at, "state": "pending", "locked_by": None, "locked_until": None,
-                 "attempts": 0}
+                {
+                    "id": t.task_id,
+                    "case_id": case_id,
+                    "element_id": t.element_id,
+                    "kind": t.kind,
+                    "due_at": t.due_at,
+                    "state": "pending",
+                    "locked_by": None,
+                    "locked_until": None,
+                    "attempts": 0,
+                }
                 for t in snapshot.timers
             ],
         )
 
 
-def _project_keys(session: Session, head: CaseHead, bundle: CompiledBundle, data: dict[str, Any], fresh: bool) -> None:
+def _project_keys(
+    session: Session, head: CaseHead, bundle: CompiledBundle, data: dict[str, Any], fresh: bool
+) -> None:
     keys = bundle.manifest.correlation_keys
     if not keys:
         return
@@ -273,27 +336,63 @@ def _project_keys(session: Session, head: CaseHead, bundle: CompiledBundle, data
     if not changed:
         return
     if not fresh:
-        session.execute(delete(KEYS).where(and_(KEYS.c.case_id == head.id, KEYS.c.key.in_(changed))))
-    rows = [{"case_id": head.id, "key": k, "value": str(data[k])} for k in changed if data.get(k) is not None]
+        session.execute(
+            delete(KEYS).where(and_(KEYS.c.case_id == head.id, KEYS.c.key.in_(changed)))
+        )
+    rows = [
+        {"case_id": head.id, "key": k, "value": str(data[k])}
+        for k in changed
+        if data.get(k) is not None
+    ]
     if rows:
         session.execute(insert(KEYS), rows)
 
 
 def new_head(
-    *, case_id: str, process: ProcessInfo, version: int, deployment_id: str, business_key: str | None,
-    idempotency_key: str | None, actor: str, starter_role: str, now: datetime, data: dict[str, Any],
+    *,
+    case_id: str,
+    process: ProcessInfo,
+    version: int,
+    deployment_id: str,
+    business_key: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    starter_role: str,
+    now: datetime,
+    data: dict[str, Any],
 ) -> tuple[CaseHead, dict[str, Any]]:
     """A stub head for a case about to be inserted, and the insert-only columns."""
     head = CaseHead(
-        id=case_id, business_key=business_key, idempotency_key=idempotency_key,
-        process_id=process.process_id, process_version=version, deployment_id=deployment_id,
-        channel=process.channel, status="active", outcome=None, data=data, serializer_version="",
-        lock_version=0, started_by=actor, starter_role=starter_role, audit_seq=0, audit_hash=GENESIS,
-        created_at=now, updated_at=now, ended_at=None,
+        id=case_id,
+        business_key=business_key,
+        idempotency_key=idempotency_key,
+        process_id=process.process_id,
+        process_version=version,
+        deployment_id=deployment_id,
+        channel=process.channel,
+        status="active",
+        outcome=None,
+        data=data,
+        serializer_version="",
+        lock_version=0,
+        started_by=actor,
+        starter_role=starter_role,
+        audit_seq=0,
+        audit_hash=GENESIS,
+        created_at=now,
+        updated_at=now,
+        ended_at=None,
     )
     insert_cols = {
-        "id": case_id, "business_key": business_key, "idempotency_key": idempotency_key,
-        "process_id": process.process_id, "process_version": version, "deployment_id": deployment_id,
-        "channel": process.channel, "started_by": actor, "starter_role": starter_role, "created_at": now,
+        "id": case_id,
+        "business_key": business_key,
+        "idempotency_key": idempotency_key,
+        "process_id": process.process_id,
+        "process_version": version,
+        "deployment_id": deployment_id,
+        "channel": process.channel,
+        "started_by": actor,
+        "starter_role": starter_role,
+        "created_at": now,
     }
     return head, insert_cols

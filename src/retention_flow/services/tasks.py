@@ -55,11 +55,15 @@ def validate_form(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
     errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         details = [
-            {"field": ".".join(str(p) for p in e.path) or _missing_field(e) or "(form)", "message": e.message}
+            {
+                "field": ".".join(str(p) for p in e.path) or _missing_field(e) or "(form)",
+                "message": e.message,
+            }
             for e in errors
         ]
         raise ValidationFailed(
-            f"the form data is invalid: {details[0]['field']}: {details[0]['message']}", errors=details
+            f"the form data is invalid: {details[0]['field']}: {details[0]['message']}",
+            errors=details,
         )
 
 
@@ -102,7 +106,10 @@ def list_queue(
             )
             return [task_view(r) for r in session.execute(query).mappings()]
         if queue != "available":
-            raise ValidationFailed(f"unknown queue '{queue}'", errors=[{"field": "queue", "message": "mine or available"}])
+            raise ValidationFailed(
+                f"unknown queue '{queue}'",
+                errors=[{"field": "queue", "message": "mine or available"}],
+            )
         roles = [role] if role is not None else sorted(actor.roles)
         if role is not None and role not in actor.roles and not (actor.roles & SUPERVISOR_ROLES):
             raise Forbidden(f"you do not hold the role '{role}'")
@@ -125,7 +132,9 @@ def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     with read_session(ctx.db) as session:
         item = _load_item(session, task_id)
         _check_can_see(actor, item)
-        deployment_id = session.execute(select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])).scalar_one()
+        deployment_id = session.execute(
+            select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
+        ).scalar_one()
         data = session.execute(select(CASE.c.data).where(CASE.c.id == item["case_id"])).scalar_one()
         bundle = bundle_for(ctx, session, deployment_id)
         view = task_view(item)
@@ -134,19 +143,21 @@ def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
         return view
 
 
-def _load_item(session: Session, task_id: str) -> Mapping[str, Any]:
+def _load_item(session: Session, task_id: str) -> Mapping[Any, Any]:
     row = session.execute(select(WORK).where(WORK.c.id == task_id)).mappings().first()
     if row is None:
         raise NotFound(f"task {task_id} not found")
     return row
 
 
-def _check_role(actor: Actor, item: Mapping[str, Any]) -> None:
+def _check_role(actor: Actor, item: Mapping[Any, Any]) -> None:
     if item["role"] not in actor.roles:
-        raise Forbidden(f"task {item['id']} belongs to role '{item['role']}', which you do not hold")
+        raise Forbidden(
+            f"task {item['id']} belongs to role '{item['role']}', which you do not hold"
+        )
 
 
-def _check_can_see(actor: Actor, item: Mapping[str, Any]) -> None:
+def _check_can_see(actor: Actor, item: Mapping[Any, Any]) -> None:
     if item["role"] in actor.roles or item["claimed_by"] == actor.username:
         return
     if actor.roles & (SUPERVISOR_ROLES | {"auditor"}):
@@ -154,10 +165,16 @@ def _check_can_see(actor: Actor, item: Mapping[str, Any]) -> None:
     raise NotFound(f"task {item['id']} not found")
 
 
-def _append_case_events(session: Session, ctx: AppContext, case_id: str, events: list[NewEvent]) -> None:
+def _append_case_events(
+    session: Session, ctx: AppContext, case_id: str, events: list[NewEvent]
+) -> None:
     """Audit events that change no workflow state (claims): chain on the case head."""
-    head = session.execute(select(CASE.c.audit_seq, CASE.c.audit_hash).where(CASE.c.id == case_id)).one()
-    rows, seq, digest = build_rows(case_id, case_id, head.audit_seq, head.audit_hash, events, ctx.now())
+    head = session.execute(
+        select(CASE.c.audit_seq, CASE.c.audit_hash).where(CASE.c.id == case_id)
+    ).one()
+    rows, seq, digest = build_rows(
+        case_id, case_id, head.audit_seq, head.audit_hash, events, ctx.now()
+    )
     result = session.execute(
         update(CASE)
         .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head.audit_seq))
@@ -178,21 +195,35 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
             if item["state"] == "claimed":
                 if item["claimed_by"] == actor.username:
                     return task_view(item)
-                raise TaskAlreadyClaimed(f"task {task_id} is already claimed by {item['claimed_by']}")
+                raise TaskAlreadyClaimed(
+                    f"task {task_id} is already claimed by {item['claimed_by']}"
+                )
             if item["state"] != "ready":
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             _check_role(actor, item)
             _set_claim(session, ctx, item, actor.username, expect="ready")
-            _append_case_events(session, ctx, item["case_id"], [
-                NewEvent("task_claimed", actor.username, element_id=item["element_id"], task_id=task_id)
-            ])
+            _append_case_events(
+                session,
+                ctx,
+                item["case_id"],
+                [
+                    NewEvent(
+                        "task_claimed",
+                        actor.username,
+                        element_id=item["element_id"],
+                        task_id=task_id,
+                    )
+                ],
+            )
             session.commit()
             return task_view(_load_item(session, task_id))
 
     return retrying(once)
 
 
-def _set_claim(session: Session, ctx: AppContext, item: Mapping[str, Any], user: str | None, expect: str) -> None:
+def _set_claim(
+    session: Session, ctx: AppContext, item: Mapping[Any, Any], user: str | None, expect: str
+) -> None:
     result = session.execute(
         update(WORK)
         .where(and_(WORK.c.id == item["id"], WORK.c.state == expect))
@@ -216,30 +247,52 @@ def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
                 raise Forbidden(f"task {task_id} is claimed by {item['claimed_by']}, not by you")
             result = session.execute(
                 update(WORK)
-                .where(and_(WORK.c.id == task_id, WORK.c.state == "claimed",
-                            WORK.c.claimed_by == item["claimed_by"]))
+                .where(
+                    and_(
+                        WORK.c.id == task_id,
+                        WORK.c.state == "claimed",
+                        WORK.c.claimed_by == item["claimed_by"],
+                    )
+                )
                 .values(state="ready", claimed_by=None, claimed_at=None)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise CaseConflict("the task changed meanwhile")
-            _append_case_events(session, ctx, item["case_id"], [
-                NewEvent("task_unclaimed", actor.username, element_id=item["element_id"], task_id=task_id,
-                         detail={"was_claimed_by": item["claimed_by"]})
-            ])
+            _append_case_events(
+                session,
+                ctx,
+                item["case_id"],
+                [
+                    NewEvent(
+                        "task_unclaimed",
+                        actor.username,
+                        element_id=item["element_id"],
+                        task_id=task_id,
+                        detail={"was_claimed_by": item["claimed_by"]},
+                    )
+                ],
+            )
             session.commit()
             return task_view(_load_item(session, task_id))
 
     return retrying(once)
 
 
-def assign(ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str) -> dict[str, Any]:
+def assign(
+    ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str
+) -> dict[str, Any]:
     """A team lead (or admin) gives a task to a user, with a reason on record."""
     if not (actor.roles & SUPERVISOR_ROLES):
         raise Forbidden("only a team lead or an admin may assign tasks")
     if not reason or not reason.strip():
-        raise ValidationFailed("a reason is required to assign a task", errors=[{"field": "reason", "message": "required"}])
+        raise ValidationFailed(
+            "a reason is required to assign a task",
+            errors=[{"field": "reason", "message": "required"}],
+        )
     if not assignee or not assignee.strip():
-        raise ValidationFailed("an assignee is required", errors=[{"field": "assignee", "message": "required"}])
+        raise ValidationFailed(
+            "an assignee is required", errors=[{"field": "assignee", "message": "required"}]
+        )
 
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
@@ -253,10 +306,24 @@ def assign(ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: s
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise CaseConflict("the task changed meanwhile")
-            _append_case_events(session, ctx, item["case_id"], [
-                NewEvent("task_assigned", actor.username, element_id=item["element_id"], task_id=task_id,
-                         detail={"assignee": assignee, "reason": reason, "was_claimed_by": item["claimed_by"]})
-            ])
+            _append_case_events(
+                session,
+                ctx,
+                item["case_id"],
+                [
+                    NewEvent(
+                        "task_assigned",
+                        actor.username,
+                        element_id=item["element_id"],
+                        task_id=task_id,
+                        detail={
+                            "assignee": assignee,
+                            "reason": reason,
+                            "was_claimed_by": item["claimed_by"],
+                        },
+                    )
+                ],
+            )
             session.commit()
             return task_view(_load_item(session, task_id))
 
@@ -274,7 +341,9 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
     (or ``task_already_claimed``) and nothing is applied twice.
     """
     if not isinstance(data, dict):
-        raise ValidationFailed("data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}])
+        raise ValidationFailed(
+            "data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}]
+        )
     with read_session(ctx.db) as session:
         item = _load_item(session, task_id)
     case_id = item["case_id"]
@@ -288,12 +357,27 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
         events: list[NewEvent] = []
         if current["state"] == "ready":
             _check_role(actor, current)
-            events.append(NewEvent("task_claimed", actor.username, element_id=current["element_id"], task_id=task_id))
+            events.append(
+                NewEvent(
+                    "task_claimed",
+                    actor.username,
+                    element_id=current["element_id"],
+                    task_id=task_id,
+                )
+            )
         bundle = bundle_for(ctx, session, head.deployment_id)
         validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
         before = {k: head.data.get(k) for k in data}
-        events.append(NewEvent("task_completed", actor.username, element_id=current["element_id"],
-                               task_id=task_id, data_before=before, data_after=data))
+        events.append(
+            NewEvent(
+                "task_completed",
+                actor.username,
+                element_id=current["element_id"],
+                task_id=task_id,
+                data_before=before,
+                data_after=data,
+            )
+        )
         return Runtime.complete_user_task(task_id, data), events, {"completed_task": task_id}
 
     try:

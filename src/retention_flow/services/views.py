@@ -14,8 +14,18 @@ from ..db.models import WorkItem
 from .steps import OPEN_STATES, WORK, CaseHead
 
 TASK_FIELDS = (
-    "id", "case_id", "business_key", "process_id", "element_id", "name", "role", "state",
-    "claimed_by", "due_at", "priority", "created_at",
+    "id",
+    "case_id",
+    "business_key",
+    "process_id",
+    "element_id",
+    "name",
+    "role",
+    "state",
+    "claimed_by",
+    "due_at",
+    "priority",
+    "created_at",
 )
 
 
@@ -23,7 +33,7 @@ def _iso(value: datetime | None) -> str | None:
     return utc_iso(value) if value is not None else None
 
 
-def task_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def task_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     out = {k: row.get(k) for k in TASK_FIELDS}
     out["due_at"] = _iso(row.get("due_at"))
     out["created_at"] = _iso(row.get("created_at"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
 from retention_flow.db import models  # noqa: F401  (registers the tables)
 from retention_flow.db.session import create_db_engine
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 config = context.config

@@ -1,0 +1,36 @@
+"""The SQLModel tables as SQLAlchemy Core ``Table`` objects, for typed Core queries."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table
+
+from .models import (
+    AuditEvent,
+    AuditHead,
+    Case,
+    CaseKey,
+    Deployment,
+    Incident,
+    Job,
+    ProcessVersion,
+    Timer,
+    WorkItem,
+)
+
+
+def _t(model: type) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+DEPLOYMENT = _t(Deployment)
+PROCESS_VERSION = _t(ProcessVersion)
+CASE = _t(Case)
+CASE_KEY = _t(CaseKey)
+WORK_ITEM = _t(WorkItem)
+TIMER = _t(Timer)
+JOB = _t(Job)
+INCIDENT = _t(Incident)
+AUDIT_EVENT = _t(AuditEvent)
+AUDIT_HEAD = _t(AuditHead)
