@@ -107,9 +107,12 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
+_INSERT_EVENT = insert(AUDIT_EVENT)
+
+
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(AUDIT_EVENT), rows)
+        session.connection().execute(_INSERT_EVENT, rows)
 
 
 def append_system(session: Session, events: Sequence[NewEvent], at: datetime) -> None:

@@ -24,7 +24,7 @@ from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime, StepFailed
 from .audit import NewEvent
 from .context import Actor, AppContext
-from .processes import bundle_for, get_version, process_of
+from .processes import bundle_for, process_of, resolve_version
 from .steps import (
     CASE,
     INCIDENT,
@@ -37,6 +37,7 @@ from .steps import (
     new_head,
     rebuilder,
     save_step,
+    waiting_of,
 )
 from .views import case_view, open_tasks
 
@@ -141,15 +142,15 @@ def _start(
             ).first()
             if taken is not None:
                 raise Conflict(f"business key '{business_key}' is already used by another case")
-        pv = get_version(session, process_id, version)
-        bundle = bundle_for(ctx, session, pv.deployment_id)
+        version, deployment_id = resolve_version(session, process_id, version)
+        bundle = bundle_for(ctx, session, deployment_id)
         process = process_of(bundle, process_id)
         case_id = str(uuid.uuid4())
         head, insert_cols = new_head(
             case_id=case_id,
             process=process,
-            version=pv.version,
-            deployment_id=pv.deployment_id,
+            version=version,
+            deployment_id=deployment_id,
             business_key=business_key,
             idempotency_key=idempotency_key,
             actor=actor.username,
@@ -165,7 +166,7 @@ def _start(
                 data_after=data,
                 detail={
                     "process_id": process_id,
-                    "version": pv.version,
+                    "version": version,
                     "business_key": business_key,
                 },
             )
@@ -208,6 +209,8 @@ def _run_and_save(
 ) -> tuple[StepResult, Any]:
     """The common step: run, then persist success or the incident state."""
     failure: StepFailed | None = None
+    if "insert_case" not in save_kwargs:
+        save_kwargs["before"] = waiting_of(ctx.runtime.snapshot(wf, bundle, []))
     try:
         ran = ctx.runtime.run(wf, operation, rebuild)
     except StepFailed as exc:
@@ -231,17 +234,21 @@ def _run_and_save(
 def step_case(
     ctx: AppContext,
     actor: Actor,
-    case_id: str,
+    case_ref: str | Callable[[Session], str],
     make_operation: Callable[
         [Session, CaseHead], tuple[Operation | None, list[NewEvent], dict[str, Any]]
     ],
     *,
     allowed_status: tuple[str, ...] = ("active",),
 ) -> tuple[StepResult, dict[str, Any]]:
-    """Load a case, apply one operation plus automatic steps, save, commit."""
+    """Load a case, apply one operation plus automatic steps, save, commit.
+
+    ``case_ref`` is the case id, or a function finding it inside the transaction.
+    """
 
     def once() -> tuple[StepResult, dict[str, Any]]:
         with write_session(ctx.db) as session:
+            case_id = case_ref if isinstance(case_ref, str) else case_ref(session)
             head = load_head(session, case_id)
             if head.status not in allowed_status:
                 raise CaseNotActive(f"case {case_id} is {head.status}")
@@ -262,7 +269,8 @@ def step_case(
                 **save_kwargs,
             )
             session.commit()
-            view = case_view(result.head, open_tasks(session, case_id))
+            opened = open_tasks(session, case_id) if result.kept_open_items else _new_open(result)
+            view = case_view(result.head, opened)
         ctx.live.put(case_id, result.head.lock_version, wf)
         return result, view
 

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..core.errors import InvalidProcess, NotFound, ScriptRefused
 from ..db.models import Deployment, ProcessVersion
 from ..db.session import read_session, write_session
-from ..db.tables import DEPLOYMENT
+from ..db.tables import DEPLOYMENT, PROCESS_VERSION
 from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash, compile_bundle
 from ..engine.sandbox import compile_script
 from .audit import NewEvent, append_system
@@ -159,6 +159,28 @@ def list_versions(ctx: AppContext, process_id: str | None = None) -> list[Proces
         if process_id is not None:
             query = query.where(ProcessVersion.process_id == process_id)  # type: ignore[arg-type]
         return list(session.execute(query).scalars())
+
+
+_PV = PROCESS_VERSION
+_LATEST = (
+    select(_PV.c.version, _PV.c.deployment_id)
+    .where(_PV.c.process_id == bindparam("b_pid"))
+    .order_by(_PV.c.version.desc())
+    .limit(1)
+)
+_EXACT = select(_PV.c.version, _PV.c.deployment_id).where(
+    and_(_PV.c.process_id == bindparam("b_pid"), _PV.c.version == bindparam("b_version"))
+)
+
+
+def resolve_version(session: Session, process_id: str, version: int | None) -> tuple[int, str]:
+    """(version, deployment id) of a process: the latest, or the one asked for."""
+    params: dict[str, Any] = {"b_pid": process_id, "b_version": version}
+    row = session.connection().execute(_LATEST if version is None else _EXACT, params).first()
+    if row is None:
+        what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
+        raise NotFound(f"{what} is not deployed")
+    return int(row[0]), str(row[1])
 
 
 def get_version(session: Session, process_id: str, version: int | None = None) -> ProcessVersion:

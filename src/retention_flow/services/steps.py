@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlmodel import Session
 
 from ..core.errors import CaseConflict, NotFound
@@ -58,15 +58,72 @@ class CaseHead:
     ended_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What a case waited on before a step: its open work items and pending timers."""
+
+    ready: dict[str, str]  # task id -> element id
+    timers: set[tuple[str, datetime]]
+
+
+def waiting_of(snapshot: Snapshot) -> Waiting:
+    return Waiting(
+        {t.task_id: t.element_id for t in snapshot.ready},
+        {(t.task_id, t.due_at) for t in snapshot.timers},
+    )
+
+
+# Statements built once: a step runs a handful of them, so building, coercing and
+# cache-keying fresh statement objects each time would cost more than executing them.
+_SELECT_HEAD = select(*HEAD_COLUMNS).where(CASE.c.id == bindparam("b_id"))
+_SELECT_STATE = select(CASE.c.state).where(CASE.c.id == bindparam("b_id"))
+_STEP_COLUMNS = (
+    "status",
+    "outcome",
+    "data",
+    "state",
+    "serializer_version",
+    "audit_seq",
+    "audit_hash",
+    "updated_at",
+    "ended_at",
+    "lock_version",
+)
+_UPDATE_CASE = (
+    update(CASE)
+    .where(
+        and_(
+            CASE.c.id == bindparam("b_id"),
+            CASE.c.lock_version == bindparam("b_lock"),
+            CASE.c.audit_seq == bindparam("b_seq"),
+        )
+    )
+    .values({c: bindparam(c) for c in _STEP_COLUMNS})
+)
+_INSERT_CASE = insert(CASE)
+_CLOSE_ITEM = (
+    update(WORK)
+    .where(WORK.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")
+    )
+)
+_INSERT_ITEM = insert(WORK)
+_INSERT_TIMER = insert(TIMER)
+_DELETE_TIMERS = delete(TIMER).where(
+    and_(TIMER.c.case_id == bindparam("b_case"), TIMER.c.state == "pending")
+)
+
+
 def load_head(session: Session, case_id: str) -> CaseHead:
-    row = session.execute(select(*HEAD_COLUMNS).where(CASE.c.id == case_id)).mappings().first()
+    row = session.connection().execute(_SELECT_HEAD, {"b_id": case_id}).mappings().first()
     if row is None:
         raise NotFound(f"case {case_id} not found")
     return CaseHead(**row)
 
 
 def load_state(session: Session, case_id: str) -> str:
-    return str(session.execute(select(CASE.c.state).where(CASE.c.id == case_id)).scalar_one())
+    return str(session.connection().execute(_SELECT_STATE, {"b_id": case_id}).scalar_one())
 
 
 def checkout(ctx: AppContext, session: Session, head: CaseHead, process: ProcessInfo) -> Any:
@@ -89,6 +146,8 @@ class StepResult:
     snapshot: Snapshot
     new_work_items: list[dict[str, Any]]
     incident_id: str | None = None
+    #: work items open before the step are still open (their claims live in the table)
+    kept_open_items: bool = False
 
 
 def save_step(
@@ -105,8 +164,10 @@ def save_step(
     completed_task: str | None = None,
     cancelled: bool = False,
     failure: StepFailed | None = None,
+    before: Waiting | None = None,
 ) -> StepResult:
-    """Persist one step. ``head`` is the state before it (for a new case: a stub)."""
+    """Persist one step. ``head`` and ``before`` describe the case before it (for a new
+    case: a stub head and no ``before``)."""
     now = ctx.now()
     events = list(events)
     outcome_var = bundle.manifest.outcome_variable
@@ -121,32 +182,23 @@ def save_step(
         status, outcome, ended = "active", None, None
 
     if snapshot.ran:
-        before, after = diff(head.data, snapshot.data)
+        old, new = diff(head.data, snapshot.data)
         events.append(
             NewEvent(
                 "engine_steps",
                 "engine",
-                data_before=before or None,
-                data_after=after or None,
+                data_before=old or None,
+                data_after=new or None,
                 detail={"elements": snapshot.ran},
             )
         )
     elif head.data != snapshot.data and insert_case is None:
-        before, after = diff(head.data, snapshot.data)
-        events.append(NewEvent("data_changed", actor, data_before=before, data_after=after))
+        old, new = diff(head.data, snapshot.data)
+        events.append(NewEvent("data_changed", actor, data_before=old, data_after=new))
 
-    existing = (
-        {}
-        if insert_case is not None
-        else {
-            r.id: r
-            for r in session.execute(
-                select(WORK.c.id, WORK.c.state, WORK.c.element_id).where(
-                    and_(WORK.c.case_id == head.id, WORK.c.state.in_(OPEN_STATES))
-                )
-            )
-        }
-    )
+    # The open work items are exactly the projection of the ready tasks before the step
+    # (both were written in one transaction), so no query is needed to know them.
+    existing = before.ready if before is not None else {}
     ready_ids = {t.task_id for t in snapshot.ready}
     new_items: list[dict[str, Any]] = []
     for task in snapshot.ready:
@@ -193,9 +245,7 @@ def save_step(
     gone = [wid for wid in existing if wid not in ready_ids]
     for wid in gone:
         if wid != completed_task:
-            events.append(
-                NewEvent("task_cancelled", actor, element_id=existing[wid].element_id, task_id=wid)
-            )
+            events.append(NewEvent("task_cancelled", actor, element_id=existing[wid], task_id=wid))
 
     incident_id = None
     if failure is not None:
@@ -231,40 +281,41 @@ def save_step(
         "updated_at": now,
         "ended_at": ended,
     }
+    conn = session.connection()
     if insert_case is not None:
-        session.execute(insert(CASE).values(**insert_case, **values, lock_version=1))
+        conn.execute(_INSERT_CASE, {**insert_case, **values, "lock_version": 1})
         new_lock = 1
     else:
         new_lock = head.lock_version + 1
-        result = session.execute(
-            update(CASE)
-            .where(
-                and_(
-                    CASE.c.id == head.id,
-                    CASE.c.lock_version == head.lock_version,
-                    CASE.c.audit_seq == head.audit_seq,
-                )
-            )
-            .values(**values, lock_version=new_lock)
+        result = conn.execute(
+            _UPDATE_CASE,
+            {
+                **values,
+                "lock_version": new_lock,
+                "b_id": head.id,
+                "b_lock": head.lock_version,
+                "b_seq": head.audit_seq,
+            },
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise CaseConflict(f"case {head.id} was changed by someone else; try again")
 
     if gone:
-        close_state = "cancelled"
-        for wid in gone:
-            session.execute(
-                update(WORK)
-                .where(WORK.c.id == wid)
-                .values(
-                    state="completed" if wid == completed_task else close_state,
-                    ended_at=now,
-                    ended_by=actor,
-                )
-            )
+        conn.execute(
+            _CLOSE_ITEM,
+            [
+                {
+                    "b_id": wid,
+                    "state": "completed" if wid == completed_task else "cancelled",
+                    "ended_at": now,
+                    "ended_by": actor,
+                }
+                for wid in gone
+            ],
+        )
     if new_items:
-        session.execute(insert(WORK), new_items)
-    _project_timers(session, head.id, snapshot, fresh=insert_case is not None)
+        conn.execute(_INSERT_ITEM, new_items)
+    _project_timers(conn, head.id, snapshot, before)
     _project_keys(session, head, bundle, snapshot.data, fresh=insert_case is not None)
     if failure is not None:
         session.execute(
@@ -293,7 +344,8 @@ def save_step(
         ended_at=ended,
         serializer_version=ctx.runtime.serializer_version,
     )
-    return StepResult(new_head, snapshot, new_items, incident_id)
+    remaining = [wid for wid in existing if wid in ready_ids]
+    return StepResult(new_head, snapshot, new_items, incident_id, bool(remaining))
 
 
 def _role_default_due(bundle: CompiledBundle, role: str) -> str | None:
@@ -301,14 +353,15 @@ def _role_default_due(bundle: CompiledBundle, role: str) -> str | None:
     return defaults.due if defaults else None
 
 
-def _project_timers(session: Session, case_id: str, snapshot: Snapshot, fresh: bool) -> None:
-    if not fresh:
-        session.execute(
-            delete(TIMER).where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending"))
-        )
+def _project_timers(conn: Any, case_id: str, snapshot: Snapshot, before: Waiting | None) -> None:
+    now_timers = {(t.task_id, t.due_at) for t in snapshot.timers}
+    if before is not None and before.timers == now_timers:
+        return
+    if before is not None and before.timers:
+        conn.execute(_DELETE_TIMERS, {"b_case": case_id})
     if snapshot.timers:
-        session.execute(
-            insert(TIMER),
+        conn.execute(
+            _INSERT_TIMER,
             [
                 {
                     "id": t.task_id,

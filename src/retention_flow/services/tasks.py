@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlmodel import Session
 
 from ..core.errors import (
@@ -143,8 +143,11 @@ def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
         return view
 
 
+_SELECT_ITEM = select(WORK).where(WORK.c.id == bindparam("b_id"))
+
+
 def _load_item(session: Session, task_id: str) -> Mapping[Any, Any]:
-    row = session.execute(select(WORK).where(WORK.c.id == task_id)).mappings().first()
+    row = session.connection().execute(_SELECT_ITEM, {"b_id": task_id}).mappings().first()
     if row is None:
         raise NotFound(f"task {task_id} not found")
     return row
@@ -344,9 +347,9 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
         raise ValidationFailed(
             "data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}]
         )
-    with read_session(ctx.db) as session:
-        item = _load_item(session, task_id)
-    case_id = item["case_id"]
+
+    def case_of(session: Session) -> str:
+        return str(_load_item(session, task_id)["case_id"])
 
     def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
         current = _load_item(session, task_id)
@@ -381,7 +384,7 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
         return Runtime.complete_user_task(task_id, data), events, {"completed_task": task_id}
 
     try:
-        result, view = step_case(ctx, actor, case_id, make)
+        result, view = step_case(ctx, actor, case_of, make)
     except CaseNotActive as exc:
         raise TaskNotReady(f"task {task_id} cannot be completed: {exc.detail}") from exc
     next_tasks = [task_view(i) for i in result.new_work_items if i["role"] in actor.roles]
