@@ -85,7 +85,7 @@ def test_cli_reports_errors_clearly(fresh_url: str) -> None:
 
 
 def test_db_upgrade_from_empty(fresh_url: str) -> None:
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-m", "retention_flow.cli", "db", "upgrade"],
         capture_output=True,
         text=True,

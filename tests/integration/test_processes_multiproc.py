@@ -60,7 +60,7 @@ def test_two_processes_complete_one_task(ctx: AppContext, db_url: str) -> None:
         assert p.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(r["ok"] for r in results) == [False, True], results
-    assert [r["code"] for r in results if not r["ok"]][0] in {
+    assert next(r["code"] for r in results if not r["ok"]) in {
         "task_not_ready",
         "task_already_claimed",
     }
