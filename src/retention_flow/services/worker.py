@@ -1,0 +1,228 @@
+"""The background worker: fires due timers and runs queued jobs.
+
+Exactly once, also with several workers on one PostgreSQL:
+
+* A worker *leases* due timers (``locked_by``/``locked_until``) in a short transaction,
+  skipping rows other workers hold (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+  serialises writers, so one lease transaction runs at a time there).
+* Firing is a normal case step, guarded by the case's lock version: if two workers ever
+  reach one case, one commits and the other finds nothing due any more.
+* A worker that dies leaves its lease to expire; the timer is then leased again and
+  fired once, because the step that fires it also removes it.
+
+Jobs follow the same lease pattern, with attempts and a back-off; a job's handler must be
+idempotent (it may run again after a crash between its effect and its commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from ..core.errors import CaseNotActive, RetentionFlowError
+from ..db.session import write_session
+from ..db.tables import JOB, TIMER
+from .cases import fire_due_timers
+from .context import AppContext
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[AppContext, dict[str, Any]], None]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def lease_due_timers(
+    ctx: AppContext, worker: str, *, limit: int = 100, lease: timedelta = timedelta(minutes=2)
+) -> list[str]:
+    """Lease up to ``limit`` due timers; returns the ids of the cases to step."""
+    now = ctx.now()
+    free = or_(TIMER.c.locked_until.is_(None), TIMER.c.locked_until < now)
+    query = (
+        select(TIMER.c.id, TIMER.c.case_id)
+        .where(and_(TIMER.c.state == "pending", TIMER.c.due_at <= now, free))
+        .order_by(TIMER.c.due_at)
+        .limit(limit)
+    )
+    with write_session(ctx.db) as session:
+        if ctx.db.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = session.execute(query).all()
+        if not rows:
+            return []
+        session.execute(
+            update(TIMER)
+            .where(TIMER.c.id.in_([r.id for r in rows]))
+            .values(locked_by=worker, locked_until=now + lease, attempts=TIMER.c.attempts + 1)
+        )
+        session.commit()
+    return list(dict.fromkeys(r.case_id for r in rows))
+
+
+def fire_timers_once(ctx: AppContext, worker: str, *, limit: int = 100) -> int:
+    """One pass: lease due timers and fire them case by case. Returns timers fired."""
+    fired = 0
+    for case_id in lease_due_timers(ctx, worker, limit=limit):
+        try:
+            fired += len(fire_due_timers(ctx, case_id))
+        except CaseNotActive:
+            _drop_timers(ctx, case_id)
+        except RetentionFlowError as exc:  # leave it leased: retried when the lease ends
+            log.warning("timer of case %s not fired: %s", case_id, exc.detail)
+    return fired
+
+
+def _drop_timers(ctx: AppContext, case_id: str) -> None:
+    """Timers of a case that is no longer active will never fire."""
+    with write_session(ctx.db) as session:
+        session.execute(
+            update(TIMER)
+            .where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending"))
+            .values(state="cancelled")
+        )
+        session.commit()
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def enqueue(
+    ctx: AppContext,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    max_attempts: int = 5,
+) -> str:
+    job_id = str(uuid.uuid4())
+    now = ctx.now()
+    with write_session(ctx.db) as session:
+        session.execute(
+            insert(JOB).values(
+                id=job_id,
+                kind=kind,
+                payload=payload,
+                state="queued",
+                run_at=run_at or now,
+                attempts=0,
+                max_attempts=max_attempts,
+                created_at=now,
+            )
+        )
+        session.commit()
+    return job_id
+
+
+def lease_jobs(
+    ctx: AppContext, worker: str, *, limit: int = 10, lease: timedelta = timedelta(minutes=5)
+) -> list[dict[str, Any]]:
+    now = ctx.now()
+    ready = or_(
+        and_(JOB.c.state == "queued", JOB.c.run_at <= now),
+        and_(JOB.c.state == "running", JOB.c.locked_until < now),  # its worker died
+    )
+    query = select(JOB).where(ready).order_by(JOB.c.run_at).limit(limit)
+    with write_session(ctx.db) as session:
+        if ctx.db.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = [dict(r) for r in session.execute(query).mappings()]
+        if rows:
+            session.execute(
+                update(JOB)
+                .where(JOB.c.id.in_([r["id"] for r in rows]))
+                .values(
+                    state="running",
+                    locked_by=worker,
+                    locked_until=now + lease,
+                    attempts=JOB.c.attempts + 1,
+                )
+            )
+            session.commit()
+    return rows
+
+
+def run_jobs_once(
+    ctx: AppContext, worker: str, handlers: dict[str, JobHandler], *, limit: int = 10
+) -> int:
+    done = 0
+    for job in lease_jobs(ctx, worker, limit=limit):
+        handler = handlers.get(job["kind"])
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind '{job['kind']}'")
+            handler(ctx, job["payload"])
+        except Exception as exc:
+            _job_failed(ctx, job, worker, exc)
+            continue
+        _finish_job(ctx, job["id"], worker, "done", None)
+        done += 1
+    return done
+
+
+def _job_failed(ctx: AppContext, job: dict[str, Any], worker: str, exc: Exception) -> None:
+    attempts = job["attempts"] + 1
+    error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[-4000:]
+    if attempts >= job["max_attempts"]:
+        _finish_job(ctx, job["id"], worker, "failed", error)
+        return
+    delay = timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1)))
+    with write_session(ctx.db) as session:
+        session.execute(
+            update(JOB)
+            .where(and_(JOB.c.id == job["id"], JOB.c.locked_by == worker))
+            .values(
+                state="queued",
+                locked_by=None,
+                locked_until=None,
+                last_error=error,
+                run_at=ctx.now() + delay,
+            )
+        )
+        session.commit()
+
+
+def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: str | None) -> None:
+    with write_session(ctx.db) as session:
+        session.execute(
+            update(JOB)
+            .where(and_(JOB.c.id == job_id, JOB.c.locked_by == worker))
+            .values(state=state, finished_at=ctx.now(), last_error=error, locked_until=None)
+        )
+        session.commit()
+
+
+# --------------------------------------------------------------------------- loop
+
+
+def run_worker(
+    ctx: AppContext,
+    *,
+    handlers: dict[str, JobHandler] | None = None,
+    poll_seconds: float = 1.0,
+    stop: threading.Event | None = None,
+    max_passes: int | None = None,
+) -> None:
+    """Poll until ``stop`` is set (or ``max_passes`` passes ran)."""
+    worker = worker_name()
+    stop = stop or threading.Event()
+    passes = 0
+    log.info("worker %s started", worker)
+    while not stop.is_set():
+        busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, handlers or {})
+        passes += 1
+        if max_passes is not None and passes >= max_passes:
+            break
+        if not busy:
+            stop.wait(poll_seconds)
+    log.info("worker %s stopped", worker)
