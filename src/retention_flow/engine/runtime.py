@@ -41,6 +41,7 @@ from ..core.errors import (
 )
 from . import clockbridge
 from .bundle import CompiledBundle, ProcessInfo, UserTaskMeta
+from .sandbox import original_error
 from .serializer import SERIALIZER_VERSION, StateSerializer
 
 
@@ -164,7 +165,7 @@ class Runtime:
                 wf.do_engine_steps(will_complete, did_complete)
             except (SpiffWorkflowException, ScriptError, Exception) as exc:
                 failed = _failed_task(exc) or current[0]
-                root = _root_cause(exc)
+                root = original_error(exc)
                 safe = rebuild()
                 if operation is not None:
                     operation(safe)
@@ -306,19 +307,6 @@ def _failed_task(exc: BaseException) -> Any:
             return task
         current = current.__cause__ or current.__context__
     return None
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """SpiffWorkflow wraps script errors (raised inside ``except``): find the original."""
-    current = exc
-    for _ in range(10):
-        if not isinstance(current, SpiffWorkflowException):
-            break
-        inner = current.__cause__ or current.__context__
-        if inner is None:
-            break
-        current = inner
-    return current
 
 
 def _element_of(task: Any) -> str | None:

@@ -1,0 +1,449 @@
+"""Guards and allow-listed helpers for the diagram-script sandbox (see ``sandbox.py``).
+
+Everything here runs *inside* a script's call, so it must be cheap and must never hand a
+script anything but plain data or one of these functions. Operations that CPython performs
+in C without returning to a traced line (``2 ** 10 ** 10``, ``'a' * 10 ** 9``,
+``'x'.ljust(10 ** 10)``...) cannot be stopped by the time budget, so they are checked here
+before they run: each guard computes the size of the result and refuses it when too large.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+from retention_flow.core.clock import utc_iso
+from retention_flow.core.errors import ScriptRefused
+
+MAX_ITEMS = 1_000_000
+"""Largest sequence or string a single operation may produce."""
+MAX_EXPONENT = 10_000
+MAX_SHIFT = 10_000
+MAX_INT_BITS = 100_000
+"""Largest integer (in bits, about 30,000 decimal digits) a ``*``, ``**`` or ``<<`` may produce."""
+MAX_FORMAT_NUMBER = 10_000
+"""Largest width or precision in a format spec (``f'{x:>99999}'``, ``'%99999d' % x``)."""
+MAX_ROUND_DIGITS = 10_000
+MAX_PLAIN_DEPTH = 100
+
+_SEQUENCES = (str, bytes, list, tuple)
+_DIGITS = re.compile(r"\d+")
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def refuse(what: str) -> ScriptRefused:
+    return ScriptRefused(f"{what} is not allowed")
+
+
+def _check_items(count: int, what: str) -> None:
+    if count > MAX_ITEMS:
+        raise refuse(f"{what} producing {count:,} items (more than {MAX_ITEMS:,})")
+
+
+def _check_bits(bits: int, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise refuse(f"{what} producing an integer of about {bits:,} bits")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int)
+
+
+# --- operators rewritten by the compile policy -------------------------------------------
+
+
+def guarded_pow(base: Any, exponent: Any) -> Any:
+    if _is_int(base) and _is_int(exponent) and exponent > 1:
+        if exponent > MAX_EXPONENT:
+            raise refuse(f"'**' with exponent {exponent:,} (more than {MAX_EXPONENT:,})")
+        _check_bits(abs(base).bit_length() * exponent, "'**'")
+    return base**exponent
+
+
+def guarded_mul(left: Any, right: Any) -> Any:
+    if _is_int(left) and _is_int(right):
+        _check_bits(abs(left).bit_length() + abs(right).bit_length(), "'*'")
+    elif isinstance(left, _SEQUENCES) and _is_int(right):
+        _check_items(len(left) * right, "'*' repetition")
+    elif isinstance(right, _SEQUENCES) and _is_int(left):
+        _check_items(len(right) * left, "'*' repetition")
+    return left * right
+
+
+def guarded_lshift(left: Any, right: Any) -> Any:
+    if _is_int(left) and _is_int(right) and right > 0:
+        if right > MAX_SHIFT:
+            raise refuse(f"'<<' by {right:,} bits (more than {MAX_SHIFT:,})")
+        _check_bits(abs(left).bit_length() + right, "'<<'")
+    return left << right
+
+
+def guarded_add(left: Any, right: Any) -> Any:
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        _check_items(len(left) + len(right), "'+' concatenation")
+    return left + right
+
+
+def _check_format_numbers(spec: str, what: str) -> None:
+    for digits in _DIGITS.findall(spec):
+        if len(digits) > 5 or int(digits) > MAX_FORMAT_NUMBER:
+            raise refuse(f"{what} with width or precision {digits}")
+
+
+def guarded_mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str | bytes):
+        text = left if isinstance(left, str) else left.decode("latin-1")
+        for width, precision in _PERCENT_SPEC.findall(text):
+            if "*" in (width, precision):
+                raise refuse("'*' width in a '%' format")
+            _check_format_numbers(width + " " + precision, "'%' format")
+    return left % right
+
+
+def _iadd(target: Any, value: Any) -> Any:
+    if isinstance(target, list):
+        if hasattr(value, "__len__"):
+            _check_items(len(target) + len(value), "'+=' concatenation")
+        target += value
+        return target
+    if isinstance(target, _SEQUENCES) and isinstance(value, _SEQUENCES):
+        _check_items(len(target) + len(value), "'+=' concatenation")
+    return target + value
+
+
+def _imul(target: Any, value: Any) -> Any:
+    if isinstance(target, list) and _is_int(value):
+        _check_items(len(target) * value, "'*=' repetition")
+        target *= value
+        return target
+    return guarded_mul(target, value)
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": _iadd,
+    "*=": _imul,
+    "**=": guarded_pow,
+    "<<=": guarded_lshift,
+    "%=": guarded_mod,
+    "-=": operator.isub,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    ">>=": operator.irshift,
+    "|=": operator.ior,
+    "&=": operator.iand,
+    "^=": operator.ixor,
+    "@=": operator.imatmul,
+}
+
+
+def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
+    """RestrictedPython turns ``n += 1`` into ``n = _inplacevar_('+=', n, 1)``."""
+    return _INPLACE[op](target, value)
+
+
+def guarded_format(value: Any, spec: str, conversion: int) -> str:
+    """Formats an f-string field (``f'{value!r:>10}'``) after checking its width and precision."""
+    if conversion == ord("r"):
+        value = repr(value)
+    elif conversion == ord("a"):
+        value = ascii(value)
+    elif conversion == ord("s"):
+        value = str(value)
+    _check_format_numbers(spec, "f-string format")
+    return format(value, spec)
+
+
+# --- methods of plain values that build large results in C ------------------------------
+
+
+def _padded(value: Any, method: Callable[..., Any], width: int, *args: Any) -> Any:
+    _check_items(width, "padding")
+    return method(width, *args)
+
+
+def _replace(value: Any, method: Callable[..., Any], old: Any, new: Any, count: int = -1) -> Any:
+    hits = value.count(old) if old else len(value) + 1
+    hits = hits if count < 0 else min(hits, count)
+    _check_items(len(value) + hits * (len(new) - len(old)), "replace()")
+    return method(old, new, count)
+
+
+def _expandtabs(value: Any, method: Callable[..., Any], tabsize: int = 8) -> Any:
+    tabs = value.count("\t" if isinstance(value, str) else b"\t")
+    _check_items(len(value) + tabs * max(tabsize, 0), "expandtabs()")
+    return method(tabsize)
+
+
+def _join(value: Any, method: Callable[..., Any], iterable: Iterable[Any]) -> Any:
+    items = list(iterable)
+    separators = len(value) * max(len(items) - 1, 0)
+    _check_items(separators, "join()")
+    with contextlib.suppress(TypeError):  # not all strings: join raises the usual TypeError
+        _check_items(separators + sum(map(len, items)), "join()")
+    return method(items)
+
+
+def _translate(value: Any, method: Callable[..., Any], table: Any) -> Any:
+    replacements = table.values() if isinstance(table, dict) else table
+    if isinstance(value, str) and isinstance(replacements, Iterable):
+        longest = max((len(v) for v in replacements if isinstance(v, str)), default=1)
+        _check_items(len(value) * longest, "translate()")
+    return method(table)
+
+
+_GROWING_METHODS: dict[str, Callable[..., Any]] = {
+    "ljust": _padded,
+    "rjust": _padded,
+    "center": _padded,
+    "zfill": _padded,
+    "replace": _replace,
+    "expandtabs": _expandtabs,
+    "join": _join,
+    "translate": _translate,
+}
+_DENIED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"format", "format_map", "mro", "to_bytes"}
+
+
+def guarded_getattr(obj: Any, name: str) -> Any:
+    """``_getattr_``: no underscore names, no ``str.format``, size checks on growing methods.
+
+    Methods of ``str``/``bytes`` that build a result whose size the arguments decide
+    (``'x'.ljust(10 ** 10)``) come back wrapped in a check; read off the class itself
+    (``str.ljust``) they are refused, as the check needs the instance.
+    """
+    if name.startswith("_") or name in _DENIED_ATTRIBUTES:
+        raise refuse(f"attribute '{name}' of {type(obj).__name__}")
+    if name in _GROWING_METHODS:
+        if type(obj) in (str, bytes):
+            return functools.partial(_GROWING_METHODS[name], obj, getattr(obj, name))
+        if obj in (str, bytes):
+            raise refuse(f"attribute '{name}' of the {obj.__name__} type")
+    return getattr(obj, name)
+
+
+def guarded_write(obj: Any) -> Any:
+    """``_write_``: scripts may assign items into dicts and lists only (``d['k'] = v``)."""
+    if type(obj) in (dict, list):
+        return obj
+    raise refuse(f"assigning into a {type(obj).__name__}")
+
+
+# --- allow-listed builtins that need a limit ------------------------------------------------
+
+
+def guarded_range(*args: int) -> range:
+    result = range(*args)
+    try:
+        size = len(result)
+    except OverflowError:
+        size = MAX_ITEMS + 1
+    _check_items(size, "range()")
+    return result
+
+
+def guarded_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
+    if not isinstance(start, int | float):
+        raise refuse("sum() with a non-numeric start")
+    return sum(iterable, start)
+
+
+def guarded_round(number: Any, ndigits: int | None = None) -> Any:
+    if ndigits is not None and abs(ndigits) > MAX_ROUND_DIGITS:
+        raise refuse(f"round() to {ndigits:,} digits")
+    return round(number, ndigits)
+
+
+# --- helpers for retention diagrams ----------------------------------------------------------
+
+_DURATION = re.compile(
+    r"(?P<sign>-)?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?"
+    r"(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?"
+)
+
+
+def parse_date(value: str | datetime | date) -> datetime:
+    """An ISO-8601 date or date-time as an aware datetime; naive values are taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO-8601 date: {value!r}") from None
+    else:
+        raise TypeError(f"parse_date() needs an ISO-8601 string, not {type(value).__name__}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    year, month_index = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    month = month_index + 1
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_month - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def add_duration(iso_datetime: str | datetime, iso_duration: str) -> str:
+    """``add_duration('2026-01-31', 'P1M') == '2026-02-28'``; a date-time comes back in UTC.
+
+    Years and months follow the calendar (clamped to the month's last day); a leading ``-``
+    subtracts. A plain date stays a plain date when the duration has no time part.
+    """
+    match = _DURATION.fullmatch(iso_duration.strip())
+    if match is None or not any(v for k, v in match.groupdict().items() if k != "sign"):
+        raise ValueError(f"not an ISO-8601 duration: {iso_duration!r}")
+    parts = {k: v for k, v in match.groupdict().items() if v and k != "sign"}
+    sign = -1 if match["sign"] else 1
+    moment = _add_months(
+        parse_date(iso_datetime),
+        sign * (12 * int(parts.pop("years", 0)) + int(parts.pop("months", 0))),
+    )
+    delta = timedelta(**{k: sign * float(v.replace(",", ".")) for k, v in parts.items()})
+    moment += delta
+    date_only = isinstance(iso_datetime, str) and len(iso_datetime.strip()) == 10
+    if date_only and "T" not in iso_duration:
+        return moment.date().isoformat()
+    return utc_iso(moment)
+
+
+def days_between(start: str | datetime, end: str | datetime) -> int:
+    """Calendar days (in UTC) from ``start`` to ``end``; negative when ``end`` is earlier."""
+    return (parse_date(end).astimezone(UTC).date() - parse_date(start).astimezone(UTC).date()).days
+
+
+def make_now(clock: Callable[[], datetime]) -> Callable[[], str]:
+    def now() -> str:
+        """The current time as an ISO-8601 UTC string (``2026-01-05T09:00:00Z``)."""
+        return utc_iso(clock())
+
+    return now
+
+
+def floor(value: float) -> int:
+    return math.floor(value)
+
+
+def ceil(value: float) -> int:
+    return math.ceil(value)
+
+
+# --- task-data hygiene -------------------------------------------------------------------------
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """True for JSON-serialisable data: scalars, lists/tuples and dicts with scalar keys."""
+    if isinstance(value, _SCALARS):
+        return True
+    if depth >= MAX_PLAIN_DEPTH:
+        return False
+    if isinstance(value, list | tuple):
+        return all(is_plain(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, _SCALARS) and is_plain(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
+class _DiscardedPrint:
+    """What RestrictedPython's ``print`` hook returns: output goes nowhere, ``printed`` is ''."""
+
+    def _call_print(self, *objects: Any, **kwargs: Any) -> None:
+        return None
+
+    def __call__(self) -> str:
+        return ""
+
+
+def discarding_print(_getattr_: Any = None) -> _DiscardedPrint:
+    """RestrictedPython's ``_print_`` hook."""
+    return _DiscardedPrint()
+
+
+def is_result_data(value: Any) -> bool:
+    """What an expression may hand back to SpiffWorkflow: data, never code or generators."""
+    if isinstance(value, datetime | date | timedelta | range):
+        return True
+    if isinstance(value, set | frozenset):
+        return all(is_plain(item) for item in value)
+    return is_plain(value)
+
+
+# --- what scripts see ------------------------------------------------------------------------
+
+EXCEPTIONS: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in (
+        Exception,
+        ArithmeticError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        LookupError,
+        OverflowError,
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+    )
+}
+"""The exception classes scripts can name, raise and catc"""
+
+SAFE_BUILTINS: dict[str, Any] = {
+    "None": None,
+    "True": True,
+    "False": False,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "bool": bool,
+    "dict": dict,
+    "divmod": divmod,
+    "enumerate": enumerate,
+    "float": float,
+    "int": int,
+    "isinstance": isinstance,
+    "len": len,
+    "list": list,
+    "max": max,
+    "min": min,
+    "range": guarded_range,
+    "reversed": reversed,
+    "round": guarded_round,
+    "set": set,
+    "sorted": sorted,
+    "str": str,
+    "sum": guarded_sum,
+    "tuple": tuple,
+    "zip": zip,
+    "add_duration": add_duration,
+    "days_between": days_between,
+    "parse_date": parse_date,
+    "floor": floor,
+    "ceil": ceil,
+    **EXCEPTIONS,
+}
+"""Builtins and helpers every script sees (``now`` is added per environment)."""
+
+FORBIDDEN_NAMES = frozenset(
+    {name for name in dir(builtins) if not name.startswith("_")} - set(SAFE_BUILTINS) - {"print"}
+) | {"builtins", "importlib", "io", "os", "pathlib", "shutil", "socket", "subprocess", "sys"}
+"""Names refused with a clear message when a script reads them and the task data lacks them.
+
+Safety does not depend on this list (none of these is reachable: the builtins are an
+allow-list); it turns a puzzling ``NameError`` into "name 'open' is not allowed".
+"""
