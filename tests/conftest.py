@@ -89,8 +89,21 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def ctx(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[AppContext]:
+    """A context whose service tasks are test doubles (for the diagrams in tests/data)."""
     from tests.factories import SERVICE_HANDLERS
 
     context = AppContext(settings, clock=clock, engine=engine, service_handlers=SERVICE_HANDLERS)
+    yield context
+    context.live.clear()
+
+
+@pytest.fixture
+def product_ctx(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[AppContext]:
+    """A context with the product's real service handlers (for processes/)."""
+    from retention_flow.services.handlers import default_service_handlers
+
+    context = AppContext(
+        settings, clock=clock, engine=engine, service_handlers=default_service_handlers()
+    )
     yield context
     context.live.clear()

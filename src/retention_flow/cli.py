@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="users, roles and passwords", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="acting user name")]
 RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="role(s) the user acts with")]
@@ -196,6 +198,71 @@ def verify_audit() -> None:
     _out(result.as_dict())
     if not result.ok:
         raise typer.Exit(1)
+
+
+UserRolesOpt = Annotated[list[str], typer.Option("--role", "-r", help="role (repeat for several)")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from standard input")
+]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise typer.BadParameter("an empty password")
+    return password
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: UserRolesOpt,
+    partner: Annotated[str | None, typer.Option(help="partner organisation")] = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a user with roles (and a partner organisation for partner users)."""
+    from .services import users
+
+    _out(users.add_user(_ctx(), name, _password(password_stdin), role, partner))
+
+
+@users_app.command("passwd")
+def users_passwd(name: str, password_stdin: PasswordStdin = False) -> None:
+    """Set a new password (ends the user's sessions, clears a lock)."""
+    from .services import users
+
+    _out(users.set_password(_ctx(), name, _password(password_stdin)))
+
+
+@users_app.command("roles")
+def users_roles(
+    name: str,
+    role: UserRolesOpt,
+    partner: Annotated[str | None, typer.Option(help="partner organisation")] = None,
+) -> None:
+    """Replace the user's roles (ends the user's sessions)."""
+    from .services import users
+
+    _out(users.set_roles(_ctx(), name, role, partner))
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user: logins fail and issued tokens stop working."""
+    from .services import users
+
+    _out(users.disable(_ctx(), name))
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user again."""
+    from .services import users
+
+    _out(users.enable(_ctx(), name))
 
 
 @app.command()

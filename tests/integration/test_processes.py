@@ -116,9 +116,19 @@ LAUGHS = b"""<?xml version="1.0"?>
         ({"x.bpmn": b"<not-closed>"}, "well-formed"),
         ({"x.exe": b"MZ"}, "unsupported"),
         ({}, "empty"),
-        ({"only.json": b"{}"}, "type"),
+        ({"only.schema.json": b"{}"}, "type"),
+        ({"notes.json": b"{}"}, "unsupported"),
     ],
-    ids=["xxe", "billion-laughs", "binary", "malformed", "wrong-type", "empty", "no-bpmn"],
+    ids=[
+        "xxe",
+        "billion-laughs",
+        "binary",
+        "malformed",
+        "wrong-type",
+        "empty",
+        "no-bpmn",
+        "stray-json",
+    ],
 )
 def test_hostile_or_broken_uploads_are_refused(
     ctx: Any, files: dict[str, bytes], needle: str

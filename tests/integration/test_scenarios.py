@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +16,31 @@ from retention_flow.core.roles import WORK_ROLES
 from retention_flow.db.models import AuditEvent, Timer
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import due_at
-from retention_flow.services import audit, cases, tasks
+from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.services import audit, cases, processes, tasks
 from retention_flow.services.context import Actor
-from tests.factories import DATA, deploy
+from tests.factories import DATA, OWNER, deploy
 
-SCENARIOS = json.loads((DATA / "scenarios.json").read_text())
+PROCESSES = Path(__file__).resolve().parents[2] / "processes"
+FILES = {
+    "tests/data": DATA / "scenarios.json",
+    "processes": PROCESSES / "retention" / "scenarios.json",
+}
+SCENARIOS = {where: json.loads(path.read_text()) for where, path in FILES.items()}
 CASES = [
-    pytest.param(bundle, name, id=f"{bundle}:{name}")
-    for bundle, spec in SCENARIOS["bundles"].items()
+    pytest.param(where, bundle, name, id=f"{where}:{bundle}:{name}")
+    for where, doc in SCENARIOS.items()
+    for bundle, spec in doc["bundles"].items()
     for name in spec["scenarios"]
 ]
 #: One user holding every work role, so any lane's task can be completed.
 WORKER = Actor("wanda", frozenset(WORK_ROLES - {"system"}))
+
+
+def _worker_for(task: dict[str, Any]) -> Actor:
+    """Partner tasks are worked by a user of the partner organisation they are scoped to."""
+    partner = task.get("partner")
+    return Actor(f"user-of-{partner}", WORKER.roles, partner) if partner else WORKER
 
 
 def _open(ctx: Any, case_id: str) -> dict[str, dict[str, Any]]:
@@ -51,12 +65,19 @@ def _completed_elements(ctx: Any, case_id: str) -> set[str]:
     return done
 
 
-@pytest.mark.parametrize(("bundle", "scenario"), CASES)
-def test_scenario(ctx: Any, clock: Any, bundle: str, scenario: str) -> None:
-    spec = SCENARIOS["bundles"][bundle]
-    clock.set(datetime.fromisoformat(SCENARIOS["start_time"]))
-    deploy(ctx, spec.get("folder", bundle))
-    case_id = cases.start_case(ctx, WORKER, spec["process_id"], {})["id"]
+@pytest.mark.parametrize(("where", "bundle", "scenario"), CASES)
+def test_scenario(
+    ctx: Any, product_ctx: Any, clock: Any, where: str, bundle: str, scenario: str
+) -> None:
+    doc = SCENARIOS[where]
+    spec = doc["bundles"][bundle]
+    clock.set(datetime.fromisoformat(doc["start_time"]))
+    if where == "processes":
+        ctx = product_ctx
+        processes.deploy(ctx, load_bundle_path(PROCESSES / spec["folder"]), OWNER)
+    else:
+        deploy(ctx, spec.get("folder", bundle))
+    case_id = cases.start_case(ctx, WORKER, spec["process_id"], spec.get("start_data", {}))["id"]
     for step in spec["scenarios"][scenario]:
         if "expect_ready" in step:
             expected = {k: (v or WORKER.primary_role) for k, v in step["expect_ready"].items()}
@@ -65,7 +86,7 @@ def test_scenario(ctx: Any, clock: Any, bundle: str, scenario: str) -> None:
             assert _timers(ctx, case_id) == sorted(step["expect_timers"]), step
         if "complete" in step:
             task = _open(ctx, case_id)[step["complete"]]
-            result = tasks.complete(ctx, WORKER, task["id"], step["data"])
+            result = tasks.complete(ctx, _worker_for(task), task["id"], step["data"])
             assert result["case"]["status"] != "incident", result["case"]
         if "message" in step:
             cases.correlate_message(

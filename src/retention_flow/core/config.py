@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development default; ``environment=production`` refuses to start with it.
+PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -31,6 +35,34 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with the placeholder secret key",
+    )
+    secret_key: str = Field(
+        default=PLACEHOLDER_SECRET,
+        description="HMAC key that signs access tokens (set a long random value in production)",
+    )
+    token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed logins in a row before the account is locked"
+    )
+    login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
+    password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
+    max_upload_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
+    )
+
+    def startup_problems(self) -> list[str]:
+        """Why this configuration must not serve (empty when it may)."""
+        problems: list[str] = []
+        if self.environment == "production":
+            if self.secret_key == PLACEHOLDER_SECRET:
+                problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")
+            elif len(self.secret_key) < 32:
+                problems.append("RETENTION_FLOW_SECRET_KEY is shorter than 32 characters")
+        return problems
 
 
 @lru_cache

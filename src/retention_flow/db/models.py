@@ -99,6 +99,7 @@ class WorkItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_work_item_queue", "role", "state", "due_at", "priority"),
         Index("ix_work_item_claimed", "claimed_by", "state", "due_at"),
+        Index("ix_work_item_partner", "partner", "state", "due_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # the SpiffWorkflow task id
@@ -114,6 +115,8 @@ class WorkItem(SQLModel, table=True):
     due_at: datetime = _dt()
     priority: int = 50
     form: str | None = Field(default=None, max_length=400)
+    #: the partner organisation the task is scoped to (partner lanes), else None
+    partner: str | None = Field(default=None, max_length=200)
     created_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
     ended_by: str | None = Field(default=None, max_length=200)
@@ -204,3 +207,36 @@ class AuditHead(SQLModel, table=True):
     stream: str = Field(primary_key=True, max_length=36)
     seq: int = 0
     hash: str = Field(max_length=64)
+
+
+class User(SQLModel, table=True):
+    """A person or integration that logs in. Roles are a JSON list of role names."""
+
+    __tablename__ = "app_user"
+
+    id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=200, unique=True)
+    password_hash: str = Field(max_length=400)
+    roles: list[str] = Field(sa_column=Column(JSONType, nullable=False))
+    partner: str | None = Field(default=None, max_length=200)
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = _dt(nullable=True)
+    #: Carried in every token; bumping it (disable, new password, new roles) revokes them.
+    token_version: int = 1
+    created_at: datetime = _dt()
+    updated_at: datetime = _dt()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A request made once: its key, a fingerprint of the request, and the answer given."""
+
+    __tablename__ = "idempotency_key"
+
+    scope: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=20)  # pending | done
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _dt()

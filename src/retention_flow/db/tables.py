@@ -12,10 +12,12 @@ from .models import (
     Case,
     CaseKey,
     Deployment,
+    IdempotencyKey,
     Incident,
     Job,
     ProcessVersion,
     Timer,
+    User,
     WorkItem,
 )
 
@@ -34,3 +36,11 @@ JOB = _t(Job)
 INCIDENT = _t(Incident)
 AUDIT_EVENT = _t(AuditEvent)
 AUDIT_HEAD = _t(AuditHead)
+USER = _t(User)
+IDEMPOTENCY_KEY = _t(IdempotencyKey)
+
+from .channels import ContractChange, Letter, SettlementLine  # noqa: E402
+
+CONTRACT_CHANGE = _t(ContractChange)
+LETTER = _t(Letter)
+SETTLEMENT_LINE = _t(SettlementLine)

@@ -121,16 +121,23 @@ class CompiledBundle:
 # --------------------------------------------------------------------------- loading
 
 
+def is_bundle_file(name: str) -> bool:
+    """BPMN, DMN, form schemas (``*.schema.json``) and the manifest (``bundle.json``)."""
+    lower = name.lower()
+    return lower.endswith((".bpmn", ".dmn", ".schema.json")) or lower == MANIFEST_NAME
+
+
 def load_bundle_path(path: Path) -> dict[str, bytes]:
-    """A folder (its BPMN/DMN/JSON files, not recursive), a .zip, or one .bpmn file."""
+    """A folder (its bundle files, not recursive; other files such as a README or test
+    scenarios are left out), a .zip, or one .bpmn file."""
     if path.is_dir():
         files = {
             p.name: p.read_bytes()
             for p in sorted(path.iterdir())
-            if p.is_file() and p.suffix.lower() in {".bpmn", ".dmn", ".json"}
+            if p.is_file() and is_bundle_file(p.name)
         }
         if not files:
-            raise InvalidProcess(f"{path}: no .bpmn, .dmn or .json files in this folder")
+            raise InvalidProcess(f"{path}: no .bpmn, .dmn or .schema.json files in this folder")
         return files
     if path.suffix.lower() == ".zip":
         return load_zip(path.read_bytes())
@@ -221,9 +228,14 @@ def compile_bundle(
 
     files: dict[str, str] = {}
     for name, content in raw_files.items():
-        suffix = Path(name).suffix.lower()
-        if suffix not in {".bpmn", ".dmn", ".json"}:
-            issues.append(Issue(name, None, "unsupported file type (expected .bpmn, .dmn, .json)"))
+        if not is_bundle_file(name):
+            issues.append(
+                Issue(
+                    name,
+                    None,
+                    "unsupported file (expected .bpmn, .dmn, *.schema.json, bundle.json)",
+                )
+            )
             continue
         text = _decode(name, content, issues)
         if text is not None:

@@ -396,6 +396,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         KeyError,
         LookupError,
         OverflowError,
+        NameError,
         TypeError,
         ValueError,
         ZeroDivisionError,

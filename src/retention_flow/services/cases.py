@@ -24,6 +24,7 @@ from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime, StepFailed
 from .audit import NewEvent
 from .context import Actor, AppContext
+from .handlers import StepContext, step_context
 from .processes import bundle_for, process_of, resolve_version
 from .steps import (
     CASE,
@@ -211,10 +212,16 @@ def _run_and_save(
     failure: StepFailed | None = None
     if "insert_case" not in save_kwargs:
         save_kwargs["before"] = waiting_of(ctx.runtime.snapshot(wf, bundle, []))
-    try:
-        ran = ctx.runtime.run(wf, operation, rebuild)
-    except StepFailed as exc:
-        failure, wf, ran = exc, exc.workflow, []
+    step = StepContext(session, head.id, actor.username, ctx.now())
+    with step_context(step):
+        try:
+            ran = ctx.runtime.run(wf, operation, rebuild)
+        except StepFailed as exc:
+            step.rollback()  # what service tasks wrote is undone with the step
+            failure, wf, ran = exc, exc.workflow, []
+        else:
+            step.release()
+    events = [*events, *step.events]
     snapshot = ctx.runtime.snapshot(wf, bundle, ran)
     result = save_step(
         ctx,

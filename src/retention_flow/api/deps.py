@@ -1,0 +1,72 @@
+"""Dependencies: the application context, the current user, and the role rules.
+
+Authorisation lives here. Every route under ``/api`` (except the token endpoint) declares
+its roles with ``require_role(...)``; path parameters naming a case or a task go through
+``VisibleCase`` / ``VisibleTask``, which hide other partner organisations' objects (404).
+Finer rules (lane role to claim, claimant to complete) are enforced by the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from ..core.errors import Forbidden
+from ..core.roles import SKILL_GROUPS
+from ..services import auth, queries
+from ..services.context import Actor, AppContext
+from ..services.users import AuthenticationFailed
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_current_user(ctx: CtxDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
+    if not token:
+        raise AuthenticationFailed("not authenticated: send a bearer token")
+    return auth.actor_for_token(ctx, token)
+
+
+CurrentUser = Annotated[Actor, Depends(get_current_user)]
+
+#: Roles that work queues.
+WORKER_ROLES = frozenset({"agent", "team_lead", "back_office", "partner"} | SKILL_GROUPS)
+READ_ALL_ROLES = frozenset({"auditor"})
+
+
+def require_role(*roles: str | frozenset[str]) -> Callable[[Actor], Actor]:
+    allowed: frozenset[str] = frozenset()
+    for role in roles:
+        allowed |= {role} if isinstance(role, str) else role
+
+    def check(user: CurrentUser) -> Actor:
+        if not (user.roles & allowed):
+            raise Forbidden(f"this needs one of the roles: {', '.join(sorted(allowed))}")
+        return user
+
+    check.allowed_roles = allowed  # type: ignore[attr-defined]
+    return check
+
+
+def visible_case(case_id: str, user: CurrentUser, ctx: CtxDep) -> str:
+    queries.check_case_visible(ctx, user, case_id)
+    return case_id
+
+
+def visible_task(task_id: str, user: CurrentUser, ctx: CtxDep) -> str:
+    queries.check_task_visible(ctx, user, task_id)
+    return task_id
+
+
+VisibleCase = Annotated[str, Depends(visible_case)]
+VisibleTask = Annotated[str, Depends(visible_task)]

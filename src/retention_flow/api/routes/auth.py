@@ -1,0 +1,25 @@
+"""Log in (OAuth2 password form) and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from ...services import auth
+from ..deps import CtxDep, CurrentUser
+from ..schemas import Me, Token
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token)
+def login(ctx: CtxDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, object]:
+    """Exchange a user name and password for a bearer token."""
+    return auth.login(ctx, form.username, form.password)
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    return Me(username=user.username, roles=sorted(user.roles), partner=user.partner)

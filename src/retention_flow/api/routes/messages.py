@@ -1,0 +1,37 @@
+"""Messages correlated to a waiting case (idempotent with ``Idempotency-Key``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path
+
+from ...services import cases, queries
+from ...services.context import Actor
+from ..deps import CtxDep, require_role
+from ..schemas import CasePublic, MessageIn
+
+router = APIRouter(prefix="/api/messages", tags=["messages"])
+
+Sender = Annotated[Actor, Depends(require_role("back_office", "system"))]
+
+
+@router.post("/{message_name}", response_model=CasePublic)
+def correlate(
+    ctx: CtxDep,
+    user: Sender,
+    message_name: Annotated[str, Path(max_length=200)],
+    body: MessageIn,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> dict[str, Any]:
+    """Deliver a message to the one open case matching ``correlation``: 404 when none
+    matches, 409 when several do. A repeated ``Idempotency-Key`` answers the first result."""
+    request = {"correlation": body.correlation, "data": body.data}
+    return queries.idempotent(
+        ctx,
+        user,
+        f"message:{message_name}",
+        key,
+        request,
+        lambda: cases.correlate_message(ctx, user, message_name, body.correlation, body.data),
+    )

@@ -1,0 +1,55 @@
+"""Process models: list, validate, deploy, read a version's XML."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Response, UploadFile
+
+from ...core.errors import InvalidProcess
+from ...services import processes, queries
+from ...services.context import Actor
+from ..deps import CtxDep, require_role
+from ..schemas import DeployPublic, ProcessesPublic, ValidationResult
+from ..uploads import read_bundle
+
+router = APIRouter(prefix="/api/processes", tags=["processes"])
+
+Owner = Annotated[Actor, Depends(require_role("process_owner"))]
+Reader = Annotated[Actor, Depends(require_role("process_owner", "auditor"))]
+Files = Annotated[list[UploadFile], File(description=".bpmn/.dmn/.json files or one .zip")]
+
+
+@router.get("", response_model=ProcessesPublic)
+def list_processes(ctx: CtxDep, _user: Reader) -> dict[str, Any]:
+    models = queries.process_models(ctx)
+    return {"data": models, "count": len(models)}
+
+
+@router.post("/validate", response_model=ValidationResult)
+async def validate(ctx: CtxDep, _user: Owner, files: Files) -> dict[str, Any]:
+    """Validate a bundle; problems are answered as ``valid: false`` with their elements."""
+    try:
+        bundle = processes.validate(ctx, await read_bundle(files, ctx.settings.max_upload_bytes))
+    except InvalidProcess as exc:
+        errors = exc.errors or [{"file": None, "element_id": None, "message": exc.detail}]
+        return {"valid": False, "errors": errors, "processes": []}
+    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)}
+
+
+@router.post("", response_model=DeployPublic, status_code=201)
+async def deploy(ctx: CtxDep, user: Owner, files: Files, response: Response) -> dict[str, Any]:
+    """Deploy a new version (identical content is not a new version: 200, not 201)."""
+    result = processes.deploy(ctx, await read_bundle(files, ctx.settings.max_upload_bytes), user)
+    response.status_code = 201 if result.created else 200
+    return {
+        "deployment_id": result.deployment_id,
+        "created": result.created,
+        "versions": result.versions,
+    }
+
+
+@router.get("/{process_id}/versions/{version}", response_class=Response)
+def version_xml(ctx: CtxDep, _user: Reader, process_id: str, version: int) -> Response:
+    xml = processes.version_xml(ctx, process_id, version)
+    return Response(xml, media_type="application/xml")

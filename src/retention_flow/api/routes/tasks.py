@@ -1,0 +1,68 @@
+"""Work items: queues, detail, claim / unclaim / assign / complete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ...services import queries, tasks
+from ...services.context import Actor
+from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
+from ..schemas import AssignIn, CompleteIn, CompleteResult, TaskDetail, TaskPublic, TasksPublic
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+Worker = Annotated[Actor, Depends(require_role(WORKER_ROLES))]
+Reader = Annotated[Actor, Depends(require_role(WORKER_ROLES, READ_ALL_ROLES))]
+Lead = Annotated[Actor, Depends(require_role("team_lead", "admin"))]
+
+
+@router.get("", response_model=TasksPublic)
+def queue(
+    ctx: CtxDep,
+    user: Worker,
+    queue: Literal["available", "mine"] = "available",
+    role: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """My queue sorted by due time, then priority (high first). ``count`` is the queue's
+    total, counted up to 10,000 (a count of 10,000 means "at least")."""
+    if queries.is_partner(user):
+        items = queries.partner_queue(ctx, user, queue=queue, limit=limit, offset=offset)
+    else:
+        items = tasks.list_queue(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
+    return {"data": items, "count": queries.queue_count(ctx, user, queue=queue, role=role)}
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+def get_task(ctx: CtxDep, user: Reader, task_id: VisibleTask) -> dict[str, Any]:
+    return tasks.get_task(ctx, user, task_id)
+
+
+@router.post("/{task_id}/claim", response_model=TaskPublic)
+def claim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> dict[str, Any]:
+    return tasks.claim(ctx, user, task_id)
+
+
+@router.post("/{task_id}/unclaim", response_model=TaskPublic)
+def unclaim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> dict[str, Any]:
+    return tasks.unclaim(ctx, user, task_id)
+
+
+@router.post("/{task_id}/assign", response_model=TaskPublic)
+def assign(ctx: CtxDep, user: Lead, task_id: VisibleTask, body: AssignIn) -> dict[str, Any]:
+    return tasks.assign(ctx, user, task_id, body.assignee, body.reason)
+
+
+@router.post("/{task_id}/complete", response_model=CompleteResult)
+def complete(
+    ctx: CtxDep, user: Worker, task_id: VisibleTask, body: CompleteIn, request: Request
+) -> dict[str, Any]:
+    """Complete with ``{"data": ...}`` validated against the form: 409 on a conflict
+    (claimed by someone else, already done), 422 on invalid data."""
+    result = tasks.complete(ctx, user, task_id, body.data)
+    if result["case"]["status"] == "completed":
+        request.app.state.metrics.cases_completed.inc()
+    return result

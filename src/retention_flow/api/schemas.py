@@ -1,0 +1,197 @@
+"""Request and response schemas of the REST API (the tables live in ``db/models.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Problem(BaseModel):
+    """RFC 7807 problem body; ``code`` is a stable machine word."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105
+    expires_in: int
+
+
+class Me(BaseModel):
+    username: str
+    roles: list[str]
+    partner: str | None
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class ProcessVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    process_id: str
+    version: int
+    name: str
+    channel: str | None
+    deployment_id: str
+    file_name: str
+    deployed_by: str
+    deployed_at: datetime
+
+
+class ProcessPublic(BaseModel):
+    process_id: str
+    name: str
+    latest_version: int
+    versions: list[ProcessVersionPublic]
+
+
+class ProcessesPublic(BaseModel):
+    data: list[ProcessPublic]
+    count: int
+
+
+class BundleIssue(BaseModel):
+    file: str | None = None
+    element_id: str | None = None
+    message: str
+
+
+class ValidationResult(BaseModel):
+    valid: bool
+    errors: list[BundleIssue]
+    processes: list[str] = []
+
+
+class DeployPublic(BaseModel):
+    deployment_id: str
+    created: bool
+    versions: list[ProcessVersionPublic]
+
+
+# --------------------------------------------------------------------------- cases/tasks
+
+
+class TaskPublic(BaseModel):
+    id: str
+    case_id: str
+    business_key: str | None
+    process_id: str
+    element_id: str
+    name: str
+    role: str
+    state: str
+    claimed_by: str | None
+    claimed_at: str | None = None
+    due_at: str | None
+    priority: int
+    created_at: str | None
+    form: str | None = Field(default=None, description="form schema file name")
+
+
+class TaskDetail(TaskPublic):
+    form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the form")  # type: ignore[assignment]
+    context: dict[str, Any] = Field(description="the case data an agent needs")
+
+
+class TasksPublic(BaseModel):
+    data: list[TaskPublic]
+    count: int
+
+
+class CasePublic(BaseModel):
+    id: str
+    business_key: str | None
+    process_id: str
+    process_version: int
+    channel: str | None
+    status: str
+    outcome: str | None
+    data: dict[str, Any]
+    open_tasks: list[TaskPublic]
+    started_by: str
+    created_at: str | None
+    updated_at: str | None
+    ended_at: str | None
+
+
+class CasesPublic(BaseModel):
+    data: list[CasePublic]
+    count: int
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    process_id: str = Field(min_length=1, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict)
+    business_key: str | None = Field(default=None, min_length=1, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    version: int | None = Field(default=None, ge=1)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    correlation: dict[str, str | int] = Field(min_length=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any]
+
+
+class CompleteResult(BaseModel):
+    case: CasePublic
+    next_tasks: list[TaskPublic]
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    case_id: str | None
+    type: str
+    actor: str
+    at: datetime
+    element_id: str | None
+    task_id: str | None
+    data_before: dict[str, Any] | None
+    data_after: dict[str, Any] | None
+    detail: dict[str, Any] | None
+    hash: str
+    prev_hash: str
+
+
+class HistoryPublic(BaseModel):
+    data: list[AuditEventPublic]
+    count: int
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    streams: int
+    events: int
+    broken_stream: str | None = None
+    broken_seq: int | None = None
+    reason: str | None = None

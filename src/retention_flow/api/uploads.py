@@ -1,0 +1,49 @@
+"""Reading uploaded bundle files: .bpmn/.dmn/.json files, or one .zip, within limits."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from fastapi import UploadFile
+
+from ..core.errors import ValidationFailed
+from ..engine.bundle import load_zip
+from .errors import PayloadTooLarge
+
+ALLOWED_SUFFIXES = (".bpmn", ".dmn", ".json")
+CHUNK = 64 * 1024
+
+
+async def read_bundle(files: list[UploadFile], max_bytes: int) -> dict[str, bytes]:
+    """The bundle as ``{file name: content}``; 413 past ``max_bytes`` in total."""
+    if not files:
+        raise ValidationFailed("no files uploaded", errors=[{"field": "files", "message": "empty"}])
+    out: dict[str, bytes] = {}
+    total = 0
+    for upload in files:
+        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix not in (*ALLOWED_SUFFIXES, ".zip"):
+            raise ValidationFailed(
+                f"'{name or '(unnamed)'}' is not a .bpmn, .dmn, .json or .zip file",
+                errors=[{"field": "files", "message": f"unsupported file: {name or '(unnamed)'}"}],
+            )
+        content = bytearray()
+        while chunk := await upload.read(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")
+            content.extend(chunk)
+        if suffix == ".zip":
+            if len(files) > 1:
+                raise ValidationFailed(
+                    "upload one .zip alone, or loose files",
+                    errors=[{"field": "files", "message": "a zip must be the only file"}],
+                )
+            return load_zip(bytes(content), max_total=max_bytes * 4)
+        if name in out:
+            raise ValidationFailed(
+                f"'{name}' uploaded twice", errors=[{"field": "files", "message": "duplicate"}]
+            )
+        out[name] = bytes(content)
+    return out

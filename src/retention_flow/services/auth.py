@@ -1,0 +1,58 @@
+"""Access tokens: signed (HS256), expiring JWTs naming the user and its token version.
+
+Time comes from the context's clock (so tests can expire a token by moving the clock);
+a token is accepted only while its user exists, is enabled and is still at the token
+version the token was issued under (``users.active_actor``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from .context import Actor, AppContext
+from .users import AuthenticationFailed, active_actor, authenticate
+
+ALGORITHM = "HS256"
+ISSUER = "retention-flow"
+
+
+def issue_token(ctx: AppContext, username: str, token_version: int) -> dict[str, Any]:
+    now = ctx.now()
+    ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
+    claims = {
+        "sub": username,
+        "ver": token_version,
+        "iss": ISSUER,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    token = jwt.encode(claims, ctx.settings.secret_key, algorithm=ALGORITHM)
+    return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
+
+
+def login(ctx: AppContext, username: str, password: str) -> dict[str, Any]:
+    user = authenticate(ctx, username, password)
+    return issue_token(ctx, user.username, user.token_version)
+
+
+def actor_for_token(ctx: AppContext, token: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token,
+            ctx.settings.secret_key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            # expiry is checked against the context clock below
+            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "ver", "exp"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed(f"invalid token: {exc}") from exc
+    exp, ver, sub = claims.get("exp"), claims.get("ver"), claims.get("sub")
+    if not isinstance(exp, int) or not isinstance(ver, int) or not isinstance(sub, str):
+        raise AuthenticationFailed("invalid token claims")
+    if exp <= ctx.now().timestamp():
+        raise AuthenticationFailed("the token has expired; log in again")
+    return active_actor(ctx, sub, ver)

@@ -1,0 +1,293 @@
+"""Read queries the API needs beside the core use cases: scoped case lists with totals,
+partner isolation, partner queues, queue sizes, and request idempotency.
+
+Partner isolation: a case belongs to a partner organisation when its data holds
+``allocated_partner == <organisation>`` (the allocation step writes it). A user holding
+the ``partner`` role sees only those cases and their tasks; anything else answers
+``NotFound``, exactly like a case that does not exist, so existence does not leak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..core.errors import Conflict, NotFound
+from ..db.session import read_session, write_session
+from ..db.tables import IDEMPOTENCY_KEY
+from .context import Actor, AppContext
+from .steps import CASE, HEAD_COLUMNS, OPEN_STATES, WORK, CaseHead
+from .views import case_view, task_view
+
+PARTNER_KEY = "allocated_partner"
+
+
+def is_partner(actor: Actor) -> bool:
+    return "partner" in actor.roles
+
+
+def _partner_of_case() -> ColumnElement[str]:
+    return CASE.c.data[PARTNER_KEY].as_string()
+
+
+def check_case_visible(ctx: AppContext, actor: Actor, case_id: str) -> None:
+    """NotFound unless the actor may see this case (only partners are restricted)."""
+    if not is_partner(actor):
+        return
+    with read_session(ctx.db) as session:
+        org = session.execute(
+            select(_partner_of_case()).where(CASE.c.id == case_id)
+        ).scalar_one_or_none()
+    if org is None or org != actor.partner:
+        raise NotFound(f"case {case_id} not found")
+
+
+def check_task_visible(ctx: AppContext, actor: Actor, task_id: str) -> None:
+    if not is_partner(actor):
+        return
+    with read_session(ctx.db) as session:
+        org = session.execute(
+            select(_partner_of_case())
+            .select_from(WORK.join(CASE, CASE.c.id == WORK.c.case_id))
+            .where(WORK.c.id == task_id)
+        ).scalar_one_or_none()
+    if org is None or org != actor.partner:
+        raise NotFound(f"task {task_id} not found")
+
+
+def list_cases(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    process_id: str | None = None,
+    business_key: str | None = None,
+    customer: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Cases newest first, filtered, with the total matching; partners see their own only."""
+    conditions: list[ColumnElement[bool]] = []
+    for name, value in (
+        ("status", status),
+        ("channel", channel),
+        ("process_id", process_id),
+        ("business_key", business_key),
+    ):
+        if value is not None:
+            conditions.append(CASE.c[name] == value)
+    if customer is not None:
+        conditions.append(CASE.c.data["customer_id"].as_string() == customer)
+    if is_partner(actor):
+        conditions.append(_partner_of_case() == (actor.partner or ""))
+    where = and_(True, *conditions)
+    with read_session(ctx.db) as session:
+        heads = [
+            CaseHead(**r)
+            for r in session.execute(
+                select(*HEAD_COLUMNS)
+                .where(where)
+                .order_by(CASE.c.created_at.desc(), CASE.c.id)
+                .limit(limit)
+                .offset(offset)
+            ).mappings()
+        ]
+        count = select(func.count()).select_from(CASE).where(where)
+        total = int(session.execute(count).scalar_one())
+        tasks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        if heads:
+            rows = session.execute(
+                select(WORK)
+                .where(WORK.c.case_id.in_([h.id for h in heads]))
+                .where(WORK.c.state.in_(OPEN_STATES))
+                .order_by(WORK.c.due_at, WORK.c.priority.desc())
+            ).mappings()
+            for row in rows:
+                tasks[row["case_id"]].append(task_view(row))
+        return [case_view(h, tasks[h.id]) for h in heads], total
+
+
+def partner_queue(
+    ctx: AppContext, actor: Actor, *, queue: str, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """A partner's queue: ready partner tasks of its organisation's cases, or its claims."""
+    condition = (
+        and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
+        if queue == "mine"
+        else and_(WORK.c.role == "partner", WORK.c.state == "ready")
+    )
+    with read_session(ctx.db) as session:
+        rows = session.execute(
+            select(WORK)
+            .select_from(WORK.join(CASE, CASE.c.id == WORK.c.case_id))
+            .where(and_(condition, _partner_of_case() == (actor.partner or "")))
+            .order_by(WORK.c.due_at, WORK.c.priority.desc(), WORK.c.id)
+            .limit(limit)
+            .offset(offset)
+        ).mappings()
+        return [task_view(r) for r in rows]
+
+
+#: Queue totals are counted up to this many (a count of 100,000 rows on every page view
+#: would cost more than the page); ``count == QUEUE_COUNT_CAP`` reads "at least".
+QUEUE_COUNT_CAP = 10_000
+
+
+def queue_count(ctx: AppContext, actor: Actor, *, queue: str, role: str | None = None) -> int:
+    """How many tasks the actor's queue holds (capped at ``QUEUE_COUNT_CAP``)."""
+    if queue == "mine":
+        condition = and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
+    else:
+        roles = ["partner"] if is_partner(actor) else ([role] if role else sorted(actor.roles))
+        condition = and_(WORK.c.role.in_(roles), WORK.c.state == "ready")
+    inner = select(WORK.c.id).where(condition)
+    if is_partner(actor):
+        inner = inner.select_from(WORK.join(CASE, CASE.c.id == WORK.c.case_id)).where(
+            _partner_of_case() == (actor.partner or "")
+        )
+    capped = inner.limit(QUEUE_COUNT_CAP).subquery()
+    with read_session(ctx.db) as session:
+        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
+
+
+def queue_sizes(ctx: AppContext) -> list[tuple[str, str, int]]:
+    """(role, state, count) of open work items: one grouped scan of the queue index."""
+    with read_session(ctx.db) as session:
+        rows = session.execute(
+            select(WORK.c.role, WORK.c.state, func.count())
+            .where(WORK.c.state.in_(OPEN_STATES))
+            .group_by(WORK.c.role, WORK.c.state)
+        ).all()
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def idempotent(
+    ctx: AppContext,
+    actor: Actor,
+    scope: str,
+    key: str | None,
+    request: Any,
+    run: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``run`` once per (scope, key): a repeat with the same request gets the first
+    answer; the same key with a different request, or while the first is still running,
+    is a ``Conflict``.
+
+    The key is reserved (committed as ``pending``) before the work and completed with the
+    answer after it; if the work fails the reservation is removed so a retry may run.
+    """
+    if key is None:
+        return run()
+    digest = fingerprint(request)
+    where = and_(IDEMPOTENCY_KEY.c.scope == scope, IDEMPOTENCY_KEY.c.key == key)
+    try:
+        with write_session(ctx.db) as session:
+            session.execute(
+                insert(IDEMPOTENCY_KEY).values(
+                    scope=scope,
+                    key=key,
+                    fingerprint=digest,
+                    state="pending",
+                    response=None,
+                    created_by=actor.username,
+                    created_at=ctx.now(),
+                )
+            )
+            session.commit()
+    except IntegrityError:
+        with read_session(ctx.db) as session:
+            row = session.execute(select(IDEMPOTENCY_KEY).where(where)).mappings().first()
+        if row is None:  # removed meanwhile (the first attempt failed): run it now
+            return idempotent(ctx, actor, scope, key, request, run)
+        if row["fingerprint"] != digest:
+            raise Conflict(
+                f"idempotency key '{key}' was already used for a different request"
+            ) from None
+        if row["state"] != "done":
+            raise Conflict(f"a request with idempotency key '{key}' is still running") from None
+        return dict(row["response"])
+    try:
+        answer = run()
+    except BaseException:
+        with write_session(ctx.db) as session:
+            session.execute(delete(IDEMPOTENCY_KEY).where(where))
+            session.commit()
+        raise
+    with write_session(ctx.db) as session:
+        session.execute(update(IDEMPOTENCY_KEY).where(where).values(state="done", response=answer))
+        session.commit()
+    return answer
+
+
+# --------------------------------------------------------------------------- reads for the API
+
+
+def process_models(ctx: AppContext) -> list[dict[str, Any]]:
+    """Each process model with its versions (oldest first) and its latest version."""
+    from .processes import list_versions
+
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for version in list_versions(ctx):
+        grouped[version.process_id].append(version)
+    return [
+        {
+            "process_id": pid,
+            "name": versions[-1].name,
+            "latest_version": versions[-1].version,
+            "versions": versions,
+        }
+        for pid, versions in sorted(grouped.items())
+    ]
+
+
+def case_history(ctx: AppContext, case_id: str) -> list[Any]:
+    from .audit import history
+
+    with read_session(ctx.db) as session:
+        if session.execute(select(CASE.c.id).where(CASE.c.id == case_id)).first() is None:
+            raise NotFound(f"case {case_id} not found")
+        return history(session, case_id)
+
+
+def verify_audit(ctx: AppContext) -> dict[str, Any]:
+    from .audit import verify
+
+    with read_session(ctx.db) as session:
+        return verify(session).as_dict()
+
+
+def database_ready(ctx: AppContext) -> dict[str, Any]:
+    """Whether the database answers and its schema is at the current migration."""
+    from sqlalchemy import text
+
+    from ..db.migrate import current_revision, head_revision
+
+    try:
+        with read_session(ctx.db) as session:
+            session.execute(text("SELECT 1"))
+        current = current_revision(ctx.db)
+    except Exception as exc:  # any driver error means "not ready"
+        return {"ready": False, "database": f"unreachable: {type(exc).__name__}"}
+    head = head_revision()
+    return {
+        "ready": current == head,
+        "database": "ok",
+        "migration": current,
+        "expected_migration": head,
+    }

@@ -1,0 +1,164 @@
+"""The authorisation matrix: every route of the app by every persona, end to end.
+
+Routes are read from the app itself, so a route added without a rule here fails the
+suite. Each request runs against a fresh case allocated to partner organisation ``acme``
+(its first task, ``call_customer``, belongs to the ``telemarketing`` lane):
+
+- ``A`` allowed: anything but 401/403 and a hiding 404 (a 404/409/422 from the service
+  about the request itself still means the door was open);
+- ``D`` denied: 403, or 401 for the anonymous caller;
+- ``H`` hidden: 404 ``not_found``, the answer for another partner organisation's objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+
+from retention_flow.api.app import create_app
+from retention_flow.services import cases, tasks
+from retention_flow.services.context import AppContext
+from tests.api.conftest import PASSWORD
+from tests.factories import actor, bundle_files, deploy
+
+PERSONAS = (
+    "agent",
+    "team_lead",
+    "back_office",
+    "partner",
+    "partner2",
+    "process_owner",
+    "auditor",
+    "admin",
+    "system",
+    "anonymous",
+)
+OPS = dict.fromkeys(PERSONAS, "A")
+
+
+def _rule(allowed: str = "", hidden: str = "") -> dict[str, str]:
+    """Personas (space separated) allowed / hidden; everyone else is denied."""
+    out = dict.fromkeys(PERSONAS, "D")
+    out.update(dict.fromkeys(allowed.split(), "A"))
+    out.update(dict.fromkeys(hidden.split(), "H"))
+    return out
+
+
+USERS = "agent team_lead back_office partner partner2 process_owner auditor admin system"
+EXPECTED: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/openapi.json"): OPS,
+    ("GET", "/docs"): OPS,
+    ("GET", "/docs/oauth2-redirect"): OPS,
+    ("GET", "/redoc"): OPS,
+    ("GET", "/health"): OPS,
+    ("GET", "/ready"): OPS,
+    ("GET", "/metrics"): OPS,
+    ("POST", "/api/auth/token"): OPS,
+    ("GET", "/api/me"): _rule(USERS),
+    ("GET", "/api/processes"): _rule("process_owner auditor"),
+    ("POST", "/api/processes/validate"): _rule("process_owner"),
+    ("POST", "/api/processes"): _rule("process_owner"),
+    ("GET", "/api/processes/{process_id}/versions/{version}"): _rule("process_owner auditor"),
+    ("POST", "/api/cases"): _rule("agent back_office system"),
+    ("GET", "/api/cases"): _rule("agent team_lead auditor partner partner2"),
+    ("GET", "/api/cases/{case_id}"): _rule(
+        "agent team_lead back_office auditor partner system", hidden="partner2"
+    ),
+    ("GET", "/api/cases/{case_id}/history"): _rule("auditor team_lead"),
+    ("POST", "/api/messages/{message_name}"): _rule("back_office system"),
+    ("GET", "/api/tasks"): _rule("agent team_lead back_office partner partner2"),
+    # lane role telemarketing: the back office and the partner do not see it
+    ("GET", "/api/tasks/{task_id}"): _rule(
+        "agent team_lead auditor", hidden="back_office partner partner2"
+    ),
+    ("POST", "/api/tasks/{task_id}/claim"): _rule("agent", hidden="partner2"),
+    # claimed by 'agent' first: the claimant or a team lead gives it back
+    ("POST", "/api/tasks/{task_id}/unclaim"): _rule("agent team_lead", hidden="partner2"),
+    ("POST", "/api/tasks/{task_id}/assign"): _rule("team_lead admin"),
+    ("POST", "/api/tasks/{task_id}/complete"): _rule("agent", hidden="partner2"),
+    ("GET", "/api/audit/verify"): _rule("auditor"),
+}
+
+
+def app_routes() -> list[tuple[str, str]]:
+    found = set()
+    for route in iter_route_contexts(create_app().routes):
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return sorted(found)
+
+
+ROUTES = app_routes()
+
+
+def test_every_rule_names_a_route() -> None:
+    assert sorted(set(EXPECTED) - set(ROUTES)) == []
+
+
+def _request(
+    client: TestClient, method: str, path: str, persona: str, ids: dict[str, str], auth: Any
+) -> Any:
+    url = path.format(
+        case_id=ids["case_id"],
+        task_id=ids["task_id"],
+        process_id="three_steps",
+        version=1,
+        message_name="response_form_received",
+    )
+    kwargs: dict[str, Any] = {"headers": auth}
+    if path == "/api/auth/token":
+        # anyone may reach it: the anonymous caller logs in as 'agent'
+        name = "agent" if persona == "anonymous" else persona
+        kwargs["data"] = {"username": name, "password": PASSWORD}
+    elif path.startswith("/api/processes") and method == "POST":
+        kwargs["files"] = [
+            ("files", (n, b, "text/xml")) for n, b in bundle_files("three_steps").items()
+        ]
+    elif path == "/api/cases" and method == "POST":
+        kwargs["json"] = {"process_id": "three_steps", "data": {}}
+    elif path.startswith("/api/messages"):
+        kwargs["json"] = {"correlation": {"case_id": ids["case_id"]}, "data": {}}
+    elif path.endswith("/assign"):
+        kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
+    elif path.endswith("/complete"):
+        kwargs["json"] = {"data": {"call_result": "reached"}}
+    return client.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route_authorisation(
+    ctx: AppContext, client: TestClient, headers: dict[str, dict[str, str]], method: str, path: str
+) -> None:
+    rule = EXPECTED.get((method, path))
+    assert rule is not None, f"{method} {path} has no rule in the authorisation matrix"
+    deploy(ctx, "three_steps")
+    starter = actor("starter", "agent", "telemarketing")
+    wrong: list[str] = []
+    for persona in PERSONAS:
+        case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
+        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"]}
+        if path.endswith("/unclaim"):
+            tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
+        response = _request(client, method, path, persona, ids, headers[persona])
+        status = response.status_code
+        code = (
+            response.json().get("code")
+            if "json" in response.headers.get("content-type", "")
+            else None
+        )
+        if status in (401, 403):
+            outcome = "D"
+        elif status == 404 and code == "not_found":
+            outcome = "H"
+        else:
+            outcome = "A"
+        assert status < 500, f"{persona}: {response.text}"
+        if persona == "anonymous" and outcome == "D":
+            assert status == 401
+        if outcome != rule[persona]:
+            wrong.append(f"{persona}: expected {rule[persona]}, got {status} {response.text[:120]}")
+    assert not wrong, "\n".join(wrong)
