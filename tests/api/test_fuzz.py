@@ -22,7 +22,6 @@ from retention_flow.api.app import create_app
 from retention_flow.services.context import AppContext
 from tests.factories import deploy
 
-CALLS: list[tuple[str, int]] = []
 FUZZER_ROLES = ["agent", "telemarketing", "team_lead", "back_office", "process_owner", "auditor"]
 
 
@@ -36,6 +35,7 @@ def test_no_server_errors_and_schema_holds(ctx: AppContext, fuzz_auth: dict[str,
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(ctx))
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
     failures: list[str] = []
+    calls: list[tuple[str, int]] = []
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -51,12 +51,12 @@ def test_no_server_errors_and_schema_holds(ctx: AppContext, fuzz_auth: dict[str,
         )
         def run(case: Any) -> None:
             response = case.call_and_validate(headers=fuzz_auth, checks=checks)
-            CALLS.append((operation.path, response.status_code))
+            calls.append((case.path, response.status_code))
 
         try:
             run()
         except Exception as exc:  # collect every operation's failure, then report all
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 20
-    print(len(CALLS), sorted(set(CALLS)))
+    assert len(calls) >= operations and any(200 <= status < 300 for _, status in calls)
     assert not failures, "\n\n".join(failures)

@@ -92,6 +92,20 @@ class UserTaskMeta:
     form_schema: dict[str, Any] | None
     due: str | None  # ISO duration
     priority: int | None
+    #: task data key naming the partner organisation the task is scoped to
+    partner_variable: str | None = None
+    #: element id of a task whose completer may not complete this one (four eyes)
+    four_eyes_with: str | None = None
+    #: priority the work item gets when a non-interrupting SLA timer on it fires
+    escalated_priority: int | None = None
+    #: count the due time in business hours (the calendar in settings)
+    business_due: bool = False
+
+
+@dataclass(frozen=True)
+class Boundary:
+    attached_to: str
+    interrupting: bool
 
 
 @dataclass
@@ -113,6 +127,8 @@ class CompiledBundle:
     #: keyed by (spec name, element id): the spec name is the process the task sits in
     user_tasks: dict[tuple[str, str], UserTaskMeta] = field(default_factory=dict)
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: boundary event id -> the activity it is attached to
+    boundaries: dict[str, Boundary] = field(default_factory=dict)
 
     def user_task(self, spec_name: str, element_id: str) -> UserTaskMeta | None:
         return self.user_tasks.get((spec_name, element_id))
@@ -244,6 +260,7 @@ def compile_bundle(
 
     content_hash = bundle_hash(files)  # before the manifest is taken out: it counts too
     manifest = _parse_manifest(files, issues)
+    boundaries: dict[str, Boundary] = {}
     forms = _parse_forms(files, issues)
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -260,6 +277,7 @@ def compile_bundle(
         trees[name] = tree
         if suffix == ".bpmn":
             _check_tree(name, tree, manifest, issues)
+            boundaries.update(_boundaries(tree))
         try:
             if suffix == ".bpmn":
                 parser.add_bpmn_xml(tree, filename=name)
@@ -275,7 +293,13 @@ def compile_bundle(
             "the bundle has no BPMN file", errors=[Issue(None, None, "no .bpmn file").as_dict()]
         )
 
-    bundle = CompiledBundle(content_hash=content_hash, files=files, manifest=manifest, forms=forms)
+    bundle = CompiledBundle(
+        content_hash=content_hash,
+        files=files,
+        manifest=manifest,
+        forms=forms,
+        boundaries=boundaries,
+    )
     executable = [
         pid for pid in parser.get_process_ids() if parser.get_process_parser(pid).process_executable
     ]
@@ -430,6 +454,17 @@ def _check_tree(name: str, tree: etree._Element, manifest: Manifest, issues: lis
                     'or map it in bundle.json "roles"',
                 )
             )
+
+
+def _boundaries(tree: etree._Element) -> dict[str, Boundary]:
+    return {
+        str(node.get("id")): Boundary(
+            attached_to=str(node.get("attachedToRef")),
+            interrupting=node.get("cancelActivity", "true") != "false",
+        )
+        for node in tree.iter(f"{{{BPMN_NS}}}boundaryEvent")
+        if node.get("id") and node.get("attachedToRef")
+    }
 
 
 def _check_flows(name: str, tree: etree._Element, issues: list[Issue]) -> None:
@@ -601,6 +636,10 @@ def _user_task_meta(
         except ValueError:
             add(f"priority {props['priority']!r} must be a whole number from 0 to 100")
             priority = None
+    escalated = _int_property(props, "escalatedPriority", add)
+    calendar = props.get("dueCalendar", "calendar")
+    if calendar not in ("calendar", "business"):
+        add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
     return UserTaskMeta(
         element_id=element_id,
         name=getattr(task_spec, "bpmn_name", None) or element_id,
@@ -609,7 +648,25 @@ def _user_task_meta(
         form_schema=schema,
         due=due,
         priority=priority,
+        partner_variable=props.get("partnerVariable") or None,
+        four_eyes_with=props.get("fourEyesWith") or None,
+        escalated_priority=escalated,
+        business_due=calendar == "business",
     )
+
+
+def _int_property(props: dict[str, str], name: str, add: Callable[[str], None]) -> int | None:
+    raw = props.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(str(raw))
+        if not 0 <= value <= 100:
+            raise ValueError
+    except ValueError:
+        add(f"{name} {raw!r} must be a whole number from 0 to 100")
+        return None
+    return value
 
 
 def due_at(created: datetime, duration: str) -> datetime:

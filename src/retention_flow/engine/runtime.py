@@ -52,6 +52,7 @@ class ReadyTask:
     name: str
     spec_name: str
     meta: UserTaskMeta | None
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,13 +234,18 @@ class Runtime:
         for task in wf.get_tasks(state=TaskState.READY, manual=True):
             spec_name = task.workflow.spec.name
             element_id = task.task_spec.bpmn_id
+            meta = bundle.user_task(spec_name, element_id)
+            partner = (
+                task.data.get(meta.partner_variable) if meta and meta.partner_variable else None
+            )
             ready.append(
                 ReadyTask(
                     task_id=str(task.id),
                     element_id=element_id,
                     name=task.task_spec.bpmn_name or element_id,
                     spec_name=spec_name,
-                    meta=bundle.user_task(spec_name, element_id),
+                    meta=meta,
+                    partner=str(partner) if partner is not None else None,
                 )
             )
         timers: list[PendingTimer] = []

@@ -401,10 +401,31 @@ def fire_due_timers(ctx: AppContext, case_id: str) -> list[str]:
         events = [
             NewEvent("timer_fired", "clock", element_id=r.element_id, task_id=r.id) for r in due
         ]
-        return None, events, {}
+        return None, events, {"escalate": _escalations(ctx, session, head, fired)}
 
     step_case(ctx, Actor.system(), case_id, make)
     return fired
+
+
+ESCALATED_PRIORITY = 90
+
+
+def _escalations(
+    ctx: AppContext, session: Session, head: CaseHead, fired: list[str]
+) -> dict[str, int]:
+    """Tasks whose non-interrupting SLA timer fires now: element id -> new priority."""
+    bundle = bundle_for(ctx, session, head.deployment_id)
+    result: dict[str, int] = {}
+    for element in fired:
+        boundary = bundle.boundaries.get(element)
+        if boundary is None or boundary.interrupting:
+            continue
+        metas = [m for (_spec, eid), m in bundle.user_tasks.items() if eid == boundary.attached_to]
+        target = next(
+            (m.escalated_priority for m in metas if m.escalated_priority is not None), None
+        )
+        result[boundary.attached_to] = target if target is not None else ESCALATED_PRIORITY
+    return result
 
 
 # --------------------------------------------------------------------------- incidents

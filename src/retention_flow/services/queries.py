@@ -135,9 +135,9 @@ def partner_queue(
         return [task_view(r) for r in rows]
 
 
-#: Queue totals are counted up to this many (a count of 100,000 rows on every page view
+#: Queue totals are counted up to this many (counting 100,000 rows on every page view
 #: would cost more than the page); ``count == QUEUE_COUNT_CAP`` reads "at least".
-QUEUE_COUNT_CAP = 10_000
+QUEUE_COUNT_CAP = 1_000
 
 
 def queue_count(ctx: AppContext, actor: Actor, *, queue: str, role: str | None = None) -> int:

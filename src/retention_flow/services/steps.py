@@ -109,6 +109,9 @@ _CLOSE_ITEM = (
     )
 )
 _INSERT_ITEM = insert(WORK)
+_ESCALATE_ITEM = (
+    update(WORK).where(WORK.c.id == bindparam("b_id")).values(priority=bindparam("priority"))
+)
 _INSERT_TIMER = insert(TIMER)
 _DELETE_TIMERS = delete(TIMER).where(
     and_(TIMER.c.case_id == bindparam("b_case"), TIMER.c.state == "pending")
@@ -165,6 +168,7 @@ def save_step(
     cancelled: bool = False,
     failure: StepFailed | None = None,
     before: Waiting | None = None,
+    escalate: dict[str, int] | None = None,
 ) -> StepResult:
     """Persist one step. ``head`` and ``before`` describe the case before it (for a new
     case: a stub head and no ``before``)."""
@@ -228,6 +232,7 @@ def save_step(
             "due_at": due_at(now, due),
             "priority": priority,
             "form": meta.form_file if meta else None,
+            "partner": task.partner,
             "created_at": now,
             "ended_at": None,
             "ended_by": None,
@@ -246,6 +251,23 @@ def save_step(
     for wid in gone:
         if wid != completed_task:
             events.append(NewEvent("task_cancelled", actor, element_id=existing[wid], task_id=wid))
+
+    # SLA escalation: a non-interrupting timer fired on a task that stays open
+    escalated = [
+        (wid, escalate[element])
+        for wid, element in existing.items()
+        if escalate and wid in ready_ids and element in escalate
+    ]
+    for wid, priority in escalated:
+        events.append(
+            NewEvent(
+                "task_escalated",
+                "clock",
+                element_id=existing[wid],
+                task_id=wid,
+                detail={"priority": priority},
+            )
+        )
 
     incident_id = None
     if failure is not None:
@@ -315,6 +337,8 @@ def save_step(
         )
     if new_items:
         conn.execute(_INSERT_ITEM, new_items)
+    if escalated:
+        conn.execute(_ESCALATE_ITEM, [{"b_id": wid, "priority": p} for wid, p in escalated])
     _project_timers(conn, head.id, snapshot, before)
     _project_keys(session, head, bundle, snapshot.data, fresh=insert_case is not None)
     if failure is not None:

@@ -34,6 +34,7 @@ from .steps import CASE, OPEN_STATES, WORK, CaseHead
 from .views import task_view
 
 SUPERVISOR_ROLES = frozenset({"team_lead", "admin"})
+PARTNER_ROLE = "partner"
 
 _validators: dict[int, Draft202012Validator] = {}
 _validators_lock = threading.Lock()
@@ -115,9 +116,13 @@ def list_queue(
             raise Forbidden(f"you do not hold the role '{role}'")
         runs = []
         for one in roles:
+            where = and_(WORK.c.role == one, WORK.c.state == "ready")
+            if one == PARTNER_ROLE and not (actor.roles & SUPERVISOR_ROLES):
+                # partners see only the leads allocated to their own organisation
+                where = and_(where, WORK.c.partner == (actor.partner or ""))
             query = (
                 select(WORK)
-                .where(and_(WORK.c.role == one, WORK.c.state == "ready"))
+                .where(where)
                 .order_by(WORK.c.due_at, WORK.c.priority.desc())
                 .limit(limit + offset)
             )
@@ -154,13 +159,54 @@ def _load_item(session: Session, task_id: str) -> Mapping[Any, Any]:
 
 
 def _check_role(actor: Actor, item: Mapping[Any, Any]) -> None:
+    _check_partner(actor, item)
     if item["role"] not in actor.roles:
         raise Forbidden(
             f"task {item['id']} belongs to role '{item['role']}', which you do not hold"
         )
 
 
+def _check_partner(actor: Actor, item: Mapping[Any, Any]) -> None:
+    """A partner-scoped task is invisible to other organisations: 404, not 403."""
+    foreign = item.get("partner") and item["partner"] != actor.partner
+    if foreign and not (actor.roles & (SUPERVISOR_ROLES | {"auditor"})):
+        raise NotFound(f"task {item['id']} not found")
+
+
+def _check_four_eyes(session: Session, actor: Actor, item: Mapping[Any, Any], other: str) -> None:
+    """The four-eyes principle: whoever completed ``other`` on this case may not do this."""
+    done_by = session.execute(
+        select(WORK.c.ended_by).where(
+            and_(
+                WORK.c.case_id == item["case_id"],
+                WORK.c.element_id == other,
+                WORK.c.state == "completed",
+            )
+        )
+    ).scalars()
+    if actor.username in set(done_by):
+        raise Forbidden(
+            f"four-eyes principle: you completed '{other}' on this case, "
+            f"so someone else must do '{item['element_id']}'"
+        )
+
+
+def _four_eyes_partner(
+    ctx: AppContext, session: Session, deployment_id: str, element_id: str
+) -> str | None:
+    bundle = bundle_for(ctx, session, deployment_id)
+    return next(
+        (
+            m.four_eyes_with
+            for (_s, e), m in bundle.user_tasks.items()
+            if e == element_id and m.four_eyes_with
+        ),
+        None,
+    )
+
+
 def _check_can_see(actor: Actor, item: Mapping[Any, Any]) -> None:
+    _check_partner(actor, item)
     if item["role"] in actor.roles or item["claimed_by"] == actor.username:
         return
     if actor.roles & (SUPERVISOR_ROLES | {"auditor"}):
@@ -204,6 +250,12 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
             if item["state"] != "ready":
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             _check_role(actor, item)
+            deployment_id = session.execute(
+                select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
+            ).scalar_one()
+            other = _four_eyes_partner(ctx, session, deployment_id, item["element_id"])
+            if other:
+                _check_four_eyes(session, actor, item, other)
             _set_claim(session, ctx, item, actor.username, expect="ready")
             _append_case_events(
                 session,
@@ -368,6 +420,10 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
                     task_id=task_id,
                 )
             )
+        _check_partner(actor, current)
+        other = _four_eyes_partner(ctx, session, head.deployment_id, current["element_id"])
+        if other:
+            _check_four_eyes(session, actor, current, other)
         bundle = bundle_for(ctx, session, head.deployment_id)
         validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
         before = {k: head.data.get(k) for k in data}

@@ -39,6 +39,7 @@ def task_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     out["created_at"] = _iso(row.get("created_at"))
     out["claimed_at"] = _iso(row.get("claimed_at"))
     out["form"] = row.get("form")
+    out["partner"] = row.get("partner")
     return out
 
 

@@ -51,7 +51,8 @@ def lease_due_timers(
     free = or_(TIMER.c.locked_until.is_(None), TIMER.c.locked_until < now)
     query = (
         select(TIMER.c.id, TIMER.c.case_id)
-        .where(and_(TIMER.c.state == "pending", TIMER.c.due_at <= now, free))
+        # strictly after: SpiffWorkflow fires a timer once its due time has passed
+        .where(and_(TIMER.c.state == "pending", TIMER.c.due_at < now, free))
         .order_by(TIMER.c.due_at)
         .limit(limit)
     )

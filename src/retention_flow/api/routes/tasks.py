@@ -28,7 +28,7 @@ def queue(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     """My queue sorted by due time, then priority (high first). ``count`` is the queue's
-    total, counted up to 10,000 (a count of 10,000 means "at least")."""
+    total, counted up to 1,000 (a count of 1,000 means "at least")."""
     if queries.is_partner(user):
         items = queries.partner_queue(ctx, user, queue=queue, limit=limit, offset=offset)
     else:

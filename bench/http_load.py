@@ -1,0 +1,269 @@
+"""HTTP load: agents working the queue through the REST API.
+
+Sets up a database (a fresh SQLite file, or PostgreSQL with --pg-url) with the
+``three_steps`` process, ``--cases`` open cases and ``--ballast`` more open work items
+(100,000 by default, due later than the real ones, so they weigh on the queue index
+without being picked), starts ``uvicorn`` on 127.0.0.1 in its own process, then runs
+``--agents`` asynchronous agents (httpx) for ``--seconds``, each looping
+
+    GET /api/tasks (queue) -> POST claim -> GET task -> POST complete
+
+and prints requests/s and p50/p95/p99 per endpoint against the targets of issue 4
+(p95 claim and complete <= 25 ms, p95 queue <= 20 ms, >= 200 requests/s), plus each
+endpoint's p50 as a ratio to ``GET /health`` measured in the same run (the framework's
+bare round trip: the baseline).
+
+    python bench/http_load.py [--seconds 20] [--agents 8] [--cases 2000] [--ballast 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from retention_flow.core.clock import SystemClock  # noqa: E402
+from retention_flow.core.config import Settings  # noqa: E402
+from retention_flow.db.tables import WORK_ITEM  # noqa: E402
+from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
+from retention_flow.services import cases, processes, users  # noqa: E402
+from retention_flow.services.bootstrap import build_context  # noqa: E402
+from retention_flow.services.context import Actor, AppContext  # noqa: E402
+
+BUNDLE = ROOT / "tests" / "data" / "three_steps"
+FORMS = {
+    "call_customer": {"call_result": "reached"},
+    "present_offer": {"offer_response": "accepted"},
+    "confirm_change": {"confirmation_channel": "sms"},
+}
+PASSWORD = "bench-password-123"  # noqa: S105
+SECRET = "bench-secret-" + "x" * 40
+TARGETS_P95_MS = {"queue": 20.0, "claim": 25.0, "complete": 25.0}
+TARGET_RPS = 200.0
+
+
+def setup(settings: Settings, n_cases: int, ballast: int, agents: int) -> None:
+    ctx = build_context(settings, migrate=True)
+    starter = Actor("seed", frozenset({"agent", "telemarketing"}))
+    processes.deploy(ctx, load_bundle_path(BUNDLE), Actor("owner", frozenset({"process_owner"})))
+    t0 = time.perf_counter()
+    for i in range(n_cases):
+        cases.start_case(ctx, starter, "three_steps", {"customer_id": f"C-{i}"})
+    print(f"setup: {n_cases} cases in {time.perf_counter() - t0:.1f} s")
+    add_ballast(ctx, ballast)
+    for i in range(agents):
+        users.add_user(ctx, f"agent{i}", PASSWORD, ["agent", "telemarketing"])
+    ctx.dispose()
+
+
+def add_ballast(ctx: AppContext, total: int) -> None:
+    """Open work items due 30+ days out, on one case: the queue index holds them all."""
+    if total <= 0:
+        return
+    holder = cases.start_case(ctx, Actor("seed", frozenset({"agent"})), "three_steps", {})
+    now = SystemClock().now()
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "case_id": holder["id"],
+            "business_key": None,
+            "process_id": "three_steps",
+            "element_id": "call_customer",
+            "name": "Call customer",
+            "role": "telemarketing",
+            "state": "ready",
+            "claimed_by": None,
+            "claimed_at": None,
+            "due_at": now + timedelta(days=30, minutes=i % 50_000),
+            "priority": i % 100,
+            "form": None,
+            "created_at": now,
+            "ended_at": None,
+            "ended_by": None,
+        }
+        for i in range(total)
+    ]
+    with ctx.db.begin() as conn:
+        for start in range(0, total, 10_000):
+            conn.execute(insert(WORK_ITEM), rows[start : start + 10_000])
+        conn.execute(
+            text("ANALYZE work_item" if ctx.db.dialect.name == "postgresql" else "ANALYZE")
+        )
+    print(f"setup: {total:,} ballast work items")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "retention_flow.api.app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env)  # noqa: S603
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not become ready")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+
+    async def call(
+        self, name: str, client: httpx.AsyncClient, method: str, url: str, **kw: Any
+    ) -> httpx.Response:
+        t0 = time.perf_counter()
+        response = await client.request(method, url, **kw)
+        self.samples[name].append((time.perf_counter() - t0) * 1000)
+        self.statuses[name][response.status_code] += 1
+        return response
+
+
+async def agent_loop(base: str, name: str, until: float, rec: Recorder, rng: random.Random) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        token = (
+            await client.post("/api/auth/token", data={"username": name, "password": PASSWORD})
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        while time.perf_counter() < until:
+            page = (await rec.call("queue", client, "GET", "/api/tasks?limit=20")).json()["data"]
+            if not page:
+                await asyncio.sleep(0.05)
+                continue
+            task = rng.choice(page[:10])
+            claimed = await rec.call("claim", client, "POST", f"/api/tasks/{task['id']}/claim")
+            if claimed.status_code != 200:
+                continue  # someone else was faster: back to the queue
+            detail = (await rec.call("get", client, "GET", f"/api/tasks/{task['id']}")).json()
+            data = FORMS[detail["element_id"]]
+            await rec.call(
+                "complete", client, "POST", f"/api/tasks/{task['id']}/complete", json={"data": data}
+            )
+
+
+async def health_baseline(base: str, until: float, rec: Recorder) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        while time.perf_counter() < until:
+            await rec.call("health", client, "GET", "/health")
+            await asyncio.sleep(0.05)
+
+
+def server_side(base: str) -> None:
+    """Mean time inside the app per route, from its own Prometheus histogram."""
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, float] = defaultdict(float)
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        for suffix, into in (("_sum{", sums), ("_count{", counts)):
+            if line.startswith("retention_flow_http_request_duration_seconds" + suffix):
+                route = line.split('route="', 1)[1].split('"', 1)[0]
+                into[route] += float(line.rsplit(" ", 1)[1])
+    print("\nserver side (inside the app, one worker's view): mean ms per request")
+    for route in sorted(counts, key=lambda r: -counts[r]):
+        if counts[route]:
+            print(f"  {route:<34}{counts[route]:>8.0f}{sums[route] / counts[route] * 1000:>9.2f}")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def report(rec: Recorder, seconds: float) -> None:
+    total = sum(len(v) for k, v in rec.samples.items() if k != "health")
+    rps = total / seconds
+    base = statistics.median(rec.samples["health"]) if rec.samples["health"] else float("nan")
+    print(f"\n{'endpoint':<10}{'n':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'p50/health':>12}  statuses")  # fmt: skip
+    for name in ("queue", "claim", "get", "complete", "health"):
+        values = rec.samples.get(name, [])
+        if not values:
+            continue
+        p50, p95, p99 = pct(values, 0.5), pct(values, 0.95), pct(values, 0.99)
+        target = TARGETS_P95_MS.get(name)
+        mark = "" if target is None else ("  ok" if p95 <= target else f"  MISS (p95 > {target})")
+        print(
+            f"{name:<10}{len(values):>8}{len(values) / seconds:>9.1f}{p50:>9.2f}{p95:>9.2f}"
+            f"{p99:>9.2f}{p50 / base:>12.1f}  {dict(rec.statuses[name])}{mark}"
+        )
+    verdict = "ok" if rps >= TARGET_RPS else f"MISS (< {TARGET_RPS:.0f})"
+    print(f"\nthroughput: {rps:.1f} requests/s  {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--agents", type=int, default=8)
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--ballast", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--pg-url", default=os.environ.get("RETENTION_FLOW_BENCH_PG_URL"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.pg_url or f"sqlite:///{tmp}/http_load.db"
+        env = {
+            **os.environ,
+            "RETENTION_FLOW_DATABASE_URL": url,
+            "RETENTION_FLOW_SECRET_KEY": SECRET,
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+        settings = Settings(database_url=url, secret_key=SECRET)
+        setup(settings, args.cases, args.ballast, args.agents)
+        port = free_port()
+        server = start_server(env, port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            rec = Recorder()
+            until = time.perf_counter() + args.seconds
+            rng = random.Random(7)
+
+            async def run() -> None:
+                await asyncio.gather(
+                    health_baseline(base, until, rec),
+                    *(agent_loop(base, f"agent{i}", until, rec, rng) for i in range(args.agents)),
+                )
+
+            started = time.perf_counter()
+            asyncio.run(run())
+            report(rec, time.perf_counter() - started)
+            server_side(base)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The product's channels (processes/retention) through the service layer: service tasks
+write real rows exactly once, partner leads stay inside their organisation, the
+four-eyes rule holds, and an SLA timer escalates to the team lead with a higher priority."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from retention_flow.core.errors import Forbidden, NotFound
+from retention_flow.db.session import read_session
+from retention_flow.db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
+from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.services import audit, cases, processes, tasks, worker
+from retention_flow.services.context import Actor, AppContext
+from tests.factories import OWNER
+
+BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"
+START = {
+    name: spec["start_data"]
+    for name, spec in json.loads((BUNDLE / "scenarios.json").read_text())["bundles"].items()
+}
+AGENT = Actor("tom", frozenset({"agent", "telemarketing"}))
+LEAD = Actor("lena", frozenset({"team_lead", "agent"}))
+BACK = Actor("bea", frozenset({"back_office"}))
+BACK2 = Actor("ben", frozenset({"back_office"}))
+
+
+@pytest.fixture
+def ctx(product_ctx: AppContext) -> AppContext:
+    processes.deploy(product_ctx, load_bundle_path(BUNDLE), OWNER)
+    return product_ctx
+
+
+def _count(ctx: AppContext, table: Any, case_id: str) -> int:
+    with read_session(ctx.db) as session:
+        query = select(func.count()).select_from(table).where(table.c.case_id == case_id)
+        return int(session.execute(query).scalar_one())
+
+
+def _only(case: dict[str, Any], element: str) -> dict[str, Any]:
+    [task] = [t for t in case["open_tasks"] if t["element_id"] == element]
+    return task
+
+
+def test_outbound_retained_books_once_and_writes_a_letter(ctx: AppContext) -> None:
+    case = cases.start_case(ctx, AGENT, "outbound_telemarketing", START["outbound_telemarketing"])
+    done = tasks.complete(
+        ctx,
+        AGENT,
+        _only(case, "call_customer")["id"],
+        {"reached": True, "call_outcome": "accepted"},
+    )
+    assert done["case"]["status"] == "completed" and done["case"]["outcome"] == "retained"
+    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 1
+    assert _count(ctx, LETTER, case["id"]) == 1
+    with read_session(ctx.db) as session:
+        types = [e.type for e in audit.history(session, case["id"])]
+    assert "contract_changed" in types and "letter_queued" in types
+
+
+def test_a_retried_step_does_not_book_twice(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The letter service fails after the booking: the booking is rolled back with the
+    step, the case waits in an incident, and the retry books exactly once."""
+    from retention_flow.services import handlers
+
+    real = handlers.write_letter
+    calls = {"n": 0}
+
+    def flaky(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("printer offline")
+        return real(data, params)
+
+    ctx.service_handlers["write_letter"] = flaky
+    ctx.script_engine.environment.service_handlers["write_letter"] = flaky
+    case = cases.start_case(ctx, AGENT, "outbound_telemarketing", START["outbound_telemarketing"])
+    result = tasks.complete(
+        ctx,
+        AGENT,
+        _only(case, "call_customer")["id"],
+        {"reached": True, "call_outcome": "accepted"},
+    )
+    assert result["case"]["status"] == "incident"
+    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 0  # rolled back with the failed step
+    fixed = cases.retry_incident(ctx, LEAD, case["id"])
+    assert fixed["status"] == "completed" and fixed["outcome"] == "retained"
+    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 1
+    assert _count(ctx, LETTER, case["id"]) == 1
+
+
+def test_sla_timer_escalates_to_team_lead_with_higher_priority(ctx: AppContext, clock: Any) -> None:
+    case = cases.start_case(ctx, AGENT, "outbound_telemarketing", START["outbound_telemarketing"])
+    call = _only(case, "call_customer")
+    clock.advance(timedelta(hours=5))
+    assert worker.fire_timers_once(ctx, "w1") == 1
+    after = cases.get_case(ctx, case["id"])
+    assert _only(after, "call_customer")["priority"] == 90 > call["priority"]
+    assert _only(after, "escalate_overdue_call")["role"] == "team_lead"
+    assert [t["element_id"] for t in tasks.list_queue(ctx, LEAD, role="team_lead")] == [
+        "escalate_overdue_call"
+    ]
+    with read_session(ctx.db) as session:
+        types = [e.type for e in audit.history(session, case["id"])]
+    assert types.count("timer_fired") == 1 and types.count("task_escalated") == 1
+
+
+def _partner_lead(ctx: AppContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    case = cases.start_case(ctx, BACK, "sales_partner", START["sales_partner"])
+    lead = _only(case, "work_lead")
+    assert lead["partner"] == case["data"]["allocated_partner"]
+    return case, lead
+
+
+def test_partners_see_only_their_own_leads(ctx: AppContext) -> None:
+    _case, lead = _partner_lead(ctx)
+    mine = Actor("pia", frozenset({"partner"}), lead["partner"])
+    other = Actor("otto", frozenset({"partner"}), "p_somebody_else")
+    assert [t["id"] for t in tasks.list_queue(ctx, mine)] == [lead["id"]]
+    assert tasks.list_queue(ctx, other) == []
+    for attempt in (
+        lambda: tasks.claim(ctx, other, lead["id"]),
+        lambda: tasks.get_task(ctx, other, lead["id"]),
+        lambda: tasks.complete(ctx, other, lead["id"], {"partner_outcome": "declined"}),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert tasks.claim(ctx, mine, lead["id"])["claimed_by"] == "pia"
+
+
+def test_four_eyes_validation_of_a_partner_claim(ctx: AppContext) -> None:
+    case, lead = _partner_lead(ctx)
+    partner_user = Actor("pia", frozenset({"partner", "back_office"}), lead["partner"])
+    result = tasks.complete(
+        ctx, partner_user, lead["id"], {"partner_outcome": "retained", "offer_code": "DISCOUNT_20"}
+    )
+    validate = _only(result["case"], "validate_claim")
+    with pytest.raises(Forbidden, match="four-eyes"):
+        tasks.claim(ctx, partner_user, validate["id"])
+    with pytest.raises(Forbidden, match="four-eyes"):
+        tasks.complete(ctx, partner_user, validate["id"], {"claim_valid": True})
+    done = tasks.complete(ctx, BACK2, validate["id"], {"claim_valid": True})
+    assert done["case"]["outcome"] == "retained"
+    assert _count(ctx, SETTLEMENT_LINE, case["id"]) == 1
