@@ -82,10 +82,21 @@ OPERATORS = {
 }
 LETTER_KINDS = {"confirmation", "response_form", "reminder", "cancellation"}
 OUTCOMES = {
-    "retained", "lost", "no_response", "cancelled_by_customer", "no_partner", "lost_to_sla",
+    "retained",
+    "lost",
+    "no_response",
+    "cancelled_by_customer",
+    "no_partner",
+    "lost_to_sla",
     "claim_rejected",
 }
-USER_TASK_PROPERTIES = {"formJsonSchemaFilename", "due", "priority", "partnerVariable", "fourEyesWith"}
+USER_TASK_PROPERTIES = {
+    "formJsonSchemaFilename",
+    "due",
+    "priority",
+    "partnerVariable",
+    "fourEyesWith",
+}
 MANIFEST_KEYS = {"roles", "channel", "defaults", "correlation_keys", "outcome_variable"}
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -99,10 +110,25 @@ NS = {
 DMN = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 DMNDI = "https://www.omg.org/spec/DMN/20191111/DMNDI/"
 FLOW_NODES = {
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
-    "boundaryEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask",
-    "callActivity", "task", "manualTask", "sendTask", "receiveTask", "subProcess",
-    "exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway",
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "userTask",
+    "scriptTask",
+    "serviceTask",
+    "businessRuleTask",
+    "callActivity",
+    "task",
+    "manualTask",
+    "sendTask",
+    "receiveTask",
+    "subProcess",
+    "exclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "inclusiveGateway",
 }
 CONDITIONAL_GATEWAYS = {"exclusiveGateway", "inclusiveGateway"}
 
@@ -136,16 +162,28 @@ class FakeServices:
         self.calls.append((operation_name, json.loads(json.dumps(params))))
         case = params["case_number"]
         if operation_name == "book_contract_change":
-            return {"status": "booked", "booking_id": f"BK-{case}", "offer_code": params["offer_code"]}
+            return {
+                "status": "booked",
+                "booking_id": f"BK-{case}",
+                "offer_code": params["offer_code"],
+            }
         if operation_name == "write_letter":
             if params["kind"] not in LETTER_KINDS or not isinstance(params["offer_codes"], list):
                 raise ValueError(f"write_letter: bad kind or offer_codes {params}")
-            return {"status": "queued", "letter_id": f"LT-{case}-{params['kind']}", "kind": params["kind"]}
+            return {
+                "status": "queued",
+                "letter_id": f"LT-{case}-{params['kind']}",
+                "kind": params["kind"],
+            }
         if operation_name == "allocate_partner":
             free = [p for p in params["eligible_partners"] if p not in params["exclude"]]
             return {"partner_id": free[0] if free else None}
         if operation_name == "record_settlement":
-            return {"status": "recorded", "settlement_id": f"ST-{case}", "partner_id": params["partner_id"]}
+            return {
+                "status": "recorded",
+                "settlement_id": f"ST-{case}",
+                "partner_id": params["partner_id"],
+            }
         return {"status": "cancelled", "cancellation_id": f"CX-{case}"}
 
 
@@ -169,7 +207,9 @@ class CheckScriptEngine(PythonScriptEngine):
         try:
             return self.environment.call_service(task.data, **kwargs)
         except Exception as err:
-            raise WorkflowTaskException(f"service call failed: {err}", task=task, exception=err) from err
+            raise WorkflowTaskException(
+                f"service call failed: {err}", task=task, exception=err
+            ) from err
 
 
 def make_engine(kind: str) -> tuple[PythonScriptEngine, FakeServices]:
@@ -222,15 +262,20 @@ def _overlap(a, b) -> bool:
 
 
 def _inside(inner, outer) -> bool:
-    return (inner[0] >= outer[0] and inner[1] >= outer[1]
-            and inner[0] + inner[2] <= outer[0] + outer[2]
-            and inner[1] + inner[3] <= outer[1] + outer[3])
+    return (
+        inner[0] >= outer[0]
+        and inner[1] >= outer[1]
+        and inner[0] + inner[2] <= outer[0] + outer[2]
+        and inner[1] + inner[3] <= outer[1] + outer[3]
+    )
 
 
 def _on_border(point, box, tolerance=1.0) -> bool:
     x, y = point
     bx, by, bw, bh = box
-    inside = bx - tolerance <= x <= bx + bw + tolerance and by - tolerance <= y <= by + bh + tolerance
+    inside = (
+        bx - tolerance <= x <= bx + bw + tolerance and by - tolerance <= y <= by + bh + tolerance
+    )
     near = min(abs(x - bx), abs(x - bx - bw), abs(y - by), abs(y - by - bh)) <= tolerance
     return inside and near
 
@@ -256,7 +301,8 @@ def script_sets_outcome(el) -> bool:
     except SyntaxError:
         return False
     return any(
-        isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "outcome" for t in node.targets)
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "outcome" for t in node.targets)
         for node in ast.walk(tree)
     )
 
@@ -267,7 +313,9 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
         problems.append((pid, "process has no name"))
     if not (process.findtext("bpmn:documentation", "", NS) or "").strip():
         problems.append((pid, "process has no documentation"))
-    nodes = {el.get("id"): el for el in process if isinstance(el.tag, str) and local(el) in FLOW_NODES}
+    nodes = {
+        el.get("id"): el for el in process if isinstance(el.tag, str) and local(el) in FLOW_NODES
+    }
     flows = {el.get("id"): el for el in process.findall("bpmn:sequenceFlow", NS)}
     ctx["nodes"].update(nodes)
     ctx["flows"].update(flows)
@@ -314,19 +362,30 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
             problems.append((nid, "no outgoing sequence flow"))
         if kind in CONDITIONAL_GATEWAYS:
             default = el.get("default")
-            bare = [f.get("id") for f in outgoing.get(nid, [])
-                    if f.get("id") != default and f.find("bpmn:conditionExpression", NS) is None]
+            bare = [
+                f.get("id")
+                for f in outgoing.get(nid, [])
+                if f.get("id") != default and f.find("bpmn:conditionExpression", NS) is None
+            ]
             if bare:
-                problems.append((nid, f"outgoing flows without a condition that are not the default: {bare}"))
+                problems.append(
+                    (nid, f"outgoing flows without a condition that are not the default: {bare}")
+                )
             if default and default not in flows:
                 problems.append((nid, f"default flow {default!r} does not exist"))
             if len(outgoing.get(nid, [])) > 1:
                 unnamed = [f.get("id") for f in outgoing[nid] if not f.get("name")]
                 if unnamed:
-                    problems.append((nid, f"flows leaving a deciding gateway must be named: {unnamed}"))
+                    problems.append(
+                        (nid, f"flows leaving a deciding gateway must be named: {unnamed}")
+                    )
         if kind == "userTask":
-            props = {p.get("name"): p.get("value") for p in el.findall(
-                "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+            props = {
+                p.get("name"): p.get("value")
+                for p in el.findall(
+                    "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS
+                )
+            }
             for unknown in set(props) - USER_TASK_PROPERTIES:
                 problems.append((nid, f"unknown user task property {unknown!r}"))
             form = props.get("formJsonSchemaFilename")
@@ -344,15 +403,23 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
                 if not 0 <= int(props.get("priority", "")) <= 100:
                     raise ValueError
             except ValueError:
-                problems.append((nid, f"priority {props.get('priority')!r} is not an integer 0-100"))
+                problems.append(
+                    (nid, f"priority {props.get('priority')!r} is not an integer 0-100")
+                )
             if "fourEyesWith" in props and props["fourEyesWith"] not in user_tasks:
-                problems.append((nid, f"fourEyesWith {props['fourEyesWith']!r} is not a user task here"))
+                problems.append(
+                    (nid, f"fourEyesWith {props['fourEyesWith']!r} is not a user task here")
+                )
             if "partnerVariable" in props and lane_of(nid, lanes) != "partner":
                 problems.append((nid, "partnerVariable on a task outside the partner lane"))
         if kind == "businessRuleTask":
-            ref = (el.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS) or "").strip()
+            ref = (
+                el.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS) or ""
+            ).strip()
             if ref not in ctx["decisions"]:
-                problems.append((nid, f"calls decision {ref!r}, not in the bundle ({sorted(ctx['decisions'])})"))
+                problems.append(
+                    (nid, f"calls decision {ref!r}, not in the bundle ({sorted(ctx['decisions'])})")
+                )
         if kind == "serviceTask":
             op = el.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
             if op is None:
@@ -360,7 +427,9 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
             else:
                 check_operator(nid, op, problems)
         if kind == "callActivity" and el.get("calledElement") not in ctx["processes"]:
-            problems.append((nid, f"calledElement {el.get('calledElement')!r} is not a process in the bundle"))
+            problems.append(
+                (nid, f"calledElement {el.get('calledElement')!r} is not a process in the bundle")
+            )
         for timer in el.findall("bpmn:timerEventDefinition", NS):
             for child in timer:
                 problem = check_timer_expression(local(child), child.text)
@@ -371,7 +440,9 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
                 problems.append((nid, f"messageRef {msg.get('messageRef')!r} does not exist"))
             variable = msg.findtext("bpmn:extensionElements/spiffworkflow:messageVariable", "", NS)
             if kind != "intermediateThrowEvent" and not (variable or "").strip():
-                problems.append((nid, "message catch without spiffworkflow:messageVariable drops the payload"))
+                problems.append(
+                    (nid, "message catch without spiffworkflow:messageVariable drops the payload")
+                )
         if kind in ("scriptTask",):
             try:
                 compile(el.findtext("bpmn:script", "", NS), nid, "exec")
@@ -380,7 +451,9 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
 
     # every end event sets the outcome (side branches of non-interrupting boundaries excepted)
     ctx["end_events"][pid] = sorted(nid for nid, el in nodes.items() if local(el) == "endEvent")
-    ctx["boundaries"][pid] = sorted(nid for nid, el in nodes.items() if local(el) == "boundaryEvent")
+    ctx["boundaries"][pid] = sorted(
+        nid for nid, el in nodes.items() if local(el) == "boundaryEvent"
+    )
     ctx["all_nodes"][pid] = sorted(nodes)
     for nid in ctx["end_events"][pid]:
         verdict = outcome_before(nid, nodes, incoming, ctx, set())
@@ -406,7 +479,13 @@ def outcome_before(nid, nodes, incoming, ctx, seen) -> bool | None:
         return el.get("calledElement") in ctx["processes"]
     if local(el) == "boundaryEvent" and el.get("cancelActivity") == "false":
         return None
-    if local(el) in ("scriptTask", "serviceTask", "userTask", "intermediateCatchEvent", "boundaryEvent"):
+    if local(el) in (
+        "scriptTask",
+        "serviceTask",
+        "userTask",
+        "intermediateCatchEvent",
+        "boundaryEvent",
+    ):
         return outcome_before(src, nodes, incoming, ctx, seen)
     return False
 
@@ -421,13 +500,20 @@ def lane_of(nid, lanes) -> str | None:
 def check_operator(nid, op, problems: list[Problem]) -> None:
     name = op.get("id")
     if name not in OPERATORS:
-        problems.append((nid, f"service operator {name!r} is not one we implement ({sorted(OPERATORS)})"))
+        problems.append(
+            (nid, f"service operator {name!r} is not one we implement ({sorted(OPERATORS)})")
+        )
         return
     if not op.get("resultVariable"):
         problems.append((nid, "service task has no resultVariable"))
-    params = {p.get("id"): p.get("value") for p in op.findall("spiffworkflow:parameters/spiffworkflow:parameter", NS)}
+    params = {
+        p.get("id"): p.get("value")
+        for p in op.findall("spiffworkflow:parameters/spiffworkflow:parameter", NS)
+    }
     if set(params) != OPERATORS[name]:
-        problems.append((nid, f"{name} takes exactly {sorted(OPERATORS[name])}, got {sorted(params)}"))
+        problems.append(
+            (nid, f"{name} takes exactly {sorted(OPERATORS[name])}, got {sorted(params)}")
+        )
     for pname, value in params.items():
         try:
             compile(value or "", pname, "eval")
@@ -460,15 +546,24 @@ def check_bpmn_file(path: Path, ctx: dict, problems: list[Problem]) -> None:
     id_kinds: dict[str, list[str]] = {}
     for el in root.iter():
         if isinstance(el.tag, str) and el.get("id") is not None:
-            id_kinds.setdefault(el.get("id"), []).append(f"{etree.QName(el).namespace == BPMN}:{local(el)}")
+            id_kinds.setdefault(el.get("id"), []).append(
+                f"{etree.QName(el).namespace == BPMN}:{local(el)}"
+            )
     for el in root.iter():
         if not isinstance(el.tag, str) or el.get("id") is None:
             continue
         if el.get("id") == "Start":
-            problems.append(("Start", "the id 'Start' clashes with SpiffWorkflow's internal start task"))
+            problems.append(
+                ("Start", "the id 'Start' clashes with SpiffWorkflow's internal start task")
+            )
         if etree.QName(el).namespace == BPMN and len(id_kinds[el.get("id")]) > 1:
-            problems.append((el.get("id"), f"id is used {len(id_kinds[el.get('id')])} times in {path.name} "
-                             "(SpiffWorkflow looks nodes up by @id anywhere in the file)"))
+            problems.append(
+                (
+                    el.get("id"),
+                    f"id is used {len(id_kinds[el.get('id')])} times in {path.name} "
+                    "(SpiffWorkflow looks nodes up by @id anywhere in the file)",
+                )
+            )
     for msg in root.findall("bpmn:message", NS):
         if not msg.get("name"):
             problems.append((msg.get("id"), "message has no name"))
@@ -489,7 +584,11 @@ def check_bpmn_file(path: Path, ctx: dict, problems: list[Problem]) -> None:
 
     shapes = {s.get("bpmnElement"): s for s in root.iter(f"{{{NS['bpmndi']}}}BPMNShape")}
     edges = {e.get("bpmnElement"): e for e in root.iter(f"{{{NS['bpmndi']}}}BPMNEdge")}
-    for el_id in [*ctx["nodes"], *(lane.get("id") for lane in ctx["lanes"]), *(p.get("id") for p in participants)]:
+    for el_id in [
+        *ctx["nodes"],
+        *(lane.get("id") for lane in ctx["lanes"]),
+        *(p.get("id") for p in participants),
+    ]:
         if el_id not in shapes or _bounds(shapes[el_id]) is None:
             problems.append((el_id, "no BPMNShape with bounds in the diagram"))
     all_boxes = {nid: _bounds(shapes[nid]) for nid in ctx["nodes"] if nid in shapes}
@@ -498,7 +597,9 @@ def check_bpmn_file(path: Path, ctx: dict, problems: list[Problem]) -> None:
         if fid not in edges or len(edges[fid].findall("di:waypoint", NS)) < 2:
             problems.append((fid, "no BPMNEdge with waypoints in the diagram"))
             continue
-        points = [(float(w.get("x")), float(w.get("y"))) for w in edges[fid].findall("di:waypoint", NS)]
+        points = [
+            (float(w.get("x")), float(w.get("y"))) for w in edges[fid].findall("di:waypoint", NS)
+        ]
         src, tgt = flow.get("sourceRef"), flow.get("targetRef")
         if src in all_boxes and not _on_border(points[0], all_boxes[src]):
             problems.append((fid, f"edge does not start on the border of {src}"))
@@ -512,7 +613,7 @@ def check_bpmn_file(path: Path, ctx: dict, problems: list[Problem]) -> None:
                 problems.append((fid, f"edge runs through {other}"))
     ids = sorted(boxes)
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             if _overlap(boxes[a], boxes[b]):
                 problems.append((a, f"shape overlaps {b}"))
     for nid, el in ctx["nodes"].items():
@@ -580,8 +681,12 @@ def check_form_schemas(ctx: dict) -> list[Problem]:
                 problems.append((path.name, f"property {name} has no title"))
             if "oneOf" in prop or "enum" in prop:
                 consts = [o.get("const") for o in prop.get("oneOf", [])]
-                if consts != prop.get("enum") or any("title" not in o for o in prop.get("oneOf", [])):
-                    problems.append((path.name, f"property {name}: enum must equal the titled oneOf consts"))
+                if consts != prop.get("enum") or any(
+                    "title" not in o for o in prop.get("oneOf", [])
+                ):
+                    problems.append(
+                        (path.name, f"property {name}: enum must equal the titled oneOf consts")
+                    )
         if path.name not in ctx["used_forms"]:
             problems.append((path.name, "form is not used by any user task"))
     return problems
@@ -592,7 +697,9 @@ def check_manifest() -> list[Problem]:
     if not path.is_file():
         return [("bundle.json", "missing")]
     doc = json.loads(path.read_text())
-    problems = [("bundle.json", f"key {k!r} is not read by the engine") for k in set(doc) - MANIFEST_KEYS]
+    problems = [
+        ("bundle.json", f"key {k!r} is not read by the engine") for k in set(doc) - MANIFEST_KEYS
+    ]
     for pid, channel in (doc.get("channel") or {}).items():
         if not (BUNDLE / f"{pid}.bpmn").is_file():
             problems.append(("bundle.json", f"channel for unknown process {pid!r}"))
@@ -604,8 +711,15 @@ def check_manifest() -> list[Problem]:
 
 def convention_problems() -> tuple[list[Problem], dict]:
     problems: list[Problem] = []
-    ctx: dict[str, Any] = {"decisions": set(), "processes": set(), "messages": set(), "used_forms": set(),
-                           "end_events": {}, "boundaries": {}, "all_nodes": {}}
+    ctx: dict[str, Any] = {
+        "decisions": set(),
+        "processes": set(),
+        "messages": set(),
+        "used_forms": set(),
+        "end_events": {},
+        "boundaries": {},
+        "all_nodes": {},
+    }
     for path in sorted(BUNDLE.glob("*.dmn")):
         check_dmn(path, ctx, problems)
     for path in sorted(BUNDLE.glob("*.bpmn")):
@@ -663,25 +777,33 @@ def run_compile_bundle(log: Callable[[str], None]) -> list[str]:
     files = load_bundle_path(BUNDLE)
     try:
         compiled = compile_bundle(files)
-        print(f"    compile_bundle(load_bundle_path(retention)): ok, processes {sorted(compiled.processes)}")
+        print(
+            f"    compile_bundle(load_bundle_path(retention)): ok, processes {sorted(compiled.processes)}"
+        )
     except InvalidProcess as exc:
         errors = getattr(exc, "errors", None) or []
         only_scenarios = bool(errors) and all(e.get("file") == SCENARIOS.name for e in errors)
         for e in errors:
             print(f"    compile_bundle: {e.get('file')}: {e.get('element_id')}: {e.get('message')}")
         if only_scenarios:
-            print(f"    compile_bundle complains only about {SCENARIOS.name}, which is not part of the "
-                  "bundle (an older loader read every .json as a form schema); see the next line")
+            print(
+                f"    compile_bundle complains only about {SCENARIOS.name}, which is not part of the "
+                "bundle (an older loader read every .json as a form schema); see the next line"
+            )
         else:
             failures.append(f"compile_bundle: {exc}")
     check, how = sandbox_check()
     bundle_only = {k: v for k, v in files.items() if k != SCENARIOS.name}
     try:
         compiled = compile_bundle(bundle_only, check_source=check, service_names=set(OPERATORS))
-        print(f"    compile_bundle(bundle files, service_names=5 operators, check_source={how}): ok")
+        print(
+            f"    compile_bundle(bundle files, service_names=5 operators, check_source={how}): ok"
+        )
         for (spec, element), meta in sorted(compiled.user_tasks.items()):
-            log(f"      {spec}/{element}: role={meta.role} due={meta.due} priority={meta.priority} "
-                f"form={meta.form_file}")
+            log(
+                f"      {spec}/{element}: role={meta.role} due={meta.due} priority={meta.priority} "
+                f"form={meta.form_file}"
+            )
     except InvalidProcess as exc:
         failures.append(f"compile_bundle (bundle files): {exc}")
         for e in getattr(exc, "errors", None) or []:
@@ -706,7 +828,9 @@ def parse_bundle(validate: bool) -> SpiffBpmnParser:
 
 
 def duration(expr: str, start: dt.datetime) -> dt.timedelta:
-    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(expr), start)
+    return TimerEventDefinition.get_timedelta_from_start(
+        TimerEventDefinition.parse_iso_duration(expr), start
+    )
 
 
 def definitions(definition) -> list:
@@ -736,7 +860,9 @@ def send_message(wf: BpmnWorkflow, name: str, payload: dict) -> None:
     """Send through the waiting task's own event definition (for an event-based gateway:
     the matching child of its MultipleEventDefinition), as our runtime does."""
     matches = [
-        d for t in waiting(wf) for d in definitions(t.task_spec.event_definition)
+        d
+        for t in waiting(wf)
+        for d in definitions(t.task_spec.event_definition)
         if isinstance(d, MessageEventDefinition) and d.name == name
     ]
     if not matches:
@@ -749,8 +875,11 @@ def completed_tasks(wf: BpmnWorkflow) -> list:
 
 
 def subset_mismatch(expected: dict, actual: dict) -> list[str]:
-    return [f"{k}: expected {v!r}, got {actual.get(k, '<missing>')!r}" for k, v in expected.items()
-            if actual.get(k) != v]
+    return [
+        f"{k}: expected {v!r}, got {actual.get(k, '<missing>')!r}"
+        for k, v in expected.items()
+        if actual.get(k) != v
+    ]
 
 
 def round_trip(wf: BpmnWorkflow, engine: PythonScriptEngine) -> BpmnWorkflow:
@@ -771,7 +900,9 @@ def case_data(wf: BpmnWorkflow) -> dict:
 def expected_calls_match(expected: list, calls: list[tuple[str, dict]]) -> list[str]:
     got = [(op, params) for op, params in calls]
     if len(expected) != len(got):
-        return [f"expected {len(expected)} service calls, got {[g[0] + ':' + str(g[1].get('kind', '')) for g in got]}"]
+        return [
+            f"expected {len(expected)} service calls, got {[g[0] + ':' + str(g[1].get('kind', '')) for g in got]}"
+        ]
     bad = []
     for (op, want), (gop, gparams) in zip(expected, got):
         if op != gop or subset_mismatch(want, gparams):
@@ -779,14 +910,25 @@ def expected_calls_match(expected: list, calls: list[tuple[str, dict]]) -> list[
     return bad
 
 
-def run_scenario(parser, bundle: dict, name: str, steps: list[dict], start: dt.datetime,
-                 log: Callable[[str], None], coverage: dict[str, set[str]], kind: str = "plain") -> None:
+def run_scenario(
+    parser,
+    bundle: dict,
+    name: str,
+    steps: list[dict],
+    start: dt.datetime,
+    log: Callable[[str], None],
+    coverage: dict[str, set[str]],
+    kind: str = "plain",
+) -> None:
     process_id = bundle["process_id"]
     engine, services = make_engine(kind)
     start_data = bundle.get("start_data", {})
     with time_machine.travel(start, tick=False) as traveller:
-        wf = BpmnWorkflow(parser.get_spec(process_id), parser.get_subprocess_specs(process_id),
-                          script_engine=engine)
+        wf = BpmnWorkflow(
+            parser.get_spec(process_id),
+            parser.get_subprocess_specs(process_id),
+            script_engine=engine,
+        )
         # as retention_flow.engine.runtime.Runtime.new does
         wf.task_tree.data.update(json.loads(json.dumps(start_data)))
         for task in wf.get_tasks(state=TaskState.READY):
@@ -814,7 +956,9 @@ def run_scenario(parser, bundle: dict, name: str, steps: list[dict], start: dt.d
                 if errors:
                     raise ScenarioFailure(f"{where}: data does not match {form}: {errors}")
                 if "partnerVariable" in props and not task.data.get(props["partnerVariable"]):
-                    raise ScenarioFailure(f"{where}: partnerVariable {props['partnerVariable']} is not set")
+                    raise ScenarioFailure(
+                        f"{where}: partnerVariable {props['partnerVariable']} is not set"
+                    )
                 task.data.update(json.loads(json.dumps(step["data"])))
                 task.run()
                 wf.do_engine_steps()
@@ -842,7 +986,9 @@ def run_scenario(parser, bundle: dict, name: str, steps: list[dict], start: dt.d
                 if bad:
                     raise ScenarioFailure(f"{where}: case data at the end: {bad}")
                 if final.get("outcome") not in OUTCOMES:
-                    raise ScenarioFailure(f"{where}: outcome {final.get('outcome')!r} is not one of {sorted(OUTCOMES)}")
+                    raise ScenarioFailure(
+                        f"{where}: outcome {final.get('outcome')!r} is not one of {sorted(OUTCOMES)}"
+                    )
             wf = round_trip(wf, engine)
             log(f"      {where}: ok")
         for task in completed_tasks(wf):
@@ -875,8 +1021,10 @@ def main() -> int:
         failures.append(f"{element}: {message}")
         print(f"    CONVENTION {element}: {message}")
     forms = sorted(BUNDLE.glob("*.schema.json"))
-    print(f"    conventions: {'ok' if not problems else 'FAILED'} ({len(list(BUNDLE.glob('*.bpmn')))} BPMN, "
-          f"{len(list(BUNDLE.glob('*.dmn')))} DMN, {len(forms)} forms pass Draft202012Validator.check_schema)")
+    print(
+        f"    conventions: {'ok' if not problems else 'FAILED'} ({len(list(BUNDLE.glob('*.bpmn')))} BPMN, "
+        f"{len(list(BUNDLE.glob('*.dmn')))} DMN, {len(forms)} forms pass Draft202012Validator.check_schema)"
+    )
     try:
         parse_bundle(validate=True)
         print("    XSD validation (SpiffWorkflow VALIDATOR): ok")
@@ -905,7 +1053,9 @@ def main() -> int:
             broken.add(process_id)
             where = getattr(err, "id", None) or ""
             failures.append(f"{process_id}: get_spec: {type(err).__name__}: {err} {where}".strip())
-            print(f"    {process_id}: get_spec FAILED {type(err).__name__}: {err} (element {where!r})")
+            print(
+                f"    {process_id}: get_spec FAILED {type(err).__name__}: {err} (element {where!r})"
+            )
     scenarios = json.loads(SCENARIOS.read_text())
     start = dt.datetime.fromisoformat(scenarios["start_time"])
     coverage: dict[str, set[str]] = {}
@@ -929,16 +1079,20 @@ def main() -> int:
                 except Exception as err:
                     failures.append(f"{key}/{name} ({kind}): {type(err).__name__}: {err}")
                     verdicts.append(f"{kind} FAILED {type(err).__name__}: {err}")
-            print(f"    scenario {key}/{name} ({len(steps)} steps, serializer round trip after each): "
-                  + "; ".join(verdicts))
+            print(
+                f"    scenario {key}/{name} ({len(steps)} steps, serializer round trip after each): "
+                + "; ".join(verdicts)
+            )
 
     print("[coverage] flow nodes completed by at least one scenario")
     for pid, nodes in sorted(ctx["all_nodes"].items()):
         missing = sorted(set(nodes) - coverage.get(pid, set()))
         ends = ctx["end_events"][pid]
         timers = ctx["boundaries"][pid]
-        print(f"    {pid}: {len(nodes) - len(missing)}/{len(nodes)} nodes, end events {ends}, "
-              f"boundary events {timers}" + (f"; NOT COVERED {missing}" if missing else ""))
+        print(
+            f"    {pid}: {len(nodes) - len(missing)}/{len(nodes)} nodes, end events {ends}, "
+            f"boundary events {timers}" + (f"; NOT COVERED {missing}" if missing else "")
+        )
         if missing:
             failures.append(f"{pid}: not covered by any scenario: {missing}")
 

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from retention_flow.core.roles import WORK_ROLES
 from retention_flow.db.models import AuditEvent, Timer
 from retention_flow.db.session import read_session
-from retention_flow.engine.bundle import due_at
-from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.engine.bundle import due_at, load_bundle_path
 from retention_flow.services import audit, cases, processes, tasks
 from retention_flow.services.context import Actor
 from tests.factories import DATA, OWNER, deploy
