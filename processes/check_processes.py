@@ -771,7 +771,8 @@ def sandbox_check():
 
 def run_compile_bundle(log: Callable[[str], None]) -> list[str]:
     from retention_flow.core.errors import InvalidProcess
-    from retention_flow.engine.bundle import compile_bundle, load_bundle_path
+    from retention_flow.engine.bundle import load_bundle_path
+    from retention_flow.engine.compiler import compile_bundle
 
     failures: list[str] = []
     files = load_bundle_path(BUNDLE)

@@ -16,7 +16,8 @@ from ..core.errors import InvalidProcess, NotFound, ScriptRefused
 from ..db.models import Deployment, ProcessVersion
 from ..db.session import read_session, write_session
 from ..db.tables import DEPLOYMENT, PROCESS_VERSION
-from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash, compile_bundle
+from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash
+from ..engine.compiler import compile_bundle
 from ..engine.sandbox import compile_script
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext

@@ -1,0 +1,342 @@
+"""The checks a bundle must pass beyond SpiffWorkflow's parser, and the metadata they
+read from the diagrams (lane roles, forms, due times, priorities, partner scope...)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from pydantic import ValidationError
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+
+from ..core.errors import ScriptError
+from ..core.roles import WORK_ROLES, normalise_role
+from .bundle import (
+    BPMN_NS,
+    MANIFEST_NAME,
+    Boundary,
+    CompiledBundle,
+    Issue,
+    Manifest,
+    RoleDefaults,
+    SourceCheck,
+    UserTaskMeta,
+)
+
+
+def parse_manifest(files: dict[str, str], issues: list[Issue]) -> Manifest:
+    text = files.pop(MANIFEST_NAME, None)
+    if text is None:
+        return Manifest()
+    try:
+        return Manifest.model_validate_json(text)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            issues.append(Issue(MANIFEST_NAME, None, f"{loc}: {err['msg']}"))
+        return Manifest()
+
+
+def parse_forms(files: dict[str, str], issues: list[Issue]) -> dict[str, dict[str, Any]]:
+    forms: dict[str, dict[str, Any]] = {}
+    for name, text in files.items():
+        if not name.lower().endswith(".json"):
+            continue
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError as exc:
+            issues.append(Issue(name, None, f"not valid JSON: {exc}"))
+            continue
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            path = "/".join(str(p) for p in exc.path) or "(root)"
+            issues.append(Issue(name, None, f"not a valid JSON Schema at {path}: {exc.message}"))
+            continue
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            issues.append(Issue(name, None, 'a form schema must have "type": "object"'))
+            continue
+        forms[name] = schema
+    return forms
+
+
+def _is_user_task(task_spec: Any) -> bool:
+    return bool(getattr(task_spec, "manual", False))
+
+
+def check_spec(
+    spec: Any,
+    file_name: str,
+    bundle: CompiledBundle,
+    forms: dict[str, dict[str, Any]],
+    manifest: Manifest,
+    issues: list[Issue],
+    check_source: SourceCheck | None,
+    services: set[str] | None,
+) -> None:
+    for task_spec in spec.task_specs.values():
+        element_id = getattr(task_spec, "bpmn_id", None)
+        if element_id is None:
+            continue  # SpiffWorkflow's internal tasks
+
+        def add(message: str, element_id: str = element_id) -> None:
+            issues.append(Issue(file_name, element_id, message))
+
+        role = _lane_role(task_spec, manifest, add)
+        if check_source is not None:
+            _check_scripts(task_spec, check_source, add)
+        _check_timer(task_spec, check_source, add)
+        operator = getattr(task_spec, "operation_name", None)
+        if operator is not None and services is not None and operator not in services:
+            add(
+                f"service task calls unknown service '{operator}'; "
+                f"known: {', '.join(sorted(services)) or 'none'}"
+            )
+        if _is_user_task(task_spec):
+            meta = _user_task_meta(task_spec, element_id, role, forms, manifest, add)
+            bundle.user_tasks[(spec.name, element_id)] = meta
+
+
+def check_tree(name: str, tree: etree._Element, manifest: Manifest, issues: list[Issue]) -> None:
+    """Checks on the XML itself: reserved ids, lanes that name no role."""
+    for node in tree.iter():
+        if isinstance(node.tag, str) and node.get("id") == "Start":
+            issues.append(
+                Issue(name, "Start", "the element id 'Start' is reserved by the engine; rename it")
+            )
+    _check_flows(name, tree, issues)
+    for lane in tree.iter(f"{{{BPMN_NS}}}lane"):
+        lane_name = lane.get("name") or ""
+        if _resolve_role(lane_name, manifest) is None:
+            issues.append(
+                Issue(
+                    name,
+                    lane.get("id"),
+                    f"lane '{lane_name}' is not a role; name the lane after one "
+                    f"({', '.join(sorted(WORK_ROLES - {'system'}))}) "
+                    'or map it in bundle.json "roles"',
+                )
+            )
+
+
+def boundaries_of(tree: etree._Element) -> dict[str, Boundary]:
+    return {
+        str(node.get("id")): Boundary(
+            attached_to=str(node.get("attachedToRef")),
+            interrupting=node.get("cancelActivity", "true") != "false",
+        )
+        for node in tree.iter(f"{{{BPMN_NS}}}boundaryEvent")
+        if node.get("id") and node.get("attachedToRef")
+    }
+
+
+def _check_flows(name: str, tree: etree._Element, issues: list[Issue]) -> None:
+    """Dangling sequence flows, and gateways that cannot choose (SpiffWorkflow's own
+    messages for these name the wrong element or mislead)."""
+    for process in tree.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
+        ids = {n.get("id") for n in process.iter() if isinstance(n.tag, str) and n.get("id")}
+        flows = list(process.iterchildren(f"{{{BPMN_NS}}}sequenceFlow"))
+        for flow in flows:
+            for end in ("sourceRef", "targetRef"):
+                ref = flow.get(end)
+                if ref not in ids:
+                    issues.append(
+                        Issue(name, flow.get("id"), f"sequence flow {end} '{ref}' does not exist")
+                    )
+        for kind in ("exclusiveGateway", "inclusiveGateway"):
+            for gateway in process.iterchildren(f"{{{BPMN_NS}}}{kind}"):
+                gid, default = gateway.get("id"), gateway.get("default")
+                outgoing = [f for f in flows if f.get("sourceRef") == gid]
+                if len(outgoing) < 2:
+                    continue
+                bare = [
+                    f.get("id")
+                    for f in outgoing
+                    if f.get("id") != default
+                    and f.find(f"{{{BPMN_NS}}}conditionExpression") is None
+                ]
+                if bare:
+                    issues.append(
+                        Issue(
+                            name,
+                            gid,
+                            f"gateway has outgoing flows without a condition ({', '.join(bare)})"
+                            + ("" if default else " and no default flow"),
+                        )
+                    )
+
+
+def _resolve_role(lane: str, manifest: Manifest) -> str | None:
+    role = normalise_role(manifest.roles.get(lane) or lane)
+    return role if role in WORK_ROLES else None
+
+
+def _lane_role(task_spec: Any, manifest: Manifest, add: Callable[[str], None]) -> str | None:
+    """The role of the task's lane (unknown lanes are reported once, per lane)."""
+    lane = getattr(task_spec, "lane", None)
+    return _resolve_role(lane, manifest) if lane else None
+
+
+def _check_scripts(task_spec: Any, check_source: SourceCheck, add: Callable[[str], None]) -> None:
+    sources: list[tuple[str, str, str]] = []
+    if getattr(task_spec, "script", None):
+        sources.append(("script", task_spec.script, "exec"))
+    for attr in ("prescript", "postscript"):
+        if getattr(task_spec, attr, None):
+            sources.append((attr, getattr(task_spec, attr), "exec"))
+    for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
+        text = _condition_text(condition)
+        if text is not None:
+            sources.append(("condition", text, "eval"))
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        sources.append((f"parameter '{name}'", str(param.get("value", "")), "eval"))
+    for what, source, mode in sources:
+        try:
+            check_source(source, mode)
+        except ScriptError as exc:
+            add(f"{what}: {exc.detail}")
+
+
+def _condition_text(condition: Any) -> str | None:
+    """SpiffWorkflow wraps a gateway condition in an operator holding the text."""
+    if condition is None:
+        return None
+    if isinstance(condition, str):
+        return condition
+    args = getattr(condition, "args", None)
+    return str(args[0]) if args else None
+
+
+def _check_timer(
+    task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]
+) -> None:
+    definition = getattr(task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition):
+        return
+    expression = (definition.expression or "").strip()
+    if not expression:
+        add("timer has no expression")
+        return
+    if check_source is not None:
+        try:
+            check_source(expression, "eval")
+        except ScriptError as exc:
+            add(f"timer expression: {exc.detail}")
+            return
+    if _UNQUOTED_ISO.match(expression):
+        add(
+            f"timer expression {expression} is not quoted: timer expressions are Python, "
+            f'so write "{expression}" (with quotes) or a variable name'
+        )
+        return
+    try:
+        value = _literal(expression)
+    except ValueError:
+        return  # a variable or computed expression: checked when the timer starts
+    if not isinstance(value, str):
+        add(f"timer expression {expression!r} must give an ISO 8601 string")
+        return
+    try:
+        if isinstance(definition, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(value)
+        elif isinstance(definition, TimeDateEventDefinition):
+            TimerEventDefinition.parse_time_or_duration(value)
+        elif isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:
+        add(f"timer value {value!r} is not a valid ISO 8601 {_timer_kind(definition)}")
+
+
+_UNQUOTED_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+$")
+
+
+def _timer_kind(definition: TimerEventDefinition) -> str:
+    if isinstance(definition, DurationTimerEventDefinition):
+        return 'duration (e.g. "PT2H")'
+    if isinstance(definition, CycleTimerEventDefinition):
+        return 'repeating interval (e.g. "R/PT24H")'
+    return 'date-time (e.g. "2026-01-05T09:00:00Z")'
+
+
+def _literal(expression: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(expression)
+    except (ValueError, SyntaxError) as exc:
+        raise ValueError(expression) from exc
+
+
+def _user_task_meta(
+    task_spec: Any,
+    element_id: str,
+    role: str | None,
+    forms: dict[str, dict[str, Any]],
+    manifest: Manifest,
+    add: Callable[[str], None],
+) -> UserTaskMeta:
+    props: dict[str, str] = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+    form_file = props.get("formJsonSchemaFilename") or None
+    schema = None
+    if form_file:
+        schema = forms.get(form_file)
+        if schema is None:
+            add(f"form schema '{form_file}' is not in the bundle (or is invalid)")
+    defaults = manifest.defaults.get(role or "", RoleDefaults())
+    due = props.get("due") or defaults.due
+    if due:
+        try:
+            TimerEventDefinition.parse_iso_duration(due)
+        except Exception:
+            add(f"due {due!r} is not an ISO 8601 duration such as PT4H or P2D")
+            due = None
+    priority: int | None = defaults.priority
+    if props.get("priority") not in (None, ""):
+        try:
+            priority = int(props["priority"])
+            if not 0 <= priority <= 100:
+                raise ValueError
+        except ValueError:
+            add(f"priority {props['priority']!r} must be a whole number from 0 to 100")
+            priority = None
+    escalated = _int_property(props, "escalatedPriority", add)
+    calendar = props.get("dueCalendar", "calendar")
+    if calendar not in ("calendar", "business"):
+        add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
+    return UserTaskMeta(
+        element_id=element_id,
+        name=getattr(task_spec, "bpmn_name", None) or element_id,
+        role=role,
+        form_file=form_file,
+        form_schema=schema,
+        due=due,
+        priority=priority,
+        partner_variable=props.get("partnerVariable") or None,
+        four_eyes_with=props.get("fourEyesWith") or None,
+        escalated_priority=escalated,
+        business_due=calendar == "business",
+    )
+
+
+def _int_property(props: dict[str, str], name: str, add: Callable[[str], None]) -> int | None:
+    raw = props.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(str(raw))
+        if not 0 <= value <= 100:
+            raise ValueError
+    except ValueError:
+        add(f"{name} {raw!r} must be a whole number from 0 to 100")
+        return None
+    return value

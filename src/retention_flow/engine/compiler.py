@@ -1,0 +1,201 @@
+"""Compiling a bundle: safe XML parsing, SpiffWorkflow's parser, our checks.
+
+``compile_bundle`` parses and validates a bundle once. Validation collects every problem
+it can find and names the file, the element id and the problem, so a process owner can
+fix a diagram in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from ..core.errors import InvalidProcess
+from .bundle import (
+    MAX_BUNDLE_FILES,
+    MAX_FILE_BYTES,
+    Boundary,
+    CompiledBundle,
+    Issue,
+    ProcessInfo,
+    SourceCheck,
+    bundle_hash,
+    is_bundle_file,
+)
+from .checks import (
+    boundaries_of,
+    check_spec,
+    check_tree,
+    parse_forms,
+    parse_manifest,
+)
+
+
+def _safe_xml(name: str, text: str) -> etree._Element:
+    """Parse XML refusing DTDs and entities outright (XXE, billion laughs)."""
+    head = text[:4096].upper()
+    if "<!DOCTYPE" in head or "<!ENTITY" in text.upper():
+        raise InvalidProcess(
+            f"{name}: DOCTYPE and entity declarations are not allowed",
+            errors=[Issue(name, None, "DOCTYPE and entity declarations are not allowed").as_dict()],
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        return etree.fromstring(text.encode("utf-8"), parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidProcess(
+            f"{name}: not well-formed XML: {exc}",
+            errors=[Issue(name, None, f"not well-formed XML: {exc}").as_dict()],
+        ) from exc
+
+
+def _decode(name: str, content: bytes, issues: list[Issue]) -> str | None:
+    if len(content) > MAX_FILE_BYTES:
+        issues.append(Issue(name, None, f"file is larger than {MAX_FILE_BYTES} bytes"))
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        issues.append(Issue(name, None, "file is not UTF-8 text"))
+        return None
+
+
+def compile_bundle(
+    raw_files: Mapping[str, bytes],
+    *,
+    check_source: SourceCheck | None = None,
+    service_names: Iterable[str] | None = None,
+) -> CompiledBundle:
+    """Parse and validate; raise ``InvalidProcess`` with every issue found."""
+    issues: list[Issue] = []
+    if not raw_files:
+        raise InvalidProcess(
+            "the bundle is empty", errors=[Issue(None, None, "no files").as_dict()]
+        )
+    if len(raw_files) > MAX_BUNDLE_FILES:
+        raise InvalidProcess(f"a bundle has at most {MAX_BUNDLE_FILES} files")
+
+    files: dict[str, str] = {}
+    for name, content in raw_files.items():
+        if not is_bundle_file(name):
+            issues.append(
+                Issue(
+                    name,
+                    None,
+                    "unsupported file (expected .bpmn, .dmn, *.schema.json, bundle.json)",
+                )
+            )
+            continue
+        text = _decode(name, content, issues)
+        if text is not None:
+            files[name] = text
+    _raise_if(issues)
+
+    content_hash = bundle_hash(files)  # before the manifest is taken out: it counts too
+    manifest = parse_manifest(files, issues)
+    boundaries: dict[str, Boundary] = {}
+    forms = parse_forms(files, issues)
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    trees: dict[str, etree._Element] = {}
+    for name in sorted(files):
+        suffix = Path(name).suffix.lower()
+        if suffix not in {".bpmn", ".dmn"}:
+            continue
+        try:
+            tree = _safe_xml(name, files[name])
+        except InvalidProcess as exc:
+            issues.extend(Issue(e["file"], e["element_id"], e["message"]) for e in exc.errors)
+            continue
+        trees[name] = tree
+        if suffix == ".bpmn":
+            check_tree(name, tree, manifest, issues)
+            boundaries.update(boundaries_of(tree))
+        try:
+            if suffix == ".bpmn":
+                parser.add_bpmn_xml(tree, filename=name)
+            else:
+                parser.add_dmn_xml(tree, filename=name)
+        except ValidationException as exc:
+            issues.append(Issue(exc.file_name or name, exc.id or None, _spiff_message(exc)))
+        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
+            issues.append(Issue(name, None, f"cannot parse: {exc}"))
+    _raise_if(issues)
+    if not any(n.lower().endswith(".bpmn") for n in files):
+        raise InvalidProcess(
+            "the bundle has no BPMN file", errors=[Issue(None, None, "no .bpmn file").as_dict()]
+        )
+
+    bundle = CompiledBundle(
+        content_hash=content_hash,
+        files=files,
+        manifest=manifest,
+        forms=forms,
+        boundaries=boundaries,
+    )
+    executable = [
+        pid for pid in parser.get_process_ids() if parser.get_process_parser(pid).process_executable
+    ]
+    if not executable:
+        issues.append(Issue(None, None, 'no executable process (isExecutable="true")'))
+    services = set(service_names) if service_names is not None else None
+    seen_specs: set[str] = set()
+    for pid in executable:
+        pparser = parser.get_process_parser(pid)
+        file_name = pparser.filename or ""
+        try:
+            spec = parser.get_spec(pid)
+            subspecs = parser.get_subprocess_specs(pid)
+        except ValidationException as exc:
+            issues.append(Issue(exc.file_name or file_name, exc.id or None, _spiff_message(exc)))
+            continue
+        except SpiffWorkflowException as exc:
+            issues.append(Issue(file_name, getattr(exc, "id", None), str(exc)))
+            continue
+        except Exception as exc:  # parser bugs must still become a clear message
+            issues.append(Issue(file_name, None, f"cannot build process '{pid}': {exc}"))
+            continue
+        bundle.processes[pid] = ProcessInfo(
+            process_id=pid,
+            name=pparser.get_name() or pid,
+            file_name=file_name,
+            channel=manifest.channel_for(pid),
+            spec=spec,
+            subprocess_specs=subspecs,
+        )
+        for one in [spec, *[s for s in subspecs.values() if s is not None]]:
+            if one.name in seen_specs:
+                continue
+            seen_specs.add(one.name)
+            one_file = (
+                parser.get_process_parser(one.name).filename
+                if parser.get_process_parser(one.name)
+                else None
+            ) or file_name
+            check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
+    _raise_if(issues)
+    return bundle
+
+
+def _raise_if(issues: list[Issue]) -> None:
+    if issues:
+        first = issues[0]
+        where = ":".join(p for p in (first.file, first.element_id) if p)
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        raise InvalidProcess(
+            f"{where + ': ' if where else ''}{first.message}{more}",
+            errors=[i.as_dict() for i in issues],
+        )
+
+
+def _spiff_message(exc: ValidationException) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    line = getattr(exc, "line_number", "")
+    return f"{text} (line {line})" if line else text
