@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,15 @@ class Settings(BaseSettings):
     workflow_cache_size: int = Field(
         default=2048, ge=0, description="live workflows kept in memory per process (0 = off)"
     )
+    due_calendar: Literal["calendar", "business"] = Field(
+        default="calendar",
+        description="count work-item due times in calendar time or in business hours "
+        "(a task's dueCalendar property overrides it)",
+    )
+    business_timezone: str = Field(default="Europe/Berlin", description="IANA time zone")
+    business_hours: str = Field(default="08:00-18:00", description="opening hours, local time")
+    business_days: str = Field(default="mon,tue,wed,thu,fri", description="working days")
+    holidays: list[date] = Field(default_factory=list, description="closed days (ISO dates)")
     host: str = "127.0.0.1"
     port: int = 8000
     environment: Literal["development", "production"] = Field(

@@ -93,8 +93,8 @@ class UserTaskMeta:
     four_eyes_with: str | None = None
     #: priority the work item gets when a non-interrupting SLA timer on it fires
     escalated_priority: int | None = None
-    #: count the due time in business hours (the calendar in settings)
-    business_due: bool = False
+    #: "business" or "calendar" (the property dueCalendar); None: the settings decide
+    due_calendar: str | None = None
 
 
 @dataclass(frozen=True)

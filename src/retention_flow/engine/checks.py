@@ -310,9 +310,10 @@ def _user_task_meta(
             add(f"priority {props['priority']!r} must be a whole number from 0 to 100")
             priority = None
     escalated = _int_property(props, "escalatedPriority", add)
-    calendar = props.get("dueCalendar", "calendar")
-    if calendar not in ("calendar", "business"):
+    calendar = props.get("dueCalendar") or None
+    if calendar not in (None, "calendar", "business"):
         add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
+        calendar = None
     return UserTaskMeta(
         element_id=element_id,
         name=getattr(task_spec, "bpmn_name", None) or element_id,
@@ -324,7 +325,7 @@ def _user_task_meta(
         partner_variable=props.get("partnerVariable") or None,
         four_eyes_with=props.get("fourEyesWith") or None,
         escalated_priority=escalated,
-        business_due=calendar == "business",
+        due_calendar=calendar,
     )
 
 

@@ -186,12 +186,17 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         budget_seconds: float = 1.0,
         service_handlers: Mapping[str, Callable[..., Any]] | None = None,
         now: Callable[[], datetime] | None = None,
+        helpers: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         super().__init__({})
         self.budget_seconds = budget_seconds
         self.service_handlers = dict(service_handlers or {})
         self._guards: dict[str, Any] = {
-            "__builtins__": {**SAFE_BUILTINS, "now": h.make_now(now or _utc_now)},
+            "__builtins__": {
+                **SAFE_BUILTINS,
+                "now": h.make_now(now or _utc_now),
+                **(helpers or {}),
+            },
             "_getattr_": h.guarded_getattr,
             "_getitem_": lambda obj, key: obj[key],
             "_getiter_": iter,
@@ -391,10 +396,14 @@ def make_script_engine(
     budget_seconds: float = 1.0,
     service_handlers: Mapping[str, Callable[..., Any]] | None = None,
     now: Callable[[], datetime] | None = None,
+    helpers: Mapping[str, Callable[..., Any]] | None = None,
 ) -> SandboxScriptEngine:
     """The script engine to give every ``BpmnWorkflow`` (``script_engine=...``)."""
     return SandboxScriptEngine(
         SandboxEnvironment(
-            budget_seconds=budget_seconds, service_handlers=service_handlers, now=now
+            budget_seconds=budget_seconds,
+            service_handlers=service_handlers,
+            now=now,
+            helpers=helpers,
         )
     )

@@ -7,14 +7,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
-from ..core.clock import Clock, SystemClock
+from ..core.calendar import BusinessCalendar
+from ..core.clock import Clock, SystemClock, utc_iso
 from ..core.config import Settings, get_settings
 from ..db.session import create_db_engine
-from ..engine.bundle import CompiledBundle
+from ..engine.bundle import CompiledBundle, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
 
@@ -110,10 +112,17 @@ class AppContext:
         self.clock: Clock = clock or SystemClock()
         self.db: Engine = engine or create_db_engine(self.settings.database_url, self.settings)
         self.service_handlers: dict[str, ServiceHandler] = dict(service_handlers or {})
+        self.calendar = BusinessCalendar.from_settings(
+            self.settings.business_timezone,
+            self.settings.business_hours,
+            self.settings.business_days,
+            self.settings.holidays,
+        )
         script_engine = make_script_engine(
             budget_seconds=self.settings.script_budget_seconds,
             service_handlers=self.service_handlers,
             now=self.clock.now,
+            helpers={"business_due": self._business_due},
         )
         self.runtime = Runtime(lambda: script_engine, self.clock.now)
         self.script_engine = script_engine
@@ -122,6 +131,16 @@ class AppContext:
 
     def now(self) -> Any:
         return self.clock.now()
+
+    def _business_due(self, duration: str) -> str:
+        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now."""
+        return utc_iso(self.calendar.add_iso(self.clock.now(), str(duration)))
+
+    def due_at(self, start: datetime, duration: str, calendar: str | None) -> datetime:
+        """A work item's due time: calendar time, or business hours."""
+        if (calendar or self.settings.due_calendar) == "business":
+            return self.calendar.add_iso(start, duration)
+        return due_at(start, duration)
 
     def dispose(self) -> None:
         self.live.clear()

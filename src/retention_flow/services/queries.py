@@ -1,10 +1,12 @@
 """Read queries the API needs beside the core use cases: scoped case lists with totals,
-partner isolation, partner queues, queue sizes, and request idempotency.
+partner isolation, queue totals and sizes, and request idempotency.
 
 Partner isolation: a case belongs to a partner organisation when its data holds
-``allocated_partner == <organisation>`` (the allocation step writes it). A user holding
-the ``partner`` role sees only those cases and their tasks; anything else answers
-``NotFound``, exactly like a case that does not exist, so existence does not leak.
+``allocated_partner == <organisation>`` (the sales-partner process's allocation step
+writes it). A user holding the ``partner`` role sees only those cases and their tasks;
+anything else answers ``NotFound``, exactly like a case that does not exist, so existence
+does not leak. (Work items carry their own ``partner`` scope, which ``services.tasks``
+enforces too; the API checks both.)
 """
 
 from __future__ import annotations
@@ -114,27 +116,6 @@ def list_cases(
         return [case_view(h, tasks[h.id]) for h in heads], total
 
 
-def partner_queue(
-    ctx: AppContext, actor: Actor, *, queue: str, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """A partner's queue: ready partner tasks of its organisation's cases, or its claims."""
-    condition = (
-        and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
-        if queue == "mine"
-        else and_(WORK.c.role == "partner", WORK.c.state == "ready")
-    )
-    with read_session(ctx.db) as session:
-        rows = session.execute(
-            select(WORK)
-            .select_from(WORK.join(CASE, CASE.c.id == WORK.c.case_id))
-            .where(and_(condition, _partner_of_case() == (actor.partner or "")))
-            .order_by(WORK.c.due_at, WORK.c.priority.desc(), WORK.c.id)
-            .limit(limit)
-            .offset(offset)
-        ).mappings()
-        return [task_view(r) for r in rows]
-
-
 #: Queue totals are counted up to this many (counting 100,000 rows on every page view
 #: would cost more than the page); ``count == QUEUE_COUNT_CAP`` reads "at least".
 QUEUE_COUNT_CAP = 1_000
@@ -145,13 +126,11 @@ def queue_count(ctx: AppContext, actor: Actor, *, queue: str, role: str | None =
     if queue == "mine":
         condition = and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
     else:
-        roles = ["partner"] if is_partner(actor) else ([role] if role else sorted(actor.roles))
+        roles = [role] if role else sorted(actor.roles)
         condition = and_(WORK.c.role.in_(roles), WORK.c.state == "ready")
+        if is_partner(actor):  # as tasks.list_queue: the organisation's leads only
+            condition = and_(condition, WORK.c.partner == (actor.partner or ""))
     inner = select(WORK.c.id).where(condition)
-    if is_partner(actor):
-        inner = inner.select_from(WORK.join(CASE, CASE.c.id == WORK.c.case_id)).where(
-            _partner_of_case() == (actor.partner or "")
-        )
     capped = inner.limit(QUEUE_COUNT_CAP).subquery()
     with read_session(ctx.db) as session:
         return int(session.execute(select(func.count()).select_from(capped)).scalar_one())

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from ..core.errors import CaseConflict, NotFound
 from ..db import tables
-from ..engine.bundle import CompiledBundle, ProcessInfo, due_at
+from ..engine.bundle import CompiledBundle, ProcessInfo
 from ..engine.runtime import Snapshot, StepFailed
 from .audit import GENESIS, NewEvent, build_rows, diff, insert_rows
 from .context import AppContext
@@ -229,7 +229,7 @@ def save_step(
             "state": "ready",
             "claimed_by": None,
             "claimed_at": None,
-            "due_at": due_at(now, due),
+            "due_at": ctx.due_at(now, due, meta.due_calendar if meta else None),
             "priority": priority,
             "form": meta.form_file if meta else None,
             "partner": task.partner,
