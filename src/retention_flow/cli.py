@@ -266,6 +266,57 @@ def users_enable(name: str) -> None:
 
 
 @app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="synthetic customers")] = 10_000,
+    cases_total: Annotated[int, typer.Option("--cases", help="cases across the channels")] = 400,
+) -> None:
+    """Seed demo data: users for every role, customers, cases in all channels (idempotent)."""
+    from .services import demo as demo_service
+
+    ctx = _ctx()
+    result = demo_service.seed(
+        ctx,
+        processes_dir=Path(ctx.settings.processes_dir),
+        customers=customers,
+        cases_total=cases_total,
+        password=ctx.settings.demo_password,
+    )
+    _out(
+        {
+            "deployed": result.deployed,
+            "customers_created": result.customers_created,
+            "cases_started": result.cases_started,
+            "tasks_completed": result.tasks_completed,
+            "users_created": sorted(result.users_created),
+        }
+    )
+    if result.users_created:
+        typer.echo("demo users (shown once; set RETENTION_FLOW_DEMO_PASSWORD to choose):", err=True)
+        for name, secret in sorted(result.users_created.items()):
+            typer.echo(f"  {name:<16} {secret}", err=True)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+) -> None:
+    """Fire due timers and run queued jobs (several workers may run at once)."""
+    import logging
+
+    from .services import worker as worker_service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    ctx = _ctx()
+    if once:
+        name = worker_service.worker_name()
+        fired = worker_service.fire_timers_once(ctx, name)
+        ran = worker_service.run_jobs_once(ctx, name, {})
+        _out({"timers_fired": fired, "jobs_run": ran})
+        return
+    worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     business_hours: str = Field(default="08:00-18:00", description="opening hours, local time")
     business_days: str = Field(default="mon,tue,wed,thu,fri", description="working days")
     holidays: list[date] = Field(default_factory=list, description="closed days (ISO dates)")
+    processes_dir: str = Field(
+        default="processes", description="folder of bundle folders that `demo` deploys"
+    )
+    demo_password: str | None = Field(
+        default=None, description="password of the demo users (random and printed if unset)"
+    )
+    worker_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
     host: str = "127.0.0.1"
     port: int = 8000
     environment: Literal["development", "production"] = Field(

@@ -9,7 +9,7 @@ must outlive any clean-up of cases.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Column, UniqueConstraint
@@ -61,4 +61,21 @@ class SettlementLine(SQLModel, table=True):
     offer_code: str | None = Field(default=None, max_length=60)
     commission_cents: int
     detail: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Customer(SQLModel, table=True):
+    """A subscriber and their contract: what a case is about (demo and task context)."""
+
+    __tablename__ = "customer"
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    product: str = Field(max_length=40)
+    region: str = Field(max_length=40, index=True)
+    tenure_months: int
+    contract_age_months: int
+    contract_end: date
+    monthly_revenue_cents: int
+    churn_risk: str = Field(max_length=20)
     created_at: datetime = Field(sa_type=UTCDateTime)

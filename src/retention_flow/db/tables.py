@@ -6,6 +6,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
+from .channels import ContractChange, Customer, Letter, SettlementLine
 from .models import (
     AuditEvent,
     AuditHead,
@@ -39,8 +40,7 @@ AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
 
-from .channels import ContractChange, Letter, SettlementLine  # noqa: E402
-
 CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)
 SETTLEMENT_LINE = _t(SettlementLine)
+CUSTOMER = _t(Customer)
