@@ -310,7 +310,7 @@ def worker(
     if once:
         name = worker_service.worker_name()
         fired = worker_service.fire_timers_once(ctx, name)
-        ran = worker_service.run_jobs_once(ctx, name, {})
+        ran = worker_service.run_jobs_once(ctx, name, worker_service.default_job_handlers())
         _out({"timers_fired": fired, "jobs_run": ran})
         return
     worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)

@@ -257,7 +257,10 @@ def echo(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_service_handlers() -> dict[str, ServiceHandler]:
+    from .campaigns import enqueue_campaign_batch
+
     return {
+        "enqueue_campaign_batch": enqueue_campaign_batch,
         "book_contract_change": book_contract_change,
         "process_cancellation": process_cancellation,
         "write_letter": write_letter,

@@ -203,6 +203,12 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
         session.commit()
 
 
+def default_job_handlers() -> dict[str, JobHandler]:
+    from .campaigns import run_campaign_batch
+
+    return {"campaign_batch": run_campaign_batch}
+
+
 # --------------------------------------------------------------------------- loop
 
 
@@ -220,7 +226,8 @@ def run_worker(
     passes = 0
     log.info("worker %s started", worker)
     while not stop.is_set():
-        busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, handlers or {})
+        jobs = handlers if handlers is not None else default_job_handlers()
+        busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, jobs)
         passes += 1
         if max_passes is not None and passes >= max_passes:
             break
