@@ -94,3 +94,21 @@ def test_openapi_lists_the_contract(client: TestClient) -> None:
         "/api/audit/verify",
     ):
         assert path in paths
+
+
+def test_values_the_database_cannot_store_are_422(
+    ctx: AppContext, client: TestClient, headers: Headers
+) -> None:
+    deploy(ctx, "three_steps")
+    huge = client.post(
+        "/api/cases", json={"process_id": "three_steps", "version": 2**40}, headers=headers["agent"]
+    )
+    assert assert_problem(huge, 422, "validation_failed")["errors"][0]["field"] == "version"
+    nul = client.post(
+        "/api/cases",
+        json={"process_id": "three_steps", "data": {"note": "a\u0000b"}, "business_key": "k\u0000"},
+        headers=headers["agent"],
+    )
+    assert nul.status_code in (201, 422), nul.text  # SQLite stores NUL; PostgreSQL cannot
+    if nul.status_code == 422:
+        assert_problem(nul, 422, "validation_failed")

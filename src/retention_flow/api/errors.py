@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
@@ -118,6 +119,19 @@ def install(app: FastAPI) -> None:
         code, title = HTTP_CODES.get(status, ("http_error", "HTTP error"))
         detail = str(exc.detail) if status != 413 else "the request body is too large"
         return problem(status, code, title, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot store (out of range, a NUL character in text):
+        # the request is at fault, not the server.
+        log.info("database refused a value: %s", exc.orig)
+        return problem(
+            422,
+            e.ValidationFailed.code,
+            e.ValidationFailed.title,
+            "a value does not fit: too large, or it contains characters that cannot be stored",
+            [{"field": "(request)", "message": type(exc.orig).__name__}],
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

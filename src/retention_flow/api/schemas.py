@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: Largest value of an integer column (PostgreSQL ``integer``).
+MAX_INT = 2**31 - 1
+
 
 class Problem(BaseModel):
     """RFC 7807 problem body; ``code`` is a stable machine word."""
@@ -135,7 +138,7 @@ class CaseCreate(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     business_key: str | None = Field(default=None, min_length=1, max_length=200)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class MessageIn(BaseModel):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
 
 from ...core.errors import InvalidProcess
 from ...services import processes, queries
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
-from ..schemas import DeployPublic, ProcessesPublic, ValidationResult
+from ..schemas import MAX_INT, DeployPublic, ProcessesPublic, ValidationResult
 from ..uploads import read_bundle
 
 router = APIRouter(prefix="/api/processes", tags=["processes"])
@@ -50,6 +50,11 @@ async def deploy(ctx: CtxDep, user: Owner, files: Files, response: Response) -> 
 
 
 @router.get("/{process_id}/versions/{version}", response_class=Response)
-def version_xml(ctx: CtxDep, _user: Reader, process_id: str, version: int) -> Response:
+def version_xml(
+    ctx: CtxDep,
+    _user: Reader,
+    process_id: Annotated[str, Path(max_length=200)],
+    version: Annotated[int, Path(ge=1, le=MAX_INT)],
+) -> Response:
     xml = processes.version_xml(ctx, process_id, version)
     return Response(xml, media_type="application/xml")

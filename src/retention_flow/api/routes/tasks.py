@@ -29,10 +29,7 @@ def queue(
 ) -> dict[str, Any]:
     """My queue sorted by due time, then priority (high first). ``count`` is the queue's
     total, counted up to 1,000 (a count of 1,000 means "at least")."""
-    if queries.is_partner(user):
-        items = queries.partner_queue(ctx, user, queue=queue, limit=limit, offset=offset)
-    else:
-        items = tasks.list_queue(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
+    items = tasks.list_queue(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
     return {"data": items, "count": queries.queue_count(ctx, user, queue=queue, role=role)}
 
 
