@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from retention_flow.core.config import Settings
-from retention_flow.services import auth, users
+from retention_flow.core.errors import AuthenticationFailed
+from retention_flow.services import auth
 from retention_flow.services.bootstrap import build_context
 
 
@@ -65,7 +66,7 @@ def test_users_add_passwd_roles_disable(url: str) -> None:
     token = auth.login(ctx, "pia", "s3cret-pass")["access_token"]
     assert auth.actor_for_token(ctx, token).partner == "acme"
     _ok(_cli(url, "passwd", "pia", "--password-stdin", stdin="n3w-password\n"))
-    with pytest.raises(users.AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed):
         auth.actor_for_token(ctx, token)
     assert auth.login(ctx, "pia", "n3w-password")
     _ok(
@@ -84,7 +85,7 @@ def test_users_add_passwd_roles_disable(url: str) -> None:
     roles = _ok(_cli(url, "roles", "al", "--role", "team_lead"))
     assert roles["roles"] == ["team_lead"]
     assert _ok(_cli(url, "disable", "al"))["disabled"] is True
-    with pytest.raises(users.AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed):
         auth.login(ctx, "al", "password-1")
     ctx.dispose()
 

@@ -14,11 +14,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from ..core.errors import Forbidden
+from ..core.errors import AuthenticationFailed, Forbidden
 from ..core.roles import SKILL_GROUPS
 from ..services import auth, queries
 from ..services.context import Actor, AppContext
-from ..services.users import AuthenticationFailed
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

@@ -20,16 +20,11 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
-from ..services.users import AuthenticationFailed
+from ..core.errors import AuthenticationFailed
 
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
-
-
-class PayloadTooLarge(e.RetentionFlowError):
-    code = "payload_too_large"
-    title = "Payload too large"
 
 
 STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
@@ -38,7 +33,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.NotFound, 404),
     (e.MessageNotCorrelated, 404),
     (e.Conflict, 409),
-    (PayloadTooLarge, 413),
+    (e.PayloadTooLarge, 413),
     (e.ValidationFailed, 422),
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),

@@ -6,9 +6,8 @@ from pathlib import PurePosixPath
 
 from fastapi import UploadFile
 
-from ..core.errors import ValidationFailed
+from ..core.errors import PayloadTooLarge, ValidationFailed
 from ..engine.bundle import load_zip
-from .errors import PayloadTooLarge
 
 ALLOWED_SUFFIXES = (".bpmn", ".dmn", ".json")
 CHUNK = 64 * 1024

@@ -20,6 +20,18 @@ class NotFound(RetentionFlowError):
     title = "Not found"
 
 
+class AuthenticationFailed(RetentionFlowError):
+    """Wrong credentials, an unknown, disabled or locked user, or a bad/expired token."""
+
+    code = "authentication_failed"
+    title = "Authentication failed"
+
+
+class PayloadTooLarge(RetentionFlowError):
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
 class Forbidden(RetentionFlowError):
     code = "forbidden"
     title = "Forbidden"

@@ -12,8 +12,9 @@ from typing import Any
 
 import jwt
 
+from ..core.errors import AuthenticationFailed
 from .context import Actor, AppContext
-from .users import AuthenticationFailed, active_actor, authenticate
+from .users import active_actor, authenticate
 
 ALGORITHM = "HS256"
 ISSUER = "retention-flow"

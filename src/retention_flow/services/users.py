@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.config import Settings
-from ..core.errors import Conflict, NotFound, RetentionFlowError, ValidationFailed
+from ..core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from ..core.roles import ROLES, SKILL_GROUPS
 from ..db.models import User
 from ..db.session import read_session, write_session
@@ -34,13 +34,6 @@ from .context import Actor, AppContext
 MIN_PASSWORD_LENGTH = 8
 #: Roles a partner-bound user may hold (a partner is external: nothing internal).
 PARTNER_ROLES = frozenset({"partner"})
-
-
-class AuthenticationFailed(RetentionFlowError):
-    """Wrong credentials, an unknown, disabled or locked user, or a bad/expired token."""
-
-    code = "authentication_failed"
-    title = "Authentication failed"
 
 
 @lru_cache(maxsize=8)
