@@ -13,7 +13,7 @@ import pytest
 
 from retention_flow.core.config import Settings
 from retention_flow.core.errors import AuthenticationFailed
-from retention_flow.services import auth
+from retention_flow.services import auth, users
 from retention_flow.services.bootstrap import build_context
 
 
@@ -60,8 +60,14 @@ def test_users_add_passwd_roles_disable(url: str) -> None:
         )
     )
     assert added == {"username": "pia", "roles": ["partner"], "partner": "acme", "disabled": False}
+    # the CLI changes users in another process: no cached answers, so revocation is seen
     ctx = build_context(
-        Settings(database_url=url, password_hash_time_cost=1, password_hash_memory_kib=64)
+        Settings(
+            database_url=url,
+            password_hash_time_cost=1,
+            password_hash_memory_kib=64,
+            actor_cache_seconds=0,
+        )
     )
     token = auth.login(ctx, "pia", "s3cret-pass")["access_token"]
     assert auth.actor_for_token(ctx, token).partner == "acme"
@@ -95,3 +101,16 @@ def test_users_errors_are_clear(url: str) -> None:
     assert proc.returncode == 2 and json.loads(proc.stderr)["error"] == "validation_failed"
     proc = _cli(url, "disable", "ghost")
     assert proc.returncode == 2 and json.loads(proc.stderr)["error"] == "not_found"
+
+
+def test_revocation_in_this_process_is_immediate_despite_the_cache(url: str) -> None:
+    ctx = build_context(
+        Settings(database_url=url, password_hash_time_cost=1, password_hash_memory_kib=64)
+    )
+    users.add_user(ctx, "cara", "password-123", ["agent"])
+    token = auth.login(ctx, "cara", "password-123")["access_token"]
+    assert auth.actor_for_token(ctx, token).username == "cara"  # now cached
+    users.disable(ctx, "cara")
+    with pytest.raises(AuthenticationFailed):
+        auth.actor_for_token(ctx, token)
+    ctx.dispose()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,6 +38,10 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = ctx or build_context()
+        threads = app.state.ctx.settings.api_threads
+        if threads:
+            # fewer threads than anyio's 40: less GIL convoying under load
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         if ctx is None:
             app.state.ctx.dispose()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=None, description="password of the demo users (random and printed if unset)"
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    api_threads: int = Field(
+        default=2, ge=0, description="threads serving API requests per process (0: anyio's 40)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     environment: Literal["development", "production"] = Field(
@@ -59,6 +62,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET,
         description="HMAC key that signs access tokens (set a long random value in production)",
+    )
+    actor_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a process trusts a token's user lookup"
     )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
     login_max_failures: int = Field(

@@ -4,6 +4,7 @@ clock, script sandbox, spec cache and the live-workflow cache together."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,34 @@ class LiveWorkflows:
             self._items.clear()
 
 
+class ActorCache:
+    """Who a (user, token version) is, for a few seconds: a query saved per request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._items: dict[tuple[str, int], tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, username: str, version: int) -> Actor | None:
+        item = self._items.get((username, version))
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, username: str, version: int, actor: Actor) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[(username, version)] = (time.monotonic() + self.seconds, actor)
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[0] == username]:
+                del self._items[key]
+
+
 class SpecCache:
     """Compiled bundles per deployment id: each deployed version is parsed once."""
 
@@ -128,6 +157,7 @@ class AppContext:
         self.script_engine = script_engine
         self.specs = SpecCache()
         self.live = LiveWorkflows(self.settings.workflow_cache_size)
+        self.actors = ActorCache(self.settings.actor_cache_seconds)
 
     def now(self) -> Any:
         return self.clock.now()

@@ -133,6 +133,7 @@ def _update(ctx: AppContext, username: str, **values: Any) -> dict[str, Any]:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound(f"user '{username}' not found")
         session.commit()
+        ctx.actors.forget(username)  # this process stops honouring old tokens at once
         user = session.execute(select(User).where(User.username == username)).scalar_one()  # type: ignore[arg-type]
         return public(user)
 
@@ -227,7 +228,15 @@ def _verify(ph: PasswordHasher, digest: str, password: str) -> bool:
 
 
 def active_actor(ctx: AppContext, username: str, token_version: int) -> Actor:
-    """The actor behind a token: the user must exist, be enabled, at that token version."""
+    """The actor behind a token: the user must exist, be enabled, at that token version.
+
+    Answers are remembered for ``settings.actor_cache_seconds`` (per process), which
+    saves a query on every request; a change made in this process is seen at once, one
+    made in another process within that many seconds.
+    """
+    cached = ctx.actors.get(username, token_version)
+    if cached is not None:
+        return cached
     with read_session(ctx.db) as session:
         row = session.execute(
             select(USER.c.roles, USER.c.partner, USER.c.token_version, USER.c.disabled).where(
@@ -236,7 +245,9 @@ def active_actor(ctx: AppContext, username: str, token_version: int) -> Actor:
         ).first()
     if row is None or row.disabled or row.token_version != token_version:
         raise AuthenticationFailed("the token is no longer valid; log in again")
-    return Actor(username, frozenset(row.roles), row.partner)
+    actor = Actor(username, frozenset(row.roles), row.partner)
+    ctx.actors.put(username, token_version, actor)
+    return actor
 
 
 def get_user(ctx: AppContext, username: str) -> dict[str, Any]:
