@@ -11,13 +11,15 @@ product rather than test data):
   participant and lanes; lanes are roles; every flow node is named, documented
   (``bpmn:documentation``) and in exactly one lane; user tasks have a form in the bundle,
   ``due`` and ``priority``; exclusive gateways have a condition or default on every outgoing
-  flow; service tasks use only the five operators we implement, with exactly their
+  flow; service tasks use only the six operators we implement, with exactly their
   parameters; business-rule tasks name a decision in the bundle; call activities name a
   process in the bundle; timers are quoted ISO literals; message catches declare
   ``spiffworkflow:messageVariable``; no ``id`` attribute is used twice in a file (SpiffWorkflow
   looks nodes up by ``@id`` anywhere in the file, extension elements included); every end
   event is preceded by a script that sets ``outcome`` (or by a call activity whose process
-  does), except ends of side branches started by a non-interrupting boundary event;
+  does), except ends of side branches started by a non-interrupting boundary event and ends
+  of branches started by an unbounded timer start cycle (``"R/..."``: the instance never
+  completes, so it has no outcome);
 * diagram interchange: a shape with bounds for every flow node, lane and participant, an
   edge with waypoints for every flow, edges that start and end on their shapes, no shape
   overlaps, no edge running through an unrelated shape, shapes inside their lane;
@@ -29,11 +31,12 @@ product rather than test data):
 * parses the bundle with ``SpiffBpmnParser(validator=VALIDATOR)`` (XSD validation);
 * runs ``retention_flow.engine.bundle.compile_bundle`` (our own validator) on the folder;
 * drives every scenario of ``retention/scenarios.json`` on a frozen clock (``time_machine``)
-  with a fake service connector for the five operators, validating submitted data against
+  with a fake service connector for the six operators, validating submitted data against
   the task's form, sending messages through the waiting task's own event definition, and
   round-tripping the workflow through ``BpmnWorkflowSerializer`` after every step;
 * proves coverage: every flow node of every process (so every end event and every boundary
-  timer path) is completed by at least one scenario.
+  timer path) is completed by at least one scenario (a timer start cycle, which SpiffWorkflow
+  keeps waiting for ever, counts once it has fired and its branch has run).
 
 Exit status 0 when everything passes.
 """
@@ -57,7 +60,10 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
@@ -74,6 +80,7 @@ if str(ROOT / "src") not in sys.path:
 ROLES = {"telemarketing", "inbound", "specialist", "team_lead", "back_office", "partner"}
 #: operator id -> exact parameter names (implemented in code, nothing else is allowed)
 OPERATORS = {
+    "enqueue_campaign_batch": {"campaign", "batch_size", "min_churn_risk"},
     "book_contract_change": {"customer_id", "case_number", "offer_code"},
     "write_letter": {"case_number", "customer_id", "kind", "offer_codes"},
     "allocate_partner": {"case_number", "eligible_partners", "exclude"},
@@ -81,6 +88,7 @@ OPERATORS = {
     "process_cancellation": {"customer_id", "case_number"},
 }
 LETTER_KINDS = {"confirmation", "response_form", "reminder", "cancellation"}
+CHURN_RISKS = ("low", "medium", "high")
 OUTCOMES = {
     "retained",
     "lost",
@@ -143,13 +151,15 @@ def local(el: etree._Element) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Fake service connector: the five operators our engine implements
+# Fake service connector: the six operators our engine implements
 # ----------------------------------------------------------------------------------------------
 
 
 class FakeServices:
-    """The five operators, faked; allocate_partner answers the first eligible partner not
-    excluded (or null). Records every call in order."""
+    """The six operators, faked; allocate_partner answers the first eligible partner not
+    excluded (or null); enqueue_campaign_batch answers a job id per campaign and day (the
+    frozen clock's date), validating its parameters as the real handler does. Records every
+    call in order."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -160,6 +170,18 @@ class FakeServices:
         if set(params) != OPERATORS[operation_name]:
             raise ValueError(f"{operation_name}: parameters {sorted(params)}")
         self.calls.append((operation_name, json.loads(json.dumps(params))))
+        if operation_name == "enqueue_campaign_batch":
+            size = params["batch_size"]
+            if params["min_churn_risk"] not in CHURN_RISKS:
+                raise ValueError(
+                    f"enqueue_campaign_batch: min_churn_risk {params['min_churn_risk']!r}"
+                )
+            if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 10_000:
+                raise ValueError(f"enqueue_campaign_batch: batch_size {size!r} is not 1-10000")
+            if not isinstance(params["campaign"], str) or not params["campaign"]:
+                raise ValueError(f"enqueue_campaign_batch: campaign {params['campaign']!r}")
+            day = dt.datetime.now(dt.UTC).date().isoformat()
+            return {"status": "queued", "job_id": f"JOB-{params['campaign']}-{day}"}
         case = params["case_number"]
         if operation_name == "book_contract_change":
             return {
@@ -462,7 +484,8 @@ def check_process(process, root, ctx: dict, problems: list[Problem]) -> None:
 
 
 def outcome_before(nid, nodes, incoming, ctx, seen) -> bool | None:
-    """True: the path sets outcome; None: a side branch of a non-interrupting boundary."""
+    """True: the path sets outcome; None: a side branch of a non-interrupting boundary, or a
+    branch of an unbounded timer start cycle (that instance never completes: no outcome)."""
     if nid in seen:
         return False
     seen.add(nid)
@@ -479,6 +502,8 @@ def outcome_before(nid, nodes, incoming, ctx, seen) -> bool | None:
         return el.get("calledElement") in ctx["processes"]
     if local(el) == "boundaryEvent" and el.get("cancelActivity") == "false":
         return None
+    if local(el) == "startEvent" and unbounded_cycle(el):
+        return None
     if local(el) in (
         "scriptTask",
         "serviceTask",
@@ -487,6 +512,18 @@ def outcome_before(nid, nodes, incoming, ctx, seen) -> bool | None:
         "boundaryEvent",
     ):
         return outcome_before(src, nodes, incoming, ctx, seen)
+    return False
+
+
+def unbounded_cycle(el) -> bool:
+    """A timer event whose timeCycle repeats for ever ("R/PT24H"): as a start event it adds a
+    branch at every firing and its instance never completes."""
+    for cycle in el.findall("bpmn:timerEventDefinition/bpmn:timeCycle", NS):
+        if check_timer_expression("timeCycle", cycle.text) is not None:
+            continue  # reported as a timer problem
+        value = ast.literal_eval(cycle.text.strip())
+        if TimerEventDefinition.parse_iso_recurring_interval(value)[0] == -1:
+            return True
     return False
 
 
@@ -526,6 +563,13 @@ def check_operator(nid, op, problems: list[Problem]) -> None:
             kind = None
         if kind not in LETTER_KINDS:
             problems.append((nid, f"write_letter kind must be a literal of {sorted(LETTER_KINDS)}"))
+    if name == "enqueue_campaign_batch":
+        try:
+            risk = ast.literal_eval(params.get("min_churn_risk") or "")
+        except (ValueError, SyntaxError):
+            risk = None
+        if risk not in CHURN_RISKS:
+            problems.append((nid, f"min_churn_risk must be a literal of {list(CHURN_RISKS)}"))
 
 
 def check_bpmn_file(path: Path, ctx: dict, problems: list[Problem]) -> None:
@@ -798,7 +842,8 @@ def run_compile_bundle(log: Callable[[str], None]) -> list[str]:
     try:
         compiled = compile_bundle(bundle_only, check_source=check, service_names=set(OPERATORS))
         print(
-            f"    compile_bundle(bundle files, service_names=5 operators, check_source={how}): ok"
+            f"    compile_bundle(bundle files, service_names={len(OPERATORS)} operators, "
+            f"check_source={how}): ok"
         )
         for (spec, element), meta in sorted(compiled.user_tasks.items()):
             log(
@@ -873,6 +918,19 @@ def send_message(wf: BpmnWorkflow, name: str, payload: dict) -> None:
 
 def completed_tasks(wf: BpmnWorkflow) -> list:
     return [t for t in wf.get_tasks() if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id]
+
+
+def fired_cycle_timers(wf: BpmnWorkflow) -> list:
+    """Cycle timer events (a timer start event "R/PT24H") that have fired: SpiffWorkflow keeps
+    such a task WAITING for ever and adds a completed branch below it at every firing, so
+    it never shows up among the completed tasks."""
+    return [
+        t
+        for t in waiting(wf)
+        if t.task_spec.bpmn_id
+        and isinstance(getattr(t.task_spec, "event_definition", None), CycleTimerEventDefinition)
+        and any(c.state == TaskState.COMPLETED for c in t.children)
+    ]
 
 
 def subset_mismatch(expected: dict, actual: dict) -> list[str]:
@@ -992,7 +1050,7 @@ def run_scenario(
                     )
             wf = round_trip(wf, engine)
             log(f"      {where}: ok")
-        for task in completed_tasks(wf):
+        for task in completed_tasks(wf) + fired_cycle_timers(wf):
             coverage.setdefault(task.workflow.spec.name, set()).add(task.task_spec.bpmn_id)
         expected = bundle.get("expect_service_calls", {}).get(name)
         if expected is not None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from retention_flow.core.errors import Forbidden, NotFound
 from retention_flow.db.session import read_session
-from retention_flow.db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
+from retention_flow.db.tables import CASE, CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services import audit, cases, processes, tasks, worker
 from retention_flow.services.context import Actor, AppContext
@@ -150,3 +150,39 @@ def test_four_eyes_validation_of_a_partner_claim(ctx: AppContext) -> None:
     done = tasks.complete(ctx, BACK2, validate["id"], {"claim_valid": True})
     assert done["case"]["outcome"] == "retained"
     assert _count(ctx, SETTLEMENT_LINE, case["id"]) == 1
+
+
+def test_daily_campaign_starts_cases_for_at_risk_customers(ctx: AppContext, clock: Any) -> None:
+    from retention_flow.services import demo
+
+    demo.seed(ctx, processes_dir=BUNDLE.parent, customers=300, cases_total=0, password="pw-123456")
+    campaign = cases.start_case(
+        ctx, LEAD, "outbound_campaign", {"campaign": "jan", "batch_size": 5}
+    )
+    clock.advance(timedelta(days=1, minutes=1))
+    assert worker.fire_timers_once(ctx, "w") == 1
+    assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 1
+    with read_session(ctx.db) as session:
+        started = session.execute(
+            select(func.count())
+            .select_from(CASE)
+            .where(CASE.c.process_id == "outbound_telemarketing")
+        ).scalar_one()
+    assert started == 5
+    review = _only(cases.get_case(ctx, campaign["id"]), "review_batch")
+    assert review["role"] == "team_lead"
+    # the next day's batch skips customers who already have an open case (the 5 calls'
+    # SLA timers fire too: 6 timers)
+    clock.advance(timedelta(days=1))
+    assert worker.fire_timers_once(ctx, "w") == 6
+    assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 1
+    with read_session(ctx.db) as session:
+        rows = (
+            session.execute(
+                select(CASE.c.data).where(CASE.c.process_id == "outbound_telemarketing")
+            )
+            .scalars()
+            .all()
+        )
+    customers = [r["customer_id"] for r in rows]
+    assert len(customers) == 10 and len(set(customers)) == 10
