@@ -186,3 +186,28 @@ def test_daily_campaign_starts_cases_for_at_risk_customers(ctx: AppContext, cloc
         )
     customers = [r["customer_id"] for r in rows]
     assert len(customers) == 10 and len(set(customers)) == 10
+
+
+def test_a_late_escalation_branch_does_not_undo_the_main_paths_data(
+    ctx: AppContext, clock: Any
+) -> None:
+    """The team lead finishes the escalation after the case went on: its branch carries a
+    copy of the data from when the timer fired, which must not overwrite newer values."""
+    case = cases.start_case(ctx, AGENT, "outbound_telemarketing", START["outbound_telemarketing"])
+    clock.advance(timedelta(hours=5))
+    worker.fire_timers_once(ctx, "w")
+    step = tasks.complete(
+        ctx,
+        AGENT,
+        _only(cases.get_case(ctx, case["id"]), "call_customer")["id"],
+        {"reached": False},
+    )
+    assert step["case"]["data"]["attempts"] == 1
+    clock.advance(timedelta(days=1, minutes=1))
+    worker.fire_timers_once(ctx, "w")
+    retry = _only(cases.get_case(ctx, case["id"]), "call_customer")
+    tasks.complete(ctx, AGENT, retry["id"], {"reached": True, "call_outcome": "accepted"})
+    escalation = _only(cases.get_case(ctx, case["id"]), "escalate_overdue_call")
+    done = tasks.complete(ctx, LEAD, escalation["id"], {"action_taken": "reminded_agent"})
+    assert done["case"]["status"] == "completed"
+    assert done["case"]["outcome"] == "retained" and done["case"]["data"]["attempts"] == 1

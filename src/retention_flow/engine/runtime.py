@@ -15,6 +15,7 @@ agent's input is kept, the failing element waits READY, and ``retry`` runs it ag
 from __future__ import annotations
 
 import copy
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class StepFailed(RetentionFlowError):
         error: BaseException,
         tb: str,
         workflow: BpmnWorkflow,
+        changes: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{element_id}: {type(error).__name__}: {error}")
         self.element_id = element_id
@@ -94,10 +96,17 @@ class StepFailed(RetentionFlowError):
         self.error = error
         self.traceback = tb
         self.workflow = workflow
+        self.changes = changes or {}
         self.error_code = error.code if isinstance(error, RetentionFlowError) else "script_error"
 
 
 Operation = Callable[[BpmnWorkflow], None]
+
+
+@dataclass
+class StepLog:
+    ran: list[str]  # element ids completed automatically
+    changes: dict[str, Any]  # the data keys the step's completed tasks set
 
 
 class Runtime:
@@ -140,12 +149,13 @@ class Runtime:
         wf: BpmnWorkflow,
         operation: Operation | None,
         rebuild: Callable[[], BpmnWorkflow],
-    ) -> list[str]:
+    ) -> StepLog:
         """Apply ``operation`` then the automatic steps; see the module docstring.
 
-        ``rebuild`` returns a fresh workflow in the pre-operation state.
-        Returns the element ids the engine completed automatically.
+        ``rebuild`` returns a fresh workflow in the pre-operation state. Returns the
+        element ids the engine completed automatically and the data the step changed.
         """
+        started = time.time()
         ran: list[str] = []
         current: list[Any] = [None]
 
@@ -176,8 +186,9 @@ class Runtime:
                     error=root,
                     tb=_short_traceback(root),
                     workflow=safe,
+                    changes=changes_since(safe, started),
                 ) from exc
-        return ran
+        return StepLog(ran, changes_since(wf, started))
 
     @staticmethod
     def complete_user_task(task_id: str, data: dict[str, Any]) -> Operation:
@@ -229,7 +240,13 @@ class Runtime:
 
     # -- reading ----------------------------------------------------------------
 
-    def snapshot(self, wf: BpmnWorkflow, bundle: CompiledBundle, ran: list[str]) -> Snapshot:
+    def snapshot(
+        self,
+        wf: BpmnWorkflow,
+        bundle: CompiledBundle,
+        ran: list[str],
+        data: dict[str, Any] | None = None,
+    ) -> Snapshot:
         ready: list[ReadyTask] = []
         for task in wf.get_tasks(state=TaskState.READY, manual=True):
             spec_name = task.workflow.spec.name
@@ -272,18 +289,42 @@ class Runtime:
             timers=timers,
             messages=sorted(set(messages)),
             completed=bool(wf.completed),
-            data=case_data(wf),
+            data=data if data is not None else case_data(wf),
             ran=ran,
         )
 
 
 def case_data(wf: BpmnWorkflow) -> dict[str, Any]:
-    """The case's data: what the most recently completed task left behind."""
+    """What the most recently completed task left behind (a new case's data)."""
     task = wf.last_task
     if task is None:
         task = wf.task_tree
     data = dict(task.data)
     return data
+
+
+_MISSING = object()
+
+
+def changes_since(wf: BpmnWorkflow, since: float) -> dict[str, Any]:
+    """The data keys that tasks completed since ``since`` set, in completion order.
+
+    A case's data is the merge of these changes over its life, not the data of whichever
+    task completed last: with a non-interrupting branch (an escalation) the last task to
+    finish may carry a stale copy of the data from when its branch split off, and must
+    not undo what the main path did meanwhile.
+    """
+    done = [
+        t for t in wf.get_tasks() if t.state == TaskState.COMPLETED and t.last_state_change >= since
+    ]
+    done.sort(key=lambda t: t.last_state_change)
+    changes: dict[str, Any] = {}
+    for task in done:
+        parent = task.parent.data if task.parent is not None else {}
+        for key, value in task.data.items():
+            if parent.get(key, _MISSING) != value:
+                changes[key] = value
+    return changes
 
 
 def _definitions(definition: Any) -> list[Any]:

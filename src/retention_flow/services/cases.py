@@ -183,6 +183,7 @@ def _start(
             events,
             actor,
             insert_case=insert_cols,
+            base_data=data,
         )
         session.commit()
         view = case_view(result.head, _new_open(result))
@@ -212,17 +213,19 @@ def _run_and_save(
     failure: StepFailed | None = None
     if "insert_case" not in save_kwargs:
         save_kwargs["before"] = waiting_of(ctx.runtime.snapshot(wf, bundle, []))
+    base = save_kwargs.pop("base_data", head.data)
     step = StepContext(session, head.id, actor.username, ctx.now())
     with step_context(step):
         try:
-            ran = ctx.runtime.run(wf, operation, rebuild)
+            log = ctx.runtime.run(wf, operation, rebuild)
+            ran, changes = log.ran, log.changes
         except StepFailed as exc:
             step.rollback()  # what service tasks wrote is undone with the step
-            failure, wf, ran = exc, exc.workflow, []
+            failure, wf, ran, changes = exc, exc.workflow, [], exc.changes
         else:
             step.release()
     events = [*events, *step.events]
-    snapshot = ctx.runtime.snapshot(wf, bundle, ran)
+    snapshot = ctx.runtime.snapshot(wf, bundle, ran, {**base, **changes})
     result = save_step(
         ctx,
         session,
