@@ -400,11 +400,14 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
             "data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}]
         )
 
+    loaded: dict[int, Mapping[Any, Any]] = {}
+
     def case_of(session: Session) -> str:
-        return str(_load_item(session, task_id)["case_id"])
+        loaded[id(session)] = item = _load_item(session, task_id)
+        return str(item["case_id"])
 
     def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
-        current = _load_item(session, task_id)
+        current = loaded.pop(id(session), None) or _load_item(session, task_id)
         if current["state"] not in OPEN_STATES:
             raise TaskNotReady(f"task {task_id} was already {current['state']}")
         if current["state"] == "claimed" and current["claimed_by"] != actor.username:
