@@ -27,9 +27,9 @@ from ..core.errors import (
 from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent, build_rows, insert_rows
-from .cases import retrying, step_case
 from .context import Actor, AppContext
 from .processes import bundle_for
+from .stepping import retrying, step_case
 from .steps import CASE, OPEN_STATES, WORK, CaseHead
 from .views import task_view
 
