@@ -19,6 +19,7 @@ from ..core.errors import (
     CaseNotActive,
     Forbidden,
     NotFound,
+    RetentionFlowError,
     TaskAlreadyClaimed,
     TaskNotClaimed,
     TaskNotReady,
@@ -256,32 +257,29 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
             other = _four_eyes_partner(ctx, session, deployment_id, item["element_id"])
             if other:
                 _check_four_eyes(session, actor, item, other)
-            _set_claim(session, ctx, item, actor.username, expect="ready")
-            _append_case_events(
-                session,
-                ctx,
-                item["case_id"],
-                [
-                    NewEvent(
-                        "task_claimed",
-                        actor.username,
-                        element_id=item["element_id"],
-                        task_id=task_id,
-                    )
-                ],
+            event = NewEvent(
+                "task_claimed", actor.username, element_id=item["element_id"], task_id=task_id
             )
-            session.commit()
-            return task_view(_load_item(session, task_id))
+            return _move_claim(session, ctx, item, actor.username, event, TaskAlreadyClaimed)
 
     return retrying(once)
 
 
-def _set_claim(
-    session: Session, ctx: AppContext, item: Mapping[Any, Any], user: str | None, expect: str
-) -> None:
+def _move_claim(
+    session: Session,
+    ctx: AppContext,
+    item: Mapping[Any, Any],
+    user: str | None,
+    event: NewEvent,
+    conflict: type[RetentionFlowError],
+) -> dict[str, Any]:
+    """Claim for ``user`` (or release when None) if the item is still as it was read,
+    audit it on the case's chain, commit, and answer the work item."""
+    was = WORK.c.claimed_by
+    unchanged = was.is_(None) if item["claimed_by"] is None else was == item["claimed_by"]
     result = session.execute(
         update(WORK)
-        .where(and_(WORK.c.id == item["id"], WORK.c.state == expect))
+        .where(and_(WORK.c.id == item["id"], WORK.c.state == item["state"], unchanged))
         .values(
             state="claimed" if user else "ready",
             claimed_by=user,
@@ -289,7 +287,10 @@ def _set_claim(
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise TaskAlreadyClaimed(f"task {item['id']} was claimed by someone else")
+        raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
+    _append_case_events(session, ctx, item["case_id"], [event])
+    session.commit()
+    return task_view(_load_item(session, item["id"]))
 
 
 def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
@@ -300,35 +301,14 @@ def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
                 raise TaskNotClaimed(f"task {task_id} is not claimed")
             if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
                 raise Forbidden(f"task {task_id} is claimed by {item['claimed_by']}, not by you")
-            result = session.execute(
-                update(WORK)
-                .where(
-                    and_(
-                        WORK.c.id == task_id,
-                        WORK.c.state == "claimed",
-                        WORK.c.claimed_by == item["claimed_by"],
-                    )
-                )
-                .values(state="ready", claimed_by=None, claimed_at=None)
+            event = NewEvent(
+                "task_unclaimed",
+                actor.username,
+                element_id=item["element_id"],
+                task_id=task_id,
+                detail={"was_claimed_by": item["claimed_by"]},
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise CaseConflict("the task changed meanwhile")
-            _append_case_events(
-                session,
-                ctx,
-                item["case_id"],
-                [
-                    NewEvent(
-                        "task_unclaimed",
-                        actor.username,
-                        element_id=item["element_id"],
-                        task_id=task_id,
-                        detail={"was_claimed_by": item["claimed_by"]},
-                    )
-                ],
-            )
-            session.commit()
-            return task_view(_load_item(session, task_id))
+            return _move_claim(session, ctx, item, None, event, CaseConflict)
 
     return retrying(once)
 
@@ -354,33 +334,18 @@ def assign(
             item = _load_item(session, task_id)
             if item["state"] not in OPEN_STATES:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
-            result = session.execute(
-                update(WORK)
-                .where(and_(WORK.c.id == task_id, WORK.c.state == item["state"]))
-                .values(state="claimed", claimed_by=assignee, claimed_at=ctx.now())
+            event = NewEvent(
+                "task_assigned",
+                actor.username,
+                element_id=item["element_id"],
+                task_id=task_id,
+                detail={
+                    "assignee": assignee,
+                    "reason": reason,
+                    "was_claimed_by": item["claimed_by"],
+                },
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise CaseConflict("the task changed meanwhile")
-            _append_case_events(
-                session,
-                ctx,
-                item["case_id"],
-                [
-                    NewEvent(
-                        "task_assigned",
-                        actor.username,
-                        element_id=item["element_id"],
-                        task_id=task_id,
-                        detail={
-                            "assignee": assignee,
-                            "reason": reason,
-                            "was_claimed_by": item["claimed_by"],
-                        },
-                    )
-                ],
-            )
-            session.commit()
-            return task_view(_load_item(session, task_id))
+            return _move_claim(session, ctx, item, assignee, event, CaseConflict)
 
     return retrying(once)
 
