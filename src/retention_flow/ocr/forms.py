@@ -1,0 +1,152 @@
+"""Form generation: a printable PDF response form per case, and the blank reference image.
+
+The case number is printed in OCR-B (Debian's ``fonts-ocr-b``; Courier when it is missing)
+followed by its ISO 7064 MOD 37-36 check value (two digits), so a misread is caught, not booked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fpdf import FPDF
+from PIL import Image
+
+from retention_flow.ocr.checkdigit import printed_check
+from retention_flow.ocr.pages import rasterise_pdf
+from retention_flow.ocr.template import (
+    REFERENCE_FILE,
+    Box,
+    CheckboxGroup,
+    FormTemplate,
+    OcrField,
+    SignatureField,
+)
+
+OCR_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
+    "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
+)
+TEXT_FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
+CASE_NUMBER_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+LINE_MM = 0.4
+
+
+@dataclass(frozen=True)
+class Offer:
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FormData:
+    """What one printed form carries for its case."""
+
+    case_number: str
+    customer_name: str
+    address_lines: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def case_line(case_number: str) -> str:
+    """The printed case-number line: the number, a space, its two-digit MOD 37-36 check."""
+    if not CASE_NUMBER_RE.match(case_number) or len(case_number) > 30:
+        raise ValueError(f"case number {case_number!r} must be A-Z/0-9 groups joined by '-'")
+    return f"{case_number} {printed_check(case_number)}"
+
+
+def _first_existing(candidates: tuple[str, ...]) -> str | None:
+    return next((p for p in candidates if Path(p).is_file()), None)
+
+
+class _Pdf:
+    def __init__(self, template: FormTemplate) -> None:
+        self.pdf = FPDF(unit="mm", format=(template.page.width_mm, template.page.height_mm))
+        self.pdf.set_auto_page_break(False)
+        self.pdf.set_margins(0, 0, 0)
+        self.pdf.add_page()
+        ocr_font = _first_existing(OCR_FONT_CANDIDATES)
+        if ocr_font:
+            self.pdf.add_font("ocrb", fname=ocr_font)
+        self.ocr_font = "ocrb" if ocr_font else "courier"
+        text_font = _first_existing(TEXT_FONT_CANDIDATES)
+        if text_font:
+            self.pdf.add_font("body", fname=text_font)
+        self.text_font = "body" if text_font else "helvetica"
+        self.pdf.set_line_width(LINE_MM)
+
+    def text(self, x: float, y: float, value: str, size: float = 10, ocr: bool = False) -> None:
+        font = self.ocr_font if ocr else self.text_font
+        if font in {"helvetica", "courier"}:  # core fonts: Latin-1 only
+            value = value.encode("latin-1", "replace").decode("latin-1")
+        self.pdf.set_font(font, size=size)
+        self.pdf.text(x, y, value)
+
+    def rect(self, box: Box, fill: str = "D") -> None:
+        self.pdf.rect(box.x, box.y, box.w, box.h, style=fill)
+
+
+def render_pdf(template: FormTemplate, data: FormData | None = None) -> bytes:
+    """The printable PDF for one case, or the blank form when ``data`` is None."""
+    doc = _Pdf(template)
+    pdf = doc.pdf
+    for mark in template.registration.marks:
+        half = mark.size_mm / 2
+        cx, cy = mark.center
+        pdf.set_fill_color(0)
+        pdf.rect(cx - half, cy - half, mark.size_mm, mark.size_mm, style="F")
+        if mark.shape == "ring":
+            pdf.set_fill_color(255)
+            hole = mark.hole_mm / 2
+            pdf.rect(cx - hole, cy - hole, mark.hole_mm, mark.hole_mm, style="F")
+    pdf.set_fill_color(0)
+    doc.text(25, 30, template.title, size=15)
+    if data is not None:
+        for i, line in enumerate((data.customer_name, *data.address_lines)):
+            doc.text(25, 44 + i * 5.5, line, size=11)
+    for f in template.fields:
+        if isinstance(f, OcrField):
+            doc.rect(f.box)
+            doc.text(f.box.x, f.box.y - 1.8, f.label, size=9)
+            if f.printed and data is not None and f.name == "case_number":
+                baseline = f.box.y + f.box.h / 2 + f.font_size_pt * 0.3528 * 0.36
+                doc.text(f.box.x + 4, baseline, case_line(data.case_number), f.font_size_pt, True)
+        elif isinstance(f, CheckboxGroup):
+            doc.text(f.boxes[0].x, f.boxes[0].y - 4, f.label, size=10)
+            titles = (
+                [o.title for o in data.offers]
+                if data is not None
+                else [f"Offer {i + 1}" for i in range(len(f.boxes))]
+            )
+            if len(titles) > len(f.boxes):
+                raise ValueError(f"{len(titles)} offers but only {len(f.boxes)} boxes on the form")
+            for box, title in zip(f.boxes, titles, strict=False):
+                doc.rect(box)
+                doc.text(box.right + 5, box.y + box.h / 2 + 1.5, title, size=11)
+        elif isinstance(f, SignatureField):
+            doc.rect(f.box)
+            doc.text(f.box.x, f.box.y - 1.8, f.label, size=9)
+    doc.text(
+        25,
+        template.page.height_mm - 30,
+        "Tick one box with a clear cross, date and sign, and return this page.",
+        size=9,
+    )
+    doc.text(25, template.page.height_mm - 24, f"{template.id} v{template.version}", size=7)
+    return bytes(pdf.output())
+
+
+def render_image(
+    template: FormTemplate, data: FormData | None = None, dpi: int = 300
+) -> Image.Image:
+    """The form rasterised at ``dpi`` (greyscale), as a perfect scan would show it."""
+    return rasterise_pdf(render_pdf(template, data), dpi=dpi, max_pages=1)[0]
+
+
+def write_reference(template: FormTemplate, folder: str | Path, dpi: int = 150) -> Path:
+    """Write the blank reference image (``reference.png``) into the template's folder."""
+    path = Path(folder) / REFERENCE_FILE
+    render_image(template, None, dpi=dpi).save(path, optimize=True)
+    return path

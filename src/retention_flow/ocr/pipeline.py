@@ -1,0 +1,236 @@
+"""Intake of one page as small steps: register → read fields → validate → route.
+
+Pure: no database, no settings. The caller hands in the templates, a frozen
+:class:`OcrContext`, and optionally a case lookup (case number → the offer codes printed on
+that case's form, or None when there is no such case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel
+
+from retention_flow.ocr.fields import VARIANTS, read_field
+from retention_flow.ocr.omr import read_box
+from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
+from retention_flow.ocr.readers import Backend, LineReader, make_reader
+from retention_flow.ocr.register import Registered, RegistrationFailed, register
+from retention_flow.ocr.template import (
+    CheckboxGroup,
+    FormTemplate,
+    OcrField,
+    SignatureField,
+    load_templates,
+)
+from retention_flow.ocr.validate import (
+    FieldResult,
+    PageStatus,
+    route,
+    validate_checkboxes,
+    validate_ocr,
+    validate_signature,
+)
+
+#: case number → offer codes printed in the tick-box slots, in order; None: no such case
+CaseLookup = Callable[[str], Sequence[str] | None]
+CASE_TARGET = "case_number"
+
+
+@dataclass(frozen=True)
+class OcrContext:
+    """How pages are read. Built by the caller (e.g. from settings); never reads settings."""
+
+    backend: Backend = "auto"
+    tessdata_dir: str | None = None
+    lang: str = "eng"
+    work_dpi: int = 300
+    pdf_dpi: int = 300
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class RegistrationInfo(BaseModel):
+    rotation_deg: float
+    dpi: float
+    residual_mm: float
+    upside_down: bool
+
+
+class PageResult(BaseModel):
+    page: int  # 0-based index within its file
+    status: PageStatus
+    reasons: list[str]
+    template_id: str | None = None
+    template_version: int | None = None
+    case_number: str | None = None
+    fields: list[FieldResult] = []
+    registration: RegistrationInfo | None = None
+    #: the correlation payload for ``response_form_received`` (targets → values)
+    message: dict[str, Any] = {}
+
+    def field(self, name: str) -> FieldResult:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _gray(image: Image.Image | np.ndarray) -> np.ndarray:
+    if isinstance(image, np.ndarray):
+        return image if image.ndim == 2 else np.asarray(Image.fromarray(image).convert("L"))
+    return np.asarray(image.convert("L"))
+
+
+class FormReader:
+    """Reads scanned response forms. One per process; thread-safe (one engine per thread)."""
+
+    def __init__(
+        self,
+        templates: Mapping[str, FormTemplate] | Sequence[FormTemplate],
+        context: OcrContext | None = None,
+        reader: LineReader | None = None,
+    ) -> None:
+        self.templates = list(templates.values() if isinstance(templates, Mapping) else templates)
+        if not self.templates:
+            raise ValueError("a FormReader needs at least one template")
+        self.context = context or OcrContext()
+        ctx = self.context
+        self.reader = reader or make_reader(
+            ctx.backend, tessdata_dir=ctx.tessdata_dir, lang=ctx.lang
+        )
+
+    @classmethod
+    def from_folder(cls, root: str | Path, context: OcrContext | None = None) -> FormReader:
+        return cls(load_templates(root), context)
+
+    def read_file(self, data: bytes, lookup: CaseLookup | None = None) -> list[PageResult]:
+        """Every page of one file (PNG, JPEG, TIFF, PDF). Raises ``UnreadableInput``."""
+        ctx = self.context
+        pages = load_pages(
+            data, dpi=ctx.pdf_dpi, max_pages=ctx.max_pages, max_pixels=ctx.max_pixels
+        )
+        return [self.read_page(page, lookup, index=i) for i, page in enumerate(pages)]
+
+    def read_page(
+        self, image: Image.Image | np.ndarray, lookup: CaseLookup | None = None, index: int = 0
+    ) -> PageResult:
+        gray = _gray(image)
+        failures: list[str] = []
+        for template in self.templates:
+            try:
+                registered = register(gray, template)
+            except RegistrationFailed as exc:
+                failures.append(exc.reason)
+                continue
+            return self._read_registered(registered, template, lookup, index)
+        reason = failures[0] if len(failures) == 1 else "no template fits: " + " | ".join(failures)
+        return PageResult(page=index, status="exception", reasons=[reason])
+
+    def _read_registered(
+        self,
+        registered: Registered,
+        template: FormTemplate,
+        lookup: CaseLookup | None,
+        index: int,
+    ) -> PageResult:
+        dpi = self.context.work_dpi
+        info = RegistrationInfo(
+            rotation_deg=round(registered.rotation_deg, 2),
+            dpi=round(registered.dpi, 1),
+            residual_mm=round(registered.residual_mm, 3),
+            upside_down=registered.upside_down,
+        )
+        head = {
+            "page": index,
+            "template_id": template.id,
+            "template_version": template.version,
+            "registration": info,
+        }
+        results: list[FieldResult] = []
+        boxes_checked = boxes_found = 0
+        options: Sequence[str] | None = None
+        case_number: str | None = None
+        ordered = sorted(template.fields, key=lambda f: f.target != CASE_TARGET)
+        for field in ordered:
+            if isinstance(field, OcrField):
+                read = read_field(registered, field, self.reader, dpi)
+                boxes_checked += 1
+                boxes_found += read.edges_found >= 3
+                result = validate_ocr(field, read)
+                # a check character / date that fails may be a misread: read again, prepared
+                # differently; only a reading that passes its validator replaces the first
+                for variant in (
+                    VARIANTS[1:] if result.status == "invalid" and not read.empty else ()
+                ):
+                    again = validate_ocr(
+                        field, read_field(registered, field, self.reader, dpi, variant)
+                    )
+                    if again.status in {"ok", "unsure"}:
+                        result = again
+                        break
+                result.box = registered.image_box(field.box)
+                if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
+                    case_number = str(result.value)
+                    if lookup is not None:
+                        options = lookup(case_number)
+                        if options is None:
+                            result.status = "invalid"
+                            result.reason = f"no case {case_number}"
+            elif isinstance(field, CheckboxGroup):
+                reads = [
+                    read_box(
+                        registered,
+                        box,
+                        inset=field.inset,
+                        empty_max=field.empty_max,
+                        marked_min=field.filled_min,
+                        dpi=dpi,
+                    )
+                    for box in field.boxes
+                ]
+                result = validate_checkboxes(field, reads, options if lookup else None)
+                xs = [registered.image_box(b) for b in field.boxes]
+                result.box = (
+                    min(b[0] for b in xs),
+                    min(b[1] for b in xs),
+                    max(b[2] for b in xs),
+                    max(b[3] for b in xs),
+                )
+            elif isinstance(field, SignatureField):
+                mark = read_box(
+                    registered,
+                    field.box,
+                    inset=field.inset,
+                    empty_max=field.absent_max,
+                    marked_min=field.present_min,
+                    dpi=dpi,
+                )
+                boxes_checked += 1
+                boxes_found += mark.printed
+                result = validate_signature(field, mark)
+                result.box = registered.image_box(field.box)
+            results.append(result)
+        if boxes_checked and boxes_found / boxes_checked < template.registration.min_boxes_found:
+            return PageResult(
+                **head,
+                status="exception",
+                reasons=[
+                    f"bad alignment: {boxes_found} of {boxes_checked} printed boxes found "
+                    "where the template puts them (wrong form?)"
+                ],
+                fields=results,
+            )
+        status, reasons = route(results, next(f.name for f in ordered))
+        message: dict[str, Any] = {f.target: f.value for f in results}
+        message["uncertain"] = status != "processed"
+        return PageResult(
+            **head,
+            status=status,
+            reasons=reasons,
+            case_number=case_number,
+            fields=results,
+            message=message,
+        )

@@ -1,0 +1,223 @@
+"""Registration: find the four printed corner marks, fix the page's orientation, and fit the
+affine map from template millimetres to scan pixels — refused when it does not fit well.
+
+The top-left mark is a ring (a square with a hole), the others are solid, so a page scanned
+upside down is recognised and turned; a mirrored or sideways page is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from retention_flow.ocr.template import Box, FormTemplate, Mark
+
+MM_PER_INCH = 25.4
+DETECT_DPI = 75.0
+#: below this spread between paper and ink grey levels the page holds no print at all
+MIN_CONTRAST = 40
+MAX_SHEAR_DEG = 2.0
+
+
+class RegistrationFailed(Exception):
+    """The page cannot be aligned with the template; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A page aligned with a template: the (upright) grey image and the mm → pixel map."""
+
+    image: np.ndarray
+    matrix: np.ndarray  # 2x3, template mm -> image px
+    ink_threshold: int
+    rotation_deg: float
+    dpi: float
+    residual_mm: float
+    upside_down: bool
+
+    def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        px, py = self.matrix @ np.array([x_mm, y_mm, 1.0])
+        return float(px), float(py)
+
+    def image_box(self, box: Box) -> tuple[int, int, int, int]:
+        """The box's bounding rectangle in image pixels (x0, y0, x1, y1) of the upright page."""
+        corners = [self.to_image(x, y) for x in (box.x, box.right) for y in (box.y, box.bottom)]
+        xs = [c[0] for c in corners]
+        ys = [c[1] for c in corners]
+        return int(min(xs)), int(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
+
+    def crop(self, box: Box, pad_mm: float, dpi: float) -> np.ndarray:
+        """The box plus ``pad_mm`` around it, resampled upright at ``dpi``."""
+        k = dpi / MM_PER_INCH
+        x0, y0 = box.x - pad_mm, box.y - pad_mm
+        width = round((box.w + 2 * pad_mm) * k)
+        height = round((box.h + 2 * pad_mm) * k)
+        a = self.matrix
+        dst_to_src = np.array(
+            [
+                [a[0, 0] / k, a[0, 1] / k, a[0, 0] * x0 + a[0, 1] * y0 + a[0, 2]],
+                [a[1, 0] / k, a[1, 1] / k, a[1, 0] * x0 + a[1, 1] * y0 + a[1, 2]],
+            ]
+        )
+        return cv2.warpAffine(
+            self.image,
+            dst_to_src,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=255,
+        )
+
+
+@dataclass(frozen=True)
+class _Found:
+    x: float
+    y: float
+    ring: bool
+
+
+def otsu(gray: np.ndarray) -> tuple[int, float]:
+    """Otsu's threshold and the spread between the two classes' mean grey levels."""
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    total = hist.sum()
+    levels = np.arange(256, dtype=np.float64)
+    weight = np.cumsum(hist)
+    mass = np.cumsum(hist * levels)
+    w0 = weight[:-1]
+    w1 = total - w0
+    valid = (w0 > 0) & (w1 > 0)
+    mean0 = np.where(valid, mass[:-1] / np.maximum(w0, 1), 0)
+    mean1 = np.where(valid, (mass[-1] - mass[:-1]) / np.maximum(w1, 1), 0)
+    between = np.where(valid, w0 * w1 * (mean0 - mean1) ** 2, -1)
+    t = int(np.argmax(between))
+    if between[t] <= 0:
+        return 127, 0.0
+    return t, float(mean1[t] - mean0[t])
+
+
+def _candidates(binary: np.ndarray, side_px: float) -> list[_Found]:
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    found = []
+    for i in range(1, count):
+        _, _, w, h, area = stats[i]
+        if not (0.6 * side_px <= w <= 1.5 * side_px and 0.6 * side_px <= h <= 1.5 * side_px):
+            continue
+        if not 0.75 <= w / h <= 1.33 or area / (w * h) < 0.55:
+            continue
+        cx, cy = centroids[i]
+        # a ring's centre is paper, a solid square's is ink
+        row, col = round(cy), round(cx)
+        core = labels[row - 1 : row + 2, col - 1 : col + 2]
+        ring = bool((core != i).all())
+        if not ring and area / (w * h) < 0.8:
+            continue
+        found.append(_Found(float(cx), float(cy), ring))
+    return found
+
+
+def _fit(src_mm: np.ndarray, dst_px: np.ndarray) -> tuple[np.ndarray, float]:
+    design = np.hstack([src_mm, np.ones((len(src_mm), 1))])
+    solution, *_ = np.linalg.lstsq(design, dst_px, rcond=None)
+    matrix = solution.T  # 2x3
+    predicted = design @ solution
+    residual_px = float(np.max(np.linalg.norm(predicted - dst_px, axis=1)))
+    return matrix, residual_px
+
+
+def register(gray: np.ndarray, template: FormTemplate) -> Registered:
+    """Align a greyscale page with ``template`` or raise :class:`RegistrationFailed`."""
+    reg = template.registration
+    page = template.page
+    height, width = gray.shape[:2]
+    if width > height * 1.15 and page.height_mm > page.width_mm * 1.15:
+        raise RegistrationFailed("the page is sideways (landscape scan of a portrait form)")
+    dpi_x = width / (page.width_mm / MM_PER_INCH)
+    dpi_y = height / (page.height_mm / MM_PER_INCH)
+    dpi_guess = (dpi_x + dpi_y) / 2
+    if not reg.min_dpi * 0.8 <= dpi_guess <= reg.max_dpi * 1.2:
+        raise RegistrationFailed(
+            f"the image ({width}x{height} px) is not a full page between "
+            f"{reg.min_dpi:.0f} and {reg.max_dpi:.0f} dpi"
+        )
+    factor = DETECT_DPI / dpi_guess
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    threshold, contrast = otsu(small)
+    if contrast < MIN_CONTRAST:
+        raise RegistrationFailed("the page is blank (no print found)")
+    binary = (small <= threshold).astype(np.uint8)
+    ring_mark = next(m for m in reg.marks if m.shape == "ring")
+    side = ring_mark.size_mm * DETECT_DPI / MM_PER_INCH
+    candidates = _candidates(binary, side)
+
+    sh, sw = small.shape[:2]
+    k = DETECT_DPI / MM_PER_INCH
+    window = 30 * k
+
+    def nearest(mark: Mark, flipped: bool) -> _Found | None:
+        ex, ey = mark.center[0] * k, mark.center[1] * k
+        if flipped:
+            ex, ey = sw - 1 - ex, sh - 1 - ey
+        near = [c for c in candidates if abs(c.x - ex) < window and abs(c.y - ey) < window]
+        return min(near, key=lambda c: (c.x - ex) ** 2 + (c.y - ey) ** 2, default=None)
+
+    best: tuple[bool, list[tuple[Mark, _Found]]] | None = None
+    for flipped in (False, True):
+        pairs = [(m, f) for m in reg.marks if (f := nearest(m, flipped)) is not None]
+        if len(pairs) == 4 and all((m.shape == "ring") == f.ring for m, f in pairs):
+            best = (flipped, pairs)
+            break
+    if best is None:
+        upright = [m.name for m in reg.marks if nearest(m, False) is not None]
+        if len(upright) < 4:
+            raise RegistrationFailed(
+                f"registration marks found: {len(upright)} of 4 ({', '.join(upright) or 'none'}); "
+                "not this form, or the page is cut off"
+            )
+        raise RegistrationFailed("the orientation mark is missing: page mirrored or sideways?")
+    flipped, pairs = best
+    if flipped:
+        gray = cv2.rotate(gray, cv2.ROTATE_180)
+    src = np.array([m.center for m, _ in pairs], dtype=np.float64)
+    dst = np.array(
+        [
+            ((sw - 1 - f.x) if flipped else f.x, (sh - 1 - f.y) if flipped else f.y)
+            for _, f in pairs
+        ],
+        dtype=np.float64,
+    )
+    scale = 1 / factor
+    matrix, residual_px = _fit(src, (dst + 0.5) * scale - 0.5)
+    col_x, col_y = matrix[:, 0], matrix[:, 1]
+    sx, sy = float(np.linalg.norm(col_x)), float(np.linalg.norm(col_y))
+    rotation = math.degrees(math.atan2(col_x[1], col_x[0]))
+    shear = abs(90 - math.degrees(math.acos(float(col_x @ col_y) / (sx * sy))))
+    dpi = (sx + sy) / 2 * MM_PER_INCH
+    residual_mm = residual_px / ((sx + sy) / 2)
+    problems = []
+    if residual_mm > reg.max_residual_mm:
+        problems.append(f"marks do not fit the form ({residual_mm:.2f} mm off)")
+    if abs(rotation) > reg.max_rotation_deg:
+        problems.append(f"rotated {rotation:.1f} degrees (max {reg.max_rotation_deg:g})")
+    if not reg.min_dpi <= dpi <= reg.max_dpi:
+        problems.append(f"resolution {dpi:.0f} dpi outside {reg.min_dpi:g}-{reg.max_dpi:g}")
+    if abs(sx / sy - 1) > reg.max_anisotropy or shear > MAX_SHEAR_DEG:
+        problems.append("the page is stretched or skewed")
+    if problems:
+        raise RegistrationFailed("bad alignment: " + "; ".join(problems))
+    full_threshold, _ = otsu(cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    return Registered(
+        image=gray,
+        matrix=matrix,
+        ink_threshold=full_threshold,
+        rotation_deg=rotation,
+        dpi=dpi,
+        residual_mm=residual_mm,
+        upside_down=flipped,
+    )

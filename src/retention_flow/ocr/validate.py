@@ -1,0 +1,166 @@
+"""Validators: turn raw readings into field results (value, confidence, status, reason) and
+route a page: processed (straight through), verification (a person checks), exception."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from retention_flow.ocr.checkdigit import mod11_10_valid, printed_check_valid
+from retention_flow.ocr.fields import FieldRead
+from retention_flow.ocr.forms import CASE_NUMBER_RE
+from retention_flow.ocr.omr import BoxRead
+from retention_flow.ocr.template import CheckboxGroup, OcrField, SignatureField
+
+FieldStatus = Literal["ok", "unsure", "invalid", "empty"]
+PageStatus = Literal["processed", "verification", "exception"]
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+class FieldResult(BaseModel):
+    name: str
+    kind: str
+    target: str
+    value: str | int | bool | list[str] | list[int] | None
+    confidence: float
+    status: FieldStatus
+    reason: str | None = None
+    raw: str | None = None
+    box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 on the upright page image
+
+
+def _split_check(text: str) -> tuple[str, str]:
+    """``"RC-2026-000123-4 17"`` → number and two-digit check (also when the space is lost)."""
+    if " " in text:
+        number, check = text.rsplit(" ", 1)
+        return number.replace(" ", ""), check
+    return text[:-2], text[-2:]
+
+
+def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
+    base: dict[str, Any] = {
+        "name": field.name,
+        "kind": field.kind,
+        "target": field.target,
+        "raw": read.text,
+        "confidence": read.confidence,
+    }
+    if read.empty or not read.text:
+        if field.required:
+            return FieldResult(**base, value=None, status="invalid", reason="empty")
+        return FieldResult(**base, value=None, status="empty")
+    value: str = read.text
+    problem: str | None = None
+    if field.validator == "mod37_36":
+        number, check = _split_check(read.text)
+        value = number
+        if not CASE_NUMBER_RE.match(number) or not printed_check_valid(number, check):
+            problem = f"check character does not match ({read.text!r})"
+    elif field.validator == "mod11_10":
+        value = read.text.replace(" ", "")
+        if not mod11_10_valid(value):
+            problem = f"check digit does not match ({read.text!r})"
+    elif field.validator == "date":
+        try:
+            parsed: date = datetime.strptime(read.text.replace(" ", ""), field.date_format).date()
+        except ValueError:
+            problem = f"not a date in the form {field.date_format} ({read.text!r})"
+        else:
+            if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+                problem = f"implausible year {parsed.year}"
+            value = parsed.isoformat()
+    elif (
+        field.validator == "regex" and field.pattern and not re.fullmatch(field.pattern, read.text)
+    ):
+        problem = f"does not match {field.pattern} ({read.text!r})"
+    if problem:
+        return FieldResult(**base, value=value, status="invalid", reason=problem)
+    if read.confidence < field.min_confidence:
+        reason = f"confidence {read.confidence:.0f} below {field.min_confidence:g}"
+        return FieldResult(**base, value=value, status="unsure", reason=reason)
+    return FieldResult(**base, value=value, status="ok")
+
+
+def _mark_confidence(reads: Sequence[BoxRead], empty_max: float, marked_min: float) -> float:
+    margins = []
+    for r in reads:
+        if r.state == "unsure":
+            return 0.0
+        if r.state == "empty":
+            margins.append((empty_max - r.density) / empty_max if empty_max else 1.0)
+        else:
+            margins.append(min(1.0, (r.density - marked_min) / marked_min))
+    return round(50 + 50 * min(margins, default=1.0), 1)
+
+
+def validate_checkboxes(
+    field: CheckboxGroup, reads: Sequence[BoxRead], options: Sequence[str] | None
+) -> FieldResult:
+    """``options``: the offer codes printed in the slots (from the case); None when unknown."""
+    slots = (
+        range(len(options))
+        if options is not None
+        else [i for i, r in enumerate(reads) if r.printed]
+    )
+    used = [reads[i] for i in slots if i < len(reads)]
+    confidence = _mark_confidence(used, field.empty_max, field.filled_min)
+    marked = [i for i in slots if i < len(reads) and reads[i].state == "marked"]
+    unsure = [i for i in slots if i < len(reads) and reads[i].state == "unsure"]
+    densities = ", ".join(f"{reads[i].density:.3f}" for i in slots if i < len(reads))
+    base: dict[str, Any] = {
+        "name": field.name,
+        "kind": field.kind,
+        "target": field.target,
+        "confidence": confidence,
+        "raw": densities,
+    }
+    value: Any = [options[i] for i in marked] if options is not None else marked
+    if len(marked) == 1:
+        value = value[0]
+    if unsure:
+        slots_text = ", ".join(str(i + 1) for i in unsure)
+        return FieldResult(**base, value=value, status="unsure", reason=f"box {slots_text} unclear")
+    if field.validator in {"exactly_one", "at_most_one"} and len(marked) > 1:
+        return FieldResult(
+            **base, value=value, status="invalid", reason=f"{len(marked)} offers ticked"
+        )
+    if not marked:
+        if field.validator == "exactly_one":
+            return FieldResult(**base, value=None, status="invalid", reason="no offer ticked")
+        return FieldResult(**base, value=None, status="empty")
+    return FieldResult(**base, value=value, status="ok")
+
+
+def validate_signature(field: SignatureField, read: BoxRead) -> FieldResult:
+    base: dict[str, Any] = {
+        "name": field.name,
+        "kind": field.kind,
+        "target": field.target,
+        "raw": f"{read.density:.4f}",
+    }
+    if read.state == "unsure":
+        return FieldResult(
+            **base, value=None, confidence=0.0, status="unsure", reason="faint or tiny mark"
+        )
+    confidence = _mark_confidence([read], field.absent_max, field.present_min)
+    return FieldResult(**base, value=read.state == "marked", confidence=confidence, status="ok")
+
+
+def route(fields: Sequence[FieldResult], case_field: str) -> tuple[PageStatus, list[str]]:
+    """processed when every field is ok (or optional and empty); exception when the case
+    number is unreadable; verification otherwise."""
+    reasons: list[str] = []
+    status: PageStatus = "processed"
+    for f in fields:
+        if f.status == "ok" or f.status == "empty":
+            continue
+        reasons.append(f"{f.name}: {f.reason}")
+        if f.name == case_field and f.status == "invalid":
+            status = "exception"
+        elif status == "processed":
+            status = "verification"
+    return status, reasons

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageChops
+
+from retention_flow.ocr.errors import TemplateInvalid
+from retention_flow.ocr.forms import render_image
+from retention_flow.ocr.template import (
+    CheckboxGroup,
+    load_template,
+    load_templates,
+    parse_template,
+)
+from tests.ocr.conftest import TEMPLATES
+
+SHIPPED = TEMPLATES / "retention_offer_v1"
+
+
+def _raw() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SHIPPED / "template.json").read_text())
+    return data
+
+
+def test_shipped_template_loads_with_its_reference_image() -> None:
+    template = load_template(SHIPPED)
+    assert template.id == "retention_offer_v1"
+    assert {f.name for f in template.fields} == {"case_number", "offer", "signed_on", "signature"}
+    offer = template.field("offer")
+    assert isinstance(offer, CheckboxGroup) and len(offer.boxes) == 4
+    assert (SHIPPED / "reference.png").is_file()
+    assert set(load_templates(TEMPLATES)) == {"retention_offer_v1"}
+
+
+def _broken(change: str) -> dict[str, Any]:
+    data = _raw()
+    fields = data["fields"]
+    if change == "overlap":
+        fields[3]["box"] = dict(fields[2]["box"])
+    elif change == "outside":
+        fields[0]["box"]["x"] = 200
+    elif change == "no_ring":
+        data["registration"]["marks"][0]["shape"] = "square"
+    elif change == "unknown_kind":
+        fields[0]["kind"] = "barcode"
+    elif change == "band":
+        fields[1]["empty_max"] = 0.2
+    elif change == "duplicate":
+        fields[2]["name"] = "case_number"
+    elif change == "regex":
+        fields[2]["validator"] = "regex"
+        fields[2]["kind"] = "text"
+    elif change == "extra":
+        fields[0]["colour"] = "red"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("overlap", "signature overlaps|signed_on overlaps"),
+        ("outside", "outside the page"),
+        ("no_ring", "exactly one mark must be a ring"),
+        ("unknown_kind", "fields.0"),
+        ("band", "empty_max must be below filled_min"),
+        ("duplicate", "field names must be unique"),
+        ("regex", "needs a pattern"),
+        ("extra", "colour"),
+    ],
+)
+def test_invalid_templates_name_the_problem(change: str, message: str) -> None:
+    with pytest.raises(TemplateInvalid, match=message) as info:
+        parse_template(json.dumps(_broken(change)), source="t.json")
+    assert info.value.errors and info.value.detail.startswith("t.json: ")
+
+
+def test_not_json_and_wrong_folder(tmp_path: Path) -> None:
+    with pytest.raises(TemplateInvalid, match="not valid JSON"):
+        parse_template("{")
+    folder = tmp_path / "other_name"
+    folder.mkdir()
+    (folder / "template.json").write_text(json.dumps(_raw()))
+    with pytest.raises(TemplateInvalid, match="differs from its folder"):
+        load_template(folder)
+    with pytest.raises(TemplateInvalid, match="cannot read"):
+        load_template(tmp_path / "missing")
+
+
+def test_reference_image_is_the_blank_form() -> None:
+    stored = Image.open(SHIPPED / "reference.png").convert("L")
+    fresh = render_image(load_template(SHIPPED), None, dpi=150)
+    assert stored.size == fresh.size
+    diff = ImageChops.difference(stored, fresh).histogram()
+    assert sum(diff[64:]) / (fresh.width * fresh.height) < 0.002  # regenerate when it differs
