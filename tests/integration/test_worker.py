@@ -113,3 +113,13 @@ def test_failing_job_backs_off_then_fails(ctx: AppContext, clock: Any) -> None:
         session.execute(update(JOB).where(JOB.c.id == job_id).values(state="queued", attempts=0))
         session.commit()
     assert worker.run_jobs_once(ctx, "w", {"ocr": lambda *_: None}) == 1
+
+
+def test_idle_worker_wakes_for_the_next_timer(ctx: AppContext, clock: Any) -> None:
+    assert worker.idle_wait(ctx, 1.0) == 1.0  # nothing pending
+    _start_many(ctx, 1)  # a timer due in 2 h
+    assert worker.idle_wait(ctx, 1.0) == 1.0
+    clock.advance(timedelta(hours=2) - timedelta(milliseconds=300))
+    assert 0.29 < worker.idle_wait(ctx, 1.0) < 0.31
+    clock.advance(timedelta(seconds=1))
+    assert worker.idle_wait(ctx, 1.0) == 0.005  # overdue: look again at once

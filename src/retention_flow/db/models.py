@@ -133,7 +133,9 @@ class Timer(SQLModel, table=True):
     element_id: str = Field(max_length=200)
     kind: str = Field(max_length=40)  # duration | date | cycle
     due_at: datetime = _dt()
-    state: str = Field(default="pending", max_length=20)  # pending | fired | cancelled
+    #: pending | cancelled; a fired timer's row is replaced by the workflow's next
+    #: projection (its firing is in the audit trail as ``timer_fired``)
+    state: str = Field(default="pending", max_length=20)
     locked_by: str | None = Field(default=None, max_length=200)
     locked_until: datetime | None = _dt(nullable=True)
     attempts: int = 0

@@ -240,8 +240,6 @@ def correlate_message(
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     payload = _check_data(data or {})
-    with read_session(ctx.db) as session:
-        case_id = find_case_for(session, correlation)
 
     def make(
         _session: Session, _head: CaseHead
@@ -256,7 +254,8 @@ def correlate_message(
         ]
         return Runtime.deliver_message(message_name, payload), events, {}
 
-    _result, view = step_case(ctx, actor, case_id, make)
+    # the case is looked up inside the step's own transaction: one session, not two
+    _result, view = step_case(ctx, actor, lambda session: find_case_for(session, correlation), make)
     return view
 
 
@@ -271,7 +270,7 @@ def fire_due_timers(ctx: AppContext, case_id: str) -> list[str]:
     def make(session: Session, head: CaseHead) -> tuple[None, list[NewEvent], dict[str, Any]]:
         due = session.execute(
             select(TIMER.c.id, TIMER.c.element_id).where(
-                and_(TIMER.c.case_id == head.id, TIMER.c.state == "pending", TIMER.c.due_at <= now)
+                and_(TIMER.c.case_id == head.id, TIMER.c.state == "pending", TIMER.c.due_at < now)
             )
         ).all()
         fired[:] = [r.element_id for r in due]

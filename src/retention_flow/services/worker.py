@@ -23,10 +23,10 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from ..core.errors import CaseNotActive, RetentionFlowError
 from ..db.session import write_session
@@ -212,6 +212,22 @@ def default_job_handlers() -> dict[str, JobHandler]:
 # --------------------------------------------------------------------------- loop
 
 
+def idle_wait(ctx: AppContext, poll_seconds: float) -> float:
+    """How long an idle worker sleeps: the poll interval, or less when a timer falls due
+    sooner (one indexed lookup), so timers fire on time without a busy poll."""
+    next_due = None
+    with ctx.db.connect() as conn:
+        next_due = conn.execute(
+            select(func.min(TIMER.c.due_at)).where(TIMER.c.state == "pending")
+        ).scalar_one_or_none()
+    if next_due is None:
+        return poll_seconds
+    if next_due.tzinfo is None:
+        next_due = next_due.replace(tzinfo=UTC)
+    until = (next_due - ctx.now()).total_seconds() + 0.001  # fires strictly after due
+    return max(0.005, min(poll_seconds, until))
+
+
 def run_worker(
     ctx: AppContext,
     *,
@@ -232,5 +248,5 @@ def run_worker(
         if max_passes is not None and passes >= max_passes:
             break
         if not busy:
-            stop.wait(poll_seconds)
+            stop.wait(idle_wait(ctx, poll_seconds))
     log.info("worker %s stopped", worker)
