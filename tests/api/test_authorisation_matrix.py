@@ -80,6 +80,13 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/tasks/{task_id}/assign"): _rule("team_lead admin"),
     ("POST", "/api/tasks/{task_id}/complete"): _rule("agent", hidden="partner2"),
     ("GET", "/api/audit/verify"): _rule("auditor"),
+    ("GET", "/api/partners"): _rule("admin back_office"),
+    ("POST", "/api/partners"): _rule("admin back_office"),
+    ("POST", "/api/partners/allocate"): _rule("admin back_office"),
+    ("GET", "/api/partners/settlements"): _rule("admin back_office auditor"),
+    ("POST", "/api/partners/settlements/run"): _rule("admin back_office"),
+    ("GET", "/api/kpis"): _rule("team_lead auditor process_owner"),
+    ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
 }
 
 

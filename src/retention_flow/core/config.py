@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
+    kpi_scorecard_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "retention_rate": 0.4,
+            "service_level": 0.3,
+            "first_contact_resolution": 0.2,
+            "handling": 0.1,
+        },
+        description="agent scorecard: weight of each KPI (JSON object)",
+    )
+    kpi_target_handling_seconds: float = Field(
+        default=60.0, gt=0, description="handling time that scores full marks on the scorecard"
+    )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
     )

@@ -21,6 +21,7 @@ from .models import (
     User,
     WorkItem,
 )
+from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
 
 
 def _t(model: type) -> Table:
@@ -44,3 +45,8 @@ CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)
 SETTLEMENT_LINE = _t(SettlementLine)
 CUSTOMER = _t(Customer)
+
+PARTNER = _t(Partner)
+LEAD_ALLOCATION = _t(LeadAllocation)
+SETTLEMENT_STATEMENT = _t(SettlementStatement)
+SETTLEMENT_ENTRY = _t(SettlementEntry)

@@ -69,6 +69,47 @@ LAST = (
     "Yilmaz",
 )
 
+#: demo partner organisations; restrictions mirror processes/retention/partner_eligibility.dmn
+DEMO_PARTNERS: dict[str, dict[str, Any]] = {
+    "p_alpha": {
+        "name": "Alpha Telesales",
+        "capacity_per_period": 400,
+        "products": ["mobile_s", "mobile_m", "mobile_l"],
+        "regions": ["north", "east"],
+        "min_contract_age_months": 6,
+        "cost_per_lead_cents": 1500,
+        "commission_cents": 3000,
+        "quality": 0.30,
+    },
+    "p_beta": {
+        "name": "Beta Direct",
+        "capacity_per_period": 300,
+        "regions": ["south", "west"],
+        "cost_per_lead_cents": 1000,
+        "commission_cents": 2500,
+        "quality": 0.25,
+    },
+    "p_gamma": {
+        "name": "Gamma Partners",
+        "capacity_per_period": 200,
+        "regions": ["north", "south"],
+        "min_contract_age_months": 12,
+        "cost_per_lead_cents": 2000,
+        "commission_cents": 3500,
+        "quality": 0.40,
+        "min_share": 0.1,
+    },
+    "p_delta": {
+        "name": "Delta Retail",
+        "capacity_per_period": 150,
+        "products": ["mobile_s", "mobile_m", "mobile_l"],
+        "min_contract_age_months": 24,
+        "cost_per_lead_cents": 800,
+        "commission_cents": 2000,
+        "quality": 0.20,
+    },
+}
+
 #: demo users: name -> (roles, partner organisation)
 DEMO_USERS: dict[str, tuple[list[str], str | None]] = {
     "agent1": (["agent", "telemarketing", "inbound"], None),
@@ -96,6 +137,7 @@ class DemoResult:
     deployed: list[str] = field(default_factory=list)
     users_created: dict[str, str] = field(default_factory=dict)  # name -> password
     customers_created: int = 0
+    partners_created: int = 0
     cases_started: int = 0
     tasks_completed: int = 0
 
@@ -117,6 +159,7 @@ def seed(
         if deployed.created:
             result.deployed.append(folder.name)
     result.users_created = _users(ctx, password)
+    result.partners_created = _partners(ctx, owner)
     result.customers_created = _customers(ctx, customers, rng)
     if _demo_cases_exist(ctx):
         return result
@@ -151,6 +194,18 @@ def _users(ctx: AppContext, password: str | None) -> dict[str, str]:
         except Conflict:
             continue
         created[name] = secret
+    return created
+
+
+def _partners(ctx: AppContext, actor: Actor) -> int:
+    from .partners import list_partners, save_partner
+
+    have = {p["id"] for p in list_partners(ctx, limit=500)[0]}
+    created = 0
+    for partner_id, values in DEMO_PARTNERS.items():
+        if partner_id not in have:
+            save_partner(ctx, actor, partner_id, values)
+            created += 1
     return created
 
 

@@ -181,15 +181,33 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
 
 
 def allocate_partner(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Choose a partner for the lead: the first eligible one not tried before.
+    """Choose a partner for the lead among the eligible ones not tried before.
 
-    (The optimising allocation across many leads replaces this rule in the partner issue.)
+    With partner master data (``partner_org``): the eligible partner with capacity left
+    this month that earns the most (customer value x quality - lead cost); the allocation
+    counts against its capacity and is audited with its inputs. Without any partner rows
+    yet: the first eligible partner not tried (the rules' preferred order).
     """
+    from .partners import allocate_case_lead
+
     step = current_step()
     eligible = params.get("eligible_partners") or []
     exclude = set(params.get("exclude") or [])
     if not isinstance(eligible, list):
         raise ScriptError("parameter 'eligible_partners' must be a list")
+    allocated = allocate_case_lead(
+        step.connection(),
+        case_id=step.case_id,
+        actor=step.actor,
+        now=step.now,
+        data=data,
+        eligible=[str(p) for p in eligible],
+        exclude={str(p) for p in exclude},
+    )
+    if allocated is not None:
+        answer, event = allocated
+        step.events.append(event)
+        return answer
     choice = next((str(p) for p in eligible if p not in exclude), None)
     reason = (
         None
@@ -204,7 +222,7 @@ def allocate_partner(data: dict[str, Any], params: dict[str, Any]) -> dict[str, 
                 "partner_id": choice,
                 "eligible": eligible,
                 "excluded": sorted(exclude),
-                "rule": "first eligible not tried",
+                "rule": "first eligible not tried (no partner master data)",
                 "reason": reason,
             },
         )
@@ -213,7 +231,12 @@ def allocate_partner(data: dict[str, Any], params: dict[str, Any]) -> dict[str, 
 
 
 def record_settlement(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """One commission line for the partner that retained the customer (never two)."""
+    """One commission line for the partner that retained the customer (never two).
+
+    The commission is the partner's ``commission_cents`` from the partner table.
+    """
+    from .partners import commission_of
+
     step = current_step()
     partner_id = str(_required(params, "partner_id"))
     conn = step.connection()
@@ -229,7 +252,9 @@ def record_settlement(data: dict[str, Any], params: dict[str, Any]) -> dict[str,
             "commission_cents": found.commission_cents,
         }
     line_id = str(uuid.uuid4())
-    commission = step.commission_cents.get(partner_id, DEFAULT_COMMISSION_CENTS)
+    commission = commission_of(conn, partner_id)
+    if commission is None:
+        commission = step.commission_cents.get(partner_id, DEFAULT_COMMISSION_CENTS)
     conn.execute(
         insert(SETTLEMENT_LINE).values(
             id=line_id,

@@ -1,0 +1,174 @@
+"""Request and response schemas of the partner, allocation, settlement and KPI routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .schemas import MAX_INT
+
+Cents = Field(ge=0, le=MAX_INT)
+
+
+class PartnerSave(BaseModel):
+    """Create a partner (``id`` new) or change the fields given (``id`` known)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    capacity_per_period: int | None = Field(default=None, ge=0, le=MAX_INT)
+    products: list[str] | None = Field(default=None, max_length=50)
+    regions: list[str] | None = Field(default=None, max_length=50)
+    min_contract_age_months: int | None = Field(default=None, ge=0, le=1200)
+    max_contract_age_months: int | None = Field(default=None, ge=0, le=1200)
+    cost_per_lead_cents: int | None = Field(default=None, ge=0, le=MAX_INT)
+    commission_cents: int | None = Field(default=None, ge=0, le=MAX_INT)
+    quality: float | None = Field(default=None, ge=0, le=1)
+    min_share: float | None = Field(default=None, ge=0, le=1)
+    active: bool | None = None
+
+
+class PartnerPublic(BaseModel):
+    id: str
+    name: str
+    capacity_per_period: int
+    used_this_period: int
+    remaining_capacity: int
+    products: list[str]
+    regions: list[str]
+    min_contract_age_months: int | None
+    max_contract_age_months: int | None
+    cost_per_lead_cents: int
+    commission_cents: int
+    quality: float
+    min_share: float
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    created: bool | None = None
+
+
+class PartnersPublic(BaseModel):
+    data: list[PartnerPublic]
+    count: int
+
+
+class LeadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: str = Field(min_length=1, max_length=200)
+    case_id: str | None = Field(default=None, max_length=36)
+    product: str = Field(max_length=40)
+    region: str = Field(max_length=40)
+    contract_age_months: int = Field(ge=0, le=1200)
+    value_cents: int | None = Field(default=None, ge=0, le=MAX_INT)
+    monthly_revenue_cents: int | None = Field(default=None, ge=0, le=MAX_INT)
+    eligible_partners: list[str] | None = Field(
+        default=None, max_length=100, description="partners the rules allow (DMN)"
+    )
+
+
+class AllocateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    leads: list[LeadIn] = Field(max_length=50_000)
+    method: Literal["milp", "greedy"] = "milp"
+    dry_run: bool = False
+
+
+class AllocationPublic(BaseModel):
+    run_id: str
+    dry_run: bool
+    solver: str
+    fallback_reason: str | None
+    objective_cents: int
+    lp_bound_cents: int | None
+    gap: float | None
+    solve_seconds: float
+    assignments: dict[str, str]
+    unassigned: dict[str, str]
+    per_partner: dict[str, int]
+    min_leads: dict[str, int]
+
+
+class SettlementRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    partner_id: str | None = Field(default=None, max_length=100)
+
+
+class StatementPublic(BaseModel):
+    id: str
+    partner_id: str
+    period: str
+    seq: int
+    status: str
+    total_cents: int
+    entry_count: int
+    hash: str | None
+    created_by: str
+    created_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class StatementsPublic(BaseModel):
+    data: list[StatementPublic]
+    count: int
+
+
+class SettlementRunPublic(BaseModel):
+    period: str
+    added: dict[str, int]
+    statements: list[StatementPublic]
+    rejected: list[dict[str, Any]]
+
+
+class KpiRow(BaseModel):
+    group: dict[str, str]
+    volume: int
+    ended: int
+    retained: int
+    retention_rate: float | None
+    tasks_completed: int
+    avg_handling_seconds: float | None
+    avg_waiting_seconds: float | None
+    service_level: float | None
+    fcr_cases: int
+    first_contact_resolution: float | None
+    backlog: int
+    backlog_overdue: int
+
+
+class KpisPublic(BaseModel):
+    data: list[KpiRow]
+    count: int
+    start: datetime
+    end: datetime
+
+
+class ScoreComponent(BaseModel):
+    kpi: str
+    value: float | None
+    normalised: float | None
+    weight: float
+    effective_weight: float
+    contribution: float
+
+
+class Scorecard(BaseModel):
+    agent: str
+    score: float
+    tasks_completed: int
+    components: list[ScoreComponent]
+
+
+class ScorecardsPublic(BaseModel):
+    data: list[Scorecard]
+    count: int
+    start: datetime
+    end: datetime

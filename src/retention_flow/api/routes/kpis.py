@@ -1,0 +1,57 @@
+"""KPIs from work items and audit events, as JSON or CSV; the agent scorecard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from ...services import kpis
+from ...services.context import Actor
+from ..deps import CtxDep, require_role
+from ..partner_schemas import KpisPublic, ScorecardsPublic
+
+router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+
+Steward = Annotated[Actor, Depends(require_role("team_lead", "auditor", "process_owner"))]
+Start = Annotated[datetime | None, Query(description="from (default: start of this month)")]
+End = Annotated[datetime | None, Query(description="until, exclusive (default: now)")]
+
+
+def _period(ctx: Any, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    now = ctx.now()
+    end = end or now
+    start = start or datetime(end.year, end.month, 1, tzinfo=UTC)
+    return (
+        start if start.tzinfo else start.replace(tzinfo=UTC),
+        end if end.tzinfo else end.replace(tzinfo=UTC),
+    )
+
+
+@router.get("", response_model=KpisPublic, responses={200: {"content": {"text/csv": {}}}})
+def get_kpis(
+    ctx: CtxDep,
+    _user: Steward,
+    start: Start = None,
+    end: End = None,
+    group_by: Annotated[
+        str, Query(max_length=100, description="comma separated: " + ", ".join(kpis.GROUPS))
+    ] = "channel",
+    granularity: Literal["day", "week", "month"] = "day",
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    start, end = _period(ctx, start, end)
+    groups = [g.strip() for g in group_by.split(",") if g.strip()]
+    rows = kpis.compute(ctx, start=start, end=end, group_by=groups, granularity=granularity)
+    if format == "csv":
+        return Response(kpis.to_csv(rows, groups), media_type="text/csv")
+    return {"data": rows, "count": len(rows), "start": start, "end": end}
+
+
+@router.get("/scorecard", response_model=ScorecardsPublic)
+def scorecard(ctx: CtxDep, _user: Steward, start: Start = None, end: End = None) -> Any:
+    """Each agent's weighted score, every component shown (weights in settings)."""
+    start, end = _period(ctx, start, end)
+    data = kpis.scorecard(ctx, start=start, end=end)
+    return {"data": data, "count": len(data), "start": start, "end": end}

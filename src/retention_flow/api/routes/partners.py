@@ -1,0 +1,71 @@
+"""Sales partners: master data, allocation runs, settlement statements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from ...services import partners, settlement
+from ...services.context import Actor
+from ..deps import CtxDep, require_role
+from ..partner_schemas import (
+    AllocateIn,
+    AllocationPublic,
+    PartnerPublic,
+    PartnerSave,
+    PartnersPublic,
+    SettlementRunIn,
+    SettlementRunPublic,
+    StatementsPublic,
+)
+
+router = APIRouter(prefix="/api/partners", tags=["partners"])
+
+Manager = Annotated[Actor, Depends(require_role("admin", "back_office"))]
+Reviewer = Annotated[Actor, Depends(require_role("admin", "back_office", "auditor"))]
+
+
+@router.get("", response_model=PartnersPublic)
+def list_partners(
+    ctx: CtxDep,
+    _user: Manager,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Partners with their capacity used and left this month."""
+    data, count = partners.list_partners(ctx, limit=limit, offset=offset)
+    return {"data": data, "count": count}
+
+
+@router.post("", response_model=PartnerPublic)
+def save_partner(ctx: CtxDep, user: Manager, body: PartnerSave, response: Response) -> Any:
+    """Create a partner (201) or change the fields given of an existing one (200)."""
+    values = body.model_dump(exclude={"id"}, exclude_unset=True)
+    saved = partners.save_partner(ctx, user, body.id, values)
+    response.status_code = 201 if saved["created"] else 200
+    return saved
+
+
+@router.post("/allocate", response_model=AllocationPublic)
+def allocate(ctx: CtxDep, user: Manager, body: AllocateIn) -> dict[str, Any]:
+    """Allocate leads to partners (HiGHS MILP; a greedy fallback is reported as such)."""
+    leads = [lead.model_dump() for lead in body.leads]
+    return partners.allocate_leads(ctx, user, leads, method=body.method, dry_run=body.dry_run)
+
+
+@router.get("/settlements", response_model=StatementsPublic)
+def statements(
+    ctx: CtxDep,
+    _user: Reviewer,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    partner_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    data = settlement.list_statements(ctx, period=period, partner_id=partner_id)
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/settlements/run", response_model=SettlementRunPublic)
+def run_settlement(ctx: CtxDep, user: Manager, body: SettlementRunIn) -> dict[str, Any]:
+    """Put the month's validated, unpaid commission lines on draft statements."""
+    return settlement.run_settlement(ctx, user, body.period, body.partner_id)
