@@ -221,12 +221,21 @@ def users_add(
     name: str,
     role: UserRolesOpt,
     partner: Annotated[str | None, typer.Option(help="partner organisation")] = None,
+    team: Annotated[str | None, typer.Option(help="team (for KPIs by team)")] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a user with roles (and a partner organisation for partner users)."""
     from .services import users
 
-    _out(users.add_user(_ctx(), name, _password(password_stdin), role, partner))
+    _out(users.add_user(_ctx(), name, _password(password_stdin), role, partner, team))
+
+
+@users_app.command("team")
+def users_team(name: str, team: Annotated[str, typer.Argument(help="team; '' for none")]) -> None:
+    """Put a user in a team."""
+    from .services import users
+
+    _out(users.set_team(_ctx(), name, team))
 
 
 @users_app.command("passwd")

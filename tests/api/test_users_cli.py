@@ -59,7 +59,13 @@ def test_users_add_passwd_roles_disable(url: str) -> None:
             stdin="s3cret-pass\n",
         )
     )
-    assert added == {"username": "pia", "roles": ["partner"], "partner": "acme", "disabled": False}
+    assert added == {
+        "username": "pia",
+        "roles": ["partner"],
+        "partner": "acme",
+        "team": None,
+        "disabled": False,
+    }
     # the CLI changes users in another process: no cached answers, so revocation is seen
     ctx = build_context(
         Settings(

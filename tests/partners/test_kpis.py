@@ -150,6 +150,21 @@ def test_csv_and_bad_groupings(history: AppContext) -> None:
     assert [r["channel"] for r in table] == ["inbound", "outbound"]
     assert table[1]["retention_rate"] == "0.5"
     with pytest.raises(ValidationFailed):
-        kpis.compute(history, start=DAY, end=DAY + timedelta(days=1), group_by=["team"])
+        kpis.compute(history, start=DAY, end=DAY + timedelta(days=1), group_by=["colour"])
     with pytest.raises(ValidationFailed):
         kpis.compute(history, start=DAY, end=DAY)
+
+
+def test_kpis_by_team(history: AppContext) -> None:
+    from retention_flow.services import users
+
+    users.add_user(history, "tom", "password-123", ["agent", "telemarketing"], team="north")
+    users.add_user(history, "amy", "password-123", ["agent", "telemarketing"], team="north")
+    users.add_user(history, "ina", "password-123", ["agent", "inbound"])
+    users.set_team(history, "ina", "south")
+    rows = _rows(history, "team")
+    north, south = rows[("north",)], rows[("south",)]
+    assert north["tasks_completed"] == 2 and north["retention_rate"] == 0.5
+    assert north["avg_handling_seconds"] == (600 + 1200) / 2
+    assert south["tasks_completed"] == 2 and south["retention_rate"] == 1.0
+    assert rows[("(none)",)]["backlog"] == 1

@@ -221,6 +221,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=400)
     roles: list[str] = Field(sa_column=Column(JSONType, nullable=False))
     partner: str | None = Field(default=None, max_length=200)
+    #: the team a team lead steers (KPIs are grouped by it)
+    team: str | None = Field(default=None, max_length=100)
     disabled: bool = False
     failed_logins: int = 0
     locked_until: datetime | None = _dt(nullable=True)

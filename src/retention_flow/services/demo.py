@@ -124,6 +124,14 @@ DEMO_USERS: dict[str, tuple[list[str], str | None]] = {
     "admin1": (["admin"], None),
     **{f"partner_{p[2:]}": (["partner"], p) for p in PARTNERS},
 }
+#: demo teams (KPIs by team)
+DEMO_TEAMS = {
+    "agent1": "north",
+    "agent2": "north",
+    "lead1": "north",
+    "agent3": "south",
+    "specialist1": "south",
+}
 CASE_MIX = {
     "outbound_telemarketing": 0.45,
     "inbound_callcentre": 0.25,
@@ -190,7 +198,7 @@ def _users(ctx: AppContext, password: str | None) -> dict[str, str]:
             continue
         secret = password or secrets.token_urlsafe(12)
         try:
-            users.add_user(ctx, name, secret, roles, partner)
+            users.add_user(ctx, name, secret, roles, partner, DEMO_TEAMS.get(name))
         except Conflict:
             continue
         created[name] = secret

@@ -38,10 +38,10 @@ from sqlalchemy import and_, or_, select
 
 from ..core.errors import ValidationFailed
 from ..db.session import read_session
-from ..db.tables import AUDIT_EVENT, CASE, WORK_ITEM
+from ..db.tables import AUDIT_EVENT, CASE, USER, WORK_ITEM
 from .context import AppContext
 
-GROUPS = ("channel", "process", "offer", "partner", "agent", "period")
+GROUPS = ("channel", "process", "offer", "partner", "agent", "team", "period")
 GRANULARITIES = ("day", "week", "month")
 CONTACT_ROLES = frozenset({"agent", "telemarketing", "inbound", "specialist", "partner"})
 NONE = "(none)"
@@ -192,6 +192,11 @@ def compute(
             if c["ended_at"] is not None and start <= c["ended_at"] < end and c["outcome"]
         }
         contacts = _contact_tasks(conn, ended_ids)
+        teams: dict[str, str | None] = (
+            dict(conn.execute(select(USER.c.username, USER.c.team)).all())
+            if "team" in group_by
+            else {}
+        )
 
     accs: dict[tuple[str, ...], _Acc] = defaultdict(_Acc)
 
@@ -210,6 +215,8 @@ def compute(
                 values.append(item_partner or (case or {}).get("partner") or NONE)
             elif g == "agent":
                 values.append(agent or NONE)
+            elif g == "team":
+                values.append((teams.get(agent) if agent else None) or NONE)
             else:
                 values.append(bucket(at, granularity))
         return tuple(values)

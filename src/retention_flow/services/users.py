@@ -86,8 +86,24 @@ def public(user: User) -> dict[str, Any]:
         "username": user.username,
         "roles": list(user.roles),
         "partner": user.partner,
+        "team": user.team,
         "disabled": user.disabled,
     }
+
+
+def _team(team: str | None) -> str | None:
+    team = (team or "").strip() or None
+    if team is not None and len(team) > 100:
+        raise ValidationFailed(
+            "a team name is at most 100 characters",
+            errors=[{"field": "team", "message": "too long"}],
+        )
+    return team
+
+
+def set_team(ctx: AppContext, username: str, team: str | None) -> dict[str, Any]:
+    """Put a user in a team (or none); KPIs group agents' work by team."""
+    return _update(ctx, username, team=_team(team))
 
 
 def add_user(
@@ -96,6 +112,7 @@ def add_user(
     password: str,
     roles: list[str],
     partner: str | None = None,
+    team: str | None = None,
 ) -> dict[str, Any]:
     username = username.strip()
     if not username or len(username) > 200:
@@ -111,6 +128,7 @@ def add_user(
         password_hash=hasher(ctx.settings).hash(password),
         roles=checked,
         partner=partner or None,
+        team=_team(team),
         created_at=now,
         updated_at=now,
     )

@@ -82,7 +82,7 @@ def test_kpis_as_json_and_csv(seeded: AppContext, client: TestClient, add_user: 
     as_csv = client.get(f"/api/kpis?{params}&group_by=partner&format=csv", headers=lead)
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.text.splitlines()[0].startswith("partner,volume,ended,retained")
-    bad = client.get(f"/api/kpis?{params}&group_by=team", headers=lead)
+    bad = client.get(f"/api/kpis?{params}&group_by=colour", headers=lead)
     assert_problem(bad, 422, "validation_failed")
     card = client.get(f"/api/kpis/scorecard?{params}", headers=lead)
     assert card.status_code == 200 and card.json()["count"] >= 1
