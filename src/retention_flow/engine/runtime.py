@@ -15,7 +15,6 @@ agent's input is kept, the failing element waits READY, and ``retry`` runs it ag
 from __future__ import annotations
 
 import copy
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +99,8 @@ class StepFailed(RetentionFlowError):
         self.error_code = error.code if isinstance(error, RetentionFlowError) else "script_error"
 
 
-Operation = Callable[[BpmnWorkflow], None]
+#: Changes a workflow; may return the task it completed (its data changes count).
+Operation = Callable[[BpmnWorkflow], Any]
 
 
 @dataclass
@@ -155,21 +155,25 @@ class Runtime:
         ``rebuild`` returns a fresh workflow in the pre-operation state. Returns the
         element ids the engine completed automatically and the data the step changed.
         """
-        started = time.time()
         ran: list[str] = []
+        completed: list[Any] = []
         current: list[Any] = [None]
 
         def will_complete(task: Any) -> None:
             current[0] = task
 
         def did_complete(task: Any) -> None:
+            completed.append(task)
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)
             if bpmn_id:
                 ran.append(bpmn_id)
 
         with clockbridge.use_clock(self._now):
             if operation is not None:
-                operation(wf)  # errors here are the caller's (bad input): nothing stored
+                # errors here are the caller's (bad input): nothing stored
+                done = operation(wf)
+                if done is not None:
+                    completed.append(done)
             try:
                 wf.do_engine_steps(will_complete, did_complete)
                 wf.refresh_timers()
@@ -178,24 +182,24 @@ class Runtime:
                 failed = _failed_task(exc) or current[0]
                 root = original_error(exc)
                 safe = rebuild()
-                if operation is not None:
-                    operation(safe)
+                done = operation(safe) if operation is not None else None
                 raise StepFailed(
                     element_id=_element_of(failed) or "unknown",
                     task_id=str(failed.id) if failed is not None else None,
                     error=root,
                     tb=_short_traceback(root),
                     workflow=safe,
-                    changes=changes_since(safe, started),
+                    changes=data_changes([done] if done is not None else []),
                 ) from exc
-        return StepLog(ran, changes_since(wf, started))
+        return StepLog(ran, data_changes(completed))
 
     @staticmethod
     def complete_user_task(task_id: str, data: dict[str, Any]) -> Operation:
-        def op(wf: BpmnWorkflow) -> None:
+        def op(wf: BpmnWorkflow) -> Any:
             task = _ready_manual(wf, task_id)
             task.data.update(copy.deepcopy(data))
             task.run()
+            return task
 
         return op
 
@@ -306,20 +310,16 @@ def case_data(wf: BpmnWorkflow) -> dict[str, Any]:
 _MISSING = object()
 
 
-def changes_since(wf: BpmnWorkflow, since: float) -> dict[str, Any]:
-    """The data keys that tasks completed since ``since`` set, in completion order.
+def data_changes(completed: list[Any]) -> dict[str, Any]:
+    """The data keys the given tasks set, in completion order.
 
     A case's data is the merge of these changes over its life, not the data of whichever
     task completed last: with a non-interrupting branch (an escalation) the last task to
     finish may carry a stale copy of the data from when its branch split off, and must
     not undo what the main path did meanwhile.
     """
-    done = [
-        t for t in wf.get_tasks() if t.state == TaskState.COMPLETED and t.last_state_change >= since
-    ]
-    done.sort(key=lambda t: t.last_state_change)
     changes: dict[str, Any] = {}
-    for task in done:
+    for task in completed:
         parent = task.parent.data if task.parent is not None else {}
         for key, value in task.data.items():
             if parent.get(key, _MISSING) != value:

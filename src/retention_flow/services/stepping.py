@@ -29,6 +29,8 @@ from .steps import (
 from .views import case_view, open_tasks, task_view
 
 T = TypeVar("T")
+#: attribute on a live workflow: what it waited on when it was last saved
+WAITING_ATTR = "_retention_flow_waiting"
 MAX_ATTEMPTS = 4
 
 
@@ -70,7 +72,9 @@ def run_and_save(
     """The common step: run, then persist success or the incident state."""
     failure: StepFailed | None = None
     if "insert_case" not in save_kwargs:
-        save_kwargs["before"] = waiting_of(ctx.runtime.snapshot(wf, bundle, []))
+        # known from the previous step when the workflow stayed live in memory
+        known = getattr(wf, WAITING_ATTR, None)
+        save_kwargs["before"] = known or waiting_of(ctx.runtime.snapshot(wf, bundle, []))
     base = save_kwargs.pop("base_data", head.data)
     step = StepContext(session, head.id, actor.username, ctx.now())
     with step_context(step):
@@ -96,6 +100,7 @@ def run_and_save(
         failure=failure,
         **save_kwargs,
     )
+    setattr(wf, WAITING_ATTR, waiting_of(snapshot))
     return result, wf
 
 
