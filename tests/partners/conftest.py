@@ -11,6 +11,7 @@ import pytest
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services import cases, partners, processes, tasks
 from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.demo import DEMO_PARTNERS
 from tests.factories import OWNER
 
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"
@@ -20,44 +21,15 @@ ADMIN = Actor("ada", frozenset({"admin"}))
 BACK = Actor("bea", frozenset({"back_office"}))
 BACK2 = Actor("ben", frozenset({"back_office"}))
 
-#: like the demo's partners (restrictions mirror partner_eligibility.dmn)
+#: the demo's partners (restrictions mirror partner_eligibility.dmn), with small capacities
+#: so tests reach them, and no minimum shares unless a test sets them
+_CAPACITY = {"p_alpha": 50, "p_beta": 40, "p_gamma": 30, "p_delta": 20}
 PARTNERS: dict[str, dict[str, Any]] = {
-    "p_alpha": {
-        "name": "Alpha Telesales",
-        "capacity_per_period": 50,
-        "products": ["mobile_s", "mobile_m", "mobile_l"],
-        "regions": ["north", "east"],
-        "min_contract_age_months": 6,
-        "cost_per_lead_cents": 1500,
-        "commission_cents": 3000,
-        "quality": 0.30,
-    },
-    "p_beta": {
-        "name": "Beta Direct",
-        "capacity_per_period": 40,
-        "regions": ["south", "west"],
-        "cost_per_lead_cents": 1000,
-        "commission_cents": 2500,
-        "quality": 0.25,
-    },
-    "p_gamma": {
-        "name": "Gamma Partners",
-        "capacity_per_period": 30,
-        "regions": ["north", "south"],
-        "min_contract_age_months": 12,
-        "cost_per_lead_cents": 2000,
-        "commission_cents": 3500,
-        "quality": 0.40,
-    },
-    "p_delta": {
-        "name": "Delta Retail",
-        "capacity_per_period": 20,
-        "products": ["mobile_s", "mobile_m", "mobile_l"],
-        "min_contract_age_months": 24,
-        "cost_per_lead_cents": 800,
-        "commission_cents": 2000,
-        "quality": 0.20,
-    },
+    pid: {
+        **{k: v for k, v in spec.items() if k != "min_share"},
+        "capacity_per_period": _CAPACITY[pid],
+    }
+    for pid, spec in DEMO_PARTNERS.items()
 }
 
 

@@ -124,6 +124,21 @@ def _check(group_by: Sequence[str], granularity: str, start: datetime, end: date
         )
 
 
+def _case_columns() -> list[Any]:
+    """What the KPIs need of a case (offer and partner come from its data)."""
+    return [
+        CASE.c.id,
+        CASE.c.channel,
+        CASE.c.process_id,
+        CASE.c.status,
+        CASE.c.outcome,
+        CASE.c.created_at,
+        CASE.c.ended_at,
+        CASE.c.data["offer_code"].as_string().label("offer"),
+        CASE.c.data["allocated_partner"].as_string().label("partner"),
+    ]
+
+
 def compute(
     ctx: AppContext,
     *,
@@ -138,17 +153,7 @@ def compute(
     with read_session(ctx.db) as session:
         conn = session.connection()
         case_rows = conn.execute(
-            select(
-                CASE.c.id,
-                CASE.c.channel,
-                CASE.c.process_id,
-                CASE.c.status,
-                CASE.c.outcome,
-                CASE.c.created_at,
-                CASE.c.ended_at,
-                CASE.c.data["offer_code"].as_string().label("offer"),
-                CASE.c.data["allocated_partner"].as_string().label("partner"),
-            ).where(
+            select(*_case_columns()).where(
                 or_(
                     and_(CASE.c.created_at >= start, CASE.c.created_at < end),
                     and_(CASE.c.ended_at >= start, CASE.c.ended_at < end),
@@ -170,19 +175,7 @@ def compute(
         ]
         missing = {i["case_id"] for i in items} - cases.keys()
         for chunk in _chunks(sorted(missing), 500):
-            for r in conn.execute(
-                select(
-                    CASE.c.id,
-                    CASE.c.channel,
-                    CASE.c.process_id,
-                    CASE.c.status,
-                    CASE.c.outcome,
-                    CASE.c.created_at,
-                    CASE.c.ended_at,
-                    CASE.c.data["offer_code"].as_string().label("offer"),
-                    CASE.c.data["allocated_partner"].as_string().label("partner"),
-                ).where(CASE.c.id.in_(chunk))
-            ).mappings():
+            for r in conn.execute(select(*_case_columns()).where(CASE.c.id.in_(chunk))).mappings():
                 cases[r["id"]] = dict(r)
         done = [i for i in items if i["state"] == "completed" and start <= i["ended_at"] < end]
         claims = _claims(conn, [i["id"] for i in done])
