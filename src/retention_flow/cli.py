@@ -306,6 +306,38 @@ def demo(
 
 
 @app.command()
+def scan(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="scanned files")],
+    user: UserOpt = "cli",
+) -> None:
+    """Read every file in FOLDER as scanned response forms; prints each file's pages."""
+    from .services import scans
+
+    ctx = _ctx()
+    actor = _actor(user, ["back_office"])
+    results: list[dict[str, Any]] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            stored = scans.ingest(ctx, actor, path.name, path.read_bytes())
+        except (RetentionFlowError, OSError) as exc:  # the rest of the folder continues
+            results.append({"file": path.name, "status": "failed", "error": str(exc)})
+            continue
+        results.append(
+            {
+                "file": path.name,
+                "scan_id": stored["id"],
+                "status": stored["status"],
+                "error": stored["error"],
+                "pages": [
+                    {k: page[k] for k in ("page_no", "status", "reasons", "case_number", "case_id")}
+                    for page in stored["pages"]
+                ],
+            }
+        )
+    _out(results)
+
+
+@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
 ) -> None:

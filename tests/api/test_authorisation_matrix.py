@@ -19,7 +19,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, tasks
+from retention_flow.services import cases, scans, tasks
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD
 from tests.factories import actor, bundle_files, deploy
@@ -87,6 +87,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/partners/settlements/run"): _rule("admin back_office"),
     ("GET", "/api/kpis"): _rule("team_lead auditor process_owner"),
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
+    ("POST", "/api/scans"): _rule("back_office"),
+    ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
 }
 
 
@@ -115,6 +117,7 @@ def _request(
         process_id="three_steps",
         version=1,
         message_name="response_form_received",
+        scan_id=ids.get("scan_id", "none"),
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -129,6 +132,9 @@ def _request(
         kwargs["json"] = {"process_id": "three_steps", "data": {}}
     elif path.startswith("/api/messages"):
         kwargs["json"] = {"correlation": {"case_id": ids["case_id"]}, "data": {}}
+    elif path == "/api/scans" and method == "POST":
+        # not an image: answered as an unreadable scan, no OCR engine needed
+        kwargs["files"] = [("files", ("junk.bin", b"junk", "application/octet-stream"))]
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
@@ -145,9 +151,10 @@ def test_route_authorisation(
     deploy(ctx, "three_steps")
     starter = actor("starter", "agent", "telemarketing")
     wrong: list[str] = []
+    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
-        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"]}
+        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
 from ..core.errors import AuthenticationFailed
+from ..ocr.errors import OcrUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.ValidationFailed, 422),
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),
+    (OcrUnavailable, 503),
 ]
 
 HTTP_CODES = {

@@ -198,3 +198,33 @@ class VerifyPublic(BaseModel):
     broken_stream: str | None = None
     broken_seq: int | None = None
     reason: str | None = None
+
+
+# --------------------------------------------------------------------------- scans
+
+
+class ScanPagePublic(BaseModel):
+    page_no: int
+    status: str  # processed | verification | exception
+    reasons: list[str]
+    case_number: str | None
+    case_id: str | None
+    fields: list[dict[str, Any]]
+    created_at: datetime
+
+
+class ScanPublic(BaseModel):
+    id: str
+    sha256: str
+    filename: str
+    uploaded_by: str
+    created_at: datetime
+    page_count: int
+    status: str  # reading | read | unreadable
+    error: str | None
+    pages: list[ScanPagePublic]
+
+
+class ScansPublic(BaseModel):
+    data: list[ScanPublic]
+    count: int

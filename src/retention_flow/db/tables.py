@@ -22,6 +22,7 @@ from .models import (
     WorkItem,
 )
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
+from .scans import Scan, ScanPage
 
 
 def _t(model: type) -> Table:
@@ -50,3 +51,6 @@ PARTNER = _t(Partner)
 LEAD_ALLOCATION = _t(LeadAllocation)
 SETTLEMENT_STATEMENT = _t(SettlementStatement)
 SETTLEMENT_ENTRY = _t(SettlementEntry)
+
+SCAN = _t(Scan)
+SCAN_PAGE = _t(ScanPage)

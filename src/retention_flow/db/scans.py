@@ -1,0 +1,47 @@
+"""Scanned response forms: one ``scan`` per uploaded file (its content hash makes a
+re-upload the same scan), one ``scan_page`` per page with where it ended up.
+
+``case_id`` has no foreign key on purpose (like the channel tables): a page that names no
+case, or a case removed later, must still be visible.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from .types import JSONType, UTCDateTime
+
+
+class Scan(SQLModel, table=True):
+    """One uploaded file. ``status``: reading (claimed, pages not stored yet) | read |
+    unreadable (not an image/PDF we can read; ``error`` says why)."""
+
+    __tablename__ = "scan"
+
+    id: str = Field(primary_key=True, max_length=36)
+    sha256: str = Field(max_length=64, unique=True)
+    filename: str = Field(max_length=300)
+    uploaded_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    page_count: int = 0
+    status: str = Field(max_length=20)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ScanPage(SQLModel, table=True):
+    """Where one page ended: processed | verification | exception, with its reasons."""
+
+    __tablename__ = "scan_page"
+
+    scan_id: str = Field(foreign_key="scan.id", primary_key=True, max_length=36)
+    page_no: int = Field(primary_key=True)  # 1-based
+    status: str = Field(max_length=20)
+    reasons: list[str] = Field(sa_column=Column(JSONType, nullable=False))
+    case_number: str | None = Field(default=None, max_length=60, index=True)
+    case_id: str | None = Field(default=None, max_length=36, index=True)
+    fields: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)

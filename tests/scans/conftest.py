@@ -1,0 +1,95 @@
+"""Scan intake fixtures: the product bundle deployed, a mail-response case, its form."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retention_flow.api.app import create_app
+from retention_flow.core.config import Settings
+from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.ocr import FormData, Offer, load_template, render_image
+from retention_flow.ocr.errors import OcrUnavailable
+from retention_flow.ocr.readers import make_reader
+from retention_flow.ocr.synthetic import fill
+from retention_flow.services import cases, processes, scans, users
+from retention_flow.services.context import Actor, AppContext
+from tests.factories import OWNER
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "processes" / "retention"
+START = json.loads((BUNDLE / "scenarios.json").read_text())["bundles"]["mail_response"][
+    "start_data"
+]
+BACK = Actor("bea", frozenset({"back_office"}))
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def ocr_engine() -> None:
+    try:
+        make_reader("auto")
+    except OcrUnavailable as exc:
+        pytest.skip(f"Tesseract not installed: {exc.detail}")
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        script_budget_seconds=0.5,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=64,
+    )
+
+
+@pytest.fixture
+def ctx(product_ctx: AppContext) -> AppContext:
+    processes.deploy(product_ctx, load_bundle_path(BUNDLE), OWNER)
+    return product_ctx
+
+
+@pytest.fixture
+def mail_case(ctx: AppContext) -> dict[str, Any]:
+    case = cases.start_case(ctx, BACK, "mail_response", START)
+    return cases.get_case(ctx, case["id"])
+
+
+def form_png(case: dict[str, Any], ticks: tuple[int, ...] = (0,), signed: bool = True) -> bytes:
+    """The case's response form as printed, filled in by the customer, scanned as PNG."""
+    template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
+    data = case["data"]
+    offers = tuple(Offer(code, code.replace("_", " ").title()) for code in data["eligible_offers"])
+    blank = render_image(
+        template, FormData(data["case_number"], data["customer_name"], ("Street 1",), offers)
+    )
+    filled = fill(
+        blank, template, ticks=ticks, date_text="05.01.2026", signed=signed, rng=random.Random(3)
+    )
+    buffer = io.BytesIO()
+    filled.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(ctx: AppContext, client: TestClient) -> Callable[[str, str], dict[str, str]]:
+    def make(name: str, role: str) -> dict[str, str]:
+        users.add_user(ctx, name, PASSWORD, [role], None)
+        response = client.post("/api/auth/token", data={"username": name, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return make

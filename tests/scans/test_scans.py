@@ -1,0 +1,90 @@
+"""Scan intake end to end: a printed form for a live mail-response case, filled in and
+scanned, is read and correlated; re-uploads are idempotent; bad files are answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from retention_flow.db.session import read_session
+from retention_flow.db.tables import AUDIT_EVENT, SCAN, SCAN_PAGE
+from retention_flow.services import cases, scans
+from retention_flow.services.context import AppContext
+from tests.scans.conftest import BACK, form_png
+
+pytestmark = pytest.mark.usefixtures("ocr_engine")
+
+
+def _messages(ctx: AppContext, case_id: str) -> int:
+    with read_session(ctx.db) as session:
+        query = (
+            select(func.count())
+            .select_from(AUDIT_EVENT)
+            .where(AUDIT_EVENT.c.case_id == case_id, AUDIT_EVENT.c.type == "message_correlated")
+        )
+        return int(session.execute(query).scalar_one())
+
+
+@pytest.mark.tesseract
+def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str, Any]) -> None:
+    offers = mail_case["data"]["eligible_offers"]
+    data = form_png(mail_case, ticks=(1,))
+    scan = scans.ingest(ctx, BACK, "form.png", data)
+    assert scan["status"] == "read" and scan["page_count"] == 1
+    [page] = scan["pages"]
+    assert page["status"] == "processed", page["reasons"]
+    assert page["case_number"] == mail_case["data"]["case_number"]
+    assert page["case_id"] == mail_case["id"]
+    case = cases.get_case(ctx, mail_case["id"])
+    assert case["status"] == "completed" and case["outcome"] == "retained"
+    assert case["data"]["offer_code"] == offers[1]
+    assert _messages(ctx, mail_case["id"]) == 1
+
+    again = scans.ingest(ctx, BACK, "renamed.png", data)
+    assert again["id"] == scan["id"] and again["pages"] == scan["pages"]
+    assert _messages(ctx, mail_case["id"]) == 1
+    with read_session(ctx.db) as session:
+        assert session.execute(select(func.count()).select_from(SCAN)).scalar_one() == 1
+        assert session.execute(select(func.count()).select_from(SCAN_PAGE)).scalar_one() == 1
+
+
+@pytest.mark.tesseract
+def test_unsure_form_goes_to_verification(ctx: AppContext, mail_case: dict[str, Any]) -> None:
+    # two offers ticked: not "exactly one" → the back office verifies
+    scan = scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2)))
+    [page] = scan["pages"]
+    assert page["status"] == "verification" and page["reasons"]
+    case = cases.get_case(ctx, mail_case["id"])
+    assert [t["element_id"] for t in case["open_tasks"]] == ["verify_response_form"]
+    assert case["data"]["response_form"]["uncertain"] is True
+
+
+@pytest.mark.tesseract
+def test_form_for_a_case_not_waiting_is_an_exception(
+    ctx: AppContext, mail_case: dict[str, Any]
+) -> None:
+    data = form_png(mail_case)
+    cases.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
+    scan = scans.ingest(ctx, BACK, "late.png", data)
+    [page] = scan["pages"]
+    assert page["status"] == "exception"
+    assert any(r.startswith("not correlated") for r in page["reasons"]), page["reasons"]
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"this is not an image", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00"]
+)
+def test_bad_files_are_answered_with_a_reason(ctx: AppContext, data: bytes) -> None:
+    scan = scans.ingest(ctx, BACK, "bad.bin", data)
+    assert scan["status"] == "unreadable" and scan["page_count"] == 0 and scan["pages"] == []
+    assert scan["error"]
+    assert scans.ingest(ctx, BACK, "bad.bin", data)["id"] == scan["id"]
+
+
+def test_unknown_scan_is_not_found(ctx: AppContext) -> None:
+    from retention_flow.core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        scans.get_scan(ctx, "nope")
