@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from .durations import add_months, parse_duration, split_calendar_part, timedelta_of
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -79,16 +79,12 @@ class BusinessCalendar:
         """An ISO 8601 duration in business terms: days are working days, the time part
         opening hours. Years, months and weeks count as calendar time, then the result is
         moved to the next opening moment."""
-        parsed = TimerEventDefinition.parse_iso_duration(duration)
+        months, parsed = split_calendar_part(parse_duration(duration))
         days = int(parsed.pop("days", 0))
-        time_part = timedelta(
-            hours=parsed.pop("hours", 0),
-            minutes=parsed.pop("minutes", 0),
-            seconds=parsed.pop("seconds", 0),
-        )
-        moment = start
-        if parsed:  # years / months / weeks: calendar time
-            moment = start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        weeks = parsed.pop("weeks", 0)
+        time_part = timedelta_of(parsed)
+        # years, months and weeks: calendar time
+        moment = add_months(start, months) + timedelta(weeks=weeks)
         local = moment.astimezone(self.zone)
         for _ in range(days):
             local = self._next_workday_same_time(local)
