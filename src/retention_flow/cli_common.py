@@ -1,0 +1,37 @@
+"""Shared pieces of the ``retention-flow`` commands: options, context, output."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="acting user name")]
+RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="role(s) the user acts with")]
+
+
+def _ctx() -> Any:
+    from .services.bootstrap import build_context
+
+    return build_context()
+
+
+def _actor(user: str, roles: list[str]) -> Any:
+    from .services.context import Actor
+
+    return Actor(user, frozenset(roles or ["system"]))
+
+
+def _out(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _json_arg(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"{what} must be a JSON object")
+    return value
