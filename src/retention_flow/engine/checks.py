@@ -92,7 +92,7 @@ def check_spec(
         def add(message: str, element_id: str = element_id) -> None:
             issues.append(Issue(file_name, element_id, message))
 
-        role = _lane_role(task_spec, manifest, add)
+        role = _lane_role(task_spec, manifest)
         if check_source is not None:
             _check_scripts(task_spec, check_source, add)
         _check_timer(task_spec, check_source, add)
@@ -181,7 +181,7 @@ def _resolve_role(lane: str, manifest: Manifest) -> str | None:
     return role if role in WORK_ROLES else None
 
 
-def _lane_role(task_spec: Any, manifest: Manifest, add: Callable[[str], None]) -> str | None:
+def _lane_role(task_spec: Any, manifest: Manifest) -> str | None:
     """The role of the task's lane (unknown lanes are reported once, per lane)."""
     lane = getattr(task_spec, "lane", None)
     return _resolve_role(lane, manifest) if lane else None

@@ -234,10 +234,6 @@ class Runtime:
 
         return op
 
-    def refresh_timers(self, wf: BpmnWorkflow) -> None:
-        with clockbridge.use_clock(self._now):
-            wf.refresh_timers()
-
     @staticmethod
     def cancel(wf: BpmnWorkflow) -> None:
         wf.cancel()

@@ -199,33 +199,15 @@ def verify(session: Session, stream: str | None = None, batch: int = 5000) -> Ve
             streams += 1
         expected_seq += 1
         events += 1
+        reason = None
         if row["seq"] != expected_seq:
-            return VerifyResult(
-                False,
-                streams,
-                events,
-                current,
-                row["seq"],
-                f"expected seq {expected_seq}: an event is missing",
-            )
-        if row["prev_hash"] != prev:
-            return VerifyResult(
-                False,
-                streams,
-                events,
-                current,
-                row["seq"],
-                "prev_hash does not match the previous event",
-            )
-        if chain_hash(prev, row) != row["hash"]:
-            return VerifyResult(
-                False,
-                streams,
-                events,
-                current,
-                row["seq"],
-                "hash does not match the event's content: it was altered",
-            )
+            reason = f"expected seq {expected_seq}: an event is missing"
+        elif row["prev_hash"] != prev:
+            reason = "prev_hash does not match the previous event"
+        elif chain_hash(prev, row) != row["hash"]:
+            reason = "hash does not match the event's content: it was altered"
+        if reason is not None:
+            return VerifyResult(False, streams, events, current, row["seq"], reason)
         prev = row["hash"]
     if current is not None and (bad := close(current, expected_seq, prev)):
         return bad
