@@ -136,27 +136,49 @@ def list_queue(
 def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     """The work item with its form schema and the case data an agent needs."""
     with read_session(ctx.db) as session:
-        item = _load_item(session, task_id)
+        item = _load_item(session, task_id, _SELECT_ITEM_CASE)
         _check_can_see(actor, item)
-        deployment_id = session.execute(
-            select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
-        ).scalar_one()
-        data = session.execute(select(CASE.c.data).where(CASE.c.id == item["case_id"])).scalar_one()
-        bundle = bundle_for(ctx, session, deployment_id)
+        bundle = bundle_for(ctx, session, item["case_deployment_id"])
         view = task_view(item)
         view["form"] = bundle.forms.get(item["form"]) if item["form"] else None
-        view["context"] = data
+        view["context"] = item["case_data"]
         return view
 
 
 _SELECT_ITEM = select(WORK).where(WORK.c.id == bindparam("b_id"))
+#: the work item with what a claim needs of its case (deployment, audit chain head)
+_SELECT_ITEM_HEAD = (
+    select(
+        WORK,
+        CASE.c.deployment_id.label("case_deployment_id"),
+        CASE.c.audit_seq.label("case_audit_seq"),
+        CASE.c.audit_hash.label("case_audit_hash"),
+    )
+    .join(CASE, CASE.c.id == WORK.c.case_id)
+    .where(WORK.c.id == bindparam("b_id"))
+)
+#: the work item with its case's deployment and data (the task page)
+_SELECT_ITEM_CASE = (
+    select(
+        WORK,
+        CASE.c.deployment_id.label("case_deployment_id"),
+        CASE.c.data.label("case_data"),
+    )
+    .join(CASE, CASE.c.id == WORK.c.case_id)
+    .where(WORK.c.id == bindparam("b_id"))
+)
 
 
-def _load_item(session: Session, task_id: str) -> Mapping[Any, Any]:
-    row = session.connection().execute(_SELECT_ITEM, {"b_id": task_id}).mappings().first()
+def _load_item(session: Session, task_id: str, statement: Any = _SELECT_ITEM) -> Mapping[Any, Any]:
+    row = session.connection().execute(statement, {"b_id": task_id}).mappings().first()
     if row is None:
         raise NotFound(f"task {task_id} not found")
     return row
+
+
+def _load_item_head(session: Session, task_id: str) -> Mapping[Any, Any]:
+    """The work item plus its case's deployment and audit head, in one query."""
+    return _load_item(session, task_id, _SELECT_ITEM_HEAD)
 
 
 def _check_role(actor: Actor, item: Mapping[Any, Any]) -> None:
@@ -216,18 +238,17 @@ def _check_can_see(actor: Actor, item: Mapping[Any, Any]) -> None:
 
 
 def _append_case_events(
-    session: Session, ctx: AppContext, case_id: str, events: list[NewEvent]
+    session: Session, ctx: AppContext, item: Mapping[Any, Any], events: list[NewEvent]
 ) -> None:
-    """Audit events that change no workflow state (claims): chain on the case head."""
-    head = session.execute(
-        select(CASE.c.audit_seq, CASE.c.audit_hash).where(CASE.c.id == case_id)
-    ).one()
+    """Audit events that change no workflow state (claims): chain on the case head as
+    read with the item (``_load_item_head``); a head moved meanwhile is a conflict."""
+    case_id, head_seq = item["case_id"], item["case_audit_seq"]
     rows, seq, digest = build_rows(
-        case_id, case_id, head.audit_seq, head.audit_hash, events, ctx.now()
+        case_id, case_id, head_seq, item["case_audit_hash"], events, ctx.now()
     )
     result = session.execute(
         update(CASE)
-        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head.audit_seq))
+        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head_seq))
         .values(audit_seq=seq, audit_hash=digest, updated_at=ctx.now())
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -241,7 +262,7 @@ def _append_case_events(
 def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
+            item = _load_item_head(session, task_id)
             if item["state"] == "claimed":
                 if item["claimed_by"] == actor.username:
                     return task_view(item)
@@ -251,10 +272,7 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
             if item["state"] != "ready":
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             _check_role(actor, item)
-            deployment_id = session.execute(
-                select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
-            ).scalar_one()
-            other = _four_eyes_partner(ctx, session, deployment_id, item["element_id"])
+            other = _four_eyes_partner(ctx, session, item["case_deployment_id"], item["element_id"])
             if other:
                 _check_four_eyes(session, actor, item, other)
             event = NewEvent(
@@ -273,30 +291,32 @@ def _move_claim(
     event: NewEvent,
     conflict: type[RetentionFlowError],
 ) -> dict[str, Any]:
-    """Claim for ``user`` (or release when None) if the item is still as it was read,
-    audit it on the case's chain, commit, and answer the work item."""
+    """Claim for ``user`` (or release when None) if the item is still as it was read
+    (``_load_item_head``), audit it on the case's chain, commit, and answer the work item
+    as it now stands."""
     was = WORK.c.claimed_by
     unchanged = was.is_(None) if item["claimed_by"] is None else was == item["claimed_by"]
+    moved = {
+        "state": "claimed" if user else "ready",
+        "claimed_by": user,
+        "claimed_at": ctx.now() if user else None,
+    }
     result = session.execute(
         update(WORK)
         .where(and_(WORK.c.id == item["id"], WORK.c.state == item["state"], unchanged))
-        .values(
-            state="claimed" if user else "ready",
-            claimed_by=user,
-            claimed_at=ctx.now() if user else None,
-        )
+        .values(**moved)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
-    _append_case_events(session, ctx, item["case_id"], [event])
+    _append_case_events(session, ctx, item, [event])
     session.commit()
-    return task_view(_load_item(session, item["id"]))
+    return task_view({**item, **moved})
 
 
 def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
+            item = _load_item_head(session, task_id)
             if item["state"] != "claimed":
                 raise TaskNotClaimed(f"task {task_id} is not claimed")
             if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
@@ -331,7 +351,7 @@ def assign(
 
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
+            item = _load_item_head(session, task_id)
             if item["state"] not in OPEN_STATES:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             event = NewEvent(
