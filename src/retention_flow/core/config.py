@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     actor_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a process trusts a token's user lookup"
     )
+    idempotency_pending_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="after how long an unanswered Idempotency-Key reservation counts as "
+        "abandoned (its request died before its work committed) and may run again",
+    )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
     login_max_failures: int = Field(
         default=5, ge=1, description="failed logins in a row before the account is locked"
