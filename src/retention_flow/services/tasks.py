@@ -26,6 +26,7 @@ from ..core.errors import (
     ValidationFailed,
 )
 from ..db.session import read_session, write_session
+from ..db.tables import USER
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent, build_rows, insert_rows
 from .context import Actor, AppContext
@@ -354,6 +355,7 @@ def assign(
             item = _load_item_head(session, task_id)
             if item["state"] not in OPEN_STATES:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
+            _check_assign_scope(session, actor, item, assignee)
             event = NewEvent(
                 "task_assigned",
                 actor.username,
@@ -368,6 +370,62 @@ def assign(
             return _move_claim(session, ctx, item, assignee, event, CaseConflict)
 
     return retrying(once)
+
+
+def _check_assign_scope(
+    session: Session, actor: Actor, item: Mapping[Any, Any], assignee: str
+) -> None:
+    """Who may get the task, and from whom a team lead may take it.
+
+    The assignee must be an enabled user holding the task's lane role (and, for a
+    partner's lead, of that partner organisation). A team lead who leads a team
+    (``app_user.team``) assigns within it: to members of the team, and only tasks that
+    are unclaimed or claimed by a member. Admins, and leads without a team (teams are
+    optional), are not limited to a team.
+    """
+    claimant = item["claimed_by"]
+    names = {actor.username, assignee} | ({claimant} if claimant else set())
+    people = {
+        row.username: row
+        for row in session.execute(
+            select(
+                USER.c.username, USER.c.roles, USER.c.team, USER.c.partner, USER.c.disabled
+            ).where(USER.c.username.in_(sorted(names)))
+        )
+    }
+    person = people.get(assignee)
+    if person is None or person.disabled:
+        raise ValidationFailed(
+            f"there is no active user '{assignee}'",
+            errors=[{"field": "assignee", "message": "no such active user"}],
+        )
+    if item["role"] not in person.roles:
+        raise ValidationFailed(
+            f"{assignee} does not hold the role '{item['role']}' this task needs",
+            errors=[{"field": "assignee", "message": f"lacks the role {item['role']}"}],
+        )
+    if item.get("partner") and person.partner != item["partner"]:
+        raise ValidationFailed(
+            f"this lead belongs to partner '{item['partner']}'; {assignee} does not",
+            errors=[{"field": "assignee", "message": "not of the task's partner"}],
+        )
+    lead = people.get(actor.username)
+    team = lead.team if lead is not None and "admin" not in actor.roles else None
+    if team is None:
+        return
+    if person.team != team:
+        raise Forbidden(f"you lead team '{team}'; {assignee} is in {_team_name(person.team)}")
+    if claimant and claimant != assignee:
+        holder = people.get(claimant)
+        if holder is None or holder.team != team:
+            held = _team_name(holder.team if holder is not None else None)
+            raise Forbidden(
+                f"task {item['id']} is claimed by {claimant} of {held}, outside your team '{team}'"
+            )
+
+
+def _team_name(team: str | None) -> str:
+    return f"team '{team}'" if team else "no team"
 
 
 # --------------------------------------------------------------------------- complete
