@@ -33,6 +33,7 @@ from .context import Actor, AppContext
 from .processes import bundle_for
 from .stepping import retrying, step_case
 from .steps import CASE, OPEN_STATES, WORK, CaseHead
+from .task_context import task_context
 from .views import task_view
 
 SUPERVISOR_ROLES = frozenset({"team_lead", "admin"})
@@ -142,7 +143,7 @@ def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
         bundle = bundle_for(ctx, session, item["case_deployment_id"])
         view = task_view(item)
         view["form"] = bundle.forms.get(item["form"]) if item["form"] else None
-        view["context"] = item["case_data"]
+        view["context"] = task_context(session, item["case_id"], item["case_data"] or {})
         return view
 
 
