@@ -111,26 +111,6 @@ def list_cases(
         return [case_view(h, tasks[h.id]) for h in heads], total
 
 
-#: Queue totals are counted up to this many (counting 100,000 rows on every page view
-#: would cost more than the page); ``count == QUEUE_COUNT_CAP`` reads "at least".
-QUEUE_COUNT_CAP = 1_000
-
-
-def queue_count(ctx: AppContext, actor: Actor, *, queue: str, role: str | None = None) -> int:
-    """How many tasks the actor's queue holds (capped at ``QUEUE_COUNT_CAP``)."""
-    if queue == "mine":
-        condition = and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
-    else:
-        roles = [role] if role else sorted(actor.roles)
-        condition = and_(WORK.c.role.in_(roles), WORK.c.state == "ready")
-        if is_partner(actor):  # as tasks.list_queue: the organisation's leads only
-            condition = and_(condition, WORK.c.partner == (actor.partner or ""))
-    inner = select(WORK.c.id).where(condition)
-    capped = inner.limit(QUEUE_COUNT_CAP).subquery()
-    with read_session(ctx.db) as session:
-        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
-
-
 def queue_sizes(ctx: AppContext) -> list[tuple[str, str, int]]:
     """(role, state, count) of open work items: one grouped scan of the queue index."""
     with read_session(ctx.db) as session:
