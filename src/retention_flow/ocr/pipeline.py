@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from retention_flow.ocr.fields import VARIANTS, read_field
 from retention_flow.ocr.omr import read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
+from retention_flow.ocr.reading import read_text_field
 from retention_flow.ocr.register import Registered, RegistrationFailed, register
 from retention_flow.ocr.template import (
     CheckboxGroup,
@@ -33,7 +33,6 @@ from retention_flow.ocr.validate import (
     PageStatus,
     route,
     validate_checkboxes,
-    validate_ocr,
     validate_signature,
 )
 
@@ -156,21 +155,10 @@ class FormReader:
         ordered = sorted(template.fields, key=lambda f: f.target != CASE_TARGET)
         for field in ordered:
             if isinstance(field, OcrField):
-                read = read_field(registered, field, self.reader, dpi)
+                text = read_text_field(registered, field, self.reader, dpi)
                 boxes_checked += 1
-                boxes_found += read.edges_found >= 3
-                result = validate_ocr(field, read)
-                # a check character / date that fails may be a misread: read again, prepared
-                # differently; only a reading that passes its validator replaces the first
-                for variant in (
-                    VARIANTS[1:] if result.status == "invalid" and not read.empty else ()
-                ):
-                    again = validate_ocr(
-                        field, read_field(registered, field, self.reader, dpi, variant)
-                    )
-                    if again.status in {"ok", "unsure"}:
-                        result = again
-                        break
+                boxes_found += text.edges_found >= 3
+                result = text.result
                 result.box = registered.image_box(field.box)
                 if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
                     case_number = str(result.value)
