@@ -32,7 +32,7 @@ def test_shipped_template_loads_with_its_reference_image() -> None:
     offer = template.field("offer")
     assert isinstance(offer, CheckboxGroup) and len(offer.boxes) == 4
     assert (SHIPPED / "reference.png").is_file()
-    assert set(load_templates(TEMPLATES)) == {"retention_offer_v1"}
+    assert set(load_templates(TEMPLATES)) == {"retention_offer_v1", "retention_offer_v2"}
 
 
 def _broken(change: str) -> dict[str, Any]:
@@ -89,9 +89,12 @@ def test_not_json_and_wrong_folder(tmp_path: Path) -> None:
         load_template(tmp_path / "missing")
 
 
-def test_reference_image_is_the_blank_form() -> None:
-    stored = Image.open(SHIPPED / "reference.png").convert("L")
-    fresh = render_image(load_template(SHIPPED), None, dpi=150)
+@pytest.mark.parametrize(
+    "folder", sorted(TEMPLATES.glob("*/template.json")), ids=lambda p: p.parent.name
+)
+def test_reference_image_is_the_blank_form(folder: Path) -> None:
+    stored = Image.open(folder.parent / "reference.png").convert("L")
+    fresh = render_image(load_template(folder.parent), None, dpi=150)
     assert stored.size == fresh.size
     diff = ImageChops.difference(stored, fresh).histogram()
     assert sum(diff[64:]) / (fresh.width * fresh.height) < 0.002  # regenerate when it differs

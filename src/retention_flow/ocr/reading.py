@@ -8,8 +8,6 @@ our printer wrote (``printed``) a vote with the glyph matcher.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from retention_flow.ocr.fields import VARIANTS, read_field
 from retention_flow.ocr.glyphs import GlyphReader
 from retention_flow.ocr.readers import LineReader
@@ -18,12 +16,6 @@ from retention_flow.ocr.template import OcrField
 from retention_flow.ocr.validate import FieldResult, validate_ocr
 
 PASSED = frozenset({"ok", "unsure"})
-
-
-@dataclass(frozen=True)
-class TextRead:
-    result: FieldResult
-    edges_found: int  # of the field's printed box, 0-4
 
 
 def _vote(first: FieldResult, second: FieldResult) -> FieldResult:
@@ -44,7 +36,7 @@ def _vote(first: FieldResult, second: FieldResult) -> FieldResult:
 
 def read_text_field(
     registered: Registered, field: OcrField, reader: LineReader, dpi: float
-) -> TextRead:
+) -> FieldResult:
     """Read and validate ``field``; see the module docstring for how readings combine."""
     read = read_field(registered, field, reader, dpi)
     result = validate_ocr(field, read)
@@ -57,4 +49,4 @@ def read_text_field(
         if again.status in PASSED:
             result = again
             break
-    return TextRead(result, read.edges_found)
+    return result
