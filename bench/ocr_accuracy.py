@@ -38,7 +38,7 @@ from retention_flow.ocr.readers import make_reader  # noqa: E402
 from retention_flow.ocr.synthetic import DEGRADATIONS, degrade, fill  # noqa: E402
 from retention_flow.ocr.template import FormTemplate, load_template  # noqa: E402
 
-TEMPLATE = ROOT / "ocr_templates" / "retention_offer_v1"
+TEMPLATES = ROOT / "ocr_templates"
 OFFERS = [
     Offer("NEW_DEVICE", "New device"),
     Offer("DISCOUNT_20", "20 % off the monthly fee for 12 months"),
@@ -60,6 +60,7 @@ class Sample:
     degradation: str
     truth: dict[str, Any]
     offers: list[str]
+    template_id: str
 
 
 def _case_number(rng: random.Random) -> str:
@@ -75,10 +76,12 @@ def _case_number(rng: random.Random) -> str:
     return f"RC-{day}-{customer}"
 
 
-def make_samples(template: FormTemplate, count: int, seed: int) -> list[Sample]:
+def make_samples(templates: list[FormTemplate], count: int, seed: int) -> list[Sample]:
+    """``count`` forms; each run of len(DEGRADATIONS) forms uses the next template."""
     rng = random.Random(seed)
     samples = []
     for i in range(count):
+        template = templates[(i // len(DEGRADATIONS)) % len(templates)]
         offers = rng.sample(OFFERS, rng.randint(1, 4))
         case = _case_number(rng)
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -105,7 +108,7 @@ def make_samples(template: FormTemplate, count: int, seed: int) -> list[Sample]:
             "signed_on": signed_on.isoformat() if with_date else None,
             "signature": signed,
         }
-        samples.append(Sample(scan, kind, truth, [o.code for o in offers]))
+        samples.append(Sample(scan, kind, truth, [o.code for o in offers], template.id))
     return samples
 
 
@@ -119,6 +122,7 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
     by_case = {s.truth["case_number"]: s.offers for s in samples}
     per_field: dict[str, Counter[str]] = defaultdict(Counter)
     per_degradation: dict[str, Counter[str]] = defaultdict(Counter)
+    identified: dict[str, Counter[str]] = defaultdict(Counter)
     statuses: Counter[str] = Counter()
     wrong_accepted = 0
     wall = cpu = 0.0
@@ -128,7 +132,8 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
         wall += time.perf_counter() - start
         cpu += _cpu() - start_cpu
         statuses[result.status] += 1
-        page_wrong = False
+        page_wrong = result.template_id != sample.template_id
+        identified[sample.template_id]["wrong" if page_wrong else "right"] += 1
         for name, expected in sample.truth.items():
             fields = [f for f in result.fields if f.name == name]
             kind = fields[0].kind if fields else "?"
@@ -144,6 +149,7 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
     return {
         "per_field": per_field,
         "per_degradation": per_degradation,
+        "identified": identified,
         "statuses": statuses,
         "wrong_accepted": wrong_accepted,
         "wall_forms_per_s": len(samples) / wall if wall else float("inf"),
@@ -187,6 +193,8 @@ def report(name: str, figures: dict[str, Any], count: int, fast: bool) -> None:
     for kind in DEGRADATIONS:
         if kind in figures["per_degradation"]:
             _accuracy(f"degradation {kind}", figures["per_degradation"][kind], TARGET_FIELD)
+    for template_id, c in sorted(figures["identified"].items()):
+        _accuracy(f"form identified as {template_id}", c, TARGET_FIELD)
     _accuracy("FIELD ACCURACY, degraded set (no clean)", degraded, TARGET_FIELD)
     boxes = next((c for f, c in figures["per_field"].items() if "checkbox" in f), Counter())
     _accuracy("CHECK BOXES", boxes, TARGET_BOX)
@@ -216,10 +224,15 @@ def main() -> None:
     parser.add_argument("--forms", type=int, default=100)
     parser.add_argument("--baseline-forms", type=int, default=30, help="forms for pytesseract")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--templates",
+        default="retention_offer_v1,retention_offer_v2",
+        help="forms alternate between these; the reader knows them all (as in production)",
+    )
     args = parser.parse_args()
-    template = load_template(TEMPLATE)
+    templates = [load_template(TEMPLATES / name) for name in args.templates.split(",")]
     start = time.perf_counter()
-    samples = make_samples(template, args.forms, args.seed)
+    samples = make_samples(templates, args.forms, args.seed)
     print(
         f"generated and degraded {len(samples)} forms in {time.perf_counter() - start:.1f} s;"
         f" degradations in turn: {', '.join(DEGRADATIONS)}"
@@ -234,7 +247,7 @@ def main() -> None:
         except OcrUnavailable as exc:
             print(f"\n== backend {backend}: not available ({exc.detail})")
             continue
-        reader = FormReader([template], OcrContext(backend=backend), line_reader)  # type: ignore[arg-type]
+        reader = FormReader(templates, OcrContext(backend=backend), line_reader)  # type: ignore[arg-type]
         subset = samples[:count]
         figures = run(reader, subset)
         report(backend, figures, len(subset), fast=backend == "tesserocr")

@@ -28,7 +28,7 @@ from retention_flow.ocr.register import (
 from retention_flow.ocr.template import FormTemplate
 
 FEATURE_DPI = 100.0
-MAX_FEATURES = 4000
+MAX_FEATURES = 1500
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 60
 MIN_INLIER_SHARE = 0.3

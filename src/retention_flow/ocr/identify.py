@@ -1,7 +1,9 @@
 """Which form is this page, and how does it lie? Align the page with every template (by the
 printed marks, else by feature matching) and keep the template whose printed boxes the page
 shows where the alignment puts them. Several templates may share the same marks (a v2
-layout beside v1): the boxes tell them apart, no OCR needed.
+layout beside v1): the boxes tell them apart, no OCR needed. The first template (in load
+order) with every box in place wins at once, so a page costs one alignment per template
+tried; two templates must therefore not share one box layout.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Identifier:
                 boxes_in_place(registered, template, self.dpi),
                 len(layout_boxes(template)),
             )
+            if found == checked:  # every box in place: no other layout can fit better
+                return template, registered
             if found / checked >= template.registration.min_boxes_found:
                 fits.append((found / checked, -order, template, registered))
             else:
