@@ -23,6 +23,7 @@ from retention_flow.ocr.readers import Backend, LineReader, make_reader
 from retention_flow.ocr.reading import read_text_field
 from retention_flow.ocr.register import Registered, RegistrationFailed
 from retention_flow.ocr.template import (
+    CASE_TARGET,
     CheckboxGroup,
     FormTemplate,
     OcrField,
@@ -39,7 +40,6 @@ from retention_flow.ocr.validate import (
 
 #: case number → offer codes printed in the tick-box slots, in order; None: no such case
 CaseLookup = Callable[[str], Sequence[str] | None]
-CASE_TARGET = "case_number"
 
 
 @dataclass(frozen=True)
