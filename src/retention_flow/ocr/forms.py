@@ -61,16 +61,31 @@ def _first_existing(candidates: tuple[str, ...]) -> str | None:
     return next((p for p in candidates if Path(p).is_file()), None)
 
 
+def _ocr_font(pdf: FPDF) -> str:
+    """Register the OCR font (OCR-B, or the core font Courier where it is missing)."""
+    ocr_font = _first_existing(OCR_FONT_CANDIDATES)
+    if ocr_font:
+        pdf.add_font("ocrb", fname=ocr_font)
+    return "ocrb" if ocr_font else "courier"
+
+
+def ocr_font_pdf(font_size_pt: float) -> FPDF:
+    """A page-less PDF (mm) with the OCR font selected, as the case-number line is printed:
+    :mod:`retention_flow.ocr.glyphs` renders its reference glyphs through it."""
+    pdf = FPDF(unit="mm")
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    pdf.set_font(_ocr_font(pdf), size=font_size_pt)
+    return pdf
+
+
 class _Pdf:
     def __init__(self, template: FormTemplate) -> None:
         self.pdf = FPDF(unit="mm", format=(template.page.width_mm, template.page.height_mm))
         self.pdf.set_auto_page_break(False)
         self.pdf.set_margins(0, 0, 0)
         self.pdf.add_page()
-        ocr_font = _first_existing(OCR_FONT_CANDIDATES)
-        if ocr_font:
-            self.pdf.add_font("ocrb", fname=ocr_font)
-        self.ocr_font = "ocrb" if ocr_font else "courier"
+        self.ocr_font = _ocr_font(self.pdf)
         text_font = _first_existing(TEXT_FONT_CANDIDATES)
         if text_font:
             self.pdf.add_font("body", fname=text_font)
