@@ -11,6 +11,7 @@ import typer
 
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
 from .cli_partners import partners_app, settlement_app
+from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app.add_typer(users_app, name="users")
 
 app.add_typer(partners_app, name="partners")
 app.add_typer(settlement_app, name="settlement")
+app.add_typer(forms_app, name="forms")
+app.command()(scan)
 
 
 @db_app.command("upgrade")
@@ -279,38 +282,6 @@ def demo(
         typer.echo("demo users (shown once; set RETENTION_FLOW_DEMO_PASSWORD to choose):", err=True)
         for name, secret in sorted(result.users_created.items()):
             typer.echo(f"  {name:<16} {secret}", err=True)
-
-
-@app.command()
-def scan(
-    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="scanned files")],
-    user: UserOpt = "cli",
-) -> None:
-    """Read every file in FOLDER as scanned response forms; prints each file's pages."""
-    from .services import scans
-
-    ctx = _ctx()
-    actor = _actor(user, ["back_office"])
-    results: list[dict[str, Any]] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        try:
-            stored = scans.ingest(ctx, actor, path.name, path.read_bytes())
-        except (RetentionFlowError, OSError) as exc:  # the rest of the folder continues
-            results.append({"file": path.name, "status": "failed", "error": str(exc)})
-            continue
-        results.append(
-            {
-                "file": path.name,
-                "scan_id": stored["id"],
-                "status": stored["status"],
-                "error": stored["error"],
-                "pages": [
-                    {k: page[k] for k in ("page_no", "status", "reasons", "case_number", "case_id")}
-                    for page in stored["pages"]
-                ],
-            }
-        )
-    _out(results)
 
 
 @app.command()

@@ -12,11 +12,13 @@ suite. Each request runs against a fresh case allocated to partner organisation 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from retention_flow.api.app import create_app
 from retention_flow.services import cases, scans, tasks
@@ -89,6 +91,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
     ("POST", "/api/scans"): _rule("back_office"),
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
+    ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),
+    ("POST", "/api/scans/{scan_id}/pages/{page_no}/resolve"): _rule("back_office"),
 }
 
 
@@ -118,6 +122,7 @@ def _request(
         version=1,
         message_name="response_form_received",
         scan_id=ids.get("scan_id", "none"),
+        page_no=1,
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -135,11 +140,24 @@ def _request(
     elif path == "/api/scans" and method == "POST":
         # not an image: answered as an unreadable scan, no OCR engine needed
         kwargs["files"] = [("files", ("junk.bin", b"junk", "application/octet-stream"))]
+    elif path.endswith("/resolve"):
+        kwargs["json"] = {"decision": "discard", "reason": "matrix"}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
         kwargs["json"] = {"data": {"call_result": "reached"}}
     return client.request(method, url, **kwargs)
+
+
+def _stored_scan(ctx: AppContext) -> str:
+    """A scan with one stored (queued) page image: no OCR engine needed to reach it."""
+    buffer = io.BytesIO()
+    Image.new("L", (40, 40), 255).save(buffer, "PNG")
+    claimed = scans._claim(
+        ctx, actor("scanner", "back_office"), "0" * 64, "p.png", [buffer.getvalue()]
+    )
+    assert claimed is not None
+    return claimed
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
@@ -151,7 +169,7 @@ def test_route_authorisation(
     deploy(ctx, "three_steps")
     starter = actor("starter", "agent", "telemarketing")
     wrong: list[str] = []
-    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
+    scan_id = _stored_scan(ctx)
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}

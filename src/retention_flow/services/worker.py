@@ -205,8 +205,14 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
 
 def default_job_handlers() -> dict[str, JobHandler]:
     from .campaigns import run_campaign_batch
+    from .scan_dispatch import PAGE_JOB, scan_page_job
+    from .scan_exceptions import ASSIGN_JOB, assign_scan_page
 
-    return {"campaign_batch": run_campaign_batch}
+    return {
+        "campaign_batch": run_campaign_batch,
+        PAGE_JOB: scan_page_job,
+        ASSIGN_JOB: assign_scan_page,
+    }
 
 
 # --------------------------------------------------------------------------- loop
