@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +54,16 @@ def offer_title(code: str) -> str:
     return OFFER_TITLES.get(code, code.replace("_", " ").capitalize())
 
 
-def form_document(data: Mapping[str, Any], offer_codes: list[str]) -> dict[str, Any]:
+def form_document(
+    data: Mapping[str, Any], offer_codes: list[str], created: datetime
+) -> dict[str, Any]:
     """What the response form of a case shows (JSON, stored with its letter)."""
     form = template()
     address = data.get("address_lines") or []
     return {
         "template": form.id,
         "version": form.version,
+        "created": created.isoformat(),
         "case_number": str(data.get("case_number") or ""),
         "customer_name": str(data.get("customer_name") or data.get("customer_id") or ""),
         "address_lines": [str(line) for line in address][:4],
@@ -81,8 +85,9 @@ def render_document(document: Mapping[str, Any]) -> bytes:
         address_lines=tuple(document.get("address_lines") or ()),
         offers=tuple(Offer(o["code"], o["title"]) for o in document.get("offers") or ()),
     )
+    created = document.get("created")
     try:
-        return render_pdf(form, data)
+        return render_pdf(form, data, datetime.fromisoformat(created) if created else None)
     except ValueError as exc:  # a case number or offer list the form cannot carry
         raise ValidationFailed(f"the form cannot be printed: {exc}") from exc
 
@@ -93,7 +98,7 @@ def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
     with read_session(ctx.db) as session:
         case = (
             session.execute(
-                select(CASE.c.id, CASE.c.data).where(
+                select(CASE.c.id, CASE.c.data, CASE.c.created_at).where(
                     or_(CASE.c.id == case_ref, CASE.c.business_key == case_ref)
                 )
             )
@@ -122,5 +127,5 @@ def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
             raise ValidationFailed(f"case {case_ref} has no eligible offers (yet) to print")
         if not data.get("case_number"):
             raise ValidationFailed(f"case {case_ref} has no case number")
-        document = form_document(data, [str(o) for o in offers])
+        document = form_document(data, [str(o) for o in offers], case["created_at"])
     return document, render_document(document)

@@ -163,7 +163,9 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
     document = None
     if kind in FORM_LETTERS:  # the OCR response form: rendered from this, byte for byte
         document = form_document(
-            {**data, "case_number": params.get("case_number")}, [str(o) for o in offers]
+            {**data, "case_number": params.get("case_number")},
+            [str(o) for o in offers],
+            step.now,
         )
     conn.execute(
         insert(LETTER).values(
