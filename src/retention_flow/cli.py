@@ -287,12 +287,25 @@ def demo(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+    celery: Annotated[
+        bool, typer.Option(help="serve scanned pages from the Celery broker")
+    ] = False,
+    concurrency: Annotated[int, typer.Option(help="Celery worker processes/threads")] = 1,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads, solo")] = "prefork",
 ) -> None:
-    """Fire due timers and run queued jobs (several workers may run at once)."""
+    """Fire due timers, run queued jobs and watch the scan inbox (several workers may run
+    at once); with --celery, read scanned pages sent to the Celery broker instead."""
     import logging
 
     from .services import worker as worker_service
+    from .services.scan_pages import ocr_worker_env
 
+    ocr_worker_env()  # before the OCR engine loads
+    if celery:
+        from .celery_worker import run
+
+        run(concurrency=concurrency, pool=pool)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = _ctx()
     if once:

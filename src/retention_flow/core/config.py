@@ -109,6 +109,7 @@ class Settings(BaseSettings):
         default=None,
         description="Redis URL: scanned pages go to Celery workers (`worker --celery`)",
     )
+    celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
 
     def startup_problems(self) -> list[str]:
         """Why this configuration must not serve (empty when it may)."""

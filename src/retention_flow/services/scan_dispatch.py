@@ -29,7 +29,6 @@ from .scan_pages import process_page
 
 Mode = Literal["inline", "worker", "celery"]
 CELERY_TASK = "retention_flow.scan_page"
-CELERY_QUEUE = "ocr"
 PAGE_JOB = "scan_page"
 
 _celery: dict[str, Any] = {}
@@ -50,7 +49,7 @@ def dispatch(
     if how == "celery":
         client = celery_client(ctx.settings.celery_broker_url or "")
         for page_no in page_nos:
-            client.send_task(CELERY_TASK, args=[scan_id, page_no], queue=CELERY_QUEUE)
+            client.send_task(CELERY_TASK, args=[scan_id, page_no], queue=ctx.settings.celery_queue)
     elif how == "worker":
         if resumed:
             _requeue_jobs(ctx, scan_id, page_nos)

@@ -61,6 +61,10 @@ def lock_page(session: Session, scan_id: str, page_no: int) -> Mapping[str, Any]
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     session.execute(query)
+    return _page_state(session, scan_id, page_no)
+
+
+def _page_state(session: Session, scan_id: str, page_no: int) -> Mapping[str, Any] | None:
     row = (
         session.execute(
             select(
@@ -173,6 +177,10 @@ def open_exception(
     an exception that case resolves. False when the page was routed meanwhile."""
     reasons = list(values.get("reasons") or [])
     exception_case: str | None = None
+    with read_session(ctx.db) as session:  # routed meanwhile: no exception case to open
+        current = _page_state(session, scan_id, page_no)
+        if current is None or not expect(current):
+            return False
     try:
         ensure_exception_process(ctx)
         started = cases.start_case(

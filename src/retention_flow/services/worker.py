@@ -242,14 +242,20 @@ def run_worker(
     stop: threading.Event | None = None,
     max_passes: int | None = None,
 ) -> None:
-    """Poll until ``stop`` is set (or ``max_passes`` passes ran)."""
+    """Poll until ``stop`` is set (or ``max_passes`` passes ran); with ``scan_inbox`` set,
+    each pass also takes the settled files of the inbox folder."""
+    from .scan_inbox import Inbox
+
     worker = worker_name()
     stop = stop or threading.Event()
     passes = 0
+    inbox = Inbox.from_settings(ctx)
     log.info("worker %s started", worker)
     while not stop.is_set():
         jobs = handlers if handlers is not None else default_job_handlers()
         busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, jobs)
+        if inbox is not None:
+            busy += len(inbox.poll())
         passes += 1
         if max_passes is not None and passes >= max_passes:
             break
