@@ -40,6 +40,21 @@ def ocr_engine() -> None:
         pytest.skip(f"Tesseract not installed: {exc.detail}")
 
 
+#: a Redis database of its own for the Celery tests (each run also uses its own queue)
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     return Settings(
