@@ -3,7 +3,6 @@ through the real Redis; a page delivered three times lands in the database once.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -13,33 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from sqlalchemy import func, select
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.db.session import read_session
-from retention_flow.db.tables import AUDIT_EVENT
 from retention_flow.services import cases, scan_dispatch, scans
 from retention_flow.services.context import AppContext
-from tests.scans.conftest import BACK, START, form_png
+from tests.scans.conftest import BACK, START, blank_png, form_png, messages_to
 
 pytestmark = [pytest.mark.redis, pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
-
-
-def _messages(ctx: AppContext, case_id: str) -> int:
-    with read_session(ctx.db) as session:
-        query = (
-            select(func.count())
-            .select_from(AUDIT_EVENT)
-            .where(AUDIT_EVENT.c.case_id == case_id, AUDIT_EVENT.c.type == "message_correlated")
-        )
-        return int(session.execute(query).scalar_one())
-
-
-def _blank_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (1240, 1754), 255).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_pages_go_to_celery_workers_and_land_once(
@@ -64,7 +43,7 @@ def test_pages_go_to_celery_workers_and_land_once(
     client = scan_dispatch.celery_client(redis_url)
     for _ in range(2):
         client.send_task(scan_dispatch.CELERY_TASK, args=[form["id"], 1], queue=queue)
-    blank = scans.ingest(ctx, BACK, "blank.png", _blank_png())
+    blank = scans.ingest(ctx, BACK, "blank.png", blank_png())
 
     env = {
         **os.environ,
@@ -87,7 +66,7 @@ def test_pages_go_to_celery_workers_and_land_once(
         log.close()
     after = scans.get_scan(ctx, form["id"])
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
-    assert _messages(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case["id"]) == 1
     assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
     [blank_page] = scans.get_scan(ctx, blank["id"])["pages"]
     assert blank_page["status"] == "exception" and blank_page["exception_case_id"]

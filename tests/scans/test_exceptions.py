@@ -17,7 +17,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT
 from retention_flow.services import cases, scan_exceptions, scans, tasks, worker
 from retention_flow.services.context import AppContext
-from tests.scans.conftest import BACK, form_png
+from tests.scans.conftest import BACK, blank_png, form_png
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
 UNKNOWN = "RC-2026-999999-9"
@@ -32,12 +32,6 @@ def _events(ctx: AppContext, case_id: str) -> list[str]:
     with read_session(ctx.db) as session:
         query = select(AUDIT_EVENT.c.type).where(AUDIT_EVENT.c.case_id == case_id)
         return list(session.execute(query).scalars())
-
-
-def _blank_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (2480, 3508), 255).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_unknown_case_number_is_queued_and_assigned_over_http(
@@ -92,7 +86,7 @@ def test_unknown_case_number_is_queued_and_assigned_over_http(
 
 
 def test_blank_page_is_discarded_with_a_reason(ctx: AppContext) -> None:
-    scan = scans.ingest(ctx, BACK, "blank.png", _blank_png())
+    scan = scans.ingest(ctx, BACK, "blank.png", blank_png((2480, 3508)))
     [page] = scan["pages"]
     assert page["status"] == "exception" and page["exception_case_id"]
     scan_exceptions.resolve(ctx, BACK, scan["id"], 1, decision="discard", reason="blank page")

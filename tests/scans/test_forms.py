@@ -4,9 +4,6 @@ with, ``retention-flow forms print --case`` renders it, and the PDF reads back."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.services import cases, forms
 from retention_flow.services.context import AppContext
 from retention_flow.services.scan_pages import form_reader
-from tests.scans.conftest import BACK, START
+from tests.scans.conftest import BACK, START, run_cli
 
 
 def test_the_letter_keeps_its_form_and_prints_the_same_bytes(
@@ -46,16 +43,7 @@ def test_the_letter_keeps_its_form_and_prints_the_same_bytes(
 def test_forms_print_cli_for_a_live_mail_case(ctx: AppContext, db_url: str, tmp_path: Path) -> None:
     case = cases.start_case(ctx, BACK, "mail_response", START, business_key="MAIL-42")
     out = tmp_path / "form.pdf"
-    env = {**os.environ, "RETENTION_FLOW_DATABASE_URL": db_url}
-    command = [sys.executable, "-m", "retention_flow.cli", "forms", "print"]
-    proc = subprocess.run(  # noqa: S603
-        [*command, "--case", "MAIL-42", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    proc = run_cli(db_url, "forms", "print", "--case", "MAIL-42", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["case_number"] == START["case_number"] and summary["bytes"] > 1000
@@ -65,12 +53,5 @@ def test_forms_print_cli_for_a_live_mail_case(ctx: AppContext, db_url: str, tmp_
     )
     assert read.case_number == START["case_number"]  # the printed number reads back
 
-    missing = subprocess.run(  # noqa: S603
-        [*command, "--case", "no-such-case"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    missing = run_cli(db_url, "forms", "print", "--case", "no-such-case")
     assert missing.returncode == 2 and "not_found" in missing.stderr

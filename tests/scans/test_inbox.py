@@ -3,28 +3,20 @@ failed/; a file still being written is not read early; the same bytes are the sa
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services import cases
 from retention_flow.services.context import AppContext
 from retention_flow.services.scan_inbox import Inbox
-from tests.scans.conftest import form_png
+from tests.scans.conftest import blank_png, form_png
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
 SETTLE = timedelta(seconds=3)
-
-
-def _blank_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (1240, 1754), 255).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_inbox_takes_settled_files_once(
@@ -34,7 +26,7 @@ def test_inbox_takes_settled_files_once(
     folder.mkdir()
     inbox = Inbox(ctx, folder, settle_seconds=2.0)
     form = form_png(mail_case)
-    blank = _blank_png()
+    blank = blank_png()
     (folder / "form.png").write_bytes(form)
     (folder / "junk.pdf").write_bytes(b"%PDF-1.4 not really")
     (folder / "late.png").write_bytes(blank[:200])  # still being copied

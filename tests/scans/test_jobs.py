@@ -7,26 +7,16 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from retention_flow.db.session import read_session
-from retention_flow.db.tables import AUDIT_EVENT, CASE, JOB
+from retention_flow.db.tables import CASE, JOB
 from retention_flow.services import cases, scan_dispatch, scans, worker
 from retention_flow.services.context import AppContext
 from retention_flow.services.scan_pages import process_page
-from tests.scans.conftest import BACK, form_png
+from tests.scans.conftest import BACK, form_png, messages_to
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
-
-
-def _messages(ctx: AppContext, case_id: str) -> int:
-    with read_session(ctx.db) as session:
-        query = (
-            select(func.count())
-            .select_from(AUDIT_EVENT)
-            .where(AUDIT_EVENT.c.case_id == case_id, AUDIT_EVENT.c.type == "message_correlated")
-        )
-        return int(session.execute(query).scalar_one())
 
 
 def test_async_upload_is_read_by_the_worker(
@@ -64,7 +54,7 @@ def test_a_crash_before_the_pages_were_read_is_resumed_by_uploading_again(
     again = scans.ingest(ctx, BACK, "form.png", data)
     assert again["id"] == stuck["id"] and again["status"] == "read"
     assert again["pages"][0]["status"] == "processed"
-    assert _messages(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case["id"]) == 1
 
 
 def test_a_page_delivered_twice_or_concurrently_is_routed_once(
@@ -83,7 +73,7 @@ def test_a_page_delivered_twice_or_concurrently_is_routed_once(
         thread.join()
     assert results == ["processed"] * 3
     assert process_page(ctx, scan["id"], 1) == "processed"
-    assert _messages(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case["id"]) == 1
     with read_session(ctx.db) as session:  # no stray exception case was opened
         processes = session.execute(select(CASE.c.process_id)).scalars()
         assert sorted(processes) == ["mail_response"]

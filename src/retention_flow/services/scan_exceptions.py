@@ -24,14 +24,14 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 
-from ..core.errors import Conflict, NotFound, RetentionFlowError, ScriptError, ValidationFailed
+from ..core.errors import Conflict, RetentionFlowError, ScriptError, ValidationFailed
 from ..db.session import read_session, write_session
-from ..db.tables import JOB, SCAN, SCAN_PAGE, WORK_ITEM
+from ..db.tables import JOB, SCAN_PAGE, WORK_ITEM
 from . import cases, tasks
 from .audit import NewEvent
 from .context import Actor, AppContext
 from .handlers import current_step
-from .scan_pages import exception_data
+from .scan_pages import exception_data, load_page
 from .scan_routing import deliver, open_exception
 
 ASSIGN_JOB = "scan_page_assign"
@@ -117,7 +117,7 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
     def expect(page: Mapping[str, Any]) -> bool:
         return page["exception_case_id"] == owner and page["resolution"] == "assigning"
 
-    page = _page(ctx, scan_id, page_no)
+    page = load_page(ctx, scan_id, page_no)
     if not expect(page):
         return
     message: dict[str, Any] = {
@@ -142,30 +142,6 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
         open_exception(ctx, scan_id, page_no, values, data, key=key, expect=expect)
 
 
-def _page(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any]:
-    with read_session(ctx.db) as session:
-        row = (
-            session.execute(
-                select(
-                    SCAN_PAGE.c.status,
-                    SCAN_PAGE.c.reasons,
-                    SCAN_PAGE.c.fields,
-                    SCAN_PAGE.c.case_number,
-                    SCAN_PAGE.c.exception_case_id,
-                    SCAN_PAGE.c.resolution,
-                    SCAN.c.filename,
-                )
-                .join(SCAN, SCAN.c.id == SCAN_PAGE.c.scan_id)
-                .where(and_(SCAN_PAGE.c.scan_id == scan_id, SCAN_PAGE.c.page_no == page_no))
-            )
-            .mappings()
-            .first()
-        )
-    if row is None:
-        raise NotFound(f"page {page_no} of scan {scan_id} not found")
-    return dict(row)
-
-
 # --------------------------------------------------------------------------- resolve
 
 
@@ -181,7 +157,7 @@ def resolve(
 ) -> None:
     """Complete the page's exception task: assign it to ``case_number`` (checked first:
     an open case must carry it) or discard it with ``reason``."""
-    page = _page(ctx, scan_id, page_no)
+    page = load_page(ctx, scan_id, page_no)
     owner = page["exception_case_id"]
     if page["status"] != "exception" or owner is None or page["resolution"] is not None:
         raise Conflict(f"page {page_no} of scan {scan_id} is not an open exception")

@@ -64,16 +64,15 @@ def case_for(ctx: AppContext, case_number: str) -> tuple[str, list[str]] | None:
     return str(row.id), [str(o) for o in offers]
 
 
-def _load(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any]:
+def load_page(
+    ctx: AppContext, scan_id: str, page_no: int, *, image: bool = False
+) -> dict[str, Any]:
+    """One page row with its scan's uploader and file name (and its image if asked)."""
+    columns = [c for c in SCAN_PAGE.c if c.name != "image" or image]
     with read_session(ctx.db) as session:
         row = (
             session.execute(
-                select(
-                    SCAN_PAGE.c.status,
-                    SCAN_PAGE.c.image,
-                    SCAN.c.uploaded_by,
-                    SCAN.c.filename,
-                )
+                select(*columns, SCAN.c.uploaded_by, SCAN.c.filename)
                 .join(SCAN, SCAN.c.id == SCAN_PAGE.c.scan_id)
                 .where(and_(SCAN_PAGE.c.scan_id == scan_id, SCAN_PAGE.c.page_no == page_no))
             )
@@ -98,7 +97,7 @@ def read(reader: FormReader, image: Image.Image, lookup: Any, index: int) -> Pag
 
 def process_page(ctx: AppContext, scan_id: str, page_no: int) -> str:
     """Read page ``page_no`` (1-based) of a scan and route it; returns where it ended."""
-    page = _load(ctx, scan_id, page_no)
+    page = load_page(ctx, scan_id, page_no, image=True)
     if page["status"] != "queued":
         return str(page["status"])
     actor = Actor(page["uploaded_by"], frozenset({"back_office"}))
