@@ -298,6 +298,7 @@ def worker(
     import logging
 
     from .services import worker as worker_service
+    from .services.scan_inbox import Inbox
     from .services.scan_pages import ocr_worker_env
 
     ocr_worker_env()  # before the OCR engine loads
@@ -312,7 +313,8 @@ def worker(
         name = worker_service.worker_name()
         fired = worker_service.fire_timers_once(ctx, name)
         ran = worker_service.run_jobs_once(ctx, name, worker_service.default_job_handlers())
-        _out({"timers_fired": fired, "jobs_run": ran})
+        inbox = Inbox.from_settings(ctx)  # a file is taken on its second sight, once settled
+        _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return
     worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
 

@@ -4,11 +4,13 @@ after a crash by uploading the same file again, routed once however often delive
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, JOB
 from retention_flow.services import cases, scan_dispatch, scans, worker
@@ -84,3 +86,19 @@ def _scan_ids(ctx: AppContext) -> list[str]:
 
     with read_session(ctx.db) as session:
         return [str(s) for s in session.execute(select(SCAN.c.id)).scalars()]
+
+
+def test_pages_left_queued_are_swept_up_by_the_worker(
+    ctx: AppContext, clock: FrozenClock, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the broker is down when the pages are sent: the upload is still answered, queued
+    monkeypatch.setattr(ctx.settings, "celery_broker_url", "redis://127.0.0.1:1/0")
+    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
+    assert scan["status"] == "reading" and scan["pages"][0]["status"] == "queued"
+    monkeypatch.setattr(ctx.settings, "celery_broker_url", None)  # back to in-process
+    assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 0  # too young
+    clock.advance(timedelta(minutes=11))
+    assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 1
+    assert scans.get_scan(ctx, scan["id"])["pages"][0]["status"] == "processed"
+    assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 0
+    assert messages_to(ctx, mail_case["id"]) == 1

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         description="answer uploads at once and leave the pages to `retention-flow worker`",
     )
     scan_job_attempts: int = Field(default=5, ge=1, description="tries of one page job")
+    scan_stale_minutes: float = Field(
+        default=10,
+        gt=0,
+        description="the worker dispatches again scan pages left queued this long",
+    )
     scan_inbox: str | None = Field(
         default=None,
         description="folder the worker watches for scans (files move to processed/ or failed/)",

@@ -46,7 +46,7 @@ class ScanPage(SQLModel, table=True):
 
     scan_id: str = Field(foreign_key="scan.id", primary_key=True, max_length=36)
     page_no: int = Field(primary_key=True)  # 1-based
-    status: str = Field(max_length=20)
+    status: str = Field(max_length=20, index=True)
     reasons: list[str] = Field(sa_column=Column(JSONType, nullable=False))
     case_number: str | None = Field(default=None, max_length=60, index=True)
     case_id: str | None = Field(default=None, max_length=36, index=True)

@@ -13,23 +13,28 @@ however often its job is delivered.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, select, update
 
-from ..db.session import write_session
-from ..db.tables import JOB
+from ..db.session import read_session, write_session
+from ..db.tables import JOB, SCAN, SCAN_PAGE
 from .context import AppContext
 from .scan_pages import process_page
 
 Mode = Literal["inline", "worker", "celery"]
 CELERY_TASK = "retention_flow.scan_page"
 PAGE_JOB = "scan_page"
+#: a broker that does not answer within about a second leaves the pages to the sweep
+SEND_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+log = logging.getLogger(__name__)
 
 _celery: dict[str, Any] = {}
 _celery_lock = threading.Lock()
@@ -48,13 +53,47 @@ def dispatch(
     how = mode(ctx)
     if how == "celery":
         client = celery_client(ctx.settings.celery_broker_url or "")
-        for page_no in page_nos:
-            client.send_task(CELERY_TASK, args=[scan_id, page_no], queue=ctx.settings.celery_queue)
+        try:
+            for page_no in page_nos:
+                client.send_task(
+                    CELERY_TASK,
+                    args=[scan_id, page_no],
+                    queue=ctx.settings.celery_queue,
+                    retry_policy=SEND_RETRY,
+                )
+        except Exception as exc:  # broker down: the pages stay queued for the sweep
+            log.warning("pages of scan %s not sent to the broker: %s", scan_id, exc)
     elif how == "worker":
         if resumed:
             _requeue_jobs(ctx, scan_id, page_nos)
     else:
         run_inline(ctx, scan_id, page_nos)
+
+
+def requeue_stale_pages(ctx: AppContext, older_than: timedelta, *, limit: int = 50) -> int:
+    """Dispatch again the pages left ``queued`` longer than ``older_than`` (their process
+    crashed, or the broker was down when they were sent). Returns the pages dispatched."""
+    cutoff = ctx.now() - older_than
+    with read_session(ctx.db) as session:
+        rows = session.execute(
+            select(SCAN_PAGE.c.scan_id, SCAN_PAGE.c.page_no)
+            .join(SCAN, SCAN.c.id == SCAN_PAGE.c.scan_id)
+            .where(
+                and_(
+                    SCAN_PAGE.c.status == "queued",
+                    SCAN_PAGE.c.created_at < cutoff,
+                    SCAN.c.status == "reading",
+                )
+            )
+            .order_by(SCAN_PAGE.c.created_at)
+            .limit(limit)
+        ).all()
+    by_scan: dict[str, list[int]] = {}
+    for row in rows:
+        by_scan.setdefault(str(row.scan_id), []).append(int(row.page_no))
+    for scan_id, page_nos in by_scan.items():
+        dispatch(ctx, scan_id, page_nos, resumed=True)
+    return len(rows)
 
 
 def run_inline(ctx: AppContext, scan_id: str, page_nos: Sequence[int]) -> list[str]:

@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("resolution", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("resolved_by", sa.String(length=200), nullable=True))
     op.create_index("ix_scan_page_exception_case_id", "scan_page", ["exception_case_id"])
+    op.create_index("ix_scan_page_status", "scan_page", ["status"])
     with op.batch_alter_table("letter") as batch:
         batch.add_column(sa.Column("document", JSON, nullable=True))
 
@@ -33,6 +34,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("letter") as batch:
         batch.drop_column("document")
+    op.drop_index("ix_scan_page_status", table_name="scan_page")
     op.drop_index("ix_scan_page_exception_case_id", table_name="scan_page")
     with op.batch_alter_table("scan_page") as batch:
         batch.drop_column("resolved_by")
