@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import NotFound
@@ -91,9 +91,15 @@ def _resume(ctx: AppContext, scan_id: str) -> dict[str, Any]:
 
 
 def _claim(
-    ctx: AppContext, actor: Actor, digest: str, filename: str, pages: list[bytes]
+    ctx: AppContext,
+    actor: Actor,
+    digest: str,
+    filename: str,
+    pages: list[bytes],
+    error: str | None = None,
 ) -> str | None:
-    """The scan row and its queued pages (and their jobs, in worker mode) in one commit."""
+    """The scan row and its queued pages (and their jobs, in worker mode) in one commit;
+    with ``error``, the scan of an unreadable file (no pages)."""
     scan_id = str(uuid.uuid4())
     now = ctx.now()
     try:
@@ -106,8 +112,8 @@ def _claim(
                     uploaded_by=actor.username,
                     created_at=now,
                     page_count=len(pages),
-                    status="reading" if pages else "read",
-                    error=None,
+                    status="unreadable" if error is not None else "reading",
+                    error=error,
                 )
             )
             if pages:
@@ -143,13 +149,7 @@ def _claim(
 def _store_unreadable(
     ctx: AppContext, actor: Actor, digest: str, filename: str, reason: str
 ) -> dict[str, Any]:
-    scan_id = _claim(ctx, actor, digest, filename, [])
-    if scan_id is not None:
-        with write_session(ctx.db) as session:
-            session.execute(
-                update(SCAN).where(SCAN.c.id == scan_id).values(status="unreadable", error=reason)
-            )
-            session.commit()
+    _claim(ctx, actor, digest, filename, [], error=reason)
     return get_scan(ctx, _stored_id(ctx, digest))
 
 
