@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
@@ -103,10 +104,15 @@ class _Pdf:
         self.pdf.rect(box.x, box.y, box.w, box.h, style=fill)
 
 
-def render_pdf(template: FormTemplate, data: FormData | None = None) -> bytes:
-    """The printable PDF for one case, or the blank form when ``data`` is None."""
+def render_pdf(
+    template: FormTemplate, data: FormData | None = None, created: datetime | None = None
+) -> bytes:
+    """The printable PDF for one case, or the blank form when ``data`` is None. With
+    ``created`` (the PDF's creation date) the same input gives the same bytes."""
     doc = _Pdf(template)
     pdf = doc.pdf
+    if created is not None:
+        pdf.set_creation_date(created)
     for mark in template.registration.marks:
         half = mark.size_mm / 2
         cx, cy = mark.center
