@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
@@ -72,10 +73,13 @@ def list_cases(
     process_id: str | None = None,
     business_key: str | None = None,
     customer: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Cases newest first, filtered, with the total matching; partners see their own only."""
+    """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
+    total matching; partners see their own only."""
     conditions: list[ColumnElement[bool]] = []
     for name, value in (
         ("status", status),
@@ -87,6 +91,10 @@ def list_cases(
             conditions.append(CASE.c[name] == value)
     if customer is not None:
         conditions.append(CASE.c.data["customer_id"].as_string() == customer)
+    if created_from is not None:
+        conditions.append(CASE.c.created_at >= created_from)
+    if created_to is not None:
+        conditions.append(CASE.c.created_at < created_to)
     if is_partner(actor):
         conditions.append(_partner_of_case() == (actor.partner or ""))
     where = and_(True, *conditions)
