@@ -1,40 +1,44 @@
 #!/usr/bin/env bash
-# Vendor the browser bundles of the modeler, viewer and dashboard pages into
-# ui/static/vendor/ at pinned versions, with their licences. The files are committed:
-# a user's machine needs no Node build step. Run this (it needs npm) only to update a
-# version: change the table, run it, look at the pages, commit the result.
+# Refresh the vendored bpmn.io and chart bundles under ui/static/vendor/ from pinned npm
+# packages (the process owner's modeler, the auditor's case diagram, the KPI charts).
 #
-#   package@version   files copied from the package (paths inside the package)
+# Same table format as scripts/vendor-ui.sh, so the two can be folded into one:
+# "package@version  target-folder  file..." where each file is a path inside the package
+# tarball (its "package/" prefix left off); a folder is copied whole (the bpmn.io CSS
+# points at its fonts by relative paths). The package's licence file is always copied
+# too. Run by a developer when a version changes (the files are committed: serving the
+# UI needs no Node and no network). Needs `npm`. Then commit ui/static/vendor/.
 set -euo pipefail
+
+PACKAGES=(
+  "bpmn-js@18.31.1  bpmn-js   dist/bpmn-modeler.production.min.js dist/bpmn-navigated-viewer.production.min.js dist/assets"
+  "dmn-js@17.10.2   dmn-js    dist/dmn-modeler.production.min.js dist/assets"
+  "chart.js@4.6.1   chart.js  dist/chart.umd.min.js"
+)
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEST="$ROOT/ui/static/vendor"
-
-TABLE="
-bpmn-js@18.31.1  LICENSE dist/bpmn-modeler.production.min.js dist/bpmn-navigated-viewer.production.min.js dist/assets
-dmn-js@17.10.2   LICENSE dist/dmn-modeler.production.min.js dist/assets
-chart.js@4.6.1   LICENSE.md dist/chart.umd.min.js
-"
-
-command -v npm >/dev/null 2>&1 || { echo "npm is needed to update the vendored bundles" >&2; exit 1; }
+VENDOR="$ROOT/ui/static/vendor"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-while read -r spec files; do
-  [ -n "$spec" ] || continue
-  name="${spec%@*}"
-  version="${spec##*@}"
-  echo "vendoring $name $version"
-  (cd "$WORK" && npm pack --silent "$spec" >/dev/null)
-  mkdir -p "$WORK/$name"
-  tar xzf "$WORK/$name-$version.tgz" -C "$WORK/$name"
-  target="$DEST/$name"
-  rm -rf "$target"
-  mkdir -p "$target"
+for row in "${PACKAGES[@]}"; do
+  read -r spec target files <<<"$row"
+  echo "== $spec -> ui/static/vendor/$target"
+  rm -rf "$WORK/package"
+  tarball="$(cd "$WORK" && npm pack --silent "$spec")"
+  tar -xzf "$WORK/$tarball" -C "$WORK"
+  rm -rf "${VENDOR:?}/$target"
+  mkdir -p "$VENDOR/$target"
   for file in $files; do
-    mkdir -p "$target/$(dirname "$file")"
-    cp -R "$WORK/$name/package/$file" "$target/$file"
+    cp -R "$WORK/package/$file" "$VENDOR/$target/"
   done
-  echo "$version" > "$target/VERSION"
-done <<< "$TABLE"
-
-echo "done: see ui/static/vendor/VENDOR.md (update the versions there too)"
+  licence="$(find "$WORK/package" -maxdepth 1 -iname 'licen[cs]e*' | head -n 1)"
+  if [ -z "$licence" ]; then
+    echo "no licence file in $spec: refusing to vendor it" >&2
+    exit 1
+  fi
+  cp "$licence" "$VENDOR/$target/LICENSE"
+  echo "$spec" >"$VENDOR/$target/VERSION"
+  rm -f "$WORK/$tarball"
+done
+echo "done: review and commit ui/static/vendor/ (and its VENDOR.md)"
