@@ -103,3 +103,27 @@ def test_compare_lists_changed_files_and_elements(ctx: Any) -> None:
     assert [e["id"] for e in dmn_entry["elements"]["changed"]] == ["rule_new_high_risk"]
     with pytest.raises(NotFound):
         versions.compare(ctx, "all_elements", 1, 3)
+
+
+def test_check_edit_answers_problems_as_data(ctx: Any) -> None:
+    deploy(ctx, "three_steps")
+    xml = processes.version_xml(ctx, "three_steps", 1)
+    ok = versions.check_edit(ctx, "three_steps", 1, {"three_steps.bpmn": xml})
+    assert ok == {"valid": True, "errors": [], "processes": ["three_steps"]}
+    bad = versions.check_edit(
+        ctx, "three_steps", 1, {"three_steps.bpmn": xml.replace(' default="flow_declined"', "")}
+    )
+    assert not bad["valid"] and "gw_offer_accepted" in {e["element_id"] for e in bad["errors"]}
+
+
+def test_catalogue_groups_processes_by_their_bundle(ctx: Any) -> None:
+    deploy(ctx, "three_steps")
+    deploy(ctx, "all_elements")
+    bundles = versions.catalogue(ctx)
+    assert {tuple(p["process_id"] for p in b["processes"]) for b in bundles} == {
+        ("three_steps",),
+        ("all_elements",),
+    }
+    by_anchor = {b["anchor"]["process_id"]: b for b in bundles}
+    assert by_anchor["all_elements"]["decisions"] == [DMN]
+    assert by_anchor["three_steps"]["decisions"] == []

@@ -23,6 +23,7 @@ from ..engine.bundle import MANIFEST_NAME, CompiledBundle
 from ..engine.diff import element_diff
 from . import processes
 from .context import Actor, AppContext
+from .queries import process_models
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 
@@ -72,16 +73,29 @@ def _replaced(base: VersionFiles, replacements: Mapping[str, str]) -> dict[str, 
     return {name: text.encode("utf-8") for name, text in merged.items()}
 
 
+def _edited(
+    ctx: AppContext, process_id: str, version: int, replacements: Mapping[str, str]
+) -> dict[str, bytes]:
+    base = version_files(ctx, process_id, version)
+    files = _replaced(base, replacements)
+    if files is None:
+        files = {name: text.encode("utf-8") for name, text in base.files.items()}
+    return files
+
+
 def validate_edit(
     ctx: AppContext, process_id: str, version: int, replacements: Mapping[str, str]
 ) -> CompiledBundle:
     """Validate the version's bundle with files replaced; ``InvalidProcess`` lists the
     problems with their file and element id."""
-    base = version_files(ctx, process_id, version)
-    files = _replaced(base, replacements)
-    if files is None:
-        files = {name: text.encode("utf-8") for name, text in base.files.items()}
-    return processes.validate(ctx, files)
+    return processes.validate(ctx, _edited(ctx, process_id, version, replacements))
+
+
+def check_edit(
+    ctx: AppContext, process_id: str, version: int, replacements: Mapping[str, str]
+) -> dict[str, Any]:
+    """As ``validate_edit``, answered as ``processes.validation_report`` data."""
+    return processes.validation_report(ctx, _edited(ctx, process_id, version, replacements))
 
 
 def deploy_edit(
@@ -101,6 +115,27 @@ def deploy_edit(
             versions = processes._versions_of(session, base.deployment_id)
         return processes.DeployResult(base.deployment_id, False, versions)
     return processes.deploy(ctx, files, actor)
+
+
+def catalogue(ctx: AppContext) -> list[dict[str, Any]]:
+    """The process models grouped by the bundle their latest version is in: per bundle
+    its deployment, its processes (each with every version) and its decision tables."""
+    bundles: dict[str, dict[str, Any]] = {}
+    for model in process_models(ctx):
+        latest = model["versions"][-1]
+        entry = bundles.get(latest.deployment_id)
+        if entry is None:
+            files = version_files(ctx, model["process_id"], latest.version).files
+            entry = bundles[latest.deployment_id] = {
+                "deployment_id": latest.deployment_id,
+                "deployed_at": latest.deployed_at,
+                "deployed_by": latest.deployed_by,
+                "anchor": {"process_id": model["process_id"], "version": latest.version},
+                "decisions": sorted(n for n in files if n.lower().endswith(".dmn")),
+                "processes": [],
+            }
+        entry["processes"].append(model)
+    return sorted(bundles.values(), key=lambda b: b["deployed_at"], reverse=True)
 
 
 def compare(ctx: AppContext, process_id: str, old: int, new: int) -> dict[str, Any]:
