@@ -1,0 +1,122 @@
+"""The page authorisation matrix: every page route by every persona.
+
+Page routes (tagged ``web``) are read from the app, so a page added without a rule here
+fails the suite (the API's own matrix leaves them out). Outcomes:
+
+- ``A`` allowed: the page (200) or a redirect that is not to the login page;
+- ``L`` login: a redirect to the login page (no session);
+- ``D`` denied: the 403 page;
+- ``H`` hidden: the 404 page (another partner organisation's object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from retention_flow.api.app import create_app
+from retention_flow.services import cases
+from retention_flow.services.context import AppContext
+from tests.factories import actor, deploy
+from tests.web.conftest import PageClient
+
+PERSONAS = (
+    "agent",
+    "team_lead",
+    "back_office",
+    "partner",
+    "partner2",
+    "process_owner",
+    "auditor",
+    "admin",
+    "system",
+    "anonymous",
+)
+USERS = " ".join(p for p in PERSONAS if p != "anonymous")
+
+
+def _rule(allowed: str = "", hidden: str = "", anonymous: str = "L") -> dict[str, str]:
+    """Personas allowed / hidden; other users are denied, the anonymous caller logs in."""
+    out = dict.fromkeys(PERSONAS, "D")
+    out.update(dict.fromkeys(allowed.split(), "A"))
+    out.update(dict.fromkeys(hidden.split(), "H"))
+    out["anonymous"] = anonymous
+    return out
+
+
+EVERYONE = dict.fromkeys(PERSONAS, "A")
+QUEUE = "agent back_office"
+
+EXPECTED: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/"): _rule(USERS),
+    ("GET", "/account"): _rule(USERS),
+    ("GET", "/login"): EVERYONE,
+    ("POST", "/login"): EVERYONE,
+    ("POST", "/logout"): EVERYONE,
+    ("GET", "/queue"): _rule(QUEUE),
+    ("GET", "/queue/rows"): _rule(QUEUE),
+    ("GET", "/next"): _rule(QUEUE),
+}
+
+
+def page_routes() -> list[tuple[str, str]]:
+    found = set()
+    for route in iter_route_contexts(create_app().routes):
+        if "web" in (getattr(route, "tags", None) or ()):
+            found.update((m, route.path) for m in route.methods or () if m != "HEAD")
+    return sorted(found)
+
+
+ROUTES = page_routes()
+
+
+def test_every_page_has_a_rule_and_every_rule_a_page() -> None:
+    assert sorted(set(ROUTES) - set(EXPECTED)) == []
+    assert sorted(set(EXPECTED) - set(ROUTES)) == []
+
+
+def _request(page: PageClient, method: str, path: str, persona: str, ids: dict[str, str]) -> Any:
+    url = path.format(**ids)
+    if method == "GET":
+        return page.get(url)
+    data: dict[str, Any] = {}
+    if path == "/login":
+        data = {"username": "agent" if persona == "anonymous" else persona}
+        data["password"] = "correct horse battery"
+    return page.post(url, data)
+
+
+def _outcome(response: Any) -> str:
+    status = response.status_code
+    if status in (302, 303, 307):
+        return "L" if response.headers["location"].startswith("/login?next=") else "A"
+    if status == 403:
+        return "D"
+    if status == 404:
+        return "H"
+    return "A"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_page_authorisation(
+    ctx: AppContext, pages: dict[str, PageClient], method: str, path: str
+) -> None:
+    rule = EXPECTED[(method, path)]
+    deploy(ctx, "three_steps")
+    starter = actor("starter", "agent", "telemarketing")
+    wrong = []
+    for persona in PERSONAS:
+        case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
+        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"]}
+        response = _request(pages[persona], method, path, persona, ids)
+        assert response.status_code < 500, f"{persona}: {response.text[:300]}"
+        if response.status_code in (403, 404):
+            assert response.headers["content-type"].startswith("text/html"), persona
+        outcome = _outcome(response)
+        if outcome != rule[persona]:
+            wrong.append(f"{persona}: expected {rule[persona]}, got {response.status_code}")
+        if path in ("/login", "/logout") and method == "POST" and persona != "anonymous":
+            pages[persona].login(persona)  # the next persona-round needs the session back
+    assert not wrong, "\n".join(wrong)

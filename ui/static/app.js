@@ -1,0 +1,118 @@
+// retention-flow web UI: keyboard shortcuts and small helpers. No build step.
+//
+// Shortcuts are declared in the page: any element with data-shortcut="k" is clicked
+// (or focused, for inputs) when "k" is pressed outside a text field; data-shortcut-label
+// names it in the help dialog ("?"). A key written like "ctrl+enter" also works inside
+// text fields.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = (target && target.tagName) || "";
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function keyName(event) {
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key.toLowerCase();
+    if (event.ctrlKey || event.metaKey) key = "ctrl+" + key;
+    return key;
+  }
+
+  function shortcuts() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-shortcut]"));
+  }
+
+  function showHelp() {
+    var dialog = document.getElementById("shortcut-help");
+    var list = dialog && dialog.querySelector("[data-shortcut-list]");
+    if (!dialog || !list) return;
+    list.textContent = "";
+    var rows = [["?", "Show this help"]];
+    shortcuts().forEach(function (el) {
+      rows.push([el.getAttribute("data-shortcut"), el.getAttribute("data-shortcut-label") || el.textContent.trim()]);
+    });
+    document.querySelectorAll("[accesskey]").forEach(function (el) {
+      rows.push(["Alt+" + el.getAttribute("accesskey"), el.textContent.trim()]);
+    });
+    rows.forEach(function (row) {
+      var dt = document.createElement("dt");
+      var kbd = document.createElement("kbd");
+      kbd.textContent = row[0];
+      dt.appendChild(kbd);
+      var dd = document.createElement("dd");
+      dd.textContent = row[1];
+      list.appendChild(dt);
+      list.appendChild(dd);
+    });
+    dialog.showModal();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.defaultPrevented) return;
+    var key = keyName(event);
+    var inField = typing(event.target);
+    if (!inField && key === "?") {
+      event.preventDefault();
+      showHelp();
+      return;
+    }
+    var match = shortcuts().find(function (el) {
+      var wanted = el.getAttribute("data-shortcut").toLowerCase();
+      if (wanted !== key) return false;
+      return !inField || wanted.indexOf("ctrl+") === 0;
+    });
+    if (!match || match.disabled) return;
+    event.preventDefault();
+    if (typing(match)) match.focus();
+    else match.click();
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-shortcut-help]")) showHelp();
+  });
+
+  // Drop zones: <div class="dropzone" data-dropzone-for="input-id"> puts dropped files
+  // into the file input and submits its form.
+  document.addEventListener("dragover", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-dropzone-for]");
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-dropzone-for]");
+    if (zone) zone.classList.remove("over");
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-dropzone-for]");
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.remove("over");
+    var input = document.getElementById(zone.getAttribute("data-dropzone-for"));
+    if (!input || !event.dataTransfer.files.length) return;
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    if (input.form) input.form.requestSubmit();
+  });
+
+  // An expired session during an htmx refresh: the server answers HX-Redirect to the
+  // login page, which htmx follows. Other failed refreshes show one plain message.
+  document.addEventListener("htmx:responseError", function (event) {
+    var area = document.getElementById("flash");
+    if (!area) return;
+    area.textContent = "";
+    var p = document.createElement("p");
+    p.className = "flash flash-error";
+    p.textContent = "The page could not be updated (" + event.detail.xhr.status + "). Reload to try again.";
+    area.appendChild(p);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var area = document.getElementById("flash");
+    if (!area) return;
+    area.textContent = "";
+    var p = document.createElement("p");
+    p.className = "flash flash-warn";
+    p.textContent = "The server cannot be reached; the page will update when it is back.";
+    area.appendChild(p);
+  });
+})();
