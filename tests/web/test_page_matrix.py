@@ -48,6 +48,9 @@ def _rule(allowed: str = "", hidden: str = "", anonymous: str = "L") -> dict[str
 
 EVERYONE = dict.fromkeys(PERSONAS, "A")
 QUEUE = "agent back_office"
+OWNER = _rule("process_owner")
+AUDITOR = _rule("auditor")
+STEWARDS = _rule("team_lead process_owner auditor")
 
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): _rule(USERS),
@@ -58,6 +61,21 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/queue"): _rule(QUEUE),
     ("GET", "/queue/rows"): _rule(QUEUE),
     ("GET", "/next"): _rule(QUEUE),
+    ("GET", "/processes"): OWNER,
+    ("GET", "/processes/{process_id}/compare"): OWNER,
+    ("GET", "/processes/{process_id}/{version}"): OWNER,
+    ("GET", "/processes/{process_id}/{version}/dmn/{name}"): OWNER,
+    ("GET", "/processes/{process_id}/{version}/files/{name}"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/validate"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/deploy"): OWNER,
+    ("GET", "/audit"): AUDITOR,
+    ("GET", "/audit/verify"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/diagram"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/history.json"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/history.csv"): AUDITOR,
+    ("GET", "/kpis"): STEWARDS,
+    ("GET", "/kpis/export.csv"): STEWARDS,
 }
 
 
@@ -105,11 +123,13 @@ def test_page_authorisation(
 ) -> None:
     rule = EXPECTED[(method, path)]
     deploy(ctx, "three_steps")
+    deploy(ctx, "all_elements")  # a bundle with a decision table, for the editor pages
+    model = {"process_id": "all_elements", "version": "1", "name": "offer_decision.dmn"}
     starter = actor("starter", "agent", "telemarketing")
     wrong = []
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
-        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"]}
+        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], **model}
         response = _request(pages[persona], method, path, persona, ids)
         assert response.status_code < 500, f"{persona}: {response.text[:300]}"
         if response.status_code in (403, 404):
