@@ -64,6 +64,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     # claimed by 'agent' first: the claimant or a team lead gives it back
     ("POST", "/tasks/{task_id}/release"): _rule("agent team_lead"),
     ("POST", "/tasks/{task_id}/complete"): _rule("agent", hidden="back_office"),
+    ("GET", "/team"): _rule("team_lead admin"),
+    ("POST", "/team/tasks/{task_id}/assign"): _rule("team_lead admin"),
+    ("GET", "/partner"): _rule("partner partner2"),
+    # a telemarketing task (of a case allocated to acme) is no partner's lead
+    ("GET", "/partner/leads/{task_id}"): _rule(hidden="partner partner2"),
+    ("POST", "/partner/leads/{task_id}/complete"): _rule(hidden="partner partner2"),
 }
 
 
@@ -91,6 +97,8 @@ def _request(page: PageClient, method: str, path: str, persona: str, ids: dict[s
     if path == "/login":
         data = {"username": "agent" if persona == "anonymous" else persona}
         data["password"] = "correct horse battery"
+    elif path.endswith("/assign"):
+        data = {"assignee": "agent", "reason": "matrix"}
     return page.post(url, data)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import errors, login, queue, task
+from . import errors, login, partner, queue, task, team
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task)
+PAGES = (login, queue, task, team, partner)
 
 
 def install(app: FastAPI) -> None:

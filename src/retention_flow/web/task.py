@@ -85,12 +85,17 @@ def task_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    base: str = "/tasks",
 ) -> Response:
+    """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
+    ``/partner/leads``)."""
     task = tasks.get_task(ctx, user, task_id)
     fields = forms.fields_of(task.get("form"), values, errors)
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
+    data = task.get("context") or {}
     context = {
         "task": task,
+        "case_label": task.get("business_key") or data.get("case_number") or task["case_id"],
         "sla": sla_state(task["due_at"], ctx.now()),
         "fields": fields,
         "form_error": (errors or {}).get("(form)"),
@@ -98,6 +103,7 @@ def task_page(
         "mine": mine,
         "others": task["state"] == "claimed" and not mine,
         "can_work": task["role"] in user.roles,
+        "base": base,
         **case_context(ctx, task),
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
@@ -108,8 +114,8 @@ def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> R
     return task_page(ctx, request, user, task_id)
 
 
-def _conflict(ctx: AppContext, exc: Conflict) -> Response:
-    response = RedirectResponse("/queue", status_code=303)
+def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
+    response = RedirectResponse(back, status_code=303)
     flash(ctx, response, plain_words(exc), "error")
     return response
 
@@ -137,24 +143,31 @@ def release_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
 @router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)
 async def complete_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
     form = await request.form()
-    return await run_in_threadpool(_complete, ctx, request, user, task_id, dict(form))
+    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, dict(form))
 
 
-def _complete(
-    ctx: AppContext, request: Request, user: Actor, task_id: str, form: dict[str, Any]
+def complete_from_form(
+    ctx: AppContext,
+    request: Request,
+    user: Actor,
+    task_id: str,
+    form: dict[str, Any],
+    base: str = "/tasks",
+    done: str | None = None,
 ) -> Response:
+    """Complete with the submitted form: the page again with the errors (422), or on to
+    the case's next task for this user, else ``done`` (default: the next in the queue)."""
     task = tasks.get_task(ctx, user, task_id)
     data = forms.parse(task.get("form"), form)
     try:
         result = tasks.complete(ctx, user, task_id, data)
     except ValidationFailed as exc:
-        fields = forms.fields_of(task.get("form"))
-        errors = forms.plain_errors(exc.errors, fields)
-        return task_page(ctx, request, user, task_id, data, errors, status_code=422)
+        errors = forms.plain_errors(exc.errors, forms.fields_of(task.get("form")))
+        return task_page(ctx, request, user, task_id, data, errors, 422, base)
     except Conflict as exc:
-        return _conflict(ctx, exc)
+        return _conflict(ctx, exc, done or "/queue")
     follow = result["next_tasks"]
-    target = f"/tasks/{follow[0]['id']}" if follow else f"/next?after={task_id}"
+    target = f"{base}/{follow[0]['id']}" if follow else done or f"/next?after={task_id}"
     response = RedirectResponse(target, status_code=303)
     key = task.get("business_key") or task["case_id"]
     flash(ctx, response, f"Done: {task['name'] or task['element_id']} for case {key}.", "ok")
