@@ -17,7 +17,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases
+from retention_flow.services import cases, tasks
 from retention_flow.services.context import AppContext
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
@@ -61,6 +61,18 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/queue"): _rule(QUEUE),
     ("GET", "/queue/rows"): _rule(QUEUE),
     ("GET", "/next"): _rule(QUEUE),
+    # the task is in the telemarketing lane: the back office does not see it
+    ("GET", "/tasks/{task_id}"): _rule("agent team_lead", hidden="back_office"),
+    ("POST", "/tasks/{task_id}/claim"): _rule("agent"),
+    # claimed by 'agent' first: the claimant or a team lead gives it back
+    ("POST", "/tasks/{task_id}/release"): _rule("agent team_lead"),
+    ("POST", "/tasks/{task_id}/complete"): _rule("agent", hidden="back_office"),
+    ("GET", "/team"): _rule("team_lead admin"),
+    ("POST", "/team/tasks/{task_id}/assign"): _rule("team_lead admin"),
+    ("GET", "/partner"): _rule("partner partner2"),
+    # a telemarketing task (of a case allocated to acme) is no partner's lead
+    ("GET", "/partner/leads/{task_id}"): _rule(hidden="partner partner2"),
+    ("POST", "/partner/leads/{task_id}/complete"): _rule(hidden="partner partner2"),
     ("GET", "/processes"): OWNER,
     ("GET", "/processes/{process_id}/compare"): OWNER,
     ("GET", "/processes/{process_id}/{version}"): OWNER,
@@ -103,6 +115,8 @@ def _request(page: PageClient, method: str, path: str, persona: str, ids: dict[s
     if path == "/login":
         data = {"username": "agent" if persona == "anonymous" else persona}
         data["password"] = "correct horse battery"
+    elif path.endswith("/assign"):
+        data = {"assignee": "agent", "reason": "matrix"}
     return page.post(url, data)
 
 
@@ -130,6 +144,8 @@ def test_page_authorisation(
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], **model}
+        if path.endswith("/release"):
+            tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(pages[persona], method, path, persona, ids)
         assert response.status_code < 500, f"{persona}: {response.text[:300]}"
         if response.status_code in (403, 404):

@@ -1,15 +1,19 @@
 // retention-flow web UI: keyboard shortcuts and small helpers. No build step.
 //
 // Shortcuts are declared in the page: any element with data-shortcut="k" is clicked
-// (or focused, for inputs) when "k" is pressed outside a text field; data-shortcut-label
-// names it in the help dialog ("?"). A key written like "ctrl+enter" also works inside
-// text fields.
+// (or focused, for inputs) when "k" is pressed outside a text field (Escape leaves one);
+// data-shortcut-label names it in the help dialog ("?"). A key written like "ctrl+enter"
+// also works inside text fields.
 (function () {
   "use strict";
 
+  // Where letters are text (or pick an option): single-key shortcuts stay out of there.
+  // Radios, check boxes and buttons are not: on them the shortcuts work.
+  var NOT_TEXT = { radio: 1, checkbox: 1, button: 1, submit: 1, reset: 1, file: 1 };
   function typing(target) {
     var tag = (target && target.tagName) || "";
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+    if (tag === "INPUT") return !NOT_TEXT[(target.type || "").toLowerCase()];
+    return tag === "TEXTAREA" || tag === "SELECT" || Boolean(target && target.isContentEditable);
   }
 
   function keyName(event) {
@@ -51,6 +55,10 @@
     if (event.altKey || event.defaultPrevented) return;
     var key = keyName(event);
     var inField = typing(event.target);
+    if (inField && key === "escape") {
+      event.target.blur();  // leave the field: the shortcuts work again
+      return;
+    }
     if (!inField && key === "?") {
       event.preventDefault();
       showHelp();
@@ -65,6 +73,14 @@
     event.preventDefault();
     if (typing(match)) match.focus();
     else match.click();
+  });
+
+  // After a refused submit, start at the first field that needs attention.
+  document.addEventListener("DOMContentLoaded", function () {
+    var invalid = document.querySelector("[aria-invalid=true]");
+    if (!invalid) return;
+    var target = invalid.matches("input, select, textarea") ? invalid : invalid.querySelector("input, select, textarea");
+    if (target) target.focus();
   });
 
   document.addEventListener("click", function (event) {

@@ -155,6 +155,30 @@ def queue_sizes(ctx: AppContext) -> list[tuple[str, str, int]]:
     return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
+def open_work(
+    ctx: AppContext,
+    *,
+    role: str | None = None,
+    due_before: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Open work items, ready and claimed, of every role (or one) for a team lead's
+    overview: by due time, then priority; ``due_before`` keeps the overdue ones."""
+    condition: ColumnElement[bool] = WORK.c.state.in_(OPEN_STATES)
+    if role is not None:
+        condition = and_(condition, WORK.c.role == role)
+    if due_before is not None:
+        condition = and_(condition, WORK.c.due_at < due_before)
+    query = (
+        select(WORK)
+        .where(condition)
+        .order_by(WORK.c.due_at, WORK.c.priority.desc())
+        .limit(max(1, min(limit, 500)))
+    )
+    with read_session(ctx.db) as session:
+        return [task_view(r) for r in session.execute(query).mappings()]
+
+
 # --------------------------------------------------------------------------- idempotency
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
-from .session import LoginRequired, login_url
+from .session import LoginRequired, login_url, web_user
 from .templating import render
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
@@ -59,15 +59,17 @@ def is_page(request: Request) -> bool:
     return getattr(endpoint, "__module__", "").startswith("retention_flow.web")
 
 
-def error_page(request: Request, status: int, title: str, message: str, detail: str) -> Response:
+async def error_page(
+    request: Request, status: int, title: str, message: str, detail: str
+) -> Response:
+    """The error in plain words, with the navigation when the session is still good."""
     ctx = request.app.state.ctx
-    return render(
-        ctx,
-        request,
-        "error.html",
-        {"title": title, "message": message, "detail": detail, "status": status},
-        status_code=status,
-    )
+    try:
+        user = await web_user(request, ctx)
+    except e.RetentionFlowError:
+        user = None
+    context = {"title": title, "message": message, "detail": detail, "status": status}
+    return render(ctx, request, "error.html", context, user=user, status_code=status)
 
 
 def install(app: FastAPI) -> None:
@@ -85,12 +87,12 @@ def install(app: FastAPI) -> None:
                 return Response(status_code=204, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
         status = (await _call(domain, request, exc)).status_code  # the API's one status mapping
-        return error_page(request, status, exc.title, plain_words(exc), exc.detail)
+        return await error_page(request, status, exc.title, plain_words(exc), exc.detail)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_page(request):
             return await _call(http, request, exc)
-        return error_page(
+        return await error_page(
             request, exc.status_code, "Error", "The request could not be handled.", str(exc.detail)
         )
 
@@ -98,7 +100,7 @@ def install(app: FastAPI) -> None:
         answer = await _call(crash, request, exc)  # logs it
         if not is_page(request):
             return answer
-        return error_page(
+        return await error_page(
             request, 500, "Error", "Something went wrong on our side.", "the error was logged"
         )
 

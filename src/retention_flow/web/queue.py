@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..core.roles import SKILL_GROUPS
 from ..services import tasks
 from ..services.context import Actor, AppContext
-from .session import PageCtx, flash, page_router, require_page_role
+from .session import PageCtx, flash, page_router, read_flash, require_page_role
 from .templating import render
 
 router = page_router()
@@ -67,10 +67,13 @@ def queue_rows(request: Request, ctx: PageCtx, user: QueueUser) -> Response:
 
 
 @router.get("/next")
-def next_task(ctx: PageCtx, user: QueueUser, after: str | None = None) -> Response:
+def next_task(
+    request: Request, ctx: PageCtx, user: QueueUser, after: str | None = None
+) -> Response:
     task_id = next_task_id(ctx, user, after)
     if task_id is None:
         response = RedirectResponse("/queue", status_code=303)
-        flash(ctx, response, "Your queue is empty. New tasks appear here by themselves.", "ok")
+        if read_flash(ctx, request) is None:  # keep a message on its way ("Done: ...")
+            flash(ctx, response, "Your queue is empty. New tasks appear here by themselves.")
         return response
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
