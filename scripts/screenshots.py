@@ -14,6 +14,7 @@ comes from the system (``/usr/bin/chromium``), as in the browser tests.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -62,6 +63,9 @@ NAMES = {
     "/account": "account",
     "/queue": "agent-queue",
     "/tasks/{task_id}": "agent-task",
+    "/team": "team-lead",
+    "/partner": "partner-portal",
+    "/partner/leads/{task_id}": "partner-lead",
 }
 #: the element each page's own script marks when it is drawn
 READY = {
@@ -183,9 +187,19 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
     tasks.complete(ctx, agent, task["id"], {"reached": False})
     clock.offset = timedelta(0)
     queue = tasks.list_queue(ctx, agent, queue="available", limit=1)
+    # a fresh lead for a sales partner: its pages are shown to that partner's user
+    scenarios = json.loads((ROOT / "processes" / "retention" / "scenarios.json").read_text())
+    lead_data = {**scenarios["bundles"]["sales_partner"]["start_data"]}
+    lead_data["case_number"] = "RC-2026-DEMO-2"
+    lead_case = cases.start_case(
+        ctx, system, "sales_partner", lead_data, business_key="RC-2026-DEMO-2"
+    )
+    lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
     return {
         "case_id": case["id"],
         "task_id": queue[0]["id"] if queue else "",
+        "partner_task_id": lead["id"] if lead else "",
+        "partner_user": f"partner_{lead['partner'][2:]}" if lead else "",
         "process_id": "outbound_telemarketing",
         "version": "2",
         "name": "offer_eligibility.dmn",
@@ -234,8 +248,11 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
             continue
         if "GET" not in (found.methods or ()) or NOT_PAGES.search(found.path):
             continue
+        values = dict(ids)
+        if found.path.startswith("/partner"):
+            values["task_id"] = ids["partner_task_id"]
         params = re.findall(r"{(\w+)}", found.path)
-        missing = [p for p in params if not ids.get(p)]
+        missing = [p for p in params if not values.get(p)]
         name = NAMES.get(found.path) or (
             re.sub(r"[{}]|_id", "", found.path).strip("/").replace("/", "-") or "home"
         )
@@ -243,8 +260,10 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
             print(f"skipped {found.path}: no value for {', '.join(missing)}")
             continue
         user = None if found.path == "/login" else _user_for(_allowed_roles(route))
+        if found.path.startswith("/partner"):
+            user = ids["partner_user"] or user
         query = "?old=1&new=2" if found.path.endswith("/compare") else ""
-        yield Shot(name, user, found.path.format(**ids) + query, READY.get(found.path))
+        yield Shot(name, user, found.path.format(**values) + query, READY.get(found.path))
 
 
 def _break_a_gateway(page: Any) -> None:
