@@ -5,15 +5,15 @@ Read-only: nothing here changes a case."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from ..core.errors import ValidationFailed
 from ..services import case_history, cases, processes, queries
 from ..services.context import Actor
+from .dashboard import day_start, parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
 
@@ -24,18 +24,6 @@ CaseId = Annotated[str, Path(max_length=36)]
 Text = Annotated[str, Query(max_length=200)]
 PAGE_SIZE = 50
 STATUSES = ("active", "completed", "cancelled", "incident")
-
-
-def _day(value: str, field: str) -> datetime | None:
-    """A ``YYYY-MM-DD`` form value as the start of that day (UTC)."""
-    if not value:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
-    except ValueError:
-        raise ValidationFailed(
-            f"'{value}' is not a date", errors=[{"field": field, "message": "YYYY-MM-DD"}]
-        ) from None
 
 
 def _visible_case(ctx: Any, user: Actor, case_id: str) -> str:
@@ -57,7 +45,7 @@ def case_search(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Cases newest first; ``date_to`` is inclusive (the whole day)."""
-    until = _day(date_to, "date_to")
+    since, until = parse_day(date_from, "date_from"), parse_day(date_to, "date_to")
     found, count = queries.list_cases(
         ctx,
         user,
@@ -65,8 +53,8 @@ def case_search(
         customer=customer.strip() or None,
         status=status or None,
         channel=channel.strip() or None,
-        created_from=_day(date_from, "date_from"),
-        created_to=until + timedelta(days=1) if until else None,
+        created_from=day_start(since) if since else None,
+        created_to=day_start(until + timedelta(days=1)) if until else None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
