@@ -95,6 +95,10 @@ def test_modeler_shows_a_validation_problem_at_its_element(page: Any, login_as: 
     assert "Not deployed" in page.locator("#diagram-status").inner_text()
     assert page.locator(".bjs-powered-by").is_visible()  # the bpmn.io watermark stays
 
+    page.context.clear_cookies(name="rf_session")  # the session ends while editing
+    page.click("#validate")
+    page.get_by_text("Your session has ended").wait_for()
+
 
 def _worked_case(live_server: Any) -> dict[str, Any]:
     from retention_flow.services import tasks

@@ -8,6 +8,13 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  var SESSION_ENDED = "Your session has ended. Please log in again (reload the page); unsaved changes are lost when you leave it.";
+
+  // A page request without a session is redirected to the login page.
+  function endedSession(response) {
+    return response.redirected && response.url.indexOf("/login") >= 0;
+  }
+
   // Data the server put in <script type="application/json" id="..."> (never executed).
   function pageData(id) {
     var el = document.getElementById(id);
@@ -26,6 +33,7 @@
       },
       body: JSON.stringify(payload)
     }).then(function (response) {
+      if (endedSession(response)) return { status: 401, body: { detail: SESSION_ENDED } };
       var type = response.headers.get("content-type") || "";
       var body = type.indexOf("json") >= 0 ? response.json() : response.text();
       return body.then(function (parsed) { return { status: response.status, body: parsed }; });
@@ -34,6 +42,7 @@
 
   function getText(url) {
     return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      if (endedSession(response)) throw new Error(SESSION_ENDED);
       if (!response.ok) throw new Error("could not load " + url + " (" + response.status + ")");
       return response.text();
     });
@@ -52,8 +61,10 @@
 
   // What a failed answer says, in plain words (RFC 7807 bodies carry a detail).
   function problem(answer) {
-    if (answer.status === 401 || answer.status === 303) return "Your session has ended. Please log in again.";
-    if (answer.body && answer.body.detail) return answer.body.detail;
+    if (answer.body && typeof answer.body.detail === "string") return answer.body.detail;
+    if (answer.status === 401) return SESSION_ENDED;
+    if (answer.status === 403) return "Refused: the page has expired or your role does not allow this. Reload the page and try again.";
+    if (answer.status === 404) return "Not found: the version or file no longer exists.";
     return "The server answered " + answer.status + ".";
   }
 
