@@ -44,11 +44,21 @@ def test_owner_changes_a_dmn_rule_and_deploys_a_version(
     page.wait_for_selector('#dmn-editor[data-ready="true"]')
     cell = page.locator(f'td[data-element-id="{FIRST_RULE_OFFER}"]')
     assert cell.inner_text().strip() == '"NEW_DEVICE"'
-    cell.click()
+    cell.locator("[contenteditable]").click()
     page.keyboard.press("Control+A")
+    page.keyboard.press("Backspace")
+    page.keyboard.type('"DISCOUNT_20" +')  # not an expression
+    page.click("#validate")
+    page.wait_for_selector(f'td.rf-error-cell[data-element-id="{FIRST_RULE_OFFER}"]')
+    assert FIRST_RULE_OFFER in page.locator("#problems").inner_text()
+    assert page.locator("#problems li").count() == 1
+    cell.locator("[contenteditable]").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Backspace")
     page.keyboard.type('"DISCOUNT_20"')
     page.click("#validate")
     page.wait_for_selector("#diagram-status .flash-ok")
+    assert page.locator("td.rf-error-cell").count() == 0
     page.click("#deploy")
     status = page.wait_for_selector("#diagram-status .flash-ok")
     assert "Deployed as version 2 of" in status.inner_text()

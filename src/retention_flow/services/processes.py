@@ -86,8 +86,10 @@ def validation_report(ctx: AppContext, files: Mapping[str, bytes]) -> dict[str, 
 
 
 def invalid_report(exc: InvalidProcess) -> dict[str, Any]:
+    """The problems once each (a decision used by several processes is reported by each)."""
     errors = exc.errors or [{"file": None, "element_id": None, "message": exc.detail}]
-    return {"valid": False, "errors": errors, "processes": []}
+    unique = list({tuple(sorted(e.items())): e for e in errors}.values())
+    return {"valid": False, "errors": unique, "processes": []}
 
 
 def deploy(ctx: AppContext, files: Mapping[str, bytes], actor: Actor) -> DeployResult:

@@ -10,14 +10,35 @@
   var problemsList = document.getElementById("problems");
   window.rfDmn = editor; // for the browser tests
 
+  // The decision table's cells carry their element id: a problem marks its cell.
+  function cellOf(error) {
+    if (!error.element_id || (error.file && error.file !== file)) return null;
+    return document.querySelector('#canvas [data-element-id="' + CSS.escape(error.element_id) + '"]');
+  }
+
   function showProblems(errors) {
-    if (!problemsList) return;
-    problemsList.textContent = "";
+    document.querySelectorAll("#canvas .rf-error-cell").forEach(function (cell) {
+      cell.classList.remove("rf-error-cell");
+      cell.removeAttribute("title");
+    });
+    if (problemsList) problemsList.textContent = "";
     errors.forEach(function (error) {
+      var cell = cellOf(error);
+      if (cell) {
+        cell.classList.add("rf-error-cell");
+        cell.title = error.message;
+      }
+      if (!problemsList) return;
       var li = document.createElement("li");
-      var strong = document.createElement("strong");
-      strong.textContent = [error.file, error.element_id].filter(Boolean).join(" · ") || "bundle";
-      li.appendChild(strong);
+      var where = [error.file, error.element_id].filter(Boolean).join(" · ") || "bundle";
+      var label = document.createElement(cell ? "button" : "strong");
+      label.textContent = where;
+      if (cell) {
+        label.type = "button";
+        label.className = "link";
+        label.addEventListener("click", function () { cell.scrollIntoView({ block: "center" }); cell.click(); });
+      }
+      li.appendChild(label);
       li.appendChild(document.createTextNode(": " + error.message));
       problemsList.appendChild(li);
     });
