@@ -127,3 +127,13 @@ def test_catalogue_groups_processes_by_their_bundle(ctx: Any) -> None:
     by_anchor = {b["anchor"]["process_id"]: b for b in bundles}
     assert by_anchor["all_elements"]["decisions"] == [DMN]
     assert by_anchor["three_steps"]["decisions"] == []
+
+
+def test_a_problem_is_reported_once() -> None:
+    same = {"file": "d.dmn", "element_id": "rule_1", "message": "Malformed"}
+    other = {**same, "element_id": "rule_2"}
+    exc = InvalidProcess("invalid", errors=[same, dict(same), other, dict(same)])
+    assert processes.invalid_report(exc)["errors"] == [same, other]
+    assert processes.invalid_report(InvalidProcess("empty"))["errors"] == [
+        {"file": None, "element_id": None, "message": "empty"}
+    ]
