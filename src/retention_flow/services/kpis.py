@@ -253,7 +253,8 @@ def dashboard(
     ctx: AppContext, *, start: datetime, end: datetime, by: str, granularity: str = "day"
 ) -> dict[str, Any]:
     """What the KPI dashboard draws: ``totals`` (one row per ``by`` group over the whole
-    period) and ``periods`` (one row per period bucket and group)."""
+    period), ``periods`` (one row per period bucket and group that has any) and
+    ``buckets`` (every bucket of the period, in order, so quiet days show as zero)."""
     if by == "period":
         raise ValidationFailed("group the dashboard by something other than the period")
     return {
@@ -261,6 +262,7 @@ def dashboard(
         "granularity": granularity,
         "start": start.isoformat(),
         "end": end.isoformat(),
+        "buckets": [name for name, _end in _bucket_ends(start, end, granularity)],
         "totals": compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
         "periods": compute(
             ctx, start=start, end=end, group_by=["period", by], granularity=granularity

@@ -31,7 +31,7 @@
   }
 
   // volume per period, one stacked series per group
-  var periods = [];
+  var periods = (data.buckets || []).slice();
   data.periods.forEach(function (row) { if (periods.indexOf(row.group.period) < 0) periods.push(row.group.period); });
   periods.sort();
   var volumeCanvas = document.getElementById("chart-volume");
