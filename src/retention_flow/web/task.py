@@ -5,13 +5,14 @@ Completing leads straight to the next task (the case's own next step first)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..core.errors import Conflict, ValidationFailed
-from ..services import queries, tasks
+from ..services import queries, scan_review, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
@@ -77,6 +78,25 @@ def case_context(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
+    """The case's latest scanned page, if any: its fields, the crop of each uncertain one
+    keyed by the case-data name it fills (the form's field of the same name shows it), and
+    the values OCR read, to start the form with."""
+    pages = scan_review.pages_of_case(ctx, task["case_id"])
+    if not pages:
+        return {"scan_page": None, "crops": {}, "read_values": {}}
+    page = pages[0]
+    crops: dict[str, dict[str, Any]] = {}
+    base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
+    for f in page["fields"]:
+        if f.get("status") != "ok":
+            url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
+            crops[f.get("target") or f["name"]] = {**f, "url": url}
+    form_data = (task.get("context") or {}).get("response_form") or {}
+    read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
+    return {"scan_page": page, "crops": crops, "read_values": read}
+
+
 def task_page(
     ctx: AppContext,
     request: Request,
@@ -90,7 +110,8 @@ def task_page(
     """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
     ``/partner/leads``)."""
     task = tasks.get_task(ctx, user, task_id)
-    fields = forms.fields_of(task.get("form"), values, errors)
+    scan = scanned(ctx, task)
+    fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     data = task.get("context") or {}
     context = {
@@ -105,6 +126,7 @@ def task_page(
         "can_work": task["role"] in user.roles,
         "base": base,
         **case_context(ctx, task),
+        **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
 
