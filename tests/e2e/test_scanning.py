@@ -14,22 +14,29 @@ from tests.scans.conftest import BACK, START, form_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.tesseract]
 
+SECOND = {**START, "customer_id": "C-300513", "case_number": "RC-2026-000790-7"}
+
 
 def test_back_office_uploads_a_scan_and_resolves_its_verification(
     page: Any, login_as: Any, live_server: Any, ocr_engine: None, tmp_path: Path
 ) -> None:
     ctx = live_server.ctx
     case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
+    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", SECOND)["id"])
     scan = tmp_path / "two-ticks.png"
     scan.write_bytes(form_png(case, ticks=(0, 2)))  # two offers ticked: a person decides
+    clear = tmp_path / "clear.png"
+    clear.write_bytes(form_png(other, ticks=(1,)))  # one offer ticked: booked, no person
 
     login_as(page, "backoffice1")
     page.goto("/scans")
-    page.set_input_files("#scan-files", str(scan))
+    page.set_input_files("#scan-files", [str(scan), str(clear)])
     page.keyboard.press("u")  # upload (the file input is not a text field)
-    result = page.locator(".scan-result[data-scan-id]")
-    result.wait_for(timeout=30_000)
-    assert "two-ticks.png" in result.inner_text()
+    page.locator(".scan-result[data-scan-id]").nth(1).wait_for(timeout=60_000)
+    booked = page.locator(".scan-result[data-scan-id]", has_text="clear.png")
+    assert "Booked automatically" in booked.inner_text()
+    assert cases.get_case(ctx, other["id"])["outcome"] == "retained"
+    result = page.locator(".scan-result[data-scan-id]", has_text="two-ticks.png")
     row = result.locator("tr[data-page='1']")
     assert "To verify" in row.inner_text() and "2 offers ticked" in row.inner_text()
     assert case["data"]["case_number"] in row.inner_text()

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..core.errors import Conflict, ValidationFailed
-from ..services import queries, scan_review, tasks
+from ..services import scan_review, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
@@ -38,6 +38,9 @@ CUSTOMER_FACTS = (
     ("churn_risk", "Churn risk"),
     ("cancellation_reason", "Cancellation reason"),
 )
+#: the register's customer fields under the names the case data uses
+REGISTER = {"id": "customer_id", "name": "customer_name"}
+CONTEXT_KEYS = frozenset({"customer", "contract", "previous_attempts"})
 OFFER_KEYS = ("offer_code", "offer", "eligible_offers", "offer_hits", "attempts", "max_attempts")
 
 
@@ -47,33 +50,36 @@ def _fact(key: str, value: Any) -> str:
     return str(value).replace("_", " ") if key in ("product", "churn_risk") else str(value)
 
 
-def case_context(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows beside the form: facts, offers, earlier steps and notes."""
+def case_context(task: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows beside the form: facts (the customer register's, else the case
+    data's), offers, earlier steps and their notes (``services.task_context``)."""
     data: dict[str, Any] = task.get("context") or {}
+    customer = data.get("customer") or {}
+    known = {**data, **(data.get("contract") or {})}
+    known.update({REGISTER.get(k, k): v for k, v in customer.items()})
     facts = [
-        (label, _fact(k, data[k]))
+        (label, _fact(k, known[k]))
         for k, label in CUSTOMER_FACTS
-        if data.get(k) not in (None, "", "none")
+        if known.get(k) not in (None, "", "none")
     ]
-    shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS)
-    history = []
-    for event in queries.case_history(ctx, task["case_id"]):
-        if event.type == "task_completed" and event.task_id != task["id"]:
-            history.append(
-                {
-                    "at": event.at,
-                    "actor": event.actor,
-                    "step": event.element_id,
-                    "data": event.data_after or {},
-                }
-            )
+    history = [
+        {
+            "at": a.get("completed_at"),
+            "actor": a.get("completed_by"),
+            "step": a.get("name") or a.get("element_id"),
+            "data": a.get("recorded") or {},
+        }
+        for a in data.get("previous_attempts") or []
+        if a.get("task_id") != task["id"]
+    ]
+    shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS) | CONTEXT_KEYS
     return {
         "facts": facts,
         "offer": data.get("offer_code") or data.get("offer"),
         "eligible_offers": data.get("eligible_offers") or [],
         "attempts": data.get("attempts"),
         "max_attempts": data.get("max_attempts"),
-        "history": history[::-1],
+        "history": history,
         "other": {k: v for k, v in data.items() if k not in shown},
     }
 
@@ -125,7 +131,7 @@ def task_page(
         "others": task["state"] == "claimed" and not mine,
         "can_work": task["role"] in user.roles,
         "base": base,
-        **case_context(ctx, task),
+        **case_context(task),
         **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
