@@ -20,7 +20,7 @@ from .context import AppContext
 
 #: pixels around a field's box in a crop; check-box groups also keep their labels
 CROP_MARGIN = 12
-LABEL_WIDTH = 3.0  # a check-box group's crop is widened by this many box-column widths
+LABEL_WIDTH = 12.0  # a check-box group's crop is widened by this many box-column widths
 
 
 def _image_column() -> Any:
