@@ -12,13 +12,18 @@ suite. Each request runs against a fresh case allocated to partner organisation 
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from retention_flow.api.app import create_app
+from retention_flow.db.session import write_session
+from retention_flow.db.tables import SETTLEMENT_STATEMENT
 from retention_flow.services import cases, scans, tasks
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD
@@ -85,6 +90,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/partners/allocate"): _rule("admin back_office"),
     ("GET", "/api/partners/settlements"): _rule("admin back_office auditor"),
     ("POST", "/api/partners/settlements/run"): _rule("admin back_office"),
+    ("GET", "/api/partners/settlements/{statement_id}"): _rule("admin back_office auditor"),
+    ("POST", "/api/partners/settlements/{statement_id}/approve"): _rule("admin back_office"),
+    ("GET", "/api/partners/settlements/{statement_id}/export"): _rule("admin back_office auditor"),
     ("GET", "/api/kpis"): _rule("team_lead auditor process_owner"),
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
     ("POST", "/api/scans"): _rule("back_office"),
@@ -122,6 +130,7 @@ def _request(
         version=1,
         message_name="response_form_received",
         scan_id=ids.get("scan_id", "none"),
+        statement_id=ids.get("statement_id", "none"),
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -146,6 +155,27 @@ def _request(
     return client.request(method, url, **kwargs)
 
 
+def _draft_statement(ctx: AppContext) -> str:
+    """An empty draft settlement statement (approving it twice answers 409: still "A")."""
+    statement_id = str(uuid.uuid4())
+    with write_session(ctx.db) as session:
+        session.execute(
+            insert(SETTLEMENT_STATEMENT).values(
+                id=statement_id,
+                partner_id="acme",
+                period="2026-01",
+                period_start=date(2026, 1, 1),
+                period_end=date(2026, 2, 1),
+                seq=1,
+                status="draft",
+                created_by="matrix",
+                created_at=ctx.now(),
+            )
+        )
+        session.commit()
+    return statement_id
+
+
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_route_authorisation(
     ctx: AppContext, client: TestClient, headers: dict[str, dict[str, str]], method: str, path: str
@@ -156,9 +186,12 @@ def test_route_authorisation(
     starter = actor("starter", "agent", "telemarketing")
     wrong: list[str] = []
     scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
+    statement_id = _draft_statement(ctx) if "{statement_id}" in path else None
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
+        if statement_id:
+            ids["statement_id"] = statement_id
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
+from retention_flow.db.session import write_session
+from retention_flow.db.tables import CUSTOMER
 from retention_flow.services import cases
 from retention_flow.services.context import AppContext
 from tests.api.conftest import assert_problem
@@ -106,6 +109,49 @@ def test_queue_claim_complete(
     assert_problem(again, 409, "task_not_ready")
     bad_queue = client.get("/api/tasks?queue=everything", headers=agent)
     assert assert_problem(bad_queue, 422, "validation_failed")["errors"][0]["field"] == "queue"
+
+
+def test_task_detail_carries_customer_contract_and_previous_attempts(
+    ctx: AppContext, client: TestClient, headers: Headers, deployed: None
+) -> None:
+    with write_session(ctx.db) as session:
+        session.execute(
+            insert(CUSTOMER).values(
+                id="C-77",
+                name="Ada Lovelace",
+                product="mobile_m",
+                region="north",
+                tenure_months=40,
+                contract_age_months=22,
+                contract_end=date(2027, 2, 1),
+                monthly_revenue_cents=3499,
+                churn_risk="high",
+                created_at=ctx.now(),
+            )
+        )
+        session.commit()
+    agent = headers["agent"]
+    first = _start(client, agent, data={"customer_id": "C-77"}).json()["open_tasks"][0]["id"]
+    fresh = client.get(f"/api/tasks/{first}", headers=agent).json()["context"]
+    assert fresh["customer"]["name"] == "Ada Lovelace" and fresh["previous_attempts"] == []
+    assert fresh["contract"] == {
+        "product": "mobile_m",
+        "contract_age_months": 22,
+        "contract_end": "2027-02-01",
+        "monthly_revenue_cents": 3499,
+    }
+    done = client.post(
+        f"/api/tasks/{first}/complete", json={"data": {"call_result": "reached"}}, headers=agent
+    ).json()
+    second = done["next_tasks"][0]["id"]
+    context = client.get(f"/api/tasks/{second}", headers=agent).json()["context"]
+    assert context["customer_id"] == "C-77" and context["call_result"] == "reached"
+    [attempt] = context["previous_attempts"]
+    assert attempt["element_id"] == "call_customer" and attempt["completed_by"] == "agent"
+    assert attempt["recorded"] == {"call_result": "reached"} and attempt["name"]
+    unknown = _start(client, agent, data={"customer_id": "C-404"}).json()["open_tasks"][0]["id"]
+    blank = client.get(f"/api/tasks/{unknown}", headers=agent).json()["context"]
+    assert blank["customer"] is None and blank["contract"] is None
 
 
 def test_claim_conflict_unclaim_and_assign(

@@ -31,6 +31,9 @@ from retention_flow.db.session import create_db_engine
 from retention_flow.services import demo
 from retention_flow.services.context import AppContext
 from retention_flow.services.handlers import default_service_handlers
+from tests.scans.conftest import ocr_engine
+
+__all__ = ["ocr_engine"]  # the Tesseract skip, shared with tests/scans
 
 PASSWORD = "correct horse battery"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -19,7 +19,7 @@ from retention_flow.core.errors import (
 )
 from retention_flow.db.models import WorkItem
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, tasks
+from retention_flow.services import audit, cases, tasks, users
 from retention_flow.services.context import AppContext
 from tests.factories import LEAD, actor, deploy
 
@@ -83,12 +83,40 @@ def test_assign_needs_team_lead_and_reason(ctx: AppContext, started: dict[str, A
         tasks.assign(ctx, AGENT, task_id, "bob", "busy")
     with pytest.raises(ValidationFailed):
         tasks.assign(ctx, LEAD, task_id, "bob", " ")
+    with pytest.raises(ValidationFailed, match="no active user 'bob'"):
+        tasks.assign(ctx, LEAD, task_id, "bob", "alice is ill")
+    users.add_user(ctx, "bob", "password-123", ["agent", "telemarketing"])
     assigned = tasks.assign(ctx, LEAD, task_id, "bob", "alice is ill")
     assert assigned["claimed_by"] == "bob"
     with read_session(ctx.db) as session:
         event = audit.history(session, started["id"])[-1]
     assert event.type == "task_assigned" and event.actor == "lena"
     assert event.detail == {"assignee": "bob", "reason": "alice is ill", "was_claimed_by": None}
+
+
+def test_assign_stays_within_the_leads_team(ctx: AppContext, started: dict[str, Any]) -> None:
+    """A lead with a team assigns to its members, and takes tasks only from them; the
+    assignee must hold the lane role; an admin is not bound to a team."""
+    task_id = started["open_tasks"][0]["id"]
+    for name, roles, team in [
+        ("tom", ["team_lead"], "north"),
+        ("ann", ["agent", "telemarketing"], "north"),
+        ("sam", ["agent", "telemarketing"], "south"),
+        ("pat", ["back_office"], "north"),
+        ("ada", ["admin"], None),
+    ]:
+        users.add_user(ctx, name, "password-123", roles, team=team)
+    tom = actor("tom", "team_lead")
+    with pytest.raises(Forbidden, match="you lead team 'north'; sam is in team 'south'"):
+        tasks.assign(ctx, tom, task_id, "sam", "cover")
+    with pytest.raises(ValidationFailed, match="pat does not hold the role 'telemarketing'"):
+        tasks.assign(ctx, tom, task_id, "pat", "cover")
+    assert tasks.assign(ctx, tom, task_id, "ann", "cover")["claimed_by"] == "ann"
+    tasks.assign(ctx, actor("ada", "admin"), task_id, "sam", "south has capacity")
+    with pytest.raises(Forbidden, match="claimed by sam of team 'south', outside your team"):
+        tasks.assign(ctx, tom, task_id, "ann", "take it back")
+    users.set_team(ctx, "sam", "north")
+    assert tasks.assign(ctx, tom, task_id, "ann", "take it back")["claimed_by"] == "ann"
 
 
 def test_complete_validates_the_form(ctx: AppContext, started: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, tasks
+from retention_flow.services import cases, scans, tasks
 from retention_flow.services.context import AppContext
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
@@ -73,6 +73,13 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     # a telemarketing task (of a case allocated to acme) is no partner's lead
     ("GET", "/partner/leads/{task_id}"): _rule(hidden="partner partner2"),
     ("POST", "/partner/leads/{task_id}/complete"): _rule(hidden="partner partner2"),
+    ("GET", "/scans"): _rule("back_office"),
+    ("POST", "/scans"): _rule("back_office"),
+    ("GET", "/scans/{scan_id}"): _rule("back_office auditor"),
+    # allowed, but the junk scan has no page to crop: 404
+    ("GET", "/scans/{scan_id}/pages/{page_no}/fields/{field}.png"): _rule(
+        hidden="back_office auditor"
+    ),
     ("GET", "/processes"): OWNER,
     ("GET", "/processes/{process_id}/compare"): OWNER,
     ("GET", "/processes/{process_id}/{version}"): OWNER,
@@ -112,6 +119,9 @@ def _request(page: PageClient, method: str, path: str, persona: str, ids: dict[s
     if method == "GET":
         return page.get(url)
     data: dict[str, Any] = {}
+    if path == "/scans":
+        # not an image: answered as an unreadable scan, no OCR engine needed
+        return page.post(url, files=[("files", ("junk.bin", b"junk", "application/octet-stream"))])
     if path == "/login":
         data = {"username": "agent" if persona == "anonymous" else persona}
         data["password"] = "correct horse battery"
@@ -141,9 +151,12 @@ def test_page_authorisation(
     model = {"process_id": "all_elements", "version": "1", "name": "offer_decision.dmn"}
     starter = actor("starter", "agent", "telemarketing")
     wrong = []
+    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
-        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], **model}
+        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
+        ids |= model
+        ids |= {"page_no": "1", "field": "offer"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(pages[persona], method, path, persona, ids)

@@ -111,6 +111,63 @@
     if (input.form) input.form.requestSubmit();
   });
 
+  // Upload forms marked data-upload-each send one file per request, each with its own
+  // row showing the upload's progress and then the server's answer (a fragment).
+  function uploadOne(form, file, results) {
+    return new Promise(function (resolve) {
+      var row = document.createElement("article");
+      row.className = "card scan-result";
+      row.textContent = file.name + " — uploading…";
+      results.prepend(row);
+      var data = new FormData();
+      data.append("csrf_token", form.querySelector("[name=csrf_token]").value);
+      data.append("files", file, file.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("HX-Request", "true");
+      xhr.upload.onprogress = function (event) {
+        if (event.lengthComputable) {
+          var done = Math.round((100 * event.loaded) / event.total);
+          row.textContent = file.name + " — uploading " + done + " %" + (done === 100 ? ", reading…" : "");
+        }
+      };
+      xhr.onload = function () {
+        if (xhr.status === 200) {
+          var holder = document.createElement("div");
+          holder.innerHTML = xhr.responseText;  // our own server-rendered, escaped fragment
+          var answer = holder.firstElementChild || holder;
+          row.replaceWith(answer);
+          if (window.htmx) window.htmx.process(answer);
+        } else {
+          row.textContent = file.name + " — not uploaded (" + xhr.status + (xhr.status === 413 ? ": too large" : "") + ").";
+          row.classList.add("flash", "flash-error");
+        }
+        resolve();
+      };
+      xhr.onerror = function () {
+        row.textContent = file.name + " — not uploaded: the server cannot be reached.";
+        row.classList.add("flash", "flash-error");
+        resolve();
+      };
+      xhr.send(data);
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-upload-each")) return;
+    var input = form.querySelector("input[type=file]");
+    var results = document.getElementById("scan-results");
+    if (!input || !input.files.length || !results) return;
+    event.preventDefault();
+    var empty = results.querySelector("[data-empty]");
+    if (empty) empty.remove();
+    var files = Array.prototype.slice.call(input.files);
+    files.reduce(function (chain, file) {
+      return chain.then(function () { return uploadOne(form, file, results); });
+    }, Promise.resolve()).then(function () { input.value = ""; });
+  });
+
   // An expired session during an htmx refresh: the server answers HX-Redirect to the
   // login page, which htmx follows. Other failed refreshes show one plain message.
   document.addEventListener("htmx:responseError", function (event) {

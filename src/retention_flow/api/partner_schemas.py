@@ -116,6 +116,26 @@ class StatementPublic(BaseModel):
     approved_at: datetime | None
 
 
+class EntryPublic(BaseModel):
+    id: str
+    kind: str = Field(description="commission | correction")
+    case_id: str
+    partner_id: str
+    amount_cents: int
+    line_id: str | None
+    corrects_entry_id: str | None
+    reason: str | None
+    created_by: str
+    created_at: datetime
+
+
+class StatementDetail(StatementPublic):
+    entries: list[EntryPublic]
+    hash_ok: bool | None = Field(
+        default=None, description="approved statements: the stored hash still matches"
+    )
+
+
 class StatementsPublic(BaseModel):
     data: list[StatementPublic]
     count: int

@@ -102,7 +102,11 @@ class TaskPublic(BaseModel):
 
 class TaskDetail(TaskPublic):
     form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the form")  # type: ignore[assignment]
-    context: dict[str, Any] = Field(description="the case data an agent needs")
+    context: dict[str, Any] = Field(
+        description="the case data, plus `customer` and `contract` from the customer "
+        "register (null when unknown) and `previous_attempts`: the case's completed tasks, "
+        "newest first (element_id, name, completed_by, completed_at, recorded)"
+    )
 
 
 class TasksPublic(BaseModel):

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     actor_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a process trusts a token's user lookup"
     )
+    idempotency_pending_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="after how long an unanswered Idempotency-Key reservation counts as "
+        "abandoned (its request died before its work committed) and may run again",
+    )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
     session_ttl_minutes: int = Field(
         default=480, ge=1, description="web UI login lifetime (a signed, HttpOnly cookie)"

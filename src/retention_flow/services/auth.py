@@ -8,6 +8,7 @@ version the token was issued under (``users.active_actor``).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -45,14 +46,22 @@ def login(
     return issue_token(ctx, user.username, user.token_version, ttl_minutes)
 
 
-def actor_for_token(ctx: AppContext, token: str) -> Actor:
+@lru_cache(maxsize=8192)
+def _verified_claims(secret: str, token: str) -> tuple[str, int, int]:
+    """(sub, ver, exp) of a token whose signature and issuer check out.
+
+    A pure function of the token and the secret, so its answers are remembered: an agent
+    sends the same token with every request, and checking the signature and decoding the
+    claims cost more than the rest of the authentication. Failures are not remembered
+    (they raise). Expiry and the user's state are checked on every request by the caller.
+    """
     try:
         claims = jwt.decode(
             token,
-            ctx.settings.secret_key,
+            secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            # expiry is checked against the context clock below
+            # expiry is checked against the context clock by the caller
             options={"verify_exp": False, "verify_iat": False, "require": ["sub", "ver", "exp"]},
         )
     except jwt.PyJWTError as exc:
@@ -60,6 +69,11 @@ def actor_for_token(ctx: AppContext, token: str) -> Actor:
     exp, ver, sub = claims.get("exp"), claims.get("ver"), claims.get("sub")
     if not isinstance(exp, int) or not isinstance(ver, int) or not isinstance(sub, str):
         raise AuthenticationFailed("invalid token claims")
+    return sub, ver, exp
+
+
+def actor_for_token(ctx: AppContext, token: str) -> Actor:
+    sub, ver, exp = _verified_claims(ctx.settings.secret_key, token)
     if exp <= ctx.now().timestamp():
         raise AuthenticationFailed("the token has expired; log in again")
     return active_actor(ctx, sub, ver)

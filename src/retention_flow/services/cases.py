@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -21,6 +22,7 @@ from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent
 from .context import Actor, AppContext
+from .idempotency import idempotent
 from .processes import bundle_for, process_of, resolve_version
 from .stepping import new_open, run_and_save, step_case
 from .steps import (
@@ -238,7 +240,10 @@ def correlate_message(
     message_name: str,
     correlation: dict[str, Any],
     data: dict[str, Any] | None = None,
+    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Deliver a message to the one open case matching ``correlation``; answers the case.
+    ``before_commit`` writes more in the step's transaction (see ``step_case``)."""
     payload = _check_data(data or {})
 
     def make(
@@ -255,8 +260,37 @@ def correlate_message(
         return Runtime.deliver_message(message_name, payload), events, {}
 
     # the case is looked up inside the step's own transaction: one session, not two
-    _result, view = step_case(ctx, actor, lambda session: find_case_for(session, correlation), make)
+    _result, view = step_case(
+        ctx,
+        actor,
+        lambda session: find_case_for(session, correlation),
+        make,
+        before_commit=before_commit,
+    )
     return view
+
+
+def deliver_message(
+    ctx: AppContext,
+    actor: Actor,
+    message_name: str,
+    correlation: dict[str, Any],
+    data: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """``correlate_message`` once per idempotency key: the answer is recorded in the
+    message's own step transaction (see ``idempotency``)."""
+    request = {"correlation": correlation, "data": data}
+    return idempotent(
+        ctx,
+        actor,
+        f"message:{message_name}",
+        idempotency_key,
+        request,
+        lambda record: correlate_message(
+            ctx, actor, message_name, correlation, data, before_commit=record
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- timers

@@ -11,19 +11,14 @@ enforces too; the API checks both.)
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, func, select
 
-from ..core.errors import Conflict, NotFound
-from ..db.session import read_session, write_session
-from ..db.tables import IDEMPOTENCY_KEY
+from ..core.errors import NotFound
+from ..db.session import read_session
 from .context import Actor, AppContext
 from .steps import CASE, HEAD_COLUMNS, OPEN_STATES, WORK, CaseHead
 from .views import case_view, task_view
@@ -177,73 +172,6 @@ def open_work(
     )
     with read_session(ctx.db) as session:
         return [task_view(r) for r in session.execute(query).mappings()]
-
-
-# --------------------------------------------------------------------------- idempotency
-
-
-def fingerprint(payload: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-    ).hexdigest()
-
-
-def idempotent(
-    ctx: AppContext,
-    actor: Actor,
-    scope: str,
-    key: str | None,
-    request: Any,
-    run: Callable[[], dict[str, Any]],
-) -> dict[str, Any]:
-    """Run ``run`` once per (scope, key): a repeat with the same request gets the first
-    answer; the same key with a different request, or while the first is still running,
-    is a ``Conflict``.
-
-    The key is reserved (committed as ``pending``) before the work and completed with the
-    answer after it; if the work fails the reservation is removed so a retry may run.
-    """
-    if key is None:
-        return run()
-    digest = fingerprint(request)
-    where = and_(IDEMPOTENCY_KEY.c.scope == scope, IDEMPOTENCY_KEY.c.key == key)
-    try:
-        with write_session(ctx.db) as session:
-            session.execute(
-                insert(IDEMPOTENCY_KEY).values(
-                    scope=scope,
-                    key=key,
-                    fingerprint=digest,
-                    state="pending",
-                    response=None,
-                    created_by=actor.username,
-                    created_at=ctx.now(),
-                )
-            )
-            session.commit()
-    except IntegrityError:
-        with read_session(ctx.db) as session:
-            row = session.execute(select(IDEMPOTENCY_KEY).where(where)).mappings().first()
-        if row is None:  # removed meanwhile (the first attempt failed): run it now
-            return idempotent(ctx, actor, scope, key, request, run)
-        if row["fingerprint"] != digest:
-            raise Conflict(
-                f"idempotency key '{key}' was already used for a different request"
-            ) from None
-        if row["state"] != "done":
-            raise Conflict(f"a request with idempotency key '{key}' is still running") from None
-        return dict(row["response"])
-    try:
-        answer = run()
-    except BaseException:
-        with write_session(ctx.db) as session:
-            session.execute(delete(IDEMPOTENCY_KEY).where(where))
-            session.commit()
-        raise
-    with write_session(ctx.db) as session:
-        session.execute(update(IDEMPOTENCY_KEY).where(where).values(state="done", response=answer))
-        session.commit()
-    return answer
 
 
 # --------------------------------------------------------------------------- reads for the API

@@ -113,10 +113,13 @@ def step_case(
     ],
     *,
     allowed_status: tuple[str, ...] = ("active",),
+    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
 ) -> tuple[StepResult, dict[str, Any]]:
     """Load a case, apply one operation plus automatic steps, save, commit.
 
     ``case_ref`` is the case id, or a function finding it inside the transaction.
+    ``before_commit(session, case_view)`` writes more in the same transaction (e.g. the
+    answer to an idempotency key), so it commits with the step or not at all.
     """
 
     def once() -> tuple[StepResult, dict[str, Any]]:
@@ -141,9 +144,11 @@ def step_case(
                 actor,
                 **save_kwargs,
             )
-            session.commit()
             opened = open_tasks(session, case_id) if result.kept_open_items else new_open(result)
             view = case_view(result.head, opened)
+            if before_commit is not None:
+                before_commit(session, view)
+            session.commit()
         ctx.live.put(case_id, result.head.lock_version, wf)
         return result, view
 

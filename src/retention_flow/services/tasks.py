@@ -1,7 +1,8 @@
-"""Work items: queues, claim / unclaim / assign, complete with form validation.
+"""Work items: queues, the task page, complete with form validation; claim / unclaim /
+assign live in ``claims`` and are re-exported here.
 
-Lanes are roles: a user may claim a task whose role is among theirs; a team lead may
-assign any task; completing takes the claim (or claims a ready task in passing)."""
+Lanes are roles: a user may claim a task whose role is among theirs; a team lead assigns
+within their team; completing takes the claim (or claims a ready task in passing)."""
 
 from __future__ import annotations
 
@@ -11,31 +12,41 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, select
 from sqlmodel import Session
 
 from ..core.errors import (
-    CaseConflict,
     CaseNotActive,
     Forbidden,
-    NotFound,
-    RetentionFlowError,
     TaskAlreadyClaimed,
-    TaskNotClaimed,
     TaskNotReady,
     ValidationFailed,
 )
-from ..db.session import read_session, write_session
+from ..db.session import read_session
 from ..engine.runtime import Operation, Runtime
-from .audit import NewEvent, build_rows, insert_rows
+from .audit import NewEvent
+
+# claims live in their own module; callers use them as tasks.claim etc.
+from .claims import assign, claim, unclaim
 from .context import Actor, AppContext
 from .processes import bundle_for
-from .stepping import retrying, step_case
-from .steps import CASE, OPEN_STATES, WORK, CaseHead
+from .stepping import step_case
+from .steps import OPEN_STATES, WORK, CaseHead
+from .task_context import task_context
+from .task_rules import (
+    PARTNER_ROLE,
+    SELECT_ITEM_CASE,
+    SUPERVISOR_ROLES,
+    check_can_see,
+    check_four_eyes,
+    check_partner,
+    check_role,
+    four_eyes_partner,
+    load_item,
+)
 from .views import task_view
 
-SUPERVISOR_ROLES = frozenset({"team_lead", "admin"})
-PARTNER_ROLE = "partner"
+__all__ = ["assign", "claim", "complete", "get_task", "list_queue", "unclaim", "validate_form"]
 
 _validators: dict[int, Draft202012Validator] = {}
 _validators_lock = threading.Lock()
@@ -136,218 +147,13 @@ def list_queue(
 def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     """The work item with its form schema and the case data an agent needs."""
     with read_session(ctx.db) as session:
-        item = _load_item(session, task_id)
-        _check_can_see(actor, item)
-        deployment_id = session.execute(
-            select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
-        ).scalar_one()
-        data = session.execute(select(CASE.c.data).where(CASE.c.id == item["case_id"])).scalar_one()
-        bundle = bundle_for(ctx, session, deployment_id)
+        item = load_item(session, task_id, SELECT_ITEM_CASE)
+        check_can_see(actor, item)
+        bundle = bundle_for(ctx, session, item["case_deployment_id"])
         view = task_view(item)
         view["form"] = bundle.forms.get(item["form"]) if item["form"] else None
-        view["context"] = data
+        view["context"] = task_context(session, item["case_id"], item["case_data"] or {})
         return view
-
-
-_SELECT_ITEM = select(WORK).where(WORK.c.id == bindparam("b_id"))
-
-
-def _load_item(session: Session, task_id: str) -> Mapping[Any, Any]:
-    row = session.connection().execute(_SELECT_ITEM, {"b_id": task_id}).mappings().first()
-    if row is None:
-        raise NotFound(f"task {task_id} not found")
-    return row
-
-
-def _check_role(actor: Actor, item: Mapping[Any, Any]) -> None:
-    _check_partner(actor, item)
-    if item["role"] not in actor.roles:
-        raise Forbidden(
-            f"task {item['id']} belongs to role '{item['role']}', which you do not hold"
-        )
-
-
-def _check_partner(actor: Actor, item: Mapping[Any, Any]) -> None:
-    """A partner-scoped task is invisible to other organisations: 404, not 403."""
-    foreign = item.get("partner") and item["partner"] != actor.partner
-    if foreign and not (actor.roles & (SUPERVISOR_ROLES | {"auditor"})):
-        raise NotFound(f"task {item['id']} not found")
-
-
-def _check_four_eyes(session: Session, actor: Actor, item: Mapping[Any, Any], other: str) -> None:
-    """The four-eyes principle: whoever completed ``other`` on this case may not do this."""
-    done_by = session.execute(
-        select(WORK.c.ended_by).where(
-            and_(
-                WORK.c.case_id == item["case_id"],
-                WORK.c.element_id == other,
-                WORK.c.state == "completed",
-            )
-        )
-    ).scalars()
-    if actor.username in set(done_by):
-        raise Forbidden(
-            f"four-eyes principle: you completed '{other}' on this case, "
-            f"so someone else must do '{item['element_id']}'"
-        )
-
-
-def _four_eyes_partner(
-    ctx: AppContext, session: Session, deployment_id: str, element_id: str
-) -> str | None:
-    bundle = bundle_for(ctx, session, deployment_id)
-    return next(
-        (
-            m.four_eyes_with
-            for (_s, e), m in bundle.user_tasks.items()
-            if e == element_id and m.four_eyes_with
-        ),
-        None,
-    )
-
-
-def _check_can_see(actor: Actor, item: Mapping[Any, Any]) -> None:
-    _check_partner(actor, item)
-    if item["role"] in actor.roles or item["claimed_by"] == actor.username:
-        return
-    if actor.roles & (SUPERVISOR_ROLES | {"auditor"}):
-        return
-    raise NotFound(f"task {item['id']} not found")
-
-
-def _append_case_events(
-    session: Session, ctx: AppContext, case_id: str, events: list[NewEvent]
-) -> None:
-    """Audit events that change no workflow state (claims): chain on the case head."""
-    head = session.execute(
-        select(CASE.c.audit_seq, CASE.c.audit_hash).where(CASE.c.id == case_id)
-    ).one()
-    rows, seq, digest = build_rows(
-        case_id, case_id, head.audit_seq, head.audit_hash, events, ctx.now()
-    )
-    result = session.execute(
-        update(CASE)
-        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head.audit_seq))
-        .values(audit_seq=seq, audit_hash=digest, updated_at=ctx.now())
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise CaseConflict(f"case {case_id} changed meanwhile; try again")
-    insert_rows(session, rows)
-
-
-# --------------------------------------------------------------------------- claims
-
-
-def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
-    def once() -> dict[str, Any]:
-        with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
-            if item["state"] == "claimed":
-                if item["claimed_by"] == actor.username:
-                    return task_view(item)
-                raise TaskAlreadyClaimed(
-                    f"task {task_id} is already claimed by {item['claimed_by']}"
-                )
-            if item["state"] != "ready":
-                raise TaskNotReady(f"task {task_id} is {item['state']}")
-            _check_role(actor, item)
-            deployment_id = session.execute(
-                select(CASE.c.deployment_id).where(CASE.c.id == item["case_id"])
-            ).scalar_one()
-            other = _four_eyes_partner(ctx, session, deployment_id, item["element_id"])
-            if other:
-                _check_four_eyes(session, actor, item, other)
-            event = NewEvent(
-                "task_claimed", actor.username, element_id=item["element_id"], task_id=task_id
-            )
-            return _move_claim(session, ctx, item, actor.username, event, TaskAlreadyClaimed)
-
-    return retrying(once)
-
-
-def _move_claim(
-    session: Session,
-    ctx: AppContext,
-    item: Mapping[Any, Any],
-    user: str | None,
-    event: NewEvent,
-    conflict: type[RetentionFlowError],
-) -> dict[str, Any]:
-    """Claim for ``user`` (or release when None) if the item is still as it was read,
-    audit it on the case's chain, commit, and answer the work item."""
-    was = WORK.c.claimed_by
-    unchanged = was.is_(None) if item["claimed_by"] is None else was == item["claimed_by"]
-    result = session.execute(
-        update(WORK)
-        .where(and_(WORK.c.id == item["id"], WORK.c.state == item["state"], unchanged))
-        .values(
-            state="claimed" if user else "ready",
-            claimed_by=user,
-            claimed_at=ctx.now() if user else None,
-        )
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
-    _append_case_events(session, ctx, item["case_id"], [event])
-    session.commit()
-    return task_view(_load_item(session, item["id"]))
-
-
-def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
-    def once() -> dict[str, Any]:
-        with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
-            if item["state"] != "claimed":
-                raise TaskNotClaimed(f"task {task_id} is not claimed")
-            if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
-                raise Forbidden(f"task {task_id} is claimed by {item['claimed_by']}, not by you")
-            event = NewEvent(
-                "task_unclaimed",
-                actor.username,
-                element_id=item["element_id"],
-                task_id=task_id,
-                detail={"was_claimed_by": item["claimed_by"]},
-            )
-            return _move_claim(session, ctx, item, None, event, CaseConflict)
-
-    return retrying(once)
-
-
-def assign(
-    ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str
-) -> dict[str, Any]:
-    """A team lead (or admin) gives a task to a user, with a reason on record."""
-    if not (actor.roles & SUPERVISOR_ROLES):
-        raise Forbidden("only a team lead or an admin may assign tasks")
-    if not reason or not reason.strip():
-        raise ValidationFailed(
-            "a reason is required to assign a task",
-            errors=[{"field": "reason", "message": "required"}],
-        )
-    if not assignee or not assignee.strip():
-        raise ValidationFailed(
-            "an assignee is required", errors=[{"field": "assignee", "message": "required"}]
-        )
-
-    def once() -> dict[str, Any]:
-        with write_session(ctx.db) as session:
-            item = _load_item(session, task_id)
-            if item["state"] not in OPEN_STATES:
-                raise TaskNotReady(f"task {task_id} is {item['state']}")
-            event = NewEvent(
-                "task_assigned",
-                actor.username,
-                element_id=item["element_id"],
-                task_id=task_id,
-                detail={
-                    "assignee": assignee,
-                    "reason": reason,
-                    "was_claimed_by": item["claimed_by"],
-                },
-            )
-            return _move_claim(session, ctx, item, assignee, event, CaseConflict)
-
-    return retrying(once)
 
 
 # --------------------------------------------------------------------------- complete
@@ -368,18 +174,18 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
     loaded: dict[int, Mapping[Any, Any]] = {}
 
     def case_of(session: Session) -> str:
-        loaded[id(session)] = item = _load_item(session, task_id)
+        loaded[id(session)] = item = load_item(session, task_id)
         return str(item["case_id"])
 
     def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
-        current = loaded.pop(id(session), None) or _load_item(session, task_id)
+        current = loaded.pop(id(session), None) or load_item(session, task_id)
         if current["state"] not in OPEN_STATES:
             raise TaskNotReady(f"task {task_id} was already {current['state']}")
         if current["state"] == "claimed" and current["claimed_by"] != actor.username:
             raise TaskAlreadyClaimed(f"task {task_id} is claimed by {current['claimed_by']}")
         events: list[NewEvent] = []
         if current["state"] == "ready":
-            _check_role(actor, current)
+            check_role(actor, current)
             events.append(
                 NewEvent(
                     "task_claimed",
@@ -388,10 +194,10 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
                     task_id=task_id,
                 )
             )
-        _check_partner(actor, current)
-        other = _four_eyes_partner(ctx, session, head.deployment_id, current["element_id"])
+        check_partner(actor, current)
+        other = four_eyes_partner(ctx, session, head.deployment_id, current["element_id"])
         if other:
-            _check_four_eyes(session, actor, current, other)
+            check_four_eyes(session, actor, current, other)
         bundle = bundle_for(ctx, session, head.deployment_id)
         validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
         before = {k: head.data.get(k) for k in data}

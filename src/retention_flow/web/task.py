@@ -5,13 +5,14 @@ Completing leads straight to the next task (the case's own next step first)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..core.errors import Conflict, ValidationFailed
-from ..services import queries, tasks
+from ..services import scan_review, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
@@ -37,6 +38,9 @@ CUSTOMER_FACTS = (
     ("churn_risk", "Churn risk"),
     ("cancellation_reason", "Cancellation reason"),
 )
+#: the register's customer fields under the names the case data uses
+REGISTER = {"id": "customer_id", "name": "customer_name"}
+CONTEXT_KEYS = frozenset({"customer", "contract", "previous_attempts"})
 OFFER_KEYS = ("offer_code", "offer", "eligible_offers", "offer_hits", "attempts", "max_attempts")
 
 
@@ -46,35 +50,57 @@ def _fact(key: str, value: Any) -> str:
     return str(value).replace("_", " ") if key in ("product", "churn_risk") else str(value)
 
 
-def case_context(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows beside the form: facts, offers, earlier steps and notes."""
+def case_context(task: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows beside the form: facts (the customer register's, else the case
+    data's), offers, earlier steps and their notes (``services.task_context``)."""
     data: dict[str, Any] = task.get("context") or {}
+    customer = data.get("customer") or {}
+    known = {**data, **(data.get("contract") or {})}
+    known.update({REGISTER.get(k, k): v for k, v in customer.items()})
     facts = [
-        (label, _fact(k, data[k]))
+        (label, _fact(k, known[k]))
         for k, label in CUSTOMER_FACTS
-        if data.get(k) not in (None, "", "none")
+        if known.get(k) not in (None, "", "none")
     ]
-    shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS)
-    history = []
-    for event in queries.case_history(ctx, task["case_id"]):
-        if event.type == "task_completed" and event.task_id != task["id"]:
-            history.append(
-                {
-                    "at": event.at,
-                    "actor": event.actor,
-                    "step": event.element_id,
-                    "data": event.data_after or {},
-                }
-            )
+    history = [
+        {
+            "at": a.get("completed_at"),
+            "actor": a.get("completed_by"),
+            "step": a.get("name") or a.get("element_id"),
+            "data": a.get("recorded") or {},
+        }
+        for a in data.get("previous_attempts") or []
+        if a.get("task_id") != task["id"]
+    ]
+    shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS) | CONTEXT_KEYS
     return {
         "facts": facts,
         "offer": data.get("offer_code") or data.get("offer"),
         "eligible_offers": data.get("eligible_offers") or [],
         "attempts": data.get("attempts"),
         "max_attempts": data.get("max_attempts"),
-        "history": history[::-1],
+        "history": history,
         "other": {k: v for k, v in data.items() if k not in shown},
     }
+
+
+def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
+    """The case's latest scanned page, if any: its fields, the crop of each uncertain one
+    keyed by the case-data name it fills (the form's field of the same name shows it), and
+    the values OCR read, to start the form with."""
+    pages = scan_review.pages_of_case(ctx, task["case_id"])
+    if not pages:
+        return {"scan_page": None, "crops": {}, "read_values": {}}
+    page = pages[0]
+    crops: dict[str, dict[str, Any]] = {}
+    base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
+    for f in page["fields"]:
+        if f.get("status") != "ok":
+            url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
+            crops[f.get("target") or f["name"]] = {**f, "url": url}
+    form_data = (task.get("context") or {}).get("response_form") or {}
+    read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
+    return {"scan_page": page, "crops": crops, "read_values": read}
 
 
 def task_page(
@@ -90,7 +116,8 @@ def task_page(
     """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
     ``/partner/leads``)."""
     task = tasks.get_task(ctx, user, task_id)
-    fields = forms.fields_of(task.get("form"), values, errors)
+    scan = scanned(ctx, task)
+    fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     data = task.get("context") or {}
     context = {
@@ -104,7 +131,8 @@ def task_page(
         "others": task["state"] == "claimed" and not mine,
         "can_work": task["role"] in user.roles,
         "base": base,
-        **case_context(ctx, task),
+        **case_context(task),
+        **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
 

@@ -65,6 +65,17 @@ def _when(value: str | datetime | None) -> str:
     return value.replace("T", " ")[:16]
 
 
+def _value(value: Any) -> str:
+    """A read or stored value for people: lists joined, booleans as Yes / No."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v) for v in value) or "—"
+    return str(value)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -73,6 +84,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["value"] = _value
     return env
 
 

@@ -68,6 +68,24 @@ def test_settlement_run_over_http(
     auditor = add_user("audrey", ["auditor"])
     listed = client.get("/api/partners/settlements?period=2026-01", headers=auditor).json()
     assert listed["count"] == 1 and listed["data"][0]["total_cents"] == 3500
+    statement_id = listed["data"][0]["id"]
+    draft = client.get(f"/api/partners/settlements/{statement_id}", headers=auditor).json()
+    assert draft["status"] == "draft" and draft["hash_ok"] is None
+    assert [e["amount_cents"] for e in draft["entries"]] == [3500]
+    # the auditor reviews, and may not approve; the admin approves once
+    denied = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=auditor)
+    assert_problem(denied, 403, "forbidden")
+    approved = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["hash_ok"] is True
+    again = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=admin)
+    assert_problem(again, 409, "conflict")
+    exported = client.get(f"/api/partners/settlements/{statement_id}/export", headers=auditor)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    header, line = exported.text.splitlines()
+    assert "statement_hash" in header and approved.json()["hash"] in line
+    missing = client.get("/api/partners/settlements/nope/export", headers=auditor)
+    assert_problem(missing, 404, "not_found")
 
 
 def test_kpis_as_json_and_csv(seeded: AppContext, client: TestClient, add_user: Callable) -> None:

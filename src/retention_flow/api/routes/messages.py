@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
 
-from ...services import cases, queries
+from ...services import cases
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import CasePublic, MessageIn
@@ -26,12 +26,4 @@ def correlate(
 ) -> dict[str, Any]:
     """Deliver a message to the one open case matching ``correlation``: 404 when none
     matches, 409 when several do. A repeated ``Idempotency-Key`` answers the first result."""
-    request = {"correlation": body.correlation, "data": body.data}
-    return queries.idempotent(
-        ctx,
-        user,
-        f"message:{message_name}",
-        key,
-        request,
-        lambda: cases.correlate_message(ctx, user, message_name, body.correlation, body.data),
-    )
+    return cases.deliver_message(ctx, user, message_name, body.correlation, body.data, key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from ...services import partners, settlement
 from ...services.context import Actor
@@ -17,6 +17,7 @@ from ..partner_schemas import (
     PartnersPublic,
     SettlementRunIn,
     SettlementRunPublic,
+    StatementDetail,
     StatementsPublic,
 )
 
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/partners", tags=["partners"])
 
 Manager = Annotated[Actor, Depends(require_role("admin", "back_office"))]
 Reviewer = Annotated[Actor, Depends(require_role("admin", "back_office", "auditor"))]
+StatementId = Annotated[str, Path(max_length=36)]
 
 
 @router.get("", response_model=PartnersPublic)
@@ -69,3 +71,31 @@ def statements(
 def run_settlement(ctx: CtxDep, user: Manager, body: SettlementRunIn) -> dict[str, Any]:
     """Put the month's validated, unpaid commission lines on draft statements."""
     return settlement.run_settlement(ctx, user, body.period, body.partner_id)
+
+
+@router.get("/settlements/{statement_id}", response_model=StatementDetail)
+def statement(ctx: CtxDep, _user: Reviewer, statement_id: StatementId) -> dict[str, Any]:
+    """A statement with its entries; for an approved one, whether its hash still holds."""
+    return settlement.get_statement(ctx, statement_id)
+
+
+@router.post("/settlements/{statement_id}/approve", response_model=StatementDetail)
+def approve(ctx: CtxDep, user: Manager, statement_id: StatementId) -> dict[str, Any]:
+    """Freeze a draft statement with its hash (audited); 409 when it is not a draft."""
+    return settlement.approve_statement(ctx, user, statement_id)
+
+
+@router.get(
+    "/settlements/{statement_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export(ctx: CtxDep, _user: Reviewer, statement_id: StatementId) -> Response:
+    """The statement as CSV, each line traced to its case."""
+    body = settlement.export_csv(ctx, statement_id)
+    name = f"settlement-{statement_id}.csv"
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

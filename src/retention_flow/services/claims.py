@@ -1,0 +1,222 @@
+"""Claims: claim, unclaim and assign a work item. A claim changes no workflow state, so
+it moves the item's claim and appends its audit event on the case's chain in one
+transaction, without a workflow step."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlmodel import Session
+
+from ..core.errors import (
+    CaseConflict,
+    Forbidden,
+    RetentionFlowError,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotReady,
+    ValidationFailed,
+)
+from ..db.session import write_session
+from ..db.tables import USER
+from .audit import NewEvent, build_rows, insert_rows
+from .context import Actor, AppContext
+from .stepping import retrying
+from .steps import CASE, OPEN_STATES, WORK
+from .task_rules import (
+    SUPERVISOR_ROLES,
+    check_four_eyes,
+    check_role,
+    four_eyes_partner,
+    load_item_head,
+)
+from .views import task_view
+
+
+def _append_case_events(
+    session: Session, ctx: AppContext, item: Mapping[Any, Any], events: list[NewEvent]
+) -> None:
+    """Audit events that change no workflow state (claims): chain on the case head as
+    read with the item (``_load_item_head``); a head moved meanwhile is a conflict."""
+    case_id, head_seq = item["case_id"], item["case_audit_seq"]
+    rows, seq, digest = build_rows(
+        case_id, case_id, head_seq, item["case_audit_hash"], events, ctx.now()
+    )
+    result = session.execute(
+        update(CASE)
+        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head_seq))
+        .values(audit_seq=seq, audit_hash=digest, updated_at=ctx.now())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CaseConflict(f"case {case_id} changed meanwhile; try again")
+    insert_rows(session, rows)
+
+
+def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = load_item_head(session, task_id)
+            if item["state"] == "claimed":
+                if item["claimed_by"] == actor.username:
+                    return task_view(item)
+                raise TaskAlreadyClaimed(
+                    f"task {task_id} is already claimed by {item['claimed_by']}"
+                )
+            if item["state"] != "ready":
+                raise TaskNotReady(f"task {task_id} is {item['state']}")
+            check_role(actor, item)
+            other = four_eyes_partner(ctx, session, item["case_deployment_id"], item["element_id"])
+            if other:
+                check_four_eyes(session, actor, item, other)
+            event = NewEvent(
+                "task_claimed", actor.username, element_id=item["element_id"], task_id=task_id
+            )
+            return _move_claim(session, ctx, item, actor.username, event, TaskAlreadyClaimed)
+
+    return retrying(once)
+
+
+def _move_claim(
+    session: Session,
+    ctx: AppContext,
+    item: Mapping[Any, Any],
+    user: str | None,
+    event: NewEvent,
+    conflict: type[RetentionFlowError],
+) -> dict[str, Any]:
+    """Claim for ``user`` (or release when None) if the item is still as it was read
+    (``_load_item_head``), audit it on the case's chain, commit, and answer the work item
+    as it now stands."""
+    was = WORK.c.claimed_by
+    unchanged = was.is_(None) if item["claimed_by"] is None else was == item["claimed_by"]
+    moved = {
+        "state": "claimed" if user else "ready",
+        "claimed_by": user,
+        "claimed_at": ctx.now() if user else None,
+    }
+    result = session.execute(
+        update(WORK)
+        .where(and_(WORK.c.id == item["id"], WORK.c.state == item["state"], unchanged))
+        .values(**moved)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
+    _append_case_events(session, ctx, item, [event])
+    session.commit()
+    return task_view({**item, **moved})
+
+
+def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = load_item_head(session, task_id)
+            if item["state"] != "claimed":
+                raise TaskNotClaimed(f"task {task_id} is not claimed")
+            if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
+                raise Forbidden(f"task {task_id} is claimed by {item['claimed_by']}, not by you")
+            event = NewEvent(
+                "task_unclaimed",
+                actor.username,
+                element_id=item["element_id"],
+                task_id=task_id,
+                detail={"was_claimed_by": item["claimed_by"]},
+            )
+            return _move_claim(session, ctx, item, None, event, CaseConflict)
+
+    return retrying(once)
+
+
+def assign(
+    ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str
+) -> dict[str, Any]:
+    """A team lead (or admin) gives a task to a user, with a reason on record."""
+    if not (actor.roles & SUPERVISOR_ROLES):
+        raise Forbidden("only a team lead or an admin may assign tasks")
+    if not reason or not reason.strip():
+        raise ValidationFailed(
+            "a reason is required to assign a task",
+            errors=[{"field": "reason", "message": "required"}],
+        )
+    if not assignee or not assignee.strip():
+        raise ValidationFailed(
+            "an assignee is required", errors=[{"field": "assignee", "message": "required"}]
+        )
+
+    def once() -> dict[str, Any]:
+        with write_session(ctx.db) as session:
+            item = load_item_head(session, task_id)
+            if item["state"] not in OPEN_STATES:
+                raise TaskNotReady(f"task {task_id} is {item['state']}")
+            _check_assign_scope(session, actor, item, assignee)
+            event = NewEvent(
+                "task_assigned",
+                actor.username,
+                element_id=item["element_id"],
+                task_id=task_id,
+                detail={
+                    "assignee": assignee,
+                    "reason": reason,
+                    "was_claimed_by": item["claimed_by"],
+                },
+            )
+            return _move_claim(session, ctx, item, assignee, event, CaseConflict)
+
+    return retrying(once)
+
+
+def _check_assign_scope(
+    session: Session, actor: Actor, item: Mapping[Any, Any], assignee: str
+) -> None:
+    """Who may get the task, and from whom a team lead may take it.
+
+    The assignee must be an enabled user holding the task's lane role (and, for a
+    partner's lead, of that partner organisation). A team lead who leads a team
+    (``app_user.team``) assigns within it: to members of the team, and only tasks that
+    are unclaimed or claimed by a member. Admins, and leads without a team (teams are
+    optional), are not limited to a team.
+    """
+    claimant = item["claimed_by"]
+    names = {actor.username, assignee} | ({claimant} if claimant else set())
+    people = {
+        row.username: row
+        for row in session.execute(
+            select(
+                USER.c.username, USER.c.roles, USER.c.team, USER.c.partner, USER.c.disabled
+            ).where(USER.c.username.in_(sorted(names)))
+        )
+    }
+    person = people.get(assignee)
+    if person is None or person.disabled:
+        raise ValidationFailed(
+            f"there is no active user '{assignee}'",
+            errors=[{"field": "assignee", "message": "no such active user"}],
+        )
+    if item["role"] not in person.roles:
+        raise ValidationFailed(
+            f"{assignee} does not hold the role '{item['role']}' this task needs",
+            errors=[{"field": "assignee", "message": f"lacks the role {item['role']}"}],
+        )
+    if item.get("partner") and person.partner != item["partner"]:
+        raise ValidationFailed(
+            f"this lead belongs to partner '{item['partner']}'; {assignee} does not",
+            errors=[{"field": "assignee", "message": "not of the task's partner"}],
+        )
+    lead = people.get(actor.username)
+    team = lead.team if lead is not None and "admin" not in actor.roles else None
+    if team is None:
+        return
+    if person.team != team:
+        raise Forbidden(f"you lead team '{team}'; {assignee} is in {_team_name(person.team)}")
+    if claimant and claimant != assignee:
+        holder = people.get(claimant)
+        if holder is None or holder.team != team:
+            held = _team_name(holder.team if holder is not None else None)
+            raise Forbidden(
+                f"task {item['id']} is claimed by {claimant} of {held}, outside your team '{team}'"
+            )
+
+
+def _team_name(team: str | None) -> str:
+    return f"team '{team}'" if team else "no team"

@@ -1,0 +1,136 @@
+"""Idempotency keys for requests that are not idempotent by nature (messages).
+
+A key is reserved first (a committed ``pending`` row), then the work runs and records
+its answer *in its own transaction* through the ``record`` callback it is given, so the
+work and the answer commit together or not at all:
+
+* a repeat of a finished request gets the first answer, never a second delivery;
+* the same key with a different request is a ``Conflict``;
+* a repeat while the first is still running is a ``Conflict`` ("still running");
+* a reservation left ``pending`` by a request that died (its work never committed,
+  since the answer commits with it) is taken over once it is older than
+  ``settings.idempotency_pending_seconds``. If the first request was only slow and not
+  dead, its own ``record`` then finds the reservation taken and rolls its work back:
+  the work is applied once either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ..core.errors import Conflict
+from ..db.session import read_session, write_session
+from ..db.tables import IDEMPOTENCY_KEY
+from .context import Actor, AppContext
+
+#: ``record(session, answer)``: store the answer in the work's own transaction
+Record = Callable[[Session, dict[str, Any]], None]
+
+KEY = IDEMPOTENCY_KEY
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def idempotent(
+    ctx: AppContext,
+    actor: Actor,
+    scope: str,
+    key: str | None,
+    request: Any,
+    run: Callable[[Record | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``run(record)`` once per (scope, key); see the module docstring.
+
+    ``run`` must call ``record(session, answer)`` inside the transaction that does the
+    work, before it commits. Without a key, ``run(None)`` runs as it is.
+    """
+    if key is None:
+        return run(None)
+    digest = fingerprint(request)
+    where = and_(KEY.c.scope == scope, KEY.c.key == key)
+    reserved_at = ctx.now()
+    answer = _reserve(ctx, actor, scope, key, digest, where, reserved_at)
+    if answer is not None:
+        return answer
+
+    mine = and_(where, KEY.c.state == "pending", KEY.c.created_at == reserved_at)
+
+    def record(session: Session, result: dict[str, Any]) -> None:
+        done = session.execute(update(KEY).where(mine).values(state="done", response=result))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"idempotency key '{key}' was taken over by a retry; this attempt is undone"
+            )
+
+    try:
+        return run(record)
+    except BaseException:
+        with write_session(ctx.db) as session:  # free the key for a retry
+            session.execute(delete(KEY).where(mine))
+            session.commit()
+        raise
+
+
+def _reserve(
+    ctx: AppContext,
+    actor: Actor,
+    scope: str,
+    key: str,
+    digest: str,
+    where: Any,
+    reserved_at: datetime,
+) -> dict[str, Any] | None:
+    """Reserve the key at ``reserved_at``; answers the stored answer of a finished request,
+    None when the caller now holds the reservation (new, or taken over)."""
+    for _attempt in range(3):
+        try:
+            with write_session(ctx.db) as session:
+                session.execute(
+                    insert(KEY).values(
+                        scope=scope,
+                        key=key,
+                        fingerprint=digest,
+                        state="pending",
+                        response=None,
+                        created_by=actor.username,
+                        created_at=reserved_at,
+                    )
+                )
+                session.commit()
+            return None
+        except IntegrityError:
+            pass
+        with read_session(ctx.db) as session:
+            row = session.execute(select(KEY).where(where)).mappings().first()
+        if row is None:  # removed meanwhile (that attempt failed): reserve again
+            continue
+        if row["fingerprint"] != digest:
+            raise Conflict(f"idempotency key '{key}' was already used for a different request")
+        if row["state"] == "done":
+            return dict(row["response"])
+        stale = timedelta(seconds=ctx.settings.idempotency_pending_seconds)
+        if row["created_at"] > reserved_at - stale:
+            raise Conflict(f"a request with idempotency key '{key}' is still running")
+        with write_session(ctx.db) as session:  # abandoned: take it over, once
+            taken = session.execute(
+                update(KEY)
+                .where(and_(where, KEY.c.state == "pending"))
+                .where(KEY.c.created_at == row["created_at"])
+                .values(created_at=reserved_at, created_by=actor.username)
+            )
+            session.commit()
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return None
+    raise Conflict(f"a request with idempotency key '{key}' is still running")
