@@ -14,6 +14,7 @@ comes from the system (``/usr/bin/chromium``), as in the browser tests.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import re
@@ -40,7 +41,7 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.core.errors import RetentionFlowError  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
-from retention_flow.services import cases, demo, tasks, versions  # noqa: E402
+from retention_flow.services import cases, demo, tasks, versions, worker  # noqa: E402
 from retention_flow.services.context import Actor, AppContext  # noqa: E402
 from retention_flow.services.handlers import default_service_handlers  # noqa: E402
 
@@ -66,6 +67,8 @@ NAMES = {
     "/team": "team-lead",
     "/partner": "partner-portal",
     "/partner/leads/{task_id}": "partner-lead",
+    "/scans": "back-office-scanning",
+    "/scans/{scan_id}": "back-office-scan-result",
 }
 #: the element each page's own script marks when it is drawn
 READY = {
@@ -175,6 +178,9 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
             data["tenure_months"] = rng.randint(3, 80)
             case = cases.start_case(ctx, system, rng.choice(mix), data, business_key=key)
             _work(ctx, clock, case, rng)
+    clock.offset = timedelta(0)
+    while worker.fire_timers_once(ctx, "screenshots"):  # what a worker would have fired
+        pass
     clock.offset = -timedelta(hours=3)
     data = {**template, "case_number": "RC-2026-DEMO-1"}
     case = cases.start_case(
@@ -195,7 +201,10 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         ctx, system, "sales_partner", lead_data, business_key="RC-2026-DEMO-2"
     )
     lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
+    scan_id, verify_task = _scanned_form(ctx, scenarios["bundles"]["mail_response"]["start_data"])
     return {
+        "scan_id": scan_id,
+        "verify_task_id": verify_task,
         "case_id": case["id"],
         "task_id": queue[0]["id"] if queue else "",
         "partner_task_id": lead["id"] if lead else "",
@@ -204,6 +213,35 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         "version": "2",
         "name": "offer_eligibility.dmn",
     }
+
+
+def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
+    """A mail case's response form with two offers ticked, scanned: a person decides.
+    Answers (scan id, the verification task's id); empty without Tesseract."""
+    from retention_flow.ocr import FormData, Offer, load_template, render_image
+    from retention_flow.ocr.synthetic import fill
+    from retention_flow.services import scans
+
+    back = Actor("backoffice1", frozenset({"back_office"}))
+    data = {**start, "case_number": "RC-2026-000790-7", "customer_id": "C-300513"}
+    case = cases.start_case(ctx, back, "mail_response", data, business_key=data["case_number"])
+    data = case["data"]
+    template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
+    offers = tuple(Offer(c, c.replace("_", " ").title()) for c in data["eligible_offers"])
+    blank = render_image(
+        template, FormData(data["case_number"], data["customer_name"], ("Street 1",), offers)
+    )
+    image = fill(blank, template, ticks=(0, 2), date_text="05.01.2026", signed=True)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    try:
+        scan = scans.ingest(ctx, back, "response-form.png", buffer.getvalue())
+    except RetentionFlowError as exc:  # no OCR engine here: no scan pages
+        print(f"no scan: {exc}")
+        return "", ""
+    queue = tasks.list_queue(ctx, back, queue="available", limit=50)
+    verify = next((t for t in queue if t["case_id"] == case["id"]), None)
+    return str(scan["id"]), str(verify["id"]) if verify else ""
 
 
 def _second_version(ctx: AppContext) -> None:
@@ -281,7 +319,8 @@ def _break_a_gateway(page: Any) -> None:
 
 def extra_shots(ids: dict[str, str]) -> list[Shot]:
     modeler = f"/processes/{ids['process_id']}/{ids['version']}"
-    return [
+    verify = [Shot("back-office-verification", "backoffice1", f"/tasks/{ids['verify_task_id']}")]
+    return verify * bool(ids["verify_task_id"]) + [
         Shot(
             "owner-bpmn-validation-error",
             "owner1",
