@@ -2,7 +2,7 @@
 # Install everything and run the whole test suite: lint, types, tests on SQLite and,
 # when a PostgreSQL URL is known (always under CI=true), the same tests on PostgreSQL.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh" tesseract-ocr fonts-ocr-b
+source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh" tesseract-ocr fonts-ocr-b chromium
 
 ruff check src tests bench
 ruff format --check src tests bench

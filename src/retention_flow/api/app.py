@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .. import __version__
+from .. import __version__, web
 from ..core.config import Settings, get_settings
 from ..services import queries
 from ..services.bootstrap import build_context
@@ -71,6 +71,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    web.install(app)  # the pages (after the API's error handlers, which it wraps)
     return app
 
 

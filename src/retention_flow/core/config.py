@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "abandoned (its request died before its work committed) and may run again",
     )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
+    session_ttl_minutes: int = Field(
+        default=480, ge=1, description="web UI login lifetime (a signed, HttpOnly cookie)"
+    )
+    session_cookie_secure: bool = Field(
+        default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
+    )
     login_max_failures: int = Field(
         default=5, ge=1, description="failed logins in a row before the account is locked"
     )

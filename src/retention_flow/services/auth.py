@@ -21,9 +21,13 @@ ALGORITHM = "HS256"
 ISSUER = "retention-flow"
 
 
-def issue_token(ctx: AppContext, username: str, token_version: int) -> dict[str, Any]:
+def issue_token(
+    ctx: AppContext, username: str, token_version: int, ttl_minutes: int | None = None
+) -> dict[str, Any]:
+    """A signed token; ``ttl_minutes`` defaults to the API token lifetime (the web UI's
+    session cookie passes its own)."""
     now = ctx.now()
-    ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
+    ttl = timedelta(minutes=ttl_minutes or ctx.settings.token_ttl_minutes)
     claims = {
         "sub": username,
         "ver": token_version,
@@ -35,9 +39,11 @@ def issue_token(ctx: AppContext, username: str, token_version: int) -> dict[str,
     return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
 
 
-def login(ctx: AppContext, username: str, password: str) -> dict[str, Any]:
+def login(
+    ctx: AppContext, username: str, password: str, ttl_minutes: int | None = None
+) -> dict[str, Any]:
     user = authenticate(ctx, username, password)
-    return issue_token(ctx, user.username, user.token_version)
+    return issue_token(ctx, user.username, user.token_version, ttl_minutes)
 
 
 @lru_cache(maxsize=8192)

@@ -12,6 +12,7 @@ enforces too; the API checks both.)
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
@@ -67,10 +68,13 @@ def list_cases(
     process_id: str | None = None,
     business_key: str | None = None,
     customer: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Cases newest first, filtered, with the total matching; partners see their own only."""
+    """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
+    total matching; partners see their own only."""
     conditions: list[ColumnElement[bool]] = []
     for name, value in (
         ("status", status),
@@ -82,6 +86,10 @@ def list_cases(
             conditions.append(CASE.c[name] == value)
     if customer is not None:
         conditions.append(CASE.c.data["customer_id"].as_string() == customer)
+    if created_from is not None:
+        conditions.append(CASE.c.created_at >= created_from)
+    if created_to is not None:
+        conditions.append(CASE.c.created_at < created_to)
     if is_partner(actor):
         conditions.append(_partner_of_case() == (actor.partner or ""))
     where = and_(True, *conditions)
@@ -120,6 +128,30 @@ def queue_sizes(ctx: AppContext) -> list[tuple[str, str, int]]:
             .group_by(WORK.c.role, WORK.c.state)
         ).all()
     return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def open_work(
+    ctx: AppContext,
+    *,
+    role: str | None = None,
+    due_before: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Open work items, ready and claimed, of every role (or one) for a team lead's
+    overview: by due time, then priority; ``due_before`` keeps the overdue ones."""
+    condition: ColumnElement[bool] = WORK.c.state.in_(OPEN_STATES)
+    if role is not None:
+        condition = and_(condition, WORK.c.role == role)
+    if due_before is not None:
+        condition = and_(condition, WORK.c.due_at < due_before)
+    query = (
+        select(WORK)
+        .where(condition)
+        .order_by(WORK.c.due_at, WORK.c.priority.desc())
+        .limit(max(1, min(limit, 500)))
+    )
+    with read_session(ctx.db) as session:
+        return [task_view(r) for r in session.execute(query).mappings()]
 
 
 # --------------------------------------------------------------------------- reads for the API

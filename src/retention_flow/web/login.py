@@ -1,0 +1,82 @@
+"""Login, logout and the start page (which sends each user to their first page)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..core.errors import AuthenticationFailed
+from .session import (
+    LoginRequired,
+    PageCtx,
+    WebUser,
+    end_session,
+    page_router,
+    safe_next,
+    start_session,
+    web_user,
+)
+from .templating import nav_for, render
+
+router = page_router()
+
+REASONS = {
+    "expired": "Your session has ended. Please log in again.",
+    "logged_out": "You are logged out.",
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(user: WebUser) -> Response:
+    items = nav_for(user)
+    return RedirectResponse(items[0].path if items else "/account", status_code=303)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, ctx: PageCtx, user: WebUser) -> Response:
+    return render(ctx, request, "account.html", user=user)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(
+    request: Request, ctx: PageCtx, next: str = "/", reason: str | None = None
+) -> Response:
+    try:
+        user = await web_user(request, ctx)
+    except LoginRequired:
+        user = None
+    if user is not None and reason is None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(
+        ctx, request, "login.html", {"next": safe_next(next), "notice": REASONS.get(reason or "")}
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    ctx: PageCtx,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    try:
+        start_session(ctx, response, username.strip(), password)
+    except AuthenticationFailed:
+        context = {
+            "next": safe_next(next),
+            "error": "Wrong user name or password.",
+            "username": username,
+        }
+        return render(ctx, request, "login.html", context, status_code=401)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login?reason=logged_out", status_code=303)
+    end_session(response)
+    return response

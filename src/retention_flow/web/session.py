@@ -1,0 +1,191 @@
+"""The web UI's login session and CSRF protection.
+
+Session: the same signed, expiring token the API issues (``services.auth``), kept in an
+HttpOnly, SameSite=Lax cookie (``Secure`` when ``session_cookie_secure``), with its own
+lifetime (``session_ttl_minutes``). Every request re-checks it through
+``auth.actor_for_token``, so an expired session, a disabled user or a changed password
+(token version) ends it: the page answers with a redirect to the login page and a plain
+message.
+
+CSRF: a signed double-submit token. A random nonce lives in the HttpOnly ``rf_csrf``
+cookie; forms carry ``HMAC(secret, nonce)`` in the ``csrf_token`` field (htmx requests in
+the ``X-CSRF-Token`` header, set once on ``<body>``). Every unsafe request to a page
+router (see ``page_router``) must match, or it is refused. The nonce is replaced at login
+and logout.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from ..core.errors import AuthenticationFailed, Forbidden
+from ..services import auth
+from ..services.context import Actor, AppContext
+
+SESSION_COOKIE = "rf_session"
+CSRF_COOKIE = "rf_csrf"
+FLASH_COOKIE = "rf_flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(AuthenticationFailed):
+    """No valid session: the page answers with a redirect to the login page."""
+
+    code = "login_required"
+
+    def __init__(self, detail: str, *, message: str | None = None) -> None:
+        super().__init__(detail)
+        self.message = message  # shown on the login page; None: no session at all
+
+
+async def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+PageCtx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def _sign(ctx: AppContext, purpose: str, value: str) -> str:
+    key = ctx.settings.secret_key.encode()
+    return hmac.new(key, f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- session
+
+
+async def web_user(request: Request, ctx: PageCtx) -> Actor:
+    """The logged-in user of a page (``LoginRequired`` otherwise)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired("not logged in")
+    try:
+        return auth.actor_for_token(ctx, token)
+    except AuthenticationFailed as exc:
+        raise LoginRequired(
+            exc.detail, message="Your session has ended. Please log in again."
+        ) from exc
+
+
+WebUser = Annotated[Actor, Depends(web_user)]
+
+
+def require_page_role(*roles: str | frozenset[str]) -> Callable[[Actor], Awaitable[Actor]]:
+    """A page for the holders of any of ``roles`` (others see a 403 page)."""
+    allowed: frozenset[str] = frozenset()
+    for role in roles:
+        allowed |= {role} if isinstance(role, str) else role
+
+    async def check(user: WebUser) -> Actor:
+        if not (user.roles & allowed):
+            raise Forbidden("this page is for another role: " + ", ".join(sorted(allowed)))
+        return user
+
+    check.allowed_roles = allowed  # type: ignore[attr-defined]
+    return check
+
+
+def start_session(ctx: AppContext, response: Response, username: str, password: str) -> None:
+    """Check the credentials (``AuthenticationFailed``) and set the session cookie."""
+    ttl = ctx.settings.session_ttl_minutes
+    token = auth.login(ctx, username, password, ttl_minutes=ttl)["access_token"]
+    _set_cookie(ctx, response, SESSION_COOKIE, token, ttl * 60)
+    _set_cookie(ctx, response, CSRF_COOKIE, secrets.token_urlsafe(24), None)
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def _set_cookie(
+    ctx: AppContext, response: Response, name: str, value: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.session_cookie_secure,
+    )
+
+
+def login_url(next_path: str = "/", reason: str | None = None) -> str:
+    url = "/login?next=" + quote(safe_next(next_path), safe="/")
+    return url + ("&reason=" + reason if reason else "")
+
+
+def safe_next(path: str | None) -> str:
+    """Only a local path may follow the login (no open redirect)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+def csrf_token(ctx: AppContext, request: Request, response: Response | None = None) -> str:
+    """The token for this browser's forms; sets the nonce cookie when it has none yet."""
+    nonce = getattr(request.state, "csrf_nonce", None) or request.cookies.get(CSRF_COOKIE)
+    if not nonce:
+        nonce = secrets.token_urlsafe(24)
+        request.state.csrf_nonce = nonce
+    if response is not None and request.cookies.get(CSRF_COOKIE) != nonce:
+        _set_cookie(ctx, response, CSRF_COOKIE, nonce, None)
+    return _sign(ctx, "csrf", nonce)
+
+
+async def csrf_protect(request: Request, ctx: PageCtx) -> None:
+    """Refuse an unsafe request whose token does not match this browser's nonce."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if not sent or not nonce or not hmac.compare_digest(sent, _sign(ctx, "csrf", nonce)):
+        raise Forbidden("the form has expired: reload the page and try again")
+
+
+def page_router() -> APIRouter:
+    """The router every page module uses: hidden from OpenAPI, tagged ``web`` (the API's
+    authorisation matrix leaves those to the page matrix), CSRF-checked."""
+    return APIRouter(include_in_schema=False, tags=["web"], dependencies=[Depends(csrf_protect)])
+
+
+# --------------------------------------------------------------------------- flash
+
+
+def flash(ctx: AppContext, response: Response, text: str, kind: str = "info") -> None:
+    """A one-time message shown on the next page (signed, so nobody can plant text)."""
+    body = base64.urlsafe_b64encode(f"{kind}|{text}".encode()).decode()
+    _set_cookie(ctx, response, FLASH_COOKIE, f"{body}.{_sign(ctx, 'flash', body)[:32]}", 120)
+
+
+def read_flash(ctx: AppContext, request: Request) -> tuple[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or "." not in raw:
+        return None
+    body, sig = raw.rsplit(".", 1)
+    if not hmac.compare_digest(sig, _sign(ctx, "flash", body)[:32]):
+        return None
+    try:
+        kind, text = base64.urlsafe_b64decode(body.encode()).decode().split("|", 1)
+    except ValueError:
+        return None
+    return kind, text

@@ -1,0 +1,202 @@
+"""The task page: the case context (customer, contract, eligible offers, previous attempts
+and notes) beside the outcome form from the task's schema; claim, release, complete.
+Completing leads straight to the next task (the case's own next step first)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..core.errors import Conflict, ValidationFailed
+from ..services import scan_review, tasks
+from ..services.context import Actor, AppContext
+from . import forms
+from .errors import plain_words
+from .queue import QUEUE_ROLES, sla_state
+from .session import PageCtx, flash, page_router, require_page_role
+from .templating import render
+
+router = page_router()
+
+TaskUser = Annotated[Actor, Depends(require_page_role(QUEUE_ROLES | {"team_lead"}))]
+
+#: case data shown as the customer and contract facts, in this order, with labels
+CUSTOMER_FACTS = (
+    ("customer_name", "Customer"),
+    ("customer_id", "Customer number"),
+    ("case_number", "Case number"),
+    ("product", "Product"),
+    ("region", "Region"),
+    ("tenure_months", "Customer for (months)"),
+    ("contract_age_months", "Contract age (months)"),
+    ("contract_end", "Contract ends"),
+    ("monthly_revenue_cents", "Monthly revenue"),
+    ("churn_risk", "Churn risk"),
+    ("cancellation_reason", "Cancellation reason"),
+)
+#: the register's customer fields under the names the case data uses
+REGISTER = {"id": "customer_id", "name": "customer_name"}
+CONTEXT_KEYS = frozenset({"customer", "contract", "previous_attempts"})
+OFFER_KEYS = ("offer_code", "offer", "eligible_offers", "offer_hits", "attempts", "max_attempts")
+
+
+def _fact(key: str, value: Any) -> str:
+    if key == "monthly_revenue_cents" and isinstance(value, int):
+        return f"{value / 100:.2f} €"
+    return str(value).replace("_", " ") if key in ("product", "churn_risk") else str(value)
+
+
+def case_context(task: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows beside the form: facts (the customer register's, else the case
+    data's), offers, earlier steps and their notes (``services.task_context``)."""
+    data: dict[str, Any] = task.get("context") or {}
+    customer = data.get("customer") or {}
+    known = {**data, **(data.get("contract") or {})}
+    known.update({REGISTER.get(k, k): v for k, v in customer.items()})
+    facts = [
+        (label, _fact(k, known[k]))
+        for k, label in CUSTOMER_FACTS
+        if known.get(k) not in (None, "", "none")
+    ]
+    history = [
+        {
+            "at": a.get("completed_at"),
+            "actor": a.get("completed_by"),
+            "step": a.get("name") or a.get("element_id"),
+            "data": a.get("recorded") or {},
+        }
+        for a in data.get("previous_attempts") or []
+        if a.get("task_id") != task["id"]
+    ]
+    shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS) | CONTEXT_KEYS
+    return {
+        "facts": facts,
+        "offer": data.get("offer_code") or data.get("offer"),
+        "eligible_offers": data.get("eligible_offers") or [],
+        "attempts": data.get("attempts"),
+        "max_attempts": data.get("max_attempts"),
+        "history": history,
+        "other": {k: v for k, v in data.items() if k not in shown},
+    }
+
+
+def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
+    """The case's latest scanned page, if any: its fields, the crop of each uncertain one
+    keyed by the case-data name it fills (the form's field of the same name shows it), and
+    the values OCR read, to start the form with."""
+    pages = scan_review.pages_of_case(ctx, task["case_id"])
+    if not pages:
+        return {"scan_page": None, "crops": {}, "read_values": {}}
+    page = pages[0]
+    crops: dict[str, dict[str, Any]] = {}
+    base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
+    for f in page["fields"]:
+        if f.get("status") != "ok":
+            url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
+            crops[f.get("target") or f["name"]] = {**f, "url": url}
+    form_data = (task.get("context") or {}).get("response_form") or {}
+    read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
+    return {"scan_page": page, "crops": crops, "read_values": read}
+
+
+def task_page(
+    ctx: AppContext,
+    request: Request,
+    user: Actor,
+    task_id: str,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    base: str = "/tasks",
+) -> Response:
+    """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
+    ``/partner/leads``)."""
+    task = tasks.get_task(ctx, user, task_id)
+    scan = scanned(ctx, task)
+    fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
+    mine = task["state"] == "claimed" and task["claimed_by"] == user.username
+    data = task.get("context") or {}
+    context = {
+        "task": task,
+        "case_label": task.get("business_key") or data.get("case_number") or task["case_id"],
+        "sla": sla_state(task["due_at"], ctx.now()),
+        "fields": fields,
+        "form_error": (errors or {}).get("(form)"),
+        "open": task["state"] in ("ready", "claimed"),
+        "mine": mine,
+        "others": task["state"] == "claimed" and not mine,
+        "can_work": task["role"] in user.roles,
+        "base": base,
+        **case_context(task),
+        **scan,
+    }
+    return render(ctx, request, "task.html", context, user=user, status_code=status_code)
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    return task_page(ctx, request, user, task_id)
+
+
+def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
+    response = RedirectResponse(back, status_code=303)
+    flash(ctx, response, plain_words(exc), "error")
+    return response
+
+
+@router.post("/tasks/{task_id}/claim")
+def claim_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    try:
+        tasks.claim(ctx, user, task_id)
+    except Conflict as exc:
+        return _conflict(ctx, exc)
+    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+
+
+@router.post("/tasks/{task_id}/release")
+def release_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    try:
+        tasks.unclaim(ctx, user, task_id)
+    except Conflict as exc:
+        return _conflict(ctx, exc)
+    response = RedirectResponse("/queue", status_code=303)
+    flash(ctx, response, "The task is back in the queue.", "info")
+    return response
+
+
+@router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)
+async def complete_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, dict(form))
+
+
+def complete_from_form(
+    ctx: AppContext,
+    request: Request,
+    user: Actor,
+    task_id: str,
+    form: dict[str, Any],
+    base: str = "/tasks",
+    done: str | None = None,
+) -> Response:
+    """Complete with the submitted form: the page again with the errors (422), or on to
+    the case's next task for this user, else ``done`` (default: the next in the queue)."""
+    task = tasks.get_task(ctx, user, task_id)
+    data = forms.parse(task.get("form"), form)
+    try:
+        result = tasks.complete(ctx, user, task_id, data)
+    except ValidationFailed as exc:
+        errors = forms.plain_errors(exc.errors, forms.fields_of(task.get("form")))
+        return task_page(ctx, request, user, task_id, data, errors, 422, base)
+    except Conflict as exc:
+        return _conflict(ctx, exc, done or "/queue")
+    follow = result["next_tasks"]
+    target = f"{base}/{follow[0]['id']}" if follow else done or f"/next?after={task_id}"
+    response = RedirectResponse(target, status_code=303)
+    key = task.get("business_key") or task["case_id"]
+    flash(ctx, response, f"Done: {task['name'] or task['element_id']} for case {key}.", "ok")
+    return response

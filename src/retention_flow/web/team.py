@@ -1,0 +1,60 @@
+"""The team lead's page: escalations to them, overdue work of every queue, the queue
+sizes, one queue's open work, and reassigning a task (with the reason on record)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..core.errors import Conflict, ValidationFailed
+from ..services import queries, tasks
+from ..services.context import Actor
+from .errors import plain_words
+from .queue import with_sla
+from .session import PageCtx, flash, page_router, require_page_role
+from .templating import render
+
+router = page_router()
+
+LeadUser = Annotated[Actor, Depends(require_page_role("team_lead", "admin"))]
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team_page(request: Request, ctx: PageCtx, user: LeadUser, role: str | None = None) -> Response:
+    sizes: dict[str, dict[str, int]] = {}
+    for queue_role, state, count in queries.queue_sizes(ctx):
+        sizes.setdefault(queue_role, {"ready": 0, "claimed": 0})[state] = count
+    escalations = queries.open_work(ctx, role="team_lead", limit=50)
+    context = {
+        "sizes": sorted(sizes.items()),
+        "escalations": with_sla(ctx, escalations),
+        "overdue": with_sla(ctx, queries.open_work(ctx, due_before=ctx.now(), limit=50)),
+        "role": role,
+        "work": with_sla(ctx, queries.open_work(ctx, role=role, limit=100)) if role else [],
+    }
+    return render(ctx, request, "team.html", context, user=user)
+
+
+@router.post("/team/tasks/{task_id}/assign")
+def assign_task(
+    ctx: PageCtx,
+    user: LeadUser,
+    task_id: str,
+    assignee: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/team",
+) -> Response:
+    target = back if back.startswith("/team") else "/team"
+    response = RedirectResponse(target, status_code=303)
+    try:
+        task = tasks.assign(ctx, user, task_id, assignee.strip(), reason.strip())
+    except ValidationFailed as exc:
+        flash(ctx, response, f"Not reassigned: {exc.detail}.", "error")
+    except Conflict as exc:
+        flash(ctx, response, plain_words(exc), "error")
+    else:
+        name = task["name"] or task["element_id"]
+        flash(ctx, response, f"“{name}” ({task['business_key']}) is now with {assignee}.", "ok")
+    return response
