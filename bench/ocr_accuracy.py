@@ -209,15 +209,14 @@ def report(name: str, figures: dict[str, Any], count: int, fast: bool) -> None:
         f">= {TARGET_STP:.0%}",
         through >= TARGET_STP,
     )
-    for basis in ("cpu", "wall"):
-        rate = figures[f"{basis}_forms_per_s"]
-        target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
-        _row(
-            f"FORMS/S PER CORE ({basis} time)",
-            f"{rate:.1f}",
-            target,
-            rate >= TARGET_SPEED if fast else None,
-        )
+    rate = figures["cpu_forms_per_s"]
+    target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
+    _row(
+        "FORMS/S PER CORE (CPU time)", f"{rate:.1f}", target, rate >= TARGET_SPEED if fast else None
+    )
+    # wall time waits for the CPU on a shared machine: context, not the per-core figure
+    load = f"load {os.getloadavg()[0]:.1f}"
+    _row("forms/s wall time, one thread", f"{figures['wall_forms_per_s']:.1f}", load, None)
 
 
 def main() -> None:
