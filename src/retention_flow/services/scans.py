@@ -66,7 +66,7 @@ def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> dict[st
     scan_id = _claim(ctx, actor, digest, filename, pages)
     if scan_id is None:  # someone else stored these bytes meanwhile
         return _resume(ctx, _stored_id(ctx, digest))
-    scan_dispatch.dispatch(ctx, scan_id, list(range(1, len(pages) + 1)))
+    scan_dispatch.dispatch(ctx, scan_id, list(range(1, len(pages) + 1)), images=images)
     return get_scan(ctx, scan_id)
 
 
