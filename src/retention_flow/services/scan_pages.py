@@ -127,6 +127,7 @@ def process_page(
         "case_number": result.case_number,
         "case_id": hit[0] if hit else None,
         "fields": [f.model_dump(mode="json") for f in result.fields],
+        "registration": result.registration.model_dump() if result.registration else None,
     }
     if result.status != "exception" and not result.case_number:
         values["reasons"].append("no readable case number")
