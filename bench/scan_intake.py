@@ -4,9 +4,11 @@
   (b) through ``scans.ingest`` on a SQLite file, in-process with 1 and with 2 threads
       (page rows with their images, one case step per page, audit),
 
-and prints pages/s and the ratio b/a, plus how many pages went straight through.
+and prints pages/s and the ratio b/a, plus how many pages went straight through. With
+``--celery N`` it also sends the batch to N Celery worker processes (``worker --celery``,
+Redis at 127.0.0.1:6379/12) and times until every page is routed (start-up excluded).
 
-    OMP_THREAD_LIMIT=1 python bench/scan_intake.py [--forms 20]
+    OMP_THREAD_LIMIT=1 python bench/scan_intake.py [--forms 20] [--celery 2]
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,9 +70,41 @@ def _batch(ctx: AppContext, n: int, seed: int) -> tuple[bytes, list[Image.Image]
     return buffer.getvalue(), pages
 
 
+def _celery(folder: Path, forms: int, processes_n: int) -> tuple[float, int]:
+    """Pages/s through Celery workers: the batch is read by ``processes_n`` processes."""
+    broker = "redis://127.0.0.1:6379/12"
+    ctx = _context(folder, 1, "celery")
+    data, _pages = _batch(ctx, forms, seed=99)
+    env = {
+        **os.environ,
+        "RETENTION_FLOW_DATABASE_URL": str(ctx.settings.database_url),
+        "RETENTION_FLOW_CELERY_BROKER_URL": broker,
+        "RETENTION_FLOW_CELERY_QUEUE": f"bench-{os.getpid()}",
+    }
+    command = [sys.executable, "-m", "retention_flow.cli", "worker", "--celery"]
+    command += ["--concurrency", str(processes_n)]
+    quiet = subprocess.DEVNULL
+    worker = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)  # noqa: S603
+    try:
+        time.sleep(8)  # let the worker processes start and load Tesseract
+        ctx.settings.celery_broker_url = broker
+        ctx.settings.celery_queue = env["RETENTION_FLOW_CELERY_QUEUE"]
+        started = time.perf_counter()
+        scan = scans.ingest(ctx, BACK, "batch.tif", data)
+        while scans.get_scan(ctx, scan["id"])["status"] != "read":
+            time.sleep(0.05)
+        took = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    pages = scans.get_scan(ctx, scan["id"])["pages"]
+    return forms / took, sum(p["status"] == "processed" for p in pages)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--forms", type=int, default=20)
+    parser.add_argument("--celery", type=int, default=0, help="Celery worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows: list[tuple[int, float, float, int]] = []
@@ -90,6 +126,12 @@ def main() -> None:
             print(
                 f"threads={threads}: bare OCR {bare_rate:.1f} pages/s, ingest {rate:.1f} pages/s "
                 f"(ratio {rate / bare_rate:.2f}), straight through {straight}/{args.forms}"
+            )
+        if args.celery:
+            rate, straight = _celery(Path(tmp), args.forms, args.celery)
+            print(
+                f"celery processes={args.celery}: {rate:.1f} pages/s, "
+                f"straight through {straight}/{args.forms}"
             )
 
 
