@@ -4,7 +4,9 @@ Generates N forms with random data through our own generator, fills them in as a
 would, degrades each scan (rotation, shift, 200-300 dpi, noise, blur, JPEG 30-60, fax-like
 binarisation, faint ink, combined) and reads them back. Prints field accuracy per kind and
 per degradation, wrong values auto-accepted, the straight-through rate and forms/s on one
-core per backend (pytesseract, the baseline, runs in the same process on a subset).
+core per backend (pytesseract, the baseline, runs in the same process on a subset), each
+with its target. Forms/s per core is given from CPU time (this process plus its tesseract
+children), which a busy shared machine disturbs less than wall time (also printed).
 
     OMP_THREAD_LIMIT=1 python bench/ocr_accuracy.py --forms 200
 """
@@ -36,7 +38,7 @@ from retention_flow.ocr.readers import make_reader  # noqa: E402
 from retention_flow.ocr.synthetic import DEGRADATIONS, degrade, fill  # noqa: E402
 from retention_flow.ocr.template import FormTemplate, load_template  # noqa: E402
 
-TEMPLATE = ROOT / "ocr_templates" / "retention_offer_v1"
+TEMPLATES = ROOT / "ocr_templates"
 OFFERS = [
     Offer("NEW_DEVICE", "New device"),
     Offer("DISCOUNT_20", "20 % off the monthly fee for 12 months"),
@@ -46,12 +48,10 @@ OFFERS = [
 ]
 FIRST = ["Erika", "Jan", "Łukasz", "Zoë", "Ahmet", "Marie-Luise", "Chen", "Björn"]
 LAST = ["Müller", "Schmidt", "Nowak", "Yilmaz", "García", "O'Neill", "Weiß", "Li"]
-TARGETS = {
-    "field accuracy (degraded set)": 0.995,
-    "checkbox accuracy": 0.999,
-    "straight-through": 0.95,
-    "forms/s per core (fast backend)": 10.0,
-}
+TARGET_FIELD = 0.995  # field accuracy on the degraded set
+TARGET_BOX = 0.999  # check boxes
+TARGET_STP = 0.95  # forms straight-through
+TARGET_SPEED = 10.0  # forms/s per core with the fast backend
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Sample:
     degradation: str
     truth: dict[str, Any]
     offers: list[str]
+    template_id: str
 
 
 def _case_number(rng: random.Random) -> str:
@@ -75,10 +76,12 @@ def _case_number(rng: random.Random) -> str:
     return f"RC-{day}-{customer}"
 
 
-def make_samples(template: FormTemplate, count: int, seed: int) -> list[Sample]:
+def make_samples(templates: list[FormTemplate], count: int, seed: int) -> list[Sample]:
+    """``count`` forms; each run of len(DEGRADATIONS) forms uses the next template."""
     rng = random.Random(seed)
     samples = []
     for i in range(count):
+        template = templates[(i // len(DEGRADATIONS)) % len(templates)]
         offers = rng.sample(OFFERS, rng.randint(1, 4))
         case = _case_number(rng)
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -105,41 +108,52 @@ def make_samples(template: FormTemplate, count: int, seed: int) -> list[Sample]:
             "signed_on": signed_on.isoformat() if with_date else None,
             "signature": signed,
         }
-        samples.append(Sample(scan, kind, truth, [o.code for o in offers]))
+        samples.append(Sample(scan, kind, truth, [o.code for o in offers], template.id))
     return samples
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (pytesseract's tesseract)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
     by_case = {s.truth["case_number"]: s.offers for s in samples}
-    per_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    per_field: dict[str, Counter[str]] = defaultdict(Counter)
     per_degradation: dict[str, Counter[str]] = defaultdict(Counter)
+    identified: dict[str, Counter[str]] = defaultdict(Counter)
     statuses: Counter[str] = Counter()
     wrong_accepted = 0
-    elapsed = 0.0
+    wall = cpu = 0.0
     for sample in samples:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _cpu()
         result = reader.read_page(sample.image, by_case.get)
-        elapsed += time.perf_counter() - start
+        wall += time.perf_counter() - start
+        cpu += _cpu() - start_cpu
         statuses[result.status] += 1
-        page_wrong = False
+        page_wrong = result.template_id != sample.template_id
+        identified[sample.template_id]["wrong" if page_wrong else "right"] += 1
         for name, expected in sample.truth.items():
             fields = [f for f in result.fields if f.name == name]
-            kind = fields[0].kind if fields else name
+            kind = fields[0].kind if fields else "?"
             right = bool(fields) and fields[0].value == expected
             if kind == "checkbox_group" and fields and isinstance(fields[0].value, int):
                 # the case number failed, so the slot's offer code is unknown: judge the slot
                 right = sample.offers[fields[0].value] == expected
-            per_kind[kind]["right" if right else "wrong"] += 1
+            per_field[f"{name} ({kind})"]["right" if right else "wrong"] += 1
             per_degradation[sample.degradation]["right" if right else "wrong"] += 1
             page_wrong |= not right
         if result.status == "processed" and page_wrong:
             wrong_accepted += 1
     return {
-        "per_kind": per_kind,
+        "per_field": per_field,
         "per_degradation": per_degradation,
+        "identified": identified,
         "statuses": statuses,
         "wrong_accepted": wrong_accepted,
-        "forms_per_s": len(samples) / elapsed if elapsed else float("inf"),
+        "wall_forms_per_s": len(samples) / wall if wall else float("inf"),
+        "cpu_forms_per_s": len(samples) / cpu if cpu else float("inf"),
     }
 
 
@@ -148,54 +162,100 @@ def _share(c: Counter[str]) -> float:
     return c["right"] / total if total else float("nan")
 
 
-def report(name: str, figures: dict[str, Any], count: int) -> None:
-    print(f"\n== backend {name}: {count} forms")
-    for kind, c in sorted(figures["per_kind"].items()):
-        print(f"  field accuracy {kind:15s} {_share(c):8.2%}  ({c['wrong']} wrong)")
-    for kind in DEGRADATIONS:
-        c = figures["per_degradation"].get(kind)
-        if c:
-            print(f"  degradation    {kind:15s} {_share(c):8.2%}  ({c['wrong']} wrong)")
-    total = Counter[str]()
-    for c in figures["per_kind"].values():
-        total.update(c)
-    checkbox = figures["per_kind"].get("checkbox_group", Counter())
-    statuses = figures["statuses"]
-    print(f"  field accuracy (all)         {_share(total):8.2%}   target >= 99.5 %")
-    print(f"  checkbox accuracy            {_share(checkbox):8.2%}   target >= 99.9 %")
-    print(f"  wrong values auto-accepted   {figures['wrong_accepted']:8d}   target 0")
-    print(
-        f"  straight-through             {statuses['processed'] / count:8.2%}   target >= 95 %"
-        f"   ({dict(statuses)})"
+def _row(label: str, value: str, target: str, met: bool | None) -> None:
+    verdict = "" if met is None else ("met" if met else "MISSED")
+    print(f"  {label:56s} {value:>8s}  {target:>10s}  {verdict}")
+
+
+def _accuracy(label: str, c: Counter[str], target: float) -> None:
+    share = _share(c)
+    value = f"{share:.2%}" if c else "-"
+    _row(
+        f"{label} ({c['wrong']}/{c['right'] + c['wrong']} wrong)",
+        value,
+        f">= {target:.1%}",
+        share >= target if c else None,
     )
-    print(f"  forms/s per core             {figures['forms_per_s']:8.1f}   target >= 10")
+
+
+def report(name: str, figures: dict[str, Any], count: int, fast: bool) -> None:
+    print(
+        f"\n== backend {name}: {count} forms, one thread, OMP_THREAD_LIMIT="
+        f"{os.environ.get('OMP_THREAD_LIMIT')}"
+    )
+    _row("measure (field values wrong/read)", "value", "target", None)
+    degraded = Counter[str]()
+    for kind, c in figures["per_degradation"].items():
+        if kind != "clean":
+            degraded.update(c)
+    for field, c in sorted(figures["per_field"].items()):
+        _accuracy(f"field {field}", c, TARGET_BOX if "checkbox" in field else TARGET_FIELD)
+    for kind in DEGRADATIONS:
+        if kind in figures["per_degradation"]:
+            _accuracy(f"degradation {kind}", figures["per_degradation"][kind], TARGET_FIELD)
+    for template_id, c in sorted(figures["identified"].items()):
+        _accuracy(f"form identified as {template_id}", c, TARGET_FIELD)
+    _accuracy("FIELD ACCURACY, degraded set (no clean)", degraded, TARGET_FIELD)
+    boxes = next((c for f, c in figures["per_field"].items() if "checkbox" in f), Counter())
+    _accuracy("CHECK BOXES", boxes, TARGET_BOX)
+    wrong = figures["wrong_accepted"]
+    _row("WRONG VALUES AUTO-ACCEPTED (pages)", str(wrong), "0", wrong == 0)
+    statuses = figures["statuses"]
+    through = statuses["processed"] / count if count else float("nan")
+    _row(
+        f"STRAIGHT-THROUGH {dict(statuses)}",
+        f"{through:.2%}",
+        f">= {TARGET_STP:.0%}",
+        through >= TARGET_STP,
+    )
+    for basis in ("cpu", "wall"):
+        rate = figures[f"{basis}_forms_per_s"]
+        target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
+        _row(
+            f"FORMS/S PER CORE ({basis} time)",
+            f"{rate:.1f}",
+            target,
+            rate >= TARGET_SPEED if fast else None,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--forms", type=int, default=100)
-    parser.add_argument("--baseline-forms", type=int, default=20, help="forms for pytesseract")
+    parser.add_argument("--baseline-forms", type=int, default=30, help="forms for pytesseract")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--templates",
+        default="retention_offer_v1,retention_offer_v2",
+        help="forms alternate between these; the reader knows them all (as in production)",
+    )
     args = parser.parse_args()
-    template = load_template(TEMPLATE)
+    templates = [load_template(TEMPLATES / name) for name in args.templates.split(",")]
     start = time.perf_counter()
-    samples = make_samples(template, args.forms, args.seed)
-    print(f"generated and degraded {len(samples)} forms in {time.perf_counter() - start:.1f} s")
+    samples = make_samples(templates, args.forms, args.seed)
+    print(
+        f"generated and degraded {len(samples)} forms in {time.perf_counter() - start:.1f} s;"
+        f" degradations in turn: {', '.join(DEGRADATIONS)}"
+    )
+    print(f"load average before reading: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     speeds = {}
     for backend, count in (("tesserocr", args.forms), ("pytesseract", args.baseline_forms)):
+        if count <= 0:
+            continue
         try:
             line_reader = make_reader(backend)  # type: ignore[arg-type]
         except OcrUnavailable as exc:
             print(f"\n== backend {backend}: not available ({exc.detail})")
             continue
-        reader = FormReader([template], OcrContext(backend=backend), line_reader)  # type: ignore[arg-type]
+        reader = FormReader(templates, OcrContext(backend=backend), line_reader)  # type: ignore[arg-type]
         subset = samples[:count]
         figures = run(reader, subset)
-        report(backend, figures, len(subset))
-        speeds[backend] = figures["forms_per_s"]
+        report(backend, figures, len(subset), fast=backend == "tesserocr")
+        speeds[backend] = figures["cpu_forms_per_s"]
+    print(f"\nload average after reading: {os.getloadavg()[0]:.2f}")
     if len(speeds) == 2:
         ratio = speeds["tesserocr"] / speeds["pytesseract"]
-        print(f"\ntesserocr / pytesseract speed ratio: {ratio:.1f}x (wall time, one thread)")
+        print(f"tesserocr / pytesseract speed ratio: {ratio:.1f}x (CPU time, one thread)")
 
 
 if __name__ == "__main__":

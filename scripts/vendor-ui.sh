@@ -6,11 +6,16 @@
 #
 # PACKAGES is the one table to edit: "package@version  target-folder  file..." where each
 # file is a path inside the package tarball (the tarball's own "package/" prefix left
-# off). The package's licence file is always copied too. Then commit ui/static/vendor/.
+# off); a folder is copied whole (the bpmn.io stylesheets find their fonts by relative
+# paths). The package's licence file is always copied too. Then commit ui/static/vendor/
+# and update ui/static/vendor/VENDOR.md.
 set -euo pipefail
 
 PACKAGES=(
   "htmx.org@2.0.11  htmx  dist/htmx.min.js"
+  "bpmn-js@18.31.1  bpmn-js  dist/bpmn-modeler.production.min.js dist/bpmn-navigated-viewer.production.min.js dist/assets"
+  "dmn-js@17.10.2  dmn-js  dist/dmn-modeler.production.min.js dist/assets"
+  "chart.js@4.6.1  chart.js  dist/chart.umd.min.js"
 )
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +32,7 @@ for row in "${PACKAGES[@]}"; do
   rm -rf "${VENDOR:?}/$target"
   mkdir -p "$VENDOR/$target"
   for file in $files; do
-    cp "$WORK/package/$file" "$VENDOR/$target/"
+    cp -R "$WORK/package/$file" "$VENDOR/$target/"
   done
   licence="$(find "$WORK/package" -maxdepth 1 -iname 'licen[cs]e*' | head -n 1)"
   if [ -z "$licence" ]; then

@@ -11,6 +11,7 @@ import typer
 
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
 from .cli_partners import partners_app, settlement_app
+from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app.add_typer(users_app, name="users")
 
 app.add_typer(partners_app, name="partners")
 app.add_typer(settlement_app, name="settlement")
+app.add_typer(forms_app, name="forms")
+app.command()(scan)
 
 
 @db_app.command("upgrade")
@@ -282,53 +285,36 @@ def demo(
 
 
 @app.command()
-def scan(
-    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="scanned files")],
-    user: UserOpt = "cli",
-) -> None:
-    """Read every file in FOLDER as scanned response forms; prints each file's pages."""
-    from .services import scans
-
-    ctx = _ctx()
-    actor = _actor(user, ["back_office"])
-    results: list[dict[str, Any]] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        try:
-            stored = scans.ingest(ctx, actor, path.name, path.read_bytes())
-        except (RetentionFlowError, OSError) as exc:  # the rest of the folder continues
-            results.append({"file": path.name, "status": "failed", "error": str(exc)})
-            continue
-        results.append(
-            {
-                "file": path.name,
-                "scan_id": stored["id"],
-                "status": stored["status"],
-                "error": stored["error"],
-                "pages": [
-                    {k: page[k] for k in ("page_no", "status", "reasons", "case_number", "case_id")}
-                    for page in stored["pages"]
-                ],
-            }
-        )
-    _out(results)
-
-
-@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+    celery: Annotated[
+        bool, typer.Option(help="serve scanned pages from the Celery broker")
+    ] = False,
+    concurrency: Annotated[int, typer.Option(help="Celery worker processes/threads")] = 1,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads, solo")] = "prefork",
 ) -> None:
-    """Fire due timers and run queued jobs (several workers may run at once)."""
+    """Fire due timers, run queued jobs and watch the scan inbox (several workers may run
+    at once); with --celery, read scanned pages sent to the Celery broker instead."""
     import logging
 
     from .services import worker as worker_service
+    from .services.scan_inbox import Inbox
+    from .services.scan_pages import ocr_worker_env
 
+    ocr_worker_env()  # before the OCR engine loads
+    if celery:
+        from .celery_worker import run
+
+        run(concurrency=concurrency, pool=pool)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = _ctx()
     if once:
         name = worker_service.worker_name()
         fired = worker_service.fire_timers_once(ctx, name)
         ran = worker_service.run_jobs_once(ctx, name, worker_service.default_job_handlers())
-        _out({"timers_fired": fired, "jobs_run": ran})
+        inbox = Inbox.from_settings(ctx)  # a file is taken on its second sight, once settled
+        _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return
     worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
 

@@ -12,6 +12,7 @@ suite. Each request runs against a fresh case allocated to partner organisation 
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import date
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import insert
 
 from retention_flow.api.app import create_app
@@ -97,6 +99,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
     ("POST", "/api/scans"): _rule("back_office"),
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
+    ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),
+    ("POST", "/api/scans/{scan_id}/pages/{page_no}/resolve"): _rule("back_office"),
 }
 
 
@@ -131,6 +135,7 @@ def _request(
         message_name="response_form_received",
         scan_id=ids.get("scan_id", "none"),
         statement_id=ids.get("statement_id", "none"),
+        page_no=1,
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -148,6 +153,8 @@ def _request(
     elif path == "/api/scans" and method == "POST":
         # not an image: answered as an unreadable scan, no OCR engine needed
         kwargs["files"] = [("files", ("junk.bin", b"junk", "application/octet-stream"))]
+    elif path.endswith("/resolve"):
+        kwargs["json"] = {"decision": "discard", "reason": "matrix"}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
@@ -176,6 +183,17 @@ def _draft_statement(ctx: AppContext) -> str:
     return statement_id
 
 
+def _stored_scan(ctx: AppContext) -> str:
+    """A scan with one stored (queued) page image: no OCR engine needed to reach it."""
+    buffer = io.BytesIO()
+    Image.new("L", (40, 40), 255).save(buffer, "PNG")
+    claimed = scans._claim(
+        ctx, actor("scanner", "back_office"), "0" * 64, "p.png", [buffer.getvalue()]
+    )
+    assert claimed is not None
+    return claimed
+
+
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_route_authorisation(
     ctx: AppContext, client: TestClient, headers: dict[str, dict[str, str]], method: str, path: str
@@ -185,7 +203,7 @@ def test_route_authorisation(
     deploy(ctx, "three_steps")
     starter = actor("starter", "agent", "telemarketing")
     wrong: list[str] = []
-    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
+    scan_id = _stored_scan(ctx)
     statement_id = _draft_statement(ctx) if "{statement_id}" in path else None
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})

@@ -27,7 +27,7 @@ def test_demo_seeds_every_channel_once(product_ctx: AppContext) -> None:
     first = demo.seed(
         ctx, processes_dir=PROCESSES, customers=300, cases_total=80, password="demo-pass-1"
     )
-    assert first.deployed == ["retention"] and first.cases_started == 80
+    assert first.deployed == ["intake", "retention"] and first.cases_started == 80
     assert set(first.users_created) == set(demo.DEMO_USERS)
     assert _count(ctx, CUSTOMER) == 300
     with read_session(ctx.db) as session:

@@ -65,7 +65,13 @@ def _sample(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any] | None:
     if form is None:
         return {}
     data: dict[str, Any] = {}
-    for name in form.get("required", []):
+    required = list(form.get("required", []))
+    for rule in form.get("allOf", []):  # "if decision is X then Y is required" as well
+        [(key, cond)] = rule["if"]["properties"].items()
+        first = form["properties"][key].get("enum", [None])[0]
+        if key in required and cond.get("const") == first:
+            required += rule["then"].get("required", [])
+    for name in required:
         prop = form["properties"][name]
         if "enum" in prop:
             data[name] = prop["enum"][0]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from retention_flow.core.errors import (
     Forbidden,
@@ -18,7 +18,7 @@ from retention_flow.core.errors import (
     ValidationFailed,
 )
 from retention_flow.db.models import WorkItem
-from retention_flow.db.session import read_session
+from retention_flow.db.session import read_session, write_session
 from retention_flow.services import audit, cases, tasks, users
 from retention_flow.services.context import AppContext
 from tests.factories import LEAD, actor, deploy
@@ -75,6 +75,35 @@ def test_claim_roles_and_conflicts(ctx: AppContext, started: dict[str, Any]) -> 
         tasks.unclaim(ctx, AGENT, task_id)
     with pytest.raises(NotFound):
         tasks.claim(ctx, AGENT, "no-such-task")
+
+
+def test_queue_page_counts_what_the_user_may_take(ctx: AppContext) -> None:
+    deploy(ctx, "three_steps")
+    ids = [cases.start_case(ctx, AGENT, "three_steps", {})["open_tasks"][0]["id"] for _ in range(4)]
+    leads = {
+        cases.start_case(ctx, AGENT, "three_steps", {})["open_tasks"][0]["id"]: partner
+        for partner in ("acme", "acme", "globex")
+    }
+    page, count = tasks.queue_page(ctx, AGENT, limit=2)
+    assert [t["id"] for t in page] == ids[:2] and count == 7  # counted: more than a page
+    assert tasks.queue_page(ctx, AGENT, limit=50)[1] == 7  # the page reached the end
+    assert tasks.queue_page(ctx, AGENT, limit=5, offset=50) == ([], 7)
+    assert tasks.queue_page(ctx, BACK) == ([], 0)
+    acme = actor("pia", "partner", partner="acme")
+    work = WorkItem.__table__.c  # type: ignore[attr-defined]
+    with write_session(ctx.db) as session:  # make three the partner lane's, of two orgs
+        for task_id, partner in leads.items():
+            session.execute(
+                update(WorkItem.__table__)  # type: ignore[attr-defined]
+                .where(work.id == task_id)
+                .values(role="partner", partner=partner)
+            )
+        session.commit()
+    assert tasks.queue_page(ctx, AGENT, limit=1)[1] == 4
+    assert tasks.queue_page(ctx, acme, limit=1)[1] == 2
+    assert len(tasks.queue_page(ctx, acme)[0]) == 2
+    assert tasks.queue_page(ctx, actor("gus", "partner", partner="globex"))[1] == 1
+    assert tasks.queue_page(ctx, LEAD, role="partner", limit=1)[1] == 3  # leads see all
 
 
 def test_assign_needs_team_lead_and_reason(ctx: AppContext, started: dict[str, Any]) -> None:

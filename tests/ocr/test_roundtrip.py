@@ -7,15 +7,15 @@ import random
 from collections.abc import Callable
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from retention_flow.ocr.errors import OcrUnavailable, UnreadableInput
-from retention_flow.ocr.forms import FormData, render_pdf
+from retention_flow.ocr.forms import FormData, render_image, render_pdf
 from retention_flow.ocr.pipeline import FormReader
-from retention_flow.ocr.readers import PytesseractReader
-from retention_flow.ocr.synthetic import degrade
-from retention_flow.ocr.template import FormTemplate
-from tests.ocr.conftest import CASE, lookup
+from retention_flow.ocr.readers import LineReader, PytesseractReader
+from retention_flow.ocr.synthetic import degrade, fill
+from retention_flow.ocr.template import FormTemplate, load_template, load_templates
+from tests.ocr.conftest import CASE, TEMPLATES, lookup
 
 pytestmark = pytest.mark.tesseract
 
@@ -120,3 +120,28 @@ def test_pytesseract_backend_reads_the_same(
     reader = FormReader([template], reader=line_reader)
     result = reader.read_page(make_filled(), lookup)
     assert result.message == EXPECTED
+
+
+def test_both_shipped_forms_are_identified_and_read(
+    line_reader: LineReader, form_data: FormData, make_filled: Callable[..., Image.Image]
+) -> None:
+    reader = FormReader(load_templates(TEMPLATES), reader=line_reader)
+    v2 = load_template(TEMPLATES / "retention_offer_v2")
+    page = fill(render_image(v2, form_data), v2, ticks=[2], date_text="03.11.2026", signed=True)
+    for scan, template_id, offer in (
+        (page, "retention_offer_v2", "LOYALTY_BONUS"),
+        (make_filled(), "retention_offer_v1", "DISCOUNT_20"),
+    ):
+        result = reader.read_page(scan, lookup)
+        assert result.template_id == template_id and result.status == "processed", result.reasons
+        assert result.message["chosen_offer"] == offer and result.case_number == CASE
+
+
+def test_a_page_without_marks_is_read_by_feature_alignment(
+    form_reader: FormReader, make_filled: Callable[..., Image.Image]
+) -> None:
+    page = make_filled()
+    ImageDraw.Draw(page).rectangle([0, 0, 300, 300], fill=255)  # the ring mark cut off
+    result = form_reader.read_page(page.rotate(-1.5, fillcolor=255), lookup)
+    assert result.registration is not None and result.registration.method == "features"
+    assert result.status == "processed" and result.message == EXPECTED

@@ -32,7 +32,7 @@ def test_shipped_template_loads_with_its_reference_image() -> None:
     offer = template.field("offer")
     assert isinstance(offer, CheckboxGroup) and len(offer.boxes) == 4
     assert (SHIPPED / "reference.png").is_file()
-    assert set(load_templates(TEMPLATES)) == {"retention_offer_v1"}
+    assert set(load_templates(TEMPLATES)) == {"retention_offer_v1", "retention_offer_v2"}
 
 
 def _broken(change: str) -> dict[str, Any]:
@@ -55,6 +55,27 @@ def _broken(change: str) -> dict[str, Any]:
         fields[2]["kind"] = "text"
     elif change == "extra":
         fields[0]["colour"] = "red"
+    elif change == "dpi_band":
+        data["registration"]["min_dpi"] = 900
+    elif change == "marks_clustered":
+        data["registration"]["marks"][1]["center"] = [40, 15]
+        data["registration"]["marks"][3]["center"] = [40, 282]
+    elif change == "bad_regex":
+        fields[0].update(validator="regex", pattern="RC-(", kind="text")
+    elif change == "tiny_box":
+        fields[1]["boxes"][2]["w"] = 2
+    elif change == "font_too_big":
+        fields[0]["font_size_pt"] = 30
+    elif change == "no_space_for_the_check":
+        fields[0]["whitelist"] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+    elif change == "date_without_year":
+        fields[2]["date_format"] = "%d.%m"
+    elif change == "date_separator":
+        fields[2]["whitelist"] = "0123456789"
+    elif change == "same_target":
+        fields[3]["target"] = "signed_on"
+    elif change == "no_case_number":
+        fields[0]["target"] = "reference"
     return data
 
 
@@ -69,6 +90,16 @@ def _broken(change: str) -> dict[str, Any]:
         ("duplicate", "field names must be unique"),
         ("regex", "needs a pattern"),
         ("extra", "colour"),
+        ("dpi_band", "registration: min_dpi 900 must be below max_dpi 650"),
+        ("marks_clustered", "marks must sit near the four corners"),
+        ("bad_regex", r"fields.0 \(case_number\): pattern 'RC-\(' is not a regular expression"),
+        ("tiny_box", r"fields.1 \(offer\): boxes.2: 2x8 mm is below 4 mm"),
+        ("font_too_big", r"fields.0 \(case_number\): a 30 pt line does not fit a box 13 mm"),
+        ("no_space_for_the_check", "validator 'mod37_36' needs ' ' in the whitelist"),
+        ("date_without_year", r"fields.2 \(signed_on\): date_format '%d.%m' cannot hold"),
+        ("date_separator", "validator 'date' needs '.' in the whitelist"),
+        ("same_target", r"two fields map to the same target: \['signed_on'\]"),
+        ("no_case_number", "no field maps to 'case_number'"),
     ],
 )
 def test_invalid_templates_name_the_problem(change: str, message: str) -> None:
@@ -87,11 +118,19 @@ def test_not_json_and_wrong_folder(tmp_path: Path) -> None:
         load_template(folder)
     with pytest.raises(TemplateInvalid, match="cannot read"):
         load_template(tmp_path / "missing")
+    copy = tmp_path / "retention_offer_v1"
+    copy.mkdir()
+    (copy / "template.json").write_text(json.dumps(_raw()))
+    with pytest.raises(TemplateInvalid, match=r"reference\.png is missing"):
+        load_template(copy)
 
 
-def test_reference_image_is_the_blank_form() -> None:
-    stored = Image.open(SHIPPED / "reference.png").convert("L")
-    fresh = render_image(load_template(SHIPPED), None, dpi=150)
+@pytest.mark.parametrize(
+    "folder", sorted(TEMPLATES.glob("*/template.json")), ids=lambda p: p.parent.name
+)
+def test_reference_image_is_the_blank_form(folder: Path) -> None:
+    stored = Image.open(folder.parent / "reference.png").convert("L")
+    fresh = render_image(load_template(folder.parent), None, dpi=150)
     assert stored.size == fresh.size
     diff = ImageChops.difference(stored, fresh).histogram()
     assert sum(diff[64:]) / (fresh.width * fresh.height) < 0.002  # regenerate when it differs

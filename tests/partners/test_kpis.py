@@ -168,3 +168,18 @@ def test_kpis_by_team(history: AppContext) -> None:
     assert north["avg_handling_seconds"] == (600 + 1200) / 2
     assert south["tasks_completed"] == 2 and south["retention_rate"] == 1.0
     assert rows[("(none)",)]["backlog"] == 1
+
+
+def test_dashboard_totals_and_periods_agree(history: AppContext) -> None:
+    board = kpis.dashboard(
+        history, start=DAY, end=DAY + timedelta(days=2), by="channel", granularity="day"
+    )
+    totals = {r["group"]["channel"]: r["volume"] for r in board["totals"]}
+    per_day: dict[str, int] = {}
+    for row in board["periods"]:
+        per_day[row["group"]["channel"]] = per_day.get(row["group"]["channel"], 0) + row["volume"]
+    assert totals == per_day and sum(totals.values()) == 4
+    assert board["buckets"] == ["2026-01-05", "2026-01-06"]
+    assert {r["group"]["period"] for r in board["periods"]} <= set(board["buckets"])
+    with pytest.raises(ValidationFailed):
+        kpis.dashboard(history, start=DAY, end=DAY + timedelta(days=1), by="period")

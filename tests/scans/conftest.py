@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import func, select
 
 from retention_flow.api.app import create_app
 from retention_flow.core.config import Settings
+from retention_flow.db.session import read_session
+from retention_flow.db.tables import AUDIT_EVENT
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.ocr import FormData, Offer, load_template, render_image
 from retention_flow.ocr.errors import OcrUnavailable
@@ -38,6 +45,21 @@ def ocr_engine() -> None:
         make_reader("auto")
     except OcrUnavailable as exc:
         pytest.skip(f"Tesseract not installed: {exc.detail}")
+
+
+#: a Redis database of its own for the Celery tests (each run also uses its own queue)
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
 
 
 @pytest.fixture
@@ -75,6 +97,37 @@ def form_png(case: dict[str, Any], ticks: tuple[int, ...] = (0,), signed: bool =
     )
     buffer = io.BytesIO()
     filled.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def run_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``retention-flow ARGS`` in a subprocess against the test database."""
+    env = {**os.environ, "RETENTION_FLOW_DATABASE_URL": db_url}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "retention_flow.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def messages_to(ctx: AppContext, case_id: str) -> int:
+    """How many messages were correlated to a case (its audit trail says)."""
+    with read_session(ctx.db) as session:
+        query = (
+            select(func.count())
+            .select_from(AUDIT_EVENT)
+            .where(AUDIT_EVENT.c.case_id == case_id, AUDIT_EVENT.c.type == "message_correlated")
+        )
+        return int(session.execute(query).scalar_one())
+
+
+def blank_png(size: tuple[int, int] = (1240, 1754)) -> bytes:
+    """A white page: no form on it."""
+    buffer = io.BytesIO()
+    Image.new("L", size, 255).save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ import pytest
 
 from retention_flow.services import cases
 from retention_flow.services.context import AppContext
-from tests.scans.conftest import BACK, START, form_png
+from tests.scans.conftest import BACK, START, form_png, run_cli
 
 
 @pytest.mark.tesseract
@@ -28,15 +25,7 @@ def test_scan_folder(ctx: AppContext, clock: Any, db_url: str, tmp_path: Path) -
     folder.mkdir()
     (folder / "a_form.png").write_bytes(form_png(mail_case))
     (folder / "b_empty.tif").write_bytes(b"")
-    env = {**os.environ, "RETENTION_FLOW_DATABASE_URL": db_url}
-    proc = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "retention_flow.cli", "scan", str(folder)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    proc = run_cli(db_url, "scan", str(folder))
     assert proc.returncode == 0, proc.stderr
     form, empty = json.loads(proc.stdout)
     assert form["file"] == "a_form.png" and form["status"] == "read"

@@ -9,22 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
-from retention_flow.db.tables import AUDIT_EVENT, SCAN, SCAN_PAGE
+from retention_flow.db.tables import SCAN, SCAN_PAGE
 from retention_flow.services import cases, scans
 from retention_flow.services.context import AppContext
-from tests.scans.conftest import BACK, form_png
+from tests.scans.conftest import BACK, form_png, messages_to
 
 pytestmark = pytest.mark.usefixtures("ocr_engine")
-
-
-def _messages(ctx: AppContext, case_id: str) -> int:
-    with read_session(ctx.db) as session:
-        query = (
-            select(func.count())
-            .select_from(AUDIT_EVENT)
-            .where(AUDIT_EVENT.c.case_id == case_id, AUDIT_EVENT.c.type == "message_correlated")
-        )
-        return int(session.execute(query).scalar_one())
 
 
 @pytest.mark.tesseract
@@ -40,11 +30,11 @@ def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str
     case = cases.get_case(ctx, mail_case["id"])
     assert case["status"] == "completed" and case["outcome"] == "retained"
     assert case["data"]["offer_code"] == offers[1]
-    assert _messages(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case["id"]) == 1
 
     again = scans.ingest(ctx, BACK, "renamed.png", data)
     assert again["id"] == scan["id"] and again["pages"] == scan["pages"]
-    assert _messages(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case["id"]) == 1
     with read_session(ctx.db) as session:
         assert session.execute(select(func.count()).select_from(SCAN)).scalar_one() == 1
         assert session.execute(select(func.count()).select_from(SCAN_PAGE)).scalar_one() == 1

@@ -37,6 +37,9 @@ def _rule(allowed: str = "", hidden: str = "", anonymous: str = "L") -> dict[str
 
 EVERYONE = dict.fromkeys(PERSONAS, "A")
 QUEUE = "agent back_office"
+OWNER = _rule("process_owner")
+AUDITOR = _rule("auditor")
+STEWARDS = _rule("team_lead process_owner auditor")
 
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): _rule(USERS),
@@ -66,6 +69,21 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/scans/{scan_id}/pages/{page_no}/fields/{field}.png"): _rule(
         hidden="back_office auditor"
     ),
+    ("GET", "/processes"): OWNER,
+    ("GET", "/processes/{process_id}/compare"): OWNER,
+    ("GET", "/processes/{process_id}/{version}"): OWNER,
+    ("GET", "/processes/{process_id}/{version}/dmn/{name}"): OWNER,
+    ("GET", "/processes/{process_id}/{version}/files/{name}"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/validate"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/deploy"): OWNER,
+    ("GET", "/audit"): AUDITOR,
+    ("GET", "/audit/verify"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/diagram"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/history.json"): AUDITOR,
+    ("GET", "/audit/cases/{case_id}/history.csv"): AUDITOR,
+    ("GET", "/kpis"): STEWARDS,
+    ("GET", "/kpis/export.csv"): STEWARDS,
 }
 
 
@@ -118,12 +136,15 @@ def test_page_authorisation(
 ) -> None:
     rule = EXPECTED[(method, path)]
     deploy(ctx, "three_steps")
+    deploy(ctx, "all_elements")  # a bundle with a decision table, for the editor pages
+    model = {"process_id": "all_elements", "version": "1", "name": "offer_decision.dmn"}
     starter = actor("starter", "agent", "telemarketing")
     wrong = []
     scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
+        ids |= model
         ids |= {"page_no": "1", "field": "offer"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -209,12 +209,25 @@ class VerifyPublic(BaseModel):
 
 class ScanPagePublic(BaseModel):
     page_no: int
-    status: str  # processed | verification | exception
+    status: str  # queued | processed | verification | exception
     reasons: list[str]
     case_number: str | None
     case_id: str | None
     fields: list[dict[str, Any]]
     created_at: datetime
+    image_url: str
+    #: an exception page: its back-office exception case, and how it was resolved
+    exception_case_id: str | None = None
+    resolution: str | None = None  # assigning | assigned | discarded
+    resolved_by: str | None = None
+
+
+class ScanPageResolve(BaseModel):
+    """Resolve an exception page: assign it to a case, or discard it with a reason."""
+
+    decision: Literal["assign", "discard"]
+    case_number: str | None = Field(default=None, max_length=60)
+    reason: str | None = Field(default=None, min_length=3, max_length=1000)
 
 
 class ScanPublic(BaseModel):

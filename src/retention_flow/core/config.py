@@ -100,6 +100,33 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
     )
+    scan_threads: int = Field(
+        default=2, ge=1, description="threads reading one upload's pages in-process (inline)"
+    )
+    scan_async: bool = Field(
+        default=False,
+        description="answer uploads at once and leave the pages to `retention-flow worker`",
+    )
+    scan_job_attempts: int = Field(default=5, ge=1, description="tries of one page job")
+    scan_stale_minutes: float = Field(
+        default=10,
+        gt=0,
+        description="the worker dispatches again scan pages left queued this long",
+    )
+    scan_inbox: str | None = Field(
+        default=None,
+        description="folder the worker watches for scans (files move to processed/ or failed/)",
+    )
+    scan_inbox_settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="an inbox file is read once its size and mtime held still this long",
+    )
+    celery_broker_url: str | None = Field(
+        default=None,
+        description="Redis URL: scanned pages go to Celery workers (`worker --celery`)",
+    )
+    celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
 
     def startup_problems(self) -> list[str]:
         """Why this configuration must not serve (empty when it may)."""

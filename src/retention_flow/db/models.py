@@ -97,7 +97,6 @@ class WorkItem(SQLModel, table=True):
 
     __tablename__ = "work_item"
     __table_args__ = (
-        Index("ix_work_item_queue", "role", "state", "due_at", "priority"),
         Index("ix_work_item_claimed", "claimed_by", "state", "due_at"),
         Index("ix_work_item_partner", "partner", "state", "due_at"),
     )
@@ -120,6 +119,12 @@ class WorkItem(SQLModel, table=True):
     created_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
     ended_by: str | None = Field(default=None, max_length=200)
+
+
+# The queue's order (due time, then priority high first) read straight off the index:
+# no sort step for a page of the queue, however long it is.
+_work = WorkItem.__table__.c  # type: ignore[attr-defined]
+Index("ix_work_item_queue", _work.role, _work.state, _work.due_at, _work.priority.desc())
 
 
 class Timer(SQLModel, table=True):

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from .types import JSONType, UTCDateTime
 
 
 class Scan(SQLModel, table=True):
-    """One uploaded file. ``status``: reading (claimed, pages not stored yet) | read |
+    """One uploaded file. ``status``: reading (claimed, some pages still queued) | read |
     unreadable (not an image/PDF we can read; ``error`` says why)."""
 
     __tablename__ = "scan"
@@ -33,15 +33,26 @@ class Scan(SQLModel, table=True):
 
 
 class ScanPage(SQLModel, table=True):
-    """Where one page ended: processed | verification | exception, with its reasons."""
+    """One page: ``queued`` (stored, not read yet), then where it ended — processed |
+    verification | exception — with its reasons.
+
+    ``image`` is the page as read (PNG, greyscale): workers read it from here and the back
+    office sees it. An exception page has an exception case (``exception_case_id``) whose
+    back-office task resolves it: ``resolution`` assigning → assigned (delivered to the case
+    the back office named, as verification) or discarded.
+    """
 
     __tablename__ = "scan_page"
 
     scan_id: str = Field(foreign_key="scan.id", primary_key=True, max_length=36)
     page_no: int = Field(primary_key=True)  # 1-based
-    status: str = Field(max_length=20)
+    status: str = Field(max_length=20, index=True)
     reasons: list[str] = Field(sa_column=Column(JSONType, nullable=False))
     case_number: str | None = Field(default=None, max_length=60, index=True)
     case_id: str | None = Field(default=None, max_length=36, index=True)
     fields: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    image: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    exception_case_id: str | None = Field(default=None, max_length=36, index=True)
+    resolution: str | None = Field(default=None, max_length=20)
+    resolved_by: str | None = Field(default=None, max_length=200)

@@ -78,11 +78,8 @@ class FieldRead:
 VARIANTS = ("binary", "grey", "binary_large")
 
 
-def prepare_line(inner: np.ndarray, threshold: int, variant: str = "binary") -> np.ndarray | None:
-    """Median-filtered, tightly cropped, white-bordered line image; None when empty.
-
-    ``binary`` (default) thresholds at the page's Otsu level, ``grey`` keeps the grey levels,
-    ``binary_large`` also scales up by 1.5."""
+def line_ink(inner: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The median-filtered grey line and its ink mask, both cropped tight; None when empty."""
     if inner.size == 0:
         return None
     clean = cv2.medianBlur(inner, 3)
@@ -92,13 +89,25 @@ def prepare_line(inner: np.ndarray, threshold: int, variant: str = "binary") -> 
     ys, xs = np.nonzero(ink)
     y0, y1 = int(ys.min()), int(ys.max()) + 1
     x0, x1 = int(xs.min()), int(xs.max()) + 1
+    return clean[y0:y1, x0:x1], ink[y0:y1, x0:x1]
+
+
+def prepare_line(inner: np.ndarray, threshold: int, variant: str = "binary") -> np.ndarray | None:
+    """Median-filtered, tightly cropped, white-bordered line image; None when empty.
+
+    ``binary`` (default) thresholds at the page's Otsu level, ``grey`` keeps the grey levels,
+    ``binary_large`` also scales up by 1.5."""
+    found = line_ink(inner, threshold)
+    if found is None:
+        return None
+    grey, ink = found
     if variant == "grey":
-        tight = clean[y0:y1, x0:x1]
+        tight = grey
     else:
-        tight = cv2.medianBlur(np.where(ink[y0:y1, x0:x1], 0, 255).astype(np.uint8), 3)
+        tight = cv2.medianBlur(np.where(ink, 0, 255).astype(np.uint8), 3)
         if variant == "binary_large":
             tight = cv2.resize(tight, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR)
-    border = max(10, (y1 - y0) // 3)
+    border = max(10, ink.shape[0] // 3)
     return cv2.copyMakeBorder(tight, border, border, border, border, cv2.BORDER_CONSTANT, value=255)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
@@ -61,16 +62,31 @@ def _first_existing(candidates: tuple[str, ...]) -> str | None:
     return next((p for p in candidates if Path(p).is_file()), None)
 
 
+def _ocr_font(pdf: FPDF) -> str:
+    """Register the OCR font (OCR-B, or the core font Courier where it is missing)."""
+    ocr_font = _first_existing(OCR_FONT_CANDIDATES)
+    if ocr_font:
+        pdf.add_font("ocrb", fname=ocr_font)
+    return "ocrb" if ocr_font else "courier"
+
+
+def ocr_font_pdf(font_size_pt: float) -> FPDF:
+    """A page-less PDF (mm) with the OCR font selected, as the case-number line is printed:
+    :mod:`retention_flow.ocr.glyphs` renders its reference glyphs through it."""
+    pdf = FPDF(unit="mm")
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    pdf.set_font(_ocr_font(pdf), size=font_size_pt)
+    return pdf
+
+
 class _Pdf:
     def __init__(self, template: FormTemplate) -> None:
         self.pdf = FPDF(unit="mm", format=(template.page.width_mm, template.page.height_mm))
         self.pdf.set_auto_page_break(False)
         self.pdf.set_margins(0, 0, 0)
         self.pdf.add_page()
-        ocr_font = _first_existing(OCR_FONT_CANDIDATES)
-        if ocr_font:
-            self.pdf.add_font("ocrb", fname=ocr_font)
-        self.ocr_font = "ocrb" if ocr_font else "courier"
+        self.ocr_font = _ocr_font(self.pdf)
         text_font = _first_existing(TEXT_FONT_CANDIDATES)
         if text_font:
             self.pdf.add_font("body", fname=text_font)
@@ -88,10 +104,15 @@ class _Pdf:
         self.pdf.rect(box.x, box.y, box.w, box.h, style=fill)
 
 
-def render_pdf(template: FormTemplate, data: FormData | None = None) -> bytes:
-    """The printable PDF for one case, or the blank form when ``data`` is None."""
+def render_pdf(
+    template: FormTemplate, data: FormData | None = None, created: datetime | None = None
+) -> bytes:
+    """The printable PDF for one case, or the blank form when ``data`` is None. With
+    ``created`` (the PDF's creation date) the same input gives the same bytes."""
     doc = _Pdf(template)
     pdf = doc.pdf
+    if created is not None:
+        pdf.set_creation_date(created)
     for mark in template.registration.marks:
         half = mark.size_mm / 2
         cx, cy = mark.center

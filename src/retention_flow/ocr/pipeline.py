@@ -1,4 +1,4 @@
-"""Intake of one page as small steps: register → read fields → validate → route.
+"""Intake of one page as small steps: identify + register → read fields → validate → route.
 
 Pure: no database, no settings. The caller hands in the templates, a frozen
 :class:`OcrContext`, and optionally a case lookup (case number → the offer codes printed on
@@ -16,12 +16,14 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from retention_flow.ocr.fields import VARIANTS, read_field
+from retention_flow.ocr.identify import Identifier
 from retention_flow.ocr.omr import read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
-from retention_flow.ocr.register import Registered, RegistrationFailed, register
+from retention_flow.ocr.reading import read_text_field
+from retention_flow.ocr.register import Registered, RegistrationFailed
 from retention_flow.ocr.template import (
+    CASE_TARGET,
     CheckboxGroup,
     FormTemplate,
     OcrField,
@@ -33,13 +35,11 @@ from retention_flow.ocr.validate import (
     PageStatus,
     route,
     validate_checkboxes,
-    validate_ocr,
     validate_signature,
 )
 
 #: case number → offer codes printed in the tick-box slots, in order; None: no such case
 CaseLookup = Callable[[str], Sequence[str] | None]
-CASE_TARGET = "case_number"
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class OcrContext:
     pdf_dpi: int = 300
     max_pages: int = DEFAULT_MAX_PAGES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: align by feature matching when the registration marks are not found
+    feature_fallback: bool = True
 
 
 class RegistrationInfo(BaseModel):
@@ -60,6 +62,7 @@ class RegistrationInfo(BaseModel):
     dpi: float
     residual_mm: float
     upside_down: bool
+    method: str = "marks"  # or "features"
 
 
 class PageResult(BaseModel):
@@ -101,6 +104,7 @@ class FormReader:
         self.reader = reader or make_reader(
             ctx.backend, tessdata_dir=ctx.tessdata_dir, lang=ctx.lang
         )
+        self.identifier = Identifier(self.templates, ctx.work_dpi, ctx.feature_fallback)
 
     @classmethod
     def from_folder(cls, root: str | Path, context: OcrContext | None = None) -> FormReader:
@@ -117,17 +121,11 @@ class FormReader:
     def read_page(
         self, image: Image.Image | np.ndarray, lookup: CaseLookup | None = None, index: int = 0
     ) -> PageResult:
-        gray = _gray(image)
-        failures: list[str] = []
-        for template in self.templates:
-            try:
-                registered = register(gray, template)
-            except RegistrationFailed as exc:
-                failures.append(exc.reason)
-                continue
-            return self._read_registered(registered, template, lookup, index)
-        reason = failures[0] if len(failures) == 1 else "no template fits: " + " | ".join(failures)
-        return PageResult(page=index, status="exception", reasons=[reason])
+        try:
+            template, registered = self.identifier.identify(_gray(image))
+        except RegistrationFailed as exc:
+            return PageResult(page=index, status="exception", reasons=[exc.reason])
+        return self._read_registered(registered, template, lookup, index)
 
     def _read_registered(
         self,
@@ -142,6 +140,7 @@ class FormReader:
             dpi=round(registered.dpi, 1),
             residual_mm=round(registered.residual_mm, 3),
             upside_down=registered.upside_down,
+            method=registered.method,
         )
         head = {
             "page": index,
@@ -150,27 +149,12 @@ class FormReader:
             "registration": info,
         }
         results: list[FieldResult] = []
-        boxes_checked = boxes_found = 0
         options: Sequence[str] | None = None
         case_number: str | None = None
         ordered = sorted(template.fields, key=lambda f: f.target != CASE_TARGET)
         for field in ordered:
             if isinstance(field, OcrField):
-                read = read_field(registered, field, self.reader, dpi)
-                boxes_checked += 1
-                boxes_found += read.edges_found >= 3
-                result = validate_ocr(field, read)
-                # a check character / date that fails may be a misread: read again, prepared
-                # differently; only a reading that passes its validator replaces the first
-                for variant in (
-                    VARIANTS[1:] if result.status == "invalid" and not read.empty else ()
-                ):
-                    again = validate_ocr(
-                        field, read_field(registered, field, self.reader, dpi, variant)
-                    )
-                    if again.status in {"ok", "unsure"}:
-                        result = again
-                        break
+                result = read_text_field(registered, field, self.reader, dpi)
                 result.box = registered.image_box(field.box)
                 if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
                     case_number = str(result.value)
@@ -208,21 +192,9 @@ class FormReader:
                     marked_min=field.present_min,
                     dpi=dpi,
                 )
-                boxes_checked += 1
-                boxes_found += mark.printed
                 result = validate_signature(field, mark)
                 result.box = registered.image_box(field.box)
             results.append(result)
-        if boxes_checked and boxes_found / boxes_checked < template.registration.min_boxes_found:
-            return PageResult(
-                **head,
-                status="exception",
-                reasons=[
-                    f"bad alignment: {boxes_found} of {boxes_checked} printed boxes found "
-                    "where the template puts them (wrong form?)"
-                ],
-                fields=results,
-            )
         status, reasons = route(results, next(f.name for f in ordered))
         message: dict[str, Any] = {f.target: f.value for f in results}
         message["uncertain"] = status != "processed"

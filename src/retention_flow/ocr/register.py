@@ -23,11 +23,13 @@ MAX_SHEAR_DEG = 2.0
 
 
 class RegistrationFailed(Exception):
-    """The page cannot be aligned with the template; ``reason`` says why."""
+    """The page cannot be aligned with the template; ``reason`` says why. ``retry``: another
+    method (feature matching) may still align it — not so for a blank or sideways page."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, retry: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry = retry
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Registered:
     dpi: float
     residual_mm: float
     upside_down: bool
+    method: str = "marks"  # or "features" (the fallback, see ocr/features.py)
 
     def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         px, py = self.matrix @ np.array([x_mm, y_mm, 1.0])
@@ -137,20 +140,21 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     page = template.page
     height, width = gray.shape[:2]
     if width > height * 1.15 and page.height_mm > page.width_mm * 1.15:
-        raise RegistrationFailed("the page is sideways (landscape scan of a portrait form)")
-    dpi_x = width / (page.width_mm / MM_PER_INCH)
-    dpi_y = height / (page.height_mm / MM_PER_INCH)
-    dpi_guess = (dpi_x + dpi_y) / 2
+        raise RegistrationFailed(
+            "the page is sideways (landscape scan of a portrait form)", retry=False
+        )
+    dpi_guess = page_size_dpi(gray, template)
     if not reg.min_dpi * 0.8 <= dpi_guess <= reg.max_dpi * 1.2:
         raise RegistrationFailed(
             f"the image ({width}x{height} px) is not a full page between "
-            f"{reg.min_dpi:.0f} and {reg.max_dpi:.0f} dpi"
+            f"{reg.min_dpi:.0f} and {reg.max_dpi:.0f} dpi",
+            retry=False,
         )
     factor = DETECT_DPI / dpi_guess
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     threshold, contrast = otsu(small)
     if contrast < MIN_CONTRAST:
-        raise RegistrationFailed("the page is blank (no print found)")
+        raise RegistrationFailed("the page is blank (no print found)", retry=False)
     binary = (small <= threshold).astype(np.uint8)
     ring_mark = next(m for m in reg.marks if m.shape == "ring")
     side = ring_mark.size_mm * DETECT_DPI / MM_PER_INCH
@@ -194,6 +198,29 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     )
     scale = 1 / factor
     matrix, residual_px = _fit(src, (dst + 0.5) * scale - 0.5)
+    return aligned(gray, template, matrix, residual_px, upside_down=flipped, method="marks")
+
+
+def page_size_dpi(gray: np.ndarray, template: FormTemplate) -> float:
+    """The resolution the image has if it shows the whole page."""
+    height, width = gray.shape[:2]
+    dpi_x = width / (template.page.width_mm / MM_PER_INCH)
+    dpi_y = height / (template.page.height_mm / MM_PER_INCH)
+    return (dpi_x + dpi_y) / 2
+
+
+def aligned(
+    gray: np.ndarray,
+    template: FormTemplate,
+    matrix: np.ndarray,
+    residual_px: float,
+    *,
+    upside_down: bool,
+    method: str,
+) -> Registered:
+    """The quality gate every alignment passes (marks or features): residual, rotation,
+    resolution, stretch and shear within the template's limits, else RegistrationFailed."""
+    reg = template.registration
     col_x, col_y = matrix[:, 0], matrix[:, 1]
     sx, sy = float(np.linalg.norm(col_x)), float(np.linalg.norm(col_y))
     rotation = math.degrees(math.atan2(col_x[1], col_x[0]))
@@ -202,7 +229,7 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     residual_mm = residual_px / ((sx + sy) / 2)
     problems = []
     if residual_mm > reg.max_residual_mm:
-        problems.append(f"marks do not fit the form ({residual_mm:.2f} mm off)")
+        problems.append(f"{method} do not fit the form ({residual_mm:.2f} mm off)")
     if abs(rotation) > reg.max_rotation_deg:
         problems.append(f"rotated {rotation:.1f} degrees (max {reg.max_rotation_deg:g})")
     if not reg.min_dpi <= dpi <= reg.max_dpi:
@@ -219,5 +246,6 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
         rotation_deg=rotation,
         dpi=dpi,
         residual_mm=residual_mm,
-        upside_down=flipped,
+        upside_down=upside_down,
+        method=method,
     )

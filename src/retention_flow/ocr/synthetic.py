@@ -2,7 +2,8 @@
 
 ``fill`` plays the customer (a cross in a box, a date, a scribbled signature) on a rendered
 form; ``degrade`` plays the post room's scanner (rotation, shift, resolution, noise, blur,
-JPEG, fax-like binarisation, faint ink).
+JPEG, fax-like binarisation, faint ink, two combinations, a page fed upside down, a torn-off
+corner that takes a registration mark with it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ DEGRADATIONS = (
     "fax",
     "faint",
     "combined",
+    "combined_fax",
+    "upside_down",
+    "corner_torn",
 )
 
 
@@ -146,4 +150,21 @@ def degrade(
         out = _noise(out, rng.uniform(8, 15), rng)
         out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 0.9)))
         return _jpeg(out, rng.randint(40, 60)), target
+    if kind == "combined_fax":  # a skewed, shifted page through a fax machine
+        k = dpi / MM_PER_INCH
+        out = _shift(
+            _rotate(img, rng.uniform(-3, 3)), rng.uniform(-3, 3) * k, rng.uniform(-3, 3) * k
+        )
+        return degrade(out, "fax", rng, dpi)
+    if kind == "upside_down":  # fed the wrong way round, slightly skewed, noisy
+        out = _rotate(img, 180 + rng.uniform(-2, 2))
+        return _noise(out, rng.uniform(5, 12), rng), dpi
+    if kind == "corner_torn":  # a corner (and its registration mark) torn off, skewed
+        k = dpi / MM_PER_INCH
+        out = img.copy()
+        side = round(25 * k)
+        x = rng.choice((0, out.width - side))
+        y = rng.choice((0, out.height - side))
+        out.paste(255, (x, y, x + side, y + side))
+        return _rotate(out, rng.uniform(-2, 2)), dpi
     raise ValueError(f"unknown degradation {kind!r}; one of {', '.join(DEGRADATIONS)}")

@@ -8,6 +8,8 @@ corner of the page. Loading validates everything and names the field and the pro
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from retention_flow.ocr.errors import TemplateInvalid
 
 TEMPLATE_FILE = "template.json"
+MARK_SPREAD_MM = 100.0
+MIN_BOX_MM = 4.0  # a smaller printed box cannot be found (snapped) reliably
+PT_TO_MM = 25.4 / 72
+#: the target of the field that identifies the case (the message correlation key)
+CASE_TARGET = "case_number"
 REFERENCE_FILE = "reference.png"
 
 
@@ -89,6 +96,16 @@ class Registration(_Model):
         names = [m.name for m in self.marks]
         if len(set(names)) != len(names):
             raise ValueError(f"mark names must be unique: {names}")
+        if self.min_dpi >= self.max_dpi:
+            raise ValueError(f"min_dpi {self.min_dpi:g} must be below max_dpi {self.max_dpi:g}")
+        xs = sorted(m.center[0] for m in self.marks)
+        ys = sorted(m.center[1] for m in self.marks)
+        # two marks at each side, far apart: the fit needs a wide, non-degenerate base
+        if xs[1] + MARK_SPREAD_MM > xs[2] or ys[1] + MARK_SPREAD_MM > ys[2]:
+            raise ValueError(
+                "the marks must sit near the four corners, at least "
+                f"{MARK_SPREAD_MM:g} mm apart across and down the page"
+            )
         return self
 
 
@@ -119,6 +136,36 @@ class OcrField(_FieldBase):
     def _consistent(self) -> OcrField:
         if self.validator == "regex" and not self.pattern:
             raise ValueError("validator 'regex' needs a pattern")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                message = f"pattern {self.pattern!r} is not a regular expression: {exc}"
+                raise ValueError(message) from exc
+        if min(self.box.w, self.box.h) < MIN_BOX_MM:
+            raise ValueError(f"box {self.box.w:g}x{self.box.h:g} mm is below {MIN_BOX_MM:g} mm")
+        if self.printed and self.font_size_pt * PT_TO_MM > self.box.h * 0.8:
+            raise ValueError(
+                f"a {self.font_size_pt:g} pt line does not fit a box {self.box.h:g} mm high"
+            )
+        needed = {
+            "mod37_36": "0123456789 ",
+            "mod11_10": "0123456789",
+            "date": "0123456789" + re.sub(r"%.", "", self.date_format),
+        }.get(self.validator, "")
+        missing = sorted(set(needed) - set(self.whitelist))
+        if missing:
+            raise ValueError(
+                f"validator {self.validator!r} needs {''.join(missing)!r} in the whitelist"
+            )
+        if self.validator == "date":
+            sample = datetime(2026, 11, 3)
+            try:
+                ok = datetime.strptime(sample.strftime(self.date_format), self.date_format)
+            except ValueError:
+                ok = None
+            if ok is None or ok.date() != sample.date():
+                raise ValueError(f"date_format {self.date_format!r} cannot hold a full date")
         if self.kind == "digits" and not set(self.whitelist) <= set("0123456789 "):
             raise ValueError("a digits field's whitelist may hold only digits and space")
         if self.kind == "date" and self.validator not in {"date", "none"}:
@@ -142,6 +189,9 @@ class CheckboxGroup(_FieldBase):
     def _band(self) -> CheckboxGroup:
         if self.empty_max >= self.filled_min:
             raise ValueError("empty_max must be below filled_min (the band between is 'unsure')")
+        for i, box in enumerate(self.boxes):
+            if min(box.w, box.h) < MIN_BOX_MM:
+                raise ValueError(f"boxes.{i}: {box.w:g}x{box.h:g} mm is below {MIN_BOX_MM:g} mm")
         return self
 
 
@@ -178,6 +228,12 @@ class FormTemplate(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"field names must be unique: {dupes}")
+        targets = [f.target for f in self.fields]
+        dupes = sorted({t for t in targets if targets.count(t) > 1})
+        if dupes:
+            raise ValueError(f"two fields map to the same target: {dupes}")
+        if CASE_TARGET not in targets:
+            raise ValueError(f"no field maps to {CASE_TARGET!r} (the correlation key)")
         boxes: list[tuple[str, Box]] = []
         for f in self.fields:
             if isinstance(f, CheckboxGroup):
@@ -212,6 +268,23 @@ class FormTemplate(_Model):
         return [f for f in self.fields if isinstance(f, OcrField)]
 
 
+def _where(data: object, loc: tuple[int | str, ...]) -> str:
+    """``fields.0.text.box`` → ``fields.0 (case_number).box``: a field is named, and the
+    discriminator (its kind) left out of the path."""
+    parts = [str(p) for p in loc]
+    if len(loc) < 2 or loc[0] != "fields" or not isinstance(loc[1], int):
+        return ".".join(parts) or "(template)"
+    fields = data.get("fields") if isinstance(data, dict) else None
+    entry = fields[loc[1]] if isinstance(fields, list) and loc[1] < len(fields) else {}
+    entry = entry if isinstance(entry, dict) else {}
+    rest = parts[2:]
+    if rest and rest[0] == str(entry.get("kind")):
+        rest = rest[1:]
+    name = entry.get("name")
+    head = f"fields.{loc[1]}" + (f" ({name})" if isinstance(name, str) else "")
+    return ".".join([head, *rest])
+
+
 def parse_template(raw: str | bytes, *, source: str = "<template>") -> FormTemplate:
     """Parse and validate a template's JSON text; errors name the field and the problem."""
     try:
@@ -224,7 +297,7 @@ def parse_template(raw: str | bytes, *, source: str = "<template>") -> FormTempl
         return FormTemplate.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(template)", "message": err["msg"]}
+            {"field": _where(data, err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
             for err in exc.errors()
         ]
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -242,6 +315,11 @@ def load_template(folder: str | Path) -> FormTemplate:
     template = parse_template(raw, source=str(path))
     if template.id != folder.name:
         raise TemplateInvalid(f"{path}: id {template.id!r} differs from its folder {folder.name!r}")
+    if not (folder / REFERENCE_FILE).is_file():
+        raise TemplateInvalid(
+            f"{folder}: {REFERENCE_FILE} is missing (write it with "
+            "retention_flow.ocr.forms.write_reference)"
+        )
     return template
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlmodel import Session
 
 from ..core.errors import (
@@ -34,6 +34,34 @@ from .task_rules import (
 )
 from .views import task_view
 
+#: the claim moves only if the item is still as it was read (state and claimant)
+_MOVE_CLAIM = {
+    was_claimed: update(WORK)
+    .where(
+        and_(
+            WORK.c.id == bindparam("b_id"),
+            WORK.c.state == bindparam("b_state"),
+            WORK.c.claimed_by == bindparam("b_was") if was_claimed else WORK.c.claimed_by.is_(None),
+        )
+    )
+    .values(
+        state=bindparam("b_new_state"),
+        claimed_by=bindparam("b_user"),
+        claimed_at=bindparam("b_at"),
+    )
+    for was_claimed in (False, True)
+}
+#: the case's audit head moves only from where it was read
+_MOVE_HEAD = (
+    update(CASE)
+    .where(and_(CASE.c.id == bindparam("b_case"), CASE.c.audit_seq == bindparam("b_seq")))
+    .values(
+        audit_seq=bindparam("b_new_seq"),
+        audit_hash=bindparam("b_hash"),
+        updated_at=bindparam("b_at"),
+    )
+)
+
 
 def _append_case_events(
     session: Session, ctx: AppContext, item: Mapping[Any, Any], events: list[NewEvent]
@@ -44,12 +72,17 @@ def _append_case_events(
     rows, seq, digest = build_rows(
         case_id, case_id, head_seq, item["case_audit_hash"], events, ctx.now()
     )
-    result = session.execute(
-        update(CASE)
-        .where(and_(CASE.c.id == case_id, CASE.c.audit_seq == head_seq))
-        .values(audit_seq=seq, audit_hash=digest, updated_at=ctx.now())
+    result = session.connection().execute(
+        _MOVE_HEAD,
+        {
+            "b_case": case_id,
+            "b_seq": head_seq,
+            "b_new_seq": seq,
+            "b_hash": digest,
+            "b_at": ctx.now(),
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise CaseConflict(f"case {case_id} changed meanwhile; try again")
     insert_rows(session, rows)
 
@@ -89,19 +122,23 @@ def _move_claim(
     """Claim for ``user`` (or release when None) if the item is still as it was read
     (``_load_item_head``), audit it on the case's chain, commit, and answer the work item
     as it now stands."""
-    was = WORK.c.claimed_by
-    unchanged = was.is_(None) if item["claimed_by"] is None else was == item["claimed_by"]
     moved = {
         "state": "claimed" if user else "ready",
         "claimed_by": user,
         "claimed_at": ctx.now() if user else None,
     }
-    result = session.execute(
-        update(WORK)
-        .where(and_(WORK.c.id == item["id"], WORK.c.state == item["state"], unchanged))
-        .values(**moved)
+    result = session.connection().execute(
+        _MOVE_CLAIM[item["claimed_by"] is not None],
+        {
+            "b_id": item["id"],
+            "b_state": item["state"],
+            "b_was": item["claimed_by"],
+            "b_new_state": moved["state"],
+            "b_user": user,
+            "b_at": moved["claimed_at"],
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
     _append_case_events(session, ctx, item, [event])
     session.commit()

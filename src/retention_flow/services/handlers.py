@@ -25,6 +25,7 @@ from ..core.errors import ScriptError
 from ..db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from .audit import NewEvent
 from .context import ServiceHandler
+from .forms import FORM_LETTERS, form_document
 
 LETTER_KINDS = frozenset({"confirmation", "response_form", "reminder", "cancellation"})
 DEFAULT_COMMISSION_CENTS = 2500
@@ -143,7 +144,8 @@ def _book(params: dict[str, Any], kind: str, offer_code: str | None) -> dict[str
 
 
 def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Put a letter in the outbox (once per case and kind)."""
+    """Put a letter in the outbox (once per case and kind); a response form or reminder
+    keeps the document its PDF is rendered from (services/forms.py)."""
     step = current_step()
     kind = str(_required(params, "kind"))
     if kind not in LETTER_KINDS:
@@ -158,6 +160,13 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
     if found is not None:
         return {"status": "queued", "letter_id": found, "kind": kind}
     letter_id = str(uuid.uuid4())
+    document = None
+    if kind in FORM_LETTERS:  # the OCR response form: rendered from this, byte for byte
+        document = form_document(
+            {**data, "case_number": params.get("case_number")},
+            [str(o) for o in offers],
+            step.now,
+        )
     conn.execute(
         insert(LETTER).values(
             id=letter_id,
@@ -168,6 +177,7 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
             offer_codes=[str(o) for o in offers],
             status="queued",
             created_at=step.now,
+            document=document,
         )
     )
     step.events.append(
@@ -283,6 +293,7 @@ def echo(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 def default_service_handlers() -> dict[str, ServiceHandler]:
     from .campaigns import enqueue_campaign_batch
+    from .scan_exceptions import resolve_scan_page
 
     return {
         "enqueue_campaign_batch": enqueue_campaign_batch,
@@ -291,5 +302,6 @@ def default_service_handlers() -> dict[str, ServiceHandler]:
         "write_letter": write_letter,
         "allocate_partner": allocate_partner,
         "record_settlement": record_settlement,
+        "resolve_scan_page": resolve_scan_page,
         "echo": echo,
     }

@@ -249,6 +249,27 @@ def compute(
     return [{"group": dict(zip(group_by, k, strict=True)), **accs[k].row()} for k in sorted(accs)]
 
 
+def dashboard(
+    ctx: AppContext, *, start: datetime, end: datetime, by: str, granularity: str = "day"
+) -> dict[str, Any]:
+    """What the KPI dashboard draws: ``totals`` (one row per ``by`` group over the whole
+    period), ``periods`` (one row per period bucket and group that has any) and
+    ``buckets`` (every bucket of the period, in order, so quiet days show as zero)."""
+    if by == "period":
+        raise ValidationFailed("group the dashboard by something other than the period")
+    return {
+        "by": by,
+        "granularity": granularity,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "buckets": [name for name, _end in _bucket_ends(start, end, granularity)],
+        "totals": compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
+        "periods": compute(
+            ctx, start=start, end=end, group_by=["period", by], granularity=granularity
+        ),
+    }
+
+
 def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]

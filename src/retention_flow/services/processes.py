@@ -76,6 +76,22 @@ def validate(ctx: AppContext, files: Mapping[str, bytes]) -> CompiledBundle:
     )
 
 
+def validation_report(ctx: AppContext, files: Mapping[str, bytes]) -> dict[str, Any]:
+    """``{valid, errors: [{file, element_id, message}], processes}``: problems as data."""
+    try:
+        bundle = validate(ctx, files)
+    except InvalidProcess as exc:
+        return invalid_report(exc)
+    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)}
+
+
+def invalid_report(exc: InvalidProcess) -> dict[str, Any]:
+    """The problems once each (a decision used by several processes is reported by each)."""
+    errors = exc.errors or [{"file": None, "element_id": None, "message": exc.detail}]
+    unique = list({tuple(sorted(e.items())): e for e in errors}.values())
+    return {"valid": False, "errors": unique, "processes": []}
+
+
 def deploy(ctx: AppContext, files: Mapping[str, bytes], actor: Actor) -> DeployResult:
     bundle = validate(ctx, files)
     for _attempt in range(3):

@@ -68,10 +68,13 @@ def list_cases(
     process_id: str | None = None,
     business_key: str | None = None,
     customer: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Cases newest first, filtered, with the total matching; partners see their own only."""
+    """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
+    total matching; partners see their own only."""
     conditions: list[ColumnElement[bool]] = []
     for name, value in (
         ("status", status),
@@ -83,6 +86,10 @@ def list_cases(
             conditions.append(CASE.c[name] == value)
     if customer is not None:
         conditions.append(CASE.c.data["customer_id"].as_string() == customer)
+    if created_from is not None:
+        conditions.append(CASE.c.created_at >= created_from)
+    if created_to is not None:
+        conditions.append(CASE.c.created_at < created_to)
     if is_partner(actor):
         conditions.append(_partner_of_case() == (actor.partner or ""))
     where = and_(True, *conditions)
@@ -110,26 +117,6 @@ def list_cases(
             for row in rows:
                 tasks[row["case_id"]].append(task_view(row))
         return [case_view(h, tasks[h.id]) for h in heads], total
-
-
-#: Queue totals are counted up to this many (counting 100,000 rows on every page view
-#: would cost more than the page); ``count == QUEUE_COUNT_CAP`` reads "at least".
-QUEUE_COUNT_CAP = 1_000
-
-
-def queue_count(ctx: AppContext, actor: Actor, *, queue: str, role: str | None = None) -> int:
-    """How many tasks the actor's queue holds (capped at ``QUEUE_COUNT_CAP``)."""
-    if queue == "mine":
-        condition = and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed")
-    else:
-        roles = [role] if role else sorted(actor.roles)
-        condition = and_(WORK.c.role.in_(roles), WORK.c.state == "ready")
-        if is_partner(actor):  # as tasks.list_queue: the organisation's leads only
-            condition = and_(condition, WORK.c.partner == (actor.partner or ""))
-    inner = select(WORK.c.id).where(condition)
-    capped = inner.limit(QUEUE_COUNT_CAP).subquery()
-    with read_session(ctx.db) as session:
-        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
 
 
 def queue_sizes(ctx: AppContext) -> list[tuple[str, str, int]]:

@@ -6,18 +6,15 @@ within their team; completing takes the claim (or claims a ready task in passing
 
 from __future__ import annotations
 
-import heapq
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import and_, select
 from sqlmodel import Session
 
 from ..core.errors import (
     CaseNotActive,
-    Forbidden,
     TaskAlreadyClaimed,
     TaskNotReady,
     ValidationFailed,
@@ -30,13 +27,12 @@ from .audit import NewEvent
 from .claims import assign, claim, unclaim
 from .context import Actor, AppContext
 from .processes import bundle_for
+from .queue import list_queue, queue_page
 from .stepping import step_case
-from .steps import OPEN_STATES, WORK, CaseHead
+from .steps import OPEN_STATES, CaseHead
 from .task_context import task_context
 from .task_rules import (
-    PARTNER_ROLE,
     SELECT_ITEM_CASE,
-    SUPERVISOR_ROLES,
     check_can_see,
     check_four_eyes,
     check_partner,
@@ -46,7 +42,16 @@ from .task_rules import (
 )
 from .views import task_view
 
-__all__ = ["assign", "claim", "complete", "get_task", "list_queue", "unclaim", "validate_form"]
+__all__ = [
+    "assign",
+    "claim",
+    "complete",
+    "get_task",
+    "list_queue",
+    "queue_page",
+    "unclaim",
+    "validate_form",
+]
 
 _validators: dict[int, Draft202012Validator] = {}
 _validators_lock = threading.Lock()
@@ -86,62 +91,6 @@ def _missing_field(error: Any) -> str | None:
             if name not in error.instance:
                 return str(name)
     return None
-
-
-# --------------------------------------------------------------------------- queues
-
-
-def list_queue(
-    ctx: AppContext,
-    actor: Actor,
-    *,
-    queue: str = "available",
-    role: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """``available``: ready tasks of the actor's roles (or one of them); ``mine``: claimed
-    by the actor. Sorted by due time, then priority (high first).
-
-    Each role is read with its own index range scan (``role, state, due_at``) and the
-    runs are merged, so the cost follows ``limit + offset``, not the queue's length.
-    """
-    limit = max(1, min(limit, 500))
-    offset = max(0, offset)
-    with read_session(ctx.db) as session:
-        if queue == "mine":
-            query = (
-                select(WORK)
-                .where(and_(WORK.c.claimed_by == actor.username, WORK.c.state == "claimed"))
-                .order_by(WORK.c.due_at, WORK.c.priority.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-            return [task_view(r) for r in session.execute(query).mappings()]
-        if queue != "available":
-            raise ValidationFailed(
-                f"unknown queue '{queue}'",
-                errors=[{"field": "queue", "message": "mine or available"}],
-            )
-        roles = [role] if role is not None else sorted(actor.roles)
-        if role is not None and role not in actor.roles and not (actor.roles & SUPERVISOR_ROLES):
-            raise Forbidden(f"you do not hold the role '{role}'")
-        runs = []
-        for one in roles:
-            where = and_(WORK.c.role == one, WORK.c.state == "ready")
-            if one == PARTNER_ROLE and not (actor.roles & SUPERVISOR_ROLES):
-                # partners see only the leads allocated to their own organisation
-                where = and_(where, WORK.c.partner == (actor.partner or ""))
-            query = (
-                select(WORK)
-                .where(where)
-                .order_by(WORK.c.due_at, WORK.c.priority.desc())
-                .limit(limit + offset)
-            )
-            runs.append([dict(r) for r in session.execute(query).mappings()])
-        merged = heapq.merge(*runs, key=lambda r: (r["due_at"], -r["priority"], r["id"]))
-        rows = list(merged)[offset : offset + limit]
-        return [task_view(r) for r in rows]
 
 
 def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:

@@ -205,8 +205,14 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
 
 def default_job_handlers() -> dict[str, JobHandler]:
     from .campaigns import run_campaign_batch
+    from .scan_dispatch import PAGE_JOB, scan_page_job
+    from .scan_exceptions import ASSIGN_JOB, assign_scan_page
 
-    return {"campaign_batch": run_campaign_batch}
+    return {
+        "campaign_batch": run_campaign_batch,
+        PAGE_JOB: scan_page_job,
+        ASSIGN_JOB: assign_scan_page,
+    }
 
 
 # --------------------------------------------------------------------------- loop
@@ -236,14 +242,27 @@ def run_worker(
     stop: threading.Event | None = None,
     max_passes: int | None = None,
 ) -> None:
-    """Poll until ``stop`` is set (or ``max_passes`` passes ran)."""
+    """Poll until ``stop`` is set (or ``max_passes`` passes ran); with ``scan_inbox`` set,
+    each pass also takes the settled files of the inbox folder; once a minute, scan pages
+    left queued longer than ``scan_stale_minutes`` are dispatched again."""
+    from .scan_dispatch import requeue_stale_pages
+    from .scan_inbox import Inbox
+
     worker = worker_name()
     stop = stop or threading.Event()
     passes = 0
+    inbox = Inbox.from_settings(ctx)
+    stale = timedelta(minutes=ctx.settings.scan_stale_minutes)
+    next_sweep = ctx.now()
     log.info("worker %s started", worker)
     while not stop.is_set():
         jobs = handlers if handlers is not None else default_job_handlers()
         busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, jobs)
+        if inbox is not None:
+            busy += len(inbox.poll())
+        if ctx.now() >= next_sweep:  # scan pages whose processing was lost
+            busy += requeue_stale_pages(ctx, stale)
+            next_sweep = ctx.now() + timedelta(minutes=1)
         passes += 1
         if max_passes is not None and passes >= max_passes:
             break

@@ -44,6 +44,9 @@ NAV: list[NavItem] = [
     NavItem("Team", "/team", frozenset({"team_lead", "admin"}), "t"),
     NavItem("Leads", "/partner", frozenset({"partner"}), "l"),
     NavItem("Scanning", "/scans", frozenset({"back_office"}), "s"),
+    NavItem("Processes", "/processes", frozenset({"process_owner"}), "p"),
+    NavItem("Cases", "/audit", frozenset({"auditor"}), "c"),
+    NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),
 ]
 
 

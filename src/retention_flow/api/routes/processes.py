@@ -30,11 +30,10 @@ def list_processes(ctx: CtxDep, _user: Reader) -> dict[str, Any]:
 async def validate(ctx: CtxDep, _user: Owner, files: Files) -> dict[str, Any]:
     """Validate a bundle; problems are answered as ``valid: false`` with their elements."""
     try:
-        bundle = processes.validate(ctx, await read_bundle(files, ctx.settings.max_upload_bytes))
-    except InvalidProcess as exc:
-        errors = exc.errors or [{"file": None, "element_id": None, "message": exc.detail}]
-        return {"valid": False, "errors": errors, "processes": []}
-    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)}
+        bundle = await read_bundle(files, ctx.settings.max_upload_bytes)
+    except InvalidProcess as exc:  # an unreadable zip
+        return processes.invalid_report(exc)
+    return processes.validation_report(ctx, bundle)
 
 
 @router.post("", response_model=DeployPublic, status_code=201)

@@ -1,22 +1,25 @@
-"""Scanned response forms: upload (one or more files), read one scan back."""
+"""Scanned response forms: upload (one or more files), read one scan back, see a page's
+image, resolve an exception page (assign it to a case or discard it)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
 
 from ...core.errors import PayloadTooLarge
-from ...services import scans
+from ...services import scan_exceptions, scans
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
-from ..schemas import ScanPublic, ScansPublic
+from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
 
 router = APIRouter(prefix="/api/scans", tags=["scans"])
 
 Uploader = Annotated[Actor, Depends(require_role("back_office"))]
 Reader = Annotated[Actor, Depends(require_role("back_office", "auditor"))]
 Files = Annotated[list[UploadFile], File(description="PNG, JPEG, TIFF or PDF scans")]
+ScanId = Annotated[str, Path(max_length=36)]
+PageNo = Annotated[int, Path(ge=1, le=10_000)]
 
 
 @router.post("", response_model=ScansPublic)
@@ -33,7 +36,28 @@ def upload(ctx: CtxDep, user: Uploader, files: Files) -> dict[str, Any]:
 
 
 @router.get("/{scan_id}", response_model=ScanPublic)
-def get_scan(
-    ctx: CtxDep, _user: Reader, scan_id: Annotated[str, Path(max_length=36)]
+def get_scan(ctx: CtxDep, _user: Reader, scan_id: ScanId) -> dict[str, Any]:
+    return scans.get_scan(ctx, scan_id)
+
+
+@router.get("/{scan_id}/pages/{page_no}/image", response_class=Response)
+def page_image(ctx: CtxDep, _user: Reader, scan_id: ScanId, page_no: PageNo) -> Response:
+    """The page as it was read (greyscale PNG)."""
+    return Response(scans.page_image(ctx, scan_id, page_no), media_type="image/png")
+
+
+@router.post("/{scan_id}/pages/{page_no}/resolve", response_model=ScanPublic)
+def resolve(
+    ctx: CtxDep, user: Uploader, scan_id: ScanId, page_no: PageNo, body: ScanPageResolve
 ) -> dict[str, Any]:
+    """Complete an exception page's back-office task: assign it or discard it."""
+    scan_exceptions.resolve(
+        ctx,
+        user,
+        scan_id,
+        page_no,
+        decision=body.decision,
+        case_number=body.case_number,
+        reason=body.reason,
+    )
     return scans.get_scan(ctx, scan_id)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ...services import queries, tasks
+from ...services import tasks
 from ...services.context import Actor
 from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
 from ..schemas import AssignIn, CompleteIn, CompleteResult, TaskDetail, TaskPublic, TasksPublic
@@ -29,8 +29,8 @@ def queue(
 ) -> dict[str, Any]:
     """My queue sorted by due time, then priority (high first). ``count`` is the queue's
     total, counted up to 1,000 (a count of 1,000 means "at least")."""
-    items = tasks.list_queue(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
-    return {"data": items, "count": queries.queue_count(ctx, user, queue=queue, role=role)}
+    items, count = tasks.queue_page(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
+    return {"data": items, "count": count}
 
 
 @router.get("/{task_id}", response_model=TaskDetail)

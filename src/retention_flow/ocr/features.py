@@ -1,0 +1,109 @@
+"""Registration fallback: when the printed marks are not found (a corner cut off, covered by
+a sticker, punched), align the page by feature matching against the blank reference form.
+
+ORB key points of the reference (rendered from the template, identical to its
+``reference.png``) are matched with the scan's (Hamming distance, Lowe's ratio test), and an
+affine map template mm → scan pixels is fitted with RANSAC. A flatbed scan or a fax has no
+perspective, so the affine model (as for the marks) is enough and cannot bend to fit
+chance matches. The fit must pass its own gate — enough inliers, a large enough inlier
+share, a small residual — and then the same gate as the marks (rotation, resolution,
+stretch, shear); the caller then checks that the printed boxes are where the map puts them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from retention_flow.ocr.register import (
+    MM_PER_INCH,
+    Registered,
+    RegistrationFailed,
+    aligned,
+    page_size_dpi,
+)
+from retention_flow.ocr.template import FormTemplate
+
+FEATURE_DPI = 100.0
+MAX_FEATURES = 1500
+RATIO = 0.8  # Lowe's ratio test
+MIN_INLIERS = 60
+MIN_INLIER_SHARE = 0.3
+RANSAC_MM = 1.0  # a match further off than this is an outlier
+
+
+@dataclass(frozen=True)
+class ReferenceFeatures:
+    """Key points of the blank form in template millimetres, with their descriptors."""
+
+    points_mm: np.ndarray  # (n, 2) float32
+    descriptors: np.ndarray  # (n, 32) uint8
+
+
+def _orb() -> cv2.ORB:
+    return cv2.ORB.create(nfeatures=MAX_FEATURES, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+
+
+def reference_features(template: FormTemplate) -> ReferenceFeatures:
+    """Render the blank form at FEATURE_DPI and describe it (once per template and reader)."""
+    from retention_flow.ocr.forms import render_image  # forms → pages; keep import light
+
+    image = np.asarray(render_image(template, None, dpi=round(FEATURE_DPI)))
+    keypoints, descriptors = _orb().detectAndCompute(image, None)
+    if descriptors is None or len(keypoints) < MIN_INLIERS:
+        raise RegistrationFailed(f"the reference of {template.id} has too few features")
+    k = FEATURE_DPI / MM_PER_INCH
+    points = np.array([kp.pt for kp in keypoints], dtype=np.float32) / k
+    return ReferenceFeatures(points, descriptors)
+
+
+def register_by_features(
+    gray: np.ndarray, template: FormTemplate, reference: ReferenceFeatures
+) -> Registered:
+    """Align ``gray`` with ``template`` by its features or raise :class:`RegistrationFailed`."""
+    factor = FEATURE_DPI / page_size_dpi(gray, template)
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    keypoints, descriptors = _orb().detectAndCompute(small, None)
+    if descriptors is None or len(keypoints) < MIN_INLIERS:
+        raise RegistrationFailed("feature matching: too few features on the page")
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(reference.descriptors, descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        raise RegistrationFailed(
+            f"feature matching: {len(good)} features match the form (at least {MIN_INLIERS})"
+        )
+    src = np.array([reference.points_mm[m.queryIdx] for m in good], dtype=np.float32)
+    dst = np.array([keypoints[m.trainIdx].pt for m in good], dtype=np.float32) / factor
+    px_per_mm = page_size_dpi(gray, template) / MM_PER_INCH
+    matrix, mask = cv2.estimateAffine2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_MM * px_per_mm, maxIters=4000
+    )
+    if matrix is None:
+        raise RegistrationFailed("feature matching: no consistent alignment")
+    inliers = mask.ravel().astype(bool)
+    count, share = int(inliers.sum()), float(inliers.mean())
+    if count < MIN_INLIERS or share < MIN_INLIER_SHARE:
+        raise RegistrationFailed(
+            f"feature matching: {count} consistent matches ({share:.0%} of {len(good)}); "
+            f"at least {MIN_INLIERS} and {MIN_INLIER_SHARE:.0%} are needed"
+        )
+    matrix = matrix.astype(np.float64)
+    upside_down = abs(math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))) > 90
+    if upside_down:  # turn the page: (x, y) -> (w - 1 - x, h - 1 - y)
+        height, width = gray.shape[:2]
+        gray = cv2.rotate(gray, cv2.ROTATE_180)
+        matrix = np.array([[-1, 0, width - 1], [0, -1, height - 1]], float) @ np.vstack(
+            [matrix, [0, 0, 1]]
+        )
+    design = np.hstack([src[inliers], np.ones((count, 1), np.float32)])
+    predicted = design @ matrix.T
+    target = dst[inliers]
+    if upside_down:
+        target = np.array([gray.shape[1] - 1, gray.shape[0] - 1], np.float32) - target
+    errors = np.linalg.norm(predicted - target, axis=1)
+    # the 90th percentile: robust to a few stray inliers, yet a bent fit shows
+    residual_px = float(np.percentile(errors, 90))
+    return aligned(gray, template, matrix, residual_px, upside_down=upside_down, method="features")

@@ -1,0 +1,102 @@
+"""Which form is this page, and how does it lie? Align the page with every template (by the
+printed marks, else by feature matching) and keep the template whose printed boxes the page
+shows where the alignment puts them. Several templates may share the same marks (a v2
+layout beside v1): the boxes tell them apart, no OCR needed. The first template (in load
+order) with every box in place wins at once, so a page costs one alignment per template
+tried; two templates must therefore not share one box layout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from retention_flow.ocr.features import ReferenceFeatures, reference_features, register_by_features
+from retention_flow.ocr.fields import PAD_MM, snap
+from retention_flow.ocr.register import Registered, RegistrationFailed, register
+from retention_flow.ocr.template import Box, CheckboxGroup, FormTemplate
+
+
+def layout_boxes(template: FormTemplate) -> list[Box]:
+    """Boxes printed on every form of ``template``: each text and signature field's, and the
+    first tick box of each group (unused offer slots are left unprinted)."""
+    return [f.boxes[0] if isinstance(f, CheckboxGroup) else f.box for f in template.fields]
+
+
+def boxes_in_place(registered: Registered, template: FormTemplate, dpi: float) -> int:
+    """How many of :func:`layout_boxes` show at least 3 printed edges where expected."""
+    found = 0
+    for box in layout_boxes(template):
+        crop = registered.crop(box, PAD_MM, dpi)
+        found += snap(crop, box, PAD_MM, dpi, registered.ink_threshold).edges_found >= 3
+    return found
+
+
+class Identifier:
+    """Aligns pages with a set of templates. Thread-safe; reference features built lazily."""
+
+    def __init__(self, templates: Sequence[FormTemplate], dpi: float, features: bool) -> None:
+        self.templates = list(templates)
+        self.dpi = dpi
+        self.features = features
+        self._references: dict[str, ReferenceFeatures] = {}
+        self._lock = threading.Lock()
+
+    def _reference(self, template: FormTemplate) -> ReferenceFeatures:
+        with self._lock:
+            if template.id not in self._references:
+                self._references[template.id] = reference_features(template)
+            return self._references[template.id]
+
+    def align(self, gray: np.ndarray, template: FormTemplate) -> Registered:
+        """By the marks; when they are not found (and ``features``), by feature matching."""
+        try:
+            return register(gray, template)
+        except RegistrationFailed as exc:
+            if not (exc.retry and self.features):
+                raise
+            marks = exc.reason
+        try:
+            return register_by_features(gray, template, self._reference(template))
+        except RegistrationFailed as exc:
+            raise RegistrationFailed(f"{marks}; {exc.reason}") from exc
+
+    def identify(self, gray: np.ndarray) -> tuple[FormTemplate, Registered]:
+        """The best fitting template and the page aligned with it, or RegistrationFailed
+        with every template's reason."""
+        fits: list[tuple[float, int, FormTemplate, Registered]] = []
+        failures: list[tuple[str, str]] = []
+        for order, template in enumerate(self.templates):
+            try:
+                registered = self.align(gray, template)
+            except RegistrationFailed as exc:
+                failures.append((template.id, exc.reason))
+                if not exc.retry:  # blank, sideways, not a page: so for every template
+                    break
+                continue
+            found, checked = (
+                boxes_in_place(registered, template, self.dpi),
+                len(layout_boxes(template)),
+            )
+            if found == checked:  # every box in place: no other layout can fit better
+                return template, registered
+            if found / checked >= template.registration.min_boxes_found:
+                fits.append((found / checked, -order, template, registered))
+            else:
+                failures.append(
+                    (
+                        template.id,
+                        f"bad alignment: {found} of {checked} printed boxes found where the "
+                        "template puts them (wrong form?)",
+                    )
+                )
+        if fits:
+            _, _, template, registered = max(fits, key=lambda fit: fit[:2])
+            return template, registered
+        reasons = {reason for _, reason in failures}
+        if len(reasons) == 1:
+            raise RegistrationFailed(reasons.pop())
+        listed = " | ".join(f"{tid}: {reason}" for tid, reason in failures)
+        raise RegistrationFailed(f"no template fits: {listed}")

@@ -1,0 +1,148 @@
+"""Task queues: a user's page of work, sorted by due time then priority (high first),
+with the queue's total.
+
+``available`` is the ready work of the user's roles (or one of them); a partner sees only
+its organisation's leads. ``mine`` is what the user has claimed. Each role is read by its
+own range scan of the queue index ``(role, state, due_at, priority DESC)`` and the runs
+are merged, so a page costs ``limit + offset`` rows however long the queue is. The total
+is counted up to ``QUEUE_COUNT_CAP`` (``count == QUEUE_COUNT_CAP`` reads "at least"),
+from the index alone. Statements are built once; a page and its count share a session.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, func, literal_column, select
+from sqlalchemy.engine import Connection
+
+from ..core.errors import Forbidden, ValidationFailed
+from ..db.session import read_session
+from .context import Actor, AppContext
+from .steps import WORK
+from .task_rules import PARTNER_ROLE, SUPERVISOR_ROLES
+from .views import task_view
+
+#: Queue totals are counted up to this many (counting 100,000 rows on every page view
+#: would cost more than the page).
+QUEUE_COUNT_CAP = 1_000
+
+_ORDER = (WORK.c.due_at, WORK.c.priority.desc())
+_MINE = and_(WORK.c.claimed_by == bindparam("b_user"), WORK.c.state == "claimed")
+_ROLE = and_(WORK.c.role == bindparam("b_role"), WORK.c.state == "ready")
+_ROLE_OF_PARTNER = and_(_ROLE, WORK.c.partner == bindparam("b_partner"))
+_ROLES = and_(WORK.c.role.in_(bindparam("b_roles", expanding=True)), WORK.c.state == "ready")
+
+
+def _page(where: Any) -> Select[Any]:
+    return (
+        select(WORK)
+        .where(where)
+        .order_by(*_ORDER)
+        .limit(bindparam("b_limit"))
+        .offset(bindparam("b_offset"))
+    )
+
+
+def _count(where: Any) -> Select[Any]:
+    # a constant, not the id: the queue index alone answers (SQLite keeps the TEXT
+    # primary key in the table, so selecting it would visit every counted row)
+    inner: Select[Any] = select(literal_column("1")).select_from(WORK).where(where)
+    capped = inner.limit(QUEUE_COUNT_CAP).subquery()
+    return select(func.count()).select_from(capped)
+
+
+_PAGE_MINE, _COUNT_MINE = _page(_MINE), _count(_MINE)
+_PAGE_ROLE, _PAGE_ROLE_OF_PARTNER = _page(_ROLE), _page(_ROLE_OF_PARTNER)
+_COUNT_ROLES, _COUNT_ROLE_OF_PARTNER = _count(_ROLES), _count(_ROLE_OF_PARTNER)
+
+
+def queue_page(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    queue: str = "available",
+    role: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    with_count: bool = True,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """(page of work items, the queue's total capped at ``QUEUE_COUNT_CAP``, or None
+    when ``with_count`` is false)."""
+    limit = max(1, min(limit, 500))
+    offset = max(0, offset)
+    if queue not in ("available", "mine"):
+        raise ValidationFailed(
+            f"unknown queue '{queue}'",
+            errors=[{"field": "queue", "message": "mine or available"}],
+        )
+    if role is not None and role not in actor.roles and not (actor.roles & SUPERVISOR_ROLES):
+        raise Forbidden(f"you do not hold the role '{role}'")
+    with read_session(ctx.db) as session:
+        conn = session.connection()
+        if queue == "mine":
+            params = {"b_user": actor.username, "b_limit": limit, "b_offset": offset}
+            rows: list[Mapping[Any, Any]] = list(conn.execute(_PAGE_MINE, params).mappings())
+            count = _total(conn, rows, offset, limit, with_count, [(_COUNT_MINE, params)])
+            return [task_view(r) for r in rows], count
+        plain, scoped = _split_roles(actor, role)
+        runs = [
+            list(conn.execute(statement, {**params, "b_limit": limit + offset, "b_offset": 0}))
+            for statement, params in [(_PAGE_ROLE, {"b_role": r}) for r in plain] + scoped
+        ]
+        merged = heapq.merge(*runs, key=lambda r: (r.due_at, -r.priority, r.id))
+        rows = [r._mapping for r in list(merged)[offset : offset + limit]]
+        counts = [(_COUNT_ROLES, {"b_roles": plain})] if plain else []
+        counts += [(_COUNT_ROLE_OF_PARTNER, params) for _s, params in scoped]
+        count = _total(conn, rows, offset, limit, with_count, counts)
+        return [task_view(r) for r in rows], count
+
+
+def _split_roles(
+    actor: Actor, role: str | None
+) -> tuple[list[str], list[tuple[Select[Any], dict[str, Any]]]]:
+    """The roles read as they are, and the partner role read for the actor's own
+    organisation only (partners see only the leads allocated to them)."""
+    roles = [role] if role is not None else sorted(actor.roles)
+    scoped_partner = PARTNER_ROLE in roles and not (actor.roles & SUPERVISOR_ROLES)
+    plain = [r for r in roles if not (r == PARTNER_ROLE and scoped_partner)]
+    scoped = (
+        [(_PAGE_ROLE_OF_PARTNER, {"b_role": PARTNER_ROLE, "b_partner": actor.partner or ""})]
+        if scoped_partner
+        else []
+    )
+    return plain, scoped
+
+
+def _total(
+    conn: Connection,
+    rows: list[Any],
+    offset: int,
+    limit: int,
+    wanted: bool,
+    counts: list[tuple[Select[Any], dict[str, Any]]],
+) -> int | None:
+    if not wanted:
+        return None
+    if len(rows) < limit and (rows or offset == 0):
+        return offset + len(rows)  # the page reached the queue's end: no count needed
+    total = sum(int(conn.execute(statement, params).scalar_one()) for statement, params in counts)
+    return min(total, QUEUE_COUNT_CAP)
+
+
+def list_queue(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    queue: str = "available",
+    role: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The page of ``queue_page`` without its count."""
+    page, _count = queue_page(
+        ctx, actor, queue=queue, role=role, limit=limit, offset=offset, with_count=False
+    )
+    return page

@@ -1,0 +1,98 @@
+"""Bad input in one batch: every file is answered on its own with a clear reason, the
+rest of the batch goes on, and a refused file leaves no page behind."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from fpdf import FPDF
+from PIL import Image
+from sqlalchemy import func, select
+
+from retention_flow.db.session import read_session
+from retention_flow.db.tables import SCAN_PAGE
+from retention_flow.services import cases
+from retention_flow.services.context import AppContext
+from tests.scans.conftest import BACK, START, form_png
+
+pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _pdf(pages: int, password: str | None = None) -> bytes:
+    pdf = FPDF()
+    for _ in range(pages):
+        pdf.add_page()
+    if password:
+        pdf.set_encryption(owner_password="owner", user_password=password)
+    return bytes(pdf.output())
+
+
+def _wrong_form() -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=14)
+    pdf.text(20, 30, "Dear customer, thank you for your order. This is an invoice.")
+    return bytes(pdf.output())
+
+
+def test_a_batch_of_bad_files_is_answered_file_by_file(
+    ctx: AppContext,
+    client: TestClient,
+    auth: Callable[[str, str], dict[str, str]],
+    mail_case: dict[str, Any],
+) -> None:
+    good = form_png(mail_case)
+    second = {**START, "case_number": "RC-2026-000790-1", "customer_id": "C-300513"}
+    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second)["id"])
+    upside_down = _png(Image.open(io.BytesIO(form_png(other))).rotate(180))
+    batch = {
+        "not_an_image.txt": b"hello, this is text",
+        "zero.png": b"",
+        "truncated.png": good[: len(good) // 3],
+        "bomb.png": _png(Image.new("1", (9000, 9000), 1)),
+        "encrypted.pdf": _pdf(1, password="secret"),
+        "too_many.pdf": _pdf(51),
+        "good.png": good,
+        "wrong_form.pdf": _wrong_form(),
+        "blank.png": _png(Image.new("L", (1240, 1754), 255)),
+        "upside_down.png": upside_down,
+    }
+    files = [("files", (name, data, "application/octet-stream")) for name, data in batch.items()]
+    response = client.post("/api/scans", headers=auth("bea", "back_office"), files=files)
+    assert response.status_code == 200, response.text
+    got = {s["filename"]: s for s in response.json()["data"]}
+    assert list(got) == list(batch)
+
+    refused = {
+        "not_an_image.txt": "not an image",
+        "zero.png": "empty",
+        "truncated.png": "truncated",
+        "bomb.png": "pixels",
+        "encrypted.pdf": "encrypted",
+        "too_many.pdf": "51 pages",
+    }
+    for name, reason in refused.items():
+        scan = got[name]
+        assert scan["status"] == "unreadable" and reason in scan["error"], (name, scan["error"])
+        assert scan["page_count"] == 0 and scan["pages"] == []
+    assert got["good.png"]["pages"][0]["status"] == "processed"
+    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    for name in ("wrong_form.pdf", "blank.png"):
+        [page] = got[name]["pages"]
+        assert page["status"] == "exception" and page["reasons"] and page["exception_case_id"]
+    [flipped] = got["upside_down.png"]["pages"]
+    assert flipped["status"] in ("processed", "verification"), flipped["reasons"]
+    assert flipped["case_id"] == other["id"]
+    with read_session(ctx.db) as session:  # a page row per readable page, none for the rest
+        pages = session.execute(select(func.count()).select_from(SCAN_PAGE)).scalar_one()
+    assert pages == 4
