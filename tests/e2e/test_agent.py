@@ -40,6 +40,15 @@ COUNTER = """
 AGENT = Actor("agent2", frozenset({"agent", "telemarketing"}))
 
 
+@pytest.fixture
+def opened(page: Any, login_as: Any, live_server: Any) -> dict[str, Any]:
+    """The first task of agent2's queue, open in the page."""
+    task: dict[str, Any] = tasks.list_queue(live_server.ctx, AGENT)[0]
+    login_as(page, "agent2")
+    page.goto(f"/tasks/{task['id']}")
+    return task
+
+
 def interactions(page: Any) -> list[str]:
     return json.loads(page.evaluate("sessionStorage.getItem('rf-interactions') || '[]'"))
 
@@ -87,12 +96,9 @@ def test_missing_values_are_named_in_plain_words(
 
 
 def test_a_task_completed_by_someone_else_meanwhile_says_so(
-    page: Any, login_as: Any, live_server: Any
+    page: Any, opened: dict[str, Any], live_server: Any
 ) -> None:
-    ctx = live_server.ctx
-    task = tasks.list_queue(ctx, AGENT)[0]
-    login_as(page, "agent2")
-    page.goto(f"/tasks/{task['id']}")
+    ctx, task = live_server.ctx, opened
     other = Actor("agent1", frozenset({"agent", "telemarketing"}))
     tasks.complete(ctx, other, task["id"], {"reached": False})
     page.get_by_role("radio", name="No", exact=True).check()
@@ -102,12 +108,9 @@ def test_a_task_completed_by_someone_else_meanwhile_says_so(
 
 
 def test_claim_with_the_keyboard_and_the_queue_refreshes_itself(
-    page: Any, login_as: Any, live_server: Any
+    page: Any, opened: dict[str, Any], live_server: Any
 ) -> None:
-    ctx = live_server.ctx
-    task = tasks.list_queue(ctx, AGENT)[0]
-    login_as(page, "agent2")
-    page.goto(f"/tasks/{task['id']}")
+    ctx, task = live_server.ctx, opened
     page.keyboard.press("c")
     page.get_by_text("Claimed by you").wait_for()
     page.goto("/queue")

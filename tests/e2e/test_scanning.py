@@ -3,10 +3,12 @@ page went, and resolve the verification task with the crop beside the value."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from retention_flow.db.tables import SCAN_PAGE
 from retention_flow.services import cases
@@ -25,16 +27,19 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", SECOND)["id"])
     scan = tmp_path / "two-ticks.png"
     scan.write_bytes(form_png(case, ticks=(0, 2)))  # two offers ticked: a person decides
-    clear = tmp_path / "clear.png"
-    clear.write_bytes(form_png(other, ticks=(1,)))  # one offer ticked: booked, no person
+    clear = tmp_path / "batch.pdf"  # page 1: one offer ticked, booked; page 2: blank
+    form = Image.open(io.BytesIO(form_png(other, ticks=(1,)))).convert("RGB")
+    blank = Image.new("RGB", form.size, "white")
+    form.save(clear, "PDF", save_all=True, append_images=[blank], resolution=150)
 
     login_as(page, "backoffice1")
     page.goto("/scans")
     page.set_input_files("#scan-files", [str(scan), str(clear)])
     page.keyboard.press("u")  # upload (the file input is not a text field)
     page.locator(".scan-result[data-scan-id]").nth(1).wait_for(timeout=60_000)
-    booked = page.locator(".scan-result[data-scan-id]", has_text="clear.png")
-    assert "Booked automatically" in booked.inner_text()
+    batch = page.locator(".scan-result[data-scan-id]", has_text="batch.pdf")
+    assert "Booked automatically" in batch.locator("tr[data-page='1']").inner_text()
+    assert "Exception" in batch.locator("tr[data-page='2']").inner_text()
     assert cases.get_case(ctx, other["id"])["outcome"] == "retained"
     result = page.locator(".scan-result[data-scan-id]", has_text="two-ticks.png")
     row = result.locator("tr[data-page='1']")
@@ -53,8 +58,9 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     assert page.get_by_role("radio", name="Yes", exact=True).is_checked()  # signed, as read
     chosen = case["data"]["eligible_offers"][0]
     page.get_by_label("Ticked offer").select_option(chosen)
-    page.keyboard.press("Control+Enter")
-    page.wait_for_url(lambda url: "/tasks/" not in url)
+    verify_url = page.url
+    page.keyboard.press("Control+Enter")  # done: on to the next task, or the queue
+    page.wait_for_url(lambda url: url != verify_url)
 
     done = cases.get_case(ctx, case["id"])
     assert done["status"] == "completed" and done["data"]["chosen_offer"] == chosen

@@ -58,7 +58,7 @@ def test_a_partner_reports_the_outcome_of_their_lead(
     login_as(page, f"partner_{org[2:]}")
     assert page.url.endswith("/partner")
     page.click(f"tr[data-task-id='{task_id}'] a")
-    assert page.get_by_text("Jonas Becker").is_visible()
+    assert page.get_by_text(LEAD_DATA["case_number"]).first.is_visible()
     page.get_by_label("Customer stays").check()
     page.get_by_label("Offer agreed").select_option("DISCOUNT_10")
     page.keyboard.press("Control+Enter")
@@ -77,7 +77,7 @@ def test_another_partner_cannot_reach_the_lead_by_url(
     response = page.goto(f"/partner/leads/{task_id}")
     assert response is not None and response.status == 404
     assert page.get_by_text("This page does not exist, or it is not yours to see.").is_visible()
-    assert "Jonas Becker" not in page.content()
+    assert LEAD_DATA["case_number"] not in page.content()
     page.goto("/partner")
     token = page.locator("meta[name=csrf-token]").get_attribute("content")
     form = {"partner_outcome": "declined", "csrf_token": token}

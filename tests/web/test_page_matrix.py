@@ -19,21 +19,10 @@ from fastapi.routing import iter_route_contexts
 from retention_flow.api.app import create_app
 from retention_flow.services import cases, scans, tasks
 from retention_flow.services.context import AppContext
+from tests.api.test_authorisation_matrix import PERSONAS
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
 
-PERSONAS = (
-    "agent",
-    "team_lead",
-    "back_office",
-    "partner",
-    "partner2",
-    "process_owner",
-    "auditor",
-    "admin",
-    "system",
-    "anonymous",
-)
 USERS = " ".join(p for p in PERSONAS if p != "anonymous")
 
 

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ..core.errors import AuthenticationFailed, Forbidden
-from ..core.roles import SKILL_GROUPS
+from ..core.roles import SKILL_GROUPS, union_of
 from ..services import auth, queries
 from ..services.context import Actor, AppContext
 
@@ -50,9 +50,7 @@ READ_ALL_ROLES = frozenset({"auditor"})
 
 
 def require_role(*roles: str | frozenset[str]) -> Callable[[Actor], Awaitable[Actor]]:
-    allowed: frozenset[str] = frozenset()
-    for role in roles:
-        allowed |= {role} if isinstance(role, str) else role
+    allowed = union_of(*roles)
 
     async def check(user: CurrentUser) -> Actor:
         if not (user.roles & allowed):

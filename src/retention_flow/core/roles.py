@@ -14,3 +14,11 @@ WORK_ROLES = ROLES | SKILL_GROUPS
 def normalise_role(name: str) -> str:
     """``'Back office'`` -> ``'back_office'``; lane names are matched this way."""
     return re.sub(r"[\s\-]+", "_", name.strip()).lower()
+
+
+def union_of(*roles: str | frozenset[str]) -> frozenset[str]:
+    """Role names and sets of them as one set (``require_role("a", SOME_ROLES)``)."""
+    allowed: frozenset[str] = frozenset()
+    for role in roles:
+        allowed |= {role} if isinstance(role, str) else role
+    return allowed

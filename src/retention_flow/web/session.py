@@ -27,6 +27,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 
 from ..core.errors import AuthenticationFailed, Forbidden
+from ..core.roles import union_of
 from ..services import auth
 from ..services.context import Actor, AppContext
 
@@ -82,9 +83,7 @@ WebUser = Annotated[Actor, Depends(web_user)]
 
 def require_page_role(*roles: str | frozenset[str]) -> Callable[[Actor], Awaitable[Actor]]:
     """A page for the holders of any of ``roles`` (others see a 403 page)."""
-    allowed: frozenset[str] = frozenset()
-    for role in roles:
-        allowed |= {role} if isinstance(role, str) else role
+    allowed = union_of(*roles)
 
     async def check(user: WebUser) -> Actor:
         if not (user.roles & allowed):

@@ -148,24 +148,30 @@ def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
     return response
 
 
-@router.post("/tasks/{task_id}/claim")
-def claim_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+def _claim_step(
+    ctx: AppContext, step: Any, user: Actor, task_id: str, target: str, note: str | None = None
+) -> Response:
+    """Claim or give back: on to ``target`` (with ``note``), or back to the queue saying
+    why not."""
     try:
-        tasks.claim(ctx, user, task_id)
+        step(ctx, user, task_id)
     except Conflict as exc:
         return _conflict(ctx, exc)
-    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    if note:
+        flash(ctx, response, note, "info")
+    return response
+
+
+@router.post("/tasks/{task_id}/claim")
+def claim_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    return _claim_step(ctx, tasks.claim, user, task_id, f"/tasks/{task_id}")
 
 
 @router.post("/tasks/{task_id}/release")
 def release_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
-    try:
-        tasks.unclaim(ctx, user, task_id)
-    except Conflict as exc:
-        return _conflict(ctx, exc)
-    response = RedirectResponse("/queue", status_code=303)
-    flash(ctx, response, "The task is back in the queue.", "info")
-    return response
+    note = "The task is back in the queue."
+    return _claim_step(ctx, tasks.unclaim, user, task_id, "/queue", note)
 
 
 @router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)
