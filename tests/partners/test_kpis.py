@@ -21,7 +21,7 @@ import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import ValidationFailed
-from retention_flow.services import cases, kpis, tasks
+from retention_flow.services import cases, kpis, scan_routing, tasks
 from retention_flow.services.context import Actor, AppContext
 from tests.partners.conftest import only
 
@@ -103,6 +103,25 @@ def test_kpis_by_channel(history: AppContext) -> None:
     assert inbound["avg_waiting_seconds"] == (300 + 120) / 2
     assert inbound["service_level"] == 1.0
     assert inbound["first_contact_resolution"] == 0.0 and inbound["backlog"] == 0
+
+
+def test_cases_without_a_channel_are_not_retention_cases(history: AppContext) -> None:
+    """A back-office case outside the channels (a scan exception) leaves the case metrics
+    alone; its task is work, so it counts in the task metrics and the backlog."""
+    before = _rows(history)[()]
+    _at(history.clock, 11, 0)  # type: ignore[arg-type]
+    scan_routing.ensure_exception_process(history)
+    exception = cases.start_case(
+        history,
+        Actor("scanner", frozenset({"back_office"})),
+        "scan_exception",
+        {"scan_id": "S-1", "page_no": 1, "reasons": ["unknown case number"]},
+    )
+    assert exception["channel"] is None
+    after = _rows(history)[()]
+    assert after["volume"] == before["volume"] and after["ended"] == before["ended"]
+    assert after["retention_rate"] == before["retention_rate"]
+    assert after["backlog"] == before["backlog"] + 1
 
 
 def test_kpis_by_agent_and_the_scorecard(history: AppContext) -> None:

@@ -71,6 +71,11 @@ class Manifest(BaseModel):
         default_factory=list, description="case data keys that messages may correlate on"
     )
     outcome_variable: str = "outcome"
+    retention_cases: bool = Field(
+        default=True,
+        description="the cases are retention cases that the case KPIs count (volume, "
+        "retention rate, first-contact resolution); false for back-office bundles",
+    )
 
     def channel_for(self, process_id: str) -> str | None:
         if isinstance(self.channel, dict):

@@ -17,6 +17,12 @@ Definitions (period ``[start, end)``):
 - ``backlog`` / ``backlog_overdue``: work items open at the end of the period (or of the
   period bucket), and of those the ones past their due time.
 
+Case metrics (volume, ended, retained, retention rate, first-contact resolution) count
+retention cases: every case but those of bundles whose bundle.json says
+``"retention_cases": false`` (the intake bundle's scan exceptions, whose outcomes are
+``assigned`` / ``discarded``, would otherwise dilute the retention rate). Their tasks are
+real work, so the task metrics and the backlog count them.
+
 Groups: ``channel``, ``process``, ``offer`` (the case's ``offer_code``), ``partner`` (the
 case's ``allocated_partner``), ``agent`` (task metrics: who completed the task, backlog: who
 holds it; case metrics: who completed the case's last contact task) and ``period``
@@ -38,7 +44,7 @@ from sqlalchemy import and_, or_, select
 
 from ..core.errors import ValidationFailed
 from ..db.session import read_session
-from ..db.tables import AUDIT_EVENT, CASE, USER, WORK_ITEM
+from ..db.tables import AUDIT_EVENT, CASE, DEPLOYMENT, USER, WORK_ITEM
 from .context import AppContext
 
 GROUPS = ("channel", "process", "offer", "partner", "agent", "team", "period")
@@ -128,6 +134,7 @@ def _case_columns() -> list[Any]:
     """What the KPIs need of a case (offer and partner come from its data)."""
     return [
         CASE.c.id,
+        CASE.c.deployment_id,
         CASE.c.channel,
         CASE.c.process_id,
         CASE.c.status,
@@ -185,6 +192,13 @@ def compute(
             if c["ended_at"] is not None and start <= c["ended_at"] < end and c["outcome"]
         }
         contacts = _contact_tasks(conn, ended_ids)
+        not_retention = {
+            deployment_id
+            for deployment_id, manifest in conn.execute(
+                select(DEPLOYMENT.c.id, DEPLOYMENT.c.manifest)
+            )
+            if (manifest or {}).get("retention_cases") is False
+        }
         teams: dict[str, str | None] = (
             dict(conn.execute(select(USER.c.username, USER.c.team)).all())
             if "team" in group_by
@@ -215,6 +229,8 @@ def compute(
         return tuple(values)
 
     for case in cases.values():
+        if case["deployment_id"] in not_retention:
+            continue  # not a retention case (see the module docstring); its tasks count
         if start <= case["created_at"] < end:
             agent = contacts.get(case["id"], (0, None))[1]
             accs[key(case, agent, case["created_at"])].volume += 1
