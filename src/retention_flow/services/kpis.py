@@ -17,7 +17,9 @@ Definitions (period ``[start, end)``):
 - ``backlog`` / ``backlog_overdue``: work items open at the end of the period (or of the
   period bucket), and of those the ones past their due time.
 
-Groups: ``channel``, ``process``, ``offer`` (the case's ``offer_code``), ``partner`` (the
+Groups: ``channel``, ``process``, ``version`` (process and version the case runs on, e.g.
+``outbound_telemarketing v2``: how each deployed version performs), ``offer`` (the case's
+``offer_code``), ``partner`` (the
 case's ``allocated_partner``), ``agent`` (task metrics: who completed the task, backlog: who
 holds it; case metrics: who completed the case's last contact task) and ``period``
 (``day`` / ``week`` / ``month`` buckets). There is no team in the data model yet, so no
@@ -41,7 +43,7 @@ from ..db.session import read_session
 from ..db.tables import AUDIT_EVENT, CASE, USER, WORK_ITEM
 from .context import AppContext
 
-GROUPS = ("channel", "process", "offer", "partner", "agent", "team", "period")
+GROUPS = ("channel", "process", "version", "offer", "partner", "agent", "team", "period")
 GRANULARITIES = ("day", "week", "month")
 CONTACT_ROLES = frozenset({"agent", "telemarketing", "inbound", "specialist", "partner"})
 NONE = "(none)"
@@ -130,6 +132,7 @@ def _case_columns() -> list[Any]:
         CASE.c.id,
         CASE.c.channel,
         CASE.c.process_id,
+        CASE.c.process_version,
         CASE.c.status,
         CASE.c.outcome,
         CASE.c.created_at,
@@ -202,6 +205,8 @@ def compute(
                 values.append((case or {}).get("channel") or NONE)
             elif g == "process":
                 values.append((case or {}).get("process_id") or NONE)
+            elif g == "version":  # how each deployed version performs
+                values.append(f"{case['process_id']} v{case['process_version']}" if case else NONE)
             elif g == "offer":
                 values.append((case or {}).get("offer") or NONE)
             elif g == "partner":
