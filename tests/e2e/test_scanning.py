@@ -51,15 +51,21 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     beside = page.locator(".with-crop", has=page.get_by_label("Ticked offer"))
     if "image" in SCAN_PAGE.c:  # pages stored with their image: the crop is shown
         crop = beside.locator("img.crop")
-        assert crop.evaluate("img => img.complete && img.naturalWidth > 0")
+        width = crop.evaluate(
+            "img => img.complete ? img.naturalWidth"
+            " : new Promise(done => {"
+            " img.onload = () => done(img.naturalWidth); img.onerror = () => done(0); })"
+        )
+        assert width > 0  # the crop image loaded
     else:
         assert "No image of this field is stored." in beside.inner_text()
     assert "2 offers ticked" in beside.inner_text()
     assert page.get_by_role("radio", name="Yes", exact=True).is_checked()  # signed, as read
     chosen = case["data"]["eligible_offers"][0]
     page.get_by_label("Ticked offer").select_option(chosen)
-    page.keyboard.press("Control+Enter")
-    page.wait_for_url(lambda url: "/tasks/" not in url)
+    verify_url = page.url
+    page.keyboard.press("Control+Enter")  # done: on to the next task, or the queue
+    page.wait_for_url(lambda url: url != verify_url)
 
     done = cases.get_case(ctx, case["id"])
     assert done["status"] == "completed" and done["data"]["chosen_offer"] == chosen

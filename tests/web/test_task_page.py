@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import cases, tasks
+from retention_flow.services import cases, tasks, users
 from retention_flow.services.context import AppContext
 from retention_flow.web import forms
 from tests.factories import actor, deploy
@@ -135,3 +135,18 @@ def test_the_submitted_form_is_read_back_as_typed_data() -> None:
         "note": " hi ",
     }
     assert forms.parse(SCHEMA, {"count": "three"}) == {"count": "three"}  # the schema says no
+
+
+def test_a_refused_reassignment_is_explained_on_the_team_page(
+    ctx: AppContext, pages: dict[str, PageClient], case: dict
+) -> None:
+    users.set_team(ctx, "team_lead", "north")
+    users.set_team(ctx, "agent", "south")
+    task_id = case["open_tasks"][0]["id"]
+    lead = pages["team_lead"]
+    lead.login("team_lead")  # a changed user logs in again
+    answer = lead.post(f"/team/tasks/{task_id}/assign", {"assignee": "agent", "reason": "cover"})
+    assert answer.status_code == 303
+    assert "Not reassigned: you lead team" in lead.get("/team").text
+    answer = lead.post(f"/team/tasks/{task_id}/assign", {"assignee": "nobody", "reason": "x"})
+    assert "Not reassigned: there is no active user" in lead.get("/team").text

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..core.errors import Conflict, ValidationFailed
+from ..core.errors import Conflict, Forbidden, ValidationFailed
 from ..services import queries, tasks
 from ..services.context import Actor
 from .errors import plain_words
@@ -50,7 +50,7 @@ def assign_task(
     response = RedirectResponse(target, status_code=303)
     try:
         task = tasks.assign(ctx, user, task_id, assignee.strip(), reason.strip())
-    except ValidationFailed as exc:
+    except (ValidationFailed, Forbidden) as exc:  # no such user, wrong role, other team
         flash(ctx, response, f"Not reassigned: {exc.detail}.", "error")
     except Conflict as exc:
         flash(ctx, response, plain_words(exc), "error")
