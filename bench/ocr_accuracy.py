@@ -120,6 +120,7 @@ def _cpu() -> float:
 
 def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
     by_case = {s.truth["case_number"]: s.offers for s in samples}
+    kinds = {f.name: f.kind for t in reader.templates for f in t.fields}
     per_field: dict[str, Counter[str]] = defaultdict(Counter)
     per_degradation: dict[str, Counter[str]] = defaultdict(Counter)
     identified: dict[str, Counter[str]] = defaultdict(Counter)
@@ -136,7 +137,7 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
         identified[sample.template_id]["wrong" if page_wrong else "right"] += 1
         for name, expected in sample.truth.items():
             fields = [f for f in result.fields if f.name == name]
-            kind = fields[0].kind if fields else "?"
+            kind = kinds[name]
             right = bool(fields) and fields[0].value == expected
             if kind == "checkbox_group" and fields and isinstance(fields[0].value, int):
                 # the case number failed, so the slot's offer code is unknown: judge the slot
@@ -208,15 +209,14 @@ def report(name: str, figures: dict[str, Any], count: int, fast: bool) -> None:
         f">= {TARGET_STP:.0%}",
         through >= TARGET_STP,
     )
-    for basis in ("cpu", "wall"):
-        rate = figures[f"{basis}_forms_per_s"]
-        target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
-        _row(
-            f"FORMS/S PER CORE ({basis} time)",
-            f"{rate:.1f}",
-            target,
-            rate >= TARGET_SPEED if fast else None,
-        )
+    rate = figures["cpu_forms_per_s"]
+    target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
+    _row(
+        "FORMS/S PER CORE (CPU time)", f"{rate:.1f}", target, rate >= TARGET_SPEED if fast else None
+    )
+    # wall time waits for the CPU on a shared machine: context, not the per-core figure
+    load = f"load {os.getloadavg()[0]:.1f}"
+    _row("forms/s wall time, one thread", f"{figures['wall_forms_per_s']:.1f}", load, None)
 
 
 def main() -> None:

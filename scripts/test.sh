@@ -8,8 +8,17 @@ ruff check src tests bench
 ruff format --check src tests bench
 mypy
 
-if [ "${CI:-}" = "true" ] && [ -z "${RETENTION_FLOW_TEST_DATABASE_URL:-}" ]; then
-  export RETENTION_FLOW_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+if [ "${CI:-}" = "true" ]; then
+  # CI machines start PostgreSQL and Redis before the run; start one that has stopped
+  if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && command -v redis-server >/dev/null; then
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+  fi
+  if [ -z "${RETENTION_FLOW_TEST_DATABASE_URL:-}" ]; then
+    export RETENTION_FLOW_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+  fi
 fi
 PG_URL="${RETENTION_FLOW_TEST_DATABASE_URL:-}"
 

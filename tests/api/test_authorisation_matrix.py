@@ -21,11 +21,11 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from retention_flow.api.app import create_app
 from retention_flow.db.session import write_session
-from retention_flow.db.tables import SETTLEMENT_STATEMENT
+from retention_flow.db.tables import SCAN_PAGE, SETTLEMENT_STATEMENT
 from retention_flow.services import cases, scans, tasks
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD
@@ -101,6 +101,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
     ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),
     ("POST", "/api/scans/{scan_id}/pages/{page_no}/resolve"): _rule("back_office"),
+    ("GET", "/api/scans/{scan_id}/pages/{page_no}/fields/{field}/crop"): _rule(
+        "back_office auditor"
+    ),
 }
 
 
@@ -136,6 +139,7 @@ def _request(
         scan_id=ids.get("scan_id", "none"),
         statement_id=ids.get("statement_id", "none"),
         page_no=1,
+        field="case_number",
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -191,6 +195,13 @@ def _stored_scan(ctx: AppContext) -> str:
         ctx, actor("scanner", "back_office"), "0" * 64, "p.png", [buffer.getvalue()]
     )
     assert claimed is not None
+    with write_session(ctx.db) as session:  # one field read, with its box on the page
+        session.execute(
+            update(SCAN_PAGE)
+            .where(SCAN_PAGE.c.scan_id == claimed)
+            .values(fields=[{"name": "case_number", "box": [2, 2, 20, 12]}])
+        )
+        session.commit()
     return claimed
 
 

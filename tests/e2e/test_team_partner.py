@@ -14,7 +14,8 @@ pytestmark = pytest.mark.browser
 SYSTEM = Actor("system", frozenset({"system", "agent"}))
 TELEMARKETING = Actor("agent2", frozenset({"agent", "telemarketing"}))
 LEAD_DATA = {
-    "customer_id": "C-000002",
+    # not in the demo customer register (which would show its own name for the id)
+    "customer_id": "C-900001",
     "customer_name": "Jonas Becker",
     "case_number": "RC-2026-900001-1",
     "tenure_months": 40,

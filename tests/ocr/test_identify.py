@@ -125,3 +125,11 @@ def test_a_blank_page_is_blank_for_every_template(template: FormTemplate, v2: Fo
     blank = np.full((3508, 2481), 255, np.uint8)
     with pytest.raises(RegistrationFailed, match=r"^the page is blank"):
         Identifier([template, v2], 300, features=True).identify(blank)
+
+
+def test_matches_on_one_strip_of_the_page_are_no_alignment(template: FormTemplate) -> None:
+    page = _page(template)
+    strip = Image.new("L", page.size, 255)
+    strip.paste(page.crop((0, 0, page.width, round(40 * K))), (0, 0))  # marks + title only
+    with pytest.raises(RegistrationFailed, match=r"matches cover only .* of the page"):
+        Identifier([template], 300, features=True).identify(_gray(strip))

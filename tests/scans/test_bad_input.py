@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN_PAGE
-from retention_flow.services import cases
+from retention_flow.services import cases, scans
 from retention_flow.services.context import AppContext
 from tests.scans.conftest import BACK, START, form_png
 
@@ -54,7 +54,8 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
     good = form_png(mail_case)
     second = {**START, "case_number": "RC-2026-000790-1", "customer_id": "C-300513"}
     other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second)["id"])
-    upside_down = _png(Image.open(io.BytesIO(form_png(other))).rotate(180))
+    upright = Image.open(io.BytesIO(form_png(other))).convert("L")
+    upside_down = _png(upright.rotate(180))
     batch = {
         "not_an_image.txt": b"hello, this is text",
         "zero.png": b"",
@@ -93,6 +94,14 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
     [flipped] = got["upside_down.png"]["pages"]
     assert flipped["status"] in ("processed", "verification"), flipped["reasons"]
     assert flipped["case_id"] == other["id"]
+    crop_url = f"/api/scans/{got['upside_down.png']['id']}/pages/1/fields/case_number/crop"
+    crop = client.get(crop_url, headers=auth("aud", "auditor"))
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/png"
+    [box] = [f["box"] for f in flipped["fields"] if f["name"] == "case_number"]
+    x0, y0, x1, y1 = box
+    m = scans.CROP_MARGIN_PX
+    expected = upright.crop((max(0, x0 - m), max(0, y0 - m), x1 + m, y1 + m))
+    assert Image.open(io.BytesIO(crop.content)).tobytes() == expected.tobytes()  # turned upright
     with read_session(ctx.db) as session:  # a page row per readable page, none for the rest
         pages = session.execute(select(func.count()).select_from(SCAN_PAGE)).scalar_one()
     assert pages == 4

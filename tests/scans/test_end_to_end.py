@@ -89,7 +89,12 @@ def test_unclear_form_is_verified_by_the_back_office(
     assert detail["element_id"] == "verify_response_form"
     read = detail["context"]["response_form"]
     assert (read["scan_id"], read["page_no"], read["uncertain"]) == (stored["id"], 1, True)
-    assert client.get(page["image_url"], headers=back).status_code == 200  # crops come from here
+    assert client.get(page["image_url"], headers=back).status_code == 200
+    unsure = [f for f in page["fields"] if f["status"] != "ok"]
+    assert unsure  # each uncertain field has its crop beside the value read
+    for field in unsure:
+        crop = client.get(f"{page['image_url'][:-6]}/fields/{field['name']}/crop", headers=back)
+        assert crop.status_code == 200 and crop.content.startswith(b"\x89PNG")
     done = client.post(
         f"/api/tasks/{task['id']}/complete",
         headers=back,

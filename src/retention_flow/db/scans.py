@@ -53,6 +53,9 @@ class ScanPage(SQLModel, table=True):
     fields: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
     image: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    #: how the page lay on the scanner (rotation, dpi, upside_down): field boxes are on
+    #: the upright page, so a crop of an upside-down page turns the image first
+    registration: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     exception_case_id: str | None = Field(default=None, max_length=36, index=True)
     resolution: str | None = Field(default=None, max_length=20)
     resolved_by: str | None = Field(default=None, max_length=200)

@@ -6,8 +6,9 @@ ORB key points of the reference (rendered from the template, identical to its
 affine map template mm → scan pixels is fitted with RANSAC. A flatbed scan or a fax has no
 perspective, so the affine model (as for the marks) is enough and cannot bend to fit
 chance matches. The fit must pass its own gate — enough inliers, a large enough inlier
-share, a small residual — and then the same gate as the marks (rotation, resolution,
-stretch, shear); the caller then checks that the printed boxes are where the map puts them.
+share, inliers spread over the page, a small residual — and then the same gate as the
+marks (rotation, resolution, stretch, shear); the caller then checks that the printed boxes
+are where the map puts them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 60
 MIN_INLIER_SHARE = 0.3
 RANSAC_MM = 1.0  # a match further off than this is an outlier
+GRID = (6, 4)  # rows, columns of the page over which key points are spread
+#: the inliers must span this share of the page across and down (else the fit is a guess)
+MIN_SPREAD = 0.35
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,26 @@ class ReferenceFeatures:
     descriptors: np.ndarray  # (n, 32) uint8
 
 
-def _orb() -> cv2.ORB:
-    return cv2.ORB.create(nfeatures=MAX_FEATURES, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+def _orb(count: int) -> cv2.ORB:
+    return cv2.ORB.create(nfeatures=count, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+
+
+def describe(image: np.ndarray) -> tuple[list[cv2.KeyPoint], np.ndarray | None]:
+    """ORB key points spread over the page: the strongest few per cell of a GRID, so a
+    line of large print (the title) cannot hold every point and leave the fit unanchored."""
+    keypoints = _orb(MAX_FEATURES * 4).detect(image, None)
+    height, width = image.shape[:2]
+    rows, cols = GRID
+    per_cell = MAX_FEATURES // (rows * cols)
+    cells: dict[tuple[int, int], list[cv2.KeyPoint]] = {}
+    for kp in keypoints:
+        x, y = kp.pt
+        cells.setdefault((int(y * rows / height), int(x * cols / width)), []).append(kp)
+    chosen = [
+        kp for found in cells.values() for kp in sorted(found, key=lambda k: -k.response)[:per_cell]
+    ]
+    described, descriptors = _orb(MAX_FEATURES).compute(image, chosen)
+    return list(described), descriptors
 
 
 def reference_features(template: FormTemplate) -> ReferenceFeatures:
@@ -52,7 +74,7 @@ def reference_features(template: FormTemplate) -> ReferenceFeatures:
     from retention_flow.ocr.forms import render_image  # forms → pages; keep import light
 
     image = np.asarray(render_image(template, None, dpi=round(FEATURE_DPI)))
-    keypoints, descriptors = _orb().detectAndCompute(image, None)
+    keypoints, descriptors = describe(image)
     if descriptors is None or len(keypoints) < MIN_INLIERS:
         raise RegistrationFailed(f"the reference of {template.id} has too few features")
     k = FEATURE_DPI / MM_PER_INCH
@@ -66,7 +88,7 @@ def register_by_features(
     """Align ``gray`` with ``template`` by its features or raise :class:`RegistrationFailed`."""
     factor = FEATURE_DPI / page_size_dpi(gray, template)
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    keypoints, descriptors = _orb().detectAndCompute(small, None)
+    keypoints, descriptors = describe(small)
     if descriptors is None or len(keypoints) < MIN_INLIERS:
         raise RegistrationFailed("feature matching: too few features on the page")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(reference.descriptors, descriptors, k=2)
@@ -89,6 +111,12 @@ def register_by_features(
         raise RegistrationFailed(
             f"feature matching: {count} consistent matches ({share:.0%} of {len(good)}); "
             f"at least {MIN_INLIERS} and {MIN_INLIER_SHARE:.0%} are needed"
+        )
+    span = np.ptp(src[inliers], axis=0) / [template.page.width_mm, template.page.height_mm]
+    if span.min() < MIN_SPREAD:
+        raise RegistrationFailed(
+            f"feature matching: the consistent matches cover only {span[0]:.0%} x {span[1]:.0%}"
+            f" of the page (at least {MIN_SPREAD:.0%} each way)"
         )
     matrix = matrix.astype(np.float64)
     upside_down = abs(math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))) > 90

@@ -34,6 +34,13 @@ def boxes_in_place(registered: Registered, template: FormTemplate, dpi: float) -
     return found
 
 
+def _by_marks(gray: np.ndarray, template: FormTemplate) -> Registered | RegistrationFailed:
+    try:
+        return register(gray, template)
+    except RegistrationFailed as exc:
+        return exc
+
+
 class Identifier:
     """Aligns pages with a set of templates. Thread-safe; reference features built lazily."""
 
@@ -50,27 +57,37 @@ class Identifier:
                 self._references[template.id] = reference_features(template)
             return self._references[template.id]
 
-    def align(self, gray: np.ndarray, template: FormTemplate) -> Registered:
-        """By the marks; when they are not found (and ``features``), by feature matching."""
-        try:
-            return register(gray, template)
-        except RegistrationFailed as exc:
-            if not (exc.retry and self.features):
-                raise
-            marks = exc.reason
+    def align(
+        self,
+        gray: np.ndarray,
+        template: FormTemplate,
+        by_marks: Registered | RegistrationFailed | None = None,
+    ) -> Registered:
+        """By the marks (``by_marks``: that attempt, already made); when they are not found
+        (and ``features``), by feature matching."""
+        outcome = _by_marks(gray, template) if by_marks is None else by_marks
+        if isinstance(outcome, Registered):
+            return outcome
+        if not (outcome.retry and self.features):
+            raise RegistrationFailed(outcome.reason, retry=outcome.retry)
         try:
             return register_by_features(gray, template, self._reference(template))
         except RegistrationFailed as exc:
-            raise RegistrationFailed(f"{marks}; {exc.reason}") from exc
+            raise RegistrationFailed(f"{outcome.reason}; {exc.reason}") from exc
 
     def identify(self, gray: np.ndarray) -> tuple[FormTemplate, Registered]:
         """The best fitting template and the page aligned with it, or RegistrationFailed
         with every template's reason."""
         fits: list[tuple[float, int, FormTemplate, Registered]] = []
         failures: list[tuple[str, str]] = []
+        # templates with the same page and marks: their marks align a page the same way
+        marks: dict[str, Registered | RegistrationFailed] = {}
         for order, template in enumerate(self.templates):
+            key = template.page.model_dump_json() + template.registration.model_dump_json()
+            if key not in marks:
+                marks[key] = _by_marks(gray, template)
             try:
-                registered = self.align(gray, template)
+                registered = self.align(gray, template, marks[key])
             except RegistrationFailed as exc:
                 failures.append((template.id, exc.reason))
                 if not exc.retry:  # blank, sideways, not a page: so for every template

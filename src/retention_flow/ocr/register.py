@@ -88,7 +88,8 @@ class _Found:
 
 def otsu(gray: np.ndarray) -> tuple[int, float]:
     """Otsu's threshold and the spread between the two classes' mean grey levels."""
-    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+    hist = hist.astype(np.float64)
     total = hist.sum()
     levels = np.arange(256, dtype=np.float64)
     weight = np.cumsum(hist)

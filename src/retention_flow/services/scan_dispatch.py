@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from PIL import Image
 from sqlalchemy import and_, select, update
 
 from ..db.session import read_session, write_session
@@ -47,9 +48,15 @@ def mode(ctx: AppContext) -> Mode:
 
 
 def dispatch(
-    ctx: AppContext, scan_id: str, page_nos: Sequence[int], *, resumed: bool = False
+    ctx: AppContext,
+    scan_id: str,
+    page_nos: Sequence[int],
+    *,
+    resumed: bool = False,
+    images: Sequence[Image.Image] | None = None,
 ) -> None:
-    """Have these queued pages read (see the module docstring for where)."""
+    """Have these queued pages read (see the module docstring for where); ``images``, the
+    pages in memory, spare the in-process runner decoding the stored copies."""
     how = mode(ctx)
     if how == "celery":
         client = celery_client(ctx.settings.celery_broker_url or "")
@@ -67,7 +74,7 @@ def dispatch(
         if resumed:
             _requeue_jobs(ctx, scan_id, page_nos)
     else:
-        run_inline(ctx, scan_id, page_nos)
+        run_inline(ctx, scan_id, page_nos, images)
 
 
 def requeue_stale_pages(ctx: AppContext, older_than: timedelta, *, limit: int = 50) -> int:
@@ -96,12 +103,19 @@ def requeue_stale_pages(ctx: AppContext, older_than: timedelta, *, limit: int = 
     return len(rows)
 
 
-def run_inline(ctx: AppContext, scan_id: str, page_nos: Sequence[int]) -> list[str]:
-    threads = max(1, min(ctx.settings.scan_threads, len(page_nos)))
+def run_inline(
+    ctx: AppContext,
+    scan_id: str,
+    page_nos: Sequence[int],
+    images: Sequence[Image.Image] | None = None,
+) -> list[str]:
+    memory: Sequence[Image.Image | None] = images or [None] * len(page_nos)
+    pages = list(zip(page_nos, memory, strict=True))
+    threads = max(1, min(ctx.settings.scan_threads, len(pages)))
     if threads == 1:
-        return [process_page(ctx, scan_id, no) for no in page_nos]
+        return [process_page(ctx, scan_id, no, image) for no, image in pages]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ocr") as pool:
-        return list(pool.map(lambda no: process_page(ctx, scan_id, no), page_nos))
+        return list(pool.map(lambda page: process_page(ctx, scan_id, *page), pages))
 
 
 def _requeue_jobs(ctx: AppContext, scan_id: str, page_nos: Sequence[int]) -> None:

@@ -95,9 +95,14 @@ def read(reader: FormReader, image: Image.Image, lookup: Any, index: int) -> Pag
         )
 
 
-def process_page(ctx: AppContext, scan_id: str, page_no: int) -> str:
-    """Read page ``page_no`` (1-based) of a scan and route it; returns where it ended."""
-    page = load_page(ctx, scan_id, page_no, image=True)
+def process_page(
+    ctx: AppContext, scan_id: str, page_no: int, image: Image.Image | None = None
+) -> str:
+    """Read page ``page_no`` (1-based) of a scan and route it; returns where it ended.
+
+    ``image`` is the page already in memory (the uploading process has it): then the
+    stored copy is not decoded again."""
+    page = load_page(ctx, scan_id, page_no, image=image is None)
     if page["status"] != "queued":
         return str(page["status"])
     actor = Actor(page["uploaded_by"], frozenset({"back_office"}))
@@ -109,10 +114,11 @@ def process_page(ctx: AppContext, scan_id: str, page_no: int) -> str:
         hit = found[case_number]
         return None if hit is None else hit[1]
 
-    if page["image"] is None:
+    if image is None and page["image"] is not None:
+        image = Image.open(io.BytesIO(page["image"]))
+    if image is None:
         result = PageResult(page=page_no - 1, status="exception", reasons=["no page image"])
     else:
-        image = Image.open(io.BytesIO(page["image"]))
         result = read(form_reader(ctx), image, lookup, page_no - 1)
     hit = found.get(result.case_number) if result.case_number else None
     values: dict[str, Any] = {
@@ -121,6 +127,7 @@ def process_page(ctx: AppContext, scan_id: str, page_no: int) -> str:
         "case_number": result.case_number,
         "case_id": hit[0] if hit else None,
         "fields": [f.model_dump(mode="json") for f in result.fields],
+        "registration": result.registration.model_dump() if result.registration else None,
     }
     if result.status != "exception" and not result.case_number:
         values["reasons"].append("no readable case number")

@@ -37,10 +37,10 @@ from . import scan_dispatch
 from .context import Actor, AppContext
 from .forms import TEMPLATES_DIR
 from .scan_dispatch import page_job
-from .scan_pages import OCR_CONTEXT, form_reader
+from .scan_pages import OCR_CONTEXT, form_reader, load_page
 from .scan_routing import MESSAGE
 
-__all__ = ["MESSAGE", "TEMPLATES_DIR", "get_scan", "ingest", "page_image"]
+__all__ = ["MESSAGE", "TEMPLATES_DIR", "field_crop", "get_scan", "ingest", "page_image"]
 
 
 def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> dict[st
     scan_id = _claim(ctx, actor, digest, filename, pages)
     if scan_id is None:  # someone else stored these bytes meanwhile
         return _resume(ctx, _stored_id(ctx, digest))
-    scan_dispatch.dispatch(ctx, scan_id, list(range(1, len(pages) + 1)))
+    scan_dispatch.dispatch(ctx, scan_id, list(range(1, len(pages) + 1)), images=images)
     return get_scan(ctx, scan_id)
 
 
@@ -171,7 +171,7 @@ def _stored_id(ctx: AppContext, digest: str) -> str:
     return found
 
 
-_PAGE_COLUMNS = [c for c in SCAN_PAGE.c if c.name not in ("scan_id", "image")]
+_PAGE_COLUMNS = [c for c in SCAN_PAGE.c if c.name not in ("scan_id", "image", "registration")]
 
 
 def get_scan(ctx: AppContext, scan_id: str) -> dict[str, Any]:
@@ -202,3 +202,24 @@ def page_image(ctx: AppContext, scan_id: str, page_no: int) -> bytes:
     if image is None:
         raise NotFound(f"page {page_no} of scan {scan_id} has no image")
     return bytes(image)
+
+
+CROP_MARGIN_PX = 12
+
+
+def field_crop(ctx: AppContext, scan_id: str, page_no: int, field: str) -> bytes:
+    """The crop of one read field (PNG), as the verifying back office sees it beside the
+    value read: the field's box on the upright page, with a small margin."""
+    page = load_page(ctx, scan_id, page_no, image=True)
+    box = next((f.get("box") for f in page["fields"] or [] if f.get("name") == field), None)
+    if box is None or page["image"] is None:
+        raise NotFound(f"page {page_no} of scan {scan_id} has no crop of field '{field}'")
+    image: Image.Image = Image.open(io.BytesIO(page["image"]))
+    if (page["registration"] or {}).get("upside_down"):
+        image = image.rotate(180)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    m = CROP_MARGIN_PX
+    crop = image.crop((max(0, x0 - m), max(0, y0 - m), x1 + m, y1 + m))
+    buffer = io.BytesIO()
+    crop.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -77,5 +77,5 @@ def scan_page(request: Request, ctx: PageCtx, user: Reader, scan_id: str) -> Res
 
 @router.get("/scans/{scan_id}/pages/{page_no}/fields/{field}.png")
 def field_crop(ctx: PageCtx, user: Reader, scan_id: str, page_no: int, field: str) -> Response:
-    png = scan_review.field_crop(ctx, scan_id, page_no, field)
+    png = scans.field_crop(ctx, scan_id, page_no, field)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -92,13 +92,16 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     if not pages:
         return {"scan_page": None, "crops": {}, "read_values": {}}
     page = pages[0]
+    data = task.get("context") or {}
     crops: dict[str, dict[str, Any]] = {}
     base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
     for f in page["fields"]:
         if f.get("status") != "ok":
             url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
-            crops[f.get("target") or f["name"]] = {**f, "url": url}
-    form_data = (task.get("context") or {}).get("response_form") or {}
+            # the form prints the case's eligible offers in order, one box each
+            order = data.get("eligible_offers") if f.get("kind") == "checkbox_group" else None
+            crops[f.get("target") or f["name"]] = {**f, "url": url, "order": order or []}
+    form_data = data.get("response_form") or {}
     read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
     return {"scan_page": page, "crops": crops, "read_values": read}
 

@@ -1,5 +1,5 @@
 """Scanned response forms: upload (one or more files), read one scan back, see a page's
-image, resolve an exception page (assign it to a case or discard it)."""
+image or a field's crop, resolve an exception page (assign it to a case or discard it)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def get_scan(ctx: CtxDep, _user: Reader, scan_id: ScanId) -> dict[str, Any]:
 def page_image(ctx: CtxDep, _user: Reader, scan_id: ScanId, page_no: PageNo) -> Response:
     """The page as it was read (greyscale PNG)."""
     return Response(scans.page_image(ctx, scan_id, page_no), media_type="image/png")
+
+
+@router.get("/{scan_id}/pages/{page_no}/fields/{field}/crop", response_class=Response)
+def field_crop(
+    ctx: CtxDep,
+    _user: Reader,
+    scan_id: ScanId,
+    page_no: PageNo,
+    field: Annotated[str, Path(max_length=100)],
+) -> Response:
+    """One read field cut out of the page (PNG): what verification shows beside the value."""
+    return Response(scans.field_crop(ctx, scan_id, page_no, field), media_type="image/png")
 
 
 @router.post("/{scan_id}/pages/{page_no}/resolve", response_model=ScanPublic)
