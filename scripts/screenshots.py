@@ -69,6 +69,8 @@ NAMES = {
     "/partner/leads/{task_id}": "partner-lead",
     "/scans": "back-office-scanning",
     "/scans/{scan_id}": "back-office-scan-result",
+    "/settlements": "auditor-settlements",
+    "/settlements/{statement_id}": "auditor-settlement",
 }
 #: the element each page's own script marks when it is drawn
 READY = {
@@ -201,8 +203,10 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         ctx, system, "sales_partner", lead_data, business_key="RC-2026-DEMO-2"
     )
     lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
+    statement_id = _settlement(ctx, scenarios["bundles"]["sales_partner"]["start_data"])
     scan_id, verify_task = _scanned_form(ctx, scenarios["bundles"]["mail_response"]["start_data"])
     return {
+        "statement_id": statement_id,
         "scan_id": scan_id,
         "verify_task_id": verify_task,
         "case_id": case["id"],
@@ -242,6 +246,36 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     queue = tasks.list_queue(ctx, back, queue="available", limit=50)
     verify = next((t for t in queue if t["case_id"] == case["id"]), None)
     return str(scan["id"]), str(verify["id"]) if verify else ""
+
+
+def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
+    """Three partner leads retained and validated by the back office, settled: this
+    month's statement of their partner."""
+    from retention_flow.services import settlement
+
+    system = Actor("system", frozenset({"system", "agent"}))
+    checker = Actor("backoffice2", frozenset({"back_office"}))
+    for n in range(3):
+        key = f"RC-2026-PAID-{n}"
+        case = cases.start_case(
+            ctx, system, "sales_partner", {**start, "case_number": key}, business_key=key
+        )
+        lead = next((t for t in case["open_tasks"] if t["element_id"] == "work_lead"), None)
+        if lead is None:
+            continue
+        roles, _org = demo.DEMO_USERS[f"partner_{lead['partner'][2:]}"]
+        partner = Actor(f"partner_{lead['partner'][2:]}", frozenset(roles), lead["partner"])
+        answer = {"partner_outcome": "retained", "offer_code": "DISCOUNT_10"}
+        case = tasks.complete(ctx, partner, lead["id"], answer)["case"]
+        check = next(t for t in case["open_tasks"] if t["element_id"] == "validate_claim")
+        tasks.complete(ctx, checker, check["id"], {"claim_valid": True})
+    period = datetime.now(UTC).strftime("%Y-%m")
+    run = settlement.run_settlement(ctx, Actor("backoffice1", frozenset({"back_office"})), period)
+    if not run["statements"]:
+        return ""
+    statement_id = str(run["statements"][0]["id"])
+    settlement.approve_statement(ctx, Actor("admin1", frozenset({"admin"})), statement_id)
+    return statement_id
 
 
 def _second_version(ctx: AppContext) -> None:

@@ -78,6 +78,9 @@ def test_owner_changes_a_dmn_rule_and_deploys_a_version(
     page.wait_for_selector('#viewer[data-ready="true"]')
     row = page.locator('#file-changes tr[data-file="offer_eligibility.dmn"]')
     assert "rule_new_device_loyal_high_value" in row.inner_text()
+    page.click("text=Show version 1 with the removed elements")
+    page.wait_for_selector('#viewer[data-ready="true"]')
+    assert "show=old" in page.url and "version 1" in page.locator(".legend").inner_text()
 
 
 def test_modeler_shows_a_validation_problem_at_its_element(page: Any, login_as: Any) -> None:

@@ -202,3 +202,9 @@ def test_dashboard_totals_and_periods_agree(history: AppContext) -> None:
     assert {r["group"]["period"] for r in board["periods"]} <= set(board["buckets"])
     with pytest.raises(ValidationFailed):
         kpis.dashboard(history, start=DAY, end=DAY + timedelta(days=1), by="period")
+
+
+def test_kpis_by_version(history: AppContext) -> None:
+    rows = kpis.compute(history, start=DAY, end=DAY + timedelta(days=1), group_by=["version"])
+    volume = {r["group"]["version"]: r["volume"] for r in rows}
+    assert volume == {"inbound_callcentre v1": 1, "outbound_telemarketing v1": 3}

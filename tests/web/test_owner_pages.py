@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -98,3 +99,24 @@ def test_compare_lists_and_marks_the_changes(ctx: AppContext, pages: dict[str, P
     marks = re.search(r'id="diagram-marks">(.*?)</script>', html, re.S)
     assert marks and '"choose_offer"' in marks.group(1)
     assert 'data-xml-url="/processes/all_elements/2/files/all_elements.bpmn"' in html
+
+
+def test_compare_shows_removed_elements_on_the_old_version(
+    ctx: AppContext, pages: dict[str, PageClient]
+) -> None:
+    deploy(ctx, "three_steps")
+    base = processes.version_xml(ctx, "three_steps", 1)
+    note = '<bpmn:textAnnotation id="note_1"><bpmn:text>ask twice</bpmn:text></bpmn:textAnnotation>'
+    with_note = base.replace("</bpmn:process>", note + "</bpmn:process>")
+    renamed = base.replace("Call customer", "Call the customer")
+    for xml in (with_note, renamed):  # v2 adds the note, v3 drops it and renames a task
+        versions.deploy_edit(ctx, OWNER, "three_steps", 1, {"three_steps.bpmn": xml})
+    url = "/processes/three_steps/compare?old=2&new=3"
+    new_side = pages["process_owner"].get(url).text
+    assert 'data-xml-url="/processes/three_steps/3/files/three_steps.bpmn"' in new_side
+    marks = json.loads(re.search(r'id="diagram-marks">(.*?)</script>', new_side, re.S).group(1))
+    assert [e["id"] for e in marks["changed"]] == ["call_customer"]
+    old_side = pages["process_owner"].get(url + "&show=old").text
+    assert 'data-xml-url="/processes/three_steps/2/files/three_steps.bpmn"' in old_side
+    marks = json.loads(re.search(r'id="diagram-marks">(.*?)</script>', old_side, re.S).group(1))
+    assert marks == {"removed": [{"id": "note_1", "type": "textAnnotation", "name": None}]}

@@ -82,6 +82,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/audit/cases/{case_id}/diagram"): AUDITOR,
     ("GET", "/audit/cases/{case_id}/history.json"): AUDITOR,
     ("GET", "/audit/cases/{case_id}/history.csv"): AUDITOR,
+    ("GET", "/settlements"): _rule("auditor admin"),
+    # allowed, but there is no such statement: 404 (tests/partners/test_settlement_pages.py)
+    ("GET", "/settlements/{statement_id}"): _rule(hidden="auditor admin"),
+    ("GET", "/settlements/{statement_id}/export.csv"): _rule(hidden="auditor admin"),
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
 }
@@ -144,7 +148,7 @@ def test_page_authorisation(
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
-        ids |= model
+        ids |= model | {"statement_id": "no-such-statement"}
         ids |= {"page_no": "1", "field": "offer"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])

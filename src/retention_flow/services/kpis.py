@@ -23,7 +23,9 @@ retention cases: every case but those of bundles whose bundle.json says
 ``assigned`` / ``discarded``, would otherwise dilute the retention rate). Their tasks are
 real work, so the task metrics and the backlog count them.
 
-Groups: ``channel``, ``process``, ``offer`` (the case's ``offer_code``), ``partner`` (the
+Groups: ``channel``, ``process``, ``version`` (process and version the case runs on, e.g.
+``outbound_telemarketing v2``: how each deployed version performs), ``offer`` (the case's
+``offer_code``), ``partner`` (the
 case's ``allocated_partner``), ``agent`` (task metrics: who completed the task, backlog: who
 holds it; case metrics: who completed the case's last contact task) and ``period``
 (``day`` / ``week`` / ``month`` buckets). There is no team in the data model yet, so no
@@ -47,7 +49,7 @@ from ..db.session import read_session
 from ..db.tables import AUDIT_EVENT, CASE, DEPLOYMENT, USER, WORK_ITEM
 from .context import AppContext
 
-GROUPS = ("channel", "process", "offer", "partner", "agent", "team", "period")
+GROUPS = ("channel", "process", "version", "offer", "partner", "agent", "team", "period")
 GRANULARITIES = ("day", "week", "month")
 CONTACT_ROLES = frozenset({"agent", "telemarketing", "inbound", "specialist", "partner"})
 NONE = "(none)"
@@ -137,6 +139,7 @@ def _case_columns() -> list[Any]:
         CASE.c.deployment_id,
         CASE.c.channel,
         CASE.c.process_id,
+        CASE.c.process_version,
         CASE.c.status,
         CASE.c.outcome,
         CASE.c.created_at,
@@ -216,6 +219,8 @@ def compute(
                 values.append((case or {}).get("channel") or NONE)
             elif g == "process":
                 values.append((case or {}).get("process_id") or NONE)
+            elif g == "version":  # how each deployed version performs
+                values.append(f"{case['process_id']} v{case['process_version']}" if case else NONE)
             elif g == "offer":
                 values.append((case or {}).get("offer") or NONE)
             elif g == "partner":

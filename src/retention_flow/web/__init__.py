@@ -11,11 +11,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import auditor, dashboard, errors, login, owner, partner, queue, scans, task, team
+from . import (
+    auditor,
+    dashboard,
+    errors,
+    login,
+    owner,
+    partner,
+    queue,
+    scans,
+    settlements,
+    task,
+    team,
+)
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task, team, partner, scans, owner, auditor, dashboard)
+PAGES = (login, queue, task, team, partner, scans, owner, auditor, settlements, dashboard)
 
 
 def install(app: FastAPI) -> None:

@@ -20,8 +20,8 @@ from .templating import render
 router = page_router()
 
 Steward = Annotated[Actor, Depends(require_page_role("team_lead", "auditor", "process_owner"))]
-GROUPINGS = ("channel", "offer", "partner", "agent", "team", "process")
-Grouping = Literal["channel", "offer", "partner", "agent", "team", "process"]
+GROUPINGS = ("channel", "offer", "partner", "agent", "team", "process", "version")
+Grouping = Literal["channel", "offer", "partner", "agent", "team", "process", "version"]
 Granularity = Literal["day", "week", "month"]
 Day = Annotated[str, Query(max_length=10)]
 DEFAULT_DAYS = 30

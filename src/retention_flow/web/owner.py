@@ -8,7 +8,7 @@ post JSON (``{"files": {name: text}}``) with the CSRF header and get JSON back.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -62,12 +62,22 @@ def compare_page(
     process_id: ProcessId,
     old: Annotated[int, Query(ge=1, le=2**31 - 1)] = 1,
     new: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    show: Literal["new", "old"] = "new",
 ) -> Response:
+    """The diagram of the new version with added and changed elements marked, or
+    (``show=old``) of the old one with the removed elements marked."""
     known = [v.version for v in processes.list_versions(ctx, process_id)]
     diff = versions.compare(ctx, process_id, old, new or (known[-1] if known else old))
-    context = {"diff": diff, "known": known, "xml_url": ""}
-    new_v = diff["new"]
-    context["xml_url"] = f"{_base(process_id, new_v['version'])}/files/{new_v['file']}"
+    side = diff[show]
+    elements = diff["elements"]
+    marks = {"removed": elements["removed"]} if show == "old" else elements
+    context = {
+        "diff": diff,
+        "known": known,
+        "show": show,
+        "marks": marks,
+        "xml_url": f"{_base(process_id, side['version'])}/files/{side['file']}",
+    }
     return render(ctx, request, "process_compare.html", context, user=user)
 
 

@@ -46,6 +46,7 @@ NAV: list[NavItem] = [
     NavItem("Scanning", "/scans", frozenset({"back_office"}), "s"),
     NavItem("Processes", "/processes", frozenset({"process_owner"}), "p"),
     NavItem("Cases", "/audit", frozenset({"auditor"}), "c"),
+    NavItem("Settlements", "/settlements", frozenset({"auditor", "admin"}), "m"),
     NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),
 ]
 

@@ -1,7 +1,8 @@
 // A read-only diagram with marks (bpmn-navigated-viewer, global BpmnJS):
 // - case history: completed elements marked with how often they ran, current ones
 //   highlighted, sequence flows between visited elements drawn as taken;
-// - version compare: added and changed elements marked.
+// - version compare: added and changed elements marked (or, on the old version, the
+//   removed ones).
 // The marks come from <script type="application/json" id="diagram-marks">.
 (function () {
   "use strict";
@@ -38,7 +39,7 @@
   }
 
   function markDiff(registry, canvas, overlays) {
-    [["added", "rf-added", "+"], ["changed", "rf-changed", "~"]].forEach(function (kind) {
+    [["added", "rf-added", "+"], ["changed", "rf-changed", "~"], ["removed", "rf-removed", "−"]].forEach(function (kind) {
       (marks[kind[0]] || []).forEach(function (element) {
         if (!registry.get(element.id)) return;
         canvas.addMarker(element.id, kind[1]);
