@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retention_flow.ocr import forms
 from retention_flow.ocr.fields import read_field
 from retention_flow.ocr.forms import FormData, case_line, render_image
 from retention_flow.ocr.glyphs import GlyphReader
@@ -44,6 +45,18 @@ def test_glyphs_read_the_printed_line(template: FormTemplate, case: str, kind: s
     read = read_field(registered, field, GlyphReader(field.font_size_pt, 300), 300)
     assert read.text == case_line(case)
     assert read.confidence >= field.min_confidence
+
+
+def test_glyphs_follow_the_printer_to_its_courier_fallback(
+    template: FormTemplate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forms, "OCR_FONT_CANDIDATES", ())  # OCR-B not installed
+    assert forms.ocr_font_file() is None
+    field = _case_field(template)
+    scan, _ = degrade(_form(template, HARD[0]), "combined", random.Random(3))
+    registered = register(np.asarray(scan.convert("L")), template)
+    read = read_field(registered, field, GlyphReader(field.font_size_pt, 300), 300)
+    assert read.text == case_line(HARD[0])
 
 
 class Scripted:
