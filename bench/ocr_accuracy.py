@@ -125,6 +125,7 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
     per_degradation: dict[str, Counter[str]] = defaultdict(Counter)
     identified: dict[str, Counter[str]] = defaultdict(Counter)
     statuses: Counter[str] = Counter()
+    routed: list[str] = []  # why a page was not processed straight through
     wrong_accepted = 0
     wall = cpu = 0.0
     for sample in samples:
@@ -133,6 +134,8 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
         wall += time.perf_counter() - start
         cpu += _cpu() - start_cpu
         statuses[result.status] += 1
+        if result.status != "processed":
+            routed.append(f"{sample.degradation} {sample.template_id}: {'; '.join(result.reasons)}")
         page_wrong = result.template_id != sample.template_id
         identified[sample.template_id]["wrong" if page_wrong else "right"] += 1
         for name, expected in sample.truth.items():
@@ -152,6 +155,7 @@ def run(reader: FormReader, samples: list[Sample]) -> dict[str, Any]:
         "per_degradation": per_degradation,
         "identified": identified,
         "statuses": statuses,
+        "routed": routed,
         "wrong_accepted": wrong_accepted,
         "wall_forms_per_s": len(samples) / wall if wall else float("inf"),
         "cpu_forms_per_s": len(samples) / cpu if cpu else float("inf"),
@@ -209,6 +213,8 @@ def report(name: str, figures: dict[str, Any], count: int, fast: bool) -> None:
         f">= {TARGET_STP:.0%}",
         through >= TARGET_STP,
     )
+    for line in figures["routed"][:10]:
+        print(f"    not straight through: {line}")
     rate = figures["cpu_forms_per_s"]
     target = f">= {TARGET_SPEED:g}" if fast else "(baseline)"
     _row(

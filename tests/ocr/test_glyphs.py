@@ -10,14 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retention_flow.ocr import forms
 from retention_flow.ocr.fields import read_field
 from retention_flow.ocr.forms import FormData, case_line, render_image
 from retention_flow.ocr.glyphs import GlyphReader
 from retention_flow.ocr.pipeline import FormReader, PageResult
 from retention_flow.ocr.readers import LineRead
+from retention_flow.ocr.reading import _vote
 from retention_flow.ocr.register import register
 from retention_flow.ocr.synthetic import degrade, fill
 from retention_flow.ocr.template import FormTemplate, OcrField
+from retention_flow.ocr.validate import FieldResult, FieldStatus
 from tests.ocr.conftest import OFFERS
 
 #: case numbers Tesseract's general model misread in the accuracy bench (O/0, S/5, I/1, 7)
@@ -44,6 +47,18 @@ def test_glyphs_read_the_printed_line(template: FormTemplate, case: str, kind: s
     read = read_field(registered, field, GlyphReader(field.font_size_pt, 300), 300)
     assert read.text == case_line(case)
     assert read.confidence >= field.min_confidence
+
+
+def test_glyphs_follow_the_printer_to_its_courier_fallback(
+    template: FormTemplate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forms, "OCR_FONT_CANDIDATES", ())  # OCR-B not installed
+    assert forms.ocr_font_file() is None
+    field = _case_field(template)
+    scan, _ = degrade(_form(template, HARD[0]), "combined", random.Random(3))
+    registered = register(np.asarray(scan.convert("L")), template)
+    read = read_field(registered, field, GlyphReader(field.font_size_pt, 300), 300)
+    assert read.text == case_line(HARD[0])
 
 
 class Scripted:
@@ -86,3 +101,31 @@ def test_two_valid_but_different_readings_go_to_a_person(template: FormTemplate)
 def test_agreeing_readings_are_accepted(template: FormTemplate) -> None:
     result = _read(template, lambda: case_line(CASE))
     assert result.status == "processed" and result.case_number == CASE
+
+
+def _result(status: FieldStatus, value: str | None, confidence: float = 90.0) -> FieldResult:
+    return FieldResult(
+        name="case_number",
+        kind="text",
+        target="case_number",
+        value=value,
+        confidence=confidence,
+        status=status,
+        raw=value,
+    )
+
+
+@pytest.mark.parametrize(
+    ("tesseract", "glyphs", "status", "value"),
+    [
+        (_result("ok", "A"), _result("ok", "A"), "ok", "A"),
+        (_result("unsure", "A", 60), _result("ok", "A"), "ok", "A"),  # agreement settles it
+        (_result("ok", "A"), _result("ok", "B"), "unsure", "B"),  # both valid, they differ
+        (_result("invalid", "X"), _result("ok", "A"), "ok", "A"),  # only the matcher passes
+        (_result("ok", "A"), _result("invalid", "X"), "ok", "A"),  # only Tesseract passes
+        (_result("invalid", "X"), _result("invalid", "Y"), "invalid", "X"),  # neither
+    ],
+)
+def test_the_vote(tesseract: FieldResult, glyphs: FieldResult, status: str, value: str) -> None:
+    voted = _vote(tesseract, glyphs)
+    assert (voted.status, voted.value) == (status, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from retention_flow.ocr.features import misplaced_marks
 from retention_flow.ocr.forms import FormData, render_image
 from retention_flow.ocr.identify import Identifier
 from retention_flow.ocr.register import MM_PER_INCH, RegistrationFailed, register
@@ -133,3 +135,16 @@ def test_matches_on_one_strip_of_the_page_are_no_alignment(template: FormTemplat
     strip.paste(page.crop((0, 0, page.width, round(40 * K))), (0, 0))  # marks + title only
     with pytest.raises(RegistrationFailed, match=r"matches cover only .* of the page"):
         Identifier([template], 300, features=True).identify(_gray(strip))
+
+
+@pytest.mark.parametrize(("offset_mm", "misplaced"), [(0.0, []), (0.8, []), (3.0, sorted(ALL))])
+def test_marks_after_the_warp_check_a_feature_alignment(
+    template: FormTemplate, offset_mm: float, misplaced: list[str]
+) -> None:
+    page = _cover(_page(template), template, {"bottom_left"})  # a gone mark is no evidence
+    registered = register(_gray(_page(template)), template)
+    matrix = registered.matrix.copy()
+    matrix[0, 2] += offset_mm * K  # the alignment is off by offset_mm to the right
+    shifted = dataclasses.replace(registered, image=_gray(page), matrix=matrix)
+    expected = [m for m in misplaced if m != "bottom_left"]
+    assert sorted(misplaced_marks(shifted, template)) == expected

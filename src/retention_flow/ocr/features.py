@@ -7,8 +7,8 @@ affine map template mm → scan pixels is fitted with RANSAC. A flatbed scan or 
 perspective, so the affine model (as for the marks) is enough and cannot bend to fit
 chance matches. The fit must pass its own gate — enough inliers, a large enough inlier
 share, inliers spread over the page, a small residual — and then the same gate as the
-marks (rotation, resolution, stretch, shear); the caller then checks that the printed boxes
-are where the map puts them.
+marks (rotation, resolution, stretch, shear), and the marks still on the page must lie
+where the map puts them; the caller then checks the printed boxes the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from retention_flow.ocr.register import (
     aligned,
     page_size_dpi,
 )
-from retention_flow.ocr.template import FormTemplate
+from retention_flow.ocr.template import Box, FormTemplate
 
 FEATURE_DPI = 100.0
 MAX_FEATURES = 1500
@@ -37,6 +37,11 @@ RANSAC_MM = 1.0  # a match further off than this is an outlier
 GRID = (6, 4)  # rows, columns of the page over which key points are spread
 #: the inliers must span this share of the page across and down (else the fit is a guess)
 MIN_SPREAD = 0.35
+MARK_DPI = 100.0
+#: a mark's square with less ink than this share holds no mark; with more than
+#: (expected share - MARK_TOLERANCE) it holds the whole mark; in between it is off
+MARK_GONE = 0.1
+MARK_TOLERANCE = 0.25
 
 
 @dataclass(frozen=True)
@@ -134,4 +139,29 @@ def register_by_features(
     errors = np.linalg.norm(predicted - target, axis=1)
     # the 90th percentile: robust to a few stray inliers, yet a bent fit shows
     residual_px = float(np.percentile(errors, 90))
-    return aligned(gray, template, matrix, residual_px, upside_down=upside_down, method="features")
+    registered = aligned(
+        gray, template, matrix, residual_px, upside_down=upside_down, method="features"
+    )
+    misplaced = misplaced_marks(registered, template)
+    if misplaced:
+        raise RegistrationFailed(
+            f"feature matching: the marks {', '.join(misplaced)} are not where the alignment "
+            "puts them"
+        )
+    return registered
+
+
+def misplaced_marks(registered: Registered, template: FormTemplate) -> list[str]:
+    """The marks that show only in part where ``registered`` puts them. A mark may be gone
+    (torn off, covered: that is why features were needed), but one that is half there tells
+    the alignment is off."""
+    misplaced = []
+    for mark in template.registration.marks:
+        half = mark.size_mm / 2
+        box = Box(x=mark.center[0] - half, y=mark.center[1] - half, w=mark.size_mm, h=mark.size_mm)
+        crop = registered.crop(box, 0.0, MARK_DPI)
+        ink = float((crop <= registered.ink_threshold).mean())
+        expected = 1 - (mark.hole_mm / mark.size_mm) ** 2 if mark.shape == "ring" else 1.0
+        if MARK_GONE < ink < expected - MARK_TOLERANCE:
+            misplaced.append(mark.name)
+    return misplaced

@@ -62,21 +62,25 @@ def _first_existing(candidates: tuple[str, ...]) -> str | None:
     return next((p for p in candidates if Path(p).is_file()), None)
 
 
-def _ocr_font(pdf: FPDF) -> str:
+def ocr_font_file() -> str | None:
+    """The OCR-B font file forms are printed with; None: they fall back to Courier."""
+    return _first_existing(OCR_FONT_CANDIDATES)
+
+
+def _ocr_font(pdf: FPDF, font_file: str | None) -> str:
     """Register the OCR font (OCR-B, or the core font Courier where it is missing)."""
-    ocr_font = _first_existing(OCR_FONT_CANDIDATES)
-    if ocr_font:
-        pdf.add_font("ocrb", fname=ocr_font)
-    return "ocrb" if ocr_font else "courier"
+    if font_file:
+        pdf.add_font("ocrb", fname=font_file)
+    return "ocrb" if font_file else "courier"
 
 
-def ocr_font_pdf(font_size_pt: float) -> FPDF:
+def ocr_font_pdf(font_size_pt: float, font_file: str | None) -> FPDF:
     """A page-less PDF (mm) with the OCR font selected, as the case-number line is printed:
     :mod:`retention_flow.ocr.glyphs` renders its reference glyphs through it."""
     pdf = FPDF(unit="mm")
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
-    pdf.set_font(_ocr_font(pdf), size=font_size_pt)
+    pdf.set_font(_ocr_font(pdf, font_file), size=font_size_pt)
     return pdf
 
 
@@ -86,7 +90,7 @@ class _Pdf:
         self.pdf.set_auto_page_break(False)
         self.pdf.set_margins(0, 0, 0)
         self.pdf.add_page()
-        self.ocr_font = _ocr_font(self.pdf)
+        self.ocr_font = _ocr_font(self.pdf, ocr_font_file())
         text_font = _first_existing(TEXT_FONT_CANDIDATES)
         if text_font:
             self.pdf.add_font("body", fname=text_font)

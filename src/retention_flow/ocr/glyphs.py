@@ -65,13 +65,14 @@ def _centroid(ink: np.ndarray) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=16)
-def glyph_set(font_size_pt: float, dpi: float, alphabet: str) -> GlyphSet:
-    """Render ``alphabet`` once, exactly as :func:`forms.render_pdf` prints a line."""
+def glyph_set(font_size_pt: float, dpi: float, alphabet: str, font_file: str | None) -> GlyphSet:
+    """Render ``alphabet`` once, exactly as :func:`forms.render_pdf` prints a line in
+    ``font_file`` (None: Courier, the printer's fallback)."""
     from retention_flow.ocr.forms import ocr_font_pdf  # forms imports this module's user
     from retention_flow.ocr.pages import rasterise_pdf
 
     chars = "".join(dict.fromkeys(c for c in alphabet if not c.isspace()))
-    pdf: FPDF = ocr_font_pdf(font_size_pt)
+    pdf: FPDF = ocr_font_pdf(font_size_pt, font_file)
     advance = pdf.get_string_width("0")
     margin = 5.0
     width = margin * 2 + advance * len(chars)
@@ -197,4 +198,7 @@ class GlyphReader:
         if ys.size == 0:
             return LineRead("", 0.0)
         tight = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        return read_glyphs(tight, glyph_set(self.font_size_pt, self.dpi, whitelist), whitelist)
+        from retention_flow.ocr.forms import ocr_font_file
+
+        glyphs = glyph_set(self.font_size_pt, self.dpi, whitelist, ocr_font_file())
+        return read_glyphs(tight, glyphs, whitelist)
