@@ -38,7 +38,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = ctx or build_context()
-        threads = app.state.ctx.settings.api_threads
+        context: AppContext = app.state.ctx
+        threads = context.settings.api_threads_for(context.db.dialect.name)
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads

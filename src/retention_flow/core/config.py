@@ -50,8 +50,11 @@ class Settings(BaseSettings):
         default=None, description="password of the demo users (random and printed if unset)"
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
-    api_threads: int = Field(
-        default=2, ge=0, description="threads serving API requests per process (0: anyio's 40)"
+    api_threads: int | None = Field(
+        default=None,
+        ge=0,
+        description="threads serving API requests per process (0: anyio's 40; unset: "
+        "2 on SQLite, 8 on PostgreSQL, see api_threads_for)",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -130,6 +133,14 @@ class Settings(BaseSettings):
         description="Redis URL: scanned pages go to Celery workers (`worker --celery`)",
     )
     celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
+
+    def api_threads_for(self, dialect: str) -> int:
+        """Threads serving requests. Measured (bench/http_load.py): SQLite writes one at a
+        time, so more than 2 threads only queue on its write lock and convoy on the GIL;
+        a PostgreSQL request waits on round trips and commits, which 8 threads overlap."""
+        if self.api_threads is not None:
+            return self.api_threads
+        return 8 if dialect == "postgresql" else 2
 
     def startup_problems(self) -> list[str]:
         """Why this configuration must not serve (empty when it may)."""
