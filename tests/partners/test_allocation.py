@@ -65,7 +65,10 @@ def test_every_constraint_holds_and_milp_is_never_worse_than_greedy(
     assert check(leads, partners, best) == []
     assert set(best.assignments) | set(best.unassigned) == {lead.id for lead in leads}
     if best.solver in ("highs_milp", "empty"):
-        assert best.objective_cents >= greedy.objective_cents - 1e-6
+        # the optimum beats any allocation that keeps every constraint; greedy does not
+        # heed minimum shares, and one that breaks them may earn more
+        if check(leads, partners, greedy) == []:
+            assert best.objective_cents >= greedy.objective_cents - 1e-6
         assert best.gap is not None and best.gap <= 1e-3
     else:  # infeasible minimum shares: the fallback says so
         assert best.fallback_reason
