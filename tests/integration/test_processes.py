@@ -150,6 +150,30 @@ def test_unknown_service_is_refused(ctx: Any) -> None:
     assert any("book_contract_chaneg" in e["message"] for e in err.value.errors)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        (b'<text>"LOYALTY_20"</text>', b'<text>open("/etc/passwd").read()</text>', "output entry"),
+        (b"<text>&gt;= 24</text>", b"<text>__import__('os').getpid() &gt; 0</text>", "input entry"),
+        (b"<text>&gt;= 24</text>", b"<text>&gt;= ().__class__.__base__</text>", "input entry"),
+    ],
+    ids=["output-open", "input-import", "input-dunder"],
+)
+def test_hostile_decision_table_cells_are_refused_at_deploy(
+    ctx: Any, old: bytes, new: bytes, where: str
+) -> None:
+    """A DMN cell runs in the script sandbox; deploying one it would refuse is refused,
+    naming the business-rule task, the table, the rule and the entry."""
+    files = bundle_files("all_elements")
+    assert old in files["offer_decision.dmn"]
+    files["offer_decision.dmn"] = files["offer_decision.dmn"].replace(old, new, 1)
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    [problem] = [e for e in err.value.errors if e["element_id"] == "choose_offer"]
+    assert "decision table" in problem["message"] and where in problem["message"]
+    assert "rule" in problem["message"]
+
+
 def test_versions_listed(ctx: Any) -> None:
     deploy(ctx, "call_activity")
     with read_session(ctx.db) as session:

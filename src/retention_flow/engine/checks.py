@@ -3,6 +3,7 @@ read from the diagrams (lane roles, forms, due times, priorities, partner scope.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
@@ -200,11 +201,54 @@ def _check_scripts(task_spec: Any, check_source: SourceCheck, add: Callable[[str
             sources.append(("condition", text, "eval"))
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         sources.append((f"parameter '{name}'", str(param.get("value", "")), "eval"))
+    sources.extend(_decision_sources(task_spec))
     for what, source, mode in sources:
         try:
             check_source(source, mode)
         except ScriptError as exc:
             add(f"{what}: {exc.detail}")
+
+
+#: the name SpiffWorkflow's DMN engine gives the input value in an entry using ``?``
+_DMN_INPUT = "dmninputexpr"
+
+
+def _decision_sources(task_spec: Any) -> list[tuple[str, str, str]]:
+    """The expressions a business-rule task's decision table evaluates, composed as the
+    DMN engine composes them: each input expression, each input entry tested against its
+    input (``?`` stands for the value; else ``input == entry`` or ``input <entry>`` for
+    an entry such as ``> 5``), and each output entry. They run in the same sandbox, so a
+    table cell is held to the same rules as a script, and refused at deploy time."""
+    engine = getattr(task_spec, "dmnEngine", None)
+    table = getattr(engine, "decision_table", None)
+    if table is None:
+        return []
+    where = f"decision table '{table.id}'"
+    out: list[tuple[str, str, str]] = []
+    for number, column in enumerate(table.inputs, start=1):
+        if column.expression:
+            out.append((f"{where} input {number}", column.expression, "eval"))
+    for rule in table.rules:
+        row = f"{where} rule {rule.row_number or rule.id}"
+        for entry in rule.inputEntries:
+            expression = (entry.input.expression or "") if entry.input is not None else ""
+            for text in entry.lhs:
+                if text and text.strip() not in ("", "-"):
+                    out.append((f"{row} input entry", _composed(expression, text), "eval"))
+        for entry in rule.outputEntries:
+            if entry.text and entry.text.strip():
+                out.append((f"{row} output entry", entry.text, "eval"))
+    return out
+
+
+def _composed(expression: str, entry: str) -> str:
+    if "?" in entry:
+        return entry.replace("?", _DMN_INPUT)
+    try:
+        ast.parse(entry.strip(), mode="eval")
+    except SyntaxError:  # an operator first, e.g. "> 5": the input goes in front
+        return f"({expression or _DMN_INPUT}) {entry}"
+    return f"({expression or _DMN_INPUT}) == ({entry})"
 
 
 def _condition_text(condition: Any) -> str | None:
