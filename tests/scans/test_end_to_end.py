@@ -60,8 +60,9 @@ def test_printed_form_comes_back_and_the_case_completes_straight_through(
     [stored] = response.json()["data"]
     form, empty = stored["pages"]
     assert form["status"] == "processed", form["reasons"]
-    assert form["case_id"] == case["id"]
+    assert form["case_id"] == case["id"] and form["template_id"] == "retention_offer_v1"
     assert empty["status"] == "exception" and empty["exception_case_id"]  # nothing dropped
+    assert empty["template_id"] is None  # a blank page matches no template
     after = cases.get_case(ctx, case["id"])
     assert (after["status"], after["outcome"]) == ("completed", "retained")
     assert after["data"]["offer_code"] == offers[2]

@@ -213,6 +213,9 @@ class ScanPagePublic(BaseModel):
     reasons: list[str]
     case_number: str | None
     case_id: str | None
+    template_id: str | None = Field(
+        default=None, description="the response-form template the page was read as"
+    )
     fields: list[dict[str, Any]]
     created_at: datetime
     image_url: str

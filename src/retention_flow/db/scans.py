@@ -56,6 +56,8 @@ class ScanPage(SQLModel, table=True):
     #: how the page lay on the scanner (rotation, dpi, upside_down): field boxes are on
     #: the upright page, so a crop of an upside-down page turns the image first
     registration: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    #: the response-form template the page was identified as (None: none matched)
+    template_id: str | None = Field(default=None, max_length=100)
     exception_case_id: str | None = Field(default=None, max_length=36, index=True)
     resolution: str | None = Field(default=None, max_length=20)
     resolved_by: str | None = Field(default=None, max_length=200)

@@ -128,6 +128,7 @@ def process_page(
         "case_id": hit[0] if hit else None,
         "fields": [f.model_dump(mode="json") for f in result.fields],
         "registration": result.registration.model_dump() if result.registration else None,
+        "template_id": result.template_id,
     }
     if result.status != "exception" and not result.case_number:
         values["reasons"].append("no readable case number")
