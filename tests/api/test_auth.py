@@ -9,11 +9,14 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from retention_flow.api.app import UnsafeConfiguration, create_app
 from retention_flow.core.config import PLACEHOLDER_SECRET, Settings
-from retention_flow.core.errors import Conflict, ValidationFailed
-from retention_flow.services import users
+from retention_flow.core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from retention_flow.db.session import read_session
+from retention_flow.db.tables import REVOKED_TOKEN
+from retention_flow.services import auth, users
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD, assert_problem, login
 
@@ -151,3 +154,37 @@ def test_production_refuses_placeholder_secret(ctx: AppContext) -> None:
         database_url=ctx.settings.database_url, environment="production", secret_key="s" * 40
     )
     create_app(ctx)
+
+
+def test_logout_ends_this_token_only(
+    ctx: AppContext, client: TestClient, add_user: AddUser, settings: Settings
+) -> None:
+    first = add_user("lou", ["agent"])
+    second = {
+        "Authorization": f"Bearer {login(client, 'lou').json()['access_token']}"
+    }  # the same user's other session
+    assert client.get("/api/me", headers=first).status_code == 200
+    assert client.post("/api/auth/logout", headers=first).status_code == 204
+    body = assert_problem(client.get("/api/me", headers=first), 401, "authentication_failed")
+    assert "logged out" in body["detail"]
+    assert client.get("/api/me", headers=second).status_code == 200
+    assert client.post("/api/auth/logout", headers=first).status_code == 401  # already ended
+    # another API process (its own caches) sees the revocation through the database
+    other = AppContext(settings, clock=ctx.clock, engine=ctx.db)
+    token = first["Authorization"].split()[1]
+    with pytest.raises(AuthenticationFailed, match="logged out"):
+        auth.actor_for_token(other, token)
+    assert auth.actor_for_token(other, second["Authorization"].split()[1]).username == "lou"
+
+
+def test_revoked_tokens_are_kept_only_until_they_expire(
+    ctx: AppContext, client: TestClient, add_user: AddUser, clock: Any
+) -> None:
+    gone = add_user("ada", ["agent"])
+    assert client.post("/api/auth/logout", headers=gone).status_code == 204
+    clock.advance(timedelta(minutes=ctx.settings.token_ttl_minutes + 1))
+    later = add_user("bob", ["agent"])
+    assert client.post("/api/auth/logout", headers=later).status_code == 204
+    with read_session(ctx.db) as session:
+        kept = session.execute(select(REVOKED_TOKEN.c.username)).scalars().all()
+    assert kept == ["bob"]  # ada's token expired anyway: its row was removed

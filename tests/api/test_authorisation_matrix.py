@@ -64,6 +64,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/ready"): OPS,
     ("GET", "/metrics"): OPS,
     ("POST", "/api/auth/token"): OPS,
+    ("POST", "/api/auth/logout"): _rule(USERS),
     ("GET", "/api/me"): _rule(USERS),
     ("GET", "/api/processes"): _rule("process_owner auditor"),
     ("POST", "/api/processes/validate"): _rule("process_owner"),

@@ -33,6 +33,11 @@ def test_login_lands_on_the_users_start_page_and_logout_ends_the_session(
     assert page.get_by_text("You are logged out.").is_visible()
     page.goto("/queue")
     assert "/login" in page.url
+    # a copy of the session cookie (taken before the logout) no longer opens a page
+    page.context.add_cookies([cookie])
+    page.goto("/queue")
+    assert "/login" in page.url
+    assert page.get_by_text("Your session has ended. Please log in again.").is_visible()
 
 
 def test_a_disabled_users_session_stops_with_a_plain_message(

@@ -43,6 +43,8 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[Actor, Depends(get_current_user)]
+#: the raw bearer token of the request (None when it sent none)
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 #: Roles that work queues.
 WORKER_ROLES = frozenset({"agent", "team_lead", "back_office", "partner"} | SKILL_GROUPS)

@@ -237,6 +237,17 @@ class User(SQLModel, table=True):
     updated_at: datetime = _dt()
 
 
+class RevokedToken(SQLModel, table=True):
+    """A token ended before its expiry (logout). Kept until the token would have expired."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=200)
+    expires_at: datetime = _dt(index=True)
+    revoked_at: datetime = _dt()
+
+
 class IdempotencyKey(SQLModel, table=True):
     """A request made once: its key, a fingerprint of the request, and the answer given."""
 

@@ -17,6 +17,7 @@ from .models import (
     Incident,
     Job,
     ProcessVersion,
+    RevokedToken,
     Timer,
     User,
     WorkItem,
@@ -41,6 +42,7 @@ AUDIT_EVENT = _t(AuditEvent)
 AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
+REVOKED_TOKEN = _t(RevokedToken)
 
 CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)

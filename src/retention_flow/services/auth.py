@@ -7,13 +7,18 @@ version the token was issued under (``users.active_actor``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import jwt
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import AuthenticationFailed
+from ..db.session import read_session, write_session
+from ..db.tables import REVOKED_TOKEN
 from .context import Actor, AppContext
 from .users import active_actor, authenticate
 
@@ -34,6 +39,7 @@ def issue_token(
         "iss": ISSUER,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,  # names this token, so a logout can end it alone
     }
     token = jwt.encode(claims, ctx.settings.secret_key, algorithm=ALGORITHM)
     return {"access_token": token, "token_type": "bearer", "expires_in": int(ttl.total_seconds())}
@@ -47,8 +53,8 @@ def login(
 
 
 @lru_cache(maxsize=8192)
-def _verified_claims(secret: str, token: str) -> tuple[str, int, int]:
-    """(sub, ver, exp) of a token whose signature and issuer check out.
+def _verified_claims(secret: str, token: str) -> tuple[str, int, int, str | None]:
+    """(sub, ver, exp, jti) of a token whose signature and issuer check out.
 
     A pure function of the token and the secret, so its answers are remembered: an agent
     sends the same token with every request, and checking the signature and decoding the
@@ -66,14 +72,63 @@ def _verified_claims(secret: str, token: str) -> tuple[str, int, int]:
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed(f"invalid token: {exc}") from exc
-    exp, ver, sub = claims.get("exp"), claims.get("ver"), claims.get("sub")
+    exp, ver, sub, jti = claims.get("exp"), claims.get("ver"), claims.get("sub"), claims.get("jti")
     if not isinstance(exp, int) or not isinstance(ver, int) or not isinstance(sub, str):
         raise AuthenticationFailed("invalid token claims")
-    return sub, ver, exp
+    return sub, ver, exp, jti if isinstance(jti, str) else None
 
 
 def actor_for_token(ctx: AppContext, token: str) -> Actor:
-    sub, ver, exp = _verified_claims(ctx.settings.secret_key, token)
+    sub, ver, exp, jti = _verified_claims(ctx.settings.secret_key, token)
     if exp <= ctx.now().timestamp():
         raise AuthenticationFailed("the token has expired; log in again")
+    if jti is not None and _is_revoked(ctx, jti):
+        raise AuthenticationFailed("this session was logged out; log in again")
     return active_actor(ctx, sub, ver)
+
+
+_SELECT_REVOKED = select(REVOKED_TOKEN.c.jti).where(REVOKED_TOKEN.c.jti == bindparam("b_jti"))
+
+
+def _is_revoked(ctx: AppContext, jti: str) -> bool:
+    cache = ctx.revocations
+    if cache.known_revoked(jti):
+        return True
+    if cache.known_clear(jti):
+        return False
+    with read_session(ctx.db) as session:
+        found = session.connection().execute(_SELECT_REVOKED, {"b_jti": jti}).first()
+    if found is not None:
+        cache.revoked(jti)
+        return True
+    cache.clear(jti)
+    return False
+
+
+def revoke(ctx: AppContext, token: str) -> None:
+    """End one token before its expiry (logout); the user's other sessions go on.
+
+    Rows are kept until the token would have expired anyway; expired ones are removed
+    here. Revoking twice, or a token issued before tokens carried an id, is harmless.
+    """
+    sub, _ver, exp, jti = _verified_claims(ctx.settings.secret_key, token)
+    if jti is None:
+        return
+    now = ctx.now()
+    try:
+        with write_session(ctx.db) as session:
+            session.execute(delete(REVOKED_TOKEN).where(REVOKED_TOKEN.c.expires_at < now))
+            exists = session.connection().execute(_SELECT_REVOKED, {"b_jti": jti}).first()
+            if exists is None:
+                session.execute(
+                    insert(REVOKED_TOKEN).values(
+                        jti=jti,
+                        username=sub,
+                        expires_at=datetime.fromtimestamp(exp, UTC),
+                        revoked_at=now,
+                    )
+                )
+            session.commit()
+    except IntegrityError:
+        pass  # revoked by a concurrent logout of the same token
+    ctx.revocations.revoked(jti)

@@ -107,6 +107,41 @@ class ActorCache:
                 del self._items[key]
 
 
+class RevocationCache:
+    """Which tokens were logged out. A revocation made in this process counts at once; a
+    token found not revoked is trusted for ``seconds`` before the database is asked
+    again (so one made in another process counts within that time, as for a disabled
+    user in ``ActorCache``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._revoked: set[str] = set()
+        self._clear_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def known_revoked(self, jti: str) -> bool:
+        return jti in self._revoked
+
+    def known_clear(self, jti: str) -> bool:
+        until = self._clear_until.get(jti)
+        return until is not None and until >= time.monotonic()
+
+    def revoked(self, jti: str) -> None:
+        with self._lock:
+            if len(self._revoked) > 100_000:
+                self._revoked.clear()  # the database still knows them
+            self._revoked.add(jti)
+            self._clear_until.pop(jti, None)
+
+    def clear(self, jti: str) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._clear_until) > 10_000:
+                self._clear_until.clear()
+            self._clear_until[jti] = time.monotonic() + self.seconds
+
+
 class SpecCache:
     """Compiled bundles per deployment id: each deployed version is parsed once."""
 
@@ -158,6 +193,7 @@ class AppContext:
         self.specs = SpecCache()
         self.live = LiveWorkflows(self.settings.workflow_cache_size)
         self.actors = ActorCache(self.settings.actor_cache_seconds)
+        self.revocations = RevocationCache(self.settings.actor_cache_seconds)
 
     def now(self) -> Any:
         return self.clock.now()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.errors import AuthenticationFailed
+from ..services import auth
 from .session import (
+    SESSION_COOKIE,
     LoginRequired,
     PageCtx,
     WebUser,
@@ -76,7 +79,13 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, ctx: PageCtx) -> Response:
+    """End the session: its token is revoked (a copy of the cookie no longer works),
+    then the cookies are removed."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with contextlib.suppress(AuthenticationFailed):  # invalid token: nothing to end
+            auth.revoke(ctx, token)
     response = RedirectResponse("/login?reason=logged_out", status_code=303)
     end_session(response)
     return response

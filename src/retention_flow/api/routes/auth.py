@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ...services import auth
-from ..deps import CtxDep, CurrentUser
+from ..deps import BearerToken, CtxDep, CurrentUser
 from ..schemas import Me, Token
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -18,6 +18,14 @@ router = APIRouter(prefix="/api", tags=["auth"])
 def login(ctx: CtxDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, object]:
     """Exchange a user name and password for a bearer token."""
     return auth.login(ctx, form.username, form.password)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+def logout(ctx: CtxDep, _user: CurrentUser, token: BearerToken) -> Response:
+    """End this token now (the user's other tokens and sessions go on)."""
+    if token:
+        auth.revoke(ctx, token)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=Me)
