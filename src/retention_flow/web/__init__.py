@@ -24,6 +24,7 @@ from . import (
     task,
     team,
 )
+from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
@@ -35,3 +36,4 @@ def install(app: FastAPI) -> None:
     for module in PAGES:
         app.include_router(module.router)
     errors.install(app)
+    app.add_middleware(SecurityHeadersMiddleware)
