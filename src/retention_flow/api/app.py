@@ -3,6 +3,7 @@ operational endpoints (``/health``, ``/ready``, ``/metrics``)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,11 +40,15 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = ctx or build_context()
         context: AppContext = app.state.ctx
+        before_gc = gc.get_threshold()
+        if context.settings.api_gc_thresholds is not None:
+            gc.set_threshold(*context.settings.api_gc_thresholds)
         threads = context.settings.api_threads_for(context.db.dialect.name)
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
+        gc.set_threshold(*before_gc)  # process-wide: as it was (tests build many apps)
         if ctx is None:
             app.state.ctx.dispose()
 

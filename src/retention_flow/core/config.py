@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         description="threads serving API requests per process (0: anyio's 40; unset: "
         "2 on SQLite, 8 on PostgreSQL, see api_threads_for)",
     )
+    api_gc_thresholds: tuple[int, int, int] | None = Field(
+        default=(100_000, 50, 1000),
+        description="gc.set_threshold for API processes (unset: Python's 700, 10, 10). "
+        "With hot workflows cached in memory, collections at Python's default pace walked "
+        "the whole heap often enough to stall requests by ~100 ms (bench/http_load.py p99)",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     environment: Literal["development", "production"] = Field(
