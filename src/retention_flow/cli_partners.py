@@ -114,9 +114,9 @@ def settlement_export(
     out: Annotated[Path | None, typer.Option(help="file to write (default: stdout)")] = None,
 ) -> None:
     """A statement as CSV for finance."""
-    from .services import settlement
+    from .services import settlement_export
 
-    text = settlement.export_csv(_ctx(), statement_id)
+    text = settlement_export.export_csv(_ctx(), statement_id)
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -17,7 +17,7 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import Conflict, ValidationFailed
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, SETTLEMENT_ENTRY, SETTLEMENT_LINE
-from retention_flow.services import audit, settlement
+from retention_flow.services import audit, settlement, settlement_export
 from retention_flow.services.context import Actor, AppContext
 from tests.partners.conftest import partner_case
 
@@ -132,7 +132,7 @@ def test_csv_export_traces_each_line_to_its_case(seeded: AppContext) -> None:
     [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"]
     settlement.approve_statement(seeded, FINANCE, statement["id"])
     rows: list[dict[str, Any]] = list(
-        csv.DictReader(io.StringIO(settlement.export_csv(seeded, statement["id"])))
+        csv.DictReader(io.StringIO(settlement_export.export_csv(seeded, statement["id"])))
     )
     assert len(rows) == 1
     row = rows[0]

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ..services import settlement
+from ..services import settlement, settlement_export
 from ..services.context import Actor
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
@@ -46,7 +46,7 @@ def export(ctx: PageCtx, _user: Reviewer, statement_id: StatementId) -> Response
     found = settlement.get_statement(ctx, statement_id)
     name = f"settlement-{found['partner_id']}-{found['period']}-{found['seq']}.csv"
     return Response(
-        settlement.export_csv(ctx, statement_id),
+        settlement_export.export_csv(ctx, statement_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from ...services import partners, settlement
+from ...services import partners, settlement, settlement_export
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..partner_schemas import (
@@ -92,7 +92,7 @@ def approve(ctx: CtxDep, user: Manager, statement_id: StatementId) -> dict[str, 
 )
 def export(ctx: CtxDep, _user: Reviewer, statement_id: StatementId) -> Response:
     """The statement as CSV, each line traced to its case."""
-    body = settlement.export_csv(ctx, statement_id)
+    body = settlement_export.export_csv(ctx, statement_id)
     name = f"settlement-{statement_id}.csv"
     return Response(
         body,
