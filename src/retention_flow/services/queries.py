@@ -1,5 +1,6 @@
 """Read queries the API needs beside the core use cases: scoped case lists with totals,
-partner isolation, queue totals and sizes, and request idempotency.
+partner isolation, queue sizes (for metrics) and open work. Queue pages and their totals
+live in ``services.queue``, request idempotency in ``services.idempotency``.
 
 Partner isolation: a case belongs to a partner organisation when its data holds
 ``allocated_partner == <organisation>`` (the sales-partner process's allocation step

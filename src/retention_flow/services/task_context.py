@@ -26,7 +26,7 @@ from ..db.tables import AUDIT_EVENT, CUSTOMER
 from .steps import WORK
 
 #: the most previous attempts shown (a case that looped that often is an outlier)
-MAX_ATTEMPTS = 20
+MAX_PREVIOUS_ATTEMPTS = 20
 
 _CUSTOMER = select(CUSTOMER).where(CUSTOMER.c.id == bindparam("b_customer"))
 _ATTEMPTS = (
@@ -43,7 +43,7 @@ _ATTEMPTS = (
         and_(AUDIT_EVENT.c.case_id == bindparam("b_case"), AUDIT_EVENT.c.type == "task_completed")
     )
     .order_by(AUDIT_EVENT.c.seq.desc())
-    .limit(MAX_ATTEMPTS)
+    .limit(MAX_PREVIOUS_ATTEMPTS)
 )
 
 
