@@ -32,6 +32,7 @@ from .bundle import (
     RoleDefaults,
     SourceCheck,
     UserTaskMeta,
+    calendar_of,
 )
 
 
@@ -40,12 +41,34 @@ def parse_manifest(files: dict[str, str], issues: list[Issue]) -> Manifest:
     if text is None:
         return Manifest()
     try:
-        return Manifest.model_validate_json(text)
+        manifest = Manifest.model_validate_json(text)
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
             issues.append(Issue(MANIFEST_NAME, None, f"{loc}: {err['msg']}"))
         return Manifest()
+    _check_calendars(manifest, issues)
+    return manifest
+
+
+def _check_calendars(manifest: Manifest, issues: list[Issue]) -> None:
+    """Each named calendar must make a calendar; each role's calendar must be named."""
+    for name, spec in manifest.calendars.items():
+        try:
+            calendar_of(spec, None)
+        except (ValueError, KeyError) as exc:
+            issues.append(Issue(MANIFEST_NAME, None, f"calendars.{name}: {exc}"))
+    for role, defaults in manifest.defaults.items():
+        if defaults.calendar is not None and defaults.calendar not in manifest.calendars:
+            known = ", ".join(sorted(manifest.calendars)) or "none"
+            issues.append(
+                Issue(
+                    MANIFEST_NAME,
+                    None,
+                    f"defaults.{role}.calendar: no calendar named {defaults.calendar!r} "
+                    f"(calendars: {known})",
+                )
+            )
 
 
 def parse_forms(files: dict[str, str], issues: list[Issue]) -> dict[str, dict[str, Any]]:
@@ -261,6 +284,37 @@ def _condition_text(condition: Any) -> str | None:
     return str(args[0]) if args else None
 
 
+def _check_business_due(expression: str, definition: Any, add: Callable[[str], None]) -> bool:
+    """``business_due("PT4H"[, "role"])``: a timeDate whose literal duration parses.
+    True when the expression is such a call (checked here), False otherwise."""
+    try:
+        node = ast.parse(expression, mode="eval").body
+    except SyntaxError:
+        return False
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "business_due"
+    ):
+        return False
+    if not isinstance(definition, TimeDateEventDefinition):
+        add(
+            f"timer expression {expression}: business_due gives a due time, so use it in a "
+            "timeDate timer (not a duration or cycle)"
+        )
+        return True
+    args = node.args
+    literal = args[0].value if args and isinstance(args[0], ast.Constant) else None
+    if not 1 <= len(args) <= 2 or node.keywords:
+        add(f'timer expression {expression}: write business_due("PT4H") or ("PT4H", "role")')
+    elif isinstance(literal, str):
+        try:
+            TimerEventDefinition.parse_iso_duration(literal)
+        except Exception:
+            add(f"timer expression {expression}: {literal!r} is not an ISO 8601 duration")
+    return True
+
+
 def _check_timer(
     task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]
 ) -> None:
@@ -282,6 +336,8 @@ def _check_timer(
             f"timer expression {expression} is not quoted: timer expressions are Python, "
             f'so write "{expression}" (with quotes) or a variable name'
         )
+        return
+    if _check_business_due(expression, definition, add):
         return
     try:
         value = _literal(expression)
@@ -358,6 +414,7 @@ def _user_task_meta(
     if calendar not in (None, "calendar", "business"):
         add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
         calendar = None
+    calendar = calendar or manifest.due_calendar
     return UserTaskMeta(
         element_id=element_id,
         name=getattr(task_spec, "bpmn_name", None) or element_id,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,9 +19,22 @@ from ..core.calendar import BusinessCalendar
 from ..core.clock import Clock, SystemClock, utc_iso
 from ..core.config import Settings, get_settings
 from ..db.session import create_db_engine
-from ..engine.bundle import CompiledBundle, due_at
+from ..engine.bundle import CompiledBundle, calendar_of, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+
+#: the bundle of the case whose step runs now (for ``business_due``'s role calendars)
+_STEP_BUNDLE: ContextVar[CompiledBundle | None] = ContextVar("step_bundle", default=None)
+
+
+@contextmanager
+def bundle_scope(bundle: CompiledBundle) -> Iterator[None]:
+    """While a step runs: expressions evaluated in it see this bundle's calendars."""
+    token = _STEP_BUNDLE.set(bundle)
+    try:
+        yield
+    finally:
+        _STEP_BUNDLE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -182,6 +197,7 @@ class AppContext:
             self.settings.business_days,
             self.settings.holidays,
         )
+        self._calendars: dict[tuple[str, str], BusinessCalendar] = {}
         script_engine = make_script_engine(
             budget_seconds=self.settings.script_budget_seconds,
             service_handlers=self.service_handlers,
@@ -198,14 +214,41 @@ class AppContext:
     def now(self) -> Any:
         return self.clock.now()
 
-    def _business_due(self, duration: str) -> str:
-        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now."""
-        return utc_iso(self.calendar.add_iso(self.clock.now(), str(duration)))
+    def _business_due(self, duration: str, role: str | None = None) -> str:
+        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now;
+        ``business_due("PT4H", "specialist")`` counts the specialist role's opening hours
+        (the calendar its bundle.json names for it; the settings' calendar otherwise)."""
+        if role is not None and not isinstance(role, str):
+            raise ValueError("business_due's second argument must be a role name")
+        bundle = _STEP_BUNDLE.get()
+        calendar = self.calendar_for(bundle, role) if bundle is not None else self.calendar
+        return utc_iso(calendar.add_iso(self.clock.now(), str(duration)))
 
-    def due_at(self, start: datetime, duration: str, calendar: str | None) -> datetime:
-        """A work item's due time: calendar time, or business hours."""
+    def calendar_for(self, bundle: CompiledBundle, role: str | None) -> BusinessCalendar:
+        """The business calendar of ``role`` in ``bundle``: the calendar its bundle.json
+        names for the role, else the settings' calendar."""
+        defaults = bundle.manifest.defaults.get(role or "")
+        name = defaults.calendar if defaults is not None else None
+        if name is None:
+            return self.calendar
+        key = (bundle.content_hash, name)
+        found = self._calendars.get(key)
+        if found is None:
+            found = calendar_of(bundle.manifest.calendars[name], self.calendar)
+            self._calendars[key] = found
+        return found
+
+    def due_at(
+        self,
+        start: datetime,
+        duration: str,
+        calendar: str | None,
+        business: BusinessCalendar | None = None,
+    ) -> datetime:
+        """A work item's due time: calendar time, or business hours (``business``, by
+        default the settings' calendar)."""
         if (calendar or self.settings.due_calendar) == "business":
-            return self.calendar.add_iso(start, duration)
+            return (business or self.calendar).add_iso(start, duration)
         return due_at(start, duration)
 
     def dispose(self) -> None:

@@ -229,7 +229,12 @@ def save_step(
             "state": "ready",
             "claimed_by": None,
             "claimed_at": None,
-            "due_at": ctx.due_at(now, due, meta.due_calendar if meta else None),
+            "due_at": ctx.due_at(
+                now,
+                due,
+                meta.due_calendar if meta else bundle.manifest.due_calendar,
+                ctx.calendar_for(bundle, role),
+            ),
             "priority": priority,
             "form": meta.form_file if meta else None,
             "partner": task.partner,
