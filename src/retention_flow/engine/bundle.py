@@ -155,6 +155,9 @@ class ProcessInfo:
     channel: str | None
     spec: Any
     subprocess_specs: dict[str, Any]
+    #: names of the messages / signals whose start events start this process
+    start_messages: frozenset[str] = frozenset()
+    start_signals: frozenset[str] = frozenset()
 
 
 @dataclass
