@@ -20,6 +20,7 @@ from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+from .audit_seal import AuditKeys, bind_keys
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,9 @@ class AppContext:
         self.live = LiveWorkflows(self.settings.workflow_cache_size)
         self.actors = ActorCache(self.settings.actor_cache_seconds)
         self.revocations = RevocationCache(self.settings.actor_cache_seconds)
+        #: the audit seal and checkpoint keys (read, or created, on first use)
+        self.audit_keys = AuditKeys(self.settings, self.clock.now)
+        bind_keys(self.db, self.audit_keys)
 
     def now(self) -> Any:
         return self.clock.now()
