@@ -17,10 +17,8 @@ from .audit import NewEvent, append_system
 from .audit_chain import SYSTEM_STREAM
 from .audit_checkpoint import checkpoint_path, read_log
 from .audit_seal import HEAD, KeySet, replace_key_file, write_new_key_file
-from .audit_verify import MAX_PROBLEMS, verify, walk
+from .audit_verify import MAX_PROBLEMS, SEALED_EXISTING, verify, walk
 from .context import AppContext
-
-SEALED_EXISTING = "audit_existing_sealed"
 
 
 def verify_trail(

@@ -275,7 +275,8 @@ def write_checkpoint(ctx: AppContext, *, full: bool = False) -> dict[str, Any]:
             "count": len(state),
             "root": heads_digest(state),
         }
-        line["key_id"], line["sig"] = signing.sign(_payload(line))
+        line["key_id"] = signing.sign_active
+        line["sig"] = signing.sign(_payload(line))[1]
         text = json.dumps(line, sort_keys=True, separators=(",", ":"))
         handle.write((text + "\n").encode())
         handle.flush()

@@ -29,12 +29,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..db.tables import AUDIT_EVENT, AUDIT_HEAD, CASE
-from .audit_chain import GENESIS, chain_hash
+from .audit_chain import GENESIS, SYSTEM_STREAM, chain_hash
 from .audit_checkpoint import CheckpointLog, Problem
 from .audit_seal import EVENT, HEAD, AuditKeys, keys_of
 
 #: findings listed in a result (the count of all is ``problem_count``)
 MAX_PROBLEMS = 100
+#: the ``system`` event of ``retention-flow audit seal-existing`` (it runs once)
+SEALED_EXISTING = "audit_existing_sealed"
 
 
 @dataclass
@@ -111,13 +113,18 @@ def walk(
         query = query.where(AUDIT_EVENT.c.stream == stream)
     heads = stored_heads(session, stream)
     log = checkpoints or CheckpointLog("")
+    legacy_sealed = session.execute(
+        select(AUDIT_EVENT.c.at).where(
+            AUDIT_EVENT.c.stream == SYSTEM_STREAM, AUDIT_EVENT.c.type == SEALED_EXISTING
+        )
+    ).first()
     walked: set[str] = set()
     walker: _StreamWalk | None = None
     for row in _iterate(session, query, batch):
         if walker is None or row["stream"] != walker.stream:
             if walker is not None:
                 yield walker.close(heads.pop(walker.stream, None))
-            walker = _StreamWalk(row["stream"], keys, log)
+            walker = _StreamWalk(row["stream"], keys, log, legacy_sealed is not None)
             walked.add(walker.stream)
         walker.add(row)
     if walker is not None:
@@ -144,8 +151,12 @@ def walk(
 
 
 class _StreamWalk:
-    def __init__(self, stream: str, keys: AuditKeys, log: CheckpointLog) -> None:
+    def __init__(
+        self, stream: str, keys: AuditKeys, log: CheckpointLog, legacy_sealed: bool
+    ) -> None:
         self.stream = stream
+        #: ``audit seal-existing`` ran: a head without a seal is no longer a legacy head
+        self.legacy_sealed = legacy_sealed
         self.keys = keys
         self.log = log
         self.positions = log.positions.get(stream, {})
@@ -237,6 +248,10 @@ class _StreamWalk:
             )
         if verdict == "unsealed" and self.sealed:
             return self._found("unsealed", seq, "the head has no seal though its events do")
+        if verdict == "unsealed" and self.legacy_sealed:
+            return self._found(
+                "unsealed", seq, "the head has no seal though `audit seal-existing` ran: removed"
+            )
         if verdict == "unsealed":
             self._found(
                 "legacy_head",
