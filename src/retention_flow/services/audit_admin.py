@@ -26,6 +26,7 @@ def verify_trail(
 ) -> dict[str, Any]:
     """Verify every chain with its seals, and against the checkpoints of ``checkpoint_file``
     (by default the configured file, when it exists)."""
+    ctx.audit_keys.current()  # no keys, no verdict: say so before reading anything
     log = None
     if checkpoint_file is not None:
         if not checkpoint_file.is_file():
