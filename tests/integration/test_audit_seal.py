@@ -198,44 +198,40 @@ def test_a_deleted_case_is_found_by_the_checkpoint(ctx: AppContext) -> None:
     assert result["kind"] == "stream_missing" and result["broken_stream"] == case_id
 
 
-def _unseal_as_before_the_upgrade(ctx: AppContext, case_id: str) -> None:
+def _as_before_the_upgrade(ctx: AppContext) -> None:
+    """The database as migration 0014 finds one written before sealing: no seal anywhere."""
     with ctx.db.begin() as conn:
-        conn.execute(
-            text("UPDATE audit_event SET seal = NULL, seal_key = NULL WHERE stream = :c"),
-            {"c": case_id},
-        )
-        conn.execute(
-            text('UPDATE "case" SET audit_seal = NULL, audit_seal_key = NULL WHERE id = :c'),
-            {"c": case_id},
-        )
+        conn.execute(text("UPDATE audit_event SET seal = NULL, seal_key = NULL"))
+        conn.execute(text("UPDATE audit_head SET seal = NULL, seal_key = NULL"))
+        conn.execute(text('UPDATE "case" SET audit_seal = NULL, audit_seal_key = NULL'))
 
 
 def test_heads_written_before_sealing_are_sealed_once(ctx: AppContext) -> None:
-    case_id = case_with_history(ctx)
-    other = case_with_history(ctx)
-    _unseal_as_before_the_upgrade(ctx, case_id)
-    _unseal_as_before_the_upgrade(ctx, other)
+    untouched, rewritten, resumed = (case_with_history(ctx) for _ in range(3))
+    _as_before_the_upgrade(ctx)
     write_checkpoint(ctx)  # the worker's first pass after the upgrade
-    rewrite_and_recompute(ctx.db, other, first_completed(ctx.db, other), "mallory")
+    rewrite_and_recompute(ctx.db, rewritten, first_completed(ctx.db, rewritten), "mallory")
     result = _verify(ctx)
-    assert {p["kind"] for p in result["problems"]} == {"legacy_head"}
+    assert [p["kind"] for p in result["problems"]] == ["legacy_head"] * 4  # 3 cases + system
     done = audit_admin.seal_existing(ctx, "olga")
     # the rewritten one is caught by the checkpoint and stays unsealed
-    assert done["sealed"] == 1 and done["refused_count"] == 1
-    assert done["refused"][0]["stream"] == other
+    assert done["sealed"] == 3 and done["refused_count"] == 1
+    assert done["refused"][0]["stream"] == rewritten
     assert done["refused"][0]["kind"] == "differs_from_checkpoint"
+    finish_case(ctx, resumed)  # its new events are sealed, and its head over the old ones
     result = _verify(ctx, Path(ctx.settings.audit_checkpoint_file))
-    assert [p["stream"] for p in result["problems"]] == [other]
+    assert [p["stream"] for p in result["problems"]] == [rewritten]
     with pytest.raises(Conflict, match="already ran"):
         audit_admin.seal_existing(ctx, "olga")
     # a seal removed later is a finding, never a legacy head again
     with ctx.db.begin() as conn:
-        conn.execute(text('UPDATE "case" SET audit_seal = NULL WHERE id = :c'), {"c": case_id})
+        conn.execute(text('UPDATE "case" SET audit_seal = NULL WHERE id = :c'), {"c": untouched})
     found = {p["stream"]: p for p in _verify(ctx)["problems"]}
-    assert found[case_id]["kind"] == "unsealed" and "seal-existing` ran" in found[case_id]["reason"]
+    assert found[untouched]["kind"] == "unsealed"
+    assert "seal-existing` ran" in found[untouched]["reason"]
 
 
-def test_removed_event_seal_is_a_finding(ctx: AppContext) -> None:
+def test_removed_seals_are_findings(ctx: AppContext) -> None:
     case_id = case_with_history(ctx)
     with ctx.db.begin() as conn:
         conn.execute(
@@ -244,6 +240,13 @@ def test_removed_event_seal_is_a_finding(ctx: AppContext) -> None:
         )
     result = _verify(ctx)
     assert (result["kind"], result["broken_seq"]) == ("unsealed", 3)
+    # every seal of a stream removed: its events were stored after sealing began
+    with ctx.db.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET seal = NULL WHERE stream = :c"), {"c": case_id})
+        conn.execute(text('UPDATE "case" SET audit_seal = NULL WHERE id = :c'), {"c": case_id})
+    result = _verify(ctx)
+    assert (result["kind"], result["broken_seq"]) == ("unsealed", 1)
+    assert "after sealing began" in result["reason"]
 
 
 def test_worker_writes_checkpoints_at_its_interval(ctx: AppContext) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..db.tables import AUDIT_EVENT, AUDIT_HEAD, CASE
@@ -118,6 +118,9 @@ def walk(
             AUDIT_EVENT.c.stream == SYSTEM_STREAM, AUDIT_EVENT.c.type == SEALED_EXISTING
         )
     ).first()
+    sealing_began = session.execute(
+        select(func.min(AUDIT_EVENT.c.id)).where(AUDIT_EVENT.c.seal.is_not(None))
+    ).scalar()
     walked: set[str] = set()
     walker: _StreamWalk | None = None
     for row in _iterate(session, query, batch):
@@ -125,6 +128,7 @@ def walk(
             if walker is not None:
                 yield walker.close(heads.pop(walker.stream, None))
             walker = _StreamWalk(row["stream"], keys, log, legacy_sealed is not None)
+            walker.sealing_began = sealing_began
             walked.add(walker.stream)
         walker.add(row)
     if walker is not None:
@@ -157,6 +161,8 @@ class _StreamWalk:
         self.stream = stream
         #: ``audit seal-existing`` ran: a head without a seal is no longer a legacy head
         self.legacy_sealed = legacy_sealed
+        #: the id of the first sealed event: an unsealed event stored after it lost its seal
+        self.sealing_began: int | None = None
         self.keys = keys
         self.log = log
         self.positions = log.positions.get(stream, {})
@@ -200,6 +206,12 @@ class _StreamWalk:
             )
         elif self.sealed:
             return self._found("unsealed", seq, "the event has no seal, but earlier ones do")
+        elif self.sealing_began is not None and row["id"] > self.sealing_began:
+            return self._found(
+                "unsealed",
+                seq,
+                "the event has no seal but was stored after sealing began: it was removed",
+            )
         seen = self.positions.get(seq)
         if seen is not None and seen.hash != row["hash"]:
             self._found(
