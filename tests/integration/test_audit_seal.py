@@ -283,3 +283,17 @@ def test_keys_are_created_once_0600_outside_the_database(
     assert not (tmp_path / "unused.json").exists()
     with pytest.raises(AuditKeysUnavailable, match="not JSON"):
         AuditKeys(Settings(audit_keys=SecretStr("{")), clock.now).current()
+
+
+def test_writer_reports_a_checkpoint_file_cut_behind_its_back(
+    ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    case_id = case_with_history(ctx)
+    path = Path(ctx.settings.audit_checkpoint_file)
+    write_checkpoint(ctx)
+    finish_case(ctx, case_id)
+    write_checkpoint(ctx)
+    path.write_text(path.read_text().splitlines(keepends=True)[0])
+    with caplog.at_level("ERROR"):
+        assert write_checkpoint(ctx)["n"] == 2
+    assert "lines were removed" in caplog.text

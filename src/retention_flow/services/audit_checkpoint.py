@@ -338,7 +338,16 @@ def _cached_log(path: Path, keys: AuditKeys) -> CheckpointLog:
         cached = _CACHE.get(str(path.resolve()))
     if cached is not None and cached[0] == _stamp(path):
         return cached[1]
-    return read_log(path, keys)
+    fresh = read_log(path, keys)
+    if cached is not None and fresh.last_n < cached[1].last_n:
+        log.error(
+            "audit checkpoint file %s now ends at line %s, but this process wrote line %s: "
+            "lines were removed or the file replaced (verify against a kept copy)",
+            path,
+            fresh.last_n,
+            cached[1].last_n,
+        )
+    return fresh
 
 
 def _remember(path: Path, log_: CheckpointLog) -> None:

@@ -236,11 +236,19 @@ def write_new_key_file(path: Path, keys: KeySet) -> bool:
     """Create ``path`` (0600) holding ``keys`` unless it exists; True when created. Safe
     against another process doing the same: the file appears whole, once."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_private_tmp(path, keys.to_json())
+    text = keys.to_json()
+    tmp = _write_private_tmp(path, text)
     try:
         os.link(tmp, path)
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: create it in place, exclusively
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
     finally:
         tmp.unlink()
     return True
