@@ -5,6 +5,7 @@ file, GET /api/audit/keys the signing keys' public halves. The rewrites are raw 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -83,6 +84,15 @@ def test_api_hands_out_checkpoints_and_public_keys(
             json.dumps(signed, sort_keys=True, separators=(",", ":")).encode(),
         )
     assert_problem(client.get("/api/audit/keys", headers=headers["agent"]), 403, "forbidden")
+    # a line appended to the server's file without the signing key is reported
+    last = json.loads(response.text.splitlines()[-1])
+    forged = {**last, "n": 3, "heads": {case_id: [1, "0" * 64]}}
+    forged["prev"] = hashlib.sha256(response.text.splitlines()[-1].encode()).hexdigest()
+    with open(ctx.settings.audit_checkpoint_file, "a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+    body = client.get("/api/audit/verify", headers=headers["auditor"]).json()
+    assert not body["ok"] and body["kind"] == "checkpoint_forged"
+    assert body["problems"][0]["line"] == 3 and body["problem_count"] == 1
 
 
 def test_api_answers_503_when_production_keys_are_missing(
