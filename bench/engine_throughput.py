@@ -85,7 +85,10 @@ def bare_spiff(n: int) -> float:
 def make_context(url: str) -> AppContext:
     engine = create_db_engine(url)
     upgrade(engine)
-    settings = Settings(database_url=url)
+    settings = Settings(
+        database_url=url,
+        audit_key_file=str(Path(tempfile.gettempdir()) / "bench-audit-keys.json"),
+    )
     ctx = AppContext(settings, clock=SystemClock(), engine=engine)
     processes.deploy(
         ctx, load_bundle_path(BUNDLE), Actor("bench-owner", frozenset({"process_owner"}))
@@ -113,6 +116,29 @@ def service_layer(ctx: AppContext, n: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - started
     event.remove(ctx.db, "commit", count)
     return n / elapsed, commits / n
+
+
+def seal_share(ctx: AppContext, cases_per_s: float) -> None:
+    """What sealing the audit trail costs a step, measured in this run: one HMAC per event
+    and one per head (services/audit_seal.py), against the time of a step."""
+    with ctx.db.connect() as conn:
+        n_events = conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+        n_cases = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+    steps = n_cases * (1 + len(PATH))  # the start and one completion per task
+    events_per_step = n_events / steps
+    keys = ctx.audit_keys.current()
+    digest = "ab" * 32
+    repeats = 20_000
+    t0 = time.perf_counter()
+    for i in range(repeats):
+        keys.seal(b"retention-flow/audit-event", "c0ffee00-1234-5678-9abc-def012345678", i, digest)
+    seal_us = (time.perf_counter() - t0) / repeats * 1e6
+    step_us = 1e6 / (cases_per_s * (1 + len(PATH)))
+    per_step = seal_us * (events_per_step + 1)
+    print(
+        f"    audit seals: {seal_us:.2f} us per HMAC, {events_per_step:.1f} events + 1 head per "
+        f"step = {per_step:.1f} us of a {step_us:.0f} us step ({per_step / step_us:.2%})"
+    )
 
 
 def fill_queue(ctx: AppContext, total: int) -> None:
@@ -186,6 +212,7 @@ def run_backend(name: str, url: str, n: int, sizes: list[int], rounds: int) -> N
         f"ratio (median of {rounds} rounds): {statistics.median(ratios):.2f} "
         f"[{', '.join(f'{r:.2f}' for r in ratios)}]   target >= 0.5   commits/case: {commits:.1f}"
     )
+    seal_share(ctx, statistics.median(rates))
     figures = {}
     for size in sizes:
         fill_queue(ctx, size)

@@ -76,8 +76,16 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, script_budget_seconds=0.5)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, script_budget_seconds=0.5, **audit_files(tmp_path))
+
+
+def audit_files(folder: Path) -> dict[str, str]:
+    """Each test's own audit keys and checkpoint file (not ./var/ of the checkout)."""
+    return {
+        "audit_key_file": str(folder / "audit-keys.json"),
+        "audit_checkpoint_file": str(folder / "audit-checkpoints.jsonl"),
+    }
 
 
 @pytest.fixture

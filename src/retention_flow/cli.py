@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
 from .cli_partners import partners_app, settlement_app
 from .cli_scans import forms_app, scan
@@ -25,6 +26,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(partners_app, name="partners")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(forms_app, name="forms")
+app.add_typer(audit_app, name="audit")
+app.command("verify-audit")(verify_audit)
 app.command()(scan)
 
 
@@ -163,20 +166,6 @@ def history(case_id: str) -> None:
     ctx = _ctx()
     with read_session(ctx.db) as session:
         _out([e.model_dump() for e in audit.history(session, case_id)])
-
-
-@app.command("verify-audit")
-def verify_audit() -> None:
-    """Check every audit hash chain; exit 1 at the first broken link."""
-    from .db.session import read_session
-    from .services import audit
-
-    ctx = _ctx()
-    with read_session(ctx.db) as session:
-        result = audit.verify(session)
-    _out(result.as_dict())
-    if not result.ok:
-        raise typer.Exit(1)
 
 
 UserRolesOpt = Annotated[list[str], typer.Option("--role", "-r", help="role (repeat for several)")]

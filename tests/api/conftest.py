@@ -7,6 +7,7 @@ Passwords are hashed with cheap argon2id parameters here (the production default
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from retention_flow.api.app import create_app
 from retention_flow.core.config import Settings
 from retention_flow.services import users
 from retention_flow.services.context import AppContext
+from tests.conftest import audit_files
 
 PASSWORD = "correct horse battery"
 
@@ -34,13 +36,14 @@ USERS: dict[str, tuple[list[str], str | None]] = {
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=db_url,
         script_budget_seconds=0.5,
         password_hash_time_cost=1,
         password_hash_memory_kib=64,
         max_upload_bytes=2 * 1024 * 1024,
+        **audit_files(tmp_path),
     )
 
 

@@ -89,6 +89,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/tasks/{task_id}/assign"): _rule("team_lead admin"),
     ("POST", "/api/tasks/{task_id}/complete"): _rule("agent", hidden="partner2"),
     ("GET", "/api/audit/verify"): _rule("auditor"),
+    ("GET", "/api/audit/checkpoints"): _rule("auditor"),
+    ("GET", "/api/audit/keys"): _rule("auditor"),
     ("GET", "/api/partners"): _rule("admin back_office"),
     ("POST", "/api/partners"): _rule("admin back_office"),
     ("POST", "/api/partners/allocate"): _rule("admin back_office"),
@@ -232,7 +234,8 @@ def test_route_authorisation(
         status = response.status_code
         code = (
             response.json().get("code")
-            if "json" in response.headers.get("content-type", "")
+            if response.headers.get("content-type", "").split(";")[0]
+            in ("application/json", "application/problem+json")
             else None
         )
         if status in (401, 403):

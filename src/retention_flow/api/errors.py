@@ -39,6 +39,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),
     (OcrUnavailable, 503),
+    (e.AuditKeysUnavailable, 503),
 ]
 
 HTTP_CODES = {

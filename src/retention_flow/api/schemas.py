@@ -214,6 +214,22 @@ class HistoryPublic(BaseModel):
     count: int
 
 
+class AuditProblemPublic(BaseModel):
+    kind: str
+    reason: str
+    stream: str | None = None
+    seq: int | None = None
+    line: int | None = None
+
+
+class CheckpointSummaryPublic(BaseModel):
+    file: str
+    lines: int
+    last_at: str | None = None
+    streams: int
+    incomplete_tail: bool
+
+
 class VerifyPublic(BaseModel):
     ok: bool
     streams: int
@@ -221,6 +237,19 @@ class VerifyPublic(BaseModel):
     broken_stream: str | None = None
     broken_seq: int | None = None
     reason: str | None = None
+    #: the first finding's kind (resealed, truncated, checkpoint_forged, ...)
+    kind: str | None = None
+    problems: list[AuditProblemPublic] = []
+    problem_count: int = 0
+    #: the checkpoint file compared with (None: none written yet)
+    checkpoints: CheckpointSummaryPublic | None = None
+
+
+class AuditKeysPublic(BaseModel):
+    seal_active: str
+    seal_key_ids: list[str]
+    sign_active: str
+    signing_public_keys: dict[str, str]
 
 
 # --------------------------------------------------------------------------- scans

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
@@ -139,6 +139,28 @@ class Settings(BaseSettings):
         description="Redis URL: scanned pages go to Celery workers (`worker --celery`)",
     )
     celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
+    audit_key_file: str = Field(
+        default="./var/audit-keys.json",
+        description="JSON file of the audit seal (HMAC) and checkpoint signing (Ed25519) keys, "
+        "created 0600 on first use outside production; keep it outside the database and its "
+        "backups (production: a mounted secret)",
+    )
+    audit_keys: SecretStr | None = Field(
+        default=None,
+        description="the audit keys as JSON (the key file's format) from a secret store; "
+        "when set, the key file is not used",
+    )
+    audit_checkpoint_file: str = Field(
+        default="./var/audit-checkpoints.jsonl",
+        description="append-only file of signed checkpoints of every audit stream's head "
+        "(keep it outside the database, ideally on write-once storage)",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often `retention-flow worker` writes a checkpoint (0: never; "
+        "`retention-flow audit checkpoint` writes one on demand)",
+    )
 
     def api_threads_for(self, dialect: str) -> int:
         """Threads serving requests. Measured (bench/http_load.py): SQLite writes one at a

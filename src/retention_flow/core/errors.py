@@ -100,3 +100,11 @@ class ScriptRefused(ScriptError):
 
 class ScriptBudgetExceeded(ScriptError):
     code = "script_budget_exceeded"
+
+
+class AuditKeysUnavailable(RetentionFlowError):
+    """The audit seal keys are missing or unreadable: nothing can be audited (so nothing
+    is written) until they are provisioned."""
+
+    code = "audit_keys_unavailable"
+    title = "Audit keys unavailable"

@@ -79,6 +79,10 @@ class Case(SQLModel, table=True):
     created_at: datetime = _dt()
     updated_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
+    #: HMAC of the audit head (services/audit_seal.py) and the id of its key; NULL only
+    #: for heads written before sealing (``retention-flow audit seal-existing``)
+    audit_seal_key: str | None = Field(default=None, max_length=40)
+    audit_seal: str | None = Field(default=None, max_length=64)
 
 
 class CaseKey(SQLModel, table=True):
@@ -214,6 +218,10 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    #: HMAC of (stream, seq, hash) with the key ``seal_key`` (services/audit_seal.py);
+    #: NULL for events written before sealing
+    seal_key: str | None = Field(default=None, max_length=40)
+    seal: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
@@ -224,6 +232,8 @@ class AuditHead(SQLModel, table=True):
     stream: str = Field(primary_key=True, max_length=36)
     seq: int = 0
     hash: str = Field(max_length=64)
+    seal_key: str | None = Field(default=None, max_length=40)
+    seal: str | None = Field(default=None, max_length=64)
 
 
 class User(SQLModel, table=True):

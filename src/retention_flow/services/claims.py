@@ -58,6 +58,8 @@ _MOVE_HEAD = (
     .values(
         audit_seq=bindparam("b_new_seq"),
         audit_hash=bindparam("b_hash"),
+        audit_seal_key=bindparam("b_seal_key"),
+        audit_seal=bindparam("b_seal"),
         updated_at=bindparam("b_at"),
     )
 )
@@ -69,16 +71,24 @@ def _append_case_events(
     """Audit events that change no workflow state (claims): chain on the case head as
     read with the item (``_load_item_head``); a head moved meanwhile is a conflict."""
     case_id, head_seq = item["case_id"], item["case_audit_seq"]
-    rows, seq, digest = build_rows(
-        case_id, case_id, head_seq, item["case_audit_hash"], events, ctx.now()
+    rows, sealed = build_rows(
+        case_id,
+        case_id,
+        head_seq,
+        item["case_audit_hash"],
+        events,
+        ctx.now(),
+        ctx.audit_keys.current(),
     )
     result = session.connection().execute(
         _MOVE_HEAD,
         {
             "b_case": case_id,
             "b_seq": head_seq,
-            "b_new_seq": seq,
-            "b_hash": digest,
+            "b_new_seq": sealed.seq,
+            "b_hash": sealed.hash,
+            "b_seal_key": sealed.seal_key,
+            "b_seal": sealed.seal,
             "b_at": ctx.now(),
         },
     )

@@ -22,6 +22,7 @@ from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, calendar_of, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+from .audit_seal import AuditKeys, bind_keys
 
 #: the bundle of the case whose step runs now (for ``business_due``'s role calendars)
 _STEP_BUNDLE: ContextVar[CompiledBundle | None] = ContextVar("step_bundle", default=None)
@@ -210,6 +211,9 @@ class AppContext:
         self.live = LiveWorkflows(self.settings.workflow_cache_size)
         self.actors = ActorCache(self.settings.actor_cache_seconds)
         self.revocations = RevocationCache(self.settings.actor_cache_seconds)
+        #: the audit seal and checkpoint keys (read, or created, on first use)
+        self.audit_keys = AuditKeys(self.settings, self.clock.now)
+        bind_keys(self.db, self.audit_keys)
 
     def now(self) -> Any:
         return self.clock.now()

@@ -1,7 +1,7 @@
 """One workflow step, persisted in one transaction.
 
 ``save_step`` writes the new workflow state (conditional on the case's lock version
-and audit head), the work-item projection (new ready tasks in, finished ones closed),
+and sealed audit head), the work-item projection (new ready tasks in, finished ones closed),
 the pending timers, the correlation keys and the audit events, through SQLAlchemy
 Core statements on the tables: a handful of statements and one commit per step.
 """
@@ -57,6 +57,8 @@ class CaseHead:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    audit_seal_key: str | None = None
+    audit_seal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ _STEP_COLUMNS = (
     "serializer_version",
     "audit_seq",
     "audit_hash",
+    "audit_seal_key",
+    "audit_seal",
     "updated_at",
     "ended_at",
     "lock_version",
@@ -296,8 +300,8 @@ def save_step(
     if status in ("completed", "cancelled"):
         events.append(NewEvent(f"case_{status}", actor, detail={"outcome": outcome}))
 
-    rows, new_seq, new_hash = build_rows(
-        head.id, head.id, head.audit_seq, head.audit_hash, events, now
+    rows, sealed = build_rows(
+        head.id, head.id, head.audit_seq, head.audit_hash, events, now, ctx.audit_keys.current()
     )
     state = ctx.runtime.dump(wf)
     values = {
@@ -306,8 +310,10 @@ def save_step(
         "data": snapshot.data,
         "state": state,
         "serializer_version": ctx.runtime.serializer_version,
-        "audit_seq": new_seq,
-        "audit_hash": new_hash,
+        "audit_seq": sealed.seq,
+        "audit_hash": sealed.hash,
+        "audit_seal_key": sealed.seal_key,
+        "audit_seal": sealed.seal,
         "updated_at": now,
         "ended_at": ended,
     }
@@ -371,8 +377,10 @@ def save_step(
         outcome=outcome,
         data=snapshot.data,
         lock_version=new_lock,
-        audit_seq=new_seq,
-        audit_hash=new_hash,
+        audit_seq=sealed.seq,
+        audit_hash=sealed.hash,
+        audit_seal_key=sealed.seal_key,
+        audit_seal=sealed.seal,
         updated_at=now,
         ended_at=ended,
         serializer_version=ctx.runtime.serializer_version,

@@ -244,7 +244,9 @@ def run_worker(
 ) -> None:
     """Poll until ``stop`` is set (or ``max_passes`` passes ran); with ``scan_inbox`` set,
     each pass also takes the settled files of the inbox folder; once a minute, scan pages
-    left queued longer than ``scan_stale_minutes`` are dispatched again."""
+    left queued longer than ``scan_stale_minutes`` are dispatched again; every
+    ``audit_checkpoint_seconds`` (and on the first pass) a signed checkpoint of the audit
+    heads is appended to the checkpoint file."""
     from .scan_dispatch import requeue_stale_pages
     from .scan_inbox import Inbox
 
@@ -253,7 +255,7 @@ def run_worker(
     passes = 0
     inbox = Inbox.from_settings(ctx)
     stale = timedelta(minutes=ctx.settings.scan_stale_minutes)
-    next_sweep = ctx.now()
+    next_sweep = next_checkpoint = ctx.now()
     log.info("worker %s started", worker)
     while not stop.is_set():
         jobs = handlers if handlers is not None else default_job_handlers()
@@ -263,9 +265,24 @@ def run_worker(
         if ctx.now() >= next_sweep:  # scan pages whose processing was lost
             busy += requeue_stale_pages(ctx, stale)
             next_sweep = ctx.now() + timedelta(minutes=1)
+        if ctx.settings.audit_checkpoint_seconds and ctx.now() >= next_checkpoint:
+            _checkpoint(ctx)
+            next_checkpoint = ctx.now() + timedelta(seconds=ctx.settings.audit_checkpoint_seconds)
         passes += 1
         if max_passes is not None and passes >= max_passes:
             break
         if not busy:
             stop.wait(idle_wait(ctx, poll_seconds))
     log.info("worker %s stopped", worker)
+
+
+def _checkpoint(ctx: AppContext) -> None:
+    """A checkpoint that fails (disk full, keys missing) is logged; the worker goes on."""
+    from .audit_checkpoint import write_checkpoint
+
+    try:
+        written = write_checkpoint(ctx)
+    except (OSError, RetentionFlowError) as exc:
+        log.error("audit checkpoint failed: %s", exc)
+        return
+    log.info("audit checkpoint %s: %s heads", written["n"], written["heads_written"])
