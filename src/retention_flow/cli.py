@@ -323,15 +323,25 @@ def worker(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="also fire timers and run jobs in this process "
+            "(default: RETENTION_FLOW_SERVE_WORKER, true)",
+            show_default=False,
+        ),
+    ] = True,
 ) -> None:
-    """Run the HTTP API (uvicorn)."""
+    """Run the HTTP API and pages (uvicorn), with the worker in a background thread."""
     import uvicorn
 
     from .api.app import create_app
     from .core.config import get_settings
 
     settings = get_settings()
-    uvicorn.run(create_app(), host=host or settings.host, port=port or settings.port)
+    app_ = create_app(worker=worker and settings.serve_worker)
+    uvicorn.run(app_, host=host or settings.host, port=port or settings.port)
 
 
 # --------------------------------------------------------------------------- partners
