@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
 from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
@@ -25,6 +26,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(partners_app, name="partners")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(forms_app, name="forms")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(case_app, name="case")
 app.command()(scan)
 
 
