@@ -176,3 +176,48 @@ def test_process_list_counts_open_incidents_per_version(
     _failing_cases(ctx, 2)  # version 2
     [model] = client.get("/api/processes", headers=headers["process_owner"]).json()["data"]
     assert model["latest_version"] == 2 and model["open_incidents"] == {"2": 2}
+
+
+def test_a_bulk_retry_interrupted_by_a_crash_goes_on_without_retrying_twice(
+    ctx: AppContext,
+    client: TestClient,
+    headers: Headers,
+    clock: FrozenClock,
+    monkeypatch: Any,
+) -> None:
+    from retention_flow.services import incident_batches
+
+    started = _failing_cases(ctx, 3)
+    owner = headers["process_owner"]
+    for case in started:
+        client.patch(
+            f"/api/cases/{case['id']}/data",
+            json={"patch": {"divisor": 2}, "reason": "corrected"},
+            headers=owner,
+        )
+    clock.advance(timedelta(seconds=1))
+    batch = client.post("/api/incidents/retry", json={"reason": "go"}, headers=owner).json()
+    real, calls = incident_batches.retry_incident, []
+
+    def crash_on_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[2])
+        if len(calls) == 2:
+            raise RuntimeError("worker died")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(incident_batches, "retry_incident", crash_on_second)
+    assert worker.run_jobs_once(ctx, "w1", worker.default_job_handlers()) == 0  # the job failed
+    progress = client.get(f"/api/incidents/retry/{batch['id']}", headers=owner).json()
+    assert (progress["state"], progress["resolved"]) == ("running", 1)
+    clock.advance(timedelta(seconds=30))  # the job's back-off
+    assert worker.run_jobs_once(ctx, "w2", worker.default_job_handlers()) == 1
+    progress = client.get(f"/api/incidents/retry/{batch['id']}", headers=owner).json()
+    assert progress["state"] == "done"
+    assert (progress["matched"], progress["resolved"], progress["done"]) == (3, 3, 3)
+    assert len(calls) == 4 and len(set(calls)) == 3  # the crashed one once more, no other
+    with read_session(ctx.db) as session:
+        for case in started:
+            retried = [
+                e for e in audit.history(session, case["id"]) if e.type == "incident_retried"
+            ]
+            assert len(retried) == 1

@@ -89,7 +89,10 @@ class IncidentBatchPublic(BaseModel):
     filter: dict[str, Any]
     reason: str
     requested_by: str
-    state: str = Field(description="queued | running | done | failed")
+    state: str = Field(
+        description="queued | running | done (running also while a failed chunk waits to "
+        "be tried again by the worker)"
+    )
     matched: int = Field(description="open incidents matching the filter when requested")
     done: int = Field(description="resolved + failed_again + skipped")
     resolved: int

@@ -16,7 +16,7 @@ from .types import JSONType, UTCDateTime
 
 
 class IncidentBatch(SQLModel, table=True):
-    """A bulk retry: ``state`` queued | running | done | failed. ``matched`` open
+    """A bulk retry: ``state`` queued | running | done. ``matched`` open
     incidents (raised before ``created_at``) are retried once each: ``resolved`` (the
     case went on), ``failed_again`` (a new incident) or ``skipped`` (gone meanwhile, or
     the retry was refused; ``errors`` keeps the first reasons)."""

@@ -124,7 +124,7 @@ def run_batch_job(ctx: AppContext, payload: dict[str, Any]) -> None:
             .mappings()
             .first()
         )
-        if batch is None or batch["state"] in ("done", "failed"):
+        if batch is None or batch["state"] == "done":
             return
         skipped = [e["incident_id"] for e in batch["errors"]]
         query = select(INCIDENT.c.id).where(and_(*_conditions(dict(batch))))
