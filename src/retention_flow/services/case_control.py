@@ -21,6 +21,7 @@ Suspension rules (the README's "Operating live cases"):
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
@@ -223,9 +224,8 @@ def resume_case(
     return retrying(once)
 
 
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
