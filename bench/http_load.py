@@ -328,6 +328,8 @@ def main() -> None:
             "RETENTION_FLOW_DATABASE_URL": url,
             "RETENTION_FLOW_SECRET_KEY": SECRET,
             "PYTHONPATH": str(ROOT / "src"),
+            # the API alone, as measured before serve ran a worker thread
+            "RETENTION_FLOW_SERVE_WORKER": "false",
         }
         settings = Settings(database_url=url, secret_key=SECRET)
         setup(settings, args.cases, args.ballast, args.agents)

@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
 from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
@@ -28,6 +29,8 @@ app.add_typer(settlement_app, name="settlement")
 app.add_typer(forms_app, name="forms")
 app.add_typer(audit_app, name="audit")
 app.command("verify-audit")(verify_audit)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(case_app, name="case")
 app.command()(scan)
 
 
@@ -312,15 +315,25 @@ def worker(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="also fire timers and run jobs in this process "
+            "(default: RETENTION_FLOW_SERVE_WORKER, true)",
+            show_default=False,
+        ),
+    ] = True,
 ) -> None:
-    """Run the HTTP API (uvicorn)."""
+    """Run the HTTP API and pages (uvicorn), with the worker in a background thread."""
     import uvicorn
 
     from .api.app import create_app
     from .core.config import get_settings
 
     settings = get_settings()
-    uvicorn.run(create_app(), host=host or settings.host, port=port or settings.port)
+    app_ = create_app(worker=worker and settings.serve_worker)
+    uvicorn.run(app_, host=host or settings.host, port=port or settings.port)
 
 
 # --------------------------------------------------------------------------- partners

@@ -26,7 +26,15 @@ from sqlalchemy import insert, update
 from retention_flow.api.app import create_app
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import SCAN_PAGE, SETTLEMENT_STATEMENT
-from retention_flow.services import cases, scans, tasks
+from retention_flow.services import (
+    case_control,
+    cases,
+    incident_batches,
+    incidents,
+    processes,
+    scans,
+    tasks,
+)
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD
 from tests.factories import actor, bundle_files, deploy
@@ -76,6 +84,16 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
         "agent team_lead back_office auditor partner system", hidden="partner2"
     ),
     ("GET", "/api/cases/{case_id}/history"): _rule("auditor team_lead"),
+    # case control: process owners and admins (cancel also team leads); partners never
+    ("POST", "/api/cases/{case_id}/cancel"): _rule("process_owner admin team_lead"),
+    ("POST", "/api/cases/{case_id}/suspend"): _rule("process_owner admin"),
+    ("POST", "/api/cases/{case_id}/resume"): _rule("process_owner admin"),
+    ("PATCH", "/api/cases/{case_id}/data"): _rule("process_owner admin"),
+    ("GET", "/api/incidents"): _rule("process_owner admin auditor"),
+    ("GET", "/api/incidents/{incident_id}"): _rule("process_owner admin auditor"),
+    ("POST", "/api/incidents/{incident_id}/retry"): _rule("process_owner admin"),
+    ("POST", "/api/incidents/retry"): _rule("process_owner admin"),
+    ("GET", "/api/incidents/retry/{batch_id}"): _rule("process_owner admin auditor"),
     ("POST", "/api/messages/{message_name}"): _rule("back_office system"),
     ("POST", "/api/signals/{name}"): _rule("process_owner admin system"),
     ("GET", "/api/tasks"): _rule("agent team_lead back_office partner partner2"),
@@ -143,6 +161,8 @@ def _request(
         name="matrix_signal",
         scan_id=ids.get("scan_id", "none"),
         statement_id=ids.get("statement_id", "none"),
+        incident_id=ids.get("incident_id", "none"),
+        batch_id=ids.get("batch_id", "none"),
         page_no=1,
         field="case_number",
     )
@@ -166,6 +186,10 @@ def _request(
         kwargs["files"] = [("files", ("junk.bin", b"junk", "application/octet-stream"))]
     elif path.endswith("/resolve"):
         kwargs["json"] = {"decision": "discard", "reason": "matrix"}
+    elif path.endswith(("/cancel", "/suspend")) or path == "/api/incidents/retry":
+        kwargs["json"] = {"reason": "matrix"}
+    elif path.endswith("/data"):
+        kwargs["json"] = {"patch": {"matrix": 1}, "reason": "matrix"}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
@@ -192,6 +216,29 @@ def _draft_statement(ctx: AppContext) -> str:
         )
         session.commit()
     return statement_id
+
+
+def _incident(ctx: AppContext) -> str:
+    """An open incident: a case of a version whose script fails, partner 'acme'."""
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
+    processes.deploy(ctx, files, actor("olga", "process_owner"))
+    case = cases.start_case(
+        ctx,
+        actor("starter", "agent"),
+        "three_steps",
+        {"d": 0, "allocated_partner": "acme"},
+        version=2,
+    )
+    [incident] = incidents.list_incidents(ctx, process_id="three_steps")[0][:1]
+    assert incident["case_id"] == case["id"]
+    return str(incident["id"])
+
+
+def _batch(ctx: AppContext) -> str:
+    return str(
+        incident_batches.start_batch(ctx, actor("olga", "process_owner"), {}, "matrix")["id"]
+    )
 
 
 def _stored_scan(ctx: AppContext) -> str:
@@ -223,11 +270,21 @@ def test_route_authorisation(
     wrong: list[str] = []
     scan_id = _stored_scan(ctx)
     statement_id = _draft_statement(ctx) if "{statement_id}" in path else None
+    batch_id = _batch(ctx) if "{batch_id}" in path else None
+    incident_id = _incident(ctx) if "{incident_id}" in path else None
     for persona in PERSONAS:
-        case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
+        case = cases.start_case(
+            ctx, starter, "three_steps", {"allocated_partner": "acme"}, version=1
+        )
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
         if statement_id:
             ids["statement_id"] = statement_id
+        if batch_id:
+            ids["batch_id"] = batch_id
+        if incident_id:  # retried by the first allowed persona: then 409, still "A"
+            ids["incident_id"] = incident_id
+        if path.endswith("/resume"):  # a suspended case to resume
+            case_control.suspend_case(ctx, actor("olga", "process_owner"), case["id"], "matrix")
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

@@ -37,6 +37,7 @@ def test_history_marks_completed_and_current_elements(ctx: Any) -> None:
     assert found["marks"] == {
         "completed": {"start_event": 1, "prepare_case": 1, "call_customer": 1},
         "current": ["present_offer"],
+        "failed": [],
     }
     assert found["verify"]["ok"] is True
 
@@ -100,3 +101,18 @@ def test_case_search_by_creation_date(ctx: Any, clock: Any) -> None:
     after, n_after = queries.list_cases(ctx, AGENT, created_from=cut)
     assert [c["id"] for c in before] == [early["id"]] and n_before == 1
     assert [c["id"] for c in after] == [late["id"]] and n_after == 1
+
+
+def test_an_open_incident_marks_the_failing_element(ctx: Any) -> None:
+    from retention_flow.services import incidents, processes
+    from tests.factories import OWNER, bundle_files
+
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
+        b"score = 42", b"score = 42 // divisor"
+    )
+    processes.deploy(ctx, files, OWNER)
+    case = cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0})
+    assert case_history.case_history(ctx, case["id"])["marks"]["failed"] == ["prepare_case"]
+    incidents.retry_case(ctx, AGENT, case["id"], {"divisor": 2}, "divisor corrected")
+    assert case_history.case_history(ctx, case["id"])["marks"]["failed"] == []

@@ -15,7 +15,7 @@ from retention_flow.core.errors import (
     ValidationFailed,
 )
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, processes, tasks
+from retention_flow.services import audit, case_control, cases, processes, tasks
 from retention_flow.services.context import AppContext
 from retention_flow.services.steps import load_head
 from tests.factories import OWNER, actor, bundle_files, deploy
@@ -117,12 +117,12 @@ def test_cancel_closes_work_items_and_is_audited(ctx: AppContext) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {})
     with pytest.raises(ValidationFailed):
-        cases.cancel_case(ctx, AGENT, case["id"], "")
-    cancelled = cases.cancel_case(ctx, AGENT, case["id"], "customer moved abroad")
+        case_control.cancel_case(ctx, AGENT, case["id"], "")
+    cancelled = case_control.cancel_case(ctx, AGENT, case["id"], "customer moved abroad")
     assert cancelled["status"] == "cancelled" and cancelled["open_tasks"] == []
     assert tasks.list_queue(ctx, AGENT) == []
     with pytest.raises(CaseNotActive):
-        cases.cancel_case(ctx, AGENT, case["id"], "again")
+        case_control.cancel_case(ctx, AGENT, case["id"], "again")
     with read_session(ctx.db) as session:
         types = [e.type for e in audit.history(session, case["id"])]
     assert types[-3:] == ["case_cancel_requested", "task_cancelled", "case_cancelled"]

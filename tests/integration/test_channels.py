@@ -16,7 +16,7 @@ from retention_flow.core.errors import Forbidden, NotFound
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, processes, tasks, worker
+from retention_flow.services import audit, cases, incidents, processes, tasks, worker
 from retention_flow.services.context import Actor, AppContext
 from tests.factories import OWNER
 
@@ -91,7 +91,7 @@ def test_a_retried_step_does_not_book_twice(
     )
     assert result["case"]["status"] == "incident"
     assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 0  # rolled back with the failed step
-    fixed = cases.retry_incident(ctx, LEAD, case["id"])
+    fixed = incidents.retry_case(ctx, LEAD, case["id"])
     assert fixed["status"] == "completed" and fixed["outcome"] == "retained"
     assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 1
     assert _count(ctx, LETTER, case["id"]) == 1

@@ -8,7 +8,7 @@ import pytest
 
 from retention_flow.core.errors import CaseNotActive, InvalidProcess
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, processes, tasks
+from retention_flow.services import audit, cases, incidents, processes, tasks
 from retention_flow.services.context import AppContext
 from tests.factories import OWNER, actor, bundle_files
 
@@ -27,18 +27,21 @@ def test_failing_script_raises_incident_and_retry_fixes_it(ctx: AppContext) -> N
     _deploy_with_script(ctx, b"attempts = 0\nscore = 100 // divisor")
     case = cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0})
     assert case["status"] == "incident" and case["open_tasks"] == []
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == "prepare_case" and incident["status"] == "open"
     assert "ZeroDivisionError" in incident["error_type"]
     assert "score" not in case["data"]  # nothing of the failed step was kept
-    again = cases.retry_incident(ctx, AGENT, case["id"])  # same data: fails again
+    again = incidents.retry_case(ctx, AGENT, case["id"])  # same data: fails again
     assert again["status"] == "incident"
-    fixed = cases.retry_incident(ctx, AGENT, case["id"], {"divisor": 4})
+    fixed = incidents.retry_case(ctx, AGENT, case["id"], {"divisor": 4}, "divisor fixed")
     assert fixed["status"] == "active" and fixed["data"]["score"] == 25
     assert [t["element_id"] for t in fixed["open_tasks"]] == ["call_customer"]
-    assert [i["status"] for i in cases.get_incidents(ctx, case["id"])] == ["resolved", "resolved"]
+    assert [i["status"] for i in incidents.case_incidents(ctx, case["id"])] == [
+        "resolved",
+        "resolved",
+    ]
     with pytest.raises(CaseNotActive):  # nothing left to retry
-        cases.retry_incident(ctx, AGENT, case["id"])
+        incidents.retry_case(ctx, AGENT, case["id"])
     with read_session(ctx.db) as session:
         types = [e.type for e in audit.history(session, case["id"])]
         assert audit.verify(session).ok
@@ -50,7 +53,7 @@ def test_runaway_script_is_stopped_by_the_budget(ctx: AppContext) -> None:
     _deploy_with_script(ctx, b"attempts = 0\nwhile True:\n    attempts += 1")
     case = cases.start_case(ctx, AGENT, "three_steps", {})
     assert case["status"] == "incident"
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == "prepare_case"
     assert incident["error_type"] == "ScriptBudgetExceeded"
 
@@ -86,7 +89,9 @@ def test_incident_on_a_user_step_keeps_the_agents_input(ctx: AppContext) -> None
     result = tasks.complete(ctx, AGENT, offer["id"], {"offer_response": "accepted"})
     assert result["case"]["status"] == "incident"
     assert result["case"]["data"]["offer_response"] == "accepted"  # the agent's input is kept
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == "gw_offer_accepted"
-    fixed = cases.retry_incident(ctx, AGENT, case["id"], {"missing_variable": "accepted"})
+    fixed = incidents.retry_case(
+        ctx, AGENT, case["id"], {"missing_variable": "accepted"}, "variable added"
+    )
     assert [t["element_id"] for t in fixed["open_tasks"]] == ["confirm_change"]

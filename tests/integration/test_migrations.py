@@ -8,7 +8,8 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 import retention_flow.db.channels
-import retention_flow.db.models  # noqa: F401  (register every table)
+import retention_flow.db.models
+import retention_flow.db.operations  # noqa: F401  (register every table)
 
 
 def test_models_match_migrations(engine: Engine) -> None:

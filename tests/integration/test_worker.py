@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import JOB, TIMER
-from retention_flow.services import audit, cases, worker
+from retention_flow.services import audit, case_control, cases, worker
 from retention_flow.services.context import AppContext
 from tests.factories import actor, deploy
 
@@ -75,7 +75,7 @@ def test_a_dead_workers_lease_expires(ctx: AppContext, clock: Any) -> None:
 
 def test_timers_of_a_cancelled_case_never_fire(ctx: AppContext, clock: Any) -> None:
     [case_id] = _start_many(ctx, 1)
-    cases.cancel_case(ctx, AGENT, case_id, "customer left")
+    case_control.cancel_case(ctx, AGENT, case_id, "customer left")
     clock.advance(timedelta(hours=3))
     assert worker.fire_timers_once(ctx, "w1") == 0
     with read_session(ctx.db) as session:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
-from retention_flow.services import cases, scans
+from retention_flow.services import case_control, cases, scans
 from retention_flow.services.context import AppContext
 from tests.scans.conftest import BACK, form_png, messages_to
 
@@ -56,7 +56,7 @@ def test_form_for_a_case_not_waiting_is_an_exception(
     ctx: AppContext, mail_case: dict[str, Any]
 ) -> None:
     data = form_png(mail_case)
-    cases.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
+    case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
     scan = scans.ingest(ctx, BACK, "late.png", data)
     [page] = scan["pages"]
     assert page["status"] == "exception"

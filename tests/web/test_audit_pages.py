@@ -97,3 +97,18 @@ def test_kpi_dashboard_data_and_csv(ctx: AppContext, pages: dict[str, PageClient
     assert exported.text.splitlines()[0].startswith("process,volume")
     assert lead.get("/kpis?start=2026-02-01&end=2026-01-01").status_code == 422
     assert lead.get("/kpis?by=nonsense").status_code == 422
+
+
+def test_case_page_marks_the_failing_element_of_an_open_incident(
+    ctx: AppContext, pages: dict[str, PageClient]
+) -> None:
+    from retention_flow.services import cases, processes
+    from tests.factories import OWNER, actor, bundle_files
+
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
+    processes.deploy(ctx, files, OWNER)
+    case = cases.start_case(ctx, actor("a", "agent", "telemarketing"), "three_steps", {"d": 0})
+    html = pages["auditor"].get(f"/audit/cases/{case['id']}").text
+    assert _page_json(html, "diagram-marks")["failed"] == ["prepare_case"]
+    assert "failed (open incident)" in html  # in the legend

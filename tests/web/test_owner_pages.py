@@ -120,3 +120,20 @@ def test_compare_shows_removed_elements_on_the_old_version(
     assert 'data-xml-url="/processes/three_steps/2/files/three_steps.bpmn"' in old_side
     marks = json.loads(re.search(r'id="diagram-marks">(.*?)</script>', old_side, re.S).group(1))
     assert marks == {"removed": [{"id": "note_1", "type": "textAnnotation", "name": None}]}
+
+
+def test_model_list_counts_open_incidents_per_version(
+    ctx: AppContext, pages: dict[str, PageClient]
+) -> None:
+    from retention_flow.services import cases
+    from tests.factories import actor, bundle_files
+
+    deploy(ctx, "three_steps")
+    files = bundle_files("three_steps")
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
+    processes.deploy(ctx, files, OWNER)
+    for _ in range(2):
+        cases.start_case(ctx, actor("a", "agent", "telemarketing"), "three_steps", {"d": 0})
+    html = pages["process_owner"].get("/processes").text
+    assert re.search(r'data-version="2"[^>]*>v2: 2<', html), html
+    assert 'data-version="1"' not in html  # no incident on version 1

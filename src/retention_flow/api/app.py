@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__, web
 from ..core.config import Settings, get_settings
 from ..services import queries
+from ..services.background import BackgroundWorker
 from ..services.bootstrap import build_context
 from ..services.context import AppContext
 from . import errors
@@ -23,7 +24,9 @@ from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from .routes import (
     audit,
     auth,
+    case_control,
     cases,
+    incidents,
     kpis,
     messages,
     partners,
@@ -44,7 +47,11 @@ def check_settings(settings: Settings) -> None:
         raise UnsafeConfiguration("refusing to start: " + "; ".join(problems))
 
 
-def create_app(ctx: AppContext | None = None) -> FastAPI:
+def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> FastAPI:
+    """The app. ``worker``: run the background worker (timers, jobs) in this process;
+    by default (None) it runs when the app builds its own context (``serve``, uvicorn's
+    ``--factory``) and ``RETENTION_FLOW_SERVE_WORKER`` is true, not when it is handed a
+    context (tests, embedding)."""
     check_settings(ctx.settings if ctx is not None else get_settings())
 
     @asynccontextmanager
@@ -58,7 +65,16 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        runs_worker = (
+            worker if worker is not None else (ctx is None and context.settings.serve_worker)
+        )
+        background = BackgroundWorker(context) if runs_worker else None
+        app.state.worker = background
+        if background is not None:
+            background.start()
         yield
+        if background is not None:
+            await anyio.to_thread.run_sync(background.stop)
         gc.set_threshold(*before_gc)  # process-wide: as it was (tests build many apps)
         if ctx is None:
             app.state.ctx.dispose()
@@ -67,7 +83,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
-    for module in (auth, processes, cases, messages, signals, tasks, audit, partners, kpis, scans):
+    routers = (auth, processes, cases, case_control, incidents, messages, signals, tasks, audit)
+    for module in (*routers, partners, kpis, scans):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

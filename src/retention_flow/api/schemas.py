@@ -55,6 +55,9 @@ class ProcessPublic(BaseModel):
     name: str
     latest_version: int
     versions: list[ProcessVersionPublic]
+    open_incidents: dict[int, int] = Field(
+        default_factory=dict, description="version -> open incidents (versions with any)"
+    )
 
 
 class ProcessesPublic(BaseModel):

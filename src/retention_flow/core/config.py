@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         default=None, description="password of the demo users (random and printed if unset)"
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    serve_worker: bool = Field(
+        default=True,
+        description="`serve` also runs the worker (timers, jobs) in a background thread; "
+        "false for deployments that run `retention-flow worker` separately",
+    )
     api_threads: int | None = Field(
         default=None,
         ge=0,

@@ -80,6 +80,19 @@ class CaseNotActive(Conflict):
     code = "case_not_active"
 
 
+class CaseSuspended(Conflict):
+    """The case is suspended: its tasks cannot be claimed or completed, messages to it
+    are refused until it is resumed."""
+
+    code = "case_suspended"
+
+
+class IncidentNotOpen(Conflict):
+    """The incident was retried (or resolved) meanwhile."""
+
+    code = "incident_not_open"
+
+
 class MessageNotCorrelated(RetentionFlowError):
     code = "message_not_correlated"
     title = "Message not correlated"

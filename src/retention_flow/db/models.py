@@ -184,12 +184,20 @@ class Incident(SQLModel, table=True):
     """A failed automatic step; the case waits at ``element_id`` until retried."""
 
     __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_open", "status", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
     case_id: str = Field(foreign_key="case.id", max_length=36, index=True)
+    #: the case's process and version when the step failed (filters, counts per version)
+    process_id: str | None = Field(default=None, max_length=200)
+    process_version: int | None = None
     element_id: str = Field(max_length=200)
     task_id: str | None = Field(default=None, max_length=36)
     error_type: str = Field(max_length=200)
+    #: the stable code of the error (``script_error``, ``script_budget_exceeded``, ...)
+    error_code: str | None = Field(default=None, max_length=100)
+    #: the case data at failure (what the failed step saw; the agent's input included)
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
     message: str = Field(sa_column=Column(Text, nullable=False))
     traceback: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="open", max_length=20)  # open | resolved

@@ -23,6 +23,7 @@ from .models import (
     User,
     WorkItem,
 )
+from .operations import IncidentBatch
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
 from .scans import Scan, ScanPage
 
@@ -55,6 +56,8 @@ PARTNER = _t(Partner)
 LEAD_ALLOCATION = _t(LeadAllocation)
 SETTLEMENT_STATEMENT = _t(SettlementStatement)
 SETTLEMENT_ENTRY = _t(SettlementEntry)
+
+INCIDENT_BATCH = _t(IncidentBatch)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)

@@ -42,6 +42,7 @@ from ..core.errors import (
 )
 from . import clockbridge
 from .bundle import CompiledBundle, ProcessInfo, UserTaskMeta
+from .instances import check_output_item, instance_name
 from .sandbox import original_error
 from .serializer import SERIALIZER_VERSION, StateSerializer
 
@@ -199,6 +200,7 @@ class Runtime:
     def complete_user_task(task_id: str, data: dict[str, Any]) -> Operation:
         def op(wf: BpmnWorkflow) -> Any:
             task = _ready_manual(wf, task_id)
+            check_output_item(task, data)
             task.data.update(copy.deepcopy(data))
             task.run()
             return task
@@ -293,7 +295,7 @@ class Runtime:
                 ReadyTask(
                     task_id=str(task.id),
                     element_id=element_id,
-                    name=task.task_spec.bpmn_name or element_id,
+                    name=instance_name(task, task.task_spec.bpmn_name or element_id),
                     spec_name=spec_name,
                     meta=meta,
                     partner=str(partner) if partner is not None else None,

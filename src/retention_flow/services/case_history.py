@@ -21,7 +21,7 @@ from sqlalchemy import and_, select
 from ..core.clock import utc_iso
 from ..db.models import AuditEvent
 from ..db.session import read_session
-from ..db.tables import TIMER
+from ..db.tables import INCIDENT, TIMER
 from .audit import history, verify
 from .context import AppContext
 from .steps import load_head
@@ -59,15 +59,22 @@ def event_view(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def diagram_marks(events: list[AuditEvent], current: list[str]) -> dict[str, Any]:
-    """``{"completed": {element_id: times}, "current": [element_id, ...]}``."""
+def diagram_marks(
+    events: list[AuditEvent], current: list[str], failed: list[str] | None = None
+) -> dict[str, Any]:
+    """``{"completed": {element_id: times}, "current": [element_id, ...], "failed":
+    [element_id of an open incident, ...]}``."""
     completed: Counter[str] = Counter()
     for event in events:
         if event.type == "engine_steps":
             completed.update(str(e) for e in (event.detail or {}).get("elements", []))
         elif event.type == "task_completed" and event.element_id:
             completed[event.element_id] += 1
-    return {"completed": dict(completed), "current": sorted(set(current))}
+    return {
+        "completed": dict(completed),
+        "current": sorted(set(current)),
+        "failed": sorted(set(failed or [])),
+    }
 
 
 def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
@@ -82,11 +89,17 @@ def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
             )
         ).scalars()
         current = [t["element_id"] for t in tasks] + [str(t) for t in timers]
+        failed = session.execute(
+            select(INCIDENT.c.element_id).where(
+                and_(INCIDENT.c.case_id == case_id, INCIDENT.c.status == "open")
+            )
+        ).scalars()
+        failed_ids = [str(f) for f in failed]
         chain = verify(session, stream=case_id).as_dict()
     return {
         "case": case_view(head, tasks),
         "events": [event_view(e) for e in events],
-        "marks": diagram_marks(events, current),
+        "marks": diagram_marks(events, current, failed_ids),
         "verify": chain,
     }
 

@@ -1,5 +1,6 @@
-"""Case use cases: start (idempotent), read, correlate a message, fire timers,
-retry an incident, cancel. Each is one transaction around one workflow step."""
+"""Case use cases: start (idempotent), read, correlate a message, fire timers. Each is
+one transaction around one workflow step. Incidents live in ``incidents``; cancel,
+suspend, resume and data corrections in ``case_control``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..core.errors import (
     Conflict,
     MessageNotCorrelated,
-    NotFound,
     ValidationFailed,
 )
 from ..db.session import read_session, write_session
@@ -27,7 +27,6 @@ from .processes import bundle_for, process_of, resolve_version
 from .stepping import new_open, run_and_save, step_case
 from .steps import (
     CASE,
-    INCIDENT,
     KEYS,
     TIMER,
     CaseHead,
@@ -228,7 +227,8 @@ def find_case_for(session: Session, correlation: dict[str, Any]) -> str:
             "correlation needs at least one key",
             errors=[{"field": "correlation", "message": "empty"}],
         )
-    query = select(CASE.c.id).where(CASE.c.status.in_(("active", "incident")))
+    # a suspended case is found too: the step then answers case_suspended (409)
+    query = select(CASE.c.id).where(CASE.c.status.in_(("active", "incident", "suspended")))
     for key, value in correlation.items():
         if key in ("case_id", "id"):
             query = query.where(CASE.c.id == str(value))
@@ -347,71 +347,3 @@ def _escalations(
         )
         result[boundary.attached_to] = target if target is not None else ESCALATED_PRIORITY
     return result
-
-
-# --------------------------------------------------------------------------- incidents
-
-
-def retry_incident(
-    ctx: AppContext, actor: Actor, case_id: str, data_patch: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Run the failed step again, optionally after correcting data (audited)."""
-    patch = _check_data(data_patch or {}, "data_patch")
-
-    def make(
-        session: Session, head: CaseHead
-    ) -> tuple[Operation | None, list[NewEvent], dict[str, Any]]:
-        open_ids = list(
-            session.execute(
-                select(INCIDENT.c.id).where(
-                    and_(INCIDENT.c.case_id == head.id, INCIDENT.c.status == "open")
-                )
-            ).scalars()
-        )
-        session.execute(
-            update(INCIDENT)
-            .where(INCIDENT.c.id.in_(open_ids))
-            .values(status="resolved", resolved_at=ctx.now(), resolved_by=actor.username)
-        )
-        events = [
-            NewEvent(
-                "incident_retried",
-                actor.username,
-                data_after=patch or None,
-                detail={"incidents": open_ids},
-            )
-        ]
-        operation = ctx.runtime.patch_ready_data(patch) if patch else None
-        return operation, events, {}
-
-    _result, view = step_case(ctx, actor, case_id, make, allowed_status=("incident",))
-    return view
-
-
-# --------------------------------------------------------------------------- cancel
-
-
-def cancel_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> dict[str, Any]:
-    if not reason.strip():
-        raise ValidationFailed(
-            "a reason is required", errors=[{"field": "reason", "message": "required"}]
-        )
-
-    def make(
-        _session: Session, _head: CaseHead
-    ) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
-        events = [NewEvent("case_cancel_requested", actor.username, detail={"reason": reason})]
-        return Runtime.cancel, events, {"cancelled": True}
-
-    _result, view = step_case(ctx, actor, case_id, make, allowed_status=("active", "incident"))
-    return view
-
-
-def get_incidents(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
-    with read_session(ctx.db) as session:
-        if session.execute(select(CASE.c.id).where(CASE.c.id == case_id)).first() is None:
-            raise NotFound(f"case {case_id} not found")
-        rows = session.execute(
-            select(INCIDENT).where(INCIDENT.c.case_id == case_id).order_by(INCIDENT.c.created_at)
-        ).mappings()
-        return [dict(r) for r in rows]

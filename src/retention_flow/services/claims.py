@@ -28,6 +28,7 @@ from .steps import CASE, OPEN_STATES, WORK
 from .task_rules import (
     SUPERVISOR_ROLES,
     check_four_eyes,
+    check_not_suspended,
     check_role,
     four_eyes_partner,
     load_item_head,
@@ -110,6 +111,7 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
             if item["state"] != "ready":
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             check_role(actor, item)
+            check_not_suspended(item)
             other = four_eyes_partner(ctx, session, item["case_deployment_id"], item["element_id"])
             if other:
                 check_four_eyes(session, actor, item, other)
@@ -196,6 +198,7 @@ def assign(
             item = load_item_head(session, task_id)
             if item["state"] not in OPEN_STATES:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
+            check_not_suspended(item)
             _check_assign_scope(session, actor, item, assignee)
             event = NewEvent(
                 "task_assigned",

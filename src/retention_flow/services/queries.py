@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from ..core.errors import NotFound
 from ..db.session import read_session
 from .context import Actor, AppContext
-from .steps import CASE, HEAD_COLUMNS, OPEN_STATES, WORK, CaseHead
+from .steps import CASE, HEAD_COLUMNS, INCIDENT, OPEN_STATES, WORK, CaseHead
 from .views import case_view, task_view
 
 PARTNER_KEY = "allocated_partner"
@@ -159,18 +159,30 @@ def open_work(
 
 
 def process_models(ctx: AppContext) -> list[dict[str, Any]]:
-    """Each process model with its versions (oldest first) and its latest version."""
+    """Each process model with its versions (oldest first), its latest version and its
+    open incidents per version (versions without any left out)."""
     from .processes import list_versions
 
     grouped: dict[str, list[Any]] = defaultdict(list)
     for version in list_versions(ctx):
         grouped[version.process_id].append(version)
+    incidents: dict[str, dict[int, int]] = defaultdict(dict)
+    with read_session(ctx.db) as session:
+        rows = session.execute(
+            select(INCIDENT.c.process_id, INCIDENT.c.process_version, func.count())
+            .where(INCIDENT.c.status == "open")
+            .group_by(INCIDENT.c.process_id, INCIDENT.c.process_version)
+        )
+        for pid, version, count in rows:
+            if pid is not None and version is not None:
+                incidents[pid][int(version)] = int(count)
     return [
         {
             "process_id": pid,
             "name": versions[-1].name,
             "latest_version": versions[-1].version,
             "versions": versions,
+            "open_incidents": incidents.get(pid, {}),
         }
         for pid, versions in sorted(grouped.items())
     ]

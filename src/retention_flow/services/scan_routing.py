@@ -29,7 +29,7 @@ from ..db.session import read_session, write_session
 from ..db.tables import PROCESS_VERSION, SCAN, SCAN_PAGE
 from ..engine.bundle import load_bundle_path
 from ..engine.runtime import Operation, Runtime
-from . import cases, processes
+from . import case_control, cases, processes
 from .audit import NewEvent
 from .context import Actor, AppContext
 from .stepping import step_case
@@ -217,6 +217,8 @@ def _drop_unused(ctx: AppContext, case_id: str | None, page: Mapping[str, Any] |
     if case_id is None or (page is not None and page["exception_case_id"] == case_id):
         return
     try:
-        cases.cancel_case(ctx, INTAKE_ACTOR, case_id, "the page was routed by another worker")
+        case_control.cancel_case(
+            ctx, INTAKE_ACTOR, case_id, "the page was routed by another worker"
+        )
     except RetentionFlowError as exc:
         log.warning("exception case %s not cancelled: %s", case_id, exc.detail)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..core.errors import CaseNotActive, MessageNotCorrelated, ValidationFailed
+from ..core.errors import CaseNotActive, CaseSuspended, MessageNotCorrelated, ValidationFailed
 from ..db import tables
 from ..db.session import read_session
 from ..engine.runtime import Operation, Runtime
@@ -26,9 +26,10 @@ MAX_PER_REQUEST = 5000
 
 
 def waiting_cases(ctx: AppContext, name: str, limit: int) -> tuple[list[str], int]:
-    """Active cases waiting for signal ``name`` (oldest first, at most ``limit``) and how
-    many wait in all."""
-    where = (SIGNAL_WAIT.c.name == name) & (CASE.c.status == "active")
+    """Active and suspended cases waiting for signal ``name`` (oldest first, at most
+    ``limit``) and how many wait in all. A suspended case does not catch it: it is
+    answered as skipped, so the sender knows whom the signal missed."""
+    where = (SIGNAL_WAIT.c.name == name) & CASE.c.status.in_(("active", "suspended"))
     joined = SIGNAL_WAIT.join(CASE, CASE.c.id == SIGNAL_WAIT.c.case_id)
     with read_session(ctx.db) as session:
         ids = session.execute(
@@ -73,7 +74,7 @@ def broadcast(
     for case_id in targets:
         try:
             step_case(ctx, actor, case_id, make)
-        except (CaseNotActive, MessageNotCorrelated) as exc:  # ended or moved on meanwhile
+        except (CaseNotActive, CaseSuspended, MessageNotCorrelated) as exc:  # ended, held, moved on
             skipped.append({"case_id": case_id, "reason": exc.detail})
         else:
             delivered.append(case_id)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from ..core.errors import CaseConflict, CaseNotActive
+from ..core.errors import CaseConflict, CaseNotActive, CaseSuspended
 from ..db.session import write_session
 from ..engine.runtime import Operation, StepFailed
 from .audit import NewEvent
@@ -126,6 +126,8 @@ def step_case(
         with write_session(ctx.db) as session:
             case_id = case_ref if isinstance(case_ref, str) else case_ref(session)
             head = load_head(session, case_id)
+            if head.status == "suspended" and "suspended" not in allowed_status:
+                raise CaseSuspended(f"case {case_id} is suspended; resume it first")
             if head.status not in allowed_status:
                 raise CaseNotActive(f"case {case_id} is {head.status}")
             bundle = bundle_for(ctx, session, head.deployment_id)

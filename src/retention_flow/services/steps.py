@@ -361,9 +361,13 @@ def save_step(
             insert(INCIDENT).values(
                 id=incident_id,
                 case_id=head.id,
+                process_id=head.process_id,
+                process_version=head.process_version,
                 element_id=failure.element_id,
                 task_id=failure.task_id,
                 error_type=type(failure.error).__name__,
+                error_code=failure.error_code,
+                data=snapshot.data,
                 message=str(failure.error)[:4000],
                 traceback=failure.traceback,
                 status="open",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
-from ..core.errors import Forbidden, NotFound
+from ..core.errors import CaseSuspended, Forbidden, NotFound
 from .context import Actor, AppContext
 from .processes import bundle_for
 from .steps import CASE, WORK
@@ -24,6 +24,7 @@ _SELECT_ITEM_HEAD = (
     select(
         WORK,
         CASE.c.deployment_id.label("case_deployment_id"),
+        CASE.c.status.label("case_status"),
         CASE.c.audit_seq.label("case_audit_seq"),
         CASE.c.audit_hash.label("case_audit_hash"),
     )
@@ -52,6 +53,12 @@ def load_item(session: Session, task_id: str, statement: Any = _SELECT_ITEM) -> 
 def load_item_head(session: Session, task_id: str) -> Mapping[Any, Any]:
     """The work item plus its case's deployment and audit head, in one query."""
     return load_item(session, task_id, _SELECT_ITEM_HEAD)
+
+
+def check_not_suspended(item: Mapping[Any, Any]) -> None:
+    """A suspended case's tasks stay put: no claim, no completion (409)."""
+    if item.get("case_status") == "suspended":
+        raise CaseSuspended(f"case {item['case_id']} is suspended; its tasks wait until resumed")
 
 
 def check_role(actor: Actor, item: Mapping[Any, Any]) -> None:

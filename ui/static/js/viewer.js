@@ -31,6 +31,11 @@
     current.forEach(function (id) {
       if (registry.get(id)) canvas.addMarker(id, "rf-current");
     });
+    (marks.failed || []).forEach(function (id) {
+      if (!registry.get(id)) return;
+      canvas.addMarker(id, "rf-failed");
+      badge(overlays, id, "!", "rf-failed-badge", "incident: this step failed; retry it from the incidents API");
+    });
     registry.filter(function (e) { return e.type === "bpmn:SequenceFlow"; }).forEach(function (flow) {
       var from = flow.source && flow.source.id;
       var to = flow.target && flow.target.id;

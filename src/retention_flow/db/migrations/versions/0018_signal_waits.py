@@ -1,7 +1,7 @@
 """signal waits: the signals each case waits for, so a broadcast finds them
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,103 @@
+"""Request and response bodies of the operations API: incidents and case control."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .schemas import MAX_INT
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="why: kept in the audit trail")
+
+
+class OptionalReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class DataPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patch: dict[str, Any] = Field(
+        description="JSON merge patch (RFC 7396) of the case data: null removes a key"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patch: dict[str, Any] | None = Field(
+        default=None,
+        description="optional JSON merge patch (RFC 7396) of the case data, applied first "
+        "(a reason is then required)",
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class BulkRetryIn(BaseModel):
+    """Retry every open incident matching the filter (raised before this request)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    process_id: str | None = Field(default=None, max_length=200)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
+    element_id: str | None = Field(default=None, max_length=200)
+    error_code: str | None = Field(default=None, max_length=100)
+    since: datetime | None = None
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    case_id: str
+    business_key: str | None
+    case_status: str
+    process_id: str | None
+    process_version: int | None
+    element_id: str
+    error_type: str
+    error_code: str | None
+    error: str = Field(description="the error in one line: type and message")
+    status: str = Field(description="open | resolved")
+    created_at: str
+    resolved_at: str | None
+    resolved_by: str | None
+
+
+class IncidentDetail(IncidentPublic):
+    task_id: str | None
+    element_name: str | None
+    data: dict[str, Any] | None = Field(description="the case data when the step failed")
+    traceback: str
+
+
+class IncidentsPublic(BaseModel):
+    data: list[IncidentPublic]
+    count: int
+
+
+class IncidentBatchPublic(BaseModel):
+    id: str
+    filter: dict[str, Any]
+    reason: str
+    requested_by: str
+    state: str = Field(
+        description="queued | running | done (running also while a failed chunk waits to "
+        "be tried again by the worker)"
+    )
+    matched: int = Field(description="open incidents matching the filter when requested")
+    done: int = Field(description="resolved + failed_again + skipped")
+    resolved: int
+    failed_again: int
+    skipped: int
+    errors: list[dict[str, Any]] = Field(description="skipped incidents and why")
+    created_at: str
+    finished_at: str | None
