@@ -30,7 +30,7 @@ def settings(settings: Settings) -> Settings:
 
 def _events(ctx: AppContext, case_id: str) -> list[Any]:
     with read_session(ctx.db) as session:
-        assert audit.verify(session, stream=case_id).ok
+        assert audit.verify(session, stream=case_id, keys=ctx.audit_keys).ok
         return audit.history(session, case_id)
 
 

@@ -59,6 +59,8 @@ _MOVE_CASE = (
         lock_version=bindparam("lock_version"),
         audit_seq=bindparam("audit_seq"),
         audit_hash=bindparam("audit_hash"),
+        audit_seal_key=bindparam("audit_seal_key"),
+        audit_seal=bindparam("audit_seal"),
         updated_at=bindparam("updated_at"),
     )
 )
@@ -78,7 +80,10 @@ def write_case(
     serialized state) and append ``events`` to its chain, conditional on the head as read:
     someone else's step meanwhile is a ``CaseConflict`` (retried on fresh state)."""
     now = ctx.now()
-    rows, seq, digest = build_rows(head.id, head.id, head.audit_seq, head.audit_hash, events, now)
+    rows, sealed = build_rows(
+        head.id, head.id, head.audit_seq, head.audit_hash, events, now, ctx.audit_keys.current()
+    )
+    seq, digest = sealed.seq, sealed.hash
     new = replace(
         head,
         status=status or head.status,
@@ -97,6 +102,8 @@ def write_case(
         "lock_version": new.lock_version,
         "audit_seq": seq,
         "audit_hash": digest,
+        "audit_seal_key": sealed.seal_key,
+        "audit_seal": sealed.seal,
         "updated_at": now,
     }
     statement = _MOVE_CASE
