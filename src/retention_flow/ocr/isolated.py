@@ -1,0 +1,167 @@
+"""Decode an uploaded file in a child process bounded in memory and time.
+
+PDFium cannot be interrupted once it parses or draws a page, and some files ask it for
+gigabytes (eight million drawing operators, Form XObjects drawing each other) or crash it
+outright (a Form XObject that draws itself aborts the process). So every file is read by
+a fresh child forked by the decoder server (:mod:`retention_flow.ocr.decode_server`, one
+per process that decodes, started on first use): the child caps its address space at its
+start size plus ``memory_bytes`` and sends each page back as a PNG as soon as it is drawn;
+this side waits at most ``page_seconds`` for each page and ``file_seconds`` for the file,
+and kills the child when either passes. The caller never holds more than the pages' PNGs,
+and whatever the child allocated goes back to the system when it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from retention_flow.ocr.errors import ScanTooLarge, UnreadableInput
+from retention_flow.ocr.limits import PageLimits
+
+MB = 1024 * 1024
+#: how long a child may take to say it is running (the first job also starts the server)
+START_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How long and how much memory one file's decoding may take."""
+
+    #: wall-clock seconds from one page to the next (the first: from the child's start)
+    page_seconds: float = 1.0
+    #: wall-clock seconds for the whole file
+    file_seconds: float = 30.0
+    #: address space the child may add to what it starts with
+    memory_bytes: int = 1024 * MB
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    """One page as the child drew it: greyscale, PNG-encoded."""
+
+    width: int
+    height: int
+    png: bytes
+
+
+class _Server:
+    """The decoder fork server and its control socket."""
+
+    def __init__(self) -> None:
+        mine, theirs = socket.socketpair()
+        src = str(Path(__file__).resolve().parents[2])
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": src if not path else os.pathsep.join([src, path])}
+        self.process = subprocess.Popen(  # noqa: S603 (our own module, no shell)
+            [sys.executable, "-m", "retention_flow.ocr.decode_server", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self.control = mine
+
+    def new_job(self) -> Connection:
+        """A channel to a freshly forked child."""
+        mine, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [b"J"], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Connection(mine.detach())
+
+
+_server_lock = threading.Lock()
+_server: _Server | None = None
+
+
+def _new_job() -> Connection:
+    global _server
+    with _server_lock:
+        for attempt in (1, 2):
+            if _server is None or _server.process.poll() is not None:
+                _server = _Server()
+            try:
+                return _server.new_job()
+            except OSError:  # the server died: start another once
+                if attempt == 2:
+                    raise
+                _server = None
+    raise AssertionError("unreachable")
+
+
+def decode_isolated(data: bytes, limits: PageLimits, isolation: Isolation) -> list[DecodedPage]:
+    """The file's pages, decoded in a child process; :class:`ScanTooLarge` (naming the
+    limit) or :class:`UnreadableInput` otherwise."""
+    conn = _new_job()
+    pid = None
+    try:
+        if not conn.poll(START_SECONDS):
+            raise ScanTooLarge("the decoder did not start", limit="file_seconds")
+        _kind, pid = conn.recv()
+        conn.send((data, limits, isolation.memory_bytes, isolation.file_seconds))
+        return _collect(conn, time.monotonic(), isolation)
+    except (EOFError, BrokenPipeError) as exc:
+        raise ScanTooLarge(_died(0, isolation), limit="memory") from exc
+    finally:
+        conn.close()
+        if pid is not None:
+            _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it finished (and the kernel reaped it)
+        os.kill(pid, signal.SIGKILL)
+
+
+def _collect(conn: Connection, started: float, isolation: Isolation) -> list[DecodedPage]:
+    pages: list[DecodedPage] = []
+    file_deadline = started + isolation.file_seconds
+    page_deadline = started + isolation.page_seconds
+    while True:
+        deadline = min(page_deadline, file_deadline)
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
+            if file_deadline <= page_deadline:
+                raise ScanTooLarge(
+                    f"reading the file took longer than {isolation.file_seconds:g} s "
+                    f"(stopped after {len(pages)} pages)",
+                    limit="file_seconds",
+                )
+            raise ScanTooLarge(
+                f"page {len(pages) + 1} took longer than {isolation.page_seconds:g} s to "
+                "decode and draw (too much drawing work)",
+                limit="page_seconds",
+            )
+        try:
+            message: tuple[Any, ...] = conn.recv()
+        except EOFError:
+            raise ScanTooLarge(_died(len(pages) + 1, isolation), limit="memory") from None
+        kind = message[0]
+        if kind == "page":
+            pages.append(DecodedPage(message[1], message[2], message[3]))
+            page_deadline = time.monotonic() + isolation.page_seconds
+        elif kind == "done":
+            return pages
+        elif kind == "too_large":
+            raise ScanTooLarge(message[1], limit=message[2])
+        else:
+            raise UnreadableInput(message[1])
+
+
+def _died(page_no: int, isolation: Isolation) -> str:
+    where = f" on page {page_no}" if page_no else ""
+    return (
+        f"the decoder stopped{where}: the file needs more than "
+        f"{isolation.memory_bytes // MB} MB of memory to decode, or it crashed the decoder"
+    )
