@@ -205,7 +205,7 @@ def png_claiming(width: int, height: int) -> bytes:
     )
 
 
-def png_deflate_bomb(side: int = 7_500) -> bytes:
+def png_deflate_bomb(side: int = 9_000) -> bytes:
     """A real PNG: ``side`` x ``side`` white greyscale pixels compress ~1000:1."""
     out = io.BytesIO()
     Image.new("L", (side, side), 255).save(out, "PNG", optimize=True)

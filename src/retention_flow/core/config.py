@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     scan_page_seconds: float = Field(
         default=1.0,
         gt=0,
-        description="wall-clock seconds to decode and draw one page in the decoder child (413)",
+        description="CPU seconds a decoder child may spend on one page (decode, draw) (413)",
     )
     scan_file_seconds: float = Field(
         default=30.0, gt=0, description="wall-clock seconds to decode one file (413)"

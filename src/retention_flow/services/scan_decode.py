@@ -144,12 +144,13 @@ def read_files(
         seen[digest] = read
         out.append(read)
     if refused:
-        names = ", ".join(f"'{r['file']}'" for r in refused)
-        raise ScanLimitExceeded(
-            f"{len(refused)} of {len(files)} files over a scan limit ({names}); "
-            "nothing of this upload was stored",
-            errors=refused,
-        )
+        if len(refused) == 1:
+            [one] = refused
+            what = f"'{one['file']}' is over a scan limit: {one['message']} ({one['limit']})"
+        else:
+            names = ", ".join(f"'{r['file']}'" for r in refused)
+            what = f"{len(refused)} of {len(files)} files are over a scan limit ({names})"
+        raise ScanLimitExceeded(f"{what}; nothing of this upload was stored", errors=refused)
     return out
 
 
