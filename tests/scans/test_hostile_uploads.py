@@ -1,12 +1,12 @@
 """Hostile uploads through POST /api/scans: each file over a scan limit is refused (413
-``scan_limit_exceeded``) with its own reason and the setting that bounds it, in bounded
-time, without the serving process decoding anything (a decoder child does), and nothing
-of the upload is stored. The files are made at test time (tests/scans/hostile_files.py)."""
+``scan_limit_exceeded``) with its own reason and the setting that bounds it (time by the
+decoder child's CPU seconds per page: bench/hostile_uploads.py measures wall-clock time),
+without the serving process decoding anything (a decoder child does), and nothing of the
+upload is stored. The files are made at test time (tests/scans/hostile_files.py)."""
 
 from __future__ import annotations
 
 import resource
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -87,9 +87,7 @@ def test_a_hostile_file_is_refused_naming_its_limit(
     assert len(data) < 1_000_000  # small on disk: the cost is in what it declares
     headers = auth("bea", "back_office")
     before_rss = _max_rss_mb()
-    started = time.monotonic()
     response = _post(client, headers, {name: data})
-    took = time.monotonic() - started
     assert response.status_code == 413, response.text
     body = response.json()
     assert body["code"] == "scan_limit_exceeded"
@@ -97,7 +95,6 @@ def test_a_hostile_file_is_refused_naming_its_limit(
     assert refused["field"] == "files[0]" and refused["file"] == name
     assert refused["limit"] == f"RETENTION_FLOW_{limit}"
     assert words in refused["message"], refused["message"]
-    assert took < 10  # unbounded, these took 8 s to minutes (or crashed the process)
     assert _max_rss_mb() - before_rss < 100  # decoded in a child, not here
     assert _counts(ctx) == (0, 0)
 

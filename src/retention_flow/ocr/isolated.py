@@ -14,7 +14,6 @@ back to the system when it exits.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -27,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from retention_flow.ocr.errors import ScanTooLarge, UnreadableInput
+from retention_flow.ocr.errors import OcrUnavailable, ScanTooLarge, UnreadableInput
 from retention_flow.ocr.limits import PageLimits
 
 MB = 1024 * 1024
@@ -97,35 +96,63 @@ def _new_job() -> Connection:
                 _server = _Server()
             try:
                 return _server.new_job()
-            except OSError:  # the server died: start another once
+            except OSError as exc:  # the server died: start another once
                 if attempt == 2:
-                    raise
+                    raise OcrUnavailable(f"the scan decoder is not running: {exc}") from exc
                 _server = None
     raise AssertionError("unreachable")
 
 
 def decode_isolated(data: bytes, limits: PageLimits, isolation: Isolation) -> list[DecodedPage]:
     """The file's pages, decoded in a child process; :class:`ScanTooLarge` (naming the
-    limit) or :class:`UnreadableInput` otherwise."""
+    limit) or :class:`UnreadableInput` otherwise (``OcrUnavailable`` when no decoder
+    could be started: not the file's fault)."""
     conn = _new_job()
-    pid = None
+    child: _Child | None = None
     try:
-        if not conn.poll(START_SECONDS):
-            raise ScanTooLarge("the decoder did not start", limit="file_seconds")
-        _kind, pid = conn.recv()
-        conn.send((data, limits, isolation.memory_bytes, isolation.file_seconds))
-        return _collect(conn, pid, isolation)
-    except (EOFError, BrokenPipeError) as exc:
-        raise ScanTooLarge(_died(0, isolation), limit="memory") from exc
+        try:
+            if not conn.poll(START_SECONDS):
+                raise OcrUnavailable("the scan decoder did not start")
+            _kind, pid = conn.recv()
+            child = _Child(pid)
+            conn.send((data, limits, isolation.memory_bytes, isolation.file_seconds))
+        except (EOFError, OSError) as exc:
+            raise OcrUnavailable(
+                f"the scan decoder stopped before reading the file: {exc}"
+            ) from exc
+        pages = _collect(conn, pid, isolation)
+        child.finished = True
+        return pages
     finally:
         conn.close()
-        if pid is not None:
-            _kill(pid)
+        if child is not None:
+            child.stop()
 
 
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it finished (and the kernel reaped it)
-        os.kill(pid, signal.SIGKILL)
+class _Child:
+    """A decoder child, killed unless it finished: through a pidfd taken while it is
+    certainly alive (waiting for its job), so a recycled pid is never signalled."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.finished = False
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # kernels before 5.3
+            self.pidfd = None
+
+    def stop(self) -> None:
+        try:
+            if not self.finished:
+                if self.pidfd is not None:
+                    signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                else:
+                    os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it ended on its own meanwhile
+        finally:
+            if self.pidfd is not None:
+                os.close(self.pidfd)
 
 
 def _collect(conn: Connection, pid: int, isolation: Isolation) -> list[DecodedPage]:
