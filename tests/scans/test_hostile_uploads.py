@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
-from retention_flow.services import scan_decode
+from retention_flow.services import scan_decode, users
 from retention_flow.services.context import AppContext
 from tests.scans import hostile_files as hostile
-from tests.scans.conftest import blank_png, form_png
+from tests.scans.conftest import PASSWORD, blank_png, form_png
+from tests.web.conftest import PageClient
 
 Auth = Callable[[str, str], dict[str, str]]
 
@@ -204,3 +205,15 @@ def test_no_free_decoder_answers_503_with_retry_after(
     ctx.settings = ctx.settings.model_copy(update={"scan_async": True})
     assert _post(client, headers, {"blank.png": blank_png()}).status_code == 200
     assert _counts(ctx) == (1, 1)
+
+
+def test_the_scanning_page_names_the_limit(ctx: AppContext, client: TestClient) -> None:
+    users.add_user(ctx, "page_bea", PASSWORD, ["back_office"], None)
+    page = PageClient(client)
+    assert page.login("page_bea", PASSWORD).status_code == 303
+    files = [("files", ("bomb.png", hostile.png_claiming(100_000, 100_000), "image/png"))]
+    response = page.post("/scans", files=files, headers={"hx-request": "true"})
+    assert response.status_code == 200, response.text
+    assert "over a scan limit" in response.text and "decompression bomb" in response.text
+    assert "RETENTION_FLOW_SCAN_MAX_PAGE_PIXELS" in response.text
+    assert _counts(ctx) == (0, 0)
