@@ -217,3 +217,16 @@ def test_the_scanning_page_names_the_limit(ctx: AppContext, client: TestClient) 
     assert "over a scan limit" in response.text and "decompression bomb" in response.text
     assert "RETENTION_FLOW_SCAN_MAX_PAGE_PIXELS" in response.text
     assert _counts(ctx) == (0, 0)
+
+
+def test_a_file_over_its_cpu_time_is_stopped(
+    ctx: AppContext, client: TestClient, auth: Auth
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"scan_file_seconds": 0.1})
+    pages = hostile.many_pages_pdf(20)  # 20 A4 pages at 300 dpi: ~1 s of CPU
+    response = _post(client, auth("bea", "back_office"), {"twenty.pdf": pages})
+    assert response.status_code == 413, response.text
+    [refused] = response.json()["errors"]
+    assert refused["limit"] == "RETENTION_FLOW_SCAN_FILE_SECONDS"
+    assert "more than 0.1 s of CPU time" in refused["message"]
+    assert _counts(ctx) == (0, 0)

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         description="CPU seconds a decoder child may spend on one page (decode, draw) (413)",
     )
     scan_file_seconds: float = Field(
-        default=30.0, gt=0, description="wall-clock seconds to decode one file (413)"
+        default=30.0, gt=0, description="CPU seconds a decoder child may spend on one file (413)"
     )
     scan_decode_memory_mb: int = Field(
         default=1024, ge=64, description="memory a decoder child may add to its start size"

@@ -7,7 +7,7 @@ a fresh child forked by the decoder server (:mod:`retention_flow.ocr.decode_serv
 per process that decodes, started on first use): the child caps its address space at its
 start size plus ``memory_bytes`` and sends each page back as a PNG as soon as it is drawn;
 this side lets it spend at most ``page_seconds`` of CPU time on each page and
-``file_seconds`` of wall-clock time on the file, and kills the child when either passes.
+``file_seconds`` on the file, and kills the child when either passes.
 The caller never holds more than the pages' PNGs, and whatever the child allocated goes
 back to the system when it exits.
 """
@@ -34,6 +34,8 @@ MB = 1024 * 1024
 START_SECONDS = 30.0
 #: how often the child's CPU time is looked at while a page is being drawn
 POLL_SECONDS = 0.05
+#: wall-clock time a file may take, as a multiple of its CPU allowance (a backstop)
+WALL_FACTOR = 10
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Isolation:
 
     #: CPU seconds the child may spend on one page (decoding, drawing, encoding it)
     page_seconds: float = 1.0
-    #: wall-clock seconds for the whole file
+    #: CPU seconds the child may spend on the whole file
     file_seconds: float = 30.0
     #: address space the child may add to what it starts with
     memory_bytes: int = 1024 * MB
@@ -157,20 +159,22 @@ class _Child:
 
 def _collect(conn: Connection, pid: int, isolation: Isolation) -> list[DecodedPage]:
     """The child's pages as they come. A page may take ``page_seconds`` of the child's CPU
-    time (not wall-clock time: on a busy machine a normal page waits for a core, a
-    drawing bomb burns one), the file ``file_seconds`` of wall-clock time."""
+    time, the file ``file_seconds`` (not wall-clock time: on a busy machine a normal page
+    waits for a core, a drawing bomb burns one); wall-clock time is capped at
+    ``WALL_FACTOR`` times the file's CPU allowance, a backstop only."""
     pages: list[DecodedPage] = []
-    file_deadline = time.monotonic() + isolation.file_seconds
+    wall_deadline = time.monotonic() + WALL_FACTOR * isolation.file_seconds
     page_cpu = _cpu_seconds(pid)
     while True:
         if not conn.poll(POLL_SECONDS):
-            if time.monotonic() > file_deadline:
+            cpu = _cpu_seconds(pid)
+            if cpu > isolation.file_seconds or time.monotonic() > wall_deadline:
                 raise ScanTooLarge(
-                    f"reading the file took longer than {isolation.file_seconds:g} s "
-                    f"(stopped after {len(pages)} pages)",
+                    f"reading the file took more than {isolation.file_seconds:g} s of CPU "
+                    f"time (stopped after {len(pages)} pages)",
                     limit="file_seconds",
                 )
-            if _cpu_seconds(pid) - page_cpu > isolation.page_seconds:
+            if cpu - page_cpu > isolation.page_seconds:
                 raise ScanTooLarge(
                     f"page {len(pages) + 1} took more than {isolation.page_seconds:g} s of "
                     "CPU time to decode and draw (too much drawing work)",
