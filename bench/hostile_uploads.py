@@ -241,7 +241,8 @@ def round_of(
         answers = upload_all(base, token, files)
     after = settle(pid)
     rows_after = scan_rows(db)
-    print(f"\n{label}: 8 concurrent uploads")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{label}: 8 concurrent uploads (machine load average {load})")
     for a in answers:
         print(f"  {a['file']:22} {a['status']}  {a['seconds']:6.2f} s  {a['reason'][:110]}")
     rise = (sampler.peak - baseline) / MB
