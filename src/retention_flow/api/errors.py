@@ -40,6 +40,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.ScriptError, 422),
     (OcrUnavailable, 503),
     (e.AuditKeysUnavailable, 503),
+    (e.Busy, 503),
 ]
 
 HTTP_CODES = {
@@ -94,6 +95,8 @@ def install(app: FastAPI) -> None:
         if status == 500:
             log.error("unmapped error %s: %s", exc.code, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, e.Busy):
+            headers = {"Retry-After": str(exc.retry_after)}
         errors = exc.errors if (exc.errors or status == 422) else None
         return problem(status, exc.code, exc.title, exc.detail, errors, headers)
 

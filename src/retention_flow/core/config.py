@@ -125,6 +125,46 @@ class Settings(BaseSettings):
         description="answer uploads at once and leave the pages to `retention-flow worker`",
     )
     scan_job_attempts: int = Field(default=5, ge=1, description="tries of one page job")
+    scan_max_pages: int = Field(
+        default=50, ge=1, description="pages of all files of one upload request together (413)"
+    )
+    scan_max_page_pixels: int = Field(
+        default=60_000_000,
+        ge=1_000_000,
+        description="pixels of one page (an image frame, a PDF page at 300 dpi) (413)",
+    )
+    scan_max_request_pixels: int = Field(
+        default=450_000_000,
+        ge=1_000_000,
+        description="pixels of all pages of one upload request (50 A4 pages at 300 dpi fit) (413)",
+    )
+    scan_max_image_pixels: int = Field(
+        default=60_000_000,
+        ge=1_000_000,
+        description="pixels the images embedded in one PDF page declare, together (413)",
+    )
+    scan_max_page_objects: int = Field(
+        default=100_000, ge=100, description="drawing objects of one PDF page, forms' included"
+    )
+    scan_page_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="CPU seconds a decoder child may spend on one page (decode, draw) (413)",
+    )
+    scan_file_seconds: float = Field(
+        default=30.0, gt=0, description="CPU seconds a decoder child may spend on one file (413)"
+    )
+    scan_decode_memory_mb: int = Field(
+        default=1024, ge=64, description="memory a decoder child may add to its start size"
+    )
+    scan_decode_concurrency: int = Field(
+        default=2, ge=1, description="files decoded at once per process (decoder children)"
+    )
+    scan_decode_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long an upload waits for a free decoder before 503 with Retry-After",
+    )
     scan_stale_minutes: float = Field(
         default=10,
         gt=0,
