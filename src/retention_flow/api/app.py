@@ -19,7 +19,8 @@ from ..services import queries
 from ..services.bootstrap import build_context
 from ..services.context import AppContext
 from . import errors
-from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from .deps import BearerToken, CtxDep
+from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware, check_metrics_access
 from .routes import audit, auth, cases, kpis, messages, partners, processes, scans, tasks
 
 
@@ -73,8 +74,11 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         state = queries.database_ready(request.app.state.ctx)
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    def prometheus() -> Response:
+    @app.get("/metrics", tags=["ops"], response_class=Response, responses=_METRICS_PROBLEMS)
+    def prometheus(ctx: CtxDep, token: BearerToken) -> Response:
+        """Prometheus metrics, for the metrics token (``RETENTION_FLOW_METRICS_TOKEN``) or
+        an ``admin``/``system`` user's bearer token."""
+        check_metrics_access(ctx, token)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     web.install(app)  # the pages (after the API's error handlers, which it wraps)
@@ -91,3 +95,4 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (422, "invalid input"),
     )
 }
+_METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {status: _PROBLEMS[status] for status in (401, 403)}

@@ -35,6 +35,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.MessageNotCorrelated, 404),
     (e.Conflict, 409),
     (e.PayloadTooLarge, 413),
+    (e.TooManyAttempts, 429),
     (e.ValidationFailed, 422),
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),
@@ -93,6 +94,8 @@ def install(app: FastAPI) -> None:
         if status == 500:
             log.error("unmapped error %s: %s", exc.code, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, e.TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         errors = exc.errors if (exc.errors or status == 422) else None
         return problem(status, exc.code, exc.title, exc.detail, errors, headers)
 

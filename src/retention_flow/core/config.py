@@ -7,11 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -89,9 +90,30 @@ class Settings(BaseSettings):
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="failed logins in a row before the account is locked"
+        default=5,
+        ge=1,
+        description="failed logins for one user name from one client address before that "
+        "address must wait (other addresses are not affected)",
     )
-    login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    login_delay_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="the first wait after login_max_failures; it doubles with each further "
+        "failure from that address",
+    )
+    login_max_delay_minutes: int = Field(
+        default=15, ge=1, description="the longest wait between login attempts"
+    )
+    login_failure_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="failures older than this (since the last one) are forgotten",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scraper sends to GET /metrics (16+ characters); "
+        "without it, /metrics needs a user token with the admin or system role",
+    )
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
     kpi_scorecard_weights: dict[str, float] = Field(
@@ -139,6 +161,17 @@ class Settings(BaseSettings):
         description="Redis URL: scanned pages go to Celery workers (`worker --celery`)",
     )
     celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        """An empty value is no token; a set one must not be guessable in a few tries."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and len(text) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(f"the metrics token needs {MIN_METRICS_TOKEN_LENGTH}+ characters")
+        return value
 
     def api_threads_for(self, dialect: str) -> int:
         """Threads serving requests. Measured (bench/http_load.py): SQLite writes one at a
