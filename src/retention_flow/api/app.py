@@ -95,4 +95,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (422, "invalid input"),
     )
 }
-_METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {status: _PROBLEMS[status] for status in (401, 403)}
+_METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: _PROBLEMS[status] for status in (401, 403)
+}
