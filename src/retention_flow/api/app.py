@@ -18,9 +18,8 @@ from ..core.config import Settings, get_settings
 from ..services import queries
 from ..services.bootstrap import build_context
 from ..services.context import AppContext
-from . import errors
-from .deps import BearerToken, CtxDep
-from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware, check_metrics_access
+from . import deps, errors
+from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from .routes import audit, auth, cases, kpis, messages, partners, processes, scans, tasks
 
 
@@ -75,10 +74,10 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=Response, responses=_METRICS_PROBLEMS)
-    def prometheus(ctx: CtxDep, token: BearerToken) -> Response:
+    def prometheus(ctx: deps.CtxDep, token: deps.BearerToken) -> Response:
         """Prometheus metrics, for the metrics token (``RETENTION_FLOW_METRICS_TOKEN``) or
         an ``admin``/``system`` user's bearer token."""
-        check_metrics_access(ctx, token)
+        metrics.check_access(ctx, token)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     web.install(app)  # the pages (after the API's error handlers, which it wraps)

@@ -86,6 +86,10 @@ class Metrics:
         )
         self.registry.register(QueueSizes(get_ctx))
 
+    @staticmethod
+    def check_access(ctx: AppContext, token: str | None) -> None:
+        check_metrics_access(ctx, token)
+
 
 class MetricsMiddleware:
     """Times each HTTP request; the label is the route template, not the raw path."""
