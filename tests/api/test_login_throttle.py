@@ -185,6 +185,47 @@ def test_processes_share_the_count(ctx: AppContext, app_for: Any, clock: FrozenC
         engine.dispose()
 
 
+def test_a_burst_cannot_slip_past_the_limit(
+    ctx: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent attempts from one address, through two API processes: only the first
+    ``login_max_failures`` get their password checked, however they interleave."""
+    users.add_user(ctx, "alice", PASSWORD, ["agent"])
+    checked: list[str] = []
+    real_verify = users._verify
+
+    def counting(ph: Any, digest: str, password: str) -> bool:
+        checked.append(password)
+        return real_verify(ph, digest, password)
+
+    monkeypatch.setattr(users, "_verify", counting)
+    engine = create_db_engine(ctx.settings.database_url, ctx.settings)
+    other = AppContext(ctx.settings, clock=clock, engine=engine)
+    try:
+        with (
+            TestClient(create_app(ctx), client=ATTACKER) as one,
+            TestClient(create_app(other), client=ATTACKER) as two,
+        ):
+            statuses: list[int] = []
+            start = threading.Barrier(6)
+
+            def guess(client: TestClient) -> None:
+                start.wait()
+                for _ in range(4):
+                    statuses.append(_login(client, "alice", "guess-guess").status_code)
+
+            threads = [threading.Thread(target=guess, args=(c,)) for c in (one, two) * 3]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        engine.dispose()
+    limit = ctx.settings.login_max_failures
+    assert len(checked) == limit
+    assert sorted(statuses) == [401] * (limit - 1) + [429] * (24 - limit + 1)
+
+
 def test_login_page_says_how_long_to_wait(ctx: AppContext, app_for: Any) -> None:
     users.add_user(ctx, "alice", PASSWORD, ["agent"])
     page = PageClient(app_for(ATTACKER))

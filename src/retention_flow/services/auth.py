@@ -58,14 +58,13 @@ def login(
     (``login_throttle``): ``AuthenticationFailed`` for wrong credentials,
     ``TooManyAttempts`` while this address must wait (the password is then not checked).
     """
-    on_record = login_throttle.check(ctx, username, client)
+    admission = login_throttle.admit(ctx, username, client)  # counted before the check
     try:
         user = authenticate(ctx, username, password)
     except AuthenticationFailed:
-        login_throttle.record_failure(ctx, username, client)  # raises once it must wait
+        login_throttle.refuse(admission)  # raises when this failure starts a wait
         raise
-    if on_record:
-        login_throttle.clear(ctx, username, client)
+    login_throttle.clear(ctx, username, client)
     return issue_token(ctx, user.username, user.token_version, ttl_minutes)
 
 

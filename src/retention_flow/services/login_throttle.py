@@ -11,21 +11,26 @@ user logs in from their own while a guesser waits. Failures are forgotten
 ``login_failure_window_minutes`` after the last one, and a successful login clears the
 count of its own address.
 
-The counters live in the database (``login_throttle``), so every API process counts the
-same failures. Unknown user names are counted exactly like known ones: a 429 does not
-tell whether an account exists.
+Each attempt is counted (and the wait it would start is set) before its password is
+checked (``admit``), in one transaction with the row locked, so a burst of concurrent
+attempts cannot slip past the limit while the first ones are being checked. The counters
+live in the database (``login_throttle``), so every API process counts the same
+failures. Unknown user names are counted exactly like known ones: a 429 does not tell
+whether an account exists.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import and_, case, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..core.config import Settings
 from ..core.errors import TooManyAttempts
-from ..db.session import read_session, write_session
+from ..db.session import write_session
 from ..db.tables import LOGIN_THROTTLE
 from .context import AppContext
 
@@ -33,7 +38,7 @@ from .context import AppContext
 LOCAL_CLIENT = "local"
 _USERNAME_MAX = 200
 _CLIENT_MAX = 64
-_ATTEMPTS = 3  # a concurrent first failure from the same address takes the insert
+_ATTEMPTS = 3  # a concurrent first attempt from the same address takes the insert
 
 
 def _key(username: str, client: str | None) -> tuple[str, str]:
@@ -44,69 +49,64 @@ def _key_where(username: str, client: str) -> object:
     return and_(LOGIN_THROTTLE.c.username == username, LOGIN_THROTTLE.c.client == client)
 
 
-def check(ctx: AppContext, username: str, client: str | None) -> bool:
-    """Refuse (``TooManyAttempts``) while this address must wait for this user name.
+@dataclass(frozen=True)
+class Admission:
+    """An attempt let through to the password check, already counted as a failure."""
 
-    Answers whether failures are on record for the pair (so a success knows to clear
-    them without writing on every login)."""
+    failures: int
+    #: the wait this attempt starts if its password is wrong (None: below the limit)
+    wait: timedelta | None
+
+
+def admit(ctx: AppContext, username: str, client: str | None) -> Admission:
+    """Let one login attempt through to the password check, or refuse it
+    (``TooManyAttempts``) while this address must wait for this user name.
+
+    The attempt is counted as a failure *before* the password is checked, and the wait
+    it would start is set at once, in one transaction with the row locked: a burst of
+    concurrent attempts (several threads, several API processes) cannot slip past the
+    limit while the first ones are still being checked. A success then clears the
+    count (``clear``)."""
     name, address = _key(username, client)
-    with read_session(ctx.db) as session:
-        row = session.execute(
-            select(LOGIN_THROTTLE.c.blocked_until).where(_key_where(name, address))  # type: ignore[arg-type]
-        ).first()
-    if row is None:
-        return False
-    if row.blocked_until is not None and row.blocked_until > ctx.now():
-        wait = row.blocked_until - ctx.now()
-        raise TooManyAttempts(
-            f"too many failed logins for this user name from your address: "
-            f"wait {_in_minutes(wait)} before trying again",
-            retry_after=_seconds(wait),
-        )
-    return True
+    tries = 0
+    while True:
+        try:
+            return _admit(ctx, name, address)
+        except IntegrityError:  # a concurrent first attempt inserted the row first
+            tries += 1
+            if tries >= _ATTEMPTS:
+                raise
 
 
-def record_failure(ctx: AppContext, username: str, client: str | None) -> None:
-    """Count a failed login; from ``login_max_failures`` on, raise ``TooManyAttempts``
-    with the wait this failure starts (otherwise return, and the caller answers 401)."""
-    name, address = _key(username, client)
-    settings = ctx.settings
+def _admit(ctx: AppContext, name: str, address: str) -> Admission:
+    settings, table = ctx.settings, LOGIN_THROTTLE
     now = ctx.now()
     window_start = now - timedelta(minutes=settings.login_failure_window_minutes)
-    for attempt in range(_ATTEMPTS):
-        try:
-            failures = _count(ctx, name, address, now, window_start)
-            break
-        except IntegrityError:
-            if attempt == _ATTEMPTS - 1:
-                raise
-    beyond = failures - settings.login_max_failures
-    if beyond < 0:
-        return
-    cap = settings.login_max_delay_minutes * 60
-    # 2**beyond grows without end; past the cap it no longer matters
-    seconds = cap if beyond > 40 else min(cap, settings.login_delay_seconds * 2**beyond)
-    wait = timedelta(seconds=seconds)
     with write_session(ctx.db) as session:
-        session.execute(
-            update(LOGIN_THROTTLE)
+        row = session.execute(
+            select(table.c.failures, table.c.last_failure_at, table.c.blocked_until)
             .where(_key_where(name, address))  # type: ignore[arg-type]
-            .values(blocked_until=now + wait)
-        )
-        session.commit()
-    raise TooManyAttempts(
-        f"invalid user name or password; after {failures} failed logins from your address, "
-        f"wait {_in_minutes(wait)} before trying again",
-        retry_after=_seconds(wait),
-    )
-
-
-def _count(ctx: AppContext, name: str, address: str, now: datetime, window_start: datetime) -> int:
-    """Add one failure for the pair (starting again after a quiet window); answer the
-    count. One transaction: the row lock (PostgreSQL) or the write lock (SQLite) makes
-    concurrent failures from several processes count one by one."""
-    table = LOGIN_THROTTLE
-    with write_session(ctx.db) as session:
+            .with_for_update()
+        ).first()
+        if row is not None and row.blocked_until is not None and row.blocked_until > now:
+            wait = row.blocked_until - now
+            raise TooManyAttempts(
+                f"too many failed logins for this user name from your address: "
+                f"wait {_in_minutes(wait)} before trying again",
+                retry_after=_seconds(wait),
+            )
+        stale = row is None or row.last_failure_at < window_start
+        failures = 1 if stale or row is None else int(row.failures) + 1
+        wait = _wait(settings, failures)
+        values = {
+            "failures": failures,
+            "last_failure_at": now,
+            "blocked_until": now + wait if wait is not None else None,
+        }
+        if row is None:
+            session.execute(insert(table).values(username=name, client=address, **values))
+        else:
+            session.execute(update(table).where(_key_where(name, address)).values(**values))  # type: ignore[arg-type]
         # forget pairs quiet for a whole window (an index range on last_failure_at)
         session.execute(
             delete(table).where(
@@ -116,29 +116,37 @@ def _count(ctx: AppContext, name: str, address: str, now: datetime, window_start
                 )
             )
         )
-        moved = session.execute(
-            update(table)
-            .where(_key_where(name, address))  # type: ignore[arg-type]
-            .values(
-                failures=case(
-                    (table.c.last_failure_at < window_start, 1), else_=table.c.failures + 1
-                ),
-                last_failure_at=now,
-            )
-        )
-        if moved.rowcount == 0:  # type: ignore[attr-defined]
-            session.execute(
-                insert(table).values(username=name, client=address, failures=1, last_failure_at=now)
-            )
-        failures = session.execute(
-            select(table.c.failures).where(_key_where(name, address))  # type: ignore[arg-type]
-        ).scalar_one()
         session.commit()
-    return int(failures)
+    return Admission(failures, wait)
+
+
+def _wait(settings: Settings, failures: int) -> timedelta | None:
+    """The wait after ``failures`` failures: none below the limit, then the first wait
+    doubling with each further failure, up to the cap."""
+    beyond = failures - settings.login_max_failures
+    if beyond < 0:
+        return None
+    cap = settings.login_max_delay_minutes * 60
+    # 2**beyond grows without end; past the cap it no longer matters
+    seconds = cap if beyond > 40 else min(cap, settings.login_delay_seconds * 2**beyond)
+    return timedelta(seconds=seconds)
+
+
+def refuse(admission: Admission) -> None:
+    """The admitted attempt had wrong credentials: if it started a wait, say so
+    (``TooManyAttempts``); otherwise return and the caller answers 401."""
+    if admission.wait is None:
+        return
+    raise TooManyAttempts(
+        f"invalid user name or password; after {admission.failures} failed logins from "
+        f"your address, wait {_in_minutes(admission.wait)} before trying again",
+        retry_after=_seconds(admission.wait),
+    )
 
 
 def clear(ctx: AppContext, username: str, client: str | None) -> None:
-    """A successful login: this address starts again from zero (others keep theirs)."""
+    """A successful login: this address starts again from zero (others keep theirs);
+    also takes back the failure ``admit`` counted for it."""
     name, address = _key(username, client)
     with write_session(ctx.db) as session:
         session.execute(delete(LOGIN_THROTTLE).where(_key_where(name, address)))  # type: ignore[arg-type]
