@@ -137,10 +137,19 @@ def test_a_success_clears_its_own_address_only(
     for _ in range(almost):  # starts from zero here
         assert _login(here, "alice", "typo-typo").status_code == 401
     assert _login(there, "alice", "guess-guess").status_code == 429  # not there
+    assert _login(there, "ghost", "guess-guess").status_code == 401  # an unknown name
     # failures are forgotten a window after the last one
     clock.advance(timedelta(minutes=ctx.settings.login_failure_window_minutes + 1))
     assert _login(here, "alice", "typo-typo").status_code == 401
     assert _login(there, "alice", "guess-guess").status_code == 401
+    with read_session(ctx.db) as session:
+        rows = session.execute(
+            select(LOGIN_THROTTLE.c.username, LOGIN_THROTTLE.c.client, LOGIN_THROTTLE.c.failures)
+        ).all()
+    # the quiet pair's row is gone; the others count from one again
+    assert sorted(map(tuple, rows)) == sorted(
+        [("alice", ATTACKER[0], 1), ("alice", REAL_USER[0], 1)]
+    )
 
 
 def test_a_new_password_ends_the_wait(ctx: AppContext, app_for: Any) -> None:

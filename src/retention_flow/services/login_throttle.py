@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from ..core.config import Settings
 from ..core.errors import TooManyAttempts
@@ -107,17 +108,27 @@ def _admit(ctx: AppContext, name: str, address: str) -> Admission:
             session.execute(insert(table).values(username=name, client=address, **values))
         else:
             session.execute(update(table).where(_key_where(name, address)).values(**values))  # type: ignore[arg-type]
-        # forget pairs quiet for a whole window (an index range on last_failure_at)
-        session.execute(
-            delete(table).where(
-                and_(
-                    table.c.last_failure_at < window_start,
-                    or_(table.c.blocked_until.is_(None), table.c.blocked_until < now),
-                )
-            )
-        )
+        _forget_quiet(session, now, window_start)
         session.commit()
     return Admission(failures, wait)
+
+
+def _forget_quiet(session: Session, now: datetime, window_start: datetime) -> None:
+    """Remove pairs quiet for a whole window (an index range on last_failure_at). Rows
+    another transaction holds are skipped, not waited for: two logins each holding their
+    own row could otherwise deadlock on each other's (PostgreSQL)."""
+    table = LOGIN_THROTTLE
+    quiet = (
+        select(table.c.username, table.c.client)
+        .where(
+            and_(
+                table.c.last_failure_at < window_start,
+                or_(table.c.blocked_until.is_(None), table.c.blocked_until < now),
+            )
+        )
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(table).where(tuple_(table.c.username, table.c.client).in_(quiet)))
 
 
 def _wait(settings: Settings, failures: int) -> timedelta | None:
