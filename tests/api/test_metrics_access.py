@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from retention_flow.api.app import create_app
+from retention_flow.api.app import UnsafeConfiguration, create_app
 from retention_flow.core.config import Settings
 from retention_flow.services.context import AppContext
 from tests.api.conftest import assert_problem
@@ -54,15 +54,26 @@ def test_the_metrics_token_opens_them(token_client: TestClient, headers: Headers
     assert_problem(token_client.get("/metrics", headers=headers["agent"]), 403, "forbidden")
 
 
-def test_metrics_token_setting(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(database_url=db_url).metrics_token is None
+def test_metrics_token_setting(
+    ctx: AppContext, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = ctx.settings.database_url
+    assert Settings(database_url=url).metrics_token is None
     monkeypatch.setenv("RETENTION_FLOW_METRICS_TOKEN", "")
-    assert Settings(database_url=db_url).metrics_token is None  # empty: not set
+    empty = Settings(database_url=url)
+    assert empty.startup_problems() == []
+    ctx.settings = ctx.settings.model_copy(update={"metrics_token": empty.metrics_token})
+    # an empty token is no token: sending an empty bearer opens nothing
+    assert_problem(client.get("/metrics"), 401, "authentication_failed")
+    assert_problem(
+        client.get("/metrics", headers={"Authorization": "Bearer "}), 401, "authentication_failed"
+    )
     monkeypatch.setenv("RETENTION_FLOW_METRICS_TOKEN", TOKEN)
-    configured = Settings(database_url=db_url)
+    configured = Settings(database_url=url)
     assert configured.metrics_token is not None
     assert configured.metrics_token.get_secret_value() == TOKEN
     assert TOKEN not in repr(configured)  # a secret: not printed with the settings
-    monkeypatch.setenv("RETENTION_FLOW_METRICS_TOKEN", "short")
-    with pytest.raises(ValidationError, match="16"):
-        Settings(database_url=db_url)
+    monkeypatch.setenv("RETENTION_FLOW_METRICS_TOKEN", "short-token")
+    ctx.settings = Settings(database_url=url)
+    with pytest.raises(UnsafeConfiguration, match="METRICS_TOKEN is shorter than 16"):
+        create_app(ctx)

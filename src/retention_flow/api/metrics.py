@@ -55,9 +55,9 @@ def check_metrics_access(ctx: AppContext, token: str | None) -> None:
             "not authenticated: send the metrics token or an admin's bearer token"
         )
     configured = ctx.settings.metrics_token
-    if configured is not None and hmac.compare_digest(
-        token.encode("utf-8"), configured.get_secret_value().encode("utf-8")
-    ):
+    expected = configured.get_secret_value().strip() if configured is not None else ""
+    # an empty setting is no token (startup refuses a short one)
+    if expected and hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
         return
     actor = auth.actor_for_token(ctx, token)
     if not actor.roles & METRICS_ROLES:

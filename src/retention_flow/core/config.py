@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
@@ -111,8 +111,9 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="bearer token a scraper sends to GET /metrics (16+ characters); "
-        "without it, /metrics needs a user token with the admin or system role",
+        description="bearer token a scraper sends to GET /metrics (16+ characters, or the "
+        "app refuses to start); unset or empty, /metrics needs a user token with the admin "
+        "or system role",
     )
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
@@ -162,17 +163,6 @@ class Settings(BaseSettings):
     )
     celery_queue: str = Field(default="ocr", description="the Celery queue of page tasks")
 
-    @field_validator("metrics_token", mode="before")
-    @classmethod
-    def _metrics_token(cls, value: object) -> object:
-        """An empty value is no token; a set one must not be guessable in a few tries."""
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(text, str) and len(text) < MIN_METRICS_TOKEN_LENGTH:
-            raise ValueError(f"the metrics token needs {MIN_METRICS_TOKEN_LENGTH}+ characters")
-        return value
-
     def api_threads_for(self, dialect: str) -> int:
         """Threads serving requests. Measured (bench/http_load.py): SQLite writes one at a
         time, so more than 2 threads only queue on its write lock and convoy on the GIL;
@@ -182,8 +172,15 @@ class Settings(BaseSettings):
         return 8 if dialect == "postgresql" else 2
 
     def startup_problems(self) -> list[str]:
-        """Why this configuration must not serve (empty when it may)."""
+        """Why this configuration must not serve (empty when it may): in production the
+        placeholder or a short secret key; anywhere, a metrics token short enough to guess."""
         problems: list[str] = []
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if 0 < len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"RETENTION_FLOW_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} "
+                "characters"
+            )
         if self.environment == "production":
             if self.secret_key == PLACEHOLDER_SECRET:
                 problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")
