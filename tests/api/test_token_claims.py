@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import pytest
@@ -108,17 +109,7 @@ def test_every_route_refuses_absurd_claims(
     for name, payload in ABSURD.items():
         bearer = {"Authorization": f"Bearer {signed(ctx.settings.secret_key, payload)}"}
         for method, path in ROUTES:
-            url = path.format(
-                case_id="c",
-                task_id="t",
-                process_id="p",
-                version=1,
-                message_name="m",
-                scan_id="s",
-                statement_id="st",
-                page_no=1,
-                field="f",
-            )
+            url = re.sub(r"\{[^}]+\}", "x", path).replace("/versions/x", "/versions/1")
             response = client.request(method, url, headers=bearer)
             if (method, path) in OPEN:
                 ok = response.status_code < 500
