@@ -94,9 +94,9 @@ def install(app: FastAPI) -> None:
         if status == 500:
             log.error("unmapped error %s: %s", exc.code, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, e.TooManyAttempts):
-            headers = {"Retry-After": str(exc.retry_after)}
         errors = exc.errors if (exc.errors or status == 422) else None
+        if isinstance(exc, e.TooManyAttempts):  # 429: how long to wait
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(status, exc.code, exc.title, exc.detail, errors, headers)
 
     @app.exception_handler(RequestValidationError)
