@@ -19,7 +19,7 @@ from ..services import queries
 from ..services.background import BackgroundWorker
 from ..services.bootstrap import build_context
 from ..services.context import AppContext
-from . import errors
+from . import deps, errors
 from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from .routes import (
     audit,
@@ -101,8 +101,11 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
         state = queries.database_ready(request.app.state.ctx)
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    def prometheus() -> Response:
+    @app.get("/metrics", tags=["ops"], response_class=Response, responses=_METRICS_PROBLEMS)
+    def prometheus(ctx: deps.CtxDep, token: deps.BearerToken) -> Response:
+        """Prometheus metrics, for the metrics token (``RETENTION_FLOW_METRICS_TOKEN``) or
+        an ``admin``/``system`` user's bearer token."""
+        metrics.check_access(ctx, token)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     web.install(app)  # the pages (after the API's error handlers, which it wraps)
@@ -118,4 +121,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (409, "conflict"),
         (422, "invalid input"),
     )
+}
+_METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: _PROBLEMS[status] for status in (401, 403)
 }

@@ -35,6 +35,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.MessageNotCorrelated, 404),
     (e.Conflict, 409),
     (e.PayloadTooLarge, 413),
+    (e.TooManyAttempts, 429),
     (e.ValidationFailed, 422),
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),
@@ -98,6 +99,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, e.Busy):
             headers = {"Retry-After": str(exc.retry_after)}
         errors = exc.errors if (exc.errors or status == 422) else None
+        if isinstance(exc, e.TooManyAttempts):  # 429: how long to wait
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(status, exc.code, exc.title, exc.detail, errors, headers)
 
     @app.exception_handler(RequestValidationError)

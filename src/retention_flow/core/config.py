@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -94,9 +95,31 @@ class Settings(BaseSettings):
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="failed logins in a row before the account is locked"
+        default=5,
+        ge=1,
+        description="failed logins for one user name from one client address before that "
+        "address must wait (other addresses are not affected)",
     )
-    login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    login_delay_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="the first wait after login_max_failures; it doubles with each further "
+        "failure from that address",
+    )
+    login_max_delay_minutes: int = Field(
+        default=15, ge=1, description="the longest wait between login attempts"
+    )
+    login_failure_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="failures older than this (since the last one) are forgotten",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scraper sends to GET /metrics (16+ characters, or the "
+        "app refuses to start); unset or empty, /metrics needs a user token with the admin "
+        "or system role",
+    )
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
     kpi_scorecard_weights: dict[str, float] = Field(
@@ -216,8 +239,15 @@ class Settings(BaseSettings):
         return 8 if dialect == "postgresql" else 2
 
     def startup_problems(self) -> list[str]:
-        """Why this configuration must not serve (empty when it may)."""
+        """Why this configuration must not serve (empty when it may): in production the
+        placeholder or a short secret key; anywhere, a metrics token short enough to guess."""
         problems: list[str] = []
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if 0 < len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"RETENTION_FLOW_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} "
+                "characters"
+            )
         if self.environment == "production":
             if self.secret_key == PLACEHOLDER_SECRET:
                 problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")

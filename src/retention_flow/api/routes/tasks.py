@@ -14,7 +14,8 @@ from ..schemas import AssignIn, CompleteIn, CompleteResult, TaskDetail, TaskPubl
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 Worker = Annotated[Actor, Depends(require_role(WORKER_ROLES))]
-Reader = Annotated[Actor, Depends(require_role(WORKER_ROLES, READ_ALL_ROLES))]
+#: admins read the tasks they may assign
+Reader = Annotated[Actor, Depends(require_role(WORKER_ROLES, READ_ALL_ROLES, "admin"))]
 Lead = Annotated[Actor, Depends(require_role("team_lead", "admin"))]
 
 
