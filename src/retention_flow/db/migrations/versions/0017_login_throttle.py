@@ -5,7 +5,7 @@ five, which anyone could trigger. They are now counted per user name and client 
 in ``login_throttle``; the user row's ``failed_logins`` and ``locked_until`` go.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0018
 Create Date: 2026-12-03 08:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import retention_flow.db.types
 
 revision: str = "0017"
-down_revision: str | None = "0012"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
