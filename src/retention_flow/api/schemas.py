@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Largest value of an integer column (PostgreSQL ``integer``).
 MAX_INT = 2**31 - 1
+
+
+class CaseStatus(StrEnum):
+    """A case's status (the ``status`` filter of case lists)."""
+
+    active = "active"
+    completed = "completed"
+    cancelled = "cancelled"
+    incident = "incident"
+
+
+class WorkRole(StrEnum):
+    """A role or skill group that works tasks (``core.roles.WORK_ROLES``)."""
+
+    agent = "agent"
+    team_lead = "team_lead"
+    back_office = "back_office"
+    partner = "partner"
+    process_owner = "process_owner"
+    auditor = "auditor"
+    admin = "admin"
+    system = "system"
+    telemarketing = "telemarketing"
+    inbound = "inbound"
+    specialist = "specialist"
 
 
 class Problem(BaseModel):

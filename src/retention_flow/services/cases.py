@@ -3,7 +3,6 @@ retry an incident, cancel. Each is one transaction around one workflow step."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -12,12 +11,15 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ..core import strict_json
+from ..core.data_limits import check_case_data
 from ..core.errors import (
     Conflict,
     MessageNotCorrelated,
     NotFound,
     ValidationFailed,
 )
+from ..core.text_rules import check_name
 from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent
@@ -31,25 +33,15 @@ from .steps import (
     KEYS,
     TIMER,
     CaseHead,
+    head_of,
     load_head,
     new_head,
 )
 from .views import case_view, open_tasks
 
 
-def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            f"{what} must be a JSON object",
-            errors=[{"field": what, "message": "must be an object"}],
-        )
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]
-        ) from exc
-    return data
+def _check_data(ctx: AppContext, data: Any, what: str = "data") -> dict[str, Any]:
+    return check_case_data(data, ctx.data_limits, what)
 
 
 # --------------------------------------------------------------------------- start
@@ -65,7 +57,9 @@ def start_case(
     idempotency_key: str | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
-    data = _check_data(data or {})
+    data = _check_data(ctx, data or {})
+    if business_key is not None:
+        check_name(business_key, "business_key")
     if idempotency_key is not None:
         existing = _by_idempotency_key(ctx, idempotency_key, process_id)
         if existing is not None:
@@ -201,7 +195,7 @@ def list_cases(
         count = select(func.count()).select_from(CASE)
         if where is not None:
             query, count = query.where(where), count.where(where)
-        heads = [CaseHead(**r) for r in session.execute(query).mappings()]
+        heads = [head_of(r) for r in session.execute(query).mappings()]
         total = int(session.execute(count).scalar_one())
         return [case_view(h, open_tasks(session, h.id)) for h in heads], total
 
@@ -244,7 +238,8 @@ def correlate_message(
 ) -> dict[str, Any]:
     """Deliver a message to the one open case matching ``correlation``; answers the case.
     ``before_commit`` writes more in the step's transaction (see ``step_case``)."""
-    payload = _check_data(data or {})
+    payload = _check_data(ctx, data or {})
+    strict_json.check(correlation, "correlation")
 
     def make(
         _session: Session, _head: CaseHead
@@ -345,7 +340,7 @@ def retry_incident(
     ctx: AppContext, actor: Actor, case_id: str, data_patch: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Run the failed step again, optionally after correcting data (audited)."""
-    patch = _check_data(data_patch or {}, "data_patch")
+    patch = _check_data(ctx, data_patch or {}, "data_patch")
 
     def make(
         session: Session, head: CaseHead

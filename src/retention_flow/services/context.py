@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from ..core.calendar import BusinessCalendar
 from ..core.clock import Clock, SystemClock, utc_iso
 from ..core.config import Settings, get_settings
+from ..core.data_limits import DataLimits
 from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, due_at
 from ..engine.runtime import Runtime
@@ -194,6 +195,7 @@ class AppContext:
         self.live = LiveWorkflows(self.settings.workflow_cache_size)
         self.actors = ActorCache(self.settings.actor_cache_seconds)
         self.revocations = RevocationCache(self.settings.actor_cache_seconds)
+        self.data_limits = DataLimits.of(self.settings)
 
     def now(self) -> Any:
         return self.clock.now()

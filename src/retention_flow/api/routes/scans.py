@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
+from fastapi import Depends, File, Path, Response, UploadFile
 
 from ...core.errors import PayloadTooLarge
 from ...services import scan_exceptions, scans
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/scans", tags=["scans"])
+router = api_router(prefix="/api/scans", tags=["scans"])
 
 Uploader = Annotated[Actor, Depends(require_role("back_office"))]
 Reader = Annotated[Actor, Depends(require_role("back_office", "auditor"))]
