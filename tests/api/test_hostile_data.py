@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, scans
+from retention_flow.services import cases
 from retention_flow.services.context import AppContext
 from tests.api.conftest import assert_problem
+from tests.api.test_authorisation_matrix import _stored_scan
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
 
@@ -376,7 +377,7 @@ def _seed(ctx: AppContext, add_user: Callable[..., dict[str, str]]) -> dict[str,
         )
         ids[f"case_{name}"] = case["id"]
         ids[f"task_{name}"] = case["open_tasks"][0]["id"]
-    ids["scan_id"] = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
+    ids["scan_id"] = _stored_scan(ctx)  # one stored page (its fields are corrupted below)
     return ids
 
 
