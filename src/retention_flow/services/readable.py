@@ -37,6 +37,21 @@ def names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
+def objects(value: Any) -> list[dict[str, Any]]:
+    """A list-of-objects column (scan page fields): the objects it holds."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def is_box(value: Any) -> bool:
+    """Four finite pixel coordinates (a field's box on a page)."""
+    return (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) and abs(v) < 1e6 for v in value)
+    )
+
+
 def finite(value: Any, default: float = 0.0) -> float:
     """A float column: NaN or an infinity (PostgreSQL ``double`` holds them) reads as
     ``default``."""

@@ -1,0 +1,97 @@
+"""The API fuzz run (schemathesis, from the app's own OpenAPI document), shared by the
+bounded CI test (``tests/api/test_fuzz.py``) and the longer ``bench/fuzz_api.py``.
+
+Every operation is called by every role's user (its own token), ``examples`` generated
+requests each, until ``seconds`` run out. Each answer is checked: no server error, the
+status code and content type documented, the body valid against the documented schema.
+No shrinking: a failing operation is reported with the request that failed first, so
+the run's time stays bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
+
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@dataclass
+class FuzzReport:
+    operations: int = 0
+    operations_run: int = 0
+    calls: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+    @property
+    def server_errors(self) -> int:
+        return self.statuses["5xx"]
+
+    def summary(self) -> str:
+        classes = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
+        return (
+            f"{self.operations_run}/{self.operations} operations, {self.calls} calls in "
+            f"{self.seconds:.1f} s ({classes}); {len(self.failures)} failing operation/role"
+            + (" (stopped at the time limit)" if self.stopped_early else "")
+        )
+
+
+def fuzz(
+    app: Any,
+    tokens: dict[str, dict[str, str]],
+    *,
+    examples: int,
+    seconds: float,
+    derandomize: bool = True,
+) -> FuzzReport:
+    """Fuzz every operation of ``app`` as each role in ``tokens`` (name -> headers)."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    report = FuzzReport(operations=len(operations))
+    started = time.monotonic()
+    config = settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=derandomize,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+    )
+    for operation in operations:
+        if time.monotonic() - started > seconds:
+            report.stopped_early = True
+            break
+        report.operations_run += 1
+        for role, headers in tokens.items():
+            try:
+                _runner(operation, headers, report, config)()
+            except Exception as exc:  # collect every operation's failure, then report all
+                name = f"{operation.method.upper()} {operation.path}"
+                report.failures.append(f"{name} as {role}: {str(exc)[:2000]}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _runner(operation: Any, headers: dict[str, str], report: FuzzReport, config: Any) -> Any:
+    @given(case=operation.as_strategy())
+    @config
+    def run(case: Any) -> None:
+        response = case.call(headers=headers)
+        report.calls += 1
+        report.statuses[f"{response.status_code // 100}xx"] += 1
+        case.validate_response(response, checks=CHECKS)
+
+    return run
