@@ -3,7 +3,8 @@ the CI test (``tests/api/test_fuzz.py``), random (not derandomized) unless ``--s
 
 Sets up a database (a temp SQLite file, or a PostgreSQL schema of its own with
 ``--pg-url`` / RETENTION_FLOW_BENCH_PG_URL), one user per role, the ``three_steps`` and
-``all_elements`` test bundles and a few cases, then runs ``tests.api.fuzzing.fuzz`` on
+``all_elements`` test bundles, a partner, a stored scan page and a few cases (their ids
+fill the path parameters of some requests), then runs ``tests.api.fuzzing.fuzz`` on
 the app in process and prints the operations, calls, answers by status class, failing
 operation/role pairs (first lines of each), the run's time, and calls per second as a
 ratio to ``GET /health`` calls measured in the same run (the baseline).
@@ -28,6 +29,7 @@ from bench._common import pg_database  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from tests.api.conftest import PASSWORD, USERS  # noqa: E402
 from tests.api.fuzzing import fuzz  # noqa: E402
+from tests.api.test_fuzz import known_ids  # noqa: E402
 from tests.factories import SERVICE_HANDLERS, actor, deploy  # noqa: E402
 
 from retention_flow.api.app import create_app  # noqa: E402
@@ -62,7 +64,7 @@ def run(url: str, seconds: float, examples: int, seed: int | None) -> int:
     ctx = AppContext(settings, engine=engine, service_handlers=SERVICE_HANDLERS)
     for name, (roles, partner) in USERS.items():
         users.add_user(ctx, name, PASSWORD, roles, partner)
-    deploy(ctx, "three_steps")
+    known = known_ids(ctx)  # three_steps, a partner, a case with an open task, a scan
     deploy(ctx, "all_elements")
     for i in range(5):
         cases.start_case(ctx, actor("starter"), "three_steps", {"customer_id": f"C-{i}"})
@@ -74,7 +76,9 @@ def run(url: str, seconds: float, examples: int, seed: int | None) -> int:
         import random
 
         random.seed(seed)
-    report = fuzz(app, tokens, examples=examples, seconds=seconds, derandomize=seed is not None)
+    report = fuzz(
+        app, tokens, examples=examples, seconds=seconds, derandomize=seed is not None, known=known
+    )
     engine.dispose()
     rate = report.calls / report.seconds if report.seconds else 0.0
     print(f"database: {engine.dialect.name}; roles: {', '.join(tokens)}")
@@ -83,6 +87,8 @@ def run(url: str, seconds: float, examples: int, seed: int | None) -> int:
     for status, count in sorted(report.statuses.items()):
         print(f"  {status}: {count}")
     print(f"server errors (5xx): {report.server_errors}")
+    for name, answers in report.by_operation.items():
+        print(f"  {name}: {dict(sorted(answers.items()))}")
     print(f"failing operation/role pairs: {len(report.failures)}")
     for failure in report.failures:
         print("  - " + "\n    ".join(failure.splitlines()[:6]))

@@ -4,7 +4,8 @@ bounded CI test (``tests/api/test_fuzz.py``) and the longer ``bench/fuzz_api.py`
 Every operation is called by every role's user (its own token), ``examples`` generated
 requests each, until ``seconds`` run out. Each answer is checked: no server error, the
 status code and content type documented, the body valid against the documented schema.
-No shrinking: a failing operation is reported with the request that failed first, so
+``POST /api/auth/logout`` runs last (it revokes the token it is sent with). No
+shrinking: a failing operation is reported with the request that failed first, so
 the run's time stays bounded.
 """
 
@@ -22,6 +23,7 @@ from schemathesis.checks import (
     not_a_server_error,
     response_schema_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
@@ -32,6 +34,8 @@ class FuzzReport:
     operations_run: int = 0
     calls: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    #: "METHOD /path" -> answers by status code
+    by_operation: dict[str, Counter[int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
@@ -56,10 +60,17 @@ def fuzz(
     examples: int,
     seconds: float,
     derandomize: bool = True,
+    known: dict[str, str] | None = None,
 ) -> FuzzReport:
-    """Fuzz every operation of ``app`` as each role in ``tokens`` (name -> headers)."""
+    """Fuzz every operation of ``app`` as each role in ``tokens`` (name -> headers).
+
+    Requests are valid by the schema (positive), invalid (negative: wrong types, missing
+    fields, out of range), or valid with the path's ids taken from ``known`` (real
+    cases, tasks, partners...), so that calls reach past the 404s."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
+    # logging out ends the token it is sent with: last, or every later call answers 401
+    operations.sort(key=lambda op: op.path == "/api/auth/logout")
     report = FuzzReport(operations=len(operations))
     started = time.monotonic()
     config = settings(
@@ -75,23 +86,42 @@ def fuzz(
             report.stopped_early = True
             break
         report.operations_run += 1
+        name = f"{operation.method.upper()} {operation.path}"
+        answers = report.by_operation.setdefault(name, Counter())
         for role, headers in tokens.items():
             try:
-                _runner(operation, headers, report, config)()
+                _runner(_strategy(operation, known or {}), headers, report, answers, config)()
             except Exception as exc:  # collect every operation's failure, then report all
-                name = f"{operation.method.upper()} {operation.path}"
                 report.failures.append(f"{name} as {role}: {str(exc)[:2000]}")
     report.seconds = time.monotonic() - started
     return report
 
 
-def _runner(operation: Any, headers: dict[str, str], report: FuzzReport, config: Any) -> Any:
-    @given(case=operation.as_strategy())
+def _strategy(operation: Any, known: dict[str, str]) -> Any:
+    strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
+        GenerationMode.NEGATIVE
+    )
+    names = [p.name for p in operation.iter_parameters() if p.location.value == "path"]
+    if names and all(n in known for n in names):
+        fixed = {n: known[n] for n in names}
+        strategy = strategy | operation.as_strategy(path_parameters=fixed)
+    return strategy
+
+
+def _runner(
+    strategy: Any,
+    headers: dict[str, str],
+    report: FuzzReport,
+    answers: Counter[int],
+    config: Any,
+) -> Any:
+    @given(case=strategy)
     @config
     def run(case: Any) -> None:
         response = case.call(headers=headers)
         report.calls += 1
         report.statuses[f"{response.status_code // 100}xx"] += 1
+        answers[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
 
     return run

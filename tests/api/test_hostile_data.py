@@ -473,3 +473,40 @@ def test_bad_stored_rows_break_no_list_search_kpi_or_page(
     listed = client.get("/api/cases?customer=C-1", headers=headers["agent"])
     assert listed.status_code == 200
     json.loads(listed.text, parse_constant=lambda c: pytest.fail(f"{c} in an answer"))
+
+
+# --------------------------------------------------------------------------- scripts
+
+ORIGINAL_SCRIPT = b"attempts = 0\nscore = 42"
+
+
+@pytest.mark.parametrize(
+    ("script", "field"),
+    [
+        (b'attempts = 0\nscore = float("nan")', "score"),
+        (b'attempts = 0\nscore = {"deep": [float("inf")]}', "score.deep.0"),
+        (b"attempts = 0\nscore = 2 ** 60", "score"),
+        (b'attempts = 0\nscore = "\\ud800"', "score"),
+        (b"attempts = 0\nscore = {1: 2}", "score"),
+    ],
+)
+def test_a_script_leaving_bad_json_raises_an_incident_naming_the_element(
+    ctx: AppContext, client: TestClient, headers: Headers, script: bytes, field: str
+) -> None:
+    from retention_flow.services import processes
+    from tests.factories import OWNER, bundle_files
+
+    files = bundle_files("three_steps")
+    assert ORIGINAL_SCRIPT in files["three_steps.bpmn"]
+    files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(ORIGINAL_SCRIPT, script)
+    processes.deploy(ctx, files, OWNER)
+    body = {"process_id": "three_steps", "data": {"customer_id": "C-1"}}
+    response = client.post("/api/cases", json=body, headers=headers["agent"])
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["status"] == "incident" and "score" not in case["data"]
+    [incident] = cases.get_incidents(ctx, case["id"])
+    assert incident["element_id"] == "prepare_case", incident
+    assert incident["error_type"] == "JsonRefused" and field in incident["message"], incident
+    listed = client.get("/api/cases?status=incident", headers=headers["agent"])
+    assert listed.status_code == 200 and listed.json()["count"] == 1
