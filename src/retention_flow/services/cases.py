@@ -33,7 +33,6 @@ from .steps import (
     KEYS,
     TIMER,
     CaseHead,
-    head_of,
     load_head,
     new_head,
 )
@@ -195,7 +194,7 @@ def list_cases(
         count = select(func.count()).select_from(CASE)
         if where is not None:
             query, count = query.where(where), count.where(where)
-        heads = [head_of(r) for r in session.execute(query).mappings()]
+        heads = [CaseHead(**r) for r in session.execute(query).mappings()]
         total = int(session.execute(count).scalar_one())
         return [case_view(h, open_tasks(session, h.id)) for h in heads], total
 

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import Conflict, NotFound, ValidationFailed
-from ..core.text_rules import bad_character
 from ..db.json_sql import json_text
 from ..db.session import read_session, write_session
 from ..db.tables import CASE, LEAD_ALLOCATION, PARTNER
@@ -25,6 +24,7 @@ from . import readable
 from .allocation import AllocationResult, Lead, PartnerOffer, allocate
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
+from .partner_rules import validate_partner
 
 #: outcomes of leads a partner actually worked (not: no partner, lost to its SLA)
 WORKED_OUTCOMES = ("retained", "lost", "claim_rejected")
@@ -48,61 +48,10 @@ def month_start(now: datetime) -> datetime:
     return datetime(now.year, now.month, 1, tzinfo=UTC)
 
 
-_MAX_INT = 2**31 - 1
-_NULLABLE = frozenset({"min_contract_age_months", "max_contract_age_months"})
-
-
-def _field_problem(name: str, value: Any) -> str | None:
-    """Why ``value`` cannot be partner field ``name`` (``None`` when it can)."""
-    if value is None:
-        return None if name in _NULLABLE else "must not be null"
-    if name == "name":
-        if not isinstance(value, str) or not 1 <= len(value.strip()) <= 200:
-            return "must be a text of 1-200 characters"
-        bad = bad_character(value)
-        return f"contains a {bad}" if bad else None
-    if name in ("capacity_per_period", "cost_per_lead_cents", "commission_cents"):
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_INT:
-            return "must be a whole number >= 0"
-    elif name in _NULLABLE:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1200:
-            return "must be a whole number of months, 0-1200, or null"
-    elif name in ("quality", "min_share"):
-        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-            return "must be between 0 and 1"
-    elif name == "active":
-        if not isinstance(value, bool):
-            return "must be true or false"
-    elif name in ("products", "regions"):
-        if not isinstance(value, list) or len(value) > 50:
-            return "must be a list of at most 50 names"
-        if not all(isinstance(v, str) and 1 <= len(v) <= 40 for v in value):
-            return "must hold names of 1-40 characters"
-        bad = next((found for v in value if (found := bad_character(v))), None)
-        return f"a name contains a {bad}" if bad else None
-    return None
-
-
-def _validate(values: dict[str, Any]) -> None:
-    """Every field, whoever sends it (API, CLI, pages): a stored partner must be readable
-    by every list and allocation (``products: null`` once broke them all)."""
-    errors = []
-    for name, value in values.items():
-        problem = _field_problem(name, value)
-        if problem:
-            errors.append({"field": name, "message": problem})
-    low, high = values.get("min_contract_age_months"), values.get("max_contract_age_months")
-    if not errors and low is not None and high is not None and low > high:
-        errors.append({"field": "max_contract_age_months", "message": "is below the minimum"})
-    if errors:
-        first = errors[0]
-        raise ValidationFailed(f"{first['field']}: {first['message']}", errors=errors)
-
-
 def save_partner(ctx: AppContext, actor: Actor, partner_id: str, values: dict[str, Any]) -> dict:
     """Create a partner, or change the given fields of an existing one (audited)."""
     values = {k: v for k, v in values.items() if k in PARTNER_FIELDS}
-    _validate(values)
+    validate_partner(values)
     now = ctx.now()
     with write_session(ctx.db) as session:
         row = (

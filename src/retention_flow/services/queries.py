@@ -23,7 +23,7 @@ from ..db.json_sql import json_text
 from ..db.session import read_session
 from . import readable
 from .context import Actor, AppContext
-from .steps import CASE, HEAD_COLUMNS, OPEN_STATES, WORK, head_of
+from .steps import CASE, HEAD_COLUMNS, OPEN_STATES, WORK, CaseHead
 from .views import case_view, task_view
 
 #: a case's status, as ``list_cases`` filters by it
@@ -107,7 +107,7 @@ def list_cases(
     where = and_(True, *conditions)
     with read_session(ctx.db) as session:
         heads = [
-            head_of(r)
+            CaseHead(**r)
             for r in session.execute(
                 select(*HEAD_COLUMNS)
                 .where(where)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..db.models import AuditEvent
 
@@ -42,7 +42,7 @@ def objects(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def is_box(value: Any) -> bool:
+def is_box(value: Any) -> TypeGuard[list[float]]:
     """Four finite pixel coordinates (a field's box on a page)."""
     return (
         isinstance(value, list)
@@ -72,7 +72,7 @@ def audit_event(event: AuditEvent) -> AuditEvent:
     return AuditEvent.model_construct(**values)
 
 
-def partner_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def partner_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A partner row with every field of the type the contract promises."""
     out = dict(row)
     out["products"] = names(row.get("products"))

@@ -139,7 +139,7 @@ def process_page(
         values["reasons"].append(f"unreadable value: {bad[0]['field']}: {bad[0]['message']}")
     if values["status"] != "exception" and not result.case_number:
         values["reasons"].append("no readable case number")
-    elif values["status"] != "exception":
+    elif values["status"] != "exception" and result.case_number:
         payload = {
             **strict_json.scrub(result.message)[0],
             "uncertain": result.status != "processed",
