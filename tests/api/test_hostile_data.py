@@ -173,6 +173,21 @@ def test_enum_query_parameters_are_validated(client: TestClient, headers: Header
     assert client.get("/api/cases?status=active", headers=headers["agent"]).status_code == 200
 
 
+def test_enum_page_parameters_are_validated(ctx: AppContext, client: TestClient) -> None:
+    from retention_flow.services import users
+
+    for name, roles in (("auditor", ["auditor"]), ("team_lead", ["team_lead"])):
+        users.add_user(ctx, "p_" + name, "correct horse battery", roles)
+    for persona, bad, good in (
+        ("auditor", "/audit?status=evil", "/audit?status=incident"),
+        ("team_lead", "/team?role=evil", "/team?role=telemarketing"),
+    ):
+        page = PageClient(TestClient(client.app, raise_server_exceptions=False))
+        assert page.login("p_" + persona).status_code == 303
+        assert page.get(bad).status_code == 422, bad
+        assert page.get(good).status_code == 200, good
+
+
 @pytest.mark.parametrize("bad", ["RC-1\u0000", "RC-\u202e1", "RC\u20661", "RC\n1", "RC\u00851"])
 def test_names_refuse_control_and_bidi_characters(
     ctx: AppContext, client: TestClient, headers: Headers, bad: str

@@ -21,22 +21,6 @@ class CaseStatus(StrEnum):
     incident = "incident"
 
 
-class WorkRole(StrEnum):
-    """A role or skill group that works tasks (``core.roles.WORK_ROLES``)."""
-
-    agent = "agent"
-    team_lead = "team_lead"
-    back_office = "back_office"
-    partner = "partner"
-    process_owner = "process_owner"
-    auditor = "auditor"
-    admin = "admin"
-    system = "system"
-    telemarketing = "telemarketing"
-    inbound = "inbound"
-    specialist = "specialist"
-
-
 class Problem(BaseModel):
     """RFC 7807 problem body; ``code`` is a stable machine word."""
 

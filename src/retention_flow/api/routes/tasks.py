@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from ...core.roles import WorkRole
 from ...services import tasks
 from ...services.context import Actor
 from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
@@ -16,7 +17,6 @@ from ..schemas import (
     TaskDetail,
     TaskPublic,
     TasksPublic,
-    WorkRole,
 )
 from ..strict_body import api_router
 
