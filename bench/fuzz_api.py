@@ -97,7 +97,7 @@ def run(url: str, seconds: float, examples: int, seed: int | None) -> int:
         f"{rate / baseline:.3f}"
     )
     if report.stopped_early:
-        print("stopped at the time limit before every operation ran")
+        print("some operation/role runs were cut short at their share of the time")
     return 1 if report.failures or report.server_errors else 0
 
 
