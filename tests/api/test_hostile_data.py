@@ -525,3 +525,31 @@ def test_a_script_leaving_bad_json_raises_an_incident_naming_the_element(
     assert incident["error_type"] == "JsonRefused" and field in incident["message"], incident
     listed = client.get("/api/cases?status=incident", headers=headers["agent"])
     assert listed.status_code == 200 and listed.json()["count"] == 1
+
+
+def test_a_decision_answering_nan_raises_an_incident_naming_it(
+    ctx: AppContext, client: TestClient, headers: Headers
+) -> None:
+    from retention_flow.services import processes
+    from tests.factories import OWNER, bundle_files
+
+    files = bundle_files("all_elements")
+    original = b'<text>"LOYALTY_20"</text>'
+    assert original in files["offer_decision.dmn"]
+    files["offer_decision.dmn"] = files["offer_decision.dmn"].replace(
+        original, b'<text>float("nan")</text>'
+    )
+    processes.deploy(ctx, files, OWNER)
+    case = cases.start_case(ctx, actor("starter"), "all_elements", {"customer_id": "C-1"})
+    [task] = case["open_tasks"]
+    response = client.post(
+        f"/api/tasks/{task['id']}/complete",
+        json={"data": {"tenure_months": 30, "churn_risk": "high"}},
+        headers=headers["agent"],
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["case"]["status"] == "incident"
+    [incident] = cases.get_incidents(ctx, case["id"])
+    assert incident["element_id"] == "choose_offer", incident
+    assert incident["error_type"] == "JsonRefused", incident
+    assert "not a JSON number" in incident["message"], incident
