@@ -14,7 +14,7 @@ import email.message
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, params
 from fastapi.routing import APIRoute
 
 from ..core import strict_json
@@ -34,8 +34,8 @@ def _is_json(content_type: str | None) -> bool:
 class StrictJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if self.body_field is None:
-            return handler
+        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
+            return handler  # no body, or a form / multipart upload (File is a Form)
 
         async def strict_handler(request: Request) -> Response:
             if _is_json(request.headers.get("content-type")):
