@@ -22,12 +22,14 @@ class JsonText(ColumnElement[str]):
     type = String()
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
-        ("key", InternalTraversal.dp_string),
+        ("member", InternalTraversal.dp_clauseelement),
     ]
 
     def __init__(self, column: Any, key: str) -> None:
         self.column = column
-        self.key = key
+        # built once: the same bound parameter wherever the element appears, so that
+        # PostgreSQL sees GROUP BY and SELECT naming one expression
+        self.member = column[key].as_string()
 
 
 def json_text(column: Any, key: str) -> JsonText:
@@ -37,11 +39,11 @@ def json_text(column: Any, key: str) -> JsonText:
 
 @compiles(JsonText)
 def _plain(element: JsonText, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.column[element.key].as_string(), **kw))
+    return str(compiler.process(element.member, **kw))
 
 
 @compiles(JsonText, "sqlite")
 def _guarded(element: JsonText, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
-    member = compiler.process(element.column[element.key].as_string(), **kw)
+    member = compiler.process(element.member, **kw)
     return f"CASE WHEN json_valid({column}) THEN CAST({member} AS TEXT) END"
