@@ -312,6 +312,18 @@ def worker(
 
 
 @app.command()
+def doctor(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list, change nothing")] = False,
+) -> None:
+    """Find stored values that are not interoperable JSON or of the wrong shape (NaN,
+    infinities, lone surrogates, huge integers, ``products: null``...) and repair each
+    with an audit event; audit rows are listed, never rewritten."""
+    from .services import doctor as doctor_service
+
+    _out(doctor_service.run(_ctx(), dry_run=dry_run))
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

@@ -119,7 +119,14 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (403, "not allowed"),
         (404, "not found"),
         (409, "conflict"),
-        (422, "invalid input"),
+        (413, "too large: the request body, or case data past a limit (`errors[].limit`)"),
+        (
+            422,
+            "invalid input: a field that does not validate (`errors[].field` names its path); "
+            "JSON that is not interoperable (NaN, Infinity, a lone surrogate, an integer "
+            "beyond 2**53, a duplicate key); malformed JSON, whose `errors[0]` carries the "
+            "line and column",
+        ),
     )
 }
 _METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {

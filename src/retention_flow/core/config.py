@@ -137,6 +137,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
     )
+    case_data_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest case data (its JSON encoding, in bytes) a request may send or a "
+        "step may leave (413)",
+    )
+    case_data_max_keys: int = Field(
+        default=2000,
+        ge=10,
+        description="most object members plus array items in case data, all levels (413)",
+    )
+    case_data_max_depth: int = Field(
+        default=16, ge=2, description="deepest nesting of objects/arrays in case data (422)"
+    )
+    case_data_max_string: int = Field(
+        default=32_768, ge=64, description="longest string (characters) in case data (422)"
+    )
     scan_threads: int = Field(
         default=1,
         ge=1,
