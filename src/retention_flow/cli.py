@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_migrations import migrations_app, move
 from .cli_partners import partners_app, settlement_app
 from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
@@ -26,6 +27,8 @@ app.add_typer(partners_app, name="partners")
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(forms_app, name="forms")
 app.command()(scan)
+app.add_typer(migrations_app, name="migrations")
+app.command()(move)
 
 
 @db_app.command("upgrade")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=None, description="password of the demo users (random and printed if unset)"
     )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="worker idle poll interval")
+    migration_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
+    )
     api_threads: int | None = Field(
         default=None,
         ge=0,

@@ -205,6 +205,7 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
 
 def default_job_handlers() -> dict[str, JobHandler]:
     from .campaigns import run_campaign_batch
+    from .migrations import MIGRATION_JOB, run_batch
     from .scan_dispatch import PAGE_JOB, scan_page_job
     from .scan_exceptions import ASSIGN_JOB, assign_scan_page
 
@@ -212,6 +213,7 @@ def default_job_handlers() -> dict[str, JobHandler]:
         "campaign_batch": run_campaign_batch,
         PAGE_JOB: scan_page_job,
         ASSIGN_JOB: assign_scan_page,
+        MIGRATION_JOB: run_batch,
     }
 
 
