@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,7 +118,28 @@ def _target(name: str, mapping: Mapping[str, str]) -> str:
     return name
 
 
+#: SpecDiffs by (old spec, new spec, mapping): they depend on the specs only, and the specs
+#: of a deployment are shared by all its cases (``SpecCache``), so a bulk migration diffs
+#: each pair once. Entries keep their specs alive, so the ids cannot be reused.
+_DIFFS: dict[tuple[int, int, frozenset[tuple[str, str]]], tuple[Any, Any, SpecDiff]] = {}
+_DIFFS_LOCK = threading.Lock()
+_DIFFS_MAX = 256
+
+
 def _spec_diff(registry: Any, old: Any, new: Any, mapping: Mapping[str, str]) -> SpecDiff:
+    key = (id(old), id(new), frozenset(mapping.items()))
+    found = _DIFFS.get(key)
+    if found is not None and found[0] is old and found[1] is new:
+        return found[2]
+    diff = _make_spec_diff(registry, old, new, mapping)
+    with _DIFFS_LOCK:
+        if len(_DIFFS) >= _DIFFS_MAX:
+            _DIFFS.clear()
+        _DIFFS[key] = (old, new, diff)
+    return diff
+
+
+def _make_spec_diff(registry: Any, old: Any, new: Any, mapping: Mapping[str, str]) -> SpecDiff:
     diff = SpecDiff(registry, old, new)
     for spec in old.task_specs.values():
         target = new.task_specs.get(_target(spec.name, mapping))
@@ -318,11 +340,37 @@ def _required_anywhere(schema: Any) -> set[str]:
     return found
 
 
+_NEEDS: dict[tuple[int, frozenset[int]], tuple[Any, list[tuple[str, str]]]] = {}
+
+
 def missing_data(
     bundle: CompiledBundle, starts: list[Any], data: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Best effort: names the gateways ahead of the tokens read (in the new version) that
     the case data lacks and no task ahead sets."""
+    key = (id(bundle), frozenset(id(s) for s in starts))
+    found = _NEEDS.get(key)
+    if found is None or found[0] is not bundle:
+        with _DIFFS_LOCK:
+            if len(_NEEDS) >= _DIFFS_MAX:
+                _NEEDS.clear()
+            found = _NEEDS[key] = (bundle, _needs(bundle, starts))
+    problems: list[dict[str, Any]] = []
+    for element, name in found[1]:
+        if name not in data:
+            problems.append(
+                {
+                    "reason": "data_missing",
+                    "element_id": element,
+                    "field": name,
+                    "message": f"gateway '{element}' reads '{name}', which the case lacks",
+                }
+            )
+    return problems
+
+
+def _needs(bundle: CompiledBundle, starts: list[Any]) -> list[tuple[str, str]]:
+    """(gateway element, data name) pairs read ahead of ``starts`` that no task ahead sets."""
     all_specs = [p.spec for p in bundle.processes.values()] + [
         s for p in bundle.processes.values() for s in p.subprocess_specs.values()
     ]
@@ -330,27 +378,17 @@ def missing_data(
     provided: set[str] = set()
     for spec in ahead:
         provided |= _provided(spec, bundle)
-    problems: list[dict[str, Any]] = []
+    needs: list[tuple[str, str]] = []
     reported: set[str] = set()
     for spec in ahead:
         for operator, _target_name in getattr(spec, "cond_task_specs", []) or []:
             condition = (getattr(operator, "args", None) or [None])[0]
             if not isinstance(condition, str):
                 continue
-            for name in sorted(_names(condition)[0] - _NOT_DATA - provided - set(data)):
-                if name in reported:
-                    continue
+            for name in sorted(_names(condition)[0] - _NOT_DATA - provided - reported):
                 reported.add(name)
-                element = getattr(spec, "bpmn_id", None) or spec.name
-                problems.append(
-                    {
-                        "reason": "data_missing",
-                        "element_id": element,
-                        "field": name,
-                        "message": f"gateway '{element}' reads '{name}', which the case lacks",
-                    }
-                )
-    return problems
+                needs.append((getattr(spec, "bpmn_id", None) or spec.name, name))
+    return needs
 
 
 # --------------------------------------------------------------------------- moves

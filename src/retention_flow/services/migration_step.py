@@ -121,7 +121,7 @@ def _step(ctx: AppContext, session: Session, target: Target, case_id: str) -> st
     head = load_head(session, case_id)
     check, wf, new, new_bundle, data = case_check(ctx, session, head, target)
     if not check.ok:
-        _decide(session, target, case_id, "failed", check.problems)
+        _failed(session, target, case_id, check.problems)
         return "failed"
     old = process_of(bundle_for(ctx, session, head.deployment_id), head.process_id)
     registry = ctx.runtime.serializer.registry
@@ -155,34 +155,20 @@ def _step(ctx: AppContext, session: Session, target: Target, case_id: str) -> st
         Actor(target.actor),
         base_data=data,
     )
-    reproject(session, head, new, new_bundle, result.snapshot, target)
-    _decide(
-        session,
-        target,
-        case_id,
-        "migrated",
-        None,
-        {"tokens": [t.as_dict() for t in engine_migrate.tokens(wf)], "status": result.head.status},
-    )
-    return "migrated"
+    old_keys = bundle_for(ctx, session, head.deployment_id).manifest.correlation_keys
+    keys_changed = bool(added) or old_keys != new_bundle.manifest.correlation_keys
+    reproject(session, head, new, new_bundle, result.snapshot, target, keys=keys_changed)
+    return "migrated"  # the item was marked when it was claimed
 
 
-def _decide(
-    session: Session,
-    target: Target,
-    case_id: str,
-    status: str,
-    problems: list[dict[str, Any]] | None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    error = "; ".join(p["message"] for p in problems) if problems else None
+def _failed(session: Session, target: Target, case_id: str, problems: list[dict[str, Any]]) -> None:
     session.execute(
         update(ITEM)
         .where(and_(ITEM.c.migration_id == target.migration_id, ITEM.c.case_id == case_id))
         .values(
-            status=status,
-            error=error,
-            detail=detail if problems is None else {"problems": problems},
+            status="failed",
+            error="; ".join(p["message"] for p in problems),
+            detail={"problems": problems},
         )
     )
 
@@ -194,10 +180,13 @@ def reproject(
     bundle: CompiledBundle,
     snapshot: Any,
     target: Target,
+    *,
+    keys: bool,
 ) -> None:
-    """The case row names its new version; open work items kept across the migration
-    take the new version's element, name, role and form; timers and correlation keys
-    are written again from the new version."""
+    """The case row names its new version; open work items kept across the migration take
+    the new version's element, name, role and form; pending timers are written again when
+    they differ from the snapshot's; correlation keys when ``keys`` (the key names or the
+    data changed). ``save_step`` already added and closed items and timers by task id."""
     conn = session.connection()
     moved = conn.execute(
         update(CASE)
@@ -210,27 +199,70 @@ def reproject(
     )
     if moved.rowcount != 1:
         raise CaseConflict(f"case {head.id} was changed by someone else; try again")
-    for task in snapshot.ready:
-        meta = task.meta
-        conn.execute(
-            update(WORK)
-            .where(and_(WORK.c.id == task.task_id, WORK.c.state.in_(OPEN_STATES)))
-            .values(
-                element_id=task.element_id,
-                name=task.name,
-                role=(meta.role if meta else None) or head.starter_role,
-                form=meta.form_file if meta else None,
-                partner=task.partner,
+    _reproject_items(conn, head, snapshot)
+    _reproject_timers(conn, head.id, snapshot)
+    if keys:
+        conn.execute(delete(KEYS).where(KEYS.c.case_id == head.id))
+        rows = [
+            {"case_id": head.id, "key": k, "value": str(snapshot.data[k])}
+            for k in bundle.manifest.correlation_keys
+            if snapshot.data.get(k) is not None
+        ]
+        if rows:
+            conn.execute(insert(KEYS), rows)
+
+
+_ITEM_COLUMNS = ("element_id", "name", "role", "form", "partner")
+
+
+def _reproject_items(conn: Any, head: CaseHead, snapshot: Any) -> None:
+    if not snapshot.ready:
+        return
+    stored = {
+        r.id: tuple(getattr(r, c) for c in _ITEM_COLUMNS)
+        for r in conn.execute(
+            select(WORK.c.id, *(WORK.c[c] for c in _ITEM_COLUMNS)).where(
+                and_(WORK.c.case_id == head.id, WORK.c.state.in_(OPEN_STATES))
             )
         )
-    conn.execute(delete(TIMER).where(and_(TIMER.c.case_id == head.id, TIMER.c.state == "pending")))
+    }
+    for task in snapshot.ready:
+        meta = task.meta
+        wanted = (
+            task.element_id,
+            task.name,
+            (meta.role if meta else None) or head.starter_role,
+            meta.form_file if meta else None,
+            task.partner,
+        )
+        if task.task_id in stored and stored[task.task_id] != wanted:
+            conn.execute(
+                update(WORK)
+                .where(WORK.c.id == task.task_id)
+                .values(dict(zip(_ITEM_COLUMNS, wanted, strict=True)))
+            )
+
+
+def _reproject_timers(conn: Any, case_id: str, snapshot: Any) -> None:
+    wanted = {(t.task_id, t.element_id, t.kind, t.due_at) for t in snapshot.timers}
+    stored = {
+        (r.id, r.element_id, r.kind, r.due_at)
+        for r in conn.execute(
+            select(TIMER.c.id, TIMER.c.element_id, TIMER.c.kind, TIMER.c.due_at).where(
+                and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")
+            )
+        )
+    }
+    if stored == wanted:
+        return
+    conn.execute(delete(TIMER).where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")))
     if snapshot.timers:
         conn.execute(
             insert(TIMER),
             [
                 {
                     "id": t.task_id,
-                    "case_id": head.id,
+                    "case_id": case_id,
                     "element_id": t.element_id,
                     "kind": t.kind,
                     "due_at": t.due_at,
@@ -242,14 +274,6 @@ def reproject(
                 for t in snapshot.timers
             ],
         )
-    conn.execute(delete(KEYS).where(KEYS.c.case_id == head.id))
-    rows = [
-        {"case_id": head.id, "key": k, "value": str(snapshot.data[k])}
-        for k in bundle.manifest.correlation_keys
-        if snapshot.data.get(k) is not None
-    ]
-    if rows:
-        conn.execute(insert(KEYS), rows)
 
 
 def pending_ids(session: Session, migration_id: str, limit: int) -> list[str]:
