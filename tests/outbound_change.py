@@ -32,7 +32,7 @@ def changed_outbound(xml: str) -> str:
         "attempts &lt; max_attempts</bpmn:conditionExpression>",
         'attempts &lt; max_attempts and preferred_channel != "mail"</bpmn:conditionExpression>',
     )
-    assert new.count(NEW_WAIT) > 3 and 'preferred_channel' in new, "the diagram moved on"
+    assert new.count(NEW_WAIT) > 3 and "preferred_channel" in new, "the diagram moved on"
     return new
 
 

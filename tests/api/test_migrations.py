@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -207,9 +207,7 @@ def _check_projection(ctx: AppContext, groups: dict[str, list[str]], v2: int) ->
             )
         ).scalar_one()
         assert open_items == 2 * len(groups["escalated"])  # kept across the migration
-        event = next(
-            e for e in audit.history(session, waiting) if e.type == "case_migrated"
-        )
+        event = next(e for e in audit.history(session, waiting) if e.type == "case_migrated")
         assert event.detail is not None
         assert event.detail["from_version"] == 1 and event.detail["to_version"] == v2
         assert event.detail["mapping"] == MAPPING and event.detail["reason"]

@@ -54,7 +54,7 @@ def _worker(db_url: str) -> subprocess.Popen[bytes]:
         "RETENTION_FLOW_WORKER_POLL_SECONDS": "0.05",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     }
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "retention_flow.cli", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,

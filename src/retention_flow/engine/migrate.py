@@ -1,5 +1,5 @@
-"""Moving running workflows: to another version of their process (migration) and between
-the elements of their own version (token moves, like Camunda's instance modification).
+"""Moving running workflows to another version of their process (token moves within a
+version are in ``moves``; the data check of the dry run in ``data_needs``).
 
 Migration uses SpiffWorkflow's ``SpecDiff`` to align the old version's task specs with
 the new one's, with two rules of ours on top:
@@ -20,21 +20,18 @@ time); their predicted successors are re-predicted from the new version.
 
 from __future__ import annotations
 
-import ast
-import builtins
 import copy
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from SpiffWorkflow.util.task import TaskState
 
-from ..core.errors import ValidationFailed
 from .bundle import CompiledBundle, ProcessInfo
+from .data_needs import missing_data
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
@@ -152,7 +149,7 @@ def _make_spec_diff(registry: Any, old: Any, new: Any, mapping: Mapping[str, str
     return diff
 
 
-def _workflows(wf: BpmnWorkflow) -> Iterator[Any]:
+def workflows(wf: BpmnWorkflow) -> Iterator[Any]:
     yield wf
     yield from wf.subprocesses.values()
 
@@ -263,231 +260,6 @@ def _splice(workflow: Any, task: Any) -> None:
     workflow.tasks.pop(task.id)
 
 
-# --------------------------------------------------------------------------- data needs
-
-_NOT_DATA = frozenset(dir(builtins)) | {"now", "True", "False", "None"}
-
-
-def _names(source: str) -> tuple[set[str], set[str]]:
-    """(names read, names written) by a Python expression or script; empty if unparsable."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set(), set()
-    read: set[str] = set()
-    written: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (written if isinstance(node.ctx, ast.Store) else read).add(node.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            written.add(node.name)
-    return read - written, written
-
-
-def _reachable(starts: Iterable[Any], specs: Iterable[Any]) -> list[Any]:
-    seen: dict[str, Any] = {}
-    stack = list(starts)
-    while stack:
-        spec = stack.pop()
-        if spec.name in seen:
-            continue
-        seen[spec.name] = spec
-        stack.extend(spec.outputs)
-    called = {getattr(s, "spec", None) for s in seen.values()}
-    for sub in specs:  # a call activity ahead: everything in the called process too
-        if sub.name in called:
-            for inner in sub.task_specs.values():
-                seen.setdefault(f"{sub.name}/{inner.name}", inner)
-    return list(seen.values())
-
-
-def _provided(spec: Any, bundle: CompiledBundle) -> set[str]:
-    """Data names a task ahead will set: script assignments, form fields a person must
-    fill in (any ``required`` list of its schema), a decision's or service's result."""
-    names: set[str] = set()
-    script = getattr(spec, "script", None)
-    if isinstance(script, str):
-        names |= _names(script)[1]
-    for attr in ("prescript", "postscript"):
-        text = getattr(spec, attr, None)
-        if isinstance(text, str):
-            names |= _names(text)[1]
-    result = getattr(spec, "result_variable", None)
-    if result:
-        names.add(str(result))
-    engine = getattr(spec, "dmnEngine", None)
-    if engine is not None:
-        table = getattr(engine, "decision_table", None)
-        names.update(o.name for o in getattr(table, "outputs", []) if getattr(o, "name", None))
-    bpmn_id = getattr(spec, "bpmn_id", None)
-    for (_process, element), meta in bundle.user_tasks.items():
-        if element == bpmn_id and meta.form_schema:
-            names |= _required_anywhere(meta.form_schema)
-    return names
-
-
-def _required_anywhere(schema: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(schema, dict):
-        required = schema.get("required")
-        if isinstance(required, list):
-            found.update(str(n) for n in required)
-        for value in schema.values():
-            found |= _required_anywhere(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            found |= _required_anywhere(value)
-    return found
-
-
-_NEEDS: dict[tuple[int, frozenset[int]], tuple[Any, list[tuple[str, str]]]] = {}
-
-
-def missing_data(
-    bundle: CompiledBundle, starts: list[Any], data: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Best effort: names the gateways ahead of the tokens read (in the new version) that
-    the case data lacks and no task ahead sets."""
-    key = (id(bundle), frozenset(id(s) for s in starts))
-    found = _NEEDS.get(key)
-    if found is None or found[0] is not bundle:
-        with _DIFFS_LOCK:
-            if len(_NEEDS) >= _DIFFS_MAX:
-                _NEEDS.clear()
-            found = _NEEDS[key] = (bundle, _needs(bundle, starts))
-    problems: list[dict[str, Any]] = []
-    for element, name in found[1]:
-        if name not in data:
-            problems.append(
-                {
-                    "reason": "data_missing",
-                    "element_id": element,
-                    "field": name,
-                    "message": f"gateway '{element}' reads '{name}', which the case lacks",
-                }
-            )
-    return problems
-
-
-def _needs(bundle: CompiledBundle, starts: list[Any]) -> list[tuple[str, str]]:
-    """(gateway element, data name) pairs read ahead of ``starts`` that no task ahead sets."""
-    all_specs = [p.spec for p in bundle.processes.values()] + [
-        s for p in bundle.processes.values() for s in p.subprocess_specs.values()
-    ]
-    ahead = _reachable(starts, all_specs)
-    provided: set[str] = set()
-    for spec in ahead:
-        provided |= _provided(spec, bundle)
-    needs: list[tuple[str, str]] = []
-    reported: set[str] = set()
-    for spec in ahead:
-        for operator, _target_name in getattr(spec, "cond_task_specs", []) or []:
-            condition = (getattr(operator, "args", None) or [None])[0]
-            if not isinstance(condition, str):
-                continue
-            for name in sorted(_names(condition)[0] - _NOT_DATA - provided - reported):
-                reported.add(name)
-                needs.append((getattr(spec, "bpmn_id", None) or spec.name, name))
-    return needs
-
-
-# --------------------------------------------------------------------------- moves
-
-
-def _refused(what: str, element: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{what} '{element}': {message}",
-        errors=[{"field": what, "element_id": element, "message": message}],
-    )
-
-
-def move(wf: BpmnWorkflow, cancel: list[str], activate: list[str], data: Mapping[str, Any]) -> None:
-    """Cancel the tokens at ``cancel`` and start new ones at ``activate``.
-
-    A cancelled activity takes its boundary events with it; a cancelled call activity its
-    called process. An activated element gets a fresh task under the place of the first
-    cancelled token (or of the case's first remaining token), carrying ``data`` (the
-    case data); an element with boundary events is entered through them, so its timers
-    are set again. Raises ``ValidationFailed`` naming an element without a token or not in
-    this version; nothing is changed then.
-    """
-    found: list[Any] = []
-    for element in cancel:
-        hits = [
-            t
-            for t in wf.get_tasks(state=ACTIVE)
-            if getattr(t.task_spec, "bpmn_id", None) == element
-        ]
-        if not hits:
-            raise _refused("cancel", element, "has no token on this case")
-        found.extend(hits)
-    specs: list[tuple[Any, Any]] = []  # (workflow, spec)
-    for element in activate:
-        located = _locate(wf, element)
-        if located is None:
-            raise _refused("activate", element, "is not an element of this case's version")
-        specs.append(located)
-    anchor = found[0].parent if found else None
-    for task in found:
-        if task.id in task.workflow.tasks and not task.has_state(TaskState.FINISHED_MASK):
-            _cancel_token(wf, task)
-    for workflow, spec in specs:
-        parent = anchor if anchor is not None and anchor.workflow is workflow else None
-        if parent is None:
-            parent = _any_place(workflow)
-        entry = _entry(spec)
-        child = parent._add_child(entry, TaskState.FUTURE)
-        child.data = copy.deepcopy(dict(data))
-        entry._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
-        entry._update(child)
-    wf.completed = False
-
-
-def _locate(wf: BpmnWorkflow, element: str) -> tuple[Any, Any] | None:
-    for workflow in _workflows(wf):
-        for spec in workflow.spec.task_specs.values():
-            if getattr(spec, "bpmn_id", None) == element and not isinstance(
-                spec, BoundaryEventSplit
-            ):
-                return workflow, spec
-    return None
-
-
-def _entry(spec: Any) -> Any:
-    """An activity with boundary events is entered through its boundary split."""
-    for parent in spec.inputs:
-        if isinstance(parent, BoundaryEventSplit):
-            return parent
-    return spec
-
-
-def _cancel_token(wf: BpmnWorkflow, task: Any) -> None:
-    parent = task.parent
-    if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
-        for sibling in parent.children:  # the activity and its boundary events
-            if not sibling.has_state(TaskState.FINISHED_MASK):
-                _cancel_one(wf, sibling)
-        # the join after them would wait forever for the cancelled branches
-        return
-    _cancel_one(wf, task)
-
-
-def _cancel_one(wf: BpmnWorkflow, task: Any) -> None:
-    if task.id in wf.subprocesses:
-        wf.delete_subprocess(task)
-    task.cancel()
-
-
-def _any_place(workflow: Any) -> Any:
-    """Where a token with no cancelled neighbour starts: beside a live token, else
-    after the last finished task."""
-    for task in workflow.get_tasks(state=ACTIVE, skip_subprocesses=True):
-        if task.parent is not None:
-            return task.parent
-    last = workflow.last_task
-    return last if last is not None else workflow.task_tree
-
-
 # --------------------------------------------------------------------------- operations
 
 
@@ -503,12 +275,5 @@ def migration_operation(
             for task in wf.get_tasks(state=ACTIVE):
                 for key, value in defaults.items():
                     task.data.setdefault(key, copy.deepcopy(value))
-
-    return op
-
-
-def move_operation(cancel: list[str], activate: list[str], data: Mapping[str, Any]) -> Any:
-    def op(wf: BpmnWorkflow) -> None:
-        move(wf, cancel, activate, data)
 
     return op

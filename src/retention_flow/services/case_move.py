@@ -11,7 +11,7 @@ from sqlalchemy import and_, select, update
 from sqlmodel import Session
 
 from ..core.errors import ValidationFailed
-from ..engine.migrate import move_operation
+from ..engine.moves import move_operation
 from ..engine.runtime import Operation
 from .audit import NewEvent
 from .context import Actor, AppContext

@@ -96,7 +96,7 @@ def migrate_case(ctx: AppContext, target: Target, case_id: str) -> str:
 
     def once() -> str:
         with write_session(ctx.db) as session:
-            claimed = session.execute(
+            claimed = session.connection().execute(
                 update(ITEM)
                 .where(
                     and_(

@@ -26,6 +26,7 @@ from ..core.errors import NotFound, RetentionFlowError, ValidationFailed
 from ..db.session import read_session, write_session
 from ..db.tables import CASE_MIGRATION as MIGRATION
 from ..db.tables import CASE_MIGRATION_ITEM as ITEM
+from ..db.tables import JOB
 from ..engine import migrate as engine_migrate
 from .context import Actor, AppContext
 from .migration_step import Target, case_check, migrate_case, pending_ids
@@ -160,7 +161,9 @@ def _require_reason(request: MigrationRequest) -> None:
         )
 
 
-def _record(ctx: AppContext, request: MigrationRequest, actor: Actor) -> tuple[Target, int]:
+def _record(
+    ctx: AppContext, request: MigrationRequest, actor: Actor, *, queue: bool = False
+) -> tuple[Target, int]:
     with write_session(ctx.db) as session:
         target = _target(ctx, session, request, actor)
         ids = select_cases(session, request, target)
@@ -191,26 +194,39 @@ def _record(ctx: AppContext, request: MigrationRequest, actor: Actor) -> tuple[T
                     for cid in ids[start : start + 1000]
                 ],
             )
+        if queue and ids:
+            _enqueue(ctx, session, target.migration_id)
         session.commit()
     return target, len(ids)
 
 
-def start(ctx: AppContext, actor: Actor, request: MigrationRequest) -> dict[str, Any]:
-    """Record the migration and its cases and queue the job that migrates them."""
-    from .worker import enqueue
+def _enqueue(ctx: AppContext, session: Session, migration_id: str) -> None:
+    """Queue a batch job (``services.worker`` runs it), in the caller's transaction."""
+    now = ctx.now()
+    session.execute(
+        insert(JOB).values(
+            id=str(uuid.uuid4()),
+            kind=MIGRATION_JOB,
+            payload={"migration_id": migration_id},
+            state="queued",
+            run_at=now,
+            attempts=0,
+            max_attempts=20,
+            created_at=now,
+        )
+    )
 
+
+def start(ctx: AppContext, actor: Actor, request: MigrationRequest) -> dict[str, Any]:
+    """Record the migration, its cases and the job that migrates them (one commit)."""
     _require_reason(request)
-    target, total = _record(ctx, request, actor)
-    if total:
-        enqueue(ctx, MIGRATION_JOB, {"migration_id": target.migration_id}, max_attempts=20)
+    target, _total = _record(ctx, request, actor, queue=True)
     return get_migration(ctx, target.migration_id)
 
 
 def run_batch(ctx: AppContext, payload: dict[str, Any]) -> None:
     """Worker job: migrate the next batch of pending cases; queue the next batch if more
     remain, or mark the migration finished."""
-    from .worker import enqueue
-
     migration_id = str(payload["migration_id"])
     target = _load_target(ctx, migration_id)
     with read_session(ctx.db) as session:
@@ -218,7 +234,9 @@ def run_batch(ctx: AppContext, payload: dict[str, Any]) -> None:
     for case_id in ids:
         run_one(ctx, target, case_id)
     if len(ids) == ctx.settings.migration_batch_size:
-        enqueue(ctx, MIGRATION_JOB, {"migration_id": migration_id}, max_attempts=20)
+        with write_session(ctx.db) as session:
+            _enqueue(ctx, session, migration_id)
+            session.commit()
     else:
         _finish(ctx, migration_id)
 
@@ -258,7 +276,7 @@ def _load_target(ctx: AppContext, migration_id: str) -> Target:
         row = session.execute(select(MIGRATION).where(MIGRATION.c.id == migration_id)).first()
     if row is None:
         raise NotFound(f"migration {migration_id} not found")
-    return Target.of(row._mapping)
+    return Target.of(dict(row._mapping))
 
 
 def _finish(ctx: AppContext, migration_id: str) -> None:
