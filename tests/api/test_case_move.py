@@ -116,6 +116,26 @@ def test_move_a_call_to_the_mail_channel(
         assert state == "cancelled"
 
 
+def test_cancel_only_the_sla_timer(
+    ctx: AppContext, client: TestClient, owner: dict[str, str]
+) -> None:
+    """A boundary event's token goes alone: the call stays, its SLA timer is cancelled;
+    cancelling the call too would leave the case without a token (422)."""
+    case = cases.start_case(ctx, AGENT, PROCESS, START)
+    url = f"/api/cases/{case['id']}/move"
+    body = {"cancel": ["call_overdue"], "reason": "no SLA for this customer"}
+    answer = client.post(url, json=body, headers=owner)
+    assert answer.status_code == 200, answer.text
+    assert [t["element_id"] for t in answer.json()["open_tasks"]] == ["call_customer"]
+    assert _pending_timers(ctx, case["id"]) == []
+    problem = assert_problem(
+        client.post(url, json={"cancel": ["call_customer"], "reason": "x"}, headers=owner),
+        422,
+        "validation_failed",
+    )
+    assert "without a token" in problem["detail"]
+
+
 def test_move_refuses_elements_without_token_or_unknown(
     ctx: AppContext, client: TestClient, owner: dict[str, str], headers: dict[str, Any]
 ) -> None:

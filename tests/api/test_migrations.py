@@ -226,4 +226,10 @@ def _continue_migrated(ctx: AppContext, groups: dict[str, list[str]], clock: Any
         pass
     again = cases.get_case(ctx, groups["waiting"][0])
     assert [t["element_id"] for t in again["open_tasks"]] == ["call_customer"]
-    assert cases.get_case(ctx, groups["mail"][0])["process_version"] == 2
+    mail = groups["mail"][0]
+    assert cases.get_case(ctx, mail)["process_version"] == 2
+    for _deadline in ("first_deadline", "final_deadline"):  # no answer to the letters
+        clock.advance(timedelta(days=15))
+        cases.fire_due_timers(ctx, mail)
+    ended = cases.get_case(ctx, mail)
+    assert (ended["status"], ended["outcome"]) == ("completed", "no_response")

@@ -9,6 +9,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.util.task import TaskState
 
 from ..core.errors import ValidationFailed
@@ -49,9 +50,17 @@ def move(wf: BpmnWorkflow, cancel: list[str], activate: list[str], data: Mapping
             raise _refused("activate", element, "is not an element of this case's version")
         specs.append(located)
     anchor = found[0].parent if found else None
+    if anchor is not None and isinstance(anchor.task_spec, BoundaryEventSplit):
+        anchor = anchor.parent  # the activity's place, not its boundary split's
     for task in found:
         if task.id in task.workflow.tasks and not task.has_state(TaskState.FINISHED_MASK):
             _cancel_token(wf, task)
+    if not specs and not any(
+        getattr(t.task_spec, "bpmn_id", None) for t in wf.get_tasks(state=ACTIVE)
+    ):
+        raise _refused(
+            "cancel", cancel[0], "would leave the case without a token (cancel the case instead)"
+        )
     for workflow, spec in specs:
         parent = anchor if anchor is not None and anchor.workflow is workflow else None
         if parent is None:
@@ -83,7 +92,11 @@ def _entry(spec: Any) -> Any:
 
 
 def _cancel_token(wf: BpmnWorkflow, task: Any) -> None:
+    """An activity goes with its boundary events; a boundary event goes alone."""
     parent = task.parent
+    if isinstance(task.task_spec, BoundaryEvent):
+        _cancel_one(wf, task)
+        return
     if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
         for sibling in parent.children:  # the activity and its boundary events
             if not sibling.has_state(TaskState.FINISHED_MASK):
