@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from retention_flow.db.tables import CASE, TIMER, WORK_ITEM
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services import audit, cases, processes, tasks
 from retention_flow.services.context import Actor, AppContext
-from tests.api.conftest import assert_problem
+from tests.api.conftest import assert_problem, login
 from tests.factories import OWNER
 from tests.outbound_change import MAPPING, NEW_WAIT, PROCESS, deploy_change
 
@@ -35,6 +36,13 @@ def ctx(product_ctx: AppContext) -> AppContext:
 @pytest.fixture
 def owner(add_user: Callable[..., dict[str, str]]) -> dict[str, str]:
     return add_user("olga", ["process_owner"])
+
+
+def _fresh_owner(client: TestClient) -> dict[str, str]:
+    """A new token for olga (after the test clock moved past the first one's expiry)."""
+    answer = login(client, "olga")
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def _waiting_case(ctx: AppContext) -> dict[str, Any]:
@@ -205,3 +213,30 @@ def test_single_case_migration(ctx: AppContext, client: TestClient, owner: dict[
     assert _pending_timers(ctx, case["id"]) == [NEW_WAIT]
     again = client.post(url, json={"to_version": v2, "reason": "again"}, headers=owner)
     assert_problem(again, 422, "validation_failed")  # already on that version
+
+
+def test_history_on_a_removed_element_does_not_stop_a_migration(
+    ctx: AppContext, client: TestClient, owner: dict[str, str], clock: Any
+) -> None:
+    """A case that waited at the retry wait before and is back at the call moves without
+    a mapping (no token is on the removed element); its history there is kept in the
+    audit trail, and the case runs on into the new wait."""
+    case = _waiting_case(ctx)
+    clock.advance(timedelta(days=2))
+    cases.fire_due_timers(ctx, case["id"])
+    back = cases.get_case(ctx, case["id"])
+    assert [t["element_id"] for t in back["open_tasks"]] == ["call_customer"]
+    v2 = deploy_change(ctx, OWNER)
+    owner = _fresh_owner(client)
+    answer = client.post(
+        f"/api/cases/{case['id']}/migrate",
+        json={"to_version": v2, "data_defaults": {"preferred_channel": "phone"}, "reason": "r"},
+        headers=owner,
+    )
+    assert answer.status_code == 200 and answer.json()["done"] == 1, answer.text
+    [call] = cases.get_case(ctx, case["id"])["open_tasks"]
+    tasks.complete(ctx, AGENT, call["id"], {"reached": False})
+    assert _pending_timers(ctx, case["id"]) == [NEW_WAIT]
+    with read_session(ctx.db) as session:
+        types = [e.type for e in audit.history(session, case["id"])]
+        assert types.count("timer_fired") == 1 and types.count("case_migrated") == 1

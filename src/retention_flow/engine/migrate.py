@@ -177,14 +177,21 @@ def check(
     result = Check(tokens(wf))
     targets: list[Any] = []
     for workflow, diff in _diffs(registry, wf, new, mapping).items():
+        if diff is None:  # its tasks could not be restored on the new version
+            name = workflow.spec.name
+            result.problems.append(
+                {
+                    "reason": "process_missing",
+                    "element_id": name,
+                    "message": f"the called process '{name}' is not in the new version",
+                }
+            )
+            continue
         for task in workflow.get_tasks(state=ACTIVE, skip_subprocesses=True):
             element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
-            aligned = diff.alignment.get(task.task_spec) if diff is not None else None
+            aligned = diff.alignment.get(task.task_spec)
             if aligned is None:
-                if diff is None:
-                    why = f"the called process '{workflow.spec.name}' is not in the new version"
-                else:
-                    why = "the new version has no such element and the mapping does not cover it"
+                why = "the new version has no such element and the mapping does not cover it"
                 result.problems.append(
                     {
                         "reason": "element_missing",
@@ -204,7 +211,7 @@ def migrate(registry: Any, wf: BpmnWorkflow, new: ProcessInfo, mapping: Mapping[
     diffs = _diffs(registry, wf, new, mapping)
     wf.subprocess_specs = dict(new.subprocess_specs)
     for workflow, diff in diffs.items():
-        if diff is None:  # a called process the new version lacks: it holds no token
+        if diff is None:  # a called process the new version lacks (``check`` refuses)
             continue
         new_spec = new.spec if workflow is wf else new.subprocess_specs[workflow.spec.name]
         _migrate_one(workflow, diff, new_spec)
