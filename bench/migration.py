@@ -7,18 +7,20 @@ the team lead's overdue task; the retry timer; inside the called mail process wa
 the response form), then cloned in bulk (every task id fresh per clone, so work items and
 timers stay one per task) up to ``--cases``, a quarter per spot.
 
-Measured on the same cases, in this order:
+Measured on the same cases, interleaved in rounds of ``--chunk`` cases (so a change in
+the machine's load hits all three alike):
 
   baseline   a plain step of each case (load its state, run no operation, save with its
              work items, timers and audit head: ``stepping.step_case``), as a worker with
              no workflow cache does it;
   dry run    ``migrations.dry_run`` over all of them (read only);
-  migration  ``migrations.start`` then the worker's jobs (``run_jobs_once``) until done.
+  migration  ``migrations.start`` (one migration per round) then the worker's jobs
+             (``run_jobs_once``) until done.
 
 Prints cases/s of each and the ratio migration / baseline. On SQLite (temp file) and,
 when RETENTION_FLOW_BENCH_PG_URL (or _TEST_DATABASE_URL) is set, on PostgreSQL.
 
-    python bench/migration.py [--cases 10000] [--batch 200]
+    python bench/migration.py [--cases 10000] [--batch 200] [--chunk 1000]
 """
 
 from __future__ import annotations
@@ -117,49 +119,60 @@ def baseline(ctx: AppContext, ids: Iterable[str]) -> float:
     return time.perf_counter() - start
 
 
-def run(label: str, url: str, total: int, batch: int) -> None:
+def migrate(ctx: AppContext, request: migrations.MigrationRequest) -> float:
+    start = time.perf_counter()
+    started = migrations.start(ctx, OWNER, request)
+    handlers = worker.default_job_handlers()
+    while worker.run_jobs_once(ctx, "bench-worker", handlers):
+        pass
+    took = time.perf_counter() - start
+    progress = migrations.get_migration(ctx, started["id"])
+    assert progress["done"] == progress["total"] == len(request.case_ids or []), progress
+    return took
+
+
+def run(label: str, url: str, total: int, batch: int, chunk: int) -> None:
     # the diagram change the tests use (importable once _common put the repository root
     # on sys.path; an import at the top would be sorted above _common's)
     from tests.outbound_change import MAPPING, deploy_change
 
     clock = FrozenClock(T0)
     ctx = make_context(url, clock, workflow_cache_size=0, migration_batch_size=batch)
+    times = {"baseline": 0.0, "dry run": 0.0, "migration": 0.0}
     try:
         ids = clone(ctx, templates(ctx, clock), total)
         v2 = deploy_change(ctx, OWNER)
-        base = baseline(ctx, ids)
-        request = migrations.MigrationRequest(
-            PROCESS, 1, v2, case_ids=ids, mapping=MAPPING, reason="bench"
-        )
-        t0 = time.perf_counter()
-        plan = migrations.dry_run(ctx, OWNER, request, limit=1)
-        dry = time.perf_counter() - t0
-        assert plan["total"] == total and plan["can_migrate"] == total, plan["cases"]
-        t0 = time.perf_counter()
-        started = migrations.start(ctx, OWNER, request)
-        handlers = worker.default_job_handlers()
-        while worker.run_jobs_once(ctx, "bench-worker", handlers):
-            pass
-        moved = time.perf_counter() - t0
-        progress = migrations.get_migration(ctx, started["id"])
-        assert progress["done"] == total, progress
+        # interleaved per chunk, so a change in the machine's load hits all three alike
+        for start in range(0, total, chunk):
+            part = ids[start : start + chunk]
+            times["baseline"] += baseline(ctx, part)
+            request = migrations.MigrationRequest(
+                PROCESS, 1, v2, case_ids=part, mapping=MAPPING, reason="bench"
+            )
+            t0 = time.perf_counter()
+            plan = migrations.dry_run(ctx, OWNER, request, limit=1)
+            times["dry run"] += time.perf_counter() - t0
+            assert plan["total"] == len(part) == plan["can_migrate"], plan["cases"]
+            times["migration"] += migrate(ctx, request)
     finally:
         ctx.dispose()
+    rate = {k: total / v for k, v in times.items()}
     print(
-        f"{label}: {total} cases | baseline step {total / base:7.1f} cases/s | "
-        f"dry run {total / dry:7.1f} cases/s | migration {total / moved:7.1f} cases/s | "
-        f"migration / baseline {base / moved:.2f}"
+        f"{label}: {total} cases | baseline step {rate['baseline']:6.1f} cases/s | "
+        f"dry run {rate['dry run']:6.1f} cases/s | migration {rate['migration']:6.1f} cases/s"
+        f" | migration / baseline {rate['migration'] / rate['baseline']:.2f}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=200, help="cases per migration job")
+    parser.add_argument("--chunk", type=int, default=1000, help="cases per interleaved round")
     args = parser.parse_args()
     for label, database in backends():
         with database() as url:
-            run(label, url, args.cases, args.batch)
+            run(label, url, args.cases, args.batch, args.chunk)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, TIMER, WORK_ITEM
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, processes, tasks
+from retention_flow.services import audit, cases, processes, tasks, versions
 from retention_flow.services.context import Actor, AppContext
 from tests.api.conftest import assert_problem, login
 from tests.factories import OWNER
@@ -25,6 +25,7 @@ from tests.outbound_change import MAPPING, NEW_WAIT, PROCESS, deploy_change
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"
 START = json.loads((BUNDLE / "scenarios.json").read_text())["bundles"][PROCESS]["start_data"]
 AGENT = Actor("tom", frozenset({"agent", "telemarketing"}))
+LEAD = Actor("lena", frozenset({"team_lead"}))
 
 
 @pytest.fixture
@@ -240,3 +241,44 @@ def test_history_on_a_removed_element_does_not_stop_a_migration(
     with read_session(ctx.db) as session:
         types = [e.type for e in audit.history(session, case["id"])]
         assert types.count("timer_fired") == 1 and types.count("case_migrated") == 1
+
+
+def test_a_renamed_user_task_keeps_its_work_item(
+    ctx: AppContext, client: TestClient, owner: dict[str, str], clock: Any
+) -> None:
+    """The team lead's overdue task renamed in the new version: mapped, its open work item
+    keeps its id (and claim) and takes the new element id and name."""
+    case = cases.start_case(ctx, AGENT, PROCESS, {**START, "preferred_channel": "phone"})
+    clock.advance(timedelta(hours=5))
+    cases.fire_due_timers(ctx, case["id"])
+    [item] = [
+        t
+        for t in cases.get_case(ctx, case["id"])["open_tasks"]
+        if t["element_id"] == "escalate_overdue_call"
+    ]
+    xml = versions.version_files(ctx, PROCESS, 1).files[f"{PROCESS}.bpmn"]
+    renamed = xml.replace("escalate_overdue_call", "handle_overdue").replace(
+        'name="Handle overdue call"', 'name="Follow up the overdue call"'
+    )
+    renamed = renamed.replace("handle_overdue.schema.json", "escalate_overdue_call.schema.json")
+    deployed = versions.deploy_edit(ctx, OWNER, PROCESS, 1, {f"{PROCESS}.bpmn": renamed})
+    [v2] = [v.version for v in deployed.versions if v.process_id == PROCESS]
+    answer = client.post(
+        f"/api/cases/{case['id']}/migrate",
+        json={
+            "to_version": v2,
+            "mapping": {"escalate_overdue_call": "handle_overdue"},
+            "reason": "r",
+        },
+        headers=_fresh_owner(client),
+    )
+    assert answer.status_code == 200 and answer.json()["done"] == 1, answer.text
+    with read_session(ctx.db) as session:
+        row = session.execute(select(WORK_ITEM).where(WORK_ITEM.c.id == item["id"])).one()
+    assert (row.element_id, row.name, row.state) == (
+        "handle_overdue",
+        "Follow up the overdue call",
+        "ready",
+    )
+    done = tasks.complete(ctx, LEAD, item["id"], {"action_taken": "reminded_agent"})
+    assert done["case"]["status"] == "active"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlmodel import Session
 
 from ..core.errors import CaseConflict
@@ -91,21 +91,26 @@ def case_check(
     return result, wf, new, new_bundle, data
 
 
+_CLAIM = (
+    update(ITEM)
+    .where(
+        and_(
+            ITEM.c.migration_id == bindparam("b_mid"),
+            ITEM.c.case_id == bindparam("b_case"),
+            ITEM.c.status == "pending",
+        )
+    )
+    .values(status="migrated", updated_at=bindparam("b_now"))
+)
+
+
 def migrate_case(ctx: AppContext, target: Target, case_id: str) -> str:
     """Migrate one case of a migration; answers its item's status afterwards."""
 
     def once() -> str:
         with write_session(ctx.db) as session:
             claimed = session.connection().execute(
-                update(ITEM)
-                .where(
-                    and_(
-                        ITEM.c.migration_id == target.migration_id,
-                        ITEM.c.case_id == case_id,
-                        ITEM.c.status == "pending",
-                    )
-                )
-                .values(status="migrated", updated_at=ctx.now())
+                _CLAIM, {"b_mid": target.migration_id, "b_case": case_id, "b_now": ctx.now()}
             )
             if claimed.rowcount != 1:
                 return "decided"  # another worker decided it (or it is not in this migration)
@@ -173,6 +178,45 @@ def _failed(session: Session, target: Target, case_id: str, problems: list[dict[
     )
 
 
+# Statements built once (as in ``steps``): a bulk migration runs them per case.
+_MOVE_CASE = (
+    update(CASE)
+    .where(and_(CASE.c.id == bindparam("b_id"), CASE.c.deployment_id == bindparam("b_from")))
+    .values(
+        process_version=bindparam("b_version"),
+        deployment_id=bindparam("b_to"),
+        channel=bindparam("b_channel"),
+    )
+)
+_ITEM_COLUMNS = ("element_id", "name", "role", "form", "partner")
+#: an open work item takes the new version's element, name, role, form (if they differ)
+_REPROJECT_ITEM = (
+    update(WORK)
+    .where(
+        and_(
+            WORK.c.id == bindparam("b_id"),
+            or_(*(WORK.c.state == state for state in OPEN_STATES)),  # no IN: executemany
+            ~and_(*(WORK.c[c].is_not_distinct_from(bindparam(f"b_{c}")) for c in _ITEM_COLUMNS)),
+        )
+    )
+    .values({c: bindparam(f"b_{c}") for c in _ITEM_COLUMNS})
+)
+#: a pending timer takes its new element (``save_step`` replaced those whose due moved)
+_REPROJECT_TIMER = (
+    update(TIMER)
+    .where(
+        and_(
+            TIMER.c.id == bindparam("b_id"),
+            TIMER.c.state == "pending",
+            ~and_(
+                TIMER.c.element_id == bindparam("b_element"), TIMER.c.kind == bindparam("b_kind")
+            ),
+        )
+    )
+    .values(element_id=bindparam("b_element"), kind=bindparam("b_kind"))
+)
+
+
 def reproject(
     session: Session,
     head: CaseHead,
@@ -184,23 +228,45 @@ def reproject(
     keys: bool,
 ) -> None:
     """The case row names its new version; open work items kept across the migration take
-    the new version's element, name, role and form; pending timers are written again when
-    they differ from the snapshot's; correlation keys when ``keys`` (the key names or the
-    data changed). ``save_step`` already added and closed items and timers by task id."""
+    the new version's element, name, role and form, pending timers their new element
+    (``save_step`` already added and closed items and timers by task id and due time);
+    correlation keys are written again when ``keys`` (the key names or the data changed)."""
     conn = session.connection()
     moved = conn.execute(
-        update(CASE)
-        .where(and_(CASE.c.id == head.id, CASE.c.deployment_id == head.deployment_id))
-        .values(
-            process_version=target.to_version,
-            deployment_id=target.to_deployment_id,
-            channel=new.channel,
-        )
+        _MOVE_CASE,
+        {
+            "b_id": head.id,
+            "b_from": head.deployment_id,
+            "b_version": target.to_version,
+            "b_to": target.to_deployment_id,
+            "b_channel": new.channel,
+        },
     )
     if moved.rowcount != 1:
         raise CaseConflict(f"case {head.id} was changed by someone else; try again")
-    _reproject_items(conn, head, snapshot)
-    _reproject_timers(conn, head.id, snapshot)
+    if snapshot.ready:
+        conn.execute(
+            _REPROJECT_ITEM,
+            [
+                {
+                    "b_id": task.task_id,
+                    "b_element_id": task.element_id,
+                    "b_name": task.name,
+                    "b_role": (task.meta.role if task.meta else None) or head.starter_role,
+                    "b_form": task.meta.form_file if task.meta else None,
+                    "b_partner": task.partner,
+                }
+                for task in snapshot.ready
+            ],
+        )
+    if snapshot.timers:
+        conn.execute(
+            _REPROJECT_TIMER,
+            [
+                {"b_id": t.task_id, "b_element": t.element_id, "b_kind": t.kind}
+                for t in snapshot.timers
+            ],
+        )
     if keys:
         conn.execute(delete(KEYS).where(KEYS.c.case_id == head.id))
         rows = [
@@ -210,70 +276,6 @@ def reproject(
         ]
         if rows:
             conn.execute(insert(KEYS), rows)
-
-
-_ITEM_COLUMNS = ("element_id", "name", "role", "form", "partner")
-
-
-def _reproject_items(conn: Any, head: CaseHead, snapshot: Any) -> None:
-    if not snapshot.ready:
-        return
-    stored = {
-        r.id: tuple(getattr(r, c) for c in _ITEM_COLUMNS)
-        for r in conn.execute(
-            select(WORK.c.id, *(WORK.c[c] for c in _ITEM_COLUMNS)).where(
-                and_(WORK.c.case_id == head.id, WORK.c.state.in_(OPEN_STATES))
-            )
-        )
-    }
-    for task in snapshot.ready:
-        meta = task.meta
-        wanted = (
-            task.element_id,
-            task.name,
-            (meta.role if meta else None) or head.starter_role,
-            meta.form_file if meta else None,
-            task.partner,
-        )
-        if task.task_id in stored and stored[task.task_id] != wanted:
-            conn.execute(
-                update(WORK)
-                .where(WORK.c.id == task.task_id)
-                .values(dict(zip(_ITEM_COLUMNS, wanted, strict=True)))
-            )
-
-
-def _reproject_timers(conn: Any, case_id: str, snapshot: Any) -> None:
-    wanted = {(t.task_id, t.element_id, t.kind, t.due_at) for t in snapshot.timers}
-    stored = {
-        (r.id, r.element_id, r.kind, r.due_at)
-        for r in conn.execute(
-            select(TIMER.c.id, TIMER.c.element_id, TIMER.c.kind, TIMER.c.due_at).where(
-                and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")
-            )
-        )
-    }
-    if stored == wanted:
-        return
-    conn.execute(delete(TIMER).where(and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")))
-    if snapshot.timers:
-        conn.execute(
-            insert(TIMER),
-            [
-                {
-                    "id": t.task_id,
-                    "case_id": case_id,
-                    "element_id": t.element_id,
-                    "kind": t.kind,
-                    "due_at": t.due_at,
-                    "state": "pending",
-                    "locked_by": None,
-                    "locked_until": None,
-                    "attempts": 0,
-                }
-                for t in snapshot.timers
-            ],
-        )
 
 
 def pending_ids(session: Session, migration_id: str, limit: int) -> list[str]:
