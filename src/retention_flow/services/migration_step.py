@@ -160,8 +160,9 @@ def _step(ctx: AppContext, session: Session, target: Target, case_id: str) -> st
         Actor(target.actor),
         base_data=data,
     )
+    # keys whose data changed were written by save_step; all of them when the names did
     old_keys = bundle_for(ctx, session, head.deployment_id).manifest.correlation_keys
-    keys_changed = bool(added) or old_keys != new_bundle.manifest.correlation_keys
+    keys_changed = old_keys != new_bundle.manifest.correlation_keys
     reproject(session, head, new, new_bundle, result.snapshot, target, keys=keys_changed)
     return "migrated"  # the item was marked when it was claimed
 
@@ -230,7 +231,7 @@ def reproject(
     """The case row names its new version; open work items kept across the migration take
     the new version's element, name, role and form, pending timers their new element
     (``save_step`` already added and closed items and timers by task id and due time);
-    correlation keys are written again when ``keys`` (the key names or the data changed)."""
+    correlation keys are written again when ``keys`` (the new version names other keys)."""
     conn = session.connection()
     moved = conn.execute(
         _MOVE_CASE,
