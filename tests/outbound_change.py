@@ -2,9 +2,10 @@
 
 Version 2 of ``outbound_telemarketing`` (deployed as an edit of the shipped bundle):
 
-* the retry wait is a new element, ``wait_retry_business`` (one business day, via
-  ``business_due``) replacing ``wait_before_retry``: cases waiting there need the
-  mapping ``wait_before_retry -> wait_retry_business``;
+* the retry wait is a new element, ``wait_retry_business``, replacing
+  ``wait_before_retry`` (one business day: a wait that still reads ``"P1D"`` becomes
+  ``business_due("P1D")``): cases waiting there need the mapping
+  ``wait_before_retry -> wait_retry_business``;
 * customers who prefer mail get no further call: ``gw_attempts_left`` now reads
   ``preferred_channel``, which intake sends only since this version (a case started
   without it lacks it, and the dry run names it).
