@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         description="`serve` also runs the worker (timers, jobs) in a background thread; "
         "false for deployments that run `retention-flow worker` separately",
     )
+    migration_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
+    )
     api_threads: int | None = Field(
         default=None,
         ge=0,

@@ -63,3 +63,9 @@ INCIDENT_BATCH = _t(IncidentBatch)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)
+
+# case migrations (db/case_migration.py)
+from .case_migration import CaseMigration, CaseMigrationItem  # noqa: E402
+
+CASE_MIGRATION = _t(CaseMigration)
+CASE_MIGRATION_ITEM = _t(CaseMigrationItem)
