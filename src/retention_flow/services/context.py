@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ..core.calendar import BusinessCalendar
-from ..core.clock import Clock, SystemClock, utc_iso
+from ..core.clock import Clock, SystemClock
 from ..core.config import Settings, get_settings
 from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+from ..engine.script_pool import shared_pool
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,23 @@ class AppContext:
             self.settings.business_days,
             self.settings.holidays,
         )
+        settings = self.settings
+        pool = (
+            shared_pool(
+                settings.script_workers,
+                settings.script_memory_mb,
+                settings.script_kill_grace_seconds,
+            )
+            if settings.script_workers
+            else None
+        )
         script_engine = make_script_engine(
-            budget_seconds=self.settings.script_budget_seconds,
+            budget_seconds=settings.script_budget_seconds,
             service_handlers=self.service_handlers,
             now=self.clock.now,
-            helpers={"business_due": self._business_due},
+            calendar=self.calendar,
+            pool=pool,
+            max_data_bytes=settings.script_max_data_bytes,
         )
         self.runtime = Runtime(lambda: script_engine, self.clock.now)
         self.script_engine = script_engine
@@ -197,10 +210,6 @@ class AppContext:
 
     def now(self) -> Any:
         return self.clock.now()
-
-    def _business_due(self, duration: str) -> str:
-        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now."""
-        return utc_iso(self.calendar.add_iso(self.clock.now(), str(duration)))
 
     def due_at(self, start: datetime, duration: str, calendar: str | None) -> datetime:
         """A work item's due time: calendar time, or business hours."""
