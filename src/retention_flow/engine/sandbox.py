@@ -201,9 +201,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         try:
             self._run(compiled.code, context)
             for key in list(context):
-                if key in self._reserved or key in external or not limits.is_plain(context[key]):
+                if key in self._reserved or key in external:
                     del context[key]
-            context.update({k: v for k, v in before.items() if k in self._reserved})
+            # sized first: is_plain would walk a huge or exponentially shared value for long;
             # an inline script can only have changed the names it assigns
             changed = (
                 {k: context[k] for k in compiled.assigned if k in context}
@@ -211,6 +211,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
                 else context
             )
             limits.check_task_data(changed, self.max_data_bytes, "the script")
+            for key in [key for key, value in context.items() if not limits.is_plain(value)]:
+                del context[key]
+            context.update({k: v for k, v in before.items() if k in self._reserved})
         except BaseException:
             context.clear()
             context.update(before)

@@ -38,6 +38,9 @@ MAX_INT_BITS = 100_000
 MAX_FORMAT_NUMBER = 10_000
 """Largest width or precision in a format spec (``f'{x:>99999}'``, ``'%99999d' % x``)."""
 MAX_ROUND_DIGITS = 10_000
+MAX_STR_DIGITS = 4_300
+"""Longest integer turned into text (CPython's own default limit, set in script workers)."""
+MAX_STR_INT_BITS = int(MAX_STR_DIGITS * 3.3219)
 
 _SEQUENCES = (str, bytes, list, tuple)
 _DIGITS = re.compile(r"\d+")
@@ -112,7 +115,7 @@ def guarded_mod(left: Any, right: Any) -> Any:
             _check_format_numbers(width + " " + precision, "'%' format")
         values = right if isinstance(right, tuple) else (right,)
         for value in values:
-            check_container_text(value, MAX_ITEMS, "'%' format")
+            _check_text_of(value, "'%' format")
     return left % right
 
 
@@ -157,17 +160,22 @@ def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     return _INPLACE[op](target, value)
 
 
+def _check_text_of(value: Any, what: str) -> None:
+    """Turning a container or a huge integer into text is one C call: check its size first."""
+    if isinstance(value, int) and value.bit_length() > MAX_STR_INT_BITS:
+        raise refuse(f"{what} of an integer of more than {MAX_STR_DIGITS:,} digits")
+    check_container_text(value, MAX_ITEMS, what)
+
+
 def guarded_format(value: Any, spec: str, conversion: int) -> str:
     """Formats an f-string field (``f'{value!r:>10}'``) after checking its width and precision."""
-    if conversion in (ord("r"), ord("a"), ord("s")):
-        check_container_text(value, MAX_ITEMS, "an f-string")
+    _check_text_of(value, "an f-string")
     if conversion == ord("r"):
         value = repr(value)
     elif conversion == ord("a"):
         value = ascii(value)
     elif conversion == ord("s"):
         value = str(value)
-    check_container_text(value, MAX_ITEMS, "an f-string")
     _check_format_numbers(spec, "f-string format")
     return format(value, spec)
 
@@ -273,7 +281,7 @@ def guarded_range(*args: int) -> range:
 def guarded_str(*args: Any, **kwargs: Any) -> str:
     """``str(x)``: a container's text is built in one C call, so its size is checked first."""
     if len(args) == 1 and not kwargs:
-        check_container_text(args[0], MAX_ITEMS, "str()")
+        _check_text_of(args[0], "str()")
     return str(*args, **kwargs)
 
 
