@@ -212,7 +212,7 @@ class ScriptPool:
         except Exception as err:
             self._discard(worker)
             raise ScriptError(f"the script's worker process answered badly: {err}") from None
-        recycle = bool(rest and rest[0])
+        recycle = status == "error" and rest == [True]
         if recycle:
             self._discard(worker)
         else:

@@ -105,5 +105,5 @@ def main() -> None:
             answer = pickle.dumps(("error", _describe(error)), protocol=5)
         stdout.write(HEADER.pack(len(answer)) + answer)
         stdout.flush()
-        if reply[-1:] == (True,):
-            os._exit(0)
+        if len(reply) == 3 and reply[0] == "error" and reply[2] is True:
+            os._exit(0)  # the pool replaces this worker
