@@ -63,7 +63,6 @@ def test_health_answers_while_a_script_spins_in_c(client: TestClient, headers: H
         target=lambda: answers.append(_start(client, headers, "compare_shared_tuples"))
     )
     attacker.start()
-    time.sleep(0.1)  # noqa: ASYNC251 - let the attack reach its worker
     latencies = []
     while attacker.is_alive():
         t0 = time.monotonic()

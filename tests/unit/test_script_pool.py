@@ -120,7 +120,7 @@ def test_worker_errors_keep_their_class_detail_and_line(pool: ScriptPool) -> Non
     with pytest.raises(ScriptRefused, match="'\\*' repetition producing") as refused:
         env.execute("x = 1\nfor i in [1]:\n    y = 'a' * 10 ** 9", {})
     assert refused.value.script_line == 3  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="^bad fee$"):
+    with pytest.raises(ValueError, match=r"^bad fee$"):
         env.execute("for i in [1]:\n    raise ValueError('bad fee')", {})
 
 
