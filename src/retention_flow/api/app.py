@@ -63,8 +63,9 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers. On the event loop, not the request threads: a
+        probe must not queue behind requests that wait (for a script worker, a lock...)."""
         return {"status": "ok"}
 
     @app.get("/ready", tags=["ops"], responses={503: {"description": "not ready"}})
