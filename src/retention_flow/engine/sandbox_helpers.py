@@ -4,7 +4,10 @@ Everything here runs *inside* a script's call, so it must be cheap and must neve
 script anything but plain data or one of these functions. Operations that CPython performs
 in C without returning to a traced line (``2 ** 10 ** 10``, ``'a' * 10 ** 9``,
 ``'x'.ljust(10 ** 10)``...) cannot be stopped by the time budget, so they are checked here
-before they run: each guard computes the size of the result and refuses it when too large.
+before they run: each guard computes the size of the result and refuses it when too large,
+with a message naming the operation. They are the first line: what they cannot see coming
+(comparing exponentially shared tuples, ``sorted(..., key=str)``) is stopped by killing the
+script's worker process (``script_pool``).
 """
 
 from __future__ import annotations

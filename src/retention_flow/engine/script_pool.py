@@ -78,6 +78,12 @@ def decode_answer(payload: bytes) -> Any:
     return _DataUnpickler(io.BytesIO(payload)).load()
 
 
+def _worker_environment() -> dict[str, str]:
+    """Workers get no secrets: not the settings (secret key, database URL), nothing else."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
+    return {name: os.environ[name] for name in keep if name in os.environ}
+
+
 class _WorkerGone(Exception):
     """The worker died or broke the protocol; it is replaced."""
 
@@ -89,6 +95,7 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env=_worker_environment(),
             close_fds=True,
             start_new_session=True,
         )

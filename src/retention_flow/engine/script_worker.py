@@ -81,6 +81,8 @@ def handle(request: tuple[Any, ...]) -> tuple[Any, ...]:
 def main() -> None:
     memory = int(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    sys.dont_write_bytecode = True
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # no files written, whatever happens
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.set_int_max_str_digits(INT_MAX_STR_DIGITS)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
