@@ -77,7 +77,7 @@ def data_size(value: Any, limit: int) -> int:
             raise DataTooLarge(total, depth=True)
         else:
             is_dict = isinstance(item, dict)
-            children = list(item.values()) if is_dict else item
+            children: Any = list(item.values()) if isinstance(item, dict) else item
             total += 2
             keys = _flat_size(item) if is_dict else 0
             if keys is None:
