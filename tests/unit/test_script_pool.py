@@ -168,3 +168,14 @@ def test_compile_marks_inline_scripts_and_their_assignments() -> None:
     assert not compile_script("a = str(x)", "exec").inline
     # classified inline, but '*' on a list is not small arithmetic: it runs in a worker
     assert compile_script("a = [1] * 3", "exec").inline
+
+
+def test_workers_start_on_first_use_or_on_start() -> None:
+    lazy = ScriptPool(1, 256 * 1024 * 1024, 0.25)
+    try:
+        assert lazy._count == 0  # a command that runs no script starts no process
+        env = SandboxEnvironment(budget_seconds=5.0, pool=lazy)
+        assert env.evaluate("sorted([2, 1])", {}) == [1, 2]
+        assert lazy._count == 1
+    finally:
+        lazy.close()

@@ -43,6 +43,8 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         before_gc = gc.get_threshold()
         if context.settings.api_gc_thresholds is not None:
             gc.set_threshold(*context.settings.api_gc_thresholds)
+        if context.script_pool is not None:
+            context.script_pool.start()  # not on the first request that runs a script
         threads = context.settings.api_threads_for(context.db.dialect.name)
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load

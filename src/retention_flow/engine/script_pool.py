@@ -165,7 +165,11 @@ class _Worker:
 
 
 class ScriptPool:
-    """``size`` worker processes shared by a process's threads (see the module docstring)."""
+    """``size`` worker processes shared by a process's threads (see the module docstring).
+
+    Workers start on first use (a command that runs no script starts none) or with
+    ``start()``, which the API calls at startup.
+    """
 
     def __init__(self, size: int, memory_bytes: int, grace_seconds: float) -> None:
         self.size = size
@@ -178,11 +182,16 @@ class ScriptPool:
         self._cond = threading.Condition()
         self._closed = False
         self.kills = 0
-        for _ in range(size):
-            self._start_replacement()
+
+    def start(self) -> None:
+        """Start the missing workers in the background (else they start on first use)."""
+        with self._cond:
+            while self._count < self.size and not self._closed:
+                self._start_replacement()
 
     def warm_up(self, timeout: float = SPAWN_TIMEOUT) -> None:
         """Wait until every worker has started (tests and benchmarks time scripts, not starts)."""
+        self.start()
         deadline = time.monotonic() + timeout
         with self._cond:
             while len(self._idle) < self.size and time.monotonic() < deadline:

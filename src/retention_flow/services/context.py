@@ -201,6 +201,7 @@ class AppContext:
             pool=pool,
             max_data_bytes=settings.script_max_data_bytes,
         )
+        self.script_pool = pool
         self.runtime = Runtime(lambda: script_engine, self.clock.now)
         self.script_engine = script_engine
         self.specs = SpecCache()
