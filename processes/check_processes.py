@@ -47,6 +47,7 @@ import argparse
 import ast
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -105,7 +106,17 @@ USER_TASK_PROPERTIES = {
     "partnerVariable",
     "fourEyesWith",
 }
-MANIFEST_KEYS = {"roles", "channel", "defaults", "correlation_keys", "outcome_variable"}
+MANIFEST_KEYS = {
+    "roles",
+    "channel",
+    "defaults",
+    "correlation_keys",
+    "outcome_variable",
+    "retention_cases",
+    "calendars",
+    "due_calendar",
+}
+BUSINESS_DUE = re.compile(r'^business_due\("(P[0-9A-Z.]+)"(?:, "[a-z_]+")?\)$')
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NS = {
@@ -209,11 +220,32 @@ class FakeServices:
         return {"status": "cancelled", "cancellation_id": f"CX-{case}"}
 
 
+def business_due(duration: str, role: str | None = None) -> str:
+    """The product's timer helper (services/context.py): ``duration`` of the role's business
+    hours from now, with the calendars of retention/bundle.json and the default settings."""
+    from retention_flow.core.calendar import BusinessCalendar
+    from retention_flow.core.config import Settings
+    from retention_flow.engine.bundle import Manifest, calendar_of
+
+    settings = Settings()
+    base = BusinessCalendar.from_settings(
+        settings.business_timezone,
+        settings.business_hours,
+        settings.business_days,
+        settings.holidays,
+    )
+    manifest = Manifest.model_validate_json((HERE / "retention" / "bundle.json").read_text())
+    defaults = manifest.defaults.get(role or "")
+    name = defaults.calendar if defaults is not None else None
+    calendar = calendar_of(manifest.calendars[name], base) if name else base
+    return calendar.add_iso(dt.datetime.now(dt.UTC), duration).isoformat()
+
+
 class FakeServiceEnvironment(TaskDataEnvironment):
     """Plain (unsandboxed) task-data environment whose call_service uses FakeServices."""
 
     def __init__(self, services: FakeServices) -> None:
-        super().__init__()
+        super().__init__({"business_due": business_due})
         self.services = services
 
     def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
@@ -243,7 +275,10 @@ def make_engine(kind: str) -> tuple[PythonScriptEngine, FakeServices]:
     from retention_flow.engine.sandbox import make_script_engine
 
     handlers = {op: (lambda data, params, op=op: services.call(op, params)) for op in OPERATORS}
-    return make_script_engine(service_handlers=handlers, budget_seconds=5.0), services
+    engine = make_script_engine(
+        service_handlers=handlers, budget_seconds=5.0, helpers={"business_due": business_due}
+    )
+    return engine, services
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,10 +289,18 @@ def make_engine(kind: str) -> tuple[PythonScriptEngine, FakeServices]:
 def check_timer_expression(kind: str, text: str | None) -> str | None:
     if text is None or not text.strip():
         return f"empty {kind}"
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
-        return f"{kind} {text.strip()!r} is not a quoted literal (SpiffWorkflow evaluates it as Python)"
+    business = BUSINESS_DUE.match(text.strip())
+    if business is not None and kind == "timeDate":
+        value = business.group(1)  # business hours: the duration counts opening hours
+        kind = "timeDuration"
+    else:
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            return (
+                f"{kind} {text.strip()!r} is not a quoted literal "
+                "(SpiffWorkflow evaluates it as Python)"
+            )
     if not isinstance(value, str):
         return f"{kind} {text.strip()!r} is not a string"
     try:

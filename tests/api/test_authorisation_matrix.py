@@ -77,6 +77,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ),
     ("GET", "/api/cases/{case_id}/history"): _rule("auditor team_lead"),
     ("POST", "/api/messages/{message_name}"): _rule("back_office system"),
+    ("POST", "/api/signals/{name}"): _rule("process_owner admin system"),
     ("GET", "/api/tasks"): _rule("agent team_lead back_office partner partner2"),
     # lane role telemarketing: the back office and the partner do not see it
     ("GET", "/api/tasks/{task_id}"): _rule(
@@ -137,6 +138,7 @@ def _request(
         process_id="three_steps",
         version=1,
         message_name="response_form_received",
+        name="matrix_signal",
         scan_id=ids.get("scan_id", "none"),
         statement_id=ids.get("statement_id", "none"),
         page_no=1,
@@ -153,6 +155,8 @@ def _request(
         ]
     elif path == "/api/cases" and method == "POST":
         kwargs["json"] = {"process_id": "three_steps", "data": {}}
+    elif path.startswith("/api/signals"):
+        kwargs["json"] = {"data": {}}
     elif path.startswith("/api/messages"):
         kwargs["json"] = {"correlation": {"case_id": ids["case_id"]}, "data": {}}
     elif path == "/api/scans" and method == "POST":

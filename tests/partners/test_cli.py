@@ -41,6 +41,8 @@ def test_settlement_run_approve_export(seeded: AppContext, db_url: str) -> None:
     case = partner_case(seeded, 1)
     run = _cli(db_url, "settlement", "run", "--period", "2026-01", "--user", "fin")
     [statement] = run["statements"]
+    own = _cli(db_url, "settlement", "approve", statement["id"], "--user", "fin", check=False)
+    assert own.returncode == 2 and "four eyes: fin ran statement" in own.stderr
     approved = _cli(db_url, "settlement", "approve", statement["id"], "--user", "fin2")
     assert approved["status"] == "approved" and approved["hash_ok"] is True
     proc = _cli(db_url, "settlement", "export", statement["id"], check=False)

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.core.errors import Conflict, ValidationFailed
+from retention_flow.core.errors import Conflict, Forbidden, ValidationFailed
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, SETTLEMENT_ENTRY, SETTLEMENT_LINE
 from retention_flow.services import audit, settlement, settlement_export
@@ -22,6 +22,7 @@ from retention_flow.services.context import Actor, AppContext
 from tests.partners.conftest import partner_case
 
 FINANCE = Actor("fin", frozenset({"back_office"}))
+APPROVER = Actor("fin2", frozenset({"back_office"}))  # four eyes: not whoever ran it
 PERIOD = "2026-01"
 
 
@@ -97,7 +98,9 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
 ) -> None:
     first_case = partner_case(seeded, 1)
     [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"]
-    approved = settlement.approve_statement(seeded, FINANCE, statement["id"])
+    with pytest.raises(Forbidden, match="four eyes: fin ran statement"):
+        settlement.approve_statement(seeded, FINANCE, statement["id"])
+    approved = settlement.approve_statement(seeded, APPROVER, statement["id"])
     assert approved["status"] == "approved" and approved["hash_ok"]
     with read_session(seeded.db) as session:
         event = session.execute(
@@ -106,7 +109,7 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
         assert audit.verify(session).ok
     assert event["hash"] == approved["hash"] and event["total_cents"] == 3500
     with pytest.raises(Conflict):
-        settlement.approve_statement(seeded, FINANCE, statement["id"])
+        settlement.approve_statement(seeded, APPROVER, statement["id"])
 
     # a late retention of the same month and a correction go on statement no. 2
     clock.advance(timedelta(days=3))
@@ -130,7 +133,7 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
 def test_csv_export_traces_each_line_to_its_case(seeded: AppContext) -> None:
     case = partner_case(seeded, 7)
     [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"]
-    settlement.approve_statement(seeded, FINANCE, statement["id"])
+    settlement.approve_statement(seeded, APPROVER, statement["id"])
     rows: list[dict[str, Any]] = list(
         csv.DictReader(io.StringIO(settlement_export.export_csv(seeded, statement["id"])))
     )

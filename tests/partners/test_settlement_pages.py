@@ -47,3 +47,28 @@ def test_statements_entries_hash_and_export(seeded: AppContext, auditor: PageCli
     assert paid["id"] in exported.text
     assert auditor.get("/settlements/nope").status_code == 404
     assert auditor.get("/settlements?period=January").status_code == 422
+
+
+def test_approve_on_the_page_needs_a_second_person(seeded: AppContext) -> None:
+    """Four eyes on the page: whoever ran the statement is told to let someone else
+    approve; a second back-office user approves it."""
+    partner_case(seeded, 1)
+    [draft] = settlement.run_settlement(seeded, FINANCE, "2026-01")["statements"]
+    users.add_user(seeded, "fin", PASSWORD, ["back_office"], None)
+    users.add_user(seeded, "fin2", PASSWORD, ["back_office"], None)
+    with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
+        page = PageClient(client)
+        assert page.login("fin").status_code == 303
+        assert 'id="approve"' in page.get(f"/settlements/{draft['id']}").text
+        refused = page.post(f"/settlements/{draft['id']}/approve")
+        assert refused.status_code == 303
+        shown = page.get(refused.headers["location"]).text
+        assert "Not approved: four eyes: fin ran statement" in shown
+        assert settlement.get_statement(seeded, draft["id"])["status"] == "draft"
+    with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
+        page = PageClient(client)
+        assert page.login("fin2").status_code == 303
+        done = page.post(f"/settlements/{draft['id']}/approve")
+        assert "Approved and frozen" in page.get(done.headers["location"]).text
+        after = page.get(f"/settlements/{draft['id']}").text
+        assert 'data-verify="ok"' in after and 'id="approve"' not in after

@@ -15,6 +15,7 @@ import pytest
 from retention_flow.core.calendar import BusinessCalendar
 from retention_flow.core.errors import ScriptBudgetExceeded, ScriptRefused
 from retention_flow.engine.sandbox import SandboxEnvironment, compile_script
+from retention_flow.engine.sandbox_dates import BusinessDue
 from retention_flow.engine.sandbox_policy import is_inline
 from retention_flow.engine.script_pool import ScriptPool, decode_answer
 
@@ -109,10 +110,26 @@ def test_worker_results_keep_sharing_and_failed_scripts_change_nothing(pool: Scr
 
 def test_worker_sees_the_clock_and_the_business_calendar(pool: ScriptPool) -> None:
     calendar = BusinessCalendar.from_settings("Europe/Berlin", "08:00-18:00", "mon,tue", [])
-    env = SandboxEnvironment(budget_seconds=0.5, pool=pool, now=lambda: FROZEN, calendar=calendar)
+    roles = {"specialist": BusinessCalendar.from_settings("UTC", "10:00-12:00", "mon", [])}
+    env = SandboxEnvironment(
+        budget_seconds=0.5,
+        pool=pool,
+        now=lambda: FROZEN,
+        helpers=lambda moment: {"business_due": BusinessDue(calendar, roles, moment)},
+    )
     context: dict[str, Any] = {}
-    env.execute("for i in [1]:\n    at = now()\n    due = business_due('PT12H')", context)
-    assert context == {"i": 1, "at": "2026-01-05T09:00:00Z", "due": "2026-01-06T11:00:00Z"}
+    script = (
+        "for i in [1]:\n    at = now()\n    due = business_due('PT12H')\n"
+        "    special = business_due('PT1H', 'specialist')"
+    )
+    env.execute(script, context)
+    assert context == {
+        "i": 1,
+        "at": "2026-01-05T09:00:00Z",
+        "due": "2026-01-06T11:00:00Z",
+        "special": "2026-01-05T11:00:00Z",
+    }
+    assert env.evaluate("business_due('PT1H')", {}) == "2026-01-05T10:00:00Z"
 
 
 def test_worker_errors_keep_their_class_detail_and_line(pool: ScriptPool) -> None:

@@ -20,7 +20,18 @@ from ..services.bootstrap import build_context
 from ..services.context import AppContext
 from . import errors
 from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from .routes import audit, auth, cases, kpis, messages, partners, processes, scans, tasks
+from .routes import (
+    audit,
+    auth,
+    cases,
+    kpis,
+    messages,
+    partners,
+    processes,
+    scans,
+    signals,
+    tasks,
+)
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -58,7 +69,7 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
-    for module in (auth, processes, cases, messages, tasks, audit, partners, kpis, scans):
+    for module in (auth, processes, cases, messages, signals, tasks, audit, partners, kpis, scans):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

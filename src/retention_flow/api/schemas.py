@@ -152,6 +152,25 @@ class MessageIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class SignalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SignalSkipped(BaseModel):
+    case_id: str
+    reason: str
+
+
+class SignalOut(BaseModel):
+    signal: str
+    delivered: list[str]
+    started: list[str]
+    skipped: list[SignalSkipped]
+    remaining: int
+
+
 class CompleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

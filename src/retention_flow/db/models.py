@@ -127,6 +127,16 @@ _work = WorkItem.__table__.c  # type: ignore[attr-defined]
 Index("ix_work_item_queue", _work.role, _work.state, _work.due_at, _work.priority.desc())
 
 
+class SignalWait(SQLModel, table=True):
+    """A signal a case waits for (a catching signal event), projected from the workflow
+    whenever the case is saved: ``POST /api/signals/{name}`` reaches the cases listed here."""
+
+    __tablename__ = "signal_wait"
+
+    name: str = Field(primary_key=True, max_length=200)
+    case_id: str = Field(foreign_key="case.id", primary_key=True, max_length=36, index=True)
+
+
 class Timer(SQLModel, table=True):
     """A pending timer of a case, projected from the workflow whenever the case is saved."""
 

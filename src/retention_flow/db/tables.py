@@ -18,6 +18,7 @@ from .models import (
     Job,
     ProcessVersion,
     RevokedToken,
+    SignalWait,
     Timer,
     User,
     WorkItem,
@@ -36,6 +37,7 @@ CASE = _t(Case)
 CASE_KEY = _t(CaseKey)
 WORK_ITEM = _t(WorkItem)
 TIMER = _t(Timer)
+SIGNAL_WAIT = _t(SignalWait)
 JOB = _t(Job)
 INCIDENT = _t(Incident)
 AUDIT_EVENT = _t(AuditEvent)

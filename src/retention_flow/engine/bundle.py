@@ -12,16 +12,17 @@ import hashlib
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
+from ..core.calendar import DAY_NAMES, BusinessCalendar
 from ..core.errors import InvalidProcess
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -53,6 +54,35 @@ class Issue:
 class RoleDefaults(BaseModel):
     due: str | None = None
     priority: int | None = Field(default=None, ge=0, le=100)
+    calendar: str | None = Field(
+        default=None,
+        description="name of an entry in the bundle's calendars: the role's business hours",
+    )
+
+
+class CalendarSpec(BaseModel):
+    """Business hours for some roles; a field left out comes from the settings' calendar."""
+
+    model_config = {"extra": "forbid"}
+
+    timezone: str | None = Field(default=None, description="IANA time zone")
+    hours: str | None = Field(default=None, description="opening hours, e.g. 08:00-20:00")
+    days: str | None = Field(default=None, description="working days, e.g. mon,tue,wed,thu,fri")
+    holidays: list[date] | None = Field(default=None, description="closed days (ISO dates)")
+
+
+def calendar_of(spec: CalendarSpec, base: BusinessCalendar | None) -> BusinessCalendar:
+    """The calendar ``spec`` describes, its missing fields taken from ``base`` (the settings'
+    calendar; without one, defaults that only serve to check the given fields)."""
+    hours = spec.hours or (
+        f"{base.opens:%H:%M}-{base.closes:%H:%M}" if base is not None else "08:00-18:00"
+    )
+    days = spec.days or (
+        ",".join(DAY_NAMES[d] for d in sorted(base.workdays)) if base is not None else "mon"
+    )
+    zone = spec.timezone or (base.zone.key if base is not None else "UTC")
+    holidays = spec.holidays if spec.holidays is not None else (base.holidays if base else ())
+    return BusinessCalendar.from_settings(zone, hours, days, tuple(holidays))
 
 
 class Manifest(BaseModel):
@@ -71,6 +101,15 @@ class Manifest(BaseModel):
         default_factory=list, description="case data keys that messages may correlate on"
     )
     outcome_variable: str = "outcome"
+    calendars: dict[str, CalendarSpec] = Field(
+        default_factory=dict,
+        description="named business calendars; roles pick one in defaults.<role>.calendar",
+    )
+    due_calendar: Literal["business", "calendar"] | None = Field(
+        default=None,
+        description="count due times in business hours or calendar time (None: the settings "
+        "decide); a task's dueCalendar property still wins",
+    )
     retention_cases: bool = Field(
         default=True,
         description="the cases are retention cases that the case KPIs count (volume, "
@@ -116,6 +155,9 @@ class ProcessInfo:
     channel: str | None
     spec: Any
     subprocess_specs: dict[str, Any]
+    #: names of the messages / signals whose start events start this process
+    start_messages: frozenset[str] = frozenset()
+    start_signals: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +13,6 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 from pydantic import ValidationError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    DurationTimerEventDefinition,
-    TimeDateEventDefinition,
     TimerEventDefinition,
 )
 
@@ -32,7 +28,9 @@ from .bundle import (
     RoleDefaults,
     SourceCheck,
     UserTaskMeta,
+    calendar_of,
 )
+from .timer_checks import check_timer
 
 
 def parse_manifest(files: dict[str, str], issues: list[Issue]) -> Manifest:
@@ -40,12 +38,34 @@ def parse_manifest(files: dict[str, str], issues: list[Issue]) -> Manifest:
     if text is None:
         return Manifest()
     try:
-        return Manifest.model_validate_json(text)
+        manifest = Manifest.model_validate_json(text)
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
             issues.append(Issue(MANIFEST_NAME, None, f"{loc}: {err['msg']}"))
         return Manifest()
+    _check_calendars(manifest, issues)
+    return manifest
+
+
+def _check_calendars(manifest: Manifest, issues: list[Issue]) -> None:
+    """Each named calendar must make a calendar; each role's calendar must be named."""
+    for name, spec in manifest.calendars.items():
+        try:
+            calendar_of(spec, None)
+        except (ValueError, KeyError) as exc:
+            issues.append(Issue(MANIFEST_NAME, None, f"calendars.{name}: {exc}"))
+    for role, defaults in manifest.defaults.items():
+        if defaults.calendar is not None and defaults.calendar not in manifest.calendars:
+            known = ", ".join(sorted(manifest.calendars)) or "none"
+            issues.append(
+                Issue(
+                    MANIFEST_NAME,
+                    None,
+                    f"defaults.{role}.calendar: no calendar named {defaults.calendar!r} "
+                    f"(calendars: {known})",
+                )
+            )
 
 
 def parse_forms(files: dict[str, str], issues: list[Issue]) -> dict[str, dict[str, Any]]:
@@ -96,7 +116,7 @@ def check_spec(
         role = _lane_role(task_spec, manifest)
         if check_source is not None:
             _check_scripts(task_spec, check_source, add)
-        _check_timer(task_spec, check_source, add)
+        check_timer(task_spec, check_source, add)
         operator = getattr(task_spec, "operation_name", None)
         if operator is not None and services is not None and operator not in services:
             add(
@@ -261,66 +281,6 @@ def _condition_text(condition: Any) -> str | None:
     return str(args[0]) if args else None
 
 
-def _check_timer(
-    task_spec: Any, check_source: SourceCheck | None, add: Callable[[str], None]
-) -> None:
-    definition = getattr(task_spec, "event_definition", None)
-    if not isinstance(definition, TimerEventDefinition):
-        return
-    expression = (definition.expression or "").strip()
-    if not expression:
-        add("timer has no expression")
-        return
-    if check_source is not None:
-        try:
-            check_source(expression, "eval")
-        except ScriptError as exc:
-            add(f"timer expression: {exc.detail}")
-            return
-    if _UNQUOTED_ISO.match(expression):
-        add(
-            f"timer expression {expression} is not quoted: timer expressions are Python, "
-            f'so write "{expression}" (with quotes) or a variable name'
-        )
-        return
-    try:
-        value = _literal(expression)
-    except ValueError:
-        return  # a variable or computed expression: checked when the timer starts
-    if not isinstance(value, str):
-        add(f"timer expression {expression!r} must give an ISO 8601 string")
-        return
-    try:
-        if isinstance(definition, DurationTimerEventDefinition):
-            TimerEventDefinition.parse_iso_duration(value)
-        elif isinstance(definition, TimeDateEventDefinition):
-            TimerEventDefinition.parse_time_or_duration(value)
-        elif isinstance(definition, CycleTimerEventDefinition):
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-    except Exception:
-        add(f"timer value {value!r} is not a valid ISO 8601 {_timer_kind(definition)}")
-
-
-_UNQUOTED_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.,]+$|^\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]+$")
-
-
-def _timer_kind(definition: TimerEventDefinition) -> str:
-    if isinstance(definition, DurationTimerEventDefinition):
-        return 'duration (e.g. "PT2H")'
-    if isinstance(definition, CycleTimerEventDefinition):
-        return 'repeating interval (e.g. "R/PT24H")'
-    return 'date-time (e.g. "2026-01-05T09:00:00Z")'
-
-
-def _literal(expression: str) -> Any:
-    import ast
-
-    try:
-        return ast.literal_eval(expression)
-    except (ValueError, SyntaxError) as exc:
-        raise ValueError(expression) from exc
-
-
 def _user_task_meta(
     task_spec: Any,
     element_id: str,
@@ -358,6 +318,7 @@ def _user_task_meta(
     if calendar not in (None, "calendar", "business"):
         add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
         calendar = None
+    calendar = calendar or manifest.due_calendar
     return UserTaskMeta(
         element_id=element_id,
         name=getattr(task_spec, "bpmn_name", None) or element_id,

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
@@ -65,6 +70,24 @@ def _decode(name: str, content: bytes, issues: list[Issue]) -> str | None:
     except UnicodeDecodeError:
         issues.append(Issue(name, None, "file is not UTF-8 text"))
         return None
+
+
+def start_event_names(spec: Any, kind: type) -> frozenset[str]:
+    """Names of the ``kind`` events (message, signal) that a top-level start event of
+    ``spec`` catches: such a message or signal starts a new case."""
+    names: set[str] = set()
+    for task_spec in spec.task_specs.values():
+        if not isinstance(task_spec, StartEvent):
+            continue
+        definition = getattr(task_spec, "event_definition", None)
+        parts: list[Any] = (
+            list(definition.event_definitions)
+            if isinstance(definition, MultipleEventDefinition)
+            else [definition]
+        )
+        names.update(str(getattr(d, "name", "")) for d in parts if isinstance(d, kind))
+        names.discard("")
+    return frozenset(names)
 
 
 def compile_bundle(
@@ -169,6 +192,8 @@ def compile_bundle(
             channel=manifest.channel_for(pid),
             spec=spec,
             subprocess_specs=subspecs,
+            start_messages=start_event_names(spec, MessageEventDefinition),
+            start_signals=start_event_names(spec, SignalEventDefinition),
         )
         for one in [spec, *[s for s in subspecs.values() if s is not None]]:
             if one.name in seen_specs:

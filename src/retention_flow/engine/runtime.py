@@ -23,6 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -71,6 +72,7 @@ class Snapshot:
     completed: bool
     data: dict[str, Any]
     ran: list[str] = field(default_factory=list)  # element ids completed automatically
+    signals: list[str] = field(default_factory=list)  # names of signals waited for
 
 
 class StepFailed(RetentionFlowError):
@@ -224,6 +226,38 @@ class Runtime:
         return op
 
     @staticmethod
+    def deliver_signal(name: str, payload: dict[str, Any]) -> Operation:
+        """Catch signal ``name`` wherever the case waits for it (every waiting event)."""
+
+        def op(wf: BpmnWorkflow) -> None:
+            waiting = [
+                definition
+                for t in wf.event_manager.tasks.values()
+                if t.has_state(TaskState.WAITING)
+                for definition in _definitions(t.task_spec.event_definition)
+                if isinstance(definition, SignalEventDefinition) and definition.name == name
+            ]
+            if not waiting:
+                raise MessageNotCorrelated(f"the case is not waiting for signal '{name}'")
+            try:
+                wf.send_event(BpmnEvent(waiting[0], copy.deepcopy(payload)))
+            except WorkflowException as exc:
+                raise MessageNotCorrelated(str(exc)) from exc
+
+        return op
+
+    @staticmethod
+    def start_by_event(operation: Operation) -> Operation:
+        """For a new case whose start event catches a message or signal: run up to the
+        start event (it then waits), then deliver with ``operation``."""
+
+        def op(wf: BpmnWorkflow) -> Any:
+            wf.do_engine_steps()
+            return operation(wf)
+
+        return op
+
+    @staticmethod
     def patch_ready_data(patch: dict[str, Any]) -> Operation:
         """Correct the data of the automatic tasks waiting to run (incident retry)."""
 
@@ -267,6 +301,7 @@ class Runtime:
             )
         timers: list[PendingTimer] = []
         messages: list[str] = []
+        signals: list[str] = []
         for task in wf.event_manager.tasks.values():
             if not task.has_state(TaskState.WAITING):
                 continue
@@ -284,6 +319,8 @@ class Runtime:
                         )
                 elif isinstance(definition, MessageEventDefinition):
                     messages.append(definition.name)
+                elif isinstance(definition, SignalEventDefinition):
+                    signals.append(definition.name)
         return Snapshot(
             ready=ready,
             timers=timers,
@@ -291,6 +328,7 @@ class Runtime:
             completed=bool(wf.completed),
             data=data if data is not None else case_data(wf),
             ran=ran,
+            signals=sorted(set(signals)),
         )
 
 

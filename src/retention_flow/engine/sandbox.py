@@ -42,8 +42,6 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from retention_flow.core.calendar import BusinessCalendar
-from retention_flow.core.clock import utc_iso
 from retention_flow.core.errors import ScriptBudgetExceeded, ScriptError, ScriptRefused
 from retention_flow.engine import sandbox_helpers as h
 from retention_flow.engine import sandbox_limits as limits
@@ -71,12 +69,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _business_due(calendar: BusinessCalendar, clock: Callable[[], datetime]) -> Callable[..., str]:
-    def business_due(duration: str) -> str:
-        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now."""
-        return utc_iso(calendar.add_iso(clock(), str(duration)))
-
-    return business_due
+#: Builds the helpers one script run gets beside the builtins (``business_due``), for the
+#: moment it runs at; they must pickle: a worker process gets the same ones.
+HelperFactory = Callable[[datetime], Mapping[str, Any]]
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -93,7 +88,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         budget_seconds: float = 1.0,
         service_handlers: Mapping[str, Callable[..., Any]] | None = None,
         now: Callable[[], datetime] | None = None,
-        calendar: BusinessCalendar | None = None,
+        helpers: HelperFactory | None = None,
         pool: ScriptPool | None = None,
         max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
     ) -> None:
@@ -101,12 +96,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self.budget_seconds = budget_seconds
         self.service_handlers = dict(service_handlers or {})
         self.clock = now or _utc_now
-        self.calendar = calendar
+        self.helpers = helpers
         self.pool = pool
         self.max_data_bytes = max_data_bytes
-        helpers = {"business_due": _business_due(calendar, self.clock)} if calendar else {}
+        self._builtins = {**SAFE_BUILTINS, "now": make_now(self.clock)}
         self._guards: dict[str, Any] = {
-            "__builtins__": {**SAFE_BUILTINS, "now": make_now(self.clock), **helpers},
+            "__builtins__": self._builtins,
             "_getattr_": h.guarded_getattr,
             "_getitem_": lambda obj, key: obj[key],
             "_getiter_": iter,
@@ -132,6 +127,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         }
         self._reserved = frozenset(self._guards) | {"_tick_"}
 
+    def _guards_for(self, inline: bool) -> dict[str, Any]:
+        guards = self._inline_guards if inline else self._guards
+        if self.helpers is None:
+            return guards
+        return {**guards, "__builtins__": {**self._builtins, **self.helpers(self.clock())}}
+
     def evaluate(
         self,
         expression: str,
@@ -152,7 +153,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def _evaluate_here(
         self, compiled: CompiledScript, context: Mapping[str, Any], external: Mapping[str, Any]
     ) -> Any:
-        guards = self._inline_guards if compiled.inline else self._guards
+        guards = self._guards_for(compiled.inline)
         result = self._run(compiled.code, {**external, **context, **guards})
         if not compiled.inline:
             limits.check_task_data({"result": result}, self.max_data_bytes, "the expression")
@@ -197,7 +198,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     ) -> None:
         before = dict(context)
         context.update(external)
-        context.update(self._inline_guards if compiled.inline else self._guards)
+        context.update(self._guards_for(compiled.inline))
         try:
             self._run(compiled.code, context)
             for key in list(context):
@@ -228,10 +229,11 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     ) -> Any:
         if self.pool is None:
             raise ScriptError("no script worker pool")
+        moment = self.clock()
         options = {
             "budget_seconds": self.budget_seconds,
-            "now": self.clock(),
-            "calendar": self.calendar,
+            "now": moment,
+            "helpers": dict(self.helpers(moment)) if self.helpers is not None else {},
             "max_data_bytes": self.max_data_bytes,
         }
         return self.pool.run((kind, source, dict(context), dict(external), options))
@@ -370,7 +372,7 @@ def make_script_engine(
     budget_seconds: float = 1.0,
     service_handlers: Mapping[str, Callable[..., Any]] | None = None,
     now: Callable[[], datetime] | None = None,
-    calendar: BusinessCalendar | None = None,
+    helpers: HelperFactory | None = None,
     pool: ScriptPool | None = None,
     max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
 ) -> SandboxScriptEngine:
@@ -380,7 +382,7 @@ def make_script_engine(
             budget_seconds=budget_seconds,
             service_handlers=service_handlers,
             now=now,
-            calendar=calendar,
+            helpers=helpers,
             pool=pool,
             max_data_bytes=max_data_bytes,
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from retention_flow.core.calendar import BusinessCalendar
 from retention_flow.core.clock import utc_iso
 
 _DURATION = re.compile(
@@ -83,3 +85,20 @@ def floor(value: float) -> int:
 
 def ceil(value: float) -> int:
     return math.ceil(value)
+
+
+@dataclass(frozen=True)
+class BusinessDue:
+    """``business_due(duration, role=None)``: ``duration`` of opening hours from ``moment``,
+    in ``role``'s calendar (``calendars``) or the default one. Plain data, so a script worker
+    process gets the same helper as the serving process."""
+
+    calendar: BusinessCalendar
+    calendars: Mapping[str, BusinessCalendar]
+    moment: datetime
+
+    def __call__(self, duration: str, role: str | None = None) -> str:
+        if role is not None and not isinstance(role, str):
+            raise ValueError("business_due's second argument must be a role name")
+        calendar = self.calendars.get(role, self.calendar) if role else self.calendar
+        return utc_iso(calendar.add_iso(self.moment, str(duration)))

@@ -59,11 +59,11 @@ def _describe(error: BaseException) -> tuple[Any, ...]:
 
 def handle(request: tuple[Any, ...]) -> tuple[Any, ...]:
     kind, source, context, external, options = request
-    moment = options["now"]
+    moment, helpers = options["now"], options["helpers"]
     env = SandboxEnvironment(
         budget_seconds=options["budget_seconds"],
         now=lambda: moment,
-        calendar=options["calendar"],
+        helpers=lambda _moment: helpers,
         max_data_bytes=options["max_data_bytes"],
     )
     _limit_cpu(options["budget_seconds"])

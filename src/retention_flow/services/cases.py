@@ -107,7 +107,14 @@ def _start(
     business_key: str | None,
     idempotency_key: str | None,
     version: int | None,
+    *,
+    operation: Operation | None = None,
+    started_by: NewEvent | None = None,
+    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Insert and run a new case in one transaction. ``operation`` runs first (a start
+    message or signal); ``started_by`` is audited after ``case_started``; ``before_commit``
+    writes more in the same transaction (an idempotency answer)."""
     with write_session(ctx.db) as session:
         if business_key is not None:
             taken = session.execute(
@@ -144,21 +151,25 @@ def _start(
                 },
             )
         ]
+        if started_by is not None:
+            events.append(started_by)
         result, wf = run_and_save(
             ctx,
             session,
             head,
             wf,
             bundle,
-            None,
+            operation,
             lambda: ctx.runtime.new(process, data),
             events,
             actor,
             insert_case=insert_cols,
             base_data=data,
         )
-        session.commit()
         view = case_view(result.head, new_open(result))
+        if before_commit is not None:
+            before_commit(session, view)
+        session.commit()
     ctx.live.put(case_id, result.head.lock_version, wf)
     return view
 

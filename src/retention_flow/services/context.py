@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,10 +19,24 @@ from ..core.calendar import BusinessCalendar
 from ..core.clock import Clock, SystemClock
 from ..core.config import Settings, get_settings
 from ..db.session import create_db_engine
-from ..engine.bundle import CompiledBundle, due_at
+from ..engine.bundle import CompiledBundle, calendar_of, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+from ..engine.sandbox_dates import BusinessDue
 from ..engine.script_pool import shared_pool
+
+#: the bundle of the case whose step runs now (for ``business_due``'s role calendars)
+_STEP_BUNDLE: ContextVar[CompiledBundle | None] = ContextVar("step_bundle", default=None)
+
+
+@contextmanager
+def bundle_scope(bundle: CompiledBundle) -> Iterator[None]:
+    """While a step runs: expressions evaluated in it see this bundle's calendars."""
+    token = _STEP_BUNDLE.set(bundle)
+    try:
+        yield
+    finally:
+        _STEP_BUNDLE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,7 @@ class AppContext:
             self.settings.business_days,
             self.settings.holidays,
         )
+        self._calendars: dict[tuple[str, str], BusinessCalendar] = {}
         settings = self.settings
         pool = (
             shared_pool(
@@ -197,7 +214,7 @@ class AppContext:
             budget_seconds=settings.script_budget_seconds,
             service_handlers=self.service_handlers,
             now=self.clock.now,
-            calendar=self.calendar,
+            helpers=self._script_helpers,
             pool=pool,
             max_data_bytes=settings.script_max_data_bytes,
         )
@@ -212,10 +229,44 @@ class AppContext:
     def now(self) -> Any:
         return self.clock.now()
 
-    def due_at(self, start: datetime, duration: str, calendar: str | None) -> datetime:
-        """A work item's due time: calendar time, or business hours."""
+    def _script_helpers(self, moment: datetime) -> dict[str, Any]:
+        """The helpers a script run gets beside the builtins; plain data, so that a script
+        worker process gets the same. ``business_due("PT4H")`` is four opening hours from
+        ``moment``; ``business_due("PT4H", "specialist")`` counts the specialist role's
+        opening hours (the calendar its bundle.json names for it; the settings' otherwise)."""
+        bundle = _STEP_BUNDLE.get()
+        roles = (
+            {role: self.calendar_for(bundle, role) for role in bundle.manifest.defaults}
+            if bundle is not None
+            else {}
+        )
+        return {"business_due": BusinessDue(self.calendar, roles, moment)}
+
+    def calendar_for(self, bundle: CompiledBundle, role: str | None) -> BusinessCalendar:
+        """The business calendar of ``role`` in ``bundle``: the calendar its bundle.json
+        names for the role, else the settings' calendar."""
+        defaults = bundle.manifest.defaults.get(role or "")
+        name = defaults.calendar if defaults is not None else None
+        if name is None:
+            return self.calendar
+        key = (bundle.content_hash, name)
+        found = self._calendars.get(key)
+        if found is None:
+            found = calendar_of(bundle.manifest.calendars[name], self.calendar)
+            self._calendars[key] = found
+        return found
+
+    def due_at(
+        self,
+        start: datetime,
+        duration: str,
+        calendar: str | None,
+        business: BusinessCalendar | None = None,
+    ) -> datetime:
+        """A work item's due time: calendar time, or business hours (``business``, by
+        default the settings' calendar)."""
         if (calendar or self.settings.due_calendar) == "business":
-            return self.calendar.add_iso(start, duration)
+            return (business or self.calendar).add_iso(start, duration)
         return due_at(start, duration)
 
     def dispose(self) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db.session import read_session, write_session
 from ..db.tables import (
     AUDIT_EVENT,
@@ -268,6 +268,11 @@ def approve_statement(ctx: AppContext, actor: Actor, statement_id: str) -> dict[
             raise NotFound(f"statement {statement_id} not found")
         if row["status"] != "draft":
             raise Conflict(f"statement {statement_id} is already {row['status']}")
+        if row["created_by"] == actor.username:
+            raise Forbidden(
+                f"four eyes: {actor.username} ran statement {statement_id}, so someone else "
+                "must approve it"
+            )
         entries = _entries(conn, statement_id)
         digest = statement_hash(dict(row), entries)
         total = sum(e["amount_cents"] for e in entries)

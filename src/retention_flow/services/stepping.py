@@ -14,7 +14,7 @@ from ..core.errors import CaseConflict, CaseNotActive
 from ..db.session import write_session
 from ..engine.runtime import Operation, StepFailed
 from .audit import NewEvent
-from .context import Actor, AppContext
+from .context import Actor, AppContext, bundle_scope
 from .handlers import StepContext, step_context
 from .processes import bundle_for, process_of
 from .steps import (
@@ -77,7 +77,7 @@ def run_and_save(
         save_kwargs["before"] = known or waiting_of(ctx.runtime.snapshot(wf, bundle, []))
     base = save_kwargs.pop("base_data", head.data)
     step = StepContext(session, head.id, actor.username, ctx.now())
-    with step_context(step):
+    with step_context(step), bundle_scope(bundle):
         try:
             log = ctx.runtime.run(wf, operation, rebuild)
             ran, changes = log.ran, log.changes

@@ -23,6 +23,7 @@ from ..engine.bundle import CompiledBundle, ProcessInfo
 from ..engine.runtime import Snapshot, StepFailed
 from .audit import GENESIS, NewEvent, build_rows, diff, insert_rows
 from .context import AppContext
+from .signals_wait import project_signal_waits
 
 CASE = tables.CASE
 WORK = tables.WORK_ITEM
@@ -64,12 +65,14 @@ class Waiting:
 
     ready: dict[str, str]  # task id -> element id
     timers: set[tuple[str, datetime]]
+    signals: frozenset[str] = frozenset()
 
 
 def waiting_of(snapshot: Snapshot) -> Waiting:
     return Waiting(
         {t.task_id: t.element_id for t in snapshot.ready},
         {(t.task_id, t.due_at) for t in snapshot.timers},
+        frozenset(snapshot.signals),
     )
 
 
@@ -229,7 +232,12 @@ def save_step(
             "state": "ready",
             "claimed_by": None,
             "claimed_at": None,
-            "due_at": ctx.due_at(now, due, meta.due_calendar if meta else None),
+            "due_at": ctx.due_at(
+                now,
+                due,
+                meta.due_calendar if meta else bundle.manifest.due_calendar,
+                ctx.calendar_for(bundle, role),
+            ),
             "priority": priority,
             "form": meta.form_file if meta else None,
             "partner": task.partner,
@@ -340,6 +348,7 @@ def save_step(
     if escalated:
         conn.execute(_ESCALATE_ITEM, [{"b_id": wid, "priority": p} for wid, p in escalated])
     _project_timers(conn, head.id, snapshot, before)
+    project_signal_waits(conn, head.id, snapshot.signals, before.signals if before else None)
     _project_keys(session, head, bundle, snapshot.data, fresh=insert_case is not None)
     if failure is not None:
         session.execute(

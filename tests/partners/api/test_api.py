@@ -75,10 +75,14 @@ def test_settlement_run_over_http(
     # the auditor reviews, and may not approve; the admin approves once
     denied = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=auditor)
     assert_problem(denied, 403, "forbidden")
-    approved = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=admin)
+    # four eyes: the admin ran the statement, so the admin may not approve it
+    own = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=admin)
+    assert "someone else must approve it" in assert_problem(own, 403, "forbidden")["detail"]
+    finance = add_user("fiona", ["back_office"])
+    approved = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=finance)
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved" and approved.json()["hash_ok"] is True
-    again = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=admin)
+    again = client.post(f"/api/partners/settlements/{statement_id}/approve", headers=finance)
     assert_problem(again, 409, "conflict")
     exported = client.get(f"/api/partners/settlements/{statement_id}/export", headers=auditor)
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")

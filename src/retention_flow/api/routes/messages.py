@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
 
-from ...services import cases
+from ...services import start_events
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import CasePublic, MessageIn
@@ -24,6 +24,8 @@ def correlate(
     body: MessageIn,
     key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Deliver a message to the one open case matching ``correlation``: 404 when none
-    matches, 409 when several do. A repeated ``Idempotency-Key`` answers the first result."""
-    return cases.deliver_message(ctx, user, message_name, body.correlation, body.data, key)
+    """Deliver a message to the one open case matching ``correlation``; when none does and
+    a deployed process starts with this message, start a case of it (the correlation
+    values become its data). 404 when neither, 409 when several cases match. A repeated
+    ``Idempotency-Key`` answers the first result."""
+    return start_events.receive_message(ctx, user, message_name, body.correlation, body.data, key)
