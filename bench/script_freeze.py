@@ -25,6 +25,7 @@ the ratio of each to the baseline, how many hostile cases were started, how they
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import pg_database, sqlite_database  # noqa: E402
 from http_load import free_port, start_server  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
@@ -213,8 +215,11 @@ def main() -> None:
     parser.add_argument("--no-in-process", action="store_true", help="skip phase 3")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.pg_url or f"sqlite:///{tmp}/script_freeze.db"
+    with contextlib.ExitStack() as stack:
+        if args.pg_url:  # a schema of its own, dropped afterwards
+            url = stack.enter_context(pg_database(args.pg_url))
+        else:
+            url = stack.enter_context(sqlite_database())
         setup(Settings(database_url=url, secret_key=SECRET), args.attackers)
         phases = [("worker pool (default: 2 workers)", 2, ATTACKS)]
         if not args.no_in_process:
