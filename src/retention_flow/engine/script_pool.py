@@ -36,8 +36,10 @@ from retention_flow.core.errors import ScriptBudgetExceeded, ScriptError, Script
 HEADER = struct.Struct(">Q")
 READY = b"R"
 SPAWN_TIMEOUT = 30.0
+WORKER_NICENESS = 10
+"""Workers yield the CPU to the serving process: a spinning script must not starve it."""
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "import os, sys; os.nice(int(sys.argv[3])); sys.path.insert(0, sys.argv[1]); "
     "from retention_flow.engine.script_worker import main; main()"
 )
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -91,7 +93,7 @@ class _WorkerGone(Exception):
 class _Worker:
     def __init__(self, memory_bytes: int) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-c", _BOOT, _SOURCE_ROOT, str(memory_bytes)],
+            [sys.executable, "-c", _BOOT, _SOURCE_ROOT, str(memory_bytes), str(WORKER_NICENESS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
