@@ -62,6 +62,8 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
         before_gc = gc.get_threshold()
         if context.settings.api_gc_thresholds is not None:
             gc.set_threshold(*context.settings.api_gc_thresholds)
+        if context.script_pool is not None:
+            context.script_pool.start()  # not on the first request that runs a script
         threads = context.settings.api_threads_for(context.db.dialect.name)
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load
@@ -92,8 +94,9 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers. On the event loop, not the request threads: a
+        probe must not queue behind requests that wait (for a script worker, a lock...)."""
         return {"status": "ok"}
 
     @app.get("/ready", tags=["ops"], responses={503: {"description": "not ready"}})

@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     script_budget_seconds: float = Field(
         default=1.0, gt=0, description="wall-clock budget for one script or expression"
     )
+    script_workers: int = Field(
+        default=2,
+        ge=0,
+        description="worker processes per serving process that run diagram scripts (0: run "
+        "them in the serving process, where one C call can freeze it; tests and tools only)",
+    )
+    script_memory_mb: int = Field(
+        default=512, ge=128, description="address-space limit of a script worker process"
+    )
+    script_kill_grace_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="a script worker still busy this long after the budget is killed",
+    )
+    script_max_data_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="largest task data (as JSON text, about) a script or expression may leave",
+    )
     default_due: str = Field(default="P1D", description="ISO duration: default work item due time")
     default_priority: int = Field(default=50, ge=0, le=100)
     workflow_cache_size: int = Field(
