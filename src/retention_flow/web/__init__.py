@@ -16,6 +16,8 @@ from . import (
     dashboard,
     errors,
     login,
+    operations,
+    operations_cases,
     owner,
     partner,
     queue,
@@ -28,7 +30,20 @@ from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task, team, partner, scans, owner, auditor, settlements, dashboard)
+PAGES = (
+    login,
+    queue,
+    task,
+    team,
+    partner,
+    scans,
+    owner,
+    operations,
+    operations_cases,
+    auditor,
+    settlements,
+    dashboard,
+)
 
 
 def install(app: FastAPI) -> None:
