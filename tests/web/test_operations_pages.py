@@ -251,3 +251,27 @@ def test_auditor_case_page_links_the_operations_view(
     both = PageClient(pages["auditor"].client.__class__(pages["auditor"].client.app))
     both.login("auditing_owner", "correct horse battery")
     assert f'href="/operations/cases/{case["id"]}"' in both.get(url).text
+
+
+def test_signal_form_answers_whom_it_reached(ctx: AppContext, pages: dict[str, PageClient]) -> None:
+    deploy(ctx, "start_events")  # tariff_change starts a tariff_notice case
+    owner = pages["process_owner"]
+    assert owner.get("/operations/signals").status_code == 200
+    no_name = owner.post("/operations/signals", {"name": " ", "data": '{"a": 1}'})
+    assert no_name.status_code == 422 and "Please give the signal's name" in _text(no_name)
+    assert "{&#34;a&#34;: 1}</textarea>" in no_name.text
+    not_object = owner.post("/operations/signals", {"name": "tariff_change", "data": "[1]"})
+    assert not_object.status_code == 422 and "The data is a JSON object" in _text(not_object)
+    assert 'value="tariff_change"' in not_object.text
+    assert cases.list_cases(ctx, process_id="tariff_notice")[1] == 0  # nothing was sent
+
+    sent = owner.post("/operations/signals", {"name": "tariff_change", "data": '{"t": "Q2"}'})
+    assert sent.status_code == 200
+    [started], count = cases.list_cases(ctx, process_id="tariff_notice")
+    text = _text(sent)
+    assert count == 1 and 'id="signal-started">1<' in text and 'id="signal-delivered">0<' in text
+    assert f'href="/operations/cases/{started["id"]}"' in sent.text
+    for persona in ("team_lead", "auditor", "back_office", "partner"):
+        refused = pages[persona].post("/operations/signals", {"name": "tariff_change"})
+        assert refused.status_code == 403
+    assert cases.list_cases(ctx, process_id="tariff_notice")[1] == 1

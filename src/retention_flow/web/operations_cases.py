@@ -175,10 +175,15 @@ def send_signal(
     if not name.strip():
         errors["name"] = "Please give the signal's name (as the diagrams declare it)."
     if data.strip():
-        parsed, problem = parse_patch(data)
-        if problem and parsed is None and data.strip() != "{}":
-            errors["data"] = problem.replace("correction", "data")
-        payload = parsed or {}
+        try:
+            parsed = json.loads(data)
+        except json.JSONDecodeError as exc:
+            errors["data"] = f"This is not valid JSON ({exc.msg} at line {exc.lineno})."
+        else:
+            if isinstance(parsed, dict):
+                payload = parsed
+            else:
+                errors["data"] = 'The data is a JSON object, like {"campaign": "spring"}.'
     answer = None
     if not errors:
         try:
