@@ -220,6 +220,7 @@ def test_team_lead_may_only_cancel(ctx: AppContext, pages: dict[str, PageClient]
     case = cases.start_case(ctx, AGENT, "three_steps", {}, business_key="RC-LEAD")
     base = f"/operations/cases/{case['id']}"
     lead = pages["team_lead"]
+    assert f'href="{base}"' in lead.get("/team?role=telemarketing").text  # reached from Team
     page = lead.get(base)
     assert page.status_code == 200
     assert 'id="action-cancel"' in page.text and 'id="action-suspend"' not in page.text
