@@ -90,3 +90,30 @@ def test_owner_corrects_the_data_and_retries_an_incident(
     page.click("#resume-submit")
     page.wait_for_selector("#case-status:has-text('active')")
     assert "status suspended → active" in page.locator("#flash").inner_text()
+
+
+def test_bulk_retry_is_confirmed_and_its_progress_follows_the_worker(
+    page: Any, login_as: Any, live_server: Any
+) -> None:
+    from retention_flow.services import worker
+
+    first = _case_with_bad_data(live_server)
+    data = {**OUTBOUND["start_data"], "case_number": "RC-E2E-INC-2", "max_attempts": "four"}
+    cases.start_case(live_server.ctx, SYSTEM, "outbound_telemarketing", data)
+    login_as(page, "owner1")
+    page.goto("/operations?element_id=prepare_outbound")
+    page.click("#bulk-retry")
+    page.wait_for_selector("#bulk-form")
+    assert "2" in page.locator("#bulk-matched strong").inner_text()
+    page.fill("#reason", "after the import was fixed")
+    page.click("#start-bulk")  # not confirmed yet
+    page.wait_for_selector("#bulk-form .field-error")
+    assert page.input_value("#reason") == "after the import was fixed"
+    page.check("#confirm")
+    page.click("#start-bulk")
+    page.wait_for_selector('#batch-progress[data-state="queued"]')
+    ran = worker.run_jobs_once(live_server.ctx, "e2e", worker.default_job_handlers())
+    assert ran == 1
+    page.wait_for_selector('#batch-progress[data-state="done"]')  # htmx refreshed it
+    assert page.locator("#batch-failed").inner_text().startswith("2")
+    assert cases.get_case(live_server.ctx, first["id"])["status"] == "incident"

@@ -122,7 +122,8 @@ def test_retry_errors_keep_the_input_then_a_correction_moves_the_case(
     assert event.actor == "process_owner" and event.detail["reason"] == "divisor was missing"
     again = owner.post(url, {})
     assert again.status_code == 303  # already resolved: back to the incident, said in words
-    assert "Not retried" in _text(owner.get(again.headers["location"]))
+    refused = _text(owner.get(again.headers["location"]))
+    assert "Not retried: This incident was already retried or resolved." in refused
 
 
 def test_retry_without_correction_fails_again_and_says_so(
@@ -196,6 +197,7 @@ def test_case_actions_need_confirmation_and_a_reason(
     assert "Suspended: status active → suspended." in _text(owner.get(base))
     twice = owner.post(f"{base}/suspend", {"reason": "again", "confirm": "yes"})
     assert twice.status_code == 409 and "already suspended" in _text(twice)
+    assert "This case is suspended: it must be resumed first." in _text(twice)
 
     bad_patch = owner.post(f"{base}/data", {"patch": "[1]", "reason": "r", "confirm": "yes"})
     assert bad_patch.status_code == 422 and "A correction is a JSON object" in _text(bad_patch)
