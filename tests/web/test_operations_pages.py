@@ -71,6 +71,8 @@ def test_list_filters_counts_and_pages(
     assert bad.status_code == 422
     assert "A version is a whole number" in _text(bad) and 'value="two"' in bad.text
     assert "Give a date" in _text(bad) and 'value="yesterday"' in bad.text
+    models = owner.get("/processes").text  # the process list links its counts here
+    assert 'href="/operations?process_id=three_steps&amp;version=1"' in models
     assert pages["admin"].get("/operations").status_code == 200
     for persona in ("team_lead", "auditor", "agent", "partner"):
         refused = pages[persona].get("/operations")
