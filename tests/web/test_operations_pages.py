@@ -151,7 +151,9 @@ def test_bulk_retry_needs_confirmation_and_shows_progress(
     clock.advance(timedelta(seconds=1))
     confirm = owner.get("/operations/retry?process_id=three_steps&version=1")
     assert confirm.status_code == 200
-    assert "<strong>2</strong> open incident(s) match" in _text(confirm)
+    assert "<strong>2</strong> open incident(s) match process id <code>three_steps</code>" in (
+        _text(confirm)
+    )
     form = {"process_id": "three_steps", "version": "1", "reason": "after the deploy"}
     unconfirmed = owner.post("/operations/retry", form)
     assert unconfirmed.status_code == 422 and "Tick the box" in _text(unconfirmed)
