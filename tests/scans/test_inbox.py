@@ -14,6 +14,7 @@ from retention_flow.services import cases
 from retention_flow.services.context import AppContext
 from retention_flow.services.scan_inbox import Inbox
 from tests.scans.conftest import blank_png, form_png
+from tests.scans.hostile_files import png_claiming
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
 SETTLE = timedelta(seconds=3)
@@ -29,6 +30,7 @@ def test_inbox_takes_settled_files_once(
     blank = blank_png()
     (folder / "form.png").write_bytes(form)
     (folder / "junk.pdf").write_bytes(b"%PDF-1.4 not really")
+    (folder / "bomb.png").write_bytes(png_claiming(100_000, 100_000))
     (folder / "late.png").write_bytes(blank[:200])  # still being copied
     (folder / "copying.tif.part").write_bytes(b"partial")
     assert inbox.poll() == []  # first sight: nothing has held still yet
@@ -37,11 +39,13 @@ def test_inbox_takes_settled_files_once(
         handle.write(blank[200:])
     clock.advance(SETTLE)
     done = {d["file"]: d for d in inbox.poll()}
-    assert set(done) == {"form.png", "junk.pdf"}
+    assert set(done) == {"form.png", "junk.pdf", "bomb.png"}
     assert done["form.png"]["status"] == "read"
     assert (folder / "processed" / "form.png").read_bytes() == form
     assert done["junk.pdf"]["status"] == "unreadable"
     assert (folder / "failed" / "junk.pdf.error.txt").read_text().strip()
+    assert done["bomb.png"]["status"] == "refused" and done["bomb.png"]["scan_id"] is None
+    assert "decompression bomb" in (folder / "failed" / "bomb.png.error.txt").read_text()
     assert (folder / "late.png").exists() and (folder / "copying.tif.part").exists()
     assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
 

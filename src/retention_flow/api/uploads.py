@@ -1,14 +1,19 @@
-"""Reading uploaded bundle files: .bpmn/.dmn/.json files, or one .zip, within limits."""
+"""Reading uploads within limits: bundle files (.bpmn/.dmn/.json files, or one .zip) and
+scanned files (the bytes of each; decoding them is services/scan_decode.py's, on threads
+of their own so a slow file never holds a request thread)."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from fastapi import UploadFile
+import anyio
+from fastapi import FastAPI, UploadFile
 
 from ..core.errors import PayloadTooLarge, ValidationFailed
 from ..engine.bundle import load_zip
 
+#: threads that wait on decoder children (their number is bounded in services/scan_decode)
+DECODE_THREADS = 32
 ALLOWED_SUFFIXES = (".bpmn", ".dmn", ".json")
 CHUNK = 64 * 1024
 
@@ -46,3 +51,23 @@ async def read_bundle(files: list[UploadFile], max_bytes: int) -> dict[str, byte
             )
         out[name] = bytes(content)
     return out
+
+
+async def read_scan_files(files: list[UploadFile], max_bytes: int) -> list[tuple[str, bytes]]:
+    """``(file name, content)`` of each file; 413 when one is larger than ``max_bytes``."""
+    out = []
+    for upload in files:
+        data = await upload.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"'{upload.filename}' is larger than {max_bytes} bytes")
+        out.append((upload.filename or "", data))
+    return out
+
+
+def decode_threads(app: FastAPI) -> anyio.CapacityLimiter:
+    """The app's threads for decoding uploads, apart from the request threads."""
+    limiter: anyio.CapacityLimiter | None = getattr(app.state, "scan_decode_threads", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(DECODE_THREADS)
+        app.state.scan_decode_threads = limiter
+    return limiter

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
         description="`serve` also runs the worker (timers, jobs) in a background thread; "
         "false for deployments that run `retention-flow worker` separately",
     )
+    migration_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
+    )
     api_threads: int | None = Field(
         default=None,
         ge=0,
@@ -94,9 +98,31 @@ class Settings(BaseSettings):
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="failed logins in a row before the account is locked"
+        default=5,
+        ge=1,
+        description="failed logins for one user name from one client address before that "
+        "address must wait (other addresses are not affected)",
     )
-    login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    login_delay_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="the first wait after login_max_failures; it doubles with each further "
+        "failure from that address",
+    )
+    login_max_delay_minutes: int = Field(
+        default=15, ge=1, description="the longest wait between login attempts"
+    )
+    login_failure_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="failures older than this (since the last one) are forgotten",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scraper sends to GET /metrics (16+ characters, or the "
+        "app refuses to start); unset or empty, /metrics needs a user token with the admin "
+        "or system role",
+    )
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
     kpi_scorecard_weights: dict[str, float] = Field(
@@ -114,6 +140,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
     )
+    case_data_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest case data (its JSON encoding, in bytes) a request may send or a "
+        "step may leave (413)",
+    )
+    case_data_max_keys: int = Field(
+        default=2000,
+        ge=10,
+        description="most object members plus array items in case data, all levels (413)",
+    )
+    case_data_max_depth: int = Field(
+        default=16, ge=2, description="deepest nesting of objects/arrays in case data (422)"
+    )
+    case_data_max_string: int = Field(
+        default=32_768, ge=64, description="longest string (characters) in case data (422)"
+    )
     scan_threads: int = Field(
         default=1,
         ge=1,
@@ -125,6 +168,46 @@ class Settings(BaseSettings):
         description="answer uploads at once and leave the pages to `retention-flow worker`",
     )
     scan_job_attempts: int = Field(default=5, ge=1, description="tries of one page job")
+    scan_max_pages: int = Field(
+        default=50, ge=1, description="pages of all files of one upload request together (413)"
+    )
+    scan_max_page_pixels: int = Field(
+        default=60_000_000,
+        ge=1_000_000,
+        description="pixels of one page (an image frame, a PDF page at 300 dpi) (413)",
+    )
+    scan_max_request_pixels: int = Field(
+        default=450_000_000,
+        ge=1_000_000,
+        description="pixels of all pages of one upload request (50 A4 pages at 300 dpi fit) (413)",
+    )
+    scan_max_image_pixels: int = Field(
+        default=60_000_000,
+        ge=1_000_000,
+        description="pixels the images embedded in one PDF page declare, together (413)",
+    )
+    scan_max_page_objects: int = Field(
+        default=100_000, ge=100, description="drawing objects of one PDF page, forms' included"
+    )
+    scan_page_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="CPU seconds a decoder child may spend on one page (decode, draw) (413)",
+    )
+    scan_file_seconds: float = Field(
+        default=30.0, gt=0, description="CPU seconds a decoder child may spend on one file (413)"
+    )
+    scan_decode_memory_mb: int = Field(
+        default=1024, ge=64, description="memory a decoder child may add to its start size"
+    )
+    scan_decode_concurrency: int = Field(
+        default=2, ge=1, description="files decoded at once per process (decoder children)"
+    )
+    scan_decode_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long an upload waits for a free decoder before 503 with Retry-After",
+    )
     scan_stale_minutes: float = Field(
         default=10,
         gt=0,
@@ -176,8 +259,15 @@ class Settings(BaseSettings):
         return 8 if dialect == "postgresql" else 2
 
     def startup_problems(self) -> list[str]:
-        """Why this configuration must not serve (empty when it may)."""
+        """Why this configuration must not serve (empty when it may): in production the
+        placeholder or a short secret key; anywhere, a metrics token short enough to guess."""
         problems: list[str] = []
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if 0 < len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"RETENTION_FLOW_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} "
+                "characters"
+            )
         if self.environment == "production":
             if self.secret_key == PLACEHOLDER_SECRET:
                 problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")

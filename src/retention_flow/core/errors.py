@@ -27,6 +27,18 @@ class AuthenticationFailed(RetentionFlowError):
     title = "Authentication failed"
 
 
+class TooManyAttempts(RetentionFlowError):
+    """Too many failed logins for this user name from this client address: wait
+    ``retry_after`` seconds (the API answers 429 with a ``Retry-After`` header)."""
+
+    code = "too_many_attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(RetentionFlowError):
     code = "payload_too_large"
     title = "Payload too large"
@@ -121,3 +133,24 @@ class AuditKeysUnavailable(RetentionFlowError):
 
     code = "audit_keys_unavailable"
     title = "Audit keys unavailable"
+
+
+class ScanLimitExceeded(PayloadTooLarge):
+    """Files of an upload ask for more than the scan limits grant (pages, pixels, embedded
+    images, drawing work, time or memory to decode); ``errors`` lists each refused file
+    ``{field, file, limit, message}``. Nothing of the request is stored."""
+
+    code = "scan_limit_exceeded"
+    title = "Scan over a limit"
+
+
+class Busy(RetentionFlowError):
+    """The server is at capacity for this kind of work; try again after ``retry_after``
+    seconds (503 with ``Retry-After``)."""
+
+    code = "busy"
+    title = "Busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -16,6 +16,7 @@ from .models import (
     IdempotencyKey,
     Incident,
     Job,
+    LoginThrottle,
     ProcessVersion,
     RevokedToken,
     SignalWait,
@@ -46,6 +47,7 @@ AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
 REVOKED_TOKEN = _t(RevokedToken)
+LOGIN_THROTTLE = _t(LoginThrottle)
 
 CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)
@@ -61,3 +63,9 @@ INCIDENT_BATCH = _t(IncidentBatch)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)
+
+# case migrations (db/case_migration.py)
+from .case_migration import CaseMigration, CaseMigrationItem  # noqa: E402
+
+CASE_MIGRATION = _t(CaseMigration)
+CASE_MIGRATION_ITEM = _t(CaseMigrationItem)

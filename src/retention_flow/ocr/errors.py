@@ -24,3 +24,17 @@ class OcrUnavailable(RetentionFlowError):
 
     code = "ocr_unavailable"
     title = "OCR engine unavailable"
+
+
+class ScanTooLarge(UnreadableInput):
+    """A file asks for more than a limit grants (pages, pixels, embedded images, drawing
+    work, time or memory to decode). ``limit`` names which (a key of ``PageLimits`` or
+    ``page_seconds``, ``file_seconds``, ``memory``); readers that store unreadable files
+    may treat it as unreadable, the upload API refuses it (413) and stores nothing."""
+
+    code = "scan_too_large"
+    title = "Scan too large"
+
+    def __init__(self, detail: str, *, limit: str) -> None:
+        super().__init__(detail)
+        self.limit = limit

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from ..core.calendar import BusinessCalendar
 from ..core.clock import Clock, SystemClock, utc_iso
 from ..core.config import Settings, get_settings
+from ..core.data_limits import DataLimits
 from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, calendar_of, due_at
 from ..engine.runtime import Runtime
@@ -214,6 +215,7 @@ class AppContext:
         #: the audit seal and checkpoint keys (read, or created, on first use)
         self.audit_keys = AuditKeys(self.settings, self.clock.now)
         bind_keys(self.db, self.audit_keys)
+        self.data_limits = DataLimits.of(self.settings)
 
     def now(self) -> Any:
         return self.clock.now()

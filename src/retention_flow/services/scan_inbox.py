@@ -7,7 +7,8 @@ copied in is not read early. Hidden files and ``*.part`` / ``*.tmp`` names are l
 
 A taken file is ingested like an upload (idempotent by content hash: the same bytes again
 are the same scan) and moved to ``processed/`` — or to ``failed/`` with a
-``NAME.error.txt`` beside it when it is not a readable scan. A file whose ingest failed
+``NAME.error.txt`` beside it when it is not a readable scan, or is over a scan limit
+(status ``refused``: no scan is stored, see scan_decode.py). A file whose ingest failed
 for a passing reason (OCR engine missing, database busy) stays for the next poll; a crash
 between ingest and move ingests it again next time, which finds the stored scan.
 """
@@ -15,12 +16,13 @@ between ingest and move ingests it again next time, which finds the stored scan.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import RetentionFlowError
+from ..core.errors import RetentionFlowError, ScanLimitExceeded
 from . import scans
 from .context import Actor, AppContext
 
@@ -87,6 +89,11 @@ class Inbox:
     def _take(self, path: Path) -> dict[str, Any] | None:
         try:
             stored = scans.ingest(self.ctx, self.actor, path.name, path.read_bytes())
+        except ScanLimitExceeded as exc:  # never stored: it goes to failed/ with the reason
+            reasons = "\n".join(e["message"] for e in exc.errors) or exc.detail
+            moved = _move(path, self.folder / FAILED, uuid.uuid4().hex)
+            moved.with_name(moved.name + ".error.txt").write_text(f"{reasons}\n", encoding="utf-8")
+            return {"file": path.name, "moved_to": str(moved), "scan_id": None, "status": "refused"}
         except (RetentionFlowError, OSError) as exc:  # passing trouble: the next poll retries
             log.warning("inbox file %s not ingested: %s", path.name, exc)
             return None

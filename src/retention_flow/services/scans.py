@@ -1,8 +1,11 @@
 """Scan intake: claim an uploaded file by its content hash, queue its pages, answer.
 
-``ingest`` takes one file. Its pages are loaded first (a file that is not an image or PDF
-we can read — zero bytes, truncated, a decompression bomb, an encrypted or too long PDF —
-is stored as an ``unreadable`` scan with the reason). Then, in ONE transaction, the scan
+``ingest_files`` takes the files of one upload (``ingest`` one file). They are all decoded
+first, each in a decoder child process within the scan limits (scan_decode.py): if any
+file is over a limit (pages, pixels, embedded images, drawing work, time, memory) the
+upload is refused with every such file named and nothing is stored; a file that is not an
+image or PDF we can read (zero bytes, truncated, encrypted) is stored as an ``unreadable``
+scan with the reason. Then, per file, in ONE transaction, the scan
 row (unique on ``sha256``) and one ``queued`` row per page with the page image are
 written: the same bytes uploaded again — also concurrently — answer the stored scan and
 never send a second message; nothing is ever half-stored.
@@ -31,49 +34,79 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import NotFound
 from ..db.session import read_session, write_session
 from ..db.tables import JOB, SCAN, SCAN_PAGE
-from ..ocr import UnreadableInput
-from ..ocr.pages import load_pages
-from . import scan_dispatch
+from . import readable, scan_decode, scan_dispatch
 from .context import Actor, AppContext
 from .forms import TEMPLATES_DIR
 from .scan_dispatch import page_job
-from .scan_pages import OCR_CONTEXT, form_reader, load_page
+from .scan_pages import form_reader, load_page
 from .scan_routing import MESSAGE
 
-__all__ = ["MESSAGE", "TEMPLATES_DIR", "field_crop", "get_scan", "ingest", "page_image"]
+__all__ = [
+    "MESSAGE",
+    "TEMPLATES_DIR",
+    "field_crop",
+    "get_scan",
+    "ingest",
+    "ingest_files",
+    "page_image",
+    "read_upload",
+    "store_upload",
+]
 
 
 def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
     """Store one file's pages and have them read and routed; the same content answers the
-    same scan (and finishes it, if its processing was interrupted)."""
-    digest = hashlib.sha256(data).hexdigest()
-    known = _scan_id(ctx, digest)
+    same scan (and finishes it, if its processing was interrupted). A file over a scan
+    limit raises ``ScanLimitExceeded`` and stores nothing."""
+    return ingest_files(ctx, actor, [(filename, data)])[0]
+
+
+def ingest_files(
+    ctx: AppContext, actor: Actor, files: list[tuple[str, bytes]]
+) -> list[dict[str, Any]]:
+    """One upload of many files: all are decoded first (``read_upload``), then stored
+    (``store_upload``); if any is over a limit nothing is stored."""
+    return store_upload(ctx, actor, read_upload(ctx, files))
+
+
+def read_upload(ctx: AppContext, files: list[tuple[str, bytes]]) -> list[scan_decode.ReadFile]:
+    """Decode the files of one upload (scan_decode: the limits, a decoder child per file,
+    the bytes of scans already stored are not decoded again); ``ScanLimitExceeded`` names
+    every file over a limit. Stores nothing: the API runs this off its request threads."""
+    known = {}
+    for _name, data in files:
+        digest = hashlib.sha256(data).hexdigest()
+        found = _scan_id(ctx, digest)
+        if found is not None:
+            known[digest] = found
+    return scan_decode.read_files(ctx, files, known)
+
+
+def store_upload(
+    ctx: AppContext, actor: Actor, read: list[scan_decode.ReadFile]
+) -> list[dict[str, Any]]:
+    """Store each decoded file (its scan and pages in one transaction) and dispatch its
+    pages, in order; the answer per file."""
+    if scan_dispatch.mode(ctx) == "inline" and any(r.pages for r in read):
+        form_reader(ctx)  # OcrUnavailable before anything is stored: the upload may be retried
+    return [_store(ctx, actor, one) for one in read]
+
+
+def _store(ctx: AppContext, actor: Actor, read: scan_decode.ReadFile) -> dict[str, Any]:
+    known = _scan_id(ctx, read.digest)  # stored before, or earlier in this upload
     if known is not None:
         return _resume(ctx, known)
-    filename = (filename or "(unnamed)")[:300]
-    try:
-        images = load_pages(
-            data,
-            dpi=OCR_CONTEXT.pdf_dpi,
-            max_pages=OCR_CONTEXT.max_pages,
-            max_pixels=OCR_CONTEXT.max_pixels,
-        )
-    except UnreadableInput as exc:
-        return _store_unreadable(ctx, actor, digest, filename, exc.detail)
-    if scan_dispatch.mode(ctx) == "inline":
-        form_reader(ctx)  # OcrUnavailable before anything is stored: the upload may be retried
-    pages = [_png(image) for image in images]
-    scan_id = _claim(ctx, actor, digest, filename, pages)
+    if read.error is not None:
+        return _store_unreadable(ctx, actor, read.digest, read.filename, read.error)
+    pages = [page.png for page in read.pages]
+    scan_id = _claim(ctx, actor, read.digest, read.filename, pages)
     if scan_id is None:  # someone else stored these bytes meanwhile
-        return _resume(ctx, _stored_id(ctx, digest))
-    scan_dispatch.dispatch(ctx, scan_id, list(range(1, len(pages) + 1)), images=images)
+        return _resume(ctx, _stored_id(ctx, read.digest))
+    count = len(pages)
+    read.pages = []  # the PNGs are stored: let them go before the pages are read
+    del pages
+    scan_dispatch.dispatch(ctx, scan_id, list(range(1, count + 1)))
     return get_scan(ctx, scan_id)
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=1)  # fast: the page is stored once, read once
-    return buffer.getvalue()
 
 
 def _resume(ctx: AppContext, scan_id: str) -> dict[str, Any]:
@@ -186,7 +219,13 @@ def get_scan(ctx: AppContext, scan_id: str) -> dict[str, Any]:
         ).mappings()
         out = dict(scan)
         out["pages"] = [
-            {**p, "image_url": f"/api/scans/{scan_id}/pages/{p['page_no']}/image"} for p in pages
+            {
+                **p,
+                "reasons": readable.names(p["reasons"]),
+                "fields": readable.objects(p["fields"]),
+                "image_url": f"/api/scans/{scan_id}/pages/{p['page_no']}/image",
+            }
+            for p in pages
         ]
     return out
 
@@ -211,11 +250,12 @@ def field_crop(ctx: AppContext, scan_id: str, page_no: int, field: str) -> bytes
     """The crop of one read field (PNG), as the verifying back office sees it beside the
     value read: the field's box on the upright page, with a small margin."""
     page = load_page(ctx, scan_id, page_no, image=True)
-    box = next((f.get("box") for f in page["fields"] or [] if f.get("name") == field), None)
-    if box is None or page["image"] is None:
+    fields = readable.objects(page["fields"])
+    box = next((f.get("box") for f in fields if f.get("name") == field), None)
+    if not readable.is_box(box) or page["image"] is None:
         raise NotFound(f"page {page_no} of scan {scan_id} has no crop of field '{field}'")
     image: Image.Image = Image.open(io.BytesIO(page["image"]))
-    if (page["registration"] or {}).get("upside_down"):
+    if readable.as_object(page["registration"]).get("upside_down"):
         image = image.rotate(180)
     x0, y0, x1, y1 = (int(v) for v in box)
     m = CROP_MARGIN_PX

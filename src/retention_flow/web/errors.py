@@ -42,6 +42,7 @@ PLAIN: dict[str, str] = {
     "validation_failed": "Some values are missing or wrong.",
     "payload_too_large": "The upload is too large.",
     "ocr_unavailable": "Scanned forms cannot be read right now (the OCR engine is missing).",
+    "busy": "The server is busy reading other scans; try again in a moment.",
     "conflict": "Someone else changed this meanwhile. Please reload and try again.",
 }
 

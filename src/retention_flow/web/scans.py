@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from ..core.errors import RetentionFlowError
+from ..core.errors import RetentionFlowError, ScanLimitExceeded
 from ..services import cases, scan_review, scans
 from ..services.context import Actor, AppContext
 from .errors import plain_words
@@ -46,6 +46,8 @@ def _ingest(ctx: AppContext, user: Actor, upload: UploadFile) -> dict[str, Any]:
         return {"filename": name, "failed": f"The file is larger than {limit // 1024} KiB."}
     try:
         return _with_tasks(ctx, scans.ingest(ctx, user, name, data))
+    except ScanLimitExceeded as exc:  # the reason and the limit, not just "too large"
+        return {"filename": name, "failed": exc.detail}
     except RetentionFlowError as exc:
         return {"filename": name, "failed": plain_words(exc)}
 

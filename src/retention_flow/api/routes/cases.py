@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 
 from ...services import cases, queries
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
-from ..schemas import CaseCreate, CasePublic, CasesPublic, HistoryPublic
+from ..schemas import CaseCreate, CasePublic, CasesPublic, CaseStatus, HistoryPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = api_router(prefix="/api/cases", tags=["cases"])
 
 Starter = Annotated[Actor, Depends(require_role("agent", "back_office", "system"))]
 Lister = Annotated[Actor, Depends(require_role("agent", "team_lead", "auditor", "partner"))]
@@ -57,7 +58,7 @@ def start_case(
 def list_cases(
     ctx: CtxDep,
     user: Lister,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: CaseStatus | None = None,
     channel: Annotated[str | None, Query(max_length=100)] = None,
     customer: Annotated[str | None, Query(max_length=200, description="data.customer_id")] = None,
     business_key: Annotated[str | None, Query(max_length=200)] = None,
@@ -68,7 +69,7 @@ def list_cases(
     items, count = queries.list_cases(
         ctx,
         user,
-        status=status,
+        status=status.value if status is not None else None,
         channel=channel,
         customer=customer,
         business_key=business_key,

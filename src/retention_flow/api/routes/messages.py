@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import Depends, Header, Path
 
 from ...services import start_events
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import CasePublic, MessageIn
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = api_router(prefix="/api/messages", tags=["messages"])
 
 Sender = Annotated[Actor, Depends(require_role("back_office", "system"))]
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
+import anyio.to_thread
+from fastapi import Depends, File, Path, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
-from ...core.errors import PayloadTooLarge
 from ...services import scan_exceptions, scans
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
+from ..strict_body import api_router
+from ..uploads import decode_threads, read_scan_files
 
-router = APIRouter(prefix="/api/scans", tags=["scans"])
+router = api_router(prefix="/api/scans", tags=["scans"])
 
 Uploader = Annotated[Actor, Depends(require_role("back_office"))]
 Reader = Annotated[Actor, Depends(require_role("back_office", "auditor"))]
@@ -23,15 +26,14 @@ PageNo = Annotated[int, Path(ge=1, le=10_000)]
 
 
 @router.post("", response_model=ScansPublic)
-def upload(ctx: CtxDep, user: Uploader, files: Files) -> dict[str, Any]:
-    """Read each file and route its pages; a file uploaded before answers its stored scan."""
-    limit = ctx.settings.max_upload_bytes
-    out = []
-    for upload_file in files:
-        data = upload_file.file.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge(f"'{upload_file.filename}' is larger than {limit} bytes")
-        out.append(scans.ingest(ctx, user, upload_file.filename or "", data))
+async def upload(request: Request, ctx: CtxDep, user: Uploader, files: Files) -> dict[str, Any]:
+    """Read each file and route its pages; a file uploaded before answers its stored scan.
+    Every file is decoded (within the scan limits) before anything is stored: one file
+    over a limit refuses the whole upload (413, each such file named), stores nothing."""
+    received = await read_scan_files(files, ctx.settings.max_upload_bytes)
+    limiter = decode_threads(request.app)
+    read = await anyio.to_thread.run_sync(scans.read_upload, ctx, received, limiter=limiter)
+    out = await run_in_threadpool(scans.store_upload, ctx, user, read)
     return {"data": out, "count": len(out)}
 
 
