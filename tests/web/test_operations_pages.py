@@ -104,6 +104,9 @@ def test_retry_errors_keep_the_input_then_a_correction_moves_the_case(
     assert not_json.status_code == 422
     assert "This is not valid JSON" in _text(not_json)
     assert "{divisor: 4}</textarea>" in not_json.text and 'value="fix"' in not_json.text
+    for not_interoperable in ('{"divisor": NaN}', '{"divisor": 4, "divisor": 5}'):
+        refused = owner.post(url, {"patch": not_interoperable, "reason": "fix"})
+        assert refused.status_code == 422 and "This is not valid JSON" in _text(refused)
     no_reason = owner.post(url, {"patch": '{"divisor": 4}'})
     assert no_reason.status_code == 422 and "Please give a reason" in _text(no_reason)
     wrong_type = owner.post(url, {"patch": '{"call_result": 5}', "reason": "typo"})
@@ -267,6 +270,8 @@ def test_signal_form_answers_whom_it_reached(ctx: AppContext, pages: dict[str, P
     no_name = owner.post("/operations/signals", {"name": " ", "data": '{"a": 1}'})
     assert no_name.status_code == 422 and "Please give the signal's name" in _text(no_name)
     assert "{&#34;a&#34;: 1}</textarea>" in no_name.text
+    nan = owner.post("/operations/signals", {"name": "tariff_change", "data": '{"t": NaN}'})
+    assert nan.status_code == 422 and "This is not valid JSON" in _text(nan)
     not_object = owner.post("/operations/signals", {"name": "tariff_change", "data": "[1]"})
     assert not_object.status_code == 422 and "The data is a JSON object" in _text(not_object)
     assert 'value="tariff_change"' in not_object.text

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core import strict_json
 from ..core.errors import Conflict, RetentionFlowError, ValidationFailed
 from ..services import incident_batches, incidents
 from ..services.context import Actor, AppContext
@@ -74,9 +75,9 @@ def parse_patch(text: str) -> tuple[dict[str, Any] | None, str]:
     if len(text) > MAX_PATCH:
         return None, f"The correction is longer than {MAX_PATCH:,} characters."
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"This is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        value = strict_json.loads(text, "patch")
+    except ValidationFailed as exc:  # malformed, NaN, duplicate keys, unsafe integers
+        return None, f"This is not valid JSON ({exc.detail})."
     if not isinstance(value, dict):
         return None, 'A correction is a JSON object, like {"divisor": 4}.'
     if not value:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core import strict_json
 from ..core.errors import Conflict, ValidationFailed
 from ..services import case_control, case_history, cases, incidents, processes, queries, signals
 from ..services.context import Actor, AppContext
@@ -176,9 +177,9 @@ def send_signal(
         errors["name"] = "Please give the signal's name (as the diagrams declare it)."
     if data.strip():
         try:
-            parsed = json.loads(data)
-        except json.JSONDecodeError as exc:
-            errors["data"] = f"This is not valid JSON ({exc.msg} at line {exc.lineno})."
+            parsed = strict_json.loads(data, "data")
+        except ValidationFailed as exc:  # malformed, NaN, duplicate keys, unsafe integers
+            errors["data"] = f"This is not valid JSON ({exc.detail})."
         else:
             if isinstance(parsed, dict):
                 payload = parsed
