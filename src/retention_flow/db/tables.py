@@ -10,6 +10,7 @@ from .channels import ContractChange, Customer, Letter, SettlementLine
 from .models import (
     AuditEvent,
     AuditHead,
+    CampaignStart,
     Case,
     CaseKey,
     Deployment,
@@ -46,6 +47,7 @@ AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
 REVOKED_TOKEN = _t(RevokedToken)
+CAMPAIGN_START = _t(CampaignStart)
 
 CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)

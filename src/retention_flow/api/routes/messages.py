@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path, Response
 
 from ...services import start_events
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
+from ..idempotency import IdempotencyKeyHeader, mark, request_key
 from ..schemas import CasePublic, MessageIn
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -22,10 +23,14 @@ def correlate(
     user: Sender,
     message_name: Annotated[str, Path(max_length=200)],
     body: MessageIn,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    response: Response,
+    header_key: IdempotencyKeyHeader = None,
 ) -> dict[str, Any]:
     """Deliver a message to the one open case matching ``correlation``; when none does and
     a deployed process starts with this message, start a case of it (the correlation
     values become its data). 404 when neither, 409 when several cases match. A repeated
-    ``Idempotency-Key`` answers the first result."""
-    return start_events.receive_message(ctx, user, message_name, body.correlation, body.data, key)
+    ``Idempotency-Key`` (same user) answers the first result again."""
+    key = request_key(header_key)
+    answer = start_events.receive_message(ctx, user, message_name, body.correlation, body.data, key)
+    mark(response, answer, key)
+    return answer.body
