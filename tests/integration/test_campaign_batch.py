@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -137,6 +138,29 @@ def test_a_batch_larger_than_the_customers_at_risk_starts_them_all_once(
     campaigns.run_campaign_batch(ctx, _payload("b-2", 10))
     customers = _campaign_cases(ctx)
     assert len(customers) == 4 and len(set(customers)) == 4
+
+
+def test_two_runs_of_one_batch_at_once_start_it_exactly(ctx: AppContext) -> None:
+    """A lease that ran out on a slow worker: two runs of one batch overlap. Both pick
+    the same slots and customers; the loser of each collision rolls its start back."""
+    _customers(ctx, at_risk=40)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(30)
+            campaigns.run_campaign_batch(ctx, _payload("b-3", 12))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    _assert_exactly(ctx, "b-3", 12)
 
 
 def _job_state(ctx: AppContext, job_id: str) -> str:
