@@ -7,7 +7,7 @@ is taken as it is too. What a key means is in ``services/idempotency.py``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Response
 
@@ -65,6 +65,16 @@ def mark(response: Response, answer: Answer, key: str | None) -> None:
     """``Idempotent-Replayed: true`` on a replayed answer, ``false`` on a keyed first one."""
     if key is not None:
         response.headers[REPLAYED] = "true" if answer.replayed else "false"
+
+
+def replay_responses(status: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI: the success answer's ``Idempotent-Replayed`` header."""
+    header = {
+        "description": "true: the stored answer of an earlier request with the same key; "
+        "false: a first answer to a keyed request; absent without a key",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    }
+    return {status: {"headers": {REPLAYED: header}}}
 
 
 IdempotencyKeyHeader = Annotated[

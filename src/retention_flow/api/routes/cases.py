@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from ...services import case_requests, cases, queries
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
-from ..idempotency import IdempotencyKeyHeader, mark, request_key
+from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CaseCreate, CasePublic, CasesPublic, HistoryPublic
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -35,7 +35,7 @@ Reader = Annotated[
 Historian = Annotated[Actor, Depends(require_role("auditor", "team_lead"))]
 
 
-@router.post("", response_model=CasePublic, status_code=201)
+@router.post("", response_model=CasePublic, status_code=201, responses=replay_responses(201))
 def start_case(
     ctx: CtxDep,
     user: Starter,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from ...services import start_events
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
-from ..idempotency import IdempotencyKeyHeader, mark, request_key
+from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CasePublic, MessageIn
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/messages", tags=["messages"])
 Sender = Annotated[Actor, Depends(require_role("back_office", "system"))]
 
 
-@router.post("/{message_name}", response_model=CasePublic)
+@router.post("/{message_name}", response_model=CasePublic, responses=replay_responses(200))
 def correlate(
     ctx: CtxDep,
     user: Sender,
