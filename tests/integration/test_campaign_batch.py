@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CAMPAIGN_START, CASE, CUSTOMER, JOB
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import campaigns, cases, processes, worker
+from retention_flow.services import campaigns, case_control, processes, worker
 from retention_flow.services.context import Actor, AppContext
 from tests.factories import OWNER
 
@@ -123,7 +123,7 @@ def test_a_rerun_after_a_death_only_tops_up(
     # batch does not start them again
     if dies_after:
         first = _started(ctx, "b-1")[0]["case_id"]
-        cases.cancel_case(ctx, LEAD, first, "customer moved away")
+        case_control.cancel_case(ctx, LEAD, first, "customer moved away")
     campaigns.run_campaign_batch(ctx, _payload("b-1", 10))
     _assert_exactly(ctx, "b-1", 10)
     campaigns.run_campaign_batch(ctx, _payload("b-1", 10))  # a third run starts nobody
