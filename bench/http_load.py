@@ -69,6 +69,8 @@ FORMS = {
 }
 PASSWORD = "bench-password-123"  # noqa: S105
 SECRET = "bench-secret-" + "x" * 40
+#: the served instance's RETENTION_FLOW_METRICS_TOKEN (GET /metrics is not public)
+METRICS_TOKEN = "bench-metrics-" + "m" * 20
 TARGETS_P95_MS = {"queue": 20.0, "claim": 25.0, "complete": 25.0}
 TARGET_RPS = 200.0
 #: the paced run offers this much, so the achieved rate can show the target is met
@@ -225,7 +227,11 @@ def server_totals(base: str) -> dict[str, tuple[float, float]]:
     """(count, seconds) per route inside the app, from its own Prometheus histogram."""
     sums: dict[str, float] = defaultdict(float)
     counts: dict[str, float] = defaultdict(float)
-    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+    scraped = httpx.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    )
+    scraped.raise_for_status()
+    for line in scraped.text.splitlines():
         for suffix, into in (("_sum{", sums), ("_count{", counts)):
             if line.startswith("retention_flow_http_request_duration_seconds" + suffix):
                 route = line.split('route="', 1)[1].split('"', 1)[0]
@@ -327,6 +333,7 @@ def main() -> None:
             **os.environ,
             "RETENTION_FLOW_DATABASE_URL": url,
             "RETENTION_FLOW_SECRET_KEY": SECRET,
+            "RETENTION_FLOW_METRICS_TOKEN": METRICS_TOKEN,
             "PYTHONPATH": str(ROOT / "src"),
             # the API alone, as measured before serve ran a worker thread
             "RETENTION_FLOW_SERVE_WORKER": "false",

@@ -73,7 +73,7 @@ def test_metrics(ctx: AppContext, client: TestClient, headers: Headers) -> None:
     )
     task_id = created.json()["open_tasks"][0]["id"]
     client.get(f"/api/tasks/{task_id}", headers=headers["agent"])
-    text_body = client.get("/metrics").text
+    text_body = client.get("/metrics", headers=headers["admin"]).text
     assert "retention_flow_cases_started_total 1.0" in text_body
     assert 'retention_flow_work_items_open{role="telemarketing",state="ready"} 1.0' in text_body
     assert 'route="/api/tasks/{task_id}"' in text_body  # the template, not the raw path

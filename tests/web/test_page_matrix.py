@@ -52,9 +52,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/next"): _rule(QUEUE),
     # the task is in the telemarketing lane: the back office does not see it
     ("GET", "/tasks/{task_id}"): _rule("agent team_lead", hidden="back_office"),
-    ("POST", "/tasks/{task_id}/claim"): _rule("agent"),
+    # a task one cannot see is the 404 page for every action, like opening it
+    ("POST", "/tasks/{task_id}/claim"): _rule("agent", hidden="back_office"),
     # claimed by 'agent' first: the claimant or a team lead gives it back
-    ("POST", "/tasks/{task_id}/release"): _rule("agent team_lead"),
+    ("POST", "/tasks/{task_id}/release"): _rule("agent team_lead", hidden="back_office"),
     ("POST", "/tasks/{task_id}/complete"): _rule("agent", hidden="back_office"),
     ("GET", "/team"): _rule("team_lead admin"),
     ("POST", "/team/tasks/{task_id}/assign"): _rule("team_lead admin"),
@@ -76,6 +77,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/processes/{process_id}/{version}/files/{name}"): OWNER,
     ("POST", "/processes/{process_id}/{version}/validate"): OWNER,
     ("POST", "/processes/{process_id}/{version}/deploy"): OWNER,
+    # an empty form: back to the compare page with the problem (303)
+    ("POST", "/processes/{process_id}/migrations"): _rule("process_owner admin"),
+    # allowed, but there is no such migration: 404 (tests/e2e/test_migration.py)
+    ("GET", "/processes/{process_id}/migrations/{migration_id}"): _rule(
+        hidden="process_owner admin"
+    ),
     ("GET", "/audit"): AUDITOR,
     ("GET", "/audit/verify"): AUDITOR,
     ("GET", "/audit/cases/{case_id}"): AUDITOR,
@@ -150,7 +157,7 @@ def test_page_authorisation(
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
-        ids |= model | {"statement_id": "no-such-statement"}
+        ids |= model | {"statement_id": "no-such-statement", "migration_id": "no-such"}
         ids |= {"page_no": "1", "field": "offer"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])

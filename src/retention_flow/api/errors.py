@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
@@ -35,6 +35,7 @@ STATUS: list[tuple[type[e.RetentionFlowError], int]] = [
     (e.MessageNotCorrelated, 404),
     (e.Conflict, 409),
     (e.PayloadTooLarge, 413),
+    (e.TooManyAttempts, 429),
     (e.ValidationFailed, 422),
     (e.InvalidProcess, 422),
     (e.ScriptError, 422),
@@ -91,6 +92,19 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.RetentionFlowError)
     async def domain_error(_request: Request, exc: e.RetentionFlowError) -> JSONResponse:
+        return _domain_problem(exc)
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        # the JSON columns' encoder (core.strict_json) refused a value: the database
+        # layer's own guard, answered like the door's refusal
+        if isinstance(exc.orig, e.RetentionFlowError):
+            return _domain_problem(exc.orig)
+        if isinstance(exc, DataError):
+            return await data_error(request, exc)
+        return await unexpected(request, exc)
+
+    def _domain_problem(exc: e.RetentionFlowError) -> JSONResponse:
         status = status_of(exc)
         if status == 500:
             log.error("unmapped error %s: %s", exc.code, exc.detail)
@@ -98,6 +112,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, e.Busy):
             headers = {"Retry-After": str(exc.retry_after)}
         errors = exc.errors if (exc.errors or status == 422) else None
+        if isinstance(exc, e.TooManyAttempts):  # 429: how long to wait
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(status, exc.code, exc.title, exc.detail, errors, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -2,10 +2,16 @@
 
 Each app has its own registry (tests build many apps in one process). Queue sizes are
 read at scrape time with one grouped count over the queue index.
+
+``GET /metrics`` is not public (queue sizes by role tell outsiders how busy each team
+is): a scraper sends ``RETENTION_FLOW_METRICS_TOKEN`` as a bearer token, or a user's
+access token with the ``admin`` or ``system`` role. Without either: 401; a user token
+without those roles: 403. So a fresh install, with no token set, leaks nothing.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +21,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..services import queries
+from ..core.errors import AuthenticationFailed, Forbidden
+from ..services import auth, queries
 from ..services.context import AppContext
+
+#: user roles that may read the metrics with their own access token
+METRICS_ROLES = frozenset({"admin", "system"})
 
 BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -36,6 +46,22 @@ class QueueSizes(Collector):
             for role, state, count in queries.queue_sizes(ctx):
                 gauge.add_metric([role, state], count)
         yield gauge
+
+
+def check_metrics_access(ctx: AppContext, token: str | None) -> None:
+    """Who may scrape: the configured metrics token, or an admin/system user's token."""
+    if not token:
+        raise AuthenticationFailed(
+            "not authenticated: send the metrics token or an admin's bearer token"
+        )
+    configured = ctx.settings.metrics_token
+    expected = configured.get_secret_value().strip() if configured is not None else ""
+    # an empty setting is no token (startup refuses a short one)
+    if expected and hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
+        return
+    actor = auth.actor_for_token(ctx, token)
+    if not actor.roles & METRICS_ROLES:
+        raise Forbidden(f"the metrics need one of the roles: {', '.join(sorted(METRICS_ROLES))}")
 
 
 class Metrics:
@@ -59,6 +85,10 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(QueueSizes(get_ctx))
+
+    @staticmethod
+    def check_access(ctx: AppContext, token: str | None) -> None:
+        check_metrics_access(ctx, token)
 
 
 class MetricsMiddleware:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,25 @@ class Settings(BaseSettings):
     )
     script_budget_seconds: float = Field(
         default=1.0, gt=0, description="wall-clock budget for one script or expression"
+    )
+    script_workers: int = Field(
+        default=2,
+        ge=0,
+        description="worker processes per serving process that run diagram scripts (0: run "
+        "them in the serving process, where one C call can freeze it; tests and tools only)",
+    )
+    script_memory_mb: int = Field(
+        default=512, ge=128, description="address-space limit of a script worker process"
+    )
+    script_kill_grace_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="a script worker still busy this long after the budget is killed",
+    )
+    script_max_data_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="largest task data (as JSON text, about) a script or expression may leave",
     )
     default_due: str = Field(default="P1D", description="ISO duration: default work item due time")
     default_priority: int = Field(default=50, ge=0, le=100)
@@ -60,6 +80,9 @@ class Settings(BaseSettings):
         gt=0,
         description="how long a worker holds a job it took; a job whose worker died runs "
         "again once its lease has passed (longer than the slowest job's run)",
+    )
+    migration_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
     )
     api_threads: int | None = Field(
         default=None,
@@ -106,9 +129,31 @@ class Settings(BaseSettings):
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="failed logins in a row before the account is locked"
+        default=5,
+        ge=1,
+        description="failed logins for one user name from one client address before that "
+        "address must wait (other addresses are not affected)",
     )
-    login_lock_minutes: int = Field(default=15, ge=1, description="how long a lock lasts")
+    login_delay_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="the first wait after login_max_failures; it doubles with each further "
+        "failure from that address",
+    )
+    login_max_delay_minutes: int = Field(
+        default=15, ge=1, description="the longest wait between login attempts"
+    )
+    login_failure_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="failures older than this (since the last one) are forgotten",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scraper sends to GET /metrics (16+ characters, or the "
+        "app refuses to start); unset or empty, /metrics needs a user token with the admin "
+        "or system role",
+    )
     password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
     password_hash_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory")
     kpi_scorecard_weights: dict[str, float] = Field(
@@ -125,6 +170,23 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
+    )
+    case_data_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest case data (its JSON encoding, in bytes) a request may send or a "
+        "step may leave (413)",
+    )
+    case_data_max_keys: int = Field(
+        default=2000,
+        ge=10,
+        description="most object members plus array items in case data, all levels (413)",
+    )
+    case_data_max_depth: int = Field(
+        default=16, ge=2, description="deepest nesting of objects/arrays in case data (422)"
+    )
+    case_data_max_string: int = Field(
+        default=32_768, ge=64, description="longest string (characters) in case data (422)"
     )
     scan_threads: int = Field(
         default=1,
@@ -228,8 +290,15 @@ class Settings(BaseSettings):
         return 8 if dialect == "postgresql" else 2
 
     def startup_problems(self) -> list[str]:
-        """Why this configuration must not serve (empty when it may)."""
+        """Why this configuration must not serve (empty when it may): in production the
+        placeholder or a short secret key; anywhere, a metrics token short enough to guess."""
         problems: list[str] = []
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if 0 < len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"RETENTION_FLOW_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} "
+                "characters"
+            )
         if self.environment == "production":
             if self.secret_key == PLACEHOLDER_SECRET:
                 problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")

@@ -27,6 +27,18 @@ class AuthenticationFailed(RetentionFlowError):
     title = "Authentication failed"
 
 
+class TooManyAttempts(RetentionFlowError):
+    """Too many failed logins for this user name from this client address: wait
+    ``retry_after`` seconds (the API answers 429 with a ``Retry-After`` header)."""
+
+    code = "too_many_attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(RetentionFlowError):
     code = "payload_too_large"
     title = "Payload too large"

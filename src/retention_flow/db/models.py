@@ -257,8 +257,6 @@ class User(SQLModel, table=True):
     #: the team a team lead steers (KPIs are grouped by it)
     team: str | None = Field(default=None, max_length=100)
     disabled: bool = False
-    failed_logins: int = 0
-    locked_until: datetime | None = _dt(nullable=True)
     #: Carried in every token; bumping it (disable, new password, new roles) revokes them.
     token_version: int = 1
     created_at: datetime = _dt()
@@ -274,6 +272,22 @@ class RevokedToken(SQLModel, table=True):
     username: str = Field(max_length=200)
     expires_at: datetime = _dt(index=True)
     revoked_at: datetime = _dt()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins for one user name from one client address (``services/login_throttle``).
+
+    Kept per address so that failures from one place never lock the user out of another;
+    in the database so that every API process counts the same failures.
+    """
+
+    __tablename__ = "login_throttle"
+
+    username: str = Field(primary_key=True, max_length=200)
+    client: str = Field(primary_key=True, max_length=64)
+    failures: int
+    last_failure_at: datetime = _dt(index=True)
+    blocked_until: datetime | None = _dt(nullable=True)
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -8,6 +8,7 @@ version the token was issued under (``users.active_actor``).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import AuthenticationFailed
 from ..db.session import read_session, write_session
 from ..db.tables import REVOKED_TOKEN
+from . import login_throttle
 from .context import Actor, AppContext
 from .users import active_actor, authenticate
 
@@ -46,20 +48,67 @@ def issue_token(
 
 
 def login(
-    ctx: AppContext, username: str, password: str, ttl_minutes: int | None = None
+    ctx: AppContext,
+    username: str,
+    password: str,
+    ttl_minutes: int | None = None,
+    client: str | None = None,
 ) -> dict[str, Any]:
-    user = authenticate(ctx, username, password)
+    """A token for these credentials, throttled per user name and ``client`` address
+    (``login_throttle``): ``AuthenticationFailed`` for wrong credentials,
+    ``TooManyAttempts`` while this address must wait (the password is then not checked).
+    """
+    admission = login_throttle.admit(ctx, username, client)  # counted before the check
+    try:
+        user = authenticate(ctx, username, password)
+    except AuthenticationFailed:
+        login_throttle.refuse(admission)  # raises when this failure starts a wait
+        raise
+    login_throttle.clear(ctx, username, client)
     return issue_token(ctx, user.username, user.token_version, ttl_minutes)
 
 
+#: Bounds of a believable time claim (seconds since 1970): up to the end of year 9999, the
+#: last instant a ``datetime`` holds. A signed token outside them was not issued by us.
+MAX_TIMESTAMP = 253_402_300_799
+#: The longest token id we accept (ours are 32 hex digits; the revocation column holds 64).
+MAX_JTI_LENGTH = 64
+#: The longest user name (``app_user.username``).
+MAX_SUB_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a token says, once its signature, issuer and claim types check out."""
+
+    sub: str
+    ver: int
+    exp: int
+    jti: str | None
+    nbf: int | None
+
+
+def _time_claim(claims: dict[str, Any], name: str) -> int:
+    value = claims.get(name)
+    # bool is an int in Python; floats (1e20, inf, nan) are not what we issue
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AuthenticationFailed(f"invalid token: the '{name}' claim is not a whole number")
+    if not 0 <= value <= MAX_TIMESTAMP:
+        raise AuthenticationFailed(f"invalid token: the '{name}' claim is out of range")
+    return value
+
+
 @lru_cache(maxsize=8192)
-def _verified_claims(secret: str, token: str) -> tuple[str, int, int, str | None]:
-    """(sub, ver, exp, jti) of a token whose signature and issuer check out.
+def _verified_claims(secret: str, token: str) -> Claims:
+    """The claims of a token whose signature and issuer check out.
 
     A pure function of the token and the secret, so its answers are remembered: an agent
     sends the same token with every request, and checking the signature and decoding the
     claims cost more than the rest of the authentication. Failures are not remembered
     (they raise). Expiry and the user's state are checked on every request by the caller.
+    Any claim of the wrong type or out of range (``exp`` of 10^20, a text ``iat``, a
+    1 KB ``jti``, no ``sub``) is ``AuthenticationFailed``: it must not reach code that
+    turns it into a date or stores it.
     """
     try:
         claims = jwt.decode(
@@ -67,24 +116,43 @@ def _verified_claims(secret: str, token: str) -> tuple[str, int, int, str | None
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            # expiry is checked against the context clock by the caller
-            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "ver", "exp"]},
+            # times are checked here for type and range, against the context clock by the
+            # caller (PyJWT would read the wall clock)
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "require": ["sub", "ver", "exp"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed(f"invalid token: {exc}") from exc
-    exp, ver, sub, jti = claims.get("exp"), claims.get("ver"), claims.get("sub"), claims.get("jti")
-    if not isinstance(exp, int) or not isinstance(ver, int) or not isinstance(sub, str):
-        raise AuthenticationFailed("invalid token claims")
-    return sub, ver, exp, jti if isinstance(jti, str) else None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise AuthenticationFailed("invalid token: unreadable claims") from exc
+    exp = _time_claim(claims, "exp")
+    if "iat" in claims:
+        _time_claim(claims, "iat")
+    nbf = _time_claim(claims, "nbf") if "nbf" in claims else None
+    ver, sub, jti = claims.get("ver"), claims.get("sub"), claims.get("jti")
+    if not isinstance(ver, int) or isinstance(ver, bool) or not 0 < ver < 2**31:
+        raise AuthenticationFailed("invalid token: the 'ver' claim is not a token version")
+    if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH:
+        raise AuthenticationFailed("invalid token: the 'sub' claim is not a user name")
+    if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH):
+        raise AuthenticationFailed("invalid token: the 'jti' claim is not a token id")
+    return Claims(sub, ver, exp, jti, nbf)
 
 
 def actor_for_token(ctx: AppContext, token: str) -> Actor:
-    sub, ver, exp, jti = _verified_claims(ctx.settings.secret_key, token)
-    if exp <= ctx.now().timestamp():
+    claims = _verified_claims(ctx.settings.secret_key, token)
+    now = ctx.now().timestamp()
+    if claims.exp <= now:
         raise AuthenticationFailed("the token has expired; log in again")
-    if jti is not None and _is_revoked(ctx, jti):
+    if claims.nbf is not None and claims.nbf > now:
+        raise AuthenticationFailed("the token is not valid yet")
+    if claims.jti is not None and _is_revoked(ctx, claims.jti):
         raise AuthenticationFailed("this session was logged out; log in again")
-    return active_actor(ctx, sub, ver)
+    return active_actor(ctx, claims.sub, claims.ver)
 
 
 _SELECT_REVOKED = select(REVOKED_TOKEN.c.jti).where(REVOKED_TOKEN.c.jti == bindparam("b_jti"))
@@ -111,7 +179,8 @@ def revoke(ctx: AppContext, token: str) -> None:
     Rows are kept until the token would have expired anyway; expired ones are removed
     here. Revoking twice, or a token issued before tokens carried an id, is harmless.
     """
-    sub, _ver, exp, jti = _verified_claims(ctx.settings.secret_key, token)
+    claims = _verified_claims(ctx.settings.secret_key, token)
+    sub, exp, jti = claims.sub, claims.exp, claims.jti
     if jti is None:
         return
     now = ctx.now()

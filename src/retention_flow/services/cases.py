@@ -4,7 +4,6 @@ suspend, resume and data corrections in ``case_control``."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,11 +12,14 @@ from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ..core import strict_json
+from ..core.data_limits import check_case_data
 from ..core.errors import (
     Conflict,
     MessageNotCorrelated,
     ValidationFailed,
 )
+from ..core.text_rules import check_name
 from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent
@@ -36,19 +38,8 @@ from .steps import (
 from .views import case_view, open_tasks
 
 
-def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            f"{what} must be a JSON object",
-            errors=[{"field": what, "message": "must be an object"}],
-        )
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]
-        ) from exc
-    return data
+def _check_data(ctx: AppContext, data: Any, what: str = "data") -> dict[str, Any]:
+    return check_case_data(data, ctx.data_limits, what)
 
 
 # --------------------------------------------------------------------------- start
@@ -73,7 +64,9 @@ def start_case(
     user. ``before_commit(session, view)`` writes more in the start's own transaction
     (not called when the natural key answers an existing case).
     """
-    data = _check_data(data or {})
+    data = _check_data(ctx, data or {})
+    if business_key is not None:
+        check_name(business_key, "business_key")
     if idempotency_key is not None:
         existing = _by_idempotency_key(ctx, idempotency_key, process_id)
         if existing is not None:
@@ -273,7 +266,8 @@ def correlate_message(
 ) -> dict[str, Any]:
     """Deliver a message to the one open case matching ``correlation``; answers the case.
     ``before_commit`` writes more in the step's transaction (see ``step_case``)."""
-    payload = _check_data(data or {})
+    payload = _check_data(ctx, data or {})
+    strict_json.check(correlation, "correlation")
 
     def make(
         _session: Session, _head: CaseHead

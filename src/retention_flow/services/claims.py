@@ -1,6 +1,10 @@
 """Claims: claim, unclaim and assign a work item. A claim changes no workflow state, so
 it moves the item's claim and appends its audit event on the case's chain in one
-transaction, without a workflow step."""
+transaction, without a workflow step.
+
+Each use case first checks that the actor may see the task (``check_can_see``): a task
+the actor cannot see answers 404 like ``GET /api/tasks/{id}``, before its state is looked
+at, so a 409 ("not claimed", "already claimed") never tells an outsider how it stands."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from .stepping import retrying
 from .steps import CASE, OPEN_STATES, WORK
 from .task_rules import (
     SUPERVISOR_ROLES,
+    check_can_see,
     check_four_eyes,
     check_not_suspended,
     check_role,
@@ -102,6 +107,7 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
+            check_can_see(actor, item)
             if item["state"] == "claimed":
                 if item["claimed_by"] == actor.username:
                     return task_view(item)
@@ -161,6 +167,7 @@ def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
+            check_can_see(actor, item)
             if item["state"] != "claimed":
                 raise TaskNotClaimed(f"task {task_id} is not claimed")
             if item["claimed_by"] != actor.username and not (actor.roles & SUPERVISOR_ROLES):
@@ -196,6 +203,7 @@ def assign(
     def once() -> dict[str, Any]:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
+            check_can_see(actor, item)
             if item["state"] not in OPEN_STATES:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             check_not_suspended(item)

@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlmodel import Session
 
+from ..core.data_limits import check_case_data
 from ..core.errors import (
     CaseNotActive,
     TaskAlreadyClaimed,
@@ -35,7 +36,6 @@ from .task_rules import (
     SELECT_ITEM_CASE,
     check_can_see,
     check_four_eyes,
-    check_partner,
     check_role,
     four_eyes_partner,
     load_item,
@@ -115,19 +115,18 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
     Exactly one of two concurrent completions wins; the other gets ``task_not_ready``
     (or ``task_already_claimed``) and nothing is applied twice.
     """
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            "data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}]
-        )
+    check_case_data(data, ctx.data_limits)
 
     loaded: dict[int, Mapping[Any, Any]] = {}
 
     def case_of(session: Session) -> str:
         loaded[id(session)] = item = load_item(session, task_id)
+        check_can_see(actor, item)  # an invisible task is 404, whatever its state
         return str(item["case_id"])
 
     def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
         current = loaded.pop(id(session), None) or load_item(session, task_id)
+        check_can_see(actor, current)
         if current["state"] not in OPEN_STATES:
             raise TaskNotReady(f"task {task_id} was already {current['state']}")
         if current["state"] == "claimed" and current["claimed_by"] != actor.username:
@@ -143,7 +142,6 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
                     task_id=task_id,
                 )
             )
-        check_partner(actor, current)
         other = four_eyes_partner(ctx, session, head.deployment_id, current["element_id"])
         if other:
             check_four_eyes(session, actor, current, other)

@@ -4,17 +4,15 @@ Passwords are hashed with argon2id (argon2-cffi). Every change that must end exi
 sessions (disable, new password, new roles) bumps ``token_version``; tokens carry the
 version they were issued under and stop working when it moves on.
 
-Failed logins are counted per user; after ``login_max_failures`` in a row the account is
-locked for ``login_lock_minutes``. While locked, even the right password is refused with
-the same answer as a wrong one (the answer does not tell a guesser that the account exists
-or that it is locked); the lock and the count are cleared by a successful login after the
-lock ends, or by an administrator setting a new password.
+Failed logins are throttled per user name and client address (``login_throttle``, used
+by ``auth.login``), not by locking the account: a guesser elsewhere cannot lock the real
+user out. An administrator setting a new password or enabling the user clears the user's
+throttling on every address.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -26,9 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from ..core.config import Settings
 from ..core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from ..core.roles import ROLES, SKILL_GROUPS
+from ..core.text_rules import check_name
 from ..db.models import User
 from ..db.session import read_session, write_session
 from ..db.tables import USER
+from . import login_throttle
 from .context import Actor, AppContext
 
 MIN_PASSWORD_LENGTH = 8
@@ -93,6 +93,8 @@ def public(user: User) -> dict[str, Any]:
 
 def _team(team: str | None) -> str | None:
     team = (team or "").strip() or None
+    if team is not None:
+        check_name(team, "team")
     if team is not None and len(team) > 100:
         raise ValidationFailed(
             "a team name is at most 100 characters",
@@ -119,6 +121,7 @@ def add_user(
         raise ValidationFailed(
             "a user name is 1-200 characters", errors=[{"field": "username", "message": "length"}]
         )
+    check_name(username, "username")
     checked = check_roles(roles, partner)
     _check_password(password)
     now = ctx.now()
@@ -159,13 +162,9 @@ def _update(ctx: AppContext, username: str, **values: Any) -> dict[str, Any]:
 def set_password(ctx: AppContext, username: str, password: str) -> dict[str, Any]:
     """New password; ends existing sessions and clears a lock."""
     _check_password(password)
-    return _update(
-        ctx,
-        username,
-        password_hash=hasher(ctx.settings).hash(password),
-        failed_logins=0,
-        locked_until=None,
-    )
+    answer = _update(ctx, username, password_hash=hasher(ctx.settings).hash(password))
+    login_throttle.clear_user(ctx, username)
+    return answer
 
 
 def set_roles(
@@ -186,14 +185,16 @@ def disable(ctx: AppContext, username: str) -> dict[str, Any]:
 
 
 def enable(ctx: AppContext, username: str) -> dict[str, Any]:
-    return _update(ctx, username, disabled=False, failed_logins=0, locked_until=None)
+    answer = _update(ctx, username, disabled=False)
+    login_throttle.clear_user(ctx, username)
+    return answer
 
 
 def authenticate(ctx: AppContext, username: str, password: str) -> User:
     """The user for these credentials, or ``AuthenticationFailed`` (same answer for every
-    reason). Counts failures and locks the account after too many in a row."""
+    reason: unknown user, wrong password, disabled). Counting failures is the caller's
+    (``auth.login`` throttles per user name and client address)."""
     settings = ctx.settings
-    now = ctx.now()
     with read_session(ctx.db) as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()  # type: ignore[arg-type]
     ph = hasher(settings)
@@ -202,38 +203,15 @@ def authenticate(ctx: AppContext, username: str, password: str) -> User:
         dummy = _dummy_hash(settings.password_hash_time_cost, settings.password_hash_memory_kib)
         _verify(ph, dummy, password)
         raise AuthenticationFailed("invalid user name or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthenticationFailed("invalid user name or password")
     if not _verify(ph, user.password_hash, password):
-        failures = user.failed_logins + 1
-        locked = (
-            now + timedelta(minutes=settings.login_lock_minutes)
-            if failures >= settings.login_max_failures
-            else None
-        )
-        with write_session(ctx.db) as session:
-            session.execute(
-                update(USER)
-                .where(USER.c.id == user.id)
-                .values(
-                    failed_logins=0 if locked else USER.c.failed_logins + 1,
-                    locked_until=locked,
-                )
-            )
-            session.commit()
         raise AuthenticationFailed("invalid user name or password")
     if user.disabled:
         raise AuthenticationFailed("invalid user name or password")
-    if (
-        user.failed_logins
-        or user.locked_until is not None
-        or ph.check_needs_rehash(user.password_hash)
-    ):
-        values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-        if ph.check_needs_rehash(user.password_hash):
-            values["password_hash"] = ph.hash(password)
+    if ph.check_needs_rehash(user.password_hash):
         with write_session(ctx.db) as session:
-            session.execute(update(USER).where(USER.c.id == user.id).values(**values))
+            session.execute(
+                update(USER).where(USER.c.id == user.id).values(password_hash=ph.hash(password))
+            )
             session.commit()
     return user
 

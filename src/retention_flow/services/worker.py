@@ -209,6 +209,7 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
 def default_job_handlers() -> dict[str, JobHandler]:
     from .campaigns import run_campaign_batch
     from .incident_batches import BATCH_JOB, run_batch_job
+    from .migrations import MIGRATION_JOB, run_batch
     from .scan_dispatch import PAGE_JOB, scan_page_job
     from .scan_exceptions import ASSIGN_JOB, assign_scan_page
 
@@ -217,6 +218,7 @@ def default_job_handlers() -> dict[str, JobHandler]:
         PAGE_JOB: scan_page_job,
         ASSIGN_JOB: assign_scan_page,
         BATCH_JOB: run_batch_job,
+        MIGRATION_JOB: run_batch,
     }
 
 

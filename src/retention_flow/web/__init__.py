@@ -16,6 +16,7 @@ from . import (
     dashboard,
     errors,
     login,
+    migrations,
     owner,
     partner,
     queue,
@@ -28,7 +29,19 @@ from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task, team, partner, scans, owner, auditor, settlements, dashboard)
+PAGES = (
+    login,
+    queue,
+    task,
+    team,
+    partner,
+    scans,
+    owner,
+    migrations,
+    auditor,
+    settlements,
+    dashboard,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..core.errors import AuthenticationFailed
+from ..core.errors import AuthenticationFailed, TooManyAttempts
 from ..services import auth
 from .session import (
     SESSION_COOKIE,
@@ -66,8 +66,9 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
+    client = request.client.host if request.client else None
     try:
-        start_session(ctx, response, username.strip(), password)
+        start_session(ctx, response, username.strip(), password, client)
     except AuthenticationFailed:
         context = {
             "next": safe_next(next),
@@ -75,7 +76,22 @@ def login(
             "username": username,
         }
         return render(ctx, request, "login.html", context, status_code=401)
+    except TooManyAttempts as exc:
+        return render(
+            ctx,
+            request,
+            "login.html",
+            {"next": safe_next(next), "error": _wait_message(exc), "username": username},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     return response
+
+
+def _wait_message(exc: TooManyAttempts) -> str:
+    """The service's wait, said to a person (the wording of the API detail, capitalised)."""
+    detail = exc.detail.replace("invalid user name or password", "wrong user name or password")
+    return detail[:1].upper() + detail[1:] + "."
 
 
 @router.post("/logout")

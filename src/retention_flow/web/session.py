@@ -94,10 +94,13 @@ def require_page_role(*roles: str | frozenset[str]) -> Callable[[Actor], Awaitab
     return check
 
 
-def start_session(ctx: AppContext, response: Response, username: str, password: str) -> None:
-    """Check the credentials (``AuthenticationFailed``) and set the session cookie."""
+def start_session(
+    ctx: AppContext, response: Response, username: str, password: str, client: str | None
+) -> None:
+    """Check the credentials (``AuthenticationFailed``, or ``TooManyAttempts`` while the
+    ``client`` address must wait) and set the session cookie."""
     ttl = ctx.settings.session_ttl_minutes
-    token = auth.login(ctx, username, password, ttl_minutes=ttl)["access_token"]
+    token = auth.login(ctx, username, password, ttl_minutes=ttl, client=client)["access_token"]
     _set_cookie(ctx, response, SESSION_COOKIE, token, ttl * 60)
     _set_cookie(ctx, response, CSRF_COOKIE, secrets.token_urlsafe(24), None)
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from ...services import case_requests, cases, queries
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
 from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
-from ..schemas import CaseCreate, CasePublic, CasesPublic, HistoryPublic
+from ..schemas import CaseCreate, CasePublic, CasesPublic, CaseStatus, HistoryPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = api_router(prefix="/api/cases", tags=["cases"])
 
 Starter = Annotated[Actor, Depends(require_role("agent", "back_office", "system"))]
 Lister = Annotated[Actor, Depends(require_role("agent", "team_lead", "auditor", "partner"))]
@@ -66,7 +67,7 @@ def start_case(
 def list_cases(
     ctx: CtxDep,
     user: Lister,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: CaseStatus | None = None,
     channel: Annotated[str | None, Query(max_length=100)] = None,
     customer: Annotated[str | None, Query(max_length=200, description="data.customer_id")] = None,
     business_key: Annotated[str | None, Query(max_length=200)] = None,
@@ -77,7 +78,7 @@ def list_cases(
     items, count = queries.list_cases(
         ctx,
         user,
-        status=status,
+        status=status.value if status is not None else None,
         channel=channel,
         customer=customer,
         business_key=business_key,

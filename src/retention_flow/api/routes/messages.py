@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Depends, Path, Response
 
 from ...services import start_events
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CasePublic, MessageIn
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = api_router(prefix="/api/messages", tags=["messages"])
 
 Sender = Annotated[Actor, Depends(require_role("back_office", "system"))]
 

@@ -1,7 +1,7 @@
 """idempotency keys per user with an expiry; campaign batch starts
 
 Revision ID: 0013
-Revises: 0018
+Revises: 0016
 Create Date: 2026-12-03 08:00:00
 
 ``idempotency_key`` gains ``owner`` (part of the primary key: keys are per user and
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 import retention_flow.db.types
 
 revision: str = "0013"
-down_revision: str | None = "0018"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
