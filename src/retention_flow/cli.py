@@ -94,19 +94,18 @@ def start(
     user: UserOpt = "cli",
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
-    """Start a case."""
-    from .services import cases
+    """Start a case (once per --user and --idempotency-key, like the API)."""
+    from .services import case_requests
 
-    _out(
-        cases.start_case(
-            _ctx(),
-            _actor(user, role or ["agent"]),
-            process_id,
-            _json_arg(data, "--data"),
-            business_key=business_key,
-            idempotency_key=idempotency_key,
-        )
+    answer = case_requests.start_case_once(
+        _ctx(),
+        _actor(user, role or ["agent"]),
+        process_id,
+        _json_arg(data, "--data"),
+        key=idempotency_key,
+        business_key=business_key,
     )
+    _out(answer.body)
 
 
 @app.command()

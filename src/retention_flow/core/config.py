@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="`serve` also runs the worker (timers, jobs) in a background thread; "
         "false for deployments that run `retention-flow worker` separately",
     )
+    job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a worker holds a job it took; a job whose worker died runs "
+        "again once its lease has passed (longer than the slowest job's run)",
+    )
     migration_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
     )
@@ -108,6 +114,12 @@ class Settings(BaseSettings):
         gt=0,
         description="after how long an unanswered Idempotency-Key reservation counts as "
         "abandoned (its request died before its work committed) and may run again",
+    )
+    idempotency_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="how long an Idempotency-Key's answer is kept (and replayed) after the "
+        "request that sent it first; the same key later is a new request",
     )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
     session_ttl_minutes: int = Field(

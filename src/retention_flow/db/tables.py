@@ -10,6 +10,7 @@ from .channels import ContractChange, Customer, Letter, SettlementLine
 from .models import (
     AuditEvent,
     AuditHead,
+    CampaignStart,
     Case,
     CaseKey,
     Deployment,
@@ -47,6 +48,7 @@ AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
 REVOKED_TOKEN = _t(RevokedToken)
+CAMPAIGN_START = _t(CampaignStart)
 LOGIN_THROTTLE = _t(LoginThrottle)
 
 CONTRACT_CHANGE = _t(ContractChange)

@@ -24,7 +24,7 @@ from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent
 from .context import Actor, AppContext
-from .idempotency import idempotent
+from .idempotency import Record
 from .processes import bundle_for, process_of, resolve_version
 from .stepping import new_open, run_and_save, step_case
 from .steps import (
@@ -54,7 +54,16 @@ def start_case(
     business_key: str | None = None,
     idempotency_key: str | None = None,
     version: int | None = None,
+    before_commit: Record | None = None,
 ) -> dict[str, Any]:
+    """Start a case; answers its view.
+
+    ``idempotency_key`` is a *natural* key unique over all cases (stored on the case):
+    for system starters whose key names the thing started (a scan page's exception, a
+    demo case). Requests from users go through ``start_case_once``, whose keys are per
+    user. ``before_commit(session, view)`` writes more in the start's own transaction
+    (not called when the natural key answers an existing case).
+    """
     data = _check_data(ctx, data or {})
     if business_key is not None:
         check_name(business_key, "business_key")
@@ -63,7 +72,16 @@ def start_case(
         if existing is not None:
             return existing
     try:
-        return _start(ctx, actor, process_id, data, business_key, idempotency_key, version)
+        return _start(
+            ctx,
+            actor,
+            process_id,
+            data,
+            business_key,
+            idempotency_key,
+            version,
+            before_commit=before_commit,
+        )
     except IntegrityError as exc:
         if idempotency_key is not None:
             existing = _by_idempotency_key(ctx, idempotency_key, process_id)
@@ -273,29 +291,6 @@ def correlate_message(
         before_commit=before_commit,
     )
     return view
-
-
-def deliver_message(
-    ctx: AppContext,
-    actor: Actor,
-    message_name: str,
-    correlation: dict[str, Any],
-    data: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """``correlate_message`` once per idempotency key: the answer is recorded in the
-    message's own step transaction (see ``idempotency``)."""
-    request = {"correlation": correlation, "data": data}
-    return idempotent(
-        ctx,
-        actor,
-        f"message:{message_name}",
-        idempotency_key,
-        request,
-        lambda record: correlate_message(
-            ctx, actor, message_name, correlation, data, before_commit=record
-        ),
-    )
 
 
 # --------------------------------------------------------------------------- timers

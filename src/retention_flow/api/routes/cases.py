@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request, Response
 
-from ...services import cases, queries
+from ...services import case_requests, cases, queries
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
+from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CaseCreate, CasePublic, CasesPublic, CaseStatus, HistoryPublic
 from ..strict_body import api_router
 
@@ -33,25 +34,33 @@ Reader = Annotated[
     ),
 ]
 Historian = Annotated[Actor, Depends(require_role("auditor", "team_lead"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("", response_model=CasePublic, status_code=201)
+@router.post("", response_model=CasePublic, status_code=201, responses=replay_responses(201))
 def start_case(
-    ctx: CtxDep, user: Starter, body: CaseCreate, request: Request, key: IdempotencyKey = None
+    ctx: CtxDep,
+    user: Starter,
+    body: CaseCreate,
+    request: Request,
+    response: Response,
+    header_key: IdempotencyKeyHeader = None,
 ) -> dict[str, Any]:
-    """Start a case. The same ``Idempotency-Key`` (header or body) answers the same case."""
-    case = cases.start_case(
+    """Start a case. An ``Idempotency-Key`` (header, or ``idempotency_key`` in the body)
+    makes it once per user: a repeat answers the first answer again."""
+    key = request_key(header_key, body.idempotency_key)
+    answer = case_requests.start_case_once(
         ctx,
         user,
         body.process_id,
         body.data,
+        key=key,
         business_key=body.business_key,
-        idempotency_key=key or body.idempotency_key,
         version=body.version,
     )
-    request.app.state.metrics.cases_started.inc()
-    return case
+    mark(response, answer, key)
+    if not answer.replayed:
+        request.app.state.metrics.cases_started.inc()
+    return answer.body
 
 
 @router.get("", response_model=CasesPublic)
