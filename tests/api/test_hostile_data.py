@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases
+from retention_flow.services import cases, incidents
 from retention_flow.services.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.api.test_authorisation_matrix import _stored_scan
@@ -533,7 +533,7 @@ def test_a_script_leaving_bad_json_raises_an_incident_naming_the_element(
     assert response.status_code == 201, response.text
     case = response.json()
     assert case["status"] == "incident" and "score" not in case["data"]
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == "prepare_case", incident
     assert incident["error_type"] == "JsonRefused" and field in incident["message"], incident
     listed = client.get("/api/cases?status=incident", headers=headers["agent"])
@@ -562,7 +562,7 @@ def test_a_decision_answering_nan_raises_an_incident_naming_it(
     )
     assert response.status_code == 200, response.text
     assert response.json()["case"]["status"] == "incident"
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == "choose_offer", incident
     assert incident["error_type"] == "JsonRefused", incident
     assert "not a JSON number" in incident["message"], incident

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from retention_flow.services import cases
+from retention_flow.services import incidents
 from retention_flow.services.context import AppContext
 from tests.factories import DATA
 
@@ -51,7 +51,7 @@ def test_hostile_case_ends_in_an_incident_naming_element_and_limit(
     case = response.json()
     assert case["status"] == "incident", case
     assert elapsed < BUDGET + 0.25 + 1.0
-    [incident] = cases.get_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case["id"])
     assert incident["element_id"] == f"attack_{attack}"
     assert ATTACKS[attack]["detail"] in json.dumps(incident, default=str), incident
 
