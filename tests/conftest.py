@@ -80,6 +80,14 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, script_budget_seconds=0.5, **audit_files(tmp_path))
 
 
+@pytest.fixture(autouse=True)
+def _audit_files_for_subprocesses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI, worker and server subprocesses that a test starts seal and verify with the
+    test's own audit keys (the environment they inherit names the same files)."""
+    for name, path in audit_files(tmp_path).items():
+        monkeypatch.setenv(f"RETENTION_FLOW_{name.upper()}", path)
+
+
 def audit_files(folder: Path) -> dict[str, str]:
     """Each test's own audit keys and checkpoint file (not ./var/ of the checkout)."""
     return {
