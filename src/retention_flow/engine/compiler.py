@@ -39,6 +39,7 @@ from .checks import (
     parse_forms,
     parse_manifest,
 )
+from .dmn_checks import check_decisions
 
 
 def _parser() -> etree.XMLParser:
@@ -235,6 +236,8 @@ def compile_bundle(
                 else None
             ) or file_name
             check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
+    if check_source is not None:
+        check_decisions(parser, check_source, issues)
     _raise_if(issues)
     return bundle
 
