@@ -17,6 +17,7 @@ from . import (
     errors,
     login,
     owner,
+    owner_tools,
     partner,
     queue,
     scans,
@@ -28,7 +29,19 @@ from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task, team, partner, scans, owner, auditor, settlements, dashboard)
+PAGES = (
+    login,
+    queue,
+    task,
+    team,
+    partner,
+    scans,
+    owner,
+    owner_tools,
+    auditor,
+    settlements,
+    dashboard,
+)
 
 
 def install(app: FastAPI) -> None:
