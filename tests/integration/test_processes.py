@@ -212,3 +212,22 @@ def test_versions_listed(ctx: Any) -> None:
     with read_session(ctx.db) as session:
         ids = set(session.execute(select(ProcessVersion.process_id)).scalars())
     assert ids == {"call_activity_parent", "call_activity_child"}
+
+
+def test_a_malformed_cell_of_a_table_called_three_times_is_one_problem_at_the_cell(
+    ctx: Any,
+) -> None:
+    """The retention bundle calls offer_eligibility from three tasks: SpiffWorkflow reports
+    a malformed cell once per task; the owner sees it once, at the cell."""
+    files = dict(load_bundle_path(DATA.parents[1] / "processes" / "retention"))
+    old = b'<text>"NEW_DEVICE"</text>'
+    assert old in files["offer_eligibility.dmn"]
+    files["offer_eligibility.dmn"] = files["offer_eligibility.dmn"].replace(
+        old, b'<text>"DISCOUNT_20" +</text>', 1
+    )
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    # (the test context's service handlers are not the product's: those are named too)
+    [problem] = [e for e in err.value.errors if "unknown service" not in e["message"]]
+    assert problem["file"] == "offer_eligibility.dmn"
+    assert problem["element_id"] == "rule_new_device_loyal_high_value_offer_hits"

@@ -243,6 +243,9 @@ def compile_bundle(
 
 
 def _raise_if(issues: list[Issue]) -> None:
+    """Raise the problems found, each once (a decision table called by three tasks is
+    reported by SpiffWorkflow three times)."""
+    issues[:] = list(dict.fromkeys(issues))
     if issues:
         first = issues[0]
         where = ":".join(p for p in (first.file, first.element_id) if p)

@@ -21,8 +21,10 @@ def check_decisions(parser: Any, check_source: SourceCheck, issues: list[Issue])
     for dmn_parser in getattr(parser, "dmn_parsers", {}).values():
         try:
             dmn_parser.parse()
-        except Exception as exc:  # the parser's own problems are reported by its caller
-            issues.append(Issue(dmn_parser.filename, None, f"cannot read the decision: {exc}"))
+        except Exception as exc:
+            # building a business-rule task's spec reports the same problem at its cell
+            if not any(i.file == dmn_parser.filename for i in issues):
+                issues.append(Issue(dmn_parser.filename, None, f"cannot read the decision: {exc}"))
             continue
         for table in dmn_parser.decision.decisionTables:
             for element_id, what, source in decision_sources(table):

@@ -39,8 +39,17 @@ def try_decision(
     dmn_parser = next(iter(parser.dmn_parsers.values()))
     table = dmn_parser.decision.decisionTables[0]
     engine = DMNEngine(table)
-    task = SimpleNamespace(data=dict(data), workflow=SimpleNamespace(script_engine=None))
-    task.workflow.script_engine = make_script_engine(budget_seconds=0.5)
+    # what the DMN engine and the sandbox's error wrapping read of a task
+    spec = SimpleNamespace(name=table.id, bpmn_id=table.id, bpmn_name=table.name, description="")
+    task = SimpleNamespace(
+        data=dict(data),
+        task_spec=spec,
+        workflow=SimpleNamespace(
+            script_engine=make_script_engine(budget_seconds=0.5),
+            spec=SimpleNamespace(file=name),
+        ),
+    )
+    task.workflow.top_workflow = task.workflow
     try:
         rules = engine.decide(task)
         matches = [
