@@ -165,3 +165,49 @@ def test_dmn_error_at_its_cell_and_try_it(page: Any, login_as: Any) -> None:
     assert page.locator("#dmn-try-result li").count() >= 1, result
     assert "NEW_DEVICE" in result
     assert console == []
+
+
+def test_owner_adds_a_form_field_in_the_form_editor(
+    page: Any, login_as: Any, live_server: Any
+) -> None:
+    console = _console(page)
+    login_as(page, "owner1")
+    page.goto("/processes/outbound_telemarketing/1")
+    page.wait_for_selector('#modeler[data-ready="true"]')
+    _select(page, "call_customer")
+    _open_group(page, "retention")
+    form = page.locator("#bio-properties-panel-rf-form")
+    assert form.input_value() == "call_customer.schema.json"
+    page.click('[data-action="edit-form"]')
+    dialog = page.locator("#form-editor")
+    dialog.wait_for()
+    rows = dialog.locator("tbody tr")
+    fields = rows.count()
+    assert fields >= 2 and rows.first.locator("input").first.input_value() == "reached"
+    page.click('[data-action="add-field"]')
+    last = rows.nth(fields)
+    last.locator('input[aria-label="Variable"]').fill("preferred_channel")
+    last.locator('input[aria-label="Label"]').fill("Preferred channel")
+    last.locator('input[aria-label="Choices"]').fill("phone, mail")
+    dialog.locator("button[type=submit]").click()
+    page.wait_for_selector("#form-editor", state="hidden")
+    page.click("#validate")
+    page.wait_for_selector("#diagram-status .flash-ok")
+    page.click("#deploy")
+    page.wait_for_selector("#diagram-status .flash-ok >> text=Deployed as version 2")
+
+    from retention_flow.services import versions
+
+    schema = json.loads(
+        versions.bundle_file(
+            live_server.ctx, "outbound_telemarketing", 2, "call_customer.schema.json"
+        )
+    )
+    assert schema["properties"]["preferred_channel"] == {
+        "type": "string",
+        "title": "Preferred channel",
+        "enum": ["phone", "mail"],
+    }
+    assert schema["properties"]["reached"]["title"] == "Customer reached"  # kept as it was
+    assert schema["required"] == ["reached"]
+    assert console == []

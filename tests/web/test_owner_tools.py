@@ -4,11 +4,12 @@ favicon."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from retention_flow.services import editing, handlers, versions
 from retention_flow.services.context import AppContext
-from tests.factories import deploy
+from tests.factories import OWNER, deploy
 from tests.web.conftest import PageClient
 
 DMN = "offer_decision.dmn"
@@ -71,8 +72,25 @@ def test_choices_offer_forms_services_and_roles(
     assert [s["name"] for s in body["services"]] == sorted(ctx.service_handlers)
     assert "offer_code" in editing._params_read(handlers.book_contract_change)
     assert "telemarketing" in body["roles"] and "system" not in body["roles"]
+    assert body["lane_names"] == []  # all_elements' manifest maps no lane name
 
 
 def test_favicon(pages: dict[str, PageClient]) -> None:
     icon = pages["anonymous"].client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
+
+
+def test_compare_shows_each_changed_cell_before_and_after(
+    ctx: AppContext, pages: dict[str, PageClient]
+) -> None:
+    deploy(ctx, "all_elements")
+    dmn = versions.bundle_file(ctx, "all_elements", 1, DMN)
+    versions.deploy_edit(
+        ctx, OWNER, "all_elements", 1, {DMN: dmn.replace('"DISCOUNT_10"', '"DISCOUNT_15"')}
+    )
+    html = pages["process_owner"].get("/processes/all_elements/compare?old=1&new=2").text
+    row = re.search(r'<tr data-cell-id="rule_new_high_risk_offer">(.*?)</tr>', html, re.S)
+    assert row, html
+    assert "<del>&#34;DISCOUNT_10&#34;</del>" in row.group(1)
+    assert "<ins>&#34;DISCOUNT_15&#34;</ins>" in row.group(1)
+    assert "Offer code" in row.group(1)

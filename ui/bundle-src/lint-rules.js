@@ -45,11 +45,14 @@ function gatewayConditions() {
 
 export var knownRoles = { list: [] };
 
+// as core/roles.py normalise_role: "Back office" -> "back_office"
+function normalise(name) { return name.trim().replace(/[\s-]+/g, "_").toLowerCase(); }
+
 function laneRole() {
   function check(node, reporter) {
     if (!is(node, "bpmn:Lane") || !knownRoles.list.length) return;
-    var name = (node.name || "").trim().toLowerCase().replace(/[\s-]+/g, "_");
-    if (knownRoles.list.indexOf(name) < 0) {
+    var name = normalise(node.name || "");
+    if (knownRoles.list.map(normalise).indexOf(name) < 0) {
       reporter.report(node.id, "Lane '" + (node.name || "") + "' is not a role (" + knownRoles.list.join(", ") + ")");
     }
   }

@@ -6,11 +6,13 @@ a deploy and a running case; neither stores anything."""
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from typing import Any, Literal
 
 from ..core.errors import ScriptError, ValidationFailed
 from ..core.roles import WORK_ROLES
+from ..engine.bundle import MANIFEST_NAME
 from ..engine.dmn_try import try_decision
 from . import processes, versions
 from .context import AppContext
@@ -51,7 +53,17 @@ def modeler_choices(ctx: AppContext, process_id: str, version: int) -> dict[str,
             for name, fn in sorted(ctx.service_handlers.items())
         ],
         "roles": sorted(WORK_ROLES - {"system"}),
+        "lane_names": sorted(_lane_names(found.files.get(MANIFEST_NAME))),
     }
+
+
+def _lane_names(manifest: str | None) -> list[str]:
+    """Lane names the bundle's manifest maps to a role (``bundle.json`` "roles")."""
+    try:
+        roles = json.loads(manifest or "{}").get("roles") or {}
+    except (ValueError, AttributeError):
+        return []
+    return [str(name) for name in roles] if isinstance(roles, dict) else []
 
 
 def _first_line(fn: Any) -> str:

@@ -67,10 +67,12 @@
       prop.type = inputs[2].value;
       if (inputs[1].value.trim()) prop.title = inputs[1].value.trim(); else delete prop.title;
       var choices = inputs[3].value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      var before = JSON.stringify(prop.enum || []);
       if (choices.length) {
         prop.enum = choices.map(function (c) { return prop.type === "string" ? c : Number(c); });
+        if (JSON.stringify(prop.enum) !== before) delete prop.oneOf; // labels of the old choices
         if (prop.enum.some(function (v) { return typeof v === "number" && isNaN(v); })) problems.push("the choices of '" + key + "' are not numbers");
-      } else delete prop.enum;
+      } else { delete prop.enum; delete prop.oneOf; }
       schema.properties[key] = prop;
       if (inputs[4].checked) schema.required.push(key);
     });
