@@ -107,6 +107,12 @@ def test_owner_edits_a_condition_and_a_timer_in_the_panel(
         live_server.ctx, AGENT, task["id"], {"reached": True, "call_outcome": "callback"}
     )["case"]
     assert done["status"] == "completed" and done["data"]["outcome"] == "retained"
+    # the compare page names the changed flow and timer, its console clean too
+    page.goto("/processes/outbound_telemarketing/compare?old=1&new=2")
+    page.wait_for_selector('#viewer[data-ready="true"]')
+    changed = page.locator('#element-changes tr[data-change="changed"]').all_inner_texts()
+    assert any("flow_accepted" in row for row in changed), changed
+    assert any("call_overdue" in row for row in changed), changed
     assert console == []
 
 
