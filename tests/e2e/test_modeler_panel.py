@@ -217,3 +217,17 @@ def test_owner_adds_a_form_field_in_the_form_editor(
     assert schema["properties"]["reached"]["title"] == "Customer reached"  # kept as it was
     assert schema["required"] == ["reached"]
     assert console == []
+
+
+def test_message_event_shows_its_variable_and_correlation(page: Any, login_as: Any) -> None:
+    console = _console(page)
+    login_as(page, "owner1")
+    page.goto("/processes/mail_response/1")
+    page.wait_for_selector('#modeler[data-ready="true"]')
+    _select(page, "form_received")
+    _open_group(page, "retention")
+    assert page.locator("#bio-properties-panel-rf-messageVariable").input_value() == "response_form"
+    assert "case_number" in page.locator('[data-entry-id="rf-correlation"]').inner_text()
+    _open_group(page, "message")  # the message's name, from the bpmn provider
+    assert page.locator("#bio-properties-panel-messageName").input_value()
+    assert console == []

@@ -72,7 +72,8 @@ def test_choices_offer_forms_services_and_roles(
     assert [s["name"] for s in body["services"]] == sorted(ctx.service_handlers)
     assert "offer_code" in editing._params_read(handlers.book_contract_change)
     assert "telemarketing" in body["roles"] and "system" not in body["roles"]
-    assert body["lane_names"] == []  # all_elements' manifest maps no lane name
+    # all_elements has no manifest: no lane names mapped, no correlation keys
+    assert body["lane_names"] == [] and body["correlation_keys"] == []
 
 
 def test_favicon(pages: dict[str, PageClient]) -> None:

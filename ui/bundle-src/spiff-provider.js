@@ -245,19 +245,35 @@ function LaneRoleEntry(props) {
   });
 }
 
+// the variable is an extension of the event's message definition (as the bundles write it)
+function messageDefinition(element) {
+  return (getBusinessObject(element).eventDefinitions || []).find(function (d) { return is(d, "bpmn:MessageEventDefinition"); });
+}
+
 function MessageVariableEntry(props) {
   var element = props.element, services = useServices();
   return h(TextFieldEntry, {
     element: element, id: props.id, label: "Message variable",
     description: "The case variable the message's payload is stored in.",
     debounce: useService("debounceInput"),
-    getValue: function () { var v = extensionOf(getBusinessObject(element), "spiffworkflow:MessageVariable"); return (v && v.value) || ""; },
+    getValue: function () { var v = extensionOf(messageDefinition(element), "spiffworkflow:MessageVariable"); return (v && v.value) || ""; },
     setValue: function (value) {
-      var bo = getBusinessObject(element);
+      var bo = messageDefinition(element);
       var v = ensureExtension(element, bo, "spiffworkflow:MessageVariable", { value: value || "" }, services);
       services.modeling.updateModdleProperties(element, v, { value: value || "" });
     },
   });
+}
+
+// Messages reach the open case whose data matches the message's correlation values on
+// the bundle's correlation keys (bundle.json "correlation_keys"): shown, not edited here.
+function CorrelationEntry(props) {
+  var keys = props.config.correlationKeys();
+  return h("div", { class: "bio-properties-panel-entry rf-correlation", "data-entry-id": props.id },
+    h("p", { class: "bio-properties-panel-label" }, "Correlation"),
+    h("p", { class: "bio-properties-panel-description" }, keys.length
+      ? "A message reaches the open case whose " + keys.join(", ") + " match the message's correlation values (bundle.json \"correlation_keys\")."
+      : "A message reaches the open case whose data match all of the message's correlation values."));
 }
 
 // ---- the provider -------------------------------------------------------------------
@@ -295,6 +311,9 @@ function retentionEntries(element, config) {
   var defs = bo.eventDefinitions || [];
   if (defs.some(function (d) { return is(d, "bpmn:MessageEventDefinition"); }) && is(element, "bpmn:CatchEvent")) {
     out.push(entry("rf-messageVariable", MessageVariableEntry, element, config));
+  }
+  if (defs.some(function (d) { return is(d, "bpmn:MessageEventDefinition"); })) {
+    out.push(entry("rf-correlation", CorrelationEntry, element, config, null, function () { return false; }));
   }
   return out;
 }

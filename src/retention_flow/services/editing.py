@@ -54,15 +54,21 @@ def modeler_choices(ctx: AppContext, process_id: str, version: int) -> dict[str,
         ],
         "roles": sorted(WORK_ROLES - {"system"}),
         "lane_names": sorted(_lane_names(found.files.get(MANIFEST_NAME))),
+        "correlation_keys": _manifest(found.files.get(MANIFEST_NAME)).get("correlation_keys") or [],
     }
+
+
+def _manifest(text: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _lane_names(manifest: str | None) -> list[str]:
     """Lane names the bundle's manifest maps to a role (``bundle.json`` "roles")."""
-    try:
-        roles = json.loads(manifest or "{}").get("roles") or {}
-    except (ValueError, AttributeError):
-        return []
+    roles = _manifest(manifest).get("roles") or {}
     return [str(name) for name in roles] if isinstance(roles, dict) else []
 
 

@@ -34,6 +34,7 @@
     services: function () { return choices.services; },
     roles: function () { return choices.roles; },
     laneNames: function () { return choices.lane_names || []; },
+    correlationKeys: function () { return choices.correlation_keys || []; },
   };
 
   function clearProblems() {
