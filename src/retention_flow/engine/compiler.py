@@ -236,8 +236,7 @@ def compile_bundle(
                 else None
             ) or file_name
             check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
-    if check_source is not None:
-        check_decisions(parser, check_source, issues)
+    check_decisions(parser, check_source, issues)
     _raise_if(issues)
     return bundle
 

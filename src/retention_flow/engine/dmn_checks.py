@@ -16,8 +16,10 @@ from .bundle import Issue, SourceCheck
 DMN_INPUT = "dmninputexpr"
 
 
-def check_decisions(parser: Any, check_source: SourceCheck, issues: list[Issue]) -> None:
-    """Check the cells of every decision table the parser holds."""
+def check_decisions(parser: Any, check_source: SourceCheck | None, issues: list[Issue]) -> None:
+    """Check the cells of every decision table the parser holds (none without a check)."""
+    if check_source is None:
+        return
     for dmn_parser in getattr(parser, "dmn_parsers", {}).values():
         try:
             dmn_parser.parse()
