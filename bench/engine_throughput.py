@@ -11,18 +11,26 @@ and prints cases/s, the ratio b/a (target >= 0.5), commits per case, and the p50
 of listing a role's queue with 1k and with 100k open work items (target: the 100k
 figure at most 1.5x the 1k one).
 
+Scripts: the service layer runs the diagram's script (``attempts = 0; score = 42``) and its
+gateway condition inline, in the serving process, as every bounded straight-line script
+(``engine/sandbox_policy.is_inline``); other scripts go to a worker process. The line
+"all scripts in workers" repeats (b) with the inline path switched off (every script and
+condition a round trip to a worker: the worst case) and prints its ratio too.
+
     python bench/engine_throughput.py [--cases 500] [--queue-sizes 1000,100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,7 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.models import WorkItem  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
+from retention_flow.engine import sandbox_policy  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
 from retention_flow.services import cases, processes, tasks  # noqa: E402
 from retention_flow.services.context import Actor, AppContext  # noqa: E402
@@ -194,6 +203,19 @@ def queue_latency(ctx: AppContext, repeats: int = 300) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
+@contextlib.contextmanager
+def all_scripts_in_workers() -> Iterator[None]:
+    """No script counts as inline (bench only): each one is a worker round trip."""
+    saved = sandbox_policy.INLINE_MAX_NODES
+    sandbox_policy.INLINE_MAX_NODES = 0
+    sandbox_policy.compile_script.cache_clear()
+    try:
+        yield
+    finally:
+        sandbox_policy.INLINE_MAX_NODES = saved
+        sandbox_policy.compile_script.cache_clear()
+
+
 def run_backend(name: str, url: str, n: int, sizes: list[int], rounds: int) -> None:
     """Rounds alternate baseline and service layer, so machine noise hits both alike;
     the ratio reported is the median of the per-round ratios."""
@@ -213,6 +235,18 @@ def run_backend(name: str, url: str, n: int, sizes: list[int], rounds: int) -> N
         f"[{', '.join(f'{r:.2f}' for r in ratios)}]   target >= 0.5   commits/case: {commits:.1f}"
     )
     seal_share(ctx, statistics.median(rates))
+    with all_scripts_in_workers():
+        ctx.live.clear()
+        service_layer(ctx, max(10, n // 10))
+        forced = []
+        for _ in range(rounds):
+            base = bare_spiff(n)
+            rate, _commits = service_layer(ctx, n)
+            forced.append(rate / base)
+    print(
+        f"({name}) all scripts in workers: ratio (median of {rounds} rounds): "
+        f"{statistics.median(forced):.2f} [{', '.join(f'{r:.2f}' for r in forced)}]"
+    )
     figures = {}
     for size in sizes:
         fill_queue(ctx, size)

@@ -73,6 +73,12 @@ NAMES = {
     "/scans/{scan_id}": "back-office-scan-result",
     "/settlements": "auditor-settlements",
     "/settlements/{statement_id}": "auditor-settlement",
+    "/operations": "ops-incidents",
+    "/operations/incidents/{incident_id}": "ops-incident",
+    "/operations/retry": "ops-bulk-retry-confirm",
+    "/operations/batches/{batch_id}": "ops-bulk-retry-progress",
+    "/operations/cases/{case_id}": "ops-case",
+    "/operations/signals": "ops-signal",
 }
 #: the element each page's own script marks when it is drawn
 READY = {
@@ -80,6 +86,7 @@ READY = {
     "/processes/{process_id}/{version}/dmn/{name}": '#dmn-editor[data-ready="true"]',
     "/processes/{process_id}/compare": '#viewer[data-ready="true"]',
     "/audit/cases/{case_id}": '#viewer[data-ready="true"]',
+    "/operations/cases/{case_id}": '#viewer[data-ready="true"]',
     "/kpis": '#kpi-charts[data-ready="5"]',
 }
 
@@ -207,7 +214,9 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
     lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
     statement_id = _settlement(ctx, scenarios["bundles"]["sales_partner"]["start_data"])
     scan_id, verify_task = _scanned_form(ctx, scenarios["bundles"]["mail_response"]["start_data"])
+    ops = _incidents(ctx, template)
     return {
+        **ops,
         "statement_id": statement_id,
         "scan_id": scan_id,
         "verify_task_id": verify_task,
@@ -218,6 +227,34 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         "process_id": "outbound_telemarketing",
         "version": "2",
         "name": "offer_eligibility.dmn",
+    }
+
+
+def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:
+    """Four outbound cases whose data says ``max_attempts: "three"`` (the diagram's first
+    script fails on it), one corrected, then a bulk retry run by the worker: one case
+    goes on, three fail again. Answers an open incident, its case and the batch."""
+    from retention_flow.services import case_control, incident_batches, incidents
+
+    system = Actor("system", frozenset({"system", "agent"}))
+    owner = Actor("owner1", frozenset({"process_owner"}))
+    started = []
+    for n in range(4):
+        key = f"RC-2026-INC-{n}"
+        data = {**template, "case_number": key, "max_attempts": "three"}
+        started.append(
+            cases.start_case(ctx, system, "outbound_telemarketing", data, business_key=key)
+        )
+    reason = "the import wrote the number in words"
+    case_control.patch_case_data(ctx, owner, started[0]["id"], {"max_attempts": 3}, reason)
+    filters = {"process_id": "outbound_telemarketing", "element_id": "prepare_outbound"}
+    batch = incident_batches.start_batch(ctx, owner, filters, "after the import was fixed")
+    worker.run_jobs_once(ctx, "screenshots", worker.default_job_handlers())
+    open_ones, _count = incidents.list_incidents(ctx, element_id="prepare_outbound")
+    return {
+        "incident_id": open_ones[0]["id"] if open_ones else "",
+        "incident_case_id": open_ones[0]["case_id"] if open_ones else "",
+        "batch_id": str(batch["id"]),
     }
 
 
@@ -325,6 +362,8 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
         values = dict(ids)
         if found.path.startswith("/partner"):
             values["task_id"] = ids["partner_task_id"]
+        if found.path.startswith("/operations/cases/"):
+            values["case_id"] = ids["incident_case_id"]
         params = re.findall(r"{(\w+)}", found.path)
         missing = [p for p in params if not values.get(p)]
         name = NAMES.get(found.path) or (
@@ -336,6 +375,8 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
         user = None if found.path == "/login" else _user_for(_allowed_roles(route))
         if found.path.startswith("/partner"):
             user = ids["partner_user"] or user
+        if found.path.startswith("/operations"):
+            user = "owner1"
         query = "?old=1&new=2" if found.path.endswith("/compare") else ""
         yield Shot(name, user, found.path.format(**values) + query, READY.get(found.path))
 
@@ -389,12 +430,50 @@ def _try_the_table(page: Any) -> None:
     page.locator("#dmn-try").scroll_into_view_if_needed()
 
 
+def _bad_correction(page: Any) -> None:
+    page.fill("#patch", "max_attempts: 3")
+    page.fill("#reason", "the import wrote the number in words")
+    page.click("#retry")
+    page.wait_for_selector("#patch-error")
+
+
+def _suspend_form(page: Any) -> None:
+    page.click("#action-suspend summary")
+    page.fill("#suspend-reason", "customer asked for a pause")
+    page.check("#suspend-confirm")
+
+
+def _send_signal(page: Any) -> None:
+    page.fill("#signal-name", "tariff_change")
+    page.fill("#signal-data", '{"tariff": "2026-Q2"}')
+    page.click("#send-signal")
+    page.wait_for_selector("#signal-answer")
+
+
 def extra_shots(ids: dict[str, str]) -> list[Shot]:
     modeler = f"/processes/{ids['process_id']}/{ids['version']}"
     dmn = f"{modeler}/dmn/{ids['name']}" if ids.get("name") else None
     verify = [Shot("back-office-verification", "backoffice1", f"/tasks/{ids['verify_task_id']}")]
     ready = '#modeler[data-ready="true"]'
-    shots = verify * bool(ids["verify_task_id"]) + [
+    ops_case = f"/operations/cases/{ids['incident_case_id']}"
+    ops = [
+        Shot(
+            "ops-incident-correction-error",
+            "owner1",
+            f"/operations/incidents/{ids['incident_id']}",
+            then=_bad_correction,
+        ),
+        Shot(
+            "ops-case-suspend",
+            "owner1",
+            ops_case,
+            '#viewer[data-ready="true"]',
+            _suspend_form,
+        ),
+        Shot("ops-signal-sent", "owner1", "/operations/signals", then=_send_signal),
+    ]
+    shots = verify * bool(ids["verify_task_id"]) + ops * bool(ids["incident_id"])
+    shots += [
         Shot("owner-bpmn-validation-error", "owner1", modeler, ready, _break_a_gateway),
         Shot("owner-bpmn-properties", "owner1", modeler, ready, _show_a_condition),
     ]

@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
 from .cli_scans import forms_app, scan
@@ -32,6 +33,8 @@ app.command("verify-audit")(verify_audit)
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(case_app, name="case")
 app.command()(scan)
+app.add_typer(migrations_app, name="migrations")
+app.command()(move)
 
 
 @db_app.command("upgrade")
@@ -91,19 +94,18 @@ def start(
     user: UserOpt = "cli",
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
-    """Start a case."""
-    from .services import cases
+    """Start a case (once per --user and --idempotency-key, like the API)."""
+    from .services import case_requests
 
-    _out(
-        cases.start_case(
-            _ctx(),
-            _actor(user, role or ["agent"]),
-            process_id,
-            _json_arg(data, "--data"),
-            business_key=business_key,
-            idempotency_key=idempotency_key,
-        )
+    answer = case_requests.start_case_once(
+        _ctx(),
+        _actor(user, role or ["agent"]),
+        process_id,
+        _json_arg(data, "--data"),
+        key=idempotency_key,
+        business_key=business_key,
     )
+    _out(answer.body)
 
 
 @app.command()
@@ -309,6 +311,18 @@ def worker(
         _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return
     worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
+
+
+@app.command()
+def doctor(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list, change nothing")] = False,
+) -> None:
+    """Find stored values that are not interoperable JSON or of the wrong shape (NaN,
+    infinities, lone surrogates, huge integers, ``products: null``...) and repair each
+    with an audit event; audit rows are listed, never rewritten."""
+    from .services import doctor as doctor_service
+
+    _out(doctor_service.run(_ctx(), dry_run=dry_run))
 
 
 @app.command()

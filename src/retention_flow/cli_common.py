@@ -28,10 +28,13 @@ def _out(value: Any) -> None:
 
 
 def _json_arg(text: str, what: str) -> dict[str, Any]:
+    """Parse an option's JSON by the one strict rule (``core.strict_json``)."""
+    from .core.strict_json import JsonRefused, loads
+
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{what} is not JSON: {exc}") from exc
+        value = loads(text, what.lstrip("-"))
+    except JsonRefused as exc:
+        raise typer.BadParameter(f"{what} is not JSON: {exc.detail}") from exc
     if not isinstance(value, dict):
         raise typer.BadParameter(f"{what} must be a JSON object")
     return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -73,7 +72,12 @@ def partners_allocate(
     from .services import partners
 
     text = sys.stdin.read() if str(leads_file) == "-" else leads_file.read_text()
-    leads = json.loads(text)
+    from .core.strict_json import JsonRefused, loads
+
+    try:
+        leads = loads(text, "leads")
+    except JsonRefused as exc:
+        raise typer.BadParameter(f"the leads file is not interoperable JSON: {exc.detail}") from exc
     if not isinstance(leads, list):
         raise typer.BadParameter("the leads file must hold a JSON list")
     actor = _actor(user, ["back_office"])

@@ -25,7 +25,7 @@ from sqlalchemy import insert, update
 
 from retention_flow.api.app import create_app
 from retention_flow.db.session import write_session
-from retention_flow.db.tables import SCAN_PAGE, SETTLEMENT_STATEMENT
+from retention_flow.db.tables import CASE_MIGRATION, SCAN_PAGE, SETTLEMENT_STATEMENT
 from retention_flow.services import (
     case_control,
     cases,
@@ -126,6 +126,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/partners/settlements/{statement_id}/export"): _rule("admin back_office auditor"),
     ("GET", "/api/kpis"): _rule("team_lead auditor process_owner"),
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
+    ("POST", "/api/migrations"): _rule("process_owner admin"),
+    ("GET", "/api/migrations/{migration_id}"): _rule("process_owner admin"),
+    ("POST", "/api/cases/{case_id}/migrate"): _rule("process_owner admin"),
+    ("POST", "/api/cases/{case_id}/move"): _rule("process_owner admin"),
     ("POST", "/api/scans"): _rule("back_office"),
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
     ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),
@@ -170,6 +174,7 @@ def _request(
         statement_id=ids.get("statement_id", "none"),
         incident_id=ids.get("incident_id", "none"),
         batch_id=ids.get("batch_id", "none"),
+        migration_id=ids.get("migration_id", "none"),
         page_no=1,
         field="case_number",
     )
@@ -197,6 +202,12 @@ def _request(
         kwargs["json"] = {"reason": "matrix"}
     elif path.endswith("/data"):
         kwargs["json"] = {"patch": {"matrix": 1}, "reason": "matrix"}
+    elif path == "/api/migrations":  # the same version twice: 422 past the door
+        kwargs["json"] = {"process_id": "three_steps", "from_version": 1, "to_version": 1}
+    elif path.endswith("/migrate"):  # the case's own version: 422
+        kwargs["json"] = {"to_version": 1, "reason": "matrix"}
+    elif path.endswith("/move"):  # no token there: 422
+        kwargs["json"] = {"cancel": ["nowhere"], "reason": "matrix"}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
@@ -248,6 +259,31 @@ def _batch(ctx: AppContext) -> str:
     )
 
 
+def _empty_migration(ctx: AppContext) -> str:
+    """A recorded migration with no cases (its progress answers 200)."""
+    migration_id = str(uuid.uuid4())
+    with write_session(ctx.db) as session:
+        session.execute(
+            insert(CASE_MIGRATION).values(
+                id=migration_id,
+                process_id="three_steps",
+                from_version=1,
+                to_version=1,
+                from_deployment_id="none",
+                to_deployment_id="none",
+                mapping={},
+                data_defaults={},
+                case_filter={},
+                reason="matrix",
+                created_by="matrix",
+                created_at=ctx.now(),
+                total=0,
+            )
+        )
+        session.commit()
+    return migration_id
+
+
 def _stored_scan(ctx: AppContext) -> str:
     """A scan with one stored (queued) page image: no OCR engine needed to reach it."""
     buffer = io.BytesIO()
@@ -279,6 +315,7 @@ def test_route_authorisation(
     statement_id = _draft_statement(ctx) if "{statement_id}" in path else None
     batch_id = _batch(ctx) if "{batch_id}" in path else None
     incident_id = _incident(ctx) if "{incident_id}" in path else None
+    migration_id = _empty_migration(ctx) if "{migration_id}" in path else None
     for persona in PERSONAS:
         case = cases.start_case(
             ctx, starter, "three_steps", {"allocated_partner": "acme"}, version=1
@@ -292,6 +329,8 @@ def test_route_authorisation(
             ids["incident_id"] = incident_id
         if path.endswith("/resume"):  # a suspended case to resume
             case_control.suspend_case(ctx, actor("olga", "process_owner"), case["id"], "matrix")
+        if migration_id:
+            ids["migration_id"] = migration_id
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

@@ -51,9 +51,10 @@ def test_idempotency_key_header(client: TestClient, headers: Headers, deployed: 
     first = _start(client, auth, data={"customer_id": "C-1"})
     second = _start(client, auth, data={"customer_id": "C-1"})
     assert first.status_code == 201 and second.status_code == 201
-    assert first.json()["id"] == second.json()["id"]
+    assert first.json() == second.json()
+    assert "Idempotent-Replayed" not in _start(client, headers["agent"]).headers  # no key
     listed = client.get("/api/cases", headers=headers["agent"]).json()
-    assert listed["count"] == 1
+    assert listed["count"] == 2
 
 
 def test_list_filters_and_pagination(
@@ -231,9 +232,11 @@ def test_message_is_idempotent(ctx: AppContext, client: TestClient, headers: Hea
     assert first.json()["status"] == "completed"
     again = client.post("/api/messages/response_form_received", json=body, headers=keyed)
     assert again.status_code == 200 and again.json() == first.json()
+    assert first.headers["Idempotent-Replayed"] == "false"
+    assert again.headers["Idempotent-Replayed"] == "true"
     changed = {**body, "data": {"case_number": "M1", "accepted_offer": "B"}}
     reused = client.post("/api/messages/response_form_received", json=changed, headers=keyed)
-    assert_problem(reused, 409, "conflict")
+    assert_problem(reused, 422, "idempotency_key_reused")
     other_key = {**keyed, "Idempotency-Key": "scan-78"}
     late = client.post("/api/messages/response_form_received", json=body, headers=other_key)
     assert_problem(late, 404, "message_not_correlated")

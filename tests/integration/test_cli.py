@@ -82,6 +82,16 @@ def test_cli_reports_errors_clearly(fresh_url: str) -> None:
     assert any(e["element_id"] == "lane_marketing_department" for e in error["errors"])
     proc = _cli(fresh_url, "start", "three_steps", "--data", "not json", check=False)
     assert proc.returncode != 0 and "not JSON" in proc.stderr
+    # the one strict rule: NaN, duplicate keys and huge integers are not JSON here either
+    for text, field in (
+        ('{"x": NaN}', "data.x"),
+        ('{"x": 1, "x": 2}', "data.x"),
+        ('{"x": 123456789012345678901234567890}', "data.x"),
+    ):
+        proc = _cli(fresh_url, "start", "three_steps", "--data", text, check=False)
+        flat = " ".join(proc.stderr.replace("│", " ").split())
+        assert proc.returncode == 2 and "not JSON" in flat and field in flat, proc.stderr
+    assert _cli(fresh_url, "doctor", "--dry-run")["found"] == 0  # nothing got stored
 
 
 def test_db_upgrade_from_empty(fresh_url: str) -> None:

@@ -14,9 +14,9 @@ from retention_flow.core.errors import Conflict
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT as AUDIT
 from retention_flow.db.tables import IDEMPOTENCY_KEY
-from retention_flow.services import cases, tasks
+from retention_flow.services import case_requests, cases, start_events, tasks, worker
 from retention_flow.services.context import AppContext
-from retention_flow.services.idempotency import fingerprint, idempotent
+from retention_flow.services.idempotency import fingerprint, idempotent, purge_expired
 from tests.factories import SYSTEM, actor, deploy
 
 AGENT = actor("alice", "agent", "back_office")
@@ -33,7 +33,10 @@ def _waiting_case(ctx: AppContext) -> dict[str, Any]:
 
 
 def _deliver(ctx: AppContext, key: str = "k-1") -> dict[str, Any]:
-    return cases.deliver_message(ctx, SYSTEM, "response_form_received", CORRELATION, DATA, key)
+    answer = start_events.receive_message(
+        ctx, SYSTEM, "response_form_received", CORRELATION, DATA, key
+    )
+    return answer.body
 
 
 def _key_rows(ctx: AppContext) -> list[Any]:
@@ -52,6 +55,7 @@ def _reserve_pending(ctx: AppContext, at: Any, key: str = "k-1") -> None:
     with write_session(ctx.db) as session:
         session.execute(
             insert(IDEMPOTENCY_KEY).values(
+                owner=SYSTEM.username,
                 scope=SCOPE,
                 key=key,
                 fingerprint=fingerprint(request),
@@ -59,6 +63,7 @@ def _reserve_pending(ctx: AppContext, at: Any, key: str = "k-1") -> None:
                 response=None,
                 created_by="crashed",
                 created_at=at,
+                expires_at=at + timedelta(hours=ctx.settings.idempotency_ttl_hours),
             )
         )
         session.commit()
@@ -138,3 +143,26 @@ def test_a_slow_first_attempt_taken_over_is_rolled_back(
     assert cases.get_case(ctx, case["id"])["status"] == "active"
     [row] = _key_rows(ctx)
     assert row["state"] == "pending" and row["created_by"] == "retry"
+
+
+def test_an_answer_expires_after_its_ttl(ctx: AppContext, clock: FrozenClock) -> None:
+    """Within the TTL a key replays its answer; past it, the same key is a new request
+    (also before the worker purged the old row); ``purge_expired`` removes old rows."""
+    deploy(ctx, "three_steps")
+    ttl = timedelta(hours=ctx.settings.idempotency_ttl_hours)
+
+    def start() -> Any:
+        return case_requests.start_case_once(ctx, AGENT, "three_steps", {"a": 1}, key="k-9")
+
+    first = start()
+    clock.advance(ttl - timedelta(seconds=1))
+    again = start()
+    assert again.replayed and again.body == first.body
+    clock.advance(timedelta(seconds=2))
+    fresh = start()  # the expired row is still there: replaced, not replayed
+    assert not fresh.replayed and fresh.body["id"] != first.body["id"]
+    assert purge_expired(ctx) == 0  # the row now holds the fresh answer
+    clock.advance(ttl + timedelta(seconds=1))
+    worker.run_worker(ctx, handlers={}, max_passes=1)  # its sweep purges expired keys
+    assert _key_rows(ctx) == []
+    assert cases.list_cases(ctx)[1] == 2

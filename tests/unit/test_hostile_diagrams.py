@@ -8,6 +8,8 @@ COLLECT) still work through the sandbox.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from retention_flow.core.errors import ScriptBudgetExceeded, ScriptError, ScriptRefused
 from retention_flow.engine.sandbox import make_script_engine, original_error
+from retention_flow.engine.script_pool import ScriptPool
 
 HOSTILE = Path(__file__).parent.parent / "data" / "hostile"
 BUDGET = 0.2
@@ -61,6 +64,7 @@ CASES = {
     ),
 }
 BENIGN_FILES = {"benign_retention.bpmn", "benign_offer.dmn", "benign_channels.dmn"}
+C_LEVEL_FILES = {"c_level.bpmn", "c_level.json"}
 
 
 def load(process_id: str, bpmn: str, dmn: tuple[str, ...] = ()) -> tuple[Any, Any]:
@@ -78,7 +82,7 @@ def start(spec: Any, subspecs: Any, engine: Any, **data: Any) -> BpmnWorkflow:
 
 def test_every_diagram_in_the_corpus_is_exercised() -> None:
     on_disk = {path.name for path in HOSTILE.iterdir()}
-    assert on_disk == {case.file for case in CASES.values()} | BENIGN_FILES
+    assert on_disk == {case.file for case in CASES.values()} | BENIGN_FILES | C_LEVEL_FILES
 
 
 @pytest.mark.parametrize("process_id", sorted(CASES))
@@ -187,3 +191,73 @@ def test_service_failures_reach_the_caller() -> None:
     error = original_error(caught.value)
     assert isinstance(error, ScriptError)
     assert error.detail == "unknown service 'crm_lookup'"
+
+
+# --- C-level attacks: one C call that would hold the GIL, or growth past a limit ---------------
+
+C_LEVEL = json.loads((HOSTILE / "c_level.json").read_text())
+GRACE = 0.25
+MARGIN = 0.6
+"""Slack over budget + grace for a shared, loaded 2-core machine (process start excluded)."""
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ScriptPool]:
+    workers = ScriptPool(2, 512 * 1024 * 1024, GRACE)
+    workers.warm_up()
+    yield workers
+    workers.close()
+
+
+def test_c_level_table_and_diagram_agree() -> None:
+    spec, _ = load("hostile_c_level", "c_level.bpmn")
+    scripts = {
+        name.removeprefix("attack_"): task.script
+        for name, task in spec.task_specs.items()
+        if name.startswith("attack_")
+    }
+    assert scripts == {attack["name"]: attack["script"] for attack in C_LEVEL}
+
+
+@pytest.mark.parametrize("attack", C_LEVEL, ids=[attack["name"] for attack in C_LEVEL])
+def test_c_level_attack_is_refused_or_stopped_in_time(
+    attack: dict[str, str], pool: ScriptPool
+) -> None:
+    engine = make_script_engine(budget_seconds=BUDGET, pool=pool)
+    workflow = start(*load("hostile_c_level", "c_level.bpmn"), engine, attack=attack["name"])
+
+    started = time.monotonic()
+    with pytest.raises(WorkflowTaskException) as caught:
+        workflow.do_engine_steps()
+    elapsed = time.monotonic() - started
+
+    error = original_error(caught.value)
+    assert type(error).__name__ == attack["error"], error
+    assert attack["detail"] in str(error)
+    assert elapsed < BUDGET + GRACE + MARGIN, f"{attack['name']} took {elapsed:.2f} s"
+    failed = workflow.get_tasks(state=TaskState.ERROR)
+    assert [task.task_spec.bpmn_id for task in failed] == [f"attack_{attack['name']}"]
+    assert set(failed[0].data) == {"attack"}  # nothing the script built was kept
+    # the pool still serves: the next script runs (in a fresh worker if this one was killed)
+    assert engine.environment.evaluate("sum(range(10))", {}) == 45
+
+
+def test_memory_limit_stops_a_script_and_the_worker_is_replaced() -> None:
+    small = ScriptPool(1, 96 * 1024 * 1024, GRACE)
+    try:
+        engine = make_script_engine(budget_seconds=2.0, pool=small)
+        workflow = start(
+            *load("hostile_c_level", "c_level.bpmn"), engine, attack="memory_exhaustion"
+        )
+        started = time.monotonic()
+        with pytest.raises(WorkflowTaskException) as caught:
+            workflow.do_engine_steps()
+        elapsed = time.monotonic() - started
+
+        error = original_error(caught.value)
+        assert isinstance(error, ScriptBudgetExceeded)
+        assert "more than the 96 MB of memory a script may use" in error.detail
+        assert elapsed < 2.0 + GRACE + MARGIN
+        assert engine.environment.evaluate("len([0] * 1000)", {}) == 1000
+    finally:
+        small.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,29 @@ from retention_flow.engine.sandbox import (
     make_script_engine,
     original_error,
 )
+from retention_flow.engine.script_pool import ScriptPool
 
 FROZEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 BUDGET = 0.2
 HOSTILE = Path(__file__).parent.parent / "data" / "hostile"
 
 
-@pytest.fixture
-def env() -> SandboxEnvironment:
-    return SandboxEnvironment(budget_seconds=BUDGET, now=lambda: FROZEN)
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ScriptPool]:
+    workers = ScriptPool(2, 512 * 1024 * 1024, 0.25)
+    workers.warm_up()
+    yield workers
+    workers.close()
+
+
+@pytest.fixture(params=["here", "worker"])
+def env(request: pytest.FixtureRequest, pool: ScriptPool) -> SandboxEnvironment:
+    """Every test runs twice: scripts in this process, and (but inline ones) in a worker."""
+    return SandboxEnvironment(
+        budget_seconds=BUDGET,
+        now=lambda: FROZEN,
+        pool=pool if request.param == "worker" else None,
+    )
 
 
 # --- data semantics ----------------------------------------------------------------------------
@@ -403,12 +418,15 @@ def ready_task() -> Any:
     return workflow.get_tasks(state=TaskState.READY)[0]
 
 
-def test_engine_reports_the_failing_line_and_keeps_the_original(ready_task: Any) -> None:
-    engine = make_script_engine(budget_seconds=BUDGET)
+@pytest.mark.parametrize("where", ["here", "worker"])
+def test_engine_reports_the_failing_line_and_keeps_the_original(
+    ready_task: Any, pool: ScriptPool, where: str
+) -> None:
+    engine = make_script_engine(budget_seconds=BUDGET, pool=pool if where == "worker" else None)
     with pytest.raises(WorkflowTaskException) as caught:
-        engine.execute(ready_task, "a = 1\nb = {}[5]")
+        engine.execute(ready_task, "a = 1\nfor i in [1]:\n    b = {}[5]")
     assert isinstance(original_error(caught.value), KeyError)
-    assert (caught.value.line_number, caught.value.error_line) == (2, "b = {}[5]")
+    assert (caught.value.line_number, caught.value.error_line) == (3, "    b = {}[5]")
 
     with pytest.raises(WorkflowTaskException) as caught:
         engine.execute(ready_task, "a = 1\nimport os")

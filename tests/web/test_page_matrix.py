@@ -40,6 +40,10 @@ QUEUE = "agent back_office"
 OWNER = _rule("process_owner")
 AUDITOR = _rule("auditor")
 STEWARDS = _rule("team_lead process_owner auditor")
+OPERATORS = _rule("process_owner admin")
+#: allowed, but the matrix's incident / batch id does not exist: the 404 page
+OPERATORS_MISSING = _rule(hidden="process_owner admin")
+CASE_OPERATORS = _rule("process_owner admin team_lead")
 
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): _rule(USERS),
@@ -81,6 +85,25 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/processes/{process_id}/{version}/choices"): OWNER,
     ("POST", "/processes/{process_id}/{version}/dmn/{name}/try"): OWNER,
     ("GET", "/favicon.ico"): EVERYONE,
+    # an empty form: back to the compare page with the problem (303)
+    ("POST", "/processes/{process_id}/migrations"): _rule("process_owner admin"),
+    # allowed, but there is no such migration: 404 (tests/e2e/test_migration.py)
+    ("GET", "/processes/{process_id}/migrations/{migration_id}"): _rule(
+        hidden="process_owner admin"
+    ),
+    ("GET", "/operations"): OPERATORS,
+    ("GET", "/operations/incidents/{incident_id}"): OPERATORS_MISSING,
+    ("POST", "/operations/incidents/{incident_id}/retry"): OPERATORS_MISSING,
+    ("GET", "/operations/retry"): OPERATORS,
+    ("POST", "/operations/retry"): OPERATORS,  # no reason, not confirmed: the form again (422)
+    ("GET", "/operations/batches/{batch_id}"): OPERATORS_MISSING,
+    ("GET", "/operations/cases/{case_id}"): CASE_OPERATORS,
+    ("GET", "/operations/cases/{case_id}/diagram"): CASE_OPERATORS,
+    # team leads may cancel a case, not suspend it, resume it or correct its data
+    ("POST", "/operations/cases/{case_id}/cancel"): CASE_OPERATORS,
+    ("POST", "/operations/cases/{case_id}/{action}"): OPERATORS,
+    ("GET", "/operations/signals"): OPERATORS,
+    ("POST", "/operations/signals"): OPERATORS,
     ("GET", "/audit"): AUDITOR,
     ("GET", "/audit/verify"): AUDITOR,
     ("GET", "/audit/cases/{case_id}"): AUDITOR,
@@ -127,6 +150,10 @@ def _request(page: PageClient, method: str, path: str, persona: str, ids: dict[s
         data["password"] = "correct horse battery"
     elif path.endswith("/assign"):
         data = {"assignee": "agent", "reason": "matrix"}
+    elif path.startswith("/operations/cases/"):
+        data = {"reason": "matrix", "confirm": "yes"}
+    elif path == "/operations/signals":
+        data = {"name": "matrix_signal"}
     return page.post(url, data)
 
 
@@ -155,8 +182,9 @@ def test_page_authorisation(
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
-        ids |= model | {"statement_id": "no-such-statement"}
-        ids |= {"page_no": "1", "field": "offer"}
+        ids |= model | {"statement_id": "no-such-statement", "migration_id": "no-such"}
+        ids |= {"page_no": "1", "field": "offer", "action": "suspend"}
+        ids |= {"incident_id": "no-such-incident", "batch_id": "no-such-batch"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(pages[persona], method, path, persona, ids)

@@ -135,6 +135,11 @@ def test_the_submitted_form_is_read_back_as_typed_data() -> None:
         "note": " hi ",
     }
     assert forms.parse(SCHEMA, {"count": "three"}) == {"count": "three"}  # the schema says no
+    # numbers JSON cannot hold stay text too (no NaN, infinity or 30-digit integer reaches
+    # the case): the schema check then names the field
+    for share in ("NaN", "inf", "-Infinity", "1e400"):
+        assert forms.parse(SCHEMA, {"share": share}) == {"share": share}
+    assert forms.parse(SCHEMA, {"count": "9" * 30}) == {"count": "9" * 30}
 
 
 def test_a_refused_reassignment_is_explained_on_the_team_page(

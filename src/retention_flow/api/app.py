@@ -29,6 +29,7 @@ from .routes import (
     incidents,
     kpis,
     messages,
+    migrations,
     partners,
     processes,
     scans,
@@ -61,6 +62,8 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
         before_gc = gc.get_threshold()
         if context.settings.api_gc_thresholds is not None:
             gc.set_threshold(*context.settings.api_gc_thresholds)
+        if context.script_pool is not None:
+            context.script_pool.start()  # not on the first request that runs a script
         threads = context.settings.api_threads_for(context.db.dialect.name)
         if threads:
             # fewer threads than anyio's 40: less GIL convoying under load
@@ -84,15 +87,16 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
     routers = (auth, processes, cases, case_control, incidents, messages, signals, tasks, audit)
-    for module in (*routers, partners, kpis, scans):
+    for module in (*routers, partners, kpis, scans, migrations):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers. On the event loop, not the request threads: a
+        probe must not queue behind requests that wait (for a script worker, a lock...)."""
         return {"status": "ok"}
 
     @app.get("/ready", tags=["ops"], responses={503: {"description": "not ready"}})
@@ -119,7 +123,14 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (403, "not allowed"),
         (404, "not found"),
         (409, "conflict"),
-        (422, "invalid input"),
+        (413, "too large: the request body, or case data past a limit (`errors[].limit`)"),
+        (
+            422,
+            "invalid input: a field that does not validate (`errors[].field` names its path); "
+            "JSON that is not interoperable (NaN, Infinity, a lone surrogate, an integer "
+            "beyond 2**53, a duplicate key); malformed JSON, whose `errors[0]` carries the "
+            "line and column",
+        ),
     )
 }
 _METRICS_PROBLEMS: dict[int | str, dict[str, Any]] = {

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import errors as e
@@ -92,6 +92,19 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.RetentionFlowError)
     async def domain_error(_request: Request, exc: e.RetentionFlowError) -> JSONResponse:
+        return _domain_problem(exc)
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        # the JSON columns' encoder (core.strict_json) refused a value: the database
+        # layer's own guard, answered like the door's refusal
+        if isinstance(exc.orig, e.RetentionFlowError):
+            return _domain_problem(exc.orig)
+        if isinstance(exc, DataError):
+            return await data_error(request, exc)
+        return await unexpected(request, exc)
+
+    def _domain_problem(exc: e.RetentionFlowError) -> JSONResponse:
         status = status_of(exc)
         if status == 500:
             log.error("unmapped error %s: %s", exc.code, exc.detail)

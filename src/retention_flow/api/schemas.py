@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Largest value of an integer column (PostgreSQL ``integer``).
 MAX_INT = 2**31 - 1
+
+
+class CaseStatus(StrEnum):
+    """A case's status (the ``status`` filter of case lists)."""
+
+    active = "active"
+    completed = "completed"
+    cancelled = "cancelled"
+    incident = "incident"
 
 
 class Problem(BaseModel):

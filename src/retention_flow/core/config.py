@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     script_budget_seconds: float = Field(
         default=1.0, gt=0, description="wall-clock budget for one script or expression"
     )
+    script_workers: int = Field(
+        default=2,
+        ge=0,
+        description="worker processes per serving process that run diagram scripts (0: run "
+        "them in the serving process, where one C call can freeze it; tests and tools only)",
+    )
+    script_memory_mb: int = Field(
+        default=512, ge=128, description="address-space limit of a script worker process"
+    )
+    script_kill_grace_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="a script worker still busy this long after the budget is killed",
+    )
+    script_max_data_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="largest task data (as JSON text, about) a script or expression may leave",
+    )
     default_due: str = Field(default="P1D", description="ISO duration: default work item due time")
     default_priority: int = Field(default=50, ge=0, le=100)
     workflow_cache_size: int = Field(
@@ -55,6 +74,15 @@ class Settings(BaseSettings):
         default=True,
         description="`serve` also runs the worker (timers, jobs) in a background thread; "
         "false for deployments that run `retention-flow worker` separately",
+    )
+    job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a worker holds a job it took; a job whose worker died runs "
+        "again once its lease has passed (longer than the slowest job's run)",
+    )
+    migration_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
     )
     api_threads: int | None = Field(
         default=None,
@@ -86,6 +114,12 @@ class Settings(BaseSettings):
         gt=0,
         description="after how long an unanswered Idempotency-Key reservation counts as "
         "abandoned (its request died before its work committed) and may run again",
+    )
+    idempotency_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="how long an Idempotency-Key's answer is kept (and replayed) after the "
+        "request that sent it first; the same key later is a new request",
     )
     token_ttl_minutes: int = Field(default=60, ge=1, description="access token lifetime")
     session_ttl_minutes: int = Field(
@@ -136,6 +170,23 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
+    )
+    case_data_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="largest case data (its JSON encoding, in bytes) a request may send or a "
+        "step may leave (413)",
+    )
+    case_data_max_keys: int = Field(
+        default=2000,
+        ge=10,
+        description="most object members plus array items in case data, all levels (413)",
+    )
+    case_data_max_depth: int = Field(
+        default=16, ge=2, description="deepest nesting of objects/arrays in case data (422)"
+    )
+    case_data_max_string: int = Field(
+        default=32_768, ge=64, description="longest string (characters) in case data (422)"
     )
     scan_threads: int = Field(
         default=1,

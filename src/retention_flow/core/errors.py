@@ -105,6 +105,19 @@ class IncidentNotOpen(Conflict):
     code = "incident_not_open"
 
 
+class IdempotencyKeyInFlight(Conflict):
+    """A request with the same idempotency key (same user, same operation) is still running."""
+
+    code = "idempotency_key_in_flight"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """The idempotency key was already used by this user for a different request."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
 class MessageNotCorrelated(RetentionFlowError):
     code = "message_not_correlated"
     title = "Message not correlated"

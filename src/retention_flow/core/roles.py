@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 ROLES = frozenset(
     {"agent", "team_lead", "back_office", "partner", "process_owner", "auditor", "admin", "system"}
 )
 SKILL_GROUPS = frozenset({"telemarketing", "inbound", "specialist"})
 WORK_ROLES = ROLES | SKILL_GROUPS
+
+
+class WorkRole(StrEnum):
+    """A role or skill group that works tasks (``core.roles.WORK_ROLES``)."""
+
+    agent = "agent"
+    team_lead = "team_lead"
+    back_office = "back_office"
+    partner = "partner"
+    process_owner = "process_owner"
+    auditor = "auditor"
+    admin = "admin"
+    system = "system"
+    telemarketing = "telemarketing"
+    inbound = "inbound"
+    specialist = "specialist"
+
+
+assert {r.value for r in WorkRole} == WORK_ROLES  # noqa: S101  (one list, two spellings)
 
 
 def normalise_role(name: str) -> str:

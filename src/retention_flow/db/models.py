@@ -291,14 +291,37 @@ class LoginThrottle(SQLModel, table=True):
 
 
 class IdempotencyKey(SQLModel, table=True):
-    """A request made once: its key, a fingerprint of the request, and the answer given."""
+    """A request made once: the key its user chose for one operation, a fingerprint of
+    the request, and the answer given, kept until ``expires_at`` (see
+    ``services/idempotency.py``). Keys are per (owner, scope): two users' equal keys, or
+    one user's key on two operations, are different requests."""
 
     __tablename__ = "idempotency_key"
 
-    scope: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(primary_key=True, max_length=200)  # the user who sent the key
+    scope: str = Field(primary_key=True, max_length=200)  # the operation
     key: str = Field(primary_key=True, max_length=200)
     fingerprint: str = Field(max_length=64)
     state: str = Field(max_length=20)  # pending | done
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     created_by: str = Field(max_length=200)
     created_at: datetime = _dt()
+    expires_at: datetime = _dt(index=True)
+
+
+class CampaignStart(SQLModel, table=True):
+    """One case a campaign batch started, in slot ``slot`` (0 .. size-1) of the batch.
+
+    Written in the case start's own transaction, so the rows of a batch are exactly the
+    cases it started: a re-run after its worker died only fills the free slots, and the
+    primary key and the (batch, customer) key refuse a second start however runs overlap.
+    """
+
+    __tablename__ = "campaign_start"
+    __table_args__ = (UniqueConstraint("batch_id", "customer_id"),)
+
+    batch_id: str = Field(primary_key=True, max_length=200)
+    slot: int = Field(primary_key=True)
+    customer_id: str = Field(max_length=200)
+    case_id: str = Field(max_length=36)
+    started_at: datetime = _dt()

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from ..core import strict_json
 from ..core.config import Settings, ensure_sqlite_dir
 
 #: Execution option asking a SQLite transaction to take the write lock at BEGIN.
@@ -25,6 +26,7 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
         ensure_sqlite_dir(url)
         engine = create_engine(
             url,
+            json_serializer=strict_json.dumps,
             connect_args={
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
@@ -32,7 +34,12 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": settings.db_pool_size}
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        # one encoder for every JSON column: what it refuses, no path can store
+        "json_serializer": strict_json.dumps,
+    }
     return create_engine(url, **kwargs)
 
 

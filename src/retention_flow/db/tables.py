@@ -10,6 +10,7 @@ from .channels import ContractChange, Customer, Letter, SettlementLine
 from .models import (
     AuditEvent,
     AuditHead,
+    CampaignStart,
     Case,
     CaseKey,
     Deployment,
@@ -47,6 +48,7 @@ AUDIT_HEAD = _t(AuditHead)
 USER = _t(User)
 IDEMPOTENCY_KEY = _t(IdempotencyKey)
 REVOKED_TOKEN = _t(RevokedToken)
+CAMPAIGN_START = _t(CampaignStart)
 LOGIN_THROTTLE = _t(LoginThrottle)
 
 CONTRACT_CHANGE = _t(ContractChange)
@@ -63,3 +65,9 @@ INCIDENT_BATCH = _t(IncidentBatch)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)
+
+# case migrations (db/case_migration.py)
+from .case_migration import CaseMigration, CaseMigrationItem  # noqa: E402
+
+CASE_MIGRATION = _t(CaseMigration)
+CASE_MIGRATION_ITEM = _t(CaseMigrationItem)

@@ -34,6 +34,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from ..core import strict_json
 from ..core.errors import (
     MessageNotCorrelated,
     RetentionFlowError,
@@ -167,6 +168,7 @@ class Runtime:
 
         def did_complete(task: Any) -> None:
             completed.append(task)
+            check_output(task)
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)
             if bpmn_id:
                 ran.append(bpmn_id)
@@ -361,6 +363,21 @@ def data_changes(completed: list[Any]) -> dict[str, Any]:
             if parent.get(key, _MISSING) != value:
                 changes[key] = value
     return changes
+
+
+def check_output(task: Any) -> None:
+    """Refuse what a script, decision or service task left that is not interoperable
+    JSON (NaN, an infinity, a lone surrogate, a huge integer, a datetime...): raised
+    inside the engine loop, it becomes an incident naming the element."""
+    parent = task.parent.data if task.parent is not None else {}
+    changed = {k: v for k, v in task.data.items() if parent.get(k, _MISSING) != v}
+    if changed:
+        found = strict_json.problems(changed)
+        if found:
+            first = found[0]
+            raise strict_json.JsonRefused(
+                f"the step left {first['field']}: {first['message']}", errors=found
+            )
 
 
 def _definitions(definition: Any) -> list[Any]:

@@ -3,34 +3,40 @@
 Process owners write Python in diagrams; SpiffWorkflow runs it with plain ``exec``/``eval``
 unless given another environment. ``SandboxEnvironment`` keeps SpiffWorkflow's data semantics
 (task data in as variables, assignments out) but compiles with RestrictedPython plus a policy
-of our own, exposes only an allow-list of builtins and helpers, checks operations that could
-build huge results in C, and stops a script that runs past its time budget.
+of our own (``sandbox_policy``), exposes only an allow-list of builtins and helpers, checks
+operations that could build huge results in C, and stops a script that runs past its budget.
 
-How the time budget works. The policy puts a ``_tick_()`` check at the top of every loop
-body, function and lambda and into every comprehension; past the deadline each tick raises
-``_BudgetInterrupt`` (a ``BaseException``, so ``except Exception`` in a script does not
-catch it), and raises again at the next tick if a script swallowed it, so after the deadline
-a script can only run a bounded amount of straight-line code. Work done in C in one
-operation is bounded by the size checks instead. (A ``sys.settrace`` tracer was tried
-first: on CPython 3.11 ``while True: pass`` produces no line events and tracing switches
-off once the tracer raises, so it protected nothing the ticks do not, at 6x the cost.)
+Where scripts run. One C call (``str([x] * 20)`` on a big list, comparing or hashing an
+exponentially shared tuple, sorting) holds the GIL for as long as it takes, so no check in
+the serving process can interrupt it, and it freezes every request of that process. With a
+``ScriptPool`` (the service layer always gives one) only *inline* scripts run in the serving
+process: straight-line code whose cost the task data bounds (``sandbox_policy.is_inline``:
+gateway conditions, DMN cells, ``outcome = "retained"``). Every other script and expression
+runs in a worker process with a memory limit (``RLIMIT_AS``) and a CPU limit, and is killed
+when it runs past its budget plus a grace period (``script_pool``). Task data goes to the
+worker and comes back as data; what a script leaves is checked for size there, under the
+budget, before the serving process decodes it.
+
+How the time budget works inside a run. The policy puts a ``_tick_()`` check at the top of
+every loop body, function and lambda and into every comprehension; past the deadline each
+tick raises ``_BudgetInterrupt`` (a ``BaseException``, so ``except Exception`` in a script
+does not catch it), and raises again at the next tick if a script swallowed it, so after the
+deadline a script can only run a bounded amount of straight-line code. Work done in C in one
+operation is bounded by the size checks, and in a worker by the kill. (A ``sys.settrace``
+tracer was tried first: on CPython 3.11 ``while True: pass`` produces no line events and
+tracing switches off once the tracer raises, so it protected nothing the ticks do not.)
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import CodeType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
-from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -38,146 +44,42 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from retention_flow.core.errors import ScriptBudgetExceeded, ScriptError, ScriptRefused
 from retention_flow.engine import sandbox_helpers as h
-from retention_flow.engine.sandbox_helpers import FORBIDDEN_NAMES, SAFE_BUILTINS
+from retention_flow.engine import sandbox_limits as limits
+from retention_flow.engine.sandbox_dates import make_now
+from retention_flow.engine.sandbox_helpers import SAFE_BUILTINS
+from retention_flow.engine.sandbox_policy import (
+    SCRIPT_FILENAME,
+    CompiledScript,
+    compile_script,
+)
 
-SCRIPT_FILENAME = "<bpmn-script>"
-COMPILE_CACHE_SIZE = 2048
+if TYPE_CHECKING:
+    from retention_flow.engine.script_pool import ScriptPool
 
-_BINOP_GUARDS = {
-    ast.Pow: "_pow_",
-    ast.Mult: "_mul_",
-    ast.LShift: "_lshift_",
-    ast.Add: "_add_",
-    ast.Mod: "_mod_",
-}
-_ERROR_LINE = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
+__all__ = ["SCRIPT_FILENAME", "SandboxEnvironment", "compile_script", "make_script_engine"]
+
+DEFAULT_MAX_DATA_BYTES = 2 * 1024 * 1024
 
 
 class _BudgetInterrupt(BaseException):
     """Stops a script past its deadline; ``except Exception`` in a script does not catch it."""
 
 
-class _SandboxPolicy(RestrictingNodeTransformer):
-    """RestrictedPython's policy plus our refusals and the rewrites of size-risky operations."""
-
-    def _refuse(self, node: ast.AST, what: str) -> None:
-        self.error(node, f"{what} is not allowed")
-
-    def visit_Import(self, node: ast.Import) -> ast.AST:
-        self._refuse(node, f"import of '{', '.join(alias.name for alias in node.names)}'")
-        return node
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
-        self._refuse(node, f"import from '{node.module or '.'}'")
-        return node
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self._refuse(node, "a class definition")
-        return node
-
-    def visit_While(self, node: ast.While) -> Any:
-        node = super().visit_While(node)
-        node.body.insert(0, self._tick(node))
-        return node
-
-    def visit_For(self, node: ast.For) -> Any:
-        node = super().visit_For(node)
-        node.body.insert(0, self._tick(node))
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
-        node = super().visit_FunctionDef(node)
-        node.body.insert(0, self._tick(node))
-        return node
-
-    def visit_Lambda(self, node: ast.Lambda) -> Any:
-        node = super().visit_Lambda(node)
-        node.body = self._call("_tick_", node.body, node.body)
-        return node
-
-    def visit_comprehension(self, node: ast.comprehension) -> Any:
-        node = super().visit_comprehension(node)
-        node.ifs.insert(0, self._call("_tick_", node.iter))
-        return node
-
-    def visit_BinOp(self, node: ast.BinOp) -> Any:
-        node = self.node_contents_visit(node)
-        guard = _BINOP_GUARDS.get(type(node.op))
-        return node if guard is None else self._call(guard, node, node.left, node.right)
-
-    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
-        node = self.node_contents_visit(node)
-        if node.format_spec is not None:
-            spec, conversion = node.format_spec, ast.Constant(node.conversion)
-            node.value = self._call("_format_", node, node.value, spec, conversion)
-            node.format_spec, node.conversion = None, -1
-        return node
-
-    def _tick(self, where: ast.stmt) -> ast.Expr:
-        statement = ast.Expr(self._call("_tick_", where))
-        copy_locations(statement, where)
-        return statement
-
-    @staticmethod
-    def _call(helper: str, where: ast.AST, *args: ast.expr) -> ast.Call:
-        call = ast.Call(func=ast.Name(helper, ast.Load()), args=list(args), keywords=[])
-        copy_locations(call, where)
-        return call
-
-
-class CompiledScript(NamedTuple):
-    code: CodeType
-    unbound_forbidden: tuple[str, ...]
-    """Forbidden names the script reads without assigning; refused unless task data has them."""
-
-
-def _refusal(errors: list[str] | tuple[str, ...]) -> ScriptRefused:
-    details = []
-    for error in errors:
-        match = _ERROR_LINE.match(error)
-        line, message = (int(match[1]), match[2]) if match else (None, error)
-        details.append({"line": line, "message": message})
-    return ScriptRefused("; ".join(errors), errors=details)
-
-
-@functools.lru_cache(maxsize=COMPILE_CACHE_SIZE)
-def compile_script(source: str, mode: Literal["exec", "eval"]) -> CompiledScript:
-    """Compile a script (``exec``) or expression (``eval``) under the sandbox policy.
-
-    Cached per source string: the same gateway condition runs for every case. Refusals are
-    raised as ``ScriptRefused`` (and, being exceptions, not cached).
-    """
-    if mode == "eval":
-        source = source.strip()
-    try:
-        tree = ast.parse(source, SCRIPT_FILENAME, mode)
-    except SyntaxError as err:
-        raise _refusal([f"Line {err.lineno}: syntax error: {err.msg}"]) from None
-    loaded: set[str] = set()
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.FunctionDef | ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(tree, SCRIPT_FILENAME, policy=_SandboxPolicy)
-    if result.errors:
-        raise _refusal(result.errors)
-    return CompiledScript(result.code, tuple(sorted((loaded - bound) & FORBIDDEN_NAMES)))
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+#: Builds the helpers one script run gets beside the builtins (``business_due``), for the
+#: moment it runs at; they must pickle: a worker process gets the same ones.
+HelperFactory = Callable[[datetime], Mapping[str, Any]]
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """A ``TaskDataEnvironment`` look-alike that runs scripts in the sandbox.
 
     Task data shadows builtins and helpers (a variable called ``type`` or ``now`` works);
-    the guard names RestrictedPython calls (``_getattr_``...) cannot be shadowed.
+    the guard names RestrictedPython calls (``_getattr_``...) cannot be shadowed. Without a
+    ``pool`` every script runs in this process (guards only: what the workers themselves do).
     """
 
     def __init__(
@@ -186,17 +88,20 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         budget_seconds: float = 1.0,
         service_handlers: Mapping[str, Callable[..., Any]] | None = None,
         now: Callable[[], datetime] | None = None,
-        helpers: Mapping[str, Callable[..., Any]] | None = None,
+        helpers: HelperFactory | None = None,
+        pool: ScriptPool | None = None,
+        max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
     ) -> None:
         super().__init__({})
         self.budget_seconds = budget_seconds
         self.service_handlers = dict(service_handlers or {})
+        self.clock = now or _utc_now
+        self.helpers = helpers
+        self.pool = pool
+        self.max_data_bytes = max_data_bytes
+        self._builtins = {**SAFE_BUILTINS, "now": make_now(self.clock)}
         self._guards: dict[str, Any] = {
-            "__builtins__": {
-                **SAFE_BUILTINS,
-                "now": h.make_now(now or _utc_now),
-                **(helpers or {}),
-            },
+            "__builtins__": self._builtins,
             "_getattr_": h.guarded_getattr,
             "_getitem_": lambda obj, key: obj[key],
             "_getiter_": iter,
@@ -204,7 +109,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_inplacevar_": h.guarded_inplacevar,
-            "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
+            "_apply_": h.guarded_apply,
+            "_str_": h.guarded_apply,
             "_print_": h.discarding_print,
             "_format_": h.guarded_format,
             "_pow_": h.guarded_pow,
@@ -213,7 +119,19 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             "_add_": h.guarded_add,
             "_mod_": h.guarded_mod,
         }
+        self._inline_guards = {
+            **self._guards,
+            "_add_": limits.inline_add,
+            "_mul_": limits.inline_mul,
+            "_mod_": limits.inline_mod,
+        }
         self._reserved = frozenset(self._guards) | {"_tick_"}
+
+    def _guards_for(self, inline: bool) -> dict[str, Any]:
+        guards = self._inline_guards if inline else self._guards
+        if self.helpers is None:
+            return guards
+        return {**guards, "__builtins__": {**self._builtins, **self.helpers(self.clock())}}
 
     def evaluate(
         self,
@@ -224,8 +142,22 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         compiled = compile_script(expression, "eval")
         external = external_context or {}
         self._check_unbound(compiled, context, external)
-        result = self._run(compiled.code, {**external, **context, **self._guards})
-        if not h.is_result_data(result):
+        if compiled.inline or self.pool is None:
+            try:
+                return self._evaluate_here(compiled, context, external)
+            except limits.NeedsWorker:
+                if self.pool is None:
+                    return self._evaluate_here(compiled._replace(inline=False), context, external)
+        return self._in_worker("eval", expression, context, external)
+
+    def _evaluate_here(
+        self, compiled: CompiledScript, context: Mapping[str, Any], external: Mapping[str, Any]
+    ) -> Any:
+        guards = self._guards_for(compiled.inline)
+        result = self._run(compiled.code, {**external, **context, **guards})
+        if not compiled.inline:
+            limits.check_task_data({"result": result}, self.max_data_bytes, "the expression")
+        if not limits.is_result_data(result):
             raise ScriptRefused(f"an expression producing a {type(result).__name__} is not allowed")
         return result
 
@@ -238,8 +170,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """Run a script with the task data as its variables, updating ``context`` in place.
 
         Afterwards only plain data stays: functions, generators, sets, datetimes... and the
-        sandbox's own names are removed. If the script fails, the task data's top-level keys
-        are put back as they were (in-place changes to nested lists and dicts are not undone).
+        sandbox's own names are removed; the task data must fit in ``max_data_bytes``. If the
+        script fails, the task data's top-level keys are put back as they were (in a worker,
+        nested changes are undone too: the worker changed a copy).
         """
         compiled = compile_script(script, "exec")
         external = external_context or {}
@@ -247,20 +180,63 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         if clashes:
             raise ValueError(f"task data overwrites data object(s): {sorted(clashes)}")
         self._check_unbound(compiled, context, external)
+        if compiled.inline or self.pool is None:
+            try:
+                self._execute_here(compiled, context, external)
+                return True
+            except limits.NeedsWorker:
+                if self.pool is None:
+                    self._execute_here(compiled._replace(inline=False), context, external)
+                    return True
+        result = self._in_worker("exec", script, context, external)
+        context.clear()
+        context.update(result)
+        return True
+
+    def _execute_here(
+        self, compiled: CompiledScript, context: dict[str, Any], external: Mapping[str, Any]
+    ) -> None:
         before = dict(context)
         context.update(external)
-        context.update(self._guards)
+        context.update(self._guards_for(compiled.inline))
         try:
             self._run(compiled.code, context)
+            for key in list(context):
+                if key in self._reserved or key in external:
+                    del context[key]
+            # sized first: is_plain would walk a huge or exponentially shared value for long;
+            # an inline script can only have changed the names it assigns
+            changed = (
+                {k: context[k] for k in compiled.assigned if k in context}
+                if compiled.inline
+                else context
+            )
+            limits.check_task_data(changed, self.max_data_bytes, "the script")
+            for key in [key for key, value in context.items() if not limits.is_plain(value)]:
+                del context[key]
+            context.update({k: v for k, v in before.items() if k in self._reserved})
         except BaseException:
             context.clear()
             context.update(before)
             raise
-        for key in list(context):
-            if key in self._reserved or key in external or not h.is_plain(context[key]):
-                del context[key]
-        context.update({k: v for k, v in before.items() if k in self._reserved})
-        return True
+
+    def _in_worker(
+        self,
+        kind: str,
+        source: str,
+        context: Mapping[str, Any],
+        external: Mapping[str, Any],
+    ) -> Any:
+        if self.pool is None:
+            raise ScriptError("no script worker pool")
+        moment = self.clock()
+        options = {
+            "budget_seconds": self.budget_seconds,
+            "now": moment,
+            "helpers": dict(self.helpers(moment)) if self.helpers is not None else {},
+            "max_data_bytes": self.max_data_bytes,
+        }
+        return self.pool.run((kind, source, dict(context), dict(external), options))
 
     def call_service(
         self,
@@ -361,7 +337,7 @@ class SandboxScriptEngine(PythonScriptEngine):
         return _wrap(detail, task, err, line_number=line_number, error_line=error_line)
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
-        line_number = 0
+        line_number = getattr(err, "script_line", None) or 0  # reported by a worker process
         if isinstance(err, ScriptRefused) and err.errors:
             line_number = err.errors[0].get("line") or 0
         frame = err.__traceback__
@@ -396,7 +372,9 @@ def make_script_engine(
     budget_seconds: float = 1.0,
     service_handlers: Mapping[str, Callable[..., Any]] | None = None,
     now: Callable[[], datetime] | None = None,
-    helpers: Mapping[str, Callable[..., Any]] | None = None,
+    helpers: HelperFactory | None = None,
+    pool: ScriptPool | None = None,
+    max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
 ) -> SandboxScriptEngine:
     """The script engine to give every ``BpmnWorkflow`` (``script_engine=...``)."""
     return SandboxScriptEngine(
@@ -405,5 +383,7 @@ def make_script_engine(
             service_handlers=service_handlers,
             now=now,
             helpers=helpers,
+            pool=pool,
+            max_data_bytes=max_data_bytes,
         )
     )

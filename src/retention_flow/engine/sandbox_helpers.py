@@ -4,7 +4,10 @@ Everything here runs *inside* a script's call, so it must be cheap and must neve
 script anything but plain data or one of these functions. Operations that CPython performs
 in C without returning to a traced line (``2 ** 10 ** 10``, ``'a' * 10 ** 9``,
 ``'x'.ljust(10 ** 10)``...) cannot be stopped by the time budget, so they are checked here
-before they run: each guard computes the size of the result and refuses it when too large.
+before they run: each guard computes the size of the result and refuses it when too large,
+with a message naming the operation. They are the first line: what they cannot see coming
+(comparing exponentially shared tuples, ``sorted(..., key=str)``) is stopped by killing the
+script's worker process (``script_pool``).
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
-import math
 import operator
 import re
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from retention_flow.core.clock import utc_iso
 from retention_flow.core.errors import ScriptRefused
+from retention_flow.engine.sandbox_dates import (
+    add_duration,
+    ceil,
+    days_between,
+    floor,
+    parse_date,
+)
+from retention_flow.engine.sandbox_limits import check_container_text
 
 MAX_ITEMS = 1_000_000
 """Largest sequence or string a single operation may produce."""
@@ -33,7 +41,9 @@ MAX_INT_BITS = 100_000
 MAX_FORMAT_NUMBER = 10_000
 """Largest width or precision in a format spec (``f'{x:>99999}'``, ``'%99999d' % x``)."""
 MAX_ROUND_DIGITS = 10_000
-MAX_PLAIN_DEPTH = 100
+MAX_STR_DIGITS = 4_300
+"""Longest integer turned into text (CPython's own default limit, set in script workers)."""
+MAX_STR_INT_BITS = int(MAX_STR_DIGITS * 3.3219)
 
 _SEQUENCES = (str, bytes, list, tuple)
 _DIGITS = re.compile(r"\d+")
@@ -106,6 +116,9 @@ def guarded_mod(left: Any, right: Any) -> Any:
             if "*" in (width, precision):
                 raise refuse("'*' width in a '%' format")
             _check_format_numbers(width + " " + precision, "'%' format")
+        values = right if isinstance(right, tuple) else (right,)
+        for value in values:
+            _check_text_of(value, "'%' format")
     return left % right
 
 
@@ -150,8 +163,16 @@ def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     return _INPLACE[op](target, value)
 
 
+def _check_text_of(value: Any, what: str) -> None:
+    """Turning a container or a huge integer into text is one C call: check its size first."""
+    if isinstance(value, int) and value.bit_length() > MAX_STR_INT_BITS:
+        raise refuse(f"{what} of an integer of more than {MAX_STR_DIGITS:,} digits")
+    check_container_text(value, MAX_ITEMS, what)
+
+
 def guarded_format(value: Any, spec: str, conversion: int) -> str:
     """Formats an f-string field (``f'{value!r:>10}'``) after checking its width and precision."""
+    _check_text_of(value, "an f-string")
     if conversion == ord("r"):
         value = repr(value)
     elif conversion == ord("a"):
@@ -210,6 +231,14 @@ _GROWING_METHODS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "translate": _translate,
 }
+
+
+def _extend(target: list[Any], iterable: Iterable[Any]) -> None:
+    if isinstance(iterable, Sized):
+        _check_items(len(target) + len(iterable), "extend()")
+    target.extend(iterable)
+
+
 _DENIED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"format", "format_map", "mro", "to_bytes"}
 
 
@@ -222,6 +251,8 @@ def guarded_getattr(obj: Any, name: str) -> Any:
     """
     if name.startswith("_") or name in _DENIED_ATTRIBUTES:
         raise refuse(f"attribute '{name}' of {type(obj).__name__}")
+    if name == "extend" and type(obj) is list:
+        return functools.partial(_extend, obj)
     if name in _GROWING_METHODS:
         if type(obj) in (str, bytes):
             return functools.partial(_GROWING_METHODS[name], obj, getattr(obj, name))
@@ -250,6 +281,20 @@ def guarded_range(*args: int) -> range:
     return result
 
 
+def guarded_str(*args: Any, **kwargs: Any) -> str:
+    """``str(x)``: a container's text is built in one C call, so its size is checked first."""
+    if len(args) == 1 and not kwargs:
+        _check_text_of(args[0], "str()")
+    return str(*args, **kwargs)
+
+
+def guarded_apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``_apply_`` (calls with ``*args``/``**kwargs``) and ``_str_`` (``str(x)`` calls)."""
+    if func is str:
+        return guarded_str(*args, **kwargs)
+    return func(*args, **kwargs)
+
+
 def guarded_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
     if not isinstance(start, int | float):
         raise refuse("sum() with a non-numeric start")
@@ -262,102 +307,7 @@ def guarded_round(number: Any, ndigits: int | None = None) -> Any:
     return round(number, ndigits)
 
 
-# --- helpers for retention diagrams ----------------------------------------------------------
-
-_DURATION = re.compile(
-    r"(?P<sign>-)?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?"
-    r"(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
-    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?"
-)
-
-
-def parse_date(value: str | datetime | date) -> datetime:
-    """An ISO-8601 date or date-time as an aware datetime; naive values are taken as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"not an ISO-8601 date: {value!r}") from None
-    else:
-        raise TypeError(f"parse_date() needs an ISO-8601 string, not {type(value).__name__}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    year, month_index = divmod(moment.month - 1 + months, 12)
-    year += moment.year
-    month = month_index + 1
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_month - timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
-
-
-def add_duration(iso_datetime: str | datetime, iso_duration: str) -> str:
-    """``add_duration('2026-01-31', 'P1M') == '2026-02-28'``; a date-time comes back in UTC.
-
-    Years and months follow the calendar (clamped to the month's last day); a leading ``-``
-    subtracts. A plain date stays a plain date when the duration has no time part.
-    """
-    match = _DURATION.fullmatch(iso_duration.strip())
-    if match is None or not any(v for k, v in match.groupdict().items() if k != "sign"):
-        raise ValueError(f"not an ISO-8601 duration: {iso_duration!r}")
-    parts = {k: v for k, v in match.groupdict().items() if v and k != "sign"}
-    sign = -1 if match["sign"] else 1
-    moment = _add_months(
-        parse_date(iso_datetime),
-        sign * (12 * int(parts.pop("years", 0)) + int(parts.pop("months", 0))),
-    )
-    delta = timedelta(**{k: sign * float(v.replace(",", ".")) for k, v in parts.items()})
-    moment += delta
-    date_only = isinstance(iso_datetime, str) and len(iso_datetime.strip()) == 10
-    if date_only and "T" not in iso_duration:
-        return moment.date().isoformat()
-    return utc_iso(moment)
-
-
-def days_between(start: str | datetime, end: str | datetime) -> int:
-    """Calendar days (in UTC) from ``start`` to ``end``; negative when ``end`` is earlier."""
-    return (parse_date(end).astimezone(UTC).date() - parse_date(start).astimezone(UTC).date()).days
-
-
-def make_now(clock: Callable[[], datetime]) -> Callable[[], str]:
-    def now() -> str:
-        """The current time as an ISO-8601 UTC string (``2026-01-05T09:00:00Z``)."""
-        return utc_iso(clock())
-
-    return now
-
-
-def floor(value: float) -> int:
-    return math.floor(value)
-
-
-def ceil(value: float) -> int:
-    return math.ceil(value)
-
-
-# --- task-data hygiene -------------------------------------------------------------------------
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def is_plain(value: Any, depth: int = 0) -> bool:
-    """True for JSON-serialisable data: scalars, lists/tuples and dicts with scalar keys."""
-    if isinstance(value, _SCALARS):
-        return True
-    if depth >= MAX_PLAIN_DEPTH:
-        return False
-    if isinstance(value, list | tuple):
-        return all(is_plain(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, _SCALARS) and is_plain(item, depth + 1) for key, item in value.items()
-        )
-    return False
+# --- print ------------------------------------------------------------------------------------
 
 
 class _DiscardedPrint:
@@ -373,15 +323,6 @@ class _DiscardedPrint:
 def discarding_print(_getattr_: Any = None) -> _DiscardedPrint:
     """RestrictedPython's ``_print_`` hook."""
     return _DiscardedPrint()
-
-
-def is_result_data(value: Any) -> bool:
-    """What an expression may hand back to SpiffWorkflow: data, never code or generators."""
-    if isinstance(value, datetime | date | timedelta | range):
-        return True
-    if isinstance(value, set | frozenset):
-        return all(is_plain(item) for item in value)
-    return is_plain(value)
 
 
 # --- what scripts see ------------------------------------------------------------------------

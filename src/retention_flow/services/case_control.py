@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, update
 from sqlmodel import Session
 
+from ..core.data_limits import check_limits
 from ..core.errors import CaseConflict, CaseNotActive, CaseSuspended, ValidationFailed
 from ..db.session import write_session
 from ..engine.data_patch import merge_patch, patch_open_tasks
@@ -254,6 +255,7 @@ def patch_case_data(
                 raise CaseNotActive(f"case {case_id} is {head.status}")
             bundle = bundle_for(ctx, session, head.deployment_id)
             new_data = merge_patch(head.data, check_data_patch(bundle, head.data, patch))
+            check_limits(new_data, ctx.data_limits)  # the corrected data stays within limits
             old, new = diff(head.data, new_data)
             if not new:
                 raise ValidationFailed(

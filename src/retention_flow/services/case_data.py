@@ -11,11 +11,11 @@ Removing a key (``null``) is always allowed.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ..core import strict_json
 from ..core.errors import ValidationFailed
 from ..engine.bundle import CompiledBundle
 from ..engine.data_patch import merge_patch
@@ -63,12 +63,7 @@ def check_data_patch(bundle: CompiledBundle, data: dict[str, Any], patch: Any) -
         raise ValidationFailed(
             "the patch is empty", errors=[{"field": "patch", "message": "empty"}]
         )
-    try:
-        json.dumps(patch)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            f"the patch is not JSON: {exc}", errors=[{"field": "patch", "message": str(exc)}]
-        ) from exc
+    strict_json.check(patch, "patch")  # interoperable JSON only (422 naming the path)
     declared = declared_fields(bundle)
     errors: list[dict[str, str]] = []
     for key, change in patch.items():

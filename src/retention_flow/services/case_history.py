@@ -22,6 +22,7 @@ from ..core.clock import utc_iso
 from ..db.models import AuditEvent
 from ..db.session import read_session
 from ..db.tables import INCIDENT, TIMER
+from . import readable
 from .audit import history, verify
 from .context import AppContext
 from .steps import load_head
@@ -67,7 +68,9 @@ def diagram_marks(
     completed: Counter[str] = Counter()
     for event in events:
         if event.type == "engine_steps":
-            completed.update(str(e) for e in (event.detail or {}).get("elements", []))
+            elements = (event.detail or {}).get("elements")
+            if isinstance(elements, list):
+                completed.update(str(e) for e in elements)
         elif event.type == "task_completed" and event.element_id:
             completed[event.element_id] += 1
     return {
@@ -82,7 +85,7 @@ def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
     with read_session(ctx.db) as session:
         head = load_head(session, case_id)
         tasks = open_tasks(session, case_id)
-        events = history(session, case_id)
+        events = [readable.audit_event(e) for e in history(session, case_id)]
         timers = session.execute(
             select(TIMER.c.element_id).where(
                 and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")
@@ -126,7 +129,7 @@ def export_csv(ctx: AppContext, case_id: str) -> str:
     """One row per event; data and detail as JSON text."""
     with read_session(ctx.db) as session:
         load_head(session, case_id)  # NotFound for an unknown case
-        events = [event_view(e) for e in history(session, case_id)]
+        events = [event_view(readable.audit_event(e)) for e in history(session, case_id)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)

@@ -4,7 +4,6 @@ suspend, resume and data corrections in ``case_control``."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,16 +12,19 @@ from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ..core import strict_json
+from ..core.data_limits import check_case_data
 from ..core.errors import (
     Conflict,
     MessageNotCorrelated,
     ValidationFailed,
 )
+from ..core.text_rules import check_name
 from ..db.session import read_session, write_session
 from ..engine.runtime import Operation, Runtime
 from .audit import NewEvent
 from .context import Actor, AppContext
-from .idempotency import idempotent
+from .idempotency import Record
 from .processes import bundle_for, process_of, resolve_version
 from .stepping import new_open, run_and_save, step_case
 from .steps import (
@@ -36,19 +38,8 @@ from .steps import (
 from .views import case_view, open_tasks
 
 
-def _check_data(data: Any, what: str = "data") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            f"{what} must be a JSON object",
-            errors=[{"field": what, "message": "must be an object"}],
-        )
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{what} is not JSON: {exc}", errors=[{"field": what, "message": str(exc)}]
-        ) from exc
-    return data
+def _check_data(ctx: AppContext, data: Any, what: str = "data") -> dict[str, Any]:
+    return check_case_data(data, ctx.data_limits, what)
 
 
 # --------------------------------------------------------------------------- start
@@ -63,14 +54,34 @@ def start_case(
     business_key: str | None = None,
     idempotency_key: str | None = None,
     version: int | None = None,
+    before_commit: Record | None = None,
 ) -> dict[str, Any]:
-    data = _check_data(data or {})
+    """Start a case; answers its view.
+
+    ``idempotency_key`` is a *natural* key unique over all cases (stored on the case):
+    for system starters whose key names the thing started (a scan page's exception, a
+    demo case). Requests from users go through ``start_case_once``, whose keys are per
+    user. ``before_commit(session, view)`` writes more in the start's own transaction
+    (not called when the natural key answers an existing case).
+    """
+    data = _check_data(ctx, data or {})
+    if business_key is not None:
+        check_name(business_key, "business_key")
     if idempotency_key is not None:
         existing = _by_idempotency_key(ctx, idempotency_key, process_id)
         if existing is not None:
             return existing
     try:
-        return _start(ctx, actor, process_id, data, business_key, idempotency_key, version)
+        return _start(
+            ctx,
+            actor,
+            process_id,
+            data,
+            business_key,
+            idempotency_key,
+            version,
+            before_commit=before_commit,
+        )
     except IntegrityError as exc:
         if idempotency_key is not None:
             existing = _by_idempotency_key(ctx, idempotency_key, process_id)
@@ -255,7 +266,8 @@ def correlate_message(
 ) -> dict[str, Any]:
     """Deliver a message to the one open case matching ``correlation``; answers the case.
     ``before_commit`` writes more in the step's transaction (see ``step_case``)."""
-    payload = _check_data(data or {})
+    payload = _check_data(ctx, data or {})
+    strict_json.check(correlation, "correlation")
 
     def make(
         _session: Session, _head: CaseHead
@@ -279,29 +291,6 @@ def correlate_message(
         before_commit=before_commit,
     )
     return view
-
-
-def deliver_message(
-    ctx: AppContext,
-    actor: Actor,
-    message_name: str,
-    correlation: dict[str, Any],
-    data: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """``correlate_message`` once per idempotency key: the answer is recorded in the
-    message's own step transaction (see ``idempotency``)."""
-    request = {"correlation": correlation, "data": data}
-    return idempotent(
-        ctx,
-        actor,
-        f"message:{message_name}",
-        idempotency_key,
-        request,
-        lambda record: correlate_message(
-            ctx, actor, message_name, correlation, data, before_commit=record
-        ),
-    )
 
 
 # --------------------------------------------------------------------------- timers

@@ -16,12 +16,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ..core.calendar import BusinessCalendar
-from ..core.clock import Clock, SystemClock, utc_iso
+from ..core.clock import Clock, SystemClock
 from ..core.config import Settings, get_settings
+from ..core.data_limits import DataLimits
 from ..db.session import create_db_engine
 from ..engine.bundle import CompiledBundle, calendar_of, due_at
 from ..engine.runtime import Runtime
 from ..engine.sandbox import make_script_engine
+from ..engine.sandbox_dates import BusinessDue
+from ..engine.script_pool import shared_pool
 from .audit_seal import AuditKeys, bind_keys
 
 #: the bundle of the case whose step runs now (for ``business_due``'s role calendars)
@@ -199,12 +202,25 @@ class AppContext:
             self.settings.holidays,
         )
         self._calendars: dict[tuple[str, str], BusinessCalendar] = {}
+        settings = self.settings
+        pool = (
+            shared_pool(
+                settings.script_workers,
+                settings.script_memory_mb,
+                settings.script_kill_grace_seconds,
+            )
+            if settings.script_workers
+            else None
+        )
         script_engine = make_script_engine(
-            budget_seconds=self.settings.script_budget_seconds,
+            budget_seconds=settings.script_budget_seconds,
             service_handlers=self.service_handlers,
             now=self.clock.now,
-            helpers={"business_due": self._business_due},
+            helpers=self._script_helpers,
+            pool=pool,
+            max_data_bytes=settings.script_max_data_bytes,
         )
+        self.script_pool = pool
         self.runtime = Runtime(lambda: script_engine, self.clock.now)
         self.script_engine = script_engine
         self.specs = SpecCache()
@@ -214,19 +230,23 @@ class AppContext:
         #: the audit seal and checkpoint keys (read, or created, on first use)
         self.audit_keys = AuditKeys(self.settings, self.clock.now)
         bind_keys(self.db, self.audit_keys)
+        self.data_limits = DataLimits.of(self.settings)
 
     def now(self) -> Any:
         return self.clock.now()
 
-    def _business_due(self, duration: str, role: str | None = None) -> str:
-        """For timer expressions: ``business_due("PT4H")`` is four opening hours from now;
-        ``business_due("PT4H", "specialist")`` counts the specialist role's opening hours
-        (the calendar its bundle.json names for it; the settings' calendar otherwise)."""
-        if role is not None and not isinstance(role, str):
-            raise ValueError("business_due's second argument must be a role name")
+    def _script_helpers(self, moment: datetime) -> dict[str, Any]:
+        """The helpers a script run gets beside the builtins; plain data, so that a script
+        worker process gets the same. ``business_due("PT4H")`` is four opening hours from
+        ``moment``; ``business_due("PT4H", "specialist")`` counts the specialist role's
+        opening hours (the calendar its bundle.json names for it; the settings' otherwise)."""
         bundle = _STEP_BUNDLE.get()
-        calendar = self.calendar_for(bundle, role) if bundle is not None else self.calendar
-        return utc_iso(calendar.add_iso(self.clock.now(), str(duration)))
+        roles = (
+            {role: self.calendar_for(bundle, role) for role in bundle.manifest.defaults}
+            if bundle is not None
+            else {}
+        )
+        return {"business_due": BusinessDue(self.calendar, roles, moment)}
 
     def calendar_for(self, bundle: CompiledBundle, role: str | None) -> BusinessCalendar:
         """The business calendar of ``role`` in ``bundle``: the calendar its bundle.json

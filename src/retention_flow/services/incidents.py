@@ -107,6 +107,24 @@ def list_incidents(
         return rows, int(session.execute(count).scalar_one())
 
 
+def incident_counts(ctx: AppContext, **filters: Any) -> list[dict[str, Any]]:
+    """How many incidents match ``filters`` (as ``incident_filter``) per process, version,
+    element and error code, the largest group first."""
+    conditions = incident_filter(**filters)
+    keys = (
+        INCIDENT.c.process_id,
+        INCIDENT.c.process_version,
+        INCIDENT.c.element_id,
+        INCIDENT.c.error_code,
+    )
+    query = select(*keys, func.count().label("count")).group_by(*keys)
+    if conditions:
+        query = query.where(and_(*conditions))
+    with read_session(ctx.db) as session:
+        rows = [dict(r) for r in session.execute(query).mappings()]
+    return sorted(rows, key=lambda r: (-r["count"], r["process_id"] or "", r["process_version"]))
+
+
 def get_incident(ctx: AppContext, incident_id: str) -> dict[str, Any]:
     """One incident with the element's name, the case data at failure and the traceback."""
     with read_session(ctx.db) as session:

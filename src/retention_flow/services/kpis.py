@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from ..core.errors import ValidationFailed
+from ..db.json_sql import json_text
 from ..db.session import read_session
 from ..db.tables import AUDIT_EVENT, CASE, DEPLOYMENT, USER, WORK_ITEM
 from .context import AppContext
@@ -144,8 +145,8 @@ def _case_columns() -> list[Any]:
         CASE.c.outcome,
         CASE.c.created_at,
         CASE.c.ended_at,
-        CASE.c.data["offer_code"].as_string().label("offer"),
-        CASE.c.data["allocated_partner"].as_string().label("partner"),
+        json_text(CASE.c.data, "offer_code").label("offer"),
+        json_text(CASE.c.data, "allocated_partner").label("partner"),
     ]
 
 

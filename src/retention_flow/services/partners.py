@@ -17,11 +17,14 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..db.json_sql import json_text
 from ..db.session import read_session, write_session
 from ..db.tables import CASE, LEAD_ALLOCATION, PARTNER
+from . import readable
 from .allocation import AllocationResult, Lead, PartnerOffer, allocate
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
+from .partner_rules import validate_partner
 
 #: outcomes of leads a partner actually worked (not: no partner, lost to its SLA)
 WORKED_OUTCOMES = ("retained", "lost", "claim_rejected")
@@ -45,26 +48,10 @@ def month_start(now: datetime) -> datetime:
     return datetime(now.year, now.month, 1, tzinfo=UTC)
 
 
-def _validate(values: dict[str, Any]) -> None:
-    errors = []
-    for name in ("capacity_per_period", "cost_per_lead_cents", "commission_cents"):
-        if name in values and (not isinstance(values[name], int) or values[name] < 0):
-            errors.append({"field": name, "message": "must be a whole number >= 0"})
-    for name in ("quality", "min_share"):
-        value = values.get(name)
-        if value is not None and not 0 <= float(value) <= 1:
-            errors.append({"field": name, "message": "must be between 0 and 1"})
-    low, high = values.get("min_contract_age_months"), values.get("max_contract_age_months")
-    if low is not None and high is not None and low > high:
-        errors.append({"field": "max_contract_age_months", "message": "is below the minimum"})
-    if errors:
-        raise ValidationFailed("the partner does not validate", errors=errors)
-
-
 def save_partner(ctx: AppContext, actor: Actor, partner_id: str, values: dict[str, Any]) -> dict:
     """Create a partner, or change the given fields of an existing one (audited)."""
     values = {k: v for k, v in values.items() if k in PARTNER_FIELDS}
-    _validate(values)
+    validate_partner(values)
     now = ctx.now()
     with write_session(ctx.db) as session:
         row = (
@@ -140,9 +127,9 @@ def _used(conn: Connection, since: datetime, ids: Iterable[str] | None = None) -
 
 
 def _view(row: Any, used: int) -> dict[str, Any]:
-    out = dict(row)
+    out = readable.partner_row(row)
     out["used_this_period"] = used
-    out["remaining_capacity"] = max(0, row["capacity_per_period"] - used)
+    out["remaining_capacity"] = max(0, out["capacity_per_period"] - used)
     return out
 
 
@@ -177,7 +164,7 @@ def offers(
         query = query.where(PARTNER.c.id.in_(list(ids)))
     if lock:
         query = query.with_for_update()
-    rows = list(conn.execute(query).mappings())
+    rows = [readable.partner_row(r) for r in conn.execute(query).mappings()]
     used = _used(conn, month_start(now), [r["id"] for r in rows])
     return [
         PartnerOffer(
@@ -407,7 +394,7 @@ def commission_of(conn: Connection, partner_id: str) -> int | None:
 def refresh_quality(ctx: AppContext, actor: Actor, prior: float = 0.3, weight: int = 20) -> dict:
     """Learn each partner's quality from its ended leads: retained and validated claims
     over all leads it worked (smoothed towards ``prior`` with ``weight`` pseudo-leads)."""
-    partner_col = CASE.c.data["allocated_partner"].as_string()
+    partner_col = json_text(CASE.c.data, "allocated_partner")
     with write_session(ctx.db) as session:
         rows = session.execute(
             select(partner_col, CASE.c.outcome, func.count())

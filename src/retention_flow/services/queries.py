@@ -18,11 +18,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 
-from ..core.errors import NotFound
+from ..core.errors import NotFound, ValidationFailed
+from ..db.json_sql import json_text
 from ..db.session import read_session
+from . import readable
 from .context import Actor, AppContext
 from .steps import CASE, HEAD_COLUMNS, INCIDENT, OPEN_STATES, WORK, CaseHead
 from .views import case_view, task_view
+
+#: a case's status, as ``list_cases`` filters by it
+CASE_STATUSES = ("active", "completed", "cancelled", "incident")
 
 PARTNER_KEY = "allocated_partner"
 
@@ -32,7 +37,7 @@ def is_partner(actor: Actor) -> bool:
 
 
 def _partner_of_case() -> ColumnElement[str]:
-    return CASE.c.data[PARTNER_KEY].as_string()
+    return json_text(CASE.c.data, PARTNER_KEY)
 
 
 def check_case_visible(ctx: AppContext, actor: Actor, case_id: str) -> None:
@@ -75,7 +80,13 @@ def list_cases(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
-    total matching; partners see their own only."""
+    total matching; partners see their own only. An unknown ``status`` is refused (422),
+    not answered with an empty list."""
+    if status is not None and status not in CASE_STATUSES:
+        raise ValidationFailed(
+            f"status must be one of {', '.join(CASE_STATUSES)}",
+            errors=[{"field": "status", "message": f"one of {', '.join(CASE_STATUSES)}"}],
+        )
     conditions: list[ColumnElement[bool]] = []
     for name, value in (
         ("status", status),
@@ -86,7 +97,7 @@ def list_cases(
         if value is not None:
             conditions.append(CASE.c[name] == value)
     if customer is not None:
-        conditions.append(CASE.c.data["customer_id"].as_string() == customer)
+        conditions.append(json_text(CASE.c.data, "customer_id") == customer)
     if created_from is not None:
         conditions.append(CASE.c.created_at >= created_from)
     if created_to is not None:
@@ -194,7 +205,7 @@ def case_history(ctx: AppContext, case_id: str) -> list[Any]:
     with read_session(ctx.db) as session:
         if session.execute(select(CASE.c.id).where(CASE.c.id == case_id)).first() is None:
             raise NotFound(f"case {case_id} not found")
-        return history(session, case_id)
+        return [readable.audit_event(e) for e in history(session, case_id)]
 
 
 def verify_audit(ctx: AppContext) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from sqlalchemy import and_, insert, select, update
 from ..core.errors import Conflict, RetentionFlowError, ScriptError, ValidationFailed
 from ..db.session import read_session, write_session
 from ..db.tables import JOB, SCAN_PAGE, WORK_ITEM
-from . import cases, tasks
+from . import cases, readable, tasks
 from .audit import NewEvent
 from .context import Actor, AppContext
 from .handlers import current_step
@@ -121,7 +121,9 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
     if not expect(page):
         return
     message: dict[str, Any] = {
-        str(f["target"]): f.get("value") for f in page["fields"] or [] if f.get("target")
+        str(f["target"]): f.get("value")
+        for f in readable.objects(page["fields"])
+        if f.get("target")
     }
     message.update(
         case_number=number, uncertain=True, scan_id=scan_id, page_no=page_no, assigned_by=by
@@ -135,7 +137,10 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
     try:
         deliver(ctx, actor, scan_id, page_no, number, message, values, expect)
     except RetentionFlowError as exc:
-        reasons = [*page["reasons"], f"assigned to {number} by {by}; not correlated: {exc.detail}"]
+        reasons = [
+            *readable.names(page["reasons"]),
+            f"assigned to {number} by {by}; not correlated: {exc.detail}",
+        ]
         values = {"reasons": reasons, "case_number": page["case_number"]}
         data = exception_data(scan_id, page_no, page["filename"], {**page, **values})
         key = f"scan-exception:{scan_id}:{page_no}:{owner}"

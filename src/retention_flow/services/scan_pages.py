@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import and_, select
 
+from ..core import strict_json
 from ..core.errors import NotFound, RetentionFlowError
 from ..db.session import read_session
 from ..db.tables import CASE, CASE_KEY, SCAN, SCAN_PAGE
@@ -127,14 +128,20 @@ def process_page(
         "case_number": result.case_number,
         "case_id": hit[0] if hit else None,
         "fields": [f.model_dump(mode="json") for f in result.fields],
-        "registration": result.registration.model_dump() if result.registration else None,
+        "registration": (
+            strict_json.scrub(result.registration.model_dump())[0] if result.registration else None
+        ),
         "template_id": result.template_id,
     }
-    if result.status != "exception" and not result.case_number:
+    values["fields"], bad = strict_json.scrub(values["fields"], "fields")
+    if bad:  # a reading that is not interoperable JSON is stored as null, never routed
+        values["status"] = "exception"
+        values["reasons"].append(f"unreadable value: {bad[0]['field']}: {bad[0]['message']}")
+    if values["status"] != "exception" and not result.case_number:
         values["reasons"].append("no readable case number")
-    elif result.status != "exception" and result.case_number:
+    elif values["status"] != "exception" and result.case_number:
         payload = {
-            **result.message,
+            **strict_json.scrub(result.message)[0],
             "uncertain": result.status != "processed",
             "scan_id": scan_id,
             "page_no": page_no,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..db.session import read_session
 from ..db.tables import SCAN, SCAN_PAGE
+from . import readable
 from .context import AppContext
 
 
@@ -32,4 +33,10 @@ def pages_of_case(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
         .order_by(SCAN_PAGE.c.created_at.desc(), SCAN_PAGE.c.page_no)
     )
     with read_session(ctx.db) as session:
-        return [dict(r) for r in session.execute(query).mappings()]
+        rows = [dict(r) for r in session.execute(query).mappings()]
+    for row in rows:  # of the shapes the pages expect, whatever is stored
+        row["fields"] = [
+            f for f in readable.objects(row["fields"]) if isinstance(f.get("name"), str)
+        ]
+        row["reasons"] = readable.names(row["reasons"])
+    return rows

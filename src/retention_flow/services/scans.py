@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import NotFound
 from ..db.session import read_session, write_session
 from ..db.tables import JOB, SCAN, SCAN_PAGE
-from . import scan_decode, scan_dispatch
+from . import readable, scan_decode, scan_dispatch
 from .context import Actor, AppContext
 from .forms import TEMPLATES_DIR
 from .scan_dispatch import page_job
@@ -219,7 +219,13 @@ def get_scan(ctx: AppContext, scan_id: str) -> dict[str, Any]:
         ).mappings()
         out = dict(scan)
         out["pages"] = [
-            {**p, "image_url": f"/api/scans/{scan_id}/pages/{p['page_no']}/image"} for p in pages
+            {
+                **p,
+                "reasons": readable.names(p["reasons"]),
+                "fields": readable.objects(p["fields"]),
+                "image_url": f"/api/scans/{scan_id}/pages/{p['page_no']}/image",
+            }
+            for p in pages
         ]
     return out
 
@@ -244,11 +250,12 @@ def field_crop(ctx: AppContext, scan_id: str, page_no: int, field: str) -> bytes
     """The crop of one read field (PNG), as the verifying back office sees it beside the
     value read: the field's box on the upright page, with a small margin."""
     page = load_page(ctx, scan_id, page_no, image=True)
-    box = next((f.get("box") for f in page["fields"] or [] if f.get("name") == field), None)
-    if box is None or page["image"] is None:
+    fields = readable.objects(page["fields"])
+    box = next((f.get("box") for f in fields if f.get("name") == field), None)
+    if not readable.is_box(box) or page["image"] is None:
         raise NotFound(f"page {page_no} of scan {scan_id} has no crop of field '{field}'")
     image: Image.Image = Image.open(io.BytesIO(page["image"]))
-    if (page["registration"] or {}).get("upside_down"):
+    if readable.as_object(page["registration"]).get("upside_down"):
         image = image.rotate(180)
     x0, y0, x1, y1 = (int(v) for v in box)
     m = CROP_MARGIN_PX

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from ..core.data_limits import check_case_data
 from ..core.errors import CaseNotActive, CaseSuspended, MessageNotCorrelated, ValidationFailed
 from ..db import tables
 from ..db.session import read_session
@@ -57,7 +58,7 @@ def broadcast(
         raise ValidationFailed(
             "a signal needs a name", errors=[{"field": "name", "message": "empty"}]
         )
-    payload = dict(data or {})
+    payload = check_case_data(dict(data or {}), ctx.data_limits)
     started = [case["id"] for case in start_by_signal(ctx, actor, name, payload)]
     targets, waiting = waiting_cases(ctx, name, MAX_PER_REQUEST)
     delivered: list[str] = []

@@ -17,7 +17,7 @@ from ..engine.runtime import Runtime
 from .audit import NewEvent
 from .cases import _start, correlate_message
 from .context import Actor, AppContext
-from .idempotency import idempotent
+from .idempotency import Answer, idempotent
 from .processes import bundle_for, process_of
 
 PV = tables.PROCESS_VERSION
@@ -127,10 +127,11 @@ def receive_message(
     correlation: dict[str, Any],
     data: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
-) -> dict[str, Any]:
+) -> Answer:
     """A message from outside: delivered to the one open case that matches ``correlation``
     and waits for it; when none does and a process starts with this message, a new case
-    of it. Once per idempotency key (the answer commits with the step)."""
+    of it. Once per (user, message name, idempotency key): the answer commits with the
+    step, and a repeat answers it again as a replay (see ``idempotency``)."""
     payload = data or {}
 
     def deliver_or_start(record: Any) -> dict[str, Any]:

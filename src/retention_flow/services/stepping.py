@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from ..core.data_limits import check_limits
 from ..core.errors import CaseConflict, CaseNotActive, CaseSuspended
 from ..db.session import write_session
 from ..engine.runtime import Operation, StepFailed
@@ -88,6 +89,10 @@ def run_and_save(
             step.release()
     events = [*events, *step.events]
     snapshot = ctx.runtime.snapshot(wf, bundle, ran, {**base, **changes})
+    if "insert_case" in save_kwargs or snapshot.data != head.data:
+        # what a step leaves stays within the limits the door applies: the next step's
+        # cost is bounded whatever scripts and merges did (413 names the limit)
+        check_limits(snapshot.data, ctx.data_limits)
     result = save_step(
         ctx,
         session,

@@ -23,6 +23,7 @@ from ..engine.bundle import CompiledBundle, ProcessInfo
 from ..engine.runtime import Snapshot, StepFailed
 from .audit import GENESIS, NewEvent, build_rows, diff, insert_rows
 from .context import AppContext
+from .readable import as_object
 from .signals_wait import project_signal_waits
 
 CASE = tables.CASE
@@ -59,6 +60,10 @@ class CaseHead:
     ended_at: datetime | None
     audit_seal_key: str | None = None
     audit_seal: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, dict):  # a row written behind our back (readable.py)
+            object.__setattr__(self, "data", as_object(self.data))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlmodel import Session
 
+from ..core.data_limits import check_case_data
 from ..core.errors import (
     CaseNotActive,
     TaskAlreadyClaimed,
@@ -114,10 +115,7 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
     Exactly one of two concurrent completions wins; the other gets ``task_not_ready``
     (or ``task_already_claimed``) and nothing is applied twice.
     """
-    if not isinstance(data, dict):
-        raise ValidationFailed(
-            "data must be a JSON object", errors=[{"field": "data", "message": "must be an object"}]
-        )
+    check_case_data(data, ctx.data_limits)
 
     loaded: dict[int, Mapping[Any, Any]] = {}
 

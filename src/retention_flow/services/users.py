@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core.config import Settings
 from ..core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from ..core.roles import ROLES, SKILL_GROUPS
+from ..core.text_rules import check_name
 from ..db.models import User
 from ..db.session import read_session, write_session
 from ..db.tables import USER
@@ -92,6 +93,8 @@ def public(user: User) -> dict[str, Any]:
 
 def _team(team: str | None) -> str | None:
     team = (team or "").strip() or None
+    if team is not None:
+        check_name(team, "team")
     if team is not None and len(team) > 100:
         raise ValidationFailed(
             "a team name is at most 100 characters",
@@ -118,6 +121,7 @@ def add_user(
         raise ValidationFailed(
             "a user name is 1-200 characters", errors=[{"field": "username", "message": "length"}]
         )
+    check_name(username, "username")
     checked = check_roles(roles, partner)
     _check_password(password)
     now = ctx.now()

@@ -126,9 +126,12 @@ def enqueue(
 
 
 def lease_jobs(
-    ctx: AppContext, worker: str, *, limit: int = 10, lease: timedelta = timedelta(minutes=5)
+    ctx: AppContext, worker: str, *, limit: int = 10, lease: timedelta | None = None
 ) -> list[dict[str, Any]]:
+    """Lease ready jobs (and jobs whose worker's lease ran out) for ``lease``
+    (default ``settings.job_lease_seconds``)."""
     now = ctx.now()
+    lease = lease or timedelta(seconds=ctx.settings.job_lease_seconds)
     ready = or_(
         and_(JOB.c.state == "queued", JOB.c.run_at <= now),
         and_(JOB.c.state == "running", JOB.c.locked_until < now),  # its worker died
@@ -206,6 +209,7 @@ def _finish_job(ctx: AppContext, job_id: str, worker: str, state: str, error: st
 def default_job_handlers() -> dict[str, JobHandler]:
     from .campaigns import run_campaign_batch
     from .incident_batches import BATCH_JOB, run_batch_job
+    from .migrations import MIGRATION_JOB, run_batch
     from .scan_dispatch import PAGE_JOB, scan_page_job
     from .scan_exceptions import ASSIGN_JOB, assign_scan_page
 
@@ -214,6 +218,7 @@ def default_job_handlers() -> dict[str, JobHandler]:
         PAGE_JOB: scan_page_job,
         ASSIGN_JOB: assign_scan_page,
         BATCH_JOB: run_batch_job,
+        MIGRATION_JOB: run_batch,
     }
 
 
@@ -246,9 +251,10 @@ def run_worker(
 ) -> None:
     """Poll until ``stop`` is set (or ``max_passes`` passes ran); with ``scan_inbox`` set,
     each pass also takes the settled files of the inbox folder; once a minute, scan pages
-    left queued longer than ``scan_stale_minutes`` are dispatched again; every
-    ``audit_checkpoint_seconds`` (and on the first pass) a signed checkpoint of the audit
-    heads is appended to the checkpoint file."""
+    left queued longer than ``scan_stale_minutes`` are dispatched again and expired
+    idempotency keys are removed; every ``audit_checkpoint_seconds`` (and on the first
+    pass) a signed checkpoint of the audit heads is appended to the checkpoint file."""
+    from .idempotency import purge_expired
     from .scan_dispatch import requeue_stale_pages
     from .scan_inbox import Inbox
 
@@ -266,6 +272,7 @@ def run_worker(
             busy += len(inbox.poll())
         if ctx.now() >= next_sweep:  # scan pages whose processing was lost
             busy += requeue_stale_pages(ctx, stale)
+            purge_expired(ctx)
             next_sweep = ctx.now() + timedelta(minutes=1)
         if ctx.settings.audit_checkpoint_seconds and ctx.now() >= next_checkpoint:
             _checkpoint(ctx)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from ..core import strict_json
 from ..services import case_history, cases, processes, queries
 from ..services.context import Actor
 from .dashboard import day_start, parse_day
@@ -38,7 +39,7 @@ def case_search(
     user: Auditor,
     business_key: Text = "",
     customer: Text = "",
-    status: Text = "",
+    status: Literal["", "active", "completed", "cancelled", "incident"] = "",
     channel: Text = "",
     date_from: Text = "",
     date_to: Text = "",
@@ -108,7 +109,11 @@ def _download_name(case: dict[str, Any], suffix: str) -> str:
 def export_json(ctx: PageCtx, user: Auditor, case_id: CaseId) -> Response:
     document = case_history.export(ctx, _visible_case(ctx, user, case_id))
     disposition = _download_name(document["case"], "json")
-    return JSONResponse(document, headers={"Content-Disposition": disposition})
+    return Response(
+        strict_json.render(document),
+        media_type="application/json",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 @router.get("/audit/cases/{case_id}/history.csv")

@@ -37,6 +37,8 @@ PLAIN: dict[str, str] = {
     "task_not_claimed": "This task is not claimed.",
     "case_conflict": "The case changed while you were working on it. Please try again.",
     "case_not_active": "This case is closed.",
+    "case_suspended": "This case is suspended: it must be resumed first.",
+    "incident_not_open": "This incident was already retried or resolved.",
     "validation_failed": "Some values are missing or wrong.",
     "payload_too_large": "The upload is too large.",
     "ocr_unavailable": "Scanned forms cannot be read right now (the OCR engine is missing).",

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import strict_json
+
 RADIO_MAX = 4  # more options than this: a select
 LONG_TEXT = 200  # maxLength above this: a text area
 
@@ -100,9 +102,9 @@ def parse(schema: Mapping[str, Any] | None, form: Mapping[str, Any]) -> dict[str
             if kind == "boolean":
                 data[name] = text.lower() in ("true", "yes", "on", "1")
             elif kind == "integer":
-                data[name] = int(text)
+                data[name] = _json_number(int(text), text)
             elif kind == "number":
-                data[name] = float(text)
+                data[name] = _json_number(float(text), text)
             else:
                 data[name] = raw if kind == "string" and not spec.get("enum") else text
         except ValueError:
@@ -110,12 +112,18 @@ def parse(schema: Mapping[str, Any] | None, form: Mapping[str, Any]) -> dict[str
     return data
 
 
+def _json_number(number: float, text: str) -> float | str:
+    """A number only when interoperable JSON holds it ("NaN", "inf", "1e400" or a
+    20-digit integer stay text, so the form's type check names the field)."""
+    return number if strict_json.is_clean(number) else text
+
+
 def plain_errors(errors: list[dict[str, Any]], fields: list[Field]) -> dict[str, str]:
     """``{"field", "message"}`` from the schema check → a sentence per field."""
     labels = {f.name: f.label for f in fields}
     out: dict[str, str] = {}
     for error in errors:
-        name = str(error.get("field", ""))
+        name = str(error.get("field", "")).removeprefix("data.")
         message = str(error.get("message", ""))
         label = labels.get(name, name)
         if "required property" in message or message == "required":

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ..core.errors import InvalidProcess, NotFound
 from ..services import processes, versions
 from ..services.context import Actor, AppContext
+from .migrations import migration_panel
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
 
@@ -81,6 +82,7 @@ def compare_page(
         "show": show,
         "marks": marks,
         "xml_url": f"{_base(process_id, side['version'])}/files/{side['file']}",
+        "migration": migration_panel(ctx, request, user, diff),
     }
     return render(ctx, request, "process_compare.html", context, user=user)
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..core.roles import WorkRole
 from ..services import queries, tasks
 from ..services.context import Actor
 from .errors import plain_words
@@ -22,7 +23,9 @@ LeadUser = Annotated[Actor, Depends(require_page_role("team_lead", "admin"))]
 
 
 @router.get("/team", response_class=HTMLResponse)
-def team_page(request: Request, ctx: PageCtx, user: LeadUser, role: str | None = None) -> Response:
+def team_page(
+    request: Request, ctx: PageCtx, user: LeadUser, role: WorkRole | None = None
+) -> Response:
     sizes: dict[str, dict[str, int]] = {}
     for queue_role, state, count in queries.queue_sizes(ctx):
         sizes.setdefault(queue_role, {"ready": 0, "claimed": 0})[state] = count
@@ -31,8 +34,8 @@ def team_page(request: Request, ctx: PageCtx, user: LeadUser, role: str | None =
         "sizes": sorted(sizes.items()),
         "escalations": with_sla(ctx, escalations),
         "overdue": with_sla(ctx, queries.open_work(ctx, due_before=ctx.now(), limit=50)),
-        "role": role,
-        "work": with_sla(ctx, queries.open_work(ctx, role=role, limit=100)) if role else [],
+        "role": role.value if role else None,
+        "work": with_sla(ctx, queries.open_work(ctx, role=role.value, limit=100)) if role else [],
     }
     return render(ctx, request, "team.html", context, user=user)
 

@@ -45,6 +45,7 @@ NAV: list[NavItem] = [
     NavItem("Leads", "/partner", frozenset({"partner"}), "l"),
     NavItem("Scanning", "/scans", frozenset({"back_office"}), "s"),
     NavItem("Processes", "/processes", frozenset({"process_owner"}), "p"),
+    NavItem("Operations", "/operations", frozenset({"process_owner", "admin"}), "o"),
     NavItem("Cases", "/audit", frozenset({"auditor"}), "c"),
     NavItem("Settlements", "/settlements", frozenset({"auditor", "admin"}), "m"),
     NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),

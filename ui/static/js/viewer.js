@@ -34,7 +34,7 @@
     (marks.failed || []).forEach(function (id) {
       if (!registry.get(id)) return;
       canvas.addMarker(id, "rf-failed");
-      badge(overlays, id, "!", "rf-failed-badge", "incident: this step failed; retry it from the incidents API");
+      badge(overlays, id, "!", "rf-failed-badge", "incident: this step failed; retry it on the operations page");
     });
     registry.filter(function (e) { return e.type === "bpmn:SequenceFlow"; }).forEach(function (flow) {
       var from = flow.source && flow.source.id;

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import StreamingResponse
 
 from ...services import audit_admin, queries
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import AuditKeysPublic, VerifyPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = api_router(prefix="/api/audit", tags=["audit"])
 
 
 Auditor = Annotated[Actor, Depends(require_role("auditor"))]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ...services import auth
 from ..deps import BearerToken, CtxDep, CurrentUser
 from ..schemas import Me, Token
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api", tags=["auth"])
+router = api_router(prefix="/api", tags=["auth"])
 
 
 @router.post(

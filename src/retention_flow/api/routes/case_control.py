@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from ...services import case_control
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
 from ..ops_schemas import DataPatchIn, OptionalReasonIn, ReasonIn
 from ..schemas import CasePublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/cases", tags=["case control"])
+router = api_router(prefix="/api/cases", tags=["case control"])
 
 Controller = Annotated[Actor, Depends(require_role("process_owner", "admin"))]
 Canceller = Annotated[Actor, Depends(require_role("process_owner", "admin", "team_lead"))]

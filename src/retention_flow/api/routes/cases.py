@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Query, Request, Response
 
-from ...services import cases, queries
+from ...services import case_requests, cases, queries
 from ...services.context import Actor
 from ..deps import CtxDep, VisibleCase, require_role
-from ..schemas import CaseCreate, CasePublic, CasesPublic, HistoryPublic
+from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
+from ..schemas import CaseCreate, CasePublic, CasesPublic, CaseStatus, HistoryPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = api_router(prefix="/api/cases", tags=["cases"])
 
 Starter = Annotated[Actor, Depends(require_role("agent", "back_office", "system"))]
 Lister = Annotated[Actor, Depends(require_role("agent", "team_lead", "auditor", "partner"))]
@@ -32,32 +34,40 @@ Reader = Annotated[
     ),
 ]
 Historian = Annotated[Actor, Depends(require_role("auditor", "team_lead"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("", response_model=CasePublic, status_code=201)
+@router.post("", response_model=CasePublic, status_code=201, responses=replay_responses(201))
 def start_case(
-    ctx: CtxDep, user: Starter, body: CaseCreate, request: Request, key: IdempotencyKey = None
+    ctx: CtxDep,
+    user: Starter,
+    body: CaseCreate,
+    request: Request,
+    response: Response,
+    header_key: IdempotencyKeyHeader = None,
 ) -> dict[str, Any]:
-    """Start a case. The same ``Idempotency-Key`` (header or body) answers the same case."""
-    case = cases.start_case(
+    """Start a case. An ``Idempotency-Key`` (header, or ``idempotency_key`` in the body)
+    makes it once per user: a repeat answers the first answer again."""
+    key = request_key(header_key, body.idempotency_key)
+    answer = case_requests.start_case_once(
         ctx,
         user,
         body.process_id,
         body.data,
+        key=key,
         business_key=body.business_key,
-        idempotency_key=key or body.idempotency_key,
         version=body.version,
     )
-    request.app.state.metrics.cases_started.inc()
-    return case
+    mark(response, answer, key)
+    if not answer.replayed:
+        request.app.state.metrics.cases_started.inc()
+    return answer.body
 
 
 @router.get("", response_model=CasesPublic)
 def list_cases(
     ctx: CtxDep,
     user: Lister,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: CaseStatus | None = None,
     channel: Annotated[str | None, Query(max_length=100)] = None,
     customer: Annotated[str | None, Query(max_length=200, description="data.customer_id")] = None,
     business_key: Annotated[str | None, Query(max_length=200)] = None,
@@ -68,7 +78,7 @@ def list_cases(
     items, count = queries.list_cases(
         ctx,
         user,
-        status=status,
+        status=status.value if status is not None else None,
         channel=channel,
         customer=customer,
         business_key=business_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from ...services import incident_batches, incidents
 from ...services.context import Actor
@@ -18,8 +18,9 @@ from ..ops_schemas import (
     RetryIn,
 )
 from ..schemas import MAX_INT, CasePublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+router = api_router(prefix="/api/incidents", tags=["incidents"])
 
 Reader = Annotated[Actor, Depends(require_role("process_owner", "admin", "auditor"))]
 Operator = Annotated[Actor, Depends(require_role("process_owner", "admin"))]

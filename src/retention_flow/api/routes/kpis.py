@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from ...services import kpis
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..partner_schemas import KpisPublic, ScorecardsPublic
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+router = api_router(prefix="/api/kpis", tags=["kpis"])
 
 Steward = Annotated[Actor, Depends(require_role("team_lead", "auditor", "process_owner"))]
 Start = Annotated[datetime | None, Query(description="from (default: start of this month)")]

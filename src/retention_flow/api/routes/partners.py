@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from ...services import partners, settlement, settlement_export
 from ...services.context import Actor
@@ -20,8 +20,9 @@ from ..partner_schemas import (
     StatementDetail,
     StatementsPublic,
 )
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/partners", tags=["partners"])
+router = api_router(prefix="/api/partners", tags=["partners"])
 
 Manager = Annotated[Actor, Depends(require_role("admin", "back_office"))]
 Reviewer = Annotated[Actor, Depends(require_role("admin", "back_office", "auditor"))]

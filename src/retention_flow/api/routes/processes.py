@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
+from fastapi import Depends, File, Path, Response, UploadFile
 
 from ...core.errors import InvalidProcess
 from ...services import processes, queries
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import MAX_INT, DeployPublic, ProcessesPublic, ValidationResult
+from ..strict_body import api_router
 from ..uploads import read_bundle
 
-router = APIRouter(prefix="/api/processes", tags=["processes"])
+router = api_router(prefix="/api/processes", tags=["processes"])
 
 Owner = Annotated[Actor, Depends(require_role("process_owner"))]
 Reader = Annotated[Actor, Depends(require_role("process_owner", "auditor"))]

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile
+from fastapi import Depends, File, Path, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from ...services import scan_exceptions, scans
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
+from ..strict_body import api_router
 from ..uploads import decode_threads, read_scan_files
 
-router = APIRouter(prefix="/api/scans", tags=["scans"])
+router = api_router(prefix="/api/scans", tags=["scans"])
 
 Uploader = Annotated[Actor, Depends(require_role("back_office"))]
 Reader = Annotated[Actor, Depends(require_role("back_office", "auditor"))]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 
 from ...services import signals
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import SignalIn, SignalOut
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/signals", tags=["signals"])
+router = api_router(prefix="/api/signals", tags=["signals"])
 
 Broadcaster = Annotated[Actor, Depends(require_role("process_owner", "admin", "system"))]
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
+from ...core.roles import WorkRole
 from ...services import tasks
 from ...services.context import Actor
 from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
-from ..schemas import AssignIn, CompleteIn, CompleteResult, TaskDetail, TaskPublic, TasksPublic
+from ..schemas import (
+    AssignIn,
+    CompleteIn,
+    CompleteResult,
+    TaskDetail,
+    TaskPublic,
+    TasksPublic,
+)
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = api_router(prefix="/api/tasks", tags=["tasks"])
 
 Worker = Annotated[Actor, Depends(require_role(WORKER_ROLES))]
 #: admins read the tasks they may assign
@@ -24,13 +33,15 @@ def queue(
     ctx: CtxDep,
     user: Worker,
     queue: Literal["available", "mine"] = "available",
-    role: Annotated[str | None, Query(max_length=100)] = None,
+    role: WorkRole | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     """My queue sorted by due time, then priority (high first). ``count`` is the queue's
     total, counted up to 1,000 (a count of 1,000 means "at least")."""
-    items, count = tasks.queue_page(ctx, user, queue=queue, role=role, limit=limit, offset=offset)
+    items, count = tasks.queue_page(
+        ctx, user, queue=queue, role=role.value if role else None, limit=limit, offset=offset
+    )
     return {"data": items, "count": count}
 
 
