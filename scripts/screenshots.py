@@ -49,7 +49,9 @@ PASSWORD = "screenshots only"  # noqa: S105 - demo users of a throwaway database
 VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 #: not pages: raw files, downloads, fragments, form posts' targets
-NOT_PAGES = re.compile(r"(/files/|/diagram$|\.(json|csv|xml|png|jpg|pdf)$|/rows$|^/next$|^/$)")
+NOT_PAGES = re.compile(
+    r"(/files/|/diagram$|\.(json|csv|xml|png|jpg|pdf|ico)$|/rows$|/choices$|^/next$|^/$)"
+)
 #: readable file names for the pages with parameters
 NAMES = {
     "/audit/cases/{case_id}": "auditor-case-history",
@@ -392,6 +394,42 @@ def _break_a_gateway(page: Any) -> None:
     page.wait_for_selector(".rf-error-badge")
 
 
+def _show_a_condition(page: Any) -> None:
+    """The properties panel on a gateway flow's condition, checked by the server."""
+    page.evaluate(
+        """() => {
+          const registry = rfModeler.get("elementRegistry");
+          const flow = registry.filter(e => e.type === "bpmn:SequenceFlow"
+            && e.businessObject.conditionExpression)[0];
+          rfModeler.get("selection").select(flow);
+        }"""
+    )
+    group = '.bio-properties-panel-group[data-group-id="group-retention"]'
+    page.click(f"{group} .bio-properties-panel-group-header")
+    field = page.locator("#bio-properties-panel-rf-condition")
+    field.fill(field.input_value() + " and __import__")
+    page.wait_for_selector(".rf-source-check.rf-bad")
+
+
+def _mark_a_cell(page: Any) -> None:
+    cell = page.locator("#canvas td.output-cell[data-element-id] [contenteditable]").first
+    cell.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("__import__('os')")
+    page.click("#validate")
+    page.wait_for_selector("td.rf-error-cell")
+
+
+def _try_the_table(page: Any) -> None:
+    case = {"tenure_months": "52", "monthly_revenue_cents": "5200", "churn_risk": "high"}
+    case |= {"product": "mobile_l", "cancellation_reason": "price"}
+    for box in page.locator("#dmn-try input[data-variable]").all():
+        box.fill(case.get(box.get_attribute("data-variable") or "", ""))
+    page.click("#dmn-try button[type=submit]")
+    page.wait_for_selector("#dmn-try-result:not(:empty)")
+    page.locator("#dmn-try").scroll_into_view_if_needed()
+
+
 def _bad_correction(page: Any) -> None:
     page.fill("#patch", "max_attempts: 3")
     page.fill("#reason", "the import wrote the number in words")
@@ -414,7 +452,9 @@ def _send_signal(page: Any) -> None:
 
 def extra_shots(ids: dict[str, str]) -> list[Shot]:
     modeler = f"/processes/{ids['process_id']}/{ids['version']}"
+    dmn = f"{modeler}/dmn/{ids['name']}" if ids.get("name") else None
     verify = [Shot("back-office-verification", "backoffice1", f"/tasks/{ids['verify_task_id']}")]
+    ready = '#modeler[data-ready="true"]'
     ops_case = f"/operations/cases/{ids['incident_case_id']}"
     ops = [
         Shot(
@@ -432,19 +472,16 @@ def extra_shots(ids: dict[str, str]) -> list[Shot]:
         ),
         Shot("ops-signal-sent", "owner1", "/operations/signals", then=_send_signal),
     ]
-    return (
-        verify * bool(ids["verify_task_id"])
-        + ops * bool(ids["incident_id"])
-        + [
-            Shot(
-                "owner-bpmn-validation-error",
-                "owner1",
-                modeler,
-                '#modeler[data-ready="true"]',
-                _break_a_gateway,
-            )
-        ]
-    )
+    shots = verify * bool(ids["verify_task_id"]) + ops * bool(ids["incident_id"])
+    shots += [
+        Shot("owner-bpmn-validation-error", "owner1", modeler, ready, _break_a_gateway),
+        Shot("owner-bpmn-properties", "owner1", modeler, ready, _show_a_condition),
+    ]
+    if dmn:
+        dmn_ready = '#dmn-editor[data-ready="true"]'
+        shots.append(Shot("owner-dmn-cell-error", "owner1", dmn, dmn_ready, _mark_a_cell))
+        shots.append(Shot("owner-dmn-try-it", "owner1", dmn, dmn_ready, _try_the_table))
+    return shots
 
 
 @contextmanager

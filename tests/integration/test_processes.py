@@ -163,15 +163,48 @@ def test_hostile_decision_table_cells_are_refused_at_deploy(
     ctx: Any, old: bytes, new: bytes, where: str
 ) -> None:
     """A DMN cell runs in the script sandbox; deploying one it would refuse is refused,
-    naming the business-rule task, the table, the rule and the entry."""
+    once, against the DMN file and the cell's own id (what the DMN editor marks), naming
+    the table, the rule and the entry; nothing is listed against the BPMN task."""
     files = bundle_files("all_elements")
     assert old in files["offer_decision.dmn"]
     files["offer_decision.dmn"] = files["offer_decision.dmn"].replace(old, new, 1)
     with pytest.raises(InvalidProcess) as err:
         processes.validate(ctx, files)
-    [problem] = [e for e in err.value.errors if e["element_id"] == "choose_offer"]
+    [problem] = err.value.errors
+    cell = (
+        "rule_loyal_high_risk_offer" if where == "output entry" else "rule_loyal_high_risk_tenure"
+    )
+    assert problem["file"] == "offer_decision.dmn" and problem["element_id"] == cell
     assert "decision table" in problem["message"] and where in problem["message"]
     assert "rule" in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("flow", "element", "missing"),
+    [
+        ("flow_accepted", "merge_booking", None),
+        ("flow_booked", "book_change", "no outgoing"),
+        ("flow_to_booking", "book_change", "no incoming"),
+    ],
+)
+def test_disconnected_elements_are_refused_with_the_element(
+    ctx: Any, flow: str, element: str, missing: str | None
+) -> None:
+    """Deleting a flow leaves its ends disconnected: refused, naming the element (a
+    merge that still has another incoming flow stays valid)."""
+    files = bundle_files("all_elements")
+    text = files["all_elements.bpmn"].decode()
+    start = text.index(f'<bpmn:sequenceFlow id="{flow}"')
+    close = text.index(">", start)
+    end = close + 1 if text[close - 1] == "/" else text.index("</bpmn:sequenceFlow>", start) + 20
+    files["all_elements.bpmn"] = (text[:start] + text[end:]).encode()
+    if missing is None:
+        processes.validate(ctx, files)
+        return
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    mine = [e for e in err.value.errors if e["element_id"] == element]
+    assert mine and missing in mine[0]["message"] and "not connected" in mine[0]["message"]
 
 
 def test_versions_listed(ctx: Any) -> None:
@@ -179,3 +212,22 @@ def test_versions_listed(ctx: Any) -> None:
     with read_session(ctx.db) as session:
         ids = set(session.execute(select(ProcessVersion.process_id)).scalars())
     assert ids == {"call_activity_parent", "call_activity_child"}
+
+
+def test_a_malformed_cell_of_a_table_called_three_times_is_one_problem_at_the_cell(
+    ctx: Any,
+) -> None:
+    """The retention bundle calls offer_eligibility from three tasks: SpiffWorkflow reports
+    a malformed cell once per task; the owner sees it once, at the cell."""
+    files = dict(load_bundle_path(DATA.parents[1] / "processes" / "retention"))
+    old = b'<text>"NEW_DEVICE"</text>'
+    assert old in files["offer_eligibility.dmn"]
+    files["offer_eligibility.dmn"] = files["offer_eligibility.dmn"].replace(
+        old, b'<text>"DISCOUNT_20" +</text>', 1
+    )
+    with pytest.raises(InvalidProcess) as err:
+        processes.validate(ctx, files)
+    # (the test context's service handlers are not the product's: those are named too)
+    [problem] = [e for e in err.value.errors if "unknown service" not in e["message"]]
+    assert problem["file"] == "offer_eligibility.dmn"
+    assert problem["element_id"] == "rule_new_device_loyal_high_value_offer_hits"

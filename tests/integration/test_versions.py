@@ -101,8 +101,44 @@ def test_compare_lists_changed_files_and_elements(ctx: Any) -> None:
     assert status["present_offer.schema.json"] == "same"
     dmn_entry = next(f for f in diff["files"] if f["name"] == DMN)
     assert [e["id"] for e in dmn_entry["elements"]["changed"]] == ["rule_new_high_risk"]
+    assert dmn_entry["cells"] == [
+        {
+            "rule_id": "rule_new_high_risk",
+            "rule": 2,
+            "column": "Offer code",
+            "cell_id": "rule_new_high_risk_offer",
+            "before": '"DISCOUNT_10"',
+            "after": '"DISCOUNT_15"',
+        }
+    ]
     with pytest.raises(NotFound):
         versions.compare(ctx, "all_elements", 1, 3)
+
+
+def test_compare_ignores_reordered_references(ctx: Any) -> None:
+    """Delete a flow and undo in the modeler: the gateway's outgoing references come
+    back in another order. Same model, so compare names no element (nor the gateway)."""
+    deploy(ctx, "all_elements")
+    bpmn = processes.version_xml(ctx, "all_elements", 1)
+    start = bpmn.index('<bpmn:exclusiveGateway id="gw_response"')
+    end = bpmn.index("</bpmn:exclusiveGateway>", start)
+    gateway = bpmn[start:end]
+    refs = [line for line in gateway.splitlines() if "<bpmn:outgoing>" in line]
+    assert len(refs) >= 2
+    moved = gateway
+    for line in refs:
+        moved = moved.replace(line + "\n", "", 1)
+    moved = moved.rstrip() + "\n" + "\n".join(reversed(refs)) + "\n    "
+    versions.deploy_edit(
+        ctx, OWNER, "all_elements", 1, {"all_elements.bpmn": bpmn[:start] + moved + bpmn[end:]}
+    )
+    diff = versions.compare(ctx, "all_elements", 1, 2)
+    assert diff["elements"] == {"added": [], "removed": [], "changed": []}
+    # a real change is still seen
+    changed = bpmn.replace('name="Customer response?"', 'name="Reply?"')
+    versions.deploy_edit(ctx, OWNER, "all_elements", 1, {"all_elements.bpmn": changed})
+    again = versions.compare(ctx, "all_elements", 1, 3)
+    assert [e["id"] for e in again["elements"]["changed"]] == ["gw_response"]
 
 
 def test_check_edit_answers_problems_as_data(ctx: Any) -> None:

@@ -36,7 +36,7 @@ def test_editor_pages_point_at_their_file(ctx: AppContext, pages: dict[str, Page
     owner = pages["process_owner"]
     modeler = owner.get(BASE).text
     assert f'data-xml-url="{BASE}/files/all_elements.bpmn"' in modeler
-    assert "bpmn-modeler.production.min.js" in modeler
+    assert "retention-modeler.min.js" in modeler and 'id="properties"' in modeler
     dmn = owner.get(f"{BASE}/dmn/{DMN}").text
     assert f'data-xml-url="{BASE}/files/{DMN}"' in dmn and "dmn-modeler" in dmn
     xml = owner.get(f"{BASE}/files/{DMN}")

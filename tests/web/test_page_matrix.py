@@ -81,6 +81,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/processes/{process_id}/{version}/files/{name}"): OWNER,
     ("POST", "/processes/{process_id}/{version}/validate"): OWNER,
     ("POST", "/processes/{process_id}/{version}/deploy"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/check-expression"): OWNER,
+    ("GET", "/processes/{process_id}/{version}/choices"): OWNER,
+    ("POST", "/processes/{process_id}/{version}/dmn/{name}/try"): OWNER,
+    ("GET", "/favicon.ico"): EVERYONE,
     # an empty form: back to the compare page with the problem (303)
     ("POST", "/processes/{process_id}/migrations"): _rule("process_owner admin"),
     # allowed, but there is no such migration: 404 (tests/e2e/test_migration.py)

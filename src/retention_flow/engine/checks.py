@@ -3,7 +3,6 @@ read from the diagrams (lane roles, forms, due times, priorities, partner scope.
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ from .bundle import (
     UserTaskMeta,
     calendar_of,
 )
+from .flow_checks import check_flows
 from .timer_checks import check_timer
 
 
@@ -135,7 +135,7 @@ def check_tree(name: str, tree: etree._Element, manifest: Manifest, issues: list
             issues.append(
                 Issue(name, "Start", "the element id 'Start' is reserved by the engine; rename it")
             )
-    _check_flows(name, tree, issues)
+    check_flows(name, tree, issues)
     for lane in tree.iter(f"{{{BPMN_NS}}}lane"):
         lane_name = lane.get("name") or ""
         if _resolve_role(lane_name, manifest) is None:
@@ -159,42 +159,6 @@ def boundaries_of(tree: etree._Element) -> dict[str, Boundary]:
         for node in tree.iter(f"{{{BPMN_NS}}}boundaryEvent")
         if node.get("id") and node.get("attachedToRef")
     }
-
-
-def _check_flows(name: str, tree: etree._Element, issues: list[Issue]) -> None:
-    """Dangling sequence flows, and gateways that cannot choose (SpiffWorkflow's own
-    messages for these name the wrong element or mislead)."""
-    for process in tree.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
-        ids = {n.get("id") for n in process.iter() if isinstance(n.tag, str) and n.get("id")}
-        flows = list(process.iterchildren(f"{{{BPMN_NS}}}sequenceFlow"))
-        for flow in flows:
-            for end in ("sourceRef", "targetRef"):
-                ref = flow.get(end)
-                if ref not in ids:
-                    issues.append(
-                        Issue(name, flow.get("id"), f"sequence flow {end} '{ref}' does not exist")
-                    )
-        for kind in ("exclusiveGateway", "inclusiveGateway"):
-            for gateway in process.iterchildren(f"{{{BPMN_NS}}}{kind}"):
-                gid, default = gateway.get("id"), gateway.get("default")
-                outgoing = [f for f in flows if f.get("sourceRef") == gid]
-                if len(outgoing) < 2:
-                    continue
-                bare = [
-                    f.get("id")
-                    for f in outgoing
-                    if f.get("id") != default
-                    and f.find(f"{{{BPMN_NS}}}conditionExpression") is None
-                ]
-                if bare:
-                    issues.append(
-                        Issue(
-                            name,
-                            gid,
-                            f"gateway has outgoing flows without a condition ({', '.join(bare)})"
-                            + ("" if default else " and no default flow"),
-                        )
-                    )
 
 
 def _resolve_role(lane: str, manifest: Manifest) -> str | None:
@@ -221,54 +185,11 @@ def _check_scripts(task_spec: Any, check_source: SourceCheck, add: Callable[[str
             sources.append(("condition", text, "eval"))
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         sources.append((f"parameter '{name}'", str(param.get("value", "")), "eval"))
-    sources.extend(_decision_sources(task_spec))
     for what, source, mode in sources:
         try:
             check_source(source, mode)
         except ScriptError as exc:
             add(f"{what}: {exc.detail}")
-
-
-#: the name SpiffWorkflow's DMN engine gives the input value in an entry using ``?``
-_DMN_INPUT = "dmninputexpr"
-
-
-def _decision_sources(task_spec: Any) -> list[tuple[str, str, str]]:
-    """The expressions a business-rule task's decision table evaluates, composed as the
-    DMN engine composes them: each input expression, each input entry tested against its
-    input (``?`` stands for the value; else ``input == entry`` or ``input <entry>`` for
-    an entry such as ``> 5``), and each output entry. They run in the same sandbox, so a
-    table cell is held to the same rules as a script, and refused at deploy time."""
-    engine = getattr(task_spec, "dmnEngine", None)
-    table = getattr(engine, "decision_table", None)
-    if table is None:
-        return []
-    where = f"decision table '{table.id}'"
-    out: list[tuple[str, str, str]] = []
-    for number, column in enumerate(table.inputs, start=1):
-        if column.expression:
-            out.append((f"{where} input {number}", column.expression, "eval"))
-    for rule in table.rules:
-        row = f"{where} rule {rule.row_number or rule.id}"
-        for entry in rule.inputEntries:
-            expression = (entry.input.expression or "") if entry.input is not None else ""
-            for text in entry.lhs:
-                if text and text.strip() not in ("", "-"):
-                    out.append((f"{row} input entry", _composed(expression, text), "eval"))
-        for entry in rule.outputEntries:
-            if entry.text and entry.text.strip():
-                out.append((f"{row} output entry", entry.text, "eval"))
-    return out
-
-
-def _composed(expression: str, entry: str) -> str:
-    if "?" in entry:
-        return entry.replace("?", _DMN_INPUT)
-    try:
-        ast.parse(entry.strip(), mode="eval")
-    except SyntaxError:  # an operator first, e.g. "> 5": the input goes in front
-        return f"({expression or _DMN_INPUT}) {entry}"
-    return f"({expression or _DMN_INPUT}) == ({entry})"
 
 
 def _condition_text(condition: Any) -> str | None:

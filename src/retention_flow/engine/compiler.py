@@ -39,6 +39,7 @@ from .checks import (
     parse_forms,
     parse_manifest,
 )
+from .dmn_checks import check_decisions
 
 
 def _parser() -> etree.XMLParser:
@@ -235,11 +236,15 @@ def compile_bundle(
                 else None
             ) or file_name
             check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
+    check_decisions(parser, check_source, issues)
     _raise_if(issues)
     return bundle
 
 
 def _raise_if(issues: list[Issue]) -> None:
+    """Raise the problems found, each once (a decision table called by three tasks is
+    reported by SpiffWorkflow three times)."""
+    issues[:] = list(dict.fromkeys(issues))
     if issues:
         first = issues[0]
         where = ":".join(p for p in (first.file, first.element_id) if p)

@@ -68,10 +68,18 @@ def _own(el: etree._Element) -> bool:
 
 
 def _signature(el: etree._Element) -> tuple[object, ...]:
+    """The element's semantic content. Children are compared as a set (sorted): the
+    modeler rewrites ``incoming``/``outgoing`` references and extension properties in a
+    new order after a delete and its undo, which changes the XML but not the model."""
     children = tuple(
-        _signature(child)
-        for child in el
-        if isinstance(child.tag, str) and not _own(child) and not _is_layout(child)
+        sorted(
+            (
+                _signature(child)
+                for child in el
+                if isinstance(child.tag, str) and not _own(child) and not _is_layout(child)
+            ),
+            key=repr,
+        )
     )
     return (el.tag, tuple(sorted(el.attrib.items())), (el.text or "").strip(), children)
 

@@ -21,6 +21,7 @@ from ..db.models import Deployment
 from ..db.session import read_session
 from ..engine.bundle import MANIFEST_NAME, CompiledBundle
 from ..engine.diff import element_diff
+from ..engine.dmn_diff import cell_changes
 from . import processes
 from .context import Actor, AppContext
 from .queries import process_models
@@ -160,6 +161,8 @@ def compare(ctx: AppContext, process_id: str, old: int, new: int) -> dict[str, A
             entry["status"] = "changed"
             if Path(name).suffix.lower() in MODEL_SUFFIXES:
                 entry["elements"] = element_diff(name, a.files[name], b.files[name]).as_dict()
+            if Path(name).suffix.lower() == ".dmn":
+                entry["cells"] = cell_changes(name, a.files[name], b.files[name])
         files.append(entry)
     if a.file_name == b.file_name:
         own = element_diff(b.file_name, a.files[a.file_name], b.files[b.file_name]).as_dict()

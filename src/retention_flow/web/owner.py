@@ -45,6 +45,10 @@ def _editor(ctx: AppContext, found: versions.VersionFiles, name: str) -> dict[st
         "xml_url": f"{base}/files/{name}",
         "validate_url": f"{base}/validate",
         "deploy_url": f"{base}/deploy",
+        "check_url": f"{base}/check-expression",
+        "choices_url": f"{base}/choices",
+        "file_base": f"{base}/files/",
+        "try_url": f"{base}/dmn/{name}/try" if name.lower().endswith(".dmn") else None,
         "decisions": sorted(n for n in found.files if n.lower().endswith(".dmn")),
         "known": [v.version for v in processes.list_versions(ctx, found.process_id)],
     }

@@ -1,17 +1,41 @@
-// The process owner's BPMN modeler: load a version's XML, edit it, validate it (each
-// problem marked at its element), deploy the bundle with this file replaced as a new
-// version. Needs bpmn-modeler.production.min.js (global BpmnJS) and common.js.
+// The process owner's BPMN modeler: load a version's XML, edit it with the properties
+// panel (this product's extensions: forms, conditions, scripts, timers, due times,
+// priorities, services, lanes' roles, messages) and live lint, validate it (each problem
+// marked at its element), deploy the bundle with this file (and any form edited here)
+// replaced as a new version. Needs retention-modeler.min.js (global RetentionModeler,
+// built from ui/bundle-src/) and common.js; the form editor is in form-editor.js.
 (function () {
   "use strict";
   var root = document.getElementById("modeler");
-  if (!root || !window.BpmnJS) return;
+  if (!root || !window.RetentionModeler) return;
   var file = root.getAttribute("data-file");
-  var modeler = new window.BpmnJS({ container: "#canvas", keyboard: { bindTo: document } });
+  var choices = { forms: [], services: [], roles: [], lane_names: [] };
+  var edited = {}; // form schema files edited or created here: name -> JSON text
   var problemsList = document.getElementById("problems");
   var marked = [];
   var dirty = false;
+  var modeler;
 
-  window.rfModeler = modeler; // for the browser tests
+  function checkExpression(source, mode) {
+    return window.rf.postJSON(root.getAttribute("data-check-url"), { source: source, mode: mode })
+      .then(function (answer) {
+        if (answer.status !== 200) return { ok: false, message: window.rf.problem(answer) };
+        return answer.body;
+      }, function () { return { ok: false, message: "the server cannot be reached" }; });
+  }
+
+  var retention = {
+    check: checkExpression,
+    forms: function () {
+      var names = choices.forms.slice();
+      Object.keys(edited).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
+      return names.sort();
+    },
+    services: function () { return choices.services; },
+    roles: function () { return choices.roles; },
+    laneNames: function () { return choices.lane_names || []; },
+    correlationKeys: function () { return choices.correlation_keys || []; },
+  };
 
   function clearProblems() {
     var canvas = modeler.get("canvas");
@@ -72,6 +96,7 @@
   function currentFiles() {
     return modeler.saveXML({ format: true }).then(function (saved) {
       var files = {};
+      Object.keys(edited).forEach(function (name) { files[name] = edited[name]; });
       files[file] = saved.xml;
       return { files: files };
     });
@@ -106,19 +131,41 @@
       if (body.url) {
         var link = document.createElement("a");
         link.href = body.url;
+        link.id = "new-version-link";
         link.textContent = " Open the new version";
         document.querySelector("#diagram-status p").appendChild(link);
       }
     }, function () { window.rf.say("The server cannot be reached.", "warn"); });
   }
 
-  window.rf.getText(root.getAttribute("data-xml-url"))
-    .then(function (xml) { return modeler.importXML(xml); })
-    .then(function () {
+  function start(xml) {
+    modeler = window.RetentionModeler.create({
+      container: "#canvas",
+      propertiesParent: "#properties",
+      retention: retention,
+    });
+    window.rfModeler = modeler; // for the browser tests
+    if (window.rfFormEditor) {
+      window.rfFormEditor.attach(modeler, {
+        fileUrl: function (name) { return root.getAttribute("data-file-base") + name; },
+        edited: edited,
+        known: retention.forms,
+        setForm: function (element, name) { window.RetentionModeler.setProperty(modeler, element, "formJsonSchemaFilename", name); },
+        changed: function () { dirty = true; },
+      });
+    }
+    return modeler.importXML(xml).then(function () {
       modeler.get("canvas").zoom("fit-viewport");
       modeler.on("commandStack.changed", function () { dirty = true; });
       root.setAttribute("data-ready", "true");
-    })
+    });
+  }
+
+  var loadChoices = fetch(root.getAttribute("data-choices-url"), { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : choices; })
+    .then(function (found) { choices = found; }, function () { /* the panel offers free text */ });
+  Promise.all([window.rf.getText(root.getAttribute("data-xml-url")), loadChoices])
+    .then(function (loaded) { return start(loaded[0]); })
     .catch(function (err) { window.rf.say("The diagram could not be opened: " + err.message, "error"); });
 
   document.getElementById("validate").addEventListener("click", validate);
