@@ -99,6 +99,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/partners/settlements/{statement_id}/export"): _rule("admin back_office auditor"),
     ("GET", "/api/kpis"): _rule("team_lead auditor process_owner"),
     ("GET", "/api/kpis/scorecard"): _rule("team_lead auditor process_owner"),
+    ("GET", "/api/kpis/definitions"): _rule("team_lead auditor process_owner"),
     ("POST", "/api/scans"): _rule("back_office"),
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
     ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),

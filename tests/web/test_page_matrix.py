@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/settlements/{statement_id}/approve"): _rule(hidden="admin back_office"),
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
+    ("GET", "/kpis/definitions"): STEWARDS,
 }
 
 

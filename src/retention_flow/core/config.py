@@ -106,6 +106,24 @@ class Settings(BaseSettings):
     kpi_target_handling_seconds: float = Field(
         default=60.0, gt=0, description="handling time that scores full marks on the scorecard"
     )
+    kpi_fcr_days: int = Field(
+        default=7,
+        ge=0,
+        le=366,
+        description="first-contact resolution: days in which a new case of the same customer "
+        "counts as a repeat contact",
+    )
+    kpi_answer_seconds: float = Field(
+        default=20.0, ge=0, description="answered in time: longest wait before work starts"
+    )
+    kpi_manual_target_seconds: float = Field(
+        default=60.0, gt=0, description="manual work per case below this counts as on target"
+    )
+    kpi_offer_cost_cents: dict[str, int] = Field(
+        default_factory=dict,
+        description="monthly cost of each offer code in cents (JSON object), for cases "
+        "whose data carries no offer_cost_cents",
+    )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"
     )
