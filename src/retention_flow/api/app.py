@@ -27,7 +27,9 @@ from .routes import (
     kpis,
     messages,
     partners,
+    payouts,
     processes,
+    qa,
     scans,
     signals,
     tasks,
@@ -67,7 +69,20 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
-    for module in (auth, processes, cases, messages, signals, tasks, audit, partners, kpis, scans):
+    for module in (
+        auth,
+        processes,
+        cases,
+        messages,
+        signals,
+        tasks,
+        audit,
+        partners,
+        kpis,
+        qa,
+        payouts,
+        scans,
+    ):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

@@ -197,6 +197,7 @@ class Scorecard(BaseModel):
     agent: str
     score: float
     tasks_completed: int
+    qa_reviews: int
     components: list[ScoreComponent]
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 
 ROLES = frozenset(
-    {"agent", "team_lead", "back_office", "partner", "process_owner", "auditor", "admin", "system"}
+    {
+        "agent",
+        "team_lead",
+        "back_office",
+        "partner",
+        "process_owner",
+        "auditor",
+        "admin",
+        "system",
+        "qa",
+    }
 )
 SKILL_GROUPS = frozenset({"telemarketing", "inbound", "specialist"})
 WORK_ROLES = ROLES | SKILL_GROUPS

@@ -7,6 +7,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from .channels import ContractChange, Customer, Letter, SettlementLine
+from .incentives import PayoutStatement, QaReview
 from .models import (
     AuditEvent,
     AuditHead,
@@ -55,6 +56,9 @@ PARTNER = _t(Partner)
 LEAD_ALLOCATION = _t(LeadAllocation)
 SETTLEMENT_STATEMENT = _t(SettlementStatement)
 SETTLEMENT_ENTRY = _t(SettlementEntry)
+
+QA_REVIEW = _t(QaReview)
+PAYOUT_STATEMENT = _t(PayoutStatement)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)

@@ -140,6 +140,18 @@ def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
     return day_of(q.dialect, at) if at is not None else literal("")
 
 
+#: groups read off the case row (work-item statements join the case only for these)
+CASE_GROUPS = frozenset({"channel", "process", "version", "offer", "partner"})
+
+
+def _items(q: Query) -> Any:
+    """The work items, joined to their cases only when a group needs the case: a join
+    is a primary-key lookup per item, and those grow with the size of the case table."""
+    if CASE_GROUPS.intersection(q.groups):
+        return WORK_ITEM.join(CASE, CASE.c.id == WORK_ITEM.c.case_id)
+    return WORK_ITEM
+
+
 def keys(q: Query, source: str, at: Any) -> list[Any]:
     return [_key(q, g, source, at).label(f"k{i}") for i, g in enumerate(q.groups)]
 
@@ -170,7 +182,7 @@ def tasks_done(q: Query, answer_seconds: float) -> Any:
                 func.sum(case((waiting <= answer_seconds, 1), else_=0)).label("answered"),
             ],
         )
-        .select_from(WORK_ITEM.join(CASE, CASE.c.id == w.case_id))
+        .select_from(_items(q))
         .where(and_(w.ended_at >= q.start, w.ended_at < q.end, w.state == "completed"))
     )
 
@@ -317,7 +329,7 @@ def backlog(q: Query, at: datetime) -> list[Any]:
         func.count().label("backlog"),
         func.sum(case((w.due_at < at, 1), else_=0)).label("overdue"),
     ]
-    joined = WORK_ITEM.join(CASE, CASE.c.id == w.case_id)
+    joined = _items(q)
     return [
         _grouped(q, columns, sums)
         .select_from(joined)

@@ -34,12 +34,19 @@ from ..db.tables import DEPLOYMENT, USER
 from . import kpi_sql
 from .context import AppContext
 from .kpi_definitions import CSV_KPIS, Sums
+from .qa import quality_by_agent
 
 GROUPS = ("channel", "process", "version", "offer", "partner", "agent", "team", "period")
 GRANULARITIES = ("day", "week", "month")
 CONTACT_ROLES = frozenset(kpi_sql.CONTACT_ROLES)
 NONE = "(none)"
-SCORE_COMPONENTS = ("retention_rate", "service_level", "first_contact_resolution", "handling")
+SCORE_COMPONENTS = (
+    "retention_rate",
+    "service_level",
+    "first_contact_resolution",
+    "handling",
+    "quality",
+)
 __all__ = ["CSV_KPIS", "GROUPS", "as_of", "compute", "dashboard", "scorecard", "to_csv"]
 
 
@@ -205,15 +212,19 @@ def dashboard(
 def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per agent: a score in [0, 1] from weighted KPIs (weights in settings), with every
     component shown: value, normalised value, weight and contribution. Components without
-    data (e.g. no ended case) are left out and the other weights re-normalised."""
+    data (e.g. no ended case, no finished QA review) are left out and the other weights
+    re-normalised. ``quality``: the mean QA review score of the agent's cases that ended
+    in the period (``services/qa.py``)."""
     weights = ctx.settings.kpi_scorecard_weights
     target = ctx.settings.kpi_target_handling_seconds
+    quality = quality_by_agent(ctx, start, end)
     out = []
     for row in compute(ctx, start=start, end=end, group_by=["agent"]):
         agent = row["group"]["agent"]
         if agent == NONE:
             continue
         aht = row["avg_handling_seconds"]
+        qa_score = quality.get(agent, (None, 0))[0]
         values: dict[str, tuple[float | None, float | None]] = {
             "retention_rate": (row["retention_rate"], row["retention_rate"]),
             "service_level": (row["service_level"], row["service_level"]),
@@ -222,6 +233,7 @@ def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[s
                 row["first_contact_resolution"],
             ),
             "handling": (aht, None if aht is None else min(1.0, target / aht) if aht else 1.0),
+            "quality": (qa_score, qa_score),
         }
         used = {k: w for k, w in weights.items() if k in values and values[k][1] is not None}
         total_weight = sum(used.values())
@@ -249,6 +261,7 @@ def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[s
                 "score": round(score, 6),
                 "components": components,
                 "tasks_completed": row["tasks_completed"],
+                "qa_reviews": quality.get(agent, (None, 0))[1],
             }
         )
     return sorted(out, key=lambda r: (-r["score"], r["agent"]))

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-from retention_flow.db import channels, models, partners, scans  # noqa: F401  (registers the tables)
+from retention_flow.db import channels, incentives, models, partners, scans  # noqa: F401  (registers the tables)
 from retention_flow.db.session import create_db_engine
 
 target_metadata = SQLModel.metadata
