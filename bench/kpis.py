@@ -83,13 +83,13 @@ def _rows(size: int, per_day: int, seed: int = 7) -> Iterator[tuple[str, list[di
                 "data_after": kw.pop("data_after", None),
                 "detail": kw.pop("detail", None),
                 "prev_hash": "0" * 64,
-                "hash": uuid.uuid4().hex * 2,
+                "hash": f"{len(events):064x}",
             }
         )
 
     for n in range(size):
         created = first + spacing * n
-        case_id = str(uuid.uuid4())
+        case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         channel = rng.choices(("outbound", "inbound", "mail"), (5, 3, 2))[0]
         agent = rng.choice(AGENTS)
         open_ = NOW - created < timedelta(days=2)
@@ -117,7 +117,7 @@ def _rows(size: int, per_day: int, seed: int = 7) -> Iterator[tuple[str, list[di
             wait = timedelta(seconds=rng.randint(0, 3600) if i == 0 else 0)
             handle = rng.randint(20, 600)
             done = at + wait + timedelta(seconds=handle)
-            task_id = str(uuid.uuid4())
+            task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             finished = not open_ or i > 0
             items.append(
                 {
@@ -197,8 +197,8 @@ TABLES: dict[str, Table] = {
 
 
 def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime):  # all UTC here: the stored form of UTCDateTime
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, dict):
         return json.dumps(value)
     return value

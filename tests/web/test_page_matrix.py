@@ -91,6 +91,19 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
     ("GET", "/kpis/definitions"): STEWARDS,
+    # QA reviews (the qa role is no persona here: tests/incentives cover it)
+    ("GET", "/qa"): _rule("team_lead auditor admin process_owner"),
+    ("POST", "/qa/samples"): _rule("team_lead admin process_owner"),
+    ("GET", "/qa/reviews/{review_id}"): _rule(hidden="team_lead auditor admin process_owner"),
+    ("POST", "/qa/reviews/{review_id}"): _rule(),
+    ("GET", "/payouts"): _rule("team_lead back_office admin"),
+    ("POST", "/payouts/run"): _rule("team_lead back_office admin"),
+    ("GET", "/payouts/export.csv"): _rule("team_lead back_office admin"),
+    ("GET", "/payouts/{statement_id}"): _rule(hidden="team_lead back_office admin"),
+    ("POST", "/payouts/{statement_id}/approve"): _rule(hidden="team_lead back_office admin"),
+    # an empty correction is refused with a notice on the page it came from
+    ("POST", "/payouts/{statement_id}/corrections"): _rule("team_lead back_office admin"),
+    ("GET", "/me"): _rule("agent"),
 }
 
 
@@ -151,7 +164,7 @@ def test_page_authorisation(
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
-        ids |= model | {"statement_id": "no-such-statement"}
+        ids |= model | {"statement_id": "no-such-statement", "review_id": "no-such-review"}
         ids |= {"page_no": "1", "field": "offer"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])

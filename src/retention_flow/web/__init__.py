@@ -15,6 +15,7 @@ from . import (
     auditor,
     dashboard,
     errors,
+    incentives,
     login,
     owner,
     partner,
@@ -28,7 +29,19 @@ from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
 
 #: page modules, each with a ``router``; add new page groups here
-PAGES = (login, queue, task, team, partner, scans, owner, auditor, settlements, dashboard)
+PAGES = (
+    login,
+    queue,
+    task,
+    team,
+    partner,
+    scans,
+    owner,
+    auditor,
+    settlements,
+    dashboard,
+    incentives,
+)
 
 
 def install(app: FastAPI) -> None:
