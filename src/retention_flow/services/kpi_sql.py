@@ -29,7 +29,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    not_,
     null,
     select,
 )
@@ -119,6 +118,8 @@ def last_contact_agent() -> Any:
 
 
 def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
+    if source != "case" and group in CASE_GROUPS:
+        return _case_key(q, group, source)
     w = WORK_ITEM.c
     if group == "channel":
         return CASE.c.channel
@@ -140,25 +141,30 @@ def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
     return day_of(q.dialect, at) if at is not None else literal("")
 
 
-#: groups read off the case row (work-item statements join the case only for these)
-CASE_GROUPS = frozenset({"channel", "process", "version", "offer", "partner"})
-
-
-def _items(q: Query) -> Any:
-    """The work items, joined to their cases only when a group needs the case: a join
-    is a primary-key lookup per item, and those grow with the size of the case table."""
-    if CASE_GROUPS.intersection(q.groups):
-        return WORK_ITEM.join(CASE, CASE.c.id == WORK_ITEM.c.case_id)
-    return WORK_ITEM
+def _case_key(q: Query, group: str, source: str) -> ColumnElement[Any]:
+    """A work item's case group, as a lookup of its case by primary key. Not a join: a
+    planner joining a period's items to the cases may hash the whole case table, which
+    grows with the history (PostgreSQL did, bench/kpis.py)."""
+    of_case = select(_key(q, group, "case", None)).where(CASE.c.id == WORK_ITEM.c.case_id)
+    looked_up = of_case.scalar_subquery()
+    return func.coalesce(WORK_ITEM.c.partner, looked_up) if group == "partner" else looked_up
 
 
 def keys(q: Query, source: str, at: Any) -> list[Any]:
     return [_key(q, g, source, at).label(f"k{i}") for i, g in enumerate(q.groups)]
 
 
-def _grouped(q: Query, columns: list[Any], sums: list[Any]) -> Any:
-    statement = select(*columns, *sums)
+def _grouped(q: Query, inner: Any, sums: Any) -> Any:
+    """Group the rows of ``inner`` (a select with key columns k0.. and the values
+    ``sums(columns)`` adds up) by their keys."""
+    rows = inner.subquery("f")
+    columns = [rows.c[f"k{i}"] for i in range(len(q.groups))]
+    statement = select(*columns, *sums(rows.c)).select_from(rows)
     return statement.group_by(*columns) if columns else statement
+
+
+#: groups read off the case row (a work item's are looked up by its case id)
+CASE_GROUPS = frozenset({"channel", "process", "version", "offer", "partner"})
 
 
 # --------------------------------------------------------------------------- statements
@@ -168,31 +174,32 @@ def tasks_done(q: Query, answer_seconds: float) -> Any:
     """Work items completed in the period: count, within due, handling, waiting."""
     w = WORK_ITEM.c
     waiting = seconds_between(q.dialect, w.created_at, func.coalesce(w.first_worked_at, w.ended_at))
-    columns = keys(q, "task", w.ended_at)
-    return (
-        _grouped(
-            q,
-            columns,
-            [
-                func.count().label("tasks"),
-                func.sum(case((w.ended_at <= w.due_at, 1), else_=0)).label("within_due"),
-                func.sum(func.coalesce(w.handling_seconds, 0.0)).label("handling"),
-                func.count(w.handling_seconds).label("handled"),
-                func.sum(waiting).label("waiting"),
-                func.sum(case((waiting <= answer_seconds, 1), else_=0)).label("answered"),
-            ],
-        )
-        .select_from(_items(q))
-        .where(and_(w.ended_at >= q.start, w.ended_at < q.end, w.state == "completed"))
-    )
+    inner = select(
+        *keys(q, "task", w.ended_at),
+        case((w.ended_at <= w.due_at, 1), else_=0).label("on_time"),
+        w.handling_seconds,
+        waiting.label("waited"),
+    ).where(and_(w.ended_at >= q.start, w.ended_at < q.end, w.state == "completed"))
+
+    def sums(c: Any) -> list[Any]:
+        return [
+            func.count().label("tasks"),
+            func.sum(c.on_time).label("within_due"),
+            func.sum(func.coalesce(c.handling_seconds, 0.0)).label("handling"),
+            func.count(c.handling_seconds).label("handled"),
+            func.sum(c.waited).label("waiting"),
+            func.sum(case((c.waited <= answer_seconds, 1), else_=0)).label("answered"),
+        ]
+
+    return _grouped(q, inner, sums)
 
 
 def cases_opened(q: Query) -> Any:
     """Retention cases created in the period."""
-    columns = keys(q, "case", CASE.c.created_at)
-    return _grouped(q, columns, [func.count().label("volume")]).where(
+    inner = select(*keys(q, "case", CASE.c.created_at), CASE.c.id).where(
         and_(CASE.c.created_at >= q.start, CASE.c.created_at < q.end, q.retention())
     )
+    return _grouped(q, inner, lambda c: [func.count().label("volume")])
 
 
 def _ended(q: Query) -> ColumnElement[bool]:
@@ -204,11 +211,13 @@ def _ended(q: Query) -> ColumnElement[bool]:
     )
 
 
-def _per_case(q: Query) -> Any:
-    """Per ended case: completed human tasks, their handling added up, and contacts (a
-    contact task starts a new contact unless the same person completed a contact task of
-    the case at the very moment this one was created: one call, several screens)."""
+def _per_case() -> tuple[Any, Any, Any]:
+    """Of the case (correlated, by ``ix_work_item_case_id``): its completed human tasks,
+    their handling added up, and its contacts (a contact task starts a new contact unless
+    the same person completed a contact task of the case at the very moment this one was
+    created: one call, several screens)."""
     w, p = WORK_ITEM.alias("w"), WORK_ITEM.alias("p")
+    done = and_(w.c.case_id == CASE.c.id, w.c.state == "completed")
     continues = exists().where(
         and_(
             p.c.case_id == w.c.case_id,
@@ -218,23 +227,10 @@ def _per_case(q: Query) -> Any:
             p.c.ended_at == w.c.created_at,
         )
     )
-    starts = and_(w.c.role.in_(CONTACT_ROLES), not_(continues))
-    return (
-        select(
-            w.c.case_id,
-            func.count().label("human"),
-            func.sum(func.coalesce(w.c.handling_seconds, 0.0)).label("manual"),
-            func.sum(case((starts, 1), else_=0)).label("contacts"),
-        )
-        .where(
-            and_(
-                w.c.state == "completed",
-                w.c.case_id.in_(select(CASE.c.id).where(_ended(q))),
-            )
-        )
-        .group_by(w.c.case_id)
-        .subquery("pc")
-    )
+    human = select(func.count()).where(done).scalar_subquery()
+    manual = select(func.coalesce(func.sum(w.c.handling_seconds), 0.0)).where(done)
+    contacts = select(func.count()).where(and_(done, w.c.role.in_(CONTACT_ROLES), ~continues))
+    return human, manual.scalar_subquery(), contacts.scalar_subquery()
 
 
 def _repeat(q: Query, days: int) -> Any:
@@ -268,11 +264,7 @@ def cases_ended(
     q: Query, *, fcr_days: int, manual_target: float, offer_costs: dict[str, int]
 ) -> Any:
     """Retention cases that ended in the period with an outcome, and their facts."""
-    pc = _per_case(q)
-    human = func.coalesce(pc.c.human, 0)
-    manual = func.coalesce(pc.c.manual, 0.0)
-    contacts = func.coalesce(pc.c.contacts, 0)
-    retained = CASE.c.outcome == "retained"
+    human, manual, contacts = _per_case()
     revenue = json_number(q.dialect, "monthly_revenue_cents")
     offer = CASE.c.data["offer_code"].as_string()
     listed: Any = (
@@ -280,44 +272,49 @@ def cases_ended(
         if offer_costs
         else null()
     )
-    cost = func.coalesce(json_number(q.dialect, "offer_cost_cents"), listed)
-    csat = json_number(q.dialect, "csat")
-    answered = and_(csat >= 1, csat <= 5)
+    inner = select(
+        *keys(q, "case", CASE.c.ended_at),
+        CASE.c.outcome,
+        offer.label("offer"),
+        human.label("human"),
+        manual.label("manual"),
+        contacts.label("contacts"),
+        case((_repeat(q, fcr_days), 1), else_=0).label("repeated"),
+        seconds_between(q.dialect, CASE.c.created_at, CASE.c.ended_at).label("resolution"),
+        revenue.label("revenue"),
+        func.coalesce(json_number(q.dialect, "offer_cost_cents"), listed).label("cost"),
+        json_number(q.dialect, "csat").label("csat"),
+    ).where(_ended(q))
 
-    def count_if(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0))
+    def sums(c: Any) -> list[Any]:
+        retained = c.outcome == "retained"
+        answered = and_(c.csat >= 1, c.csat <= 5)
 
-    columns = keys(q, "case", CASE.c.ended_at)
-    return (
-        _grouped(
-            q,
-            columns,
-            [
-                func.count().label("ended"),
-                count_if(retained).label("retained"),
-                count_if(CASE.c.outcome == "no_response").label("no_response"),
-                count_if(human == 0).label("automated"),
-                func.sum(manual).label("manual"),
-                count_if(manual < manual_target).label("manual_under"),
-                count_if(contacts >= 1).label("fcr_cases"),
-                count_if(and_(contacts == 1, not_(_repeat(q, fcr_days)))).label("fcr_first"),
-                func.sum(seconds_between(q.dialect, CASE.c.created_at, CASE.c.ended_at)).label(
-                    "resolution"
-                ),
-                func.sum(case((retained, func.coalesce(revenue, 0.0)), else_=0.0)).label(
-                    "saved_revenue"
-                ),
-                func.sum(case((retained, func.coalesce(cost, 0.0)), else_=0.0)).label("offer_cost"),
-                count_if(and_(retained, offer.is_not(None), cost.is_(None))).label(
-                    "offer_cost_unknown"
-                ),
-                count_if(answered).label("csat_answered"),
-                func.sum(case((answered, csat), else_=0.0)).label("csat_sum"),
-            ],
-        )
-        .select_from(CASE.outerjoin(pc, pc.c.case_id == CASE.c.id))
-        .where(_ended(q))
-    )
+        def count_if(condition: Any) -> Any:
+            return func.sum(case((condition, 1), else_=0))
+
+        return [
+            func.count().label("ended"),
+            count_if(retained).label("retained"),
+            count_if(c.outcome == "no_response").label("no_response"),
+            count_if(c.human == 0).label("automated"),
+            func.sum(c.manual).label("manual"),
+            count_if(c.manual < manual_target).label("manual_under"),
+            count_if(c.contacts >= 1).label("fcr_cases"),
+            count_if(and_(c.contacts == 1, c.repeated == 0)).label("fcr_first"),
+            func.sum(c.resolution).label("resolution"),
+            func.sum(case((retained, func.coalesce(c.revenue, 0.0)), else_=0.0)).label(
+                "saved_revenue"
+            ),
+            func.sum(case((retained, func.coalesce(c.cost, 0.0)), else_=0.0)).label("offer_cost"),
+            count_if(and_(retained, c.offer.is_not(None), c.cost.is_(None))).label(
+                "offer_cost_unknown"
+            ),
+            count_if(answered).label("csat_answered"),
+            func.sum(case((answered, c.csat), else_=0.0)).label("csat_sum"),
+        ]
+
+    return _grouped(q, inner, sums)
 
 
 def backlog(q: Query, at: datetime) -> list[Any]:
@@ -325,16 +322,17 @@ def backlog(q: Query, at: datetime) -> list[Any]:
     created before, plus the ones that ended after it (two index ranges, not one scan)."""
     w = WORK_ITEM.c
     columns = keys(q, "backlog", None)
-    sums = [
-        func.count().label("backlog"),
-        func.sum(case((w.due_at < at, 1), else_=0)).label("overdue"),
-    ]
-    joined = _items(q)
+
+    def sums(c: Any) -> list[Any]:
+        return [
+            func.count().label("backlog"),
+            func.sum(case((c.due_at < at, 1), else_=0)).label("overdue"),
+        ]
+
     return [
-        _grouped(q, columns, sums)
-        .select_from(joined)
-        .where(and_(w.state.in_(OPEN), w.created_at < at)),
-        _grouped(q, columns, sums)
-        .select_from(joined)
-        .where(and_(w.ended_at >= at, w.created_at < at)),
+        _grouped(q, select(*columns, w.due_at).where(where), sums)
+        for where in (
+            and_(w.state.in_(OPEN), w.created_at < at),
+            and_(w.ended_at >= at, w.created_at < at),
+        )
     ]
