@@ -21,11 +21,18 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from retention_flow.api.app import create_app
 from retention_flow.db.session import write_session
-from retention_flow.db.tables import CASE_MIGRATION, SCAN_PAGE, SETTLEMENT_STATEMENT
+from retention_flow.db.tables import (
+    CASE_MIGRATION,
+    DEPLOYMENT,
+    PAYOUT_STATEMENT,
+    QA_REVIEW,
+    SCAN_PAGE,
+    SETTLEMENT_STATEMENT,
+)
 from retention_flow.services import (
     case_control,
     cases,
@@ -130,6 +137,20 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/migrations/{migration_id}"): _rule("process_owner admin"),
     ("POST", "/api/cases/{case_id}/migrate"): _rule("process_owner admin"),
     ("POST", "/api/cases/{case_id}/move"): _rule("process_owner admin"),
+    ("GET", "/api/kpis/definitions"): _rule("team_lead auditor process_owner"),
+    ("POST", "/api/qa/samples"): _rule("team_lead admin process_owner"),
+    ("GET", "/api/qa/reviews"): _rule("agent team_lead auditor admin process_owner"),
+    ("GET", "/api/qa/reviews/{review_id}"): _rule(
+        "team_lead auditor admin process_owner", hidden="agent"
+    ),
+    ("POST", "/api/qa/reviews/{review_id}"): _rule(""),  # the qa role only
+    ("GET", "/api/qa/agreement"): _rule("agent team_lead auditor admin process_owner"),
+    ("POST", "/api/payouts/run"): _rule("team_lead back_office admin"),
+    ("GET", "/api/payouts"): _rule("agent team_lead back_office admin"),
+    ("GET", "/api/payouts/export"): _rule("team_lead back_office admin"),
+    ("GET", "/api/payouts/{statement_id}"): _rule("team_lead back_office admin", hidden="agent"),
+    ("POST", "/api/payouts/{statement_id}/approve"): _rule("team_lead back_office admin"),
+    ("POST", "/api/payouts/{statement_id}/corrections"): _rule("team_lead back_office admin"),
     ("POST", "/api/scans"): _rule("back_office"),
     ("GET", "/api/scans/{scan_id}"): _rule("back_office auditor"),
     ("GET", "/api/scans/{scan_id}/pages/{page_no}/image"): _rule("back_office auditor"),
@@ -175,6 +196,7 @@ def _request(
         incident_id=ids.get("incident_id", "none"),
         batch_id=ids.get("batch_id", "none"),
         migration_id=ids.get("migration_id", "none"),
+        review_id=ids.get("review_id", "none"),
         page_no=1,
         field="case_number",
     )
@@ -284,6 +306,59 @@ def _empty_migration(ctx: AppContext) -> str:
     return migration_id
 
 
+def _draft_payout(ctx: AppContext) -> str:
+    """A draft payout statement run by someone else (a second approval answers 409)."""
+    statement_id = str(uuid.uuid4())
+    with write_session(ctx.db) as session:
+        session.execute(
+            insert(PAYOUT_STATEMENT).values(
+                id=statement_id,
+                period="2026-01",
+                agent="starter",
+                kind="statement",
+                plan_deployment_id="none",
+                plan_hash="0" * 64,
+                plan={},
+                components=[],
+                points=0.0,
+                amount_cents=0,
+                status="draft",
+                created_by="matrix",
+                created_at=ctx.now(),
+            )
+        )
+        session.commit()
+    return statement_id
+
+
+def _qa_review(ctx: AppContext, case_id: str) -> str:
+    """An open review of a case of 'starter' by a reviewer who is none of the personas,
+    with a form of the deployed bundle as its checklist."""
+    review_id = str(uuid.uuid4())
+    with write_session(ctx.db) as session:
+        deployment_id, files = session.execute(select(DEPLOYMENT.c.id, DEPLOYMENT.c.files)).one()
+        form = next(name for name in files if name.endswith(".schema.json"))
+        session.execute(
+            insert(QA_REVIEW).values(
+                id=review_id,
+                sample_id=review_id,
+                period="2026-01",
+                case_id=case_id,
+                case_ended_at=ctx.now(),
+                agent="starter",
+                stratum="all",
+                reviewer="reviewer",
+                state="open",
+                form=form,
+                deployment_id=deployment_id,
+                created_by="matrix",
+                created_at=ctx.now(),
+            )
+        )
+        session.commit()
+    return review_id
+
+
 def _stored_scan(ctx: AppContext) -> str:
     """A scan with one stored (queued) page image: no OCR engine needed to reach it."""
     buffer = io.BytesIO()
@@ -316,6 +391,10 @@ def test_route_authorisation(
     batch_id = _batch(ctx) if "{batch_id}" in path else None
     incident_id = _incident(ctx) if "{incident_id}" in path else None
     migration_id = _empty_migration(ctx) if "{migration_id}" in path else None
+    statement_id = None
+    if "{statement_id}" in path:
+        payout = path.startswith("/api/payouts")
+        statement_id = _draft_payout(ctx) if payout else _draft_statement(ctx)
     for persona in PERSONAS:
         case = cases.start_case(
             ctx, starter, "three_steps", {"allocated_partner": "acme"}, version=1
@@ -331,6 +410,8 @@ def test_route_authorisation(
             case_control.suspend_case(ctx, actor("olga", "process_owner"), case["id"], "matrix")
         if migration_id:
             ids["migration_id"] = migration_id
+        if "{review_id}" in path:
+            ids["review_id"] = _qa_review(ctx, case["id"])
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

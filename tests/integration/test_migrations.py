@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 import retention_flow.db.channels
+import retention_flow.db.incentives
 import retention_flow.db.models
 import retention_flow.db.operations  # noqa: F401  (register every table)
 

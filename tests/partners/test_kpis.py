@@ -4,8 +4,10 @@ with a frozen clock (2026-01-05, 09:00 UTC):
 - A outbound: tom claims 09:30, accepts 09:40 (due 13:00) -> retained
 - B outbound: amy claims 14:00, declined 14:20 (due 13:00: late) -> lost
 - C inbound: ina claims the reason 09:05, done 09:08 (due 09:10); the offer (due 09:23)
-  completed from the queue at 09:10 (claimed in passing) -> retained, two contacts
-- D outbound: nobody calls -> open, overdue from 13:00
+  completed from the queue at 09:10 (claimed in passing) -> retained, one contact (the
+  offer task arose from her own reason task: one call)
+- D outbound: nobody calls -> open, overdue from 13:00; the figures are as of 18:00, so
+  D's call is a service-level miss
 """
 
 from __future__ import annotations
@@ -73,6 +75,23 @@ def history(pctx: AppContext, clock: FrozenClock) -> AppContext:
     return pctx
 
 
+#: the figures this file has checked since before the written definitions
+OLD_KEYS = (
+    "volume",
+    "ended",
+    "retained",
+    "retention_rate",
+    "tasks_completed",
+    "avg_handling_seconds",
+    "avg_waiting_seconds",
+    "service_level",
+    "fcr_cases",
+    "first_contact_resolution",
+    "backlog",
+    "backlog_overdue",
+)
+
+
 def _rows(ctx: AppContext, *group_by: str, days: int = 1, **kw: Any) -> dict[tuple, dict]:
     rows = kpis.compute(ctx, start=DAY, end=DAY + timedelta(days=days), group_by=group_by, **kw)
     return {tuple(r["group"].values()): r for r in rows}
@@ -82,8 +101,7 @@ def test_kpis_by_channel(history: AppContext) -> None:
     rows = _rows(history, "channel")
     assert set(rows) == {("outbound",), ("inbound",)}
     outbound, inbound = rows[("outbound",)], rows[("inbound",)]
-    assert outbound | {"group": None} == {
-        "group": None,
+    assert {k: v for k, v in outbound.items() if k in OLD_KEYS} == {
         "volume": 3,
         "ended": 2,
         "retained": 1,
@@ -91,7 +109,7 @@ def test_kpis_by_channel(history: AppContext) -> None:
         "tasks_completed": 2,
         "avg_handling_seconds": (600 + 1200) / 2,
         "avg_waiting_seconds": (1800 + 5 * 3600) / 2,
-        "service_level": 0.5,
+        "service_level": round(1 / 3, 6),  # A on time, B late, D open and overdue at 18:00
         "fcr_cases": 2,
         "first_contact_resolution": 1.0,
         "backlog": 1,
@@ -102,7 +120,7 @@ def test_kpis_by_channel(history: AppContext) -> None:
     assert inbound["avg_handling_seconds"] == (180 + 0) / 2
     assert inbound["avg_waiting_seconds"] == (300 + 120) / 2
     assert inbound["service_level"] == 1.0
-    assert inbound["first_contact_resolution"] == 0.0 and inbound["backlog"] == 0
+    assert inbound["first_contact_resolution"] == 1.0 and inbound["backlog"] == 0
 
 
 def test_cases_without_a_channel_are_not_retention_cases(history: AppContext) -> None:
@@ -137,13 +155,13 @@ def test_kpis_by_agent_and_the_scorecard(history: AppContext) -> None:
         0.0,
         0.0,
     )
-    assert ina["first_contact_resolution"] == 0.0 and ina["tasks_completed"] == 2
+    assert ina["first_contact_resolution"] == 1.0 and ina["tasks_completed"] == 2
     assert rows[("(none)",)]["backlog"] == 1  # D's call: nobody holds it
     card = {r["agent"]: r for r in kpis.scorecard(history, start=DAY, end=DAY + timedelta(days=1))}
     # weights 0.4 retention, 0.3 service level, 0.2 FCR, 0.1 handling (target 60 s)
     assert card["tom"]["score"] == pytest.approx(0.4 + 0.3 + 0.2 + 0.1 * 60 / 600)
     assert card["amy"]["score"] == pytest.approx(0.2 + 0.1 * 60 / 1200)
-    assert card["ina"]["score"] == pytest.approx(0.4 + 0.3 + 0.0 + 0.1 * 60 / 90)
+    assert card["ina"]["score"] == pytest.approx(0.4 + 0.3 + 0.2 + 0.1 * 60 / 90)
     handling = next(c for c in card["tom"]["components"] if c["kpi"] == "handling")
     assert handling == {
         "kpi": "handling",
@@ -156,8 +174,13 @@ def test_kpis_by_agent_and_the_scorecard(history: AppContext) -> None:
 
 
 def test_backlog_is_counted_at_the_end_of_each_period(history: AppContext) -> None:
+    """Each day's backlog is judged at its end, but never after the as-of moment (now,
+    18:00 on the 5th): the 6th has not happened yet, so it has no row at all."""
     rows = _rows(history, "period", days=2, granularity="day")
     assert rows[("2026-01-05",)]["backlog"] == 1 and rows[("2026-01-05",)]["volume"] == 4
+    assert ("2026-01-06",) not in rows
+    history.clock.set(DAY + timedelta(days=1, hours=12))  # type: ignore[attr-defined]
+    rows = _rows(history, "period", days=2, granularity="day")
     assert rows[("2026-01-06",)]["backlog"] == 1 and rows[("2026-01-06",)]["volume"] == 0
     month = _rows(history, "period", days=2, granularity="month")
     assert month[("2026-01",)]["backlog"] == 1

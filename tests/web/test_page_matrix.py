@@ -118,6 +118,20 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/settlements/{statement_id}/approve"): _rule(hidden="admin back_office"),
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
+    ("GET", "/kpis/definitions"): STEWARDS,
+    # QA reviews (the qa role is no persona here: tests/incentives cover it)
+    ("GET", "/qa"): _rule("team_lead auditor admin process_owner"),
+    ("POST", "/qa/samples"): _rule("team_lead admin process_owner"),
+    ("GET", "/qa/reviews/{review_id}"): _rule(hidden="team_lead auditor admin process_owner"),
+    ("POST", "/qa/reviews/{review_id}"): _rule(),
+    ("GET", "/payouts"): _rule("team_lead back_office admin"),
+    ("POST", "/payouts/run"): _rule("team_lead back_office admin"),
+    ("GET", "/payouts/export.csv"): _rule("team_lead back_office admin"),
+    ("GET", "/payouts/{statement_id}"): _rule(hidden="team_lead back_office admin"),
+    ("POST", "/payouts/{statement_id}/approve"): _rule(hidden="team_lead back_office admin"),
+    # an empty correction is refused with a notice on the page it came from
+    ("POST", "/payouts/{statement_id}/corrections"): _rule("team_lead back_office admin"),
+    ("GET", "/me"): _rule("agent"),
 }
 
 
@@ -185,6 +199,7 @@ def test_page_authorisation(
         ids |= model | {"statement_id": "no-such-statement", "migration_id": "no-such"}
         ids |= {"page_no": "1", "field": "offer", "action": "suspend"}
         ids |= {"incident_id": "no-such-incident", "batch_id": "no-such-batch"}
+        ids |= {"review_id": "no-such-review"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(pages[persona], method, path, persona, ids)

@@ -162,6 +162,18 @@ class KpiRow(BaseModel):
     first_contact_resolution: float | None
     backlog: int
     backlog_overdue: int
+    answered_in_time: float | None
+    avg_manual_seconds: float | None
+    manual_under_target_share: float | None
+    avg_resolution_seconds: float | None
+    automated: int
+    automation_share: float | None
+    saved_revenue_cents: int
+    offer_cost_cents: int
+    offer_cost_unknown: int
+    no_response_rate: float | None
+    csat_answered: int
+    csat: float | None
 
 
 class KpisPublic(BaseModel):
@@ -169,6 +181,7 @@ class KpisPublic(BaseModel):
     count: int
     start: datetime
     end: datetime
+    as_of: datetime
 
 
 class ScoreComponent(BaseModel):
@@ -184,6 +197,7 @@ class Scorecard(BaseModel):
     agent: str
     score: float
     tasks_completed: int
+    qa_reviews: int
     components: list[ScoreComponent]
 
 
@@ -192,3 +206,4 @@ class ScorecardsPublic(BaseModel):
     count: int
     start: datetime
     end: datetime
+    as_of: datetime

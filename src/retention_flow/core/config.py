@@ -162,11 +162,45 @@ class Settings(BaseSettings):
             "service_level": 0.3,
             "first_contact_resolution": 0.2,
             "handling": 0.1,
+            "quality": 0.2,
         },
         description="agent scorecard: weight of each KPI (JSON object)",
     )
     kpi_target_handling_seconds: float = Field(
         default=60.0, gt=0, description="handling time that scores full marks on the scorecard"
+    )
+    kpi_fcr_days: int = Field(
+        default=7,
+        ge=0,
+        le=366,
+        description="first-contact resolution: days in which a new case of the same customer "
+        "counts as a repeat contact",
+    )
+    kpi_answer_seconds: float = Field(
+        default=20.0, ge=0, description="answered in time: longest wait before work starts"
+    )
+    kpi_manual_target_seconds: float = Field(
+        default=60.0, gt=0, description="manual work per case below this counts as on target"
+    )
+    kpi_offer_cost_cents: dict[str, int] = Field(
+        default_factory=dict,
+        description="monthly cost of each offer code in cents (JSON object), for cases "
+        "whose data carries no offer_cost_cents",
+    )
+    qa_sample_per_agent: int = Field(
+        default=5, ge=0, le=1000, description="QA: completed cases sampled per agent and period"
+    )
+    qa_strata: list[str] = Field(
+        default_factory=lambda: ["channel", "outcome"],
+        description="QA: what the sample is spread over (channel, outcome, process, offer)",
+    )
+    qa_double_share: float = Field(
+        default=0.2, ge=0, le=1, description="QA: share of samples given to two reviewers"
+    )
+    qa_form: str = Field(
+        default="qa_review.schema.json",
+        max_length=400,
+        description="QA: the checklist form schema in the bundle",
     )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest request body accepted (413)"

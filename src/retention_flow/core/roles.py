@@ -6,7 +6,17 @@ import re
 from enum import StrEnum
 
 ROLES = frozenset(
-    {"agent", "team_lead", "back_office", "partner", "process_owner", "auditor", "admin", "system"}
+    {
+        "agent",
+        "team_lead",
+        "back_office",
+        "partner",
+        "process_owner",
+        "auditor",
+        "admin",
+        "system",
+        "qa",
+    }
 )
 SKILL_GROUPS = frozenset({"telemarketing", "inbound", "specialist"})
 WORK_ROLES = ROLES | SKILL_GROUPS

@@ -57,6 +57,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_case_status_process", "status", "process_id"),
         Index("ix_case_created", "created_at"),
+        Index("ix_case_ended", "ended_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -103,6 +104,8 @@ class WorkItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_work_item_claimed", "claimed_by", "state", "due_at"),
         Index("ix_work_item_partner", "partner", "state", "due_at"),
+        Index("ix_work_item_ended", "ended_at"),
+        Index("ix_work_item_open", "state", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # the SpiffWorkflow task id
@@ -123,6 +126,13 @@ class WorkItem(SQLModel, table=True):
     created_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
     ended_by: str | None = Field(default=None, max_length=200)
+    #: work time (services/work_time.py): the open interval of work (claim or task page
+    #: opened by whoever may work it; None while released), the first start (waiting time)
+    #: and the seconds handled so far, pauses excluded (final at completion)
+    work_started_at: datetime | None = _dt(nullable=True)
+    work_started_by: str | None = Field(default=None, max_length=200)
+    first_worked_at: datetime | None = _dt(nullable=True)
+    handling_seconds: float | None = None
 
 
 # The queue's order (due time, then priority high first) read straight off the index:

@@ -7,6 +7,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from .channels import ContractChange, Customer, Letter, SettlementLine
+from .incentives import PayoutStatement, QaReview
 from .models import (
     AuditEvent,
     AuditHead,
@@ -62,6 +63,8 @@ SETTLEMENT_STATEMENT = _t(SettlementStatement)
 SETTLEMENT_ENTRY = _t(SettlementEntry)
 
 INCIDENT_BATCH = _t(IncidentBatch)
+QA_REVIEW = _t(QaReview)
+PAYOUT_STATEMENT = _t(PayoutStatement)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)

@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 
 from ..core.calendar import DAY_NAMES, BusinessCalendar
 from ..core.errors import InvalidProcess
+from ..core.incentive_plan import IncentivePlan
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -114,6 +115,12 @@ class Manifest(BaseModel):
         default=True,
         description="the cases are retention cases that the case KPIs count (volume, "
         "retention rate, first-contact resolution); false for back-office bundles",
+    )
+
+    incentive_plan: IncentivePlan | None = Field(
+        default=None,
+        description="how KPIs and QA scores become incentive pay (core/incentive_plan.py); "
+        "applies from the first period that starts after the deployment",
     )
 
     def channel_for(self, process_id: str) -> str | None:

@@ -34,11 +34,13 @@ from .task_rules import (
     check_can_see,
     check_four_eyes,
     check_not_suspended,
+    check_partner,
     check_role,
     four_eyes_partner,
     load_item_head,
 )
 from .views import task_view
+from .work_time import pause_values, start_values, write
 
 #: the claim moves only if the item is still as it was read (state and claimant)
 _MOVE_CLAIM = {
@@ -145,6 +147,12 @@ def _move_claim(
         "claimed_by": user,
         "claimed_at": ctx.now() if user else None,
     }
+    # a claim starts the claimant's work; a release or assignment pauses whoever's it was
+    work: dict[str, Any] = {}
+    if user is not None and event.type == "task_claimed":
+        work = start_values(item, user, ctx.now())
+    elif item.get("work_started_by") != user:
+        work = pause_values(item, ctx.now())
     result = session.connection().execute(
         _MOVE_CLAIM[item["claimed_by"] is not None],
         {
@@ -158,9 +166,36 @@ def _move_claim(
     )
     if result.rowcount != 1:
         raise conflict(f"task {item['id']} changed meanwhile (claimed by someone else?)")
+    write(session, item["id"], work)
     _append_case_events(session, ctx, item, [event])
     session.commit()
     return task_view({**item, **moved})
+
+
+def open_for_work(ctx: AppContext, actor: Actor, task_id: str) -> bool:
+    """The task page was opened by ``actor``: if they may work the task (it is ready and
+    of their role, or claimed by them) and are not already on it, their work starts now
+    (``services/work_time.py``; audited as ``task_opened``). Anyone else opening it changes
+    nothing. True if work started."""
+
+    def once() -> bool:
+        with write_session(ctx.db) as session:
+            item = load_item_head(session, task_id)
+            check_partner(actor, item)
+            mine = item["state"] == "claimed" and item["claimed_by"] == actor.username
+            free = item["state"] == "ready" and item["role"] in actor.roles
+            values = start_values(item, actor.username, ctx.now()) if mine or free else {}
+            if not values:
+                return False
+            write(session, task_id, values)
+            event = NewEvent(
+                "task_opened", actor.username, element_id=item["element_id"], task_id=task_id
+            )
+            _append_case_events(session, ctx, item, [event])
+            session.commit()
+            return True
+
+    return retrying(once)
 
 
 def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:

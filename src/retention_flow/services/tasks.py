@@ -22,10 +22,11 @@ from ..core.errors import (
 )
 from ..db.session import read_session
 from ..engine.runtime import Operation, Runtime
+from . import work_time
 from .audit import NewEvent
 
 # claims live in their own module; callers use them as tasks.claim etc.
-from .claims import assign, claim, unclaim
+from .claims import assign, claim, open_for_work, unclaim
 from .context import Actor, AppContext
 from .processes import bundle_for
 from .queue import list_queue, queue_page
@@ -48,6 +49,7 @@ __all__ = [
     "complete",
     "get_task",
     "list_queue",
+    "open_for_work",
     "queue_page",
     "unclaim",
     "validate_form",
@@ -147,6 +149,10 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
             check_four_eyes(session, actor, current, other)
         bundle = bundle_for(ctx, session, head.deployment_id)
         validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
+        # handling time, final: in this step's transaction, so it commits with it or not at all
+        work_time.write(
+            session, task_id, work_time.completion_values(current, actor.username, ctx.now())
+        )
         before = {k: head.data.get(k) for k in data}
         events.append(
             NewEvent(

@@ -15,6 +15,7 @@ from . import (
     auditor,
     dashboard,
     errors,
+    incentives,
     login,
     migrations,
     operations,
@@ -47,6 +48,7 @@ PAGES = (
     auditor,
     settlements,
     dashboard,
+    incentives,
 )
 
 

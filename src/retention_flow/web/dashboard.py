@@ -1,6 +1,8 @@
 """The KPI dashboard: volume, retention rate, handling time, service level and backlog
 by channel, offer, partner, agent, team or process over a chosen period, as charts
-(chart.js) with the numbers in a table beside them, and the same numbers as CSV."""
+(chart.js) with the numbers in a table beside them, and the same numbers as CSV; the
+period's headline figures (automation share, manual work per case) with their "as of"
+moment; the written definitions of every figure (``/kpis/definitions``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..core.errors import ValidationFailed
-from ..services import kpis
+from ..services import kpi_definitions, kpis
 from ..services.context import Actor
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
@@ -85,8 +87,27 @@ def dashboard(request: Request, ctx: PageCtx, user: Steward, q: Chosen) -> Respo
         "form": {"start": q.first.isoformat(), "end": q.last.isoformat(), "by": q.by},
         "granularity": q.granularity,
         "groupings": GROUPINGS,
+        "definitions": kpi_definitions.DEFINITIONS,
     }
     return render(ctx, request, "kpis.html", context, user=user)
+
+
+#: the settings the definitions name, shown with their values beside them
+DEFINITION_SETTINGS = (
+    "kpi_fcr_days",
+    "kpi_answer_seconds",
+    "kpi_manual_target_seconds",
+    "kpi_offer_cost_cents",
+)
+
+
+@router.get("/kpis/definitions", response_class=HTMLResponse)
+def definitions(request: Request, ctx: PageCtx, user: Steward) -> Response:
+    context = {
+        "definitions": kpi_definitions.DEFINITIONS,
+        "settings": [(name, getattr(ctx.settings, name)) for name in DEFINITION_SETTINGS],
+    }
+    return render(ctx, request, "kpi_definitions.html", context, user=user)
 
 
 @router.get("/kpis/export.csv")

@@ -4,12 +4,14 @@ services hide it exactly like a lead that does not exist)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..core.errors import Conflict
 from ..services import queries, tasks
 from ..services.context import Actor
 from .queue import with_sla
@@ -33,6 +35,9 @@ def leads(request: Request, ctx: PageCtx, user: PartnerUser) -> Response:
 @router.get("/partner/leads/{task_id}", response_class=HTMLResponse)
 def lead(request: Request, ctx: PageCtx, user: PartnerUser, task_id: str) -> Response:
     queries.check_task_visible(ctx, user, task_id)
+    # claimed or finished meanwhile: the page shows how it stands
+    with contextlib.suppress(Conflict):
+        tasks.open_for_work(ctx, user, task_id)  # handling time counts from here
     return task_page(ctx, request, user, task_id, base=BASE)
 
 

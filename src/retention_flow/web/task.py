@@ -4,6 +4,7 @@ Completing leads straight to the next task (the case's own next step first)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -142,6 +143,11 @@ def task_page(
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
+    """The task page; opening it starts the viewer's work on the task if they may work it
+    (handling time counts from here, ``services/work_time.py``)."""
+    # claimed or finished meanwhile: the page shows how it stands
+    with contextlib.suppress(Conflict):
+        tasks.open_for_work(ctx, user, task_id)
     return task_page(ctx, request, user, task_id)
 
 

@@ -49,6 +49,9 @@ NAV: list[NavItem] = [
     NavItem("Cases", "/audit", frozenset({"auditor"}), "c"),
     NavItem("Settlements", "/settlements", frozenset({"auditor", "admin"}), "m"),
     NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),
+    NavItem("Reviews", "/qa", frozenset({"qa", "team_lead", "auditor", "admin"}), "r"),
+    NavItem("Payouts", "/payouts", frozenset({"team_lead", "back_office", "admin"}), "o"),
+    NavItem("My results", "/me", AGENT_ROLES, "y"),
 ]
 
 

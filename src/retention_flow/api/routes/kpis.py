@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
 
-from ...services import kpis
+from ...services import kpi_definitions, kpis
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..partner_schemas import KpisPublic, ScorecardsPublic
@@ -30,6 +30,13 @@ def _period(ctx: Any, start: datetime | None, end: datetime | None) -> tuple[dat
     )
 
 
+@router.get("/definitions")
+def definitions(_user: Steward) -> Any:
+    """The written definition of every KPI (the same text as docs/kpis.md)."""
+    data = [{"kpi": k, "name": n, "definition": d} for k, n, d in kpi_definitions.DEFINITIONS]
+    return {"data": data, "count": len(data)}
+
+
 @router.get("", response_model=KpisPublic, responses={200: {"content": {"text/csv": {}}}})
 def get_kpis(
     ctx: CtxDep,
@@ -47,7 +54,8 @@ def get_kpis(
     rows = kpis.compute(ctx, start=start, end=end, group_by=groups, granularity=granularity)
     if format == "csv":
         return Response(kpis.to_csv(rows, groups), media_type="text/csv")
-    return {"data": rows, "count": len(rows), "start": start, "end": end}
+    as_of = kpis.as_of(ctx, end)
+    return {"data": rows, "count": len(rows), "start": start, "end": end, "as_of": as_of}
 
 
 @router.get("/scorecard", response_model=ScorecardsPublic)
@@ -55,4 +63,5 @@ def scorecard(ctx: CtxDep, _user: Steward, start: Start = None, end: End = None)
     """Each agent's weighted score, every component shown (weights in settings)."""
     start, end = _period(ctx, start, end)
     data = kpis.scorecard(ctx, start=start, end=end)
-    return {"data": data, "count": len(data), "start": start, "end": end}
+    as_of = kpis.as_of(ctx, end)
+    return {"data": data, "count": len(data), "start": start, "end": end, "as_of": as_of}
