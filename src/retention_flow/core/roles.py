@@ -33,6 +33,7 @@ class WorkRole(StrEnum):
     auditor = "auditor"
     admin = "admin"
     system = "system"
+    qa = "qa"
     telemarketing = "telemarketing"
     inbound = "inbound"
     specialist = "specialist"

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..db.json_sql import json_text
 from ..db.tables import CASE, CASE_KEY, WORK_ITEM
 
 #: roles whose tasks are customer contacts (who talks to the customer)
@@ -75,6 +76,9 @@ def json_number(dialect: str, key: str) -> ColumnElement[Any]:
         )
     path = '$."' + key.replace('"', "") + '"'
     return case(
+        # a malformed row (NaN stored before the strict rule) would fail json_type for the
+        # whole statement: such rows read as NULL (CASE stops at the first match)
+        (func.json_valid(CASE.c.data) == 0, null()),
         (
             func.json_type(CASE.c.data, path).in_(("integer", "real")),
             cast(func.json_extract(CASE.c.data, path), Float),
@@ -128,9 +132,9 @@ def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
     if group == "version":
         return CASE.c.process_id.concat(" v").concat(cast(CASE.c.process_version, String))
     if group == "offer":
-        return CASE.c.data["offer_code"].as_string()
+        return json_text(CASE.c.data, "offer_code")
     if group == "partner":
-        allocated = CASE.c.data["allocated_partner"].as_string()
+        allocated = json_text(CASE.c.data, "allocated_partner")
         return allocated if source == "case" else func.coalesce(w.partner, allocated)
     if group in ("agent", "team"):  # teams: the agent's, looked up after the sums
         if source == "task":
@@ -266,7 +270,7 @@ def cases_ended(
     """Retention cases that ended in the period with an outcome, and their facts."""
     human, manual, contacts = _per_case()
     revenue = json_number(q.dialect, "monthly_revenue_cents")
-    offer = CASE.c.data["offer_code"].as_string()
+    offer = json_text(CASE.c.data, "offer_code")
     listed: Any = (
         case(*((offer == code, float(cents)) for code, cents in offer_costs.items()), else_=null())
         if offer_costs

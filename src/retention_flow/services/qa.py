@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..db.json_sql import json_text
 from ..db.session import read_session, write_session
 from ..db.tables import CASE, DEPLOYMENT, QA_REVIEW, USER
 from . import kpi_sql
@@ -36,7 +37,7 @@ STRATA = {
     "channel": CASE.c.channel,
     "outcome": CASE.c.outcome,
     "process": CASE.c.process_id,
-    "offer": CASE.c.data["offer_code"].as_string(),
+    "offer": json_text(CASE.c.data, "offer_code"),
 }
 STEWARDS = frozenset({"team_lead", "auditor", "admin", "process_owner"})
 
