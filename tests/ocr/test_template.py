@@ -95,7 +95,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("bad_regex", r"fields.0 \(case_number\): pattern 'RC-\(' is not a regular expression"),
         ("tiny_box", r"fields.1 \(offer\): boxes.2: 2x8 mm is below 4 mm"),
         ("font_too_big", r"fields.0 \(case_number\): a 30 pt line does not fit a box 13 mm"),
-        ("no_space_for_the_check", "validator 'mod37_36' needs ' ' in the whitelist"),
+        ("no_space_for_the_check", "validator 'mod97_10' needs ' ' in the whitelist"),
         ("date_without_year", r"fields.2 \(signed_on\): date_format '%d.%m' cannot hold"),
         ("date_separator", "validator 'date' needs '.' in the whitelist"),
         ("same_target", r"two fields map to the same target: \['signed_on'\]"),

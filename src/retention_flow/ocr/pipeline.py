@@ -17,7 +17,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from retention_flow.ocr.identify import Identifier
-from retention_flow.ocr.omr import read_box
+from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
 from retention_flow.ocr.reading import read_text_field
@@ -125,6 +125,9 @@ class FormReader:
             template, registered = self.identifier.identify(_gray(image))
         except RegistrationFailed as exc:
             return PageResult(page=index, status="exception", reasons=[exc.reason])
+        except Exception as exc:
+            reason = f"the page could not be aligned ({type(exc).__name__}: {exc})"
+            return PageResult(page=index, status="exception", reasons=[reason])
         return self._read_registered(registered, template, lookup, index)
 
     def _read_registered(
@@ -191,6 +194,7 @@ class FormReader:
                     empty_max=field.absent_max,
                     marked_min=field.present_min,
                     dpi=dpi,
+                    saturated=SATURATED_SIGNATURE,
                 )
                 result = validate_signature(field, mark)
                 result.box = registered.image_box(field.box)

@@ -20,6 +20,8 @@ DETECT_DPI = 75.0
 #: below this spread between paper and ink grey levels the page holds no print at all
 MIN_CONTRAST = 40
 MAX_SHEAR_DEG = 2.0
+#: a measured resolution within this share of the template's limits is accepted
+DPI_TOLERANCE = 0.1
 
 
 class RegistrationFailed(Exception):
@@ -44,6 +46,9 @@ class Registered:
     residual_mm: float
     upside_down: bool
     method: str = "marks"  # or "features" (the fallback, see ocr/features.py)
+    #: the page's paper grey level (its bright 95th percentile): local normalisation
+    #: compares each zone's paper with it (see ocr/normalise.py)
+    paper: float = 255.0
 
     def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         px, py = self.matrix @ np.array([x_mm, y_mm, 1.0])
@@ -147,8 +152,9 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     dpi_guess = page_size_dpi(gray, template)
     if not reg.min_dpi * 0.8 <= dpi_guess <= reg.max_dpi * 1.2:
         raise RegistrationFailed(
-            f"the image ({width}x{height} px) is not a full page between "
-            f"{reg.min_dpi:.0f} and {reg.max_dpi:.0f} dpi",
+            f"resolution: the image ({width}x{height} px) would be a full page at "
+            f"{dpi_guess:.0f} dpi; this form is read between {reg.min_dpi:.0f} and "
+            f"{reg.max_dpi:.0f} dpi (or the page is cut off)",
             retry=False,
         )
     factor = DETECT_DPI / dpi_guess
@@ -233,14 +239,21 @@ def aligned(
         problems.append(f"{method} do not fit the form ({residual_mm:.2f} mm off)")
     if abs(rotation) > reg.max_rotation_deg:
         problems.append(f"rotated {rotation:.1f} degrees (max {reg.max_rotation_deg:g})")
-    if not reg.min_dpi <= dpi <= reg.max_dpi:
-        problems.append(f"resolution {dpi:.0f} dpi outside {reg.min_dpi:g}-{reg.max_dpi:g}")
+    # the same tolerance as the page-size check: a clean page scanned at the template's
+    # minimum measures a little under or over it (paper size, scanner calibration)
+    if not reg.min_dpi * (1 - DPI_TOLERANCE) <= dpi <= reg.max_dpi * (1 + DPI_TOLERANCE):
+        problems.append(
+            f"resolution {dpi:.0f} dpi is outside what this form can be read at "
+            f"({reg.min_dpi:g}-{reg.max_dpi:g} dpi)"
+        )
     if abs(sx / sy - 1) > reg.max_anisotropy or shear > MAX_SHEAR_DEG:
         problems.append("the page is stretched or skewed")
     if problems:
         raise RegistrationFailed("bad alignment: " + "; ".join(problems))
-    full_threshold, _ = otsu(cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    full_threshold, _ = otsu(half)
     return Registered(
+        paper=float(np.percentile(half, 95)),
         image=gray,
         matrix=matrix,
         ink_threshold=full_threshold,

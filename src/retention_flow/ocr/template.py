@@ -126,7 +126,7 @@ class OcrField(_FieldBase):
     box: Box
     whitelist: str = Field(min_length=1)
     min_confidence: float = Field(default=75, ge=0, le=100)
-    validator: Literal["none", "mod37_36", "mod11_10", "date", "regex"] = "none"
+    validator: Literal["none", "mod97_10", "mod37_36", "mod11_10", "date", "regex"] = "none"
     pattern: str | None = None
     date_format: str = "%d.%m.%Y"
     font_size_pt: float = Field(default=14, gt=4, le=40)
@@ -149,6 +149,7 @@ class OcrField(_FieldBase):
                 f"a {self.font_size_pt:g} pt line does not fit a box {self.box.h:g} mm high"
             )
         needed = {
+            "mod97_10": "0123456789- ",
             "mod37_36": "0123456789 ",
             "mod11_10": "0123456789",
             "date": "0123456789" + re.sub(r"%.", "", self.date_format),
@@ -170,8 +171,8 @@ class OcrField(_FieldBase):
             raise ValueError("a digits field's whitelist may hold only digits and space")
         if self.kind == "date" and self.validator not in {"date", "none"}:
             raise ValueError("a date field takes validator 'date'")
-        if self.validator == "mod37_36" and self.kind != "text":
-            raise ValueError("validator 'mod37_36' applies to text fields")
+        if self.validator in {"mod97_10", "mod37_36"} and self.kind != "text":
+            raise ValueError(f"validator {self.validator!r} applies to text fields")
         return self
 
 
