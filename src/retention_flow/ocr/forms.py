@@ -18,6 +18,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from retention_flow.ocr.checkdigit import mod97_10_line, printed_check
+from retention_flow.ocr.code import code_image, payload
 from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.ocr.template import (
     REFERENCE_FILE,
@@ -133,6 +134,9 @@ def render_pdf(
             hole = mark.hole_mm / 2
             pdf.rect(cx - hole, cy - hole, mark.hole_mm, mark.hole_mm, style="F")
     pdf.set_fill_color(0)
+    if data is not None and template.code is not None:
+        box = template.code
+        pdf.image(code_image(payload(data.case_number, template.id)), box.x, box.y, box.w, box.h)
     doc.text(25, 30, template.title, size=15)
     if data is not None:
         for i, line in enumerate((data.customer_name, *data.address_lines)):

@@ -16,7 +16,9 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from retention_flow.ocr.code import read_code
 from retention_flow.ocr.identify import Identifier
+from retention_flow.ocr.identity import combine
 from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
@@ -159,6 +161,9 @@ class FormReader:
             if isinstance(field, OcrField):
                 result = read_text_field(registered, field, self.reader, dpi)
                 result.box = registered.image_box(field.box)
+                if field.target == CASE_TARGET and template.code is not None:
+                    code = read_code(registered, template.code, template.id, dpi)
+                    result = combine(result, code)
                 if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
                     case_number = str(result.value)
                     if lookup is not None:
