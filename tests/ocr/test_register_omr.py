@@ -71,7 +71,7 @@ def test_rotation_beyond_the_limit_is_refused(
         update={"registration": template.registration.model_copy(update={"max_rotation_deg": 3})}
     )
     page = blank_form.rotate(4.5, fillcolor=255)
-    with pytest.raises(RegistrationFailed, match=r"rotated -4.5 degrees \(max 3\)"):
+    with pytest.raises(RegistrationFailed, match=r"skewed 4.5° \(beyond 3°\)"):
         register(_arr(page), strict)
 
 
