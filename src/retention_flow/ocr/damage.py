@@ -113,6 +113,18 @@ def _blob(shape: tuple[int, int], rng: random.Random, radius: float) -> np.ndarr
     return cv2.resize(mask, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
 
 
+def _staple(a: np.ndarray, side: int, rng: random.Random) -> None:
+    """A torn or stapled corner, folded back (in place)."""
+    h, w = a.shape
+    x = rng.choice((0, w - side))
+    y = rng.choice((0, h - side))
+    tri = np.array([[x, y], [x + side, y], [x, y + side]], np.int32)
+    if x:
+        tri = np.array([[x + side, y], [x, y], [x + side, y + side]], np.int32)
+    cv2.fillPoly(a, [tri], rng.choice((255, 200)))
+    cv2.line(a, (x + side // 3, y + side // 4), (x + side // 2, y + side // 5), 40, 3)
+
+
 def damage(
     image: Image.Image, kind: str, severity: int, rng: random.Random, dpi: float = 300
 ) -> tuple[Image.Image, float]:
@@ -174,15 +186,8 @@ def damage(
         cv2.putText(
             a, "RECEIVED", (cx - r, cy), cv2.FONT_HERSHEY_SIMPLEX, r / 60, grey, round(0.6 * k)
         )
-    elif kind == "staple":  # a torn or stapled corner, folded back
-        side = round((8, 15, 25)[s - 1] * k)
-        x = rng.choice((0, w - side))
-        y = rng.choice((0, h - side))
-        tri = np.array([[x, y], [x + side, y], [x, y + side]], np.int32)
-        if x:
-            tri = np.array([[x + side, y], [x, y], [x + side, y + side]], np.int32)
-        cv2.fillPoly(a, [tri], rng.choice((255, 200)))
-        cv2.line(a, (x + side // 3, y + side // 4), (x + side // 2, y + side // 5), 40, 3)
+    elif kind == "staple":
+        _staple(a, round((8, 15, 25)[s - 1] * k), rng)
     elif kind == "perspective":
         a = _perspective(a, (5.0, 10.0, 15.0)[s - 1], rng, 0.05)
     elif kind == "shadow":

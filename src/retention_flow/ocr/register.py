@@ -293,6 +293,21 @@ def _jacobian(h: np.ndarray, x: float, y: float) -> np.ndarray:
     return np.array([[x1 - x0, x2 - x3], [y1 - y0, y2 - y3]]) / (2 * eps)
 
 
+def square_pixels(gray: np.ndarray, template: FormTemplate) -> np.ndarray:
+    """A fax in normal mode has 200x100 dpi (pixels twice as tall as wide): when the image's
+    shape says its horizontal and vertical resolutions differ by 1.3-2.5x for this page size,
+    stretch it to square pixels so it can be read (its marks and boxes then fit again)."""
+    height, width = gray.shape[:2]
+    dpi_x = width / (template.page.width_mm / MM_PER_INCH)
+    dpi_y = height / (template.page.height_mm / MM_PER_INCH)
+    ratio = dpi_x / dpi_y if dpi_y else 1.0
+    if 1.3 <= ratio <= 2.5:
+        return cv2.resize(gray, (width, round(height * ratio)), interpolation=cv2.INTER_LINEAR)
+    if 1.3 <= 1 / ratio <= 2.5:
+        return cv2.resize(gray, (round(width / ratio), height), interpolation=cv2.INTER_LINEAR)
+    return gray
+
+
 def page_size_dpi(gray: np.ndarray, template: FormTemplate) -> float:
     """The resolution the image has if it shows the whole page."""
     height, width = gray.shape[:2]
