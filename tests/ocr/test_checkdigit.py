@@ -85,3 +85,51 @@ def test_mod37_36_refuses_other_characters(bad: str) -> None:
     with pytest.raises(ValueError):
         mod37_36(bad)
     assert not mod37_36_valid(bad, "0")
+
+
+# --- MOD 97-10 over the whole printed case-number line --------------------------------
+
+_LINE_NUMBERS = [
+    "RC-2026-000123",
+    "RC-2026-000124",
+    "RC-20260913-B0MJXF8",
+    "RC-20261203-17",
+    "A-1",
+    "X9-ZZ-0",
+    *_numbers(string.digits + string.ascii_uppercase + "-", 40),
+]
+
+
+def _valid_numbers() -> list[str]:
+    from retention_flow.ocr.forms import CASE_NUMBER_RE
+
+    return [n for n in _LINE_NUMBERS if CASE_NUMBER_RE.match(n)]
+
+
+@pytest.mark.parametrize("number", _valid_numbers())
+def test_mod97_10_line_catches_every_single_error_and_adjacent_swap(number: str) -> None:
+    from retention_flow.ocr.checkdigit import LINE_ALPHABET, mod97_10_line, mod97_10_line_valid
+
+    line = mod97_10_line(number)
+    assert mod97_10_line_valid(line)
+    head, check = line.rsplit(" ", 1)
+    assert head == number and len(check) == 2 and check.isdigit()
+    singles = 0
+    for i, char in enumerate(line):  # every position: letters, digits, hyphens, space, check
+        for other in LINE_ALPHABET.replace(char, ""):
+            assert not mod97_10_line_valid(line[:i] + other + line[i + 1 :]), (i, other)
+            singles += 1
+    swaps = _swaps(line)
+    for swapped in swaps:
+        assert not mod97_10_line_valid(swapped), swapped
+    assert singles == len(line) * (len(LINE_ALPHABET) - 1)
+
+
+def test_mod97_10_line_catches_a_dropped_hyphen_here() -> None:
+    from retention_flow.ocr.checkdigit import mod97_10_line, mod97_10_line_valid
+
+    line = mod97_10_line("RC-2026-000123")
+    assert not mod97_10_line_valid(line.replace("-", "", 1))
+    assert not mod97_10_line_valid(line.replace(" ", ""))
+    assert not mod97_10_line_valid("")
+    assert not mod97_10_line_valid("RC_1 12")

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from retention_flow.ocr.checkdigit import printed_check_valid
+from retention_flow.ocr.checkdigit import mod97_10_line_valid, printed_check_valid
 from retention_flow.ocr.errors import UnreadableInput
 from retention_flow.ocr.forms import FormData, Offer, case_line, render_pdf
 from retention_flow.ocr.pages import load_pages
@@ -14,8 +14,10 @@ from retention_flow.ocr.template import FormTemplate
 
 def test_case_line_carries_a_valid_check() -> None:
     line = case_line("RC-2026-000123-6")
-    number, check = line.rsplit(" ", 1)
-    assert number == "RC-2026-000123-6" and printed_check_valid(number, check)
+    number = line.rsplit(" ", 1)[0]
+    assert number == "RC-2026-000123-6" and mod97_10_line_valid(line)
+    old = case_line("RC-2026-000123-6", "mod37_36")  # forms printed before MOD 97-10
+    assert printed_check_valid(number, old.rsplit(" ", 1)[1])
 
 
 @pytest.mark.parametrize("bad", ["rc-1", "RC--1", "RC 1", "", "X" * 31])

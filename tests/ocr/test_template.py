@@ -76,6 +76,12 @@ def _broken(change: str) -> dict[str, Any]:
         fields[3]["target"] = "signed_on"
     elif change == "no_case_number":
         fields[0]["target"] = "reference"
+    elif change == "on_the_fold":
+        fields[1]["boxes"][0]["y"] = 98  # 98-106 mm: across the first fold (99 mm)
+    elif change == "code_overlaps":
+        data["code"] = {"x": 20, "y": 70, "w": 20, "h": 20}
+    elif change == "code_too_small":
+        data["code"] = {"x": 165, "y": 24, "w": 10, "h": 10}
     return data
 
 
@@ -95,7 +101,10 @@ def _broken(change: str) -> dict[str, Any]:
         ("bad_regex", r"fields.0 \(case_number\): pattern 'RC-\(' is not a regular expression"),
         ("tiny_box", r"fields.1 \(offer\): boxes.2: 2x8 mm is below 4 mm"),
         ("font_too_big", r"fields.0 \(case_number\): a 30 pt line does not fit a box 13 mm"),
-        ("no_space_for_the_check", "validator 'mod37_36' needs ' ' in the whitelist"),
+        ("on_the_fold", r"offer\[0\] lies on the fold at 99 mm of the tri-folded letter"),
+        ("code_overlaps", "overlaps code"),
+        ("code_too_small", "code: 10 mm is below 15 mm"),
+        ("no_space_for_the_check", "validator 'mod97_10' needs ' ' in the whitelist"),
         ("date_without_year", r"fields.2 \(signed_on\): date_format '%d.%m' cannot hold"),
         ("date_separator", "validator 'date' needs '.' in the whitelist"),
         ("same_target", r"two fields map to the same target: \['signed_on'\]"),

@@ -22,6 +22,9 @@ def _ocr(template: FormTemplate, name: str) -> OcrField:
         (case_line("RC-2026-000123-6").replace(" ", ""), 95, "ok", "RC-2026-000123-6"),
         (case_line("RC-2026-000123-6"), 40, "unsure", "RC-2026-000123-6"),
         (case_line("RC-2026-000123-6").replace("123", "128"), 99, "invalid", None),
+        (case_line("RC-2026-000123-6").replace("-", "", 1), 99, "invalid", None),  # hyphen lost
+        # a form printed before MOD 97-10: read, but a person confirms it
+        (case_line("RC-2026-000123-6", "mod37_36"), 99, "unsure", "RC-2026-000123-6"),
         ("", 100, "invalid", None),
     ],
 )

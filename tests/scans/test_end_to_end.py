@@ -104,3 +104,34 @@ def test_unclear_form_is_verified_by_the_back_office(
     assert done.status_code == 200, done.text
     after = cases.get_case(ctx, case["id"])
     assert (after["outcome"], after["data"]["offer_code"]) == ("retained", offers[1])
+
+
+def test_a_phone_photo_of_the_printed_form_with_its_code_completes_the_case(
+    ctx: AppContext, client: TestClient, auth: Callable[[str, str], dict[str, str]]
+) -> None:
+    """Printed with its QR code, photographed (tilt, uneven light, blur, noise, JPEG),
+    uploaded as a JPEG over the API: identified, read, and the case moves on."""
+    from retention_flow.ocr.damage import damage
+
+    case = cases.start_case(ctx, BACK, "mail_response", START)
+    offers = cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
+    _document, pdf = forms.case_form(ctx, case["id"])
+    [printed] = rasterise_pdf(pdf, dpi=300, max_pages=1)
+    rng = random.Random(5)
+    filled = fill(
+        printed, forms.template(), ticks=(1,), date_text="07.01.2026", signed=True, rng=rng
+    )
+    photo, _dpi = damage(filled, "phone", 2, rng)
+    response = client.post(
+        "/api/scans",
+        headers=auth("bea", "back_office"),
+        files=[("files", ("photo.jpg", _as(photo, "JPEG", quality=60), "image/jpeg"))],
+    )
+    assert response.status_code == 200, response.text
+    [stored] = response.json()["data"]
+    [page] = stored["pages"]
+    assert page["status"] == "processed", page["reasons"]
+    assert page["case_id"] == case["id"]
+    after = cases.get_case(ctx, case["id"])
+    assert (after["status"], after["outcome"]) == ("completed", "retained")
+    assert after["data"]["offer_code"] == offers[1]

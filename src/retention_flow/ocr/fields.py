@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from retention_flow.ocr.normalise import normalise
 from retention_flow.ocr.readers import LineRead, LineReader
 from retention_flow.ocr.register import MM_PER_INCH, Registered
 from retention_flow.ocr.template import Box, OcrField
@@ -24,6 +25,7 @@ class Snapped:
 
     inner: np.ndarray
     edges_found: int  # 0-4
+    bounds: tuple[int, int, int, int] = (0, 0, 0, 0)  # y0, y1, x0, x1 of inner in the crop
 
 
 def _edge(profile: np.ndarray, lo: int, hi: int, inner_side: str) -> int | None:
@@ -62,8 +64,9 @@ def snap(crop: np.ndarray, box: Box, pad_mm: float, dpi: float, threshold: int) 
     x0 = (left + 1) if left is not None else bx0 + line
     x1 = right if right is not None else bx1 - line
     found = sum(e is not None for e in (top, bottom, left, right))
-    inner = crop[y0 + margin : y1 - margin, x0 + margin : x1 - margin]
-    return Snapped(inner=inner, edges_found=found)
+    bounds = (y0 + margin, y1 - margin, x0 + margin, x1 - margin)
+    inner = crop[bounds[0] : bounds[1], bounds[2] : bounds[3]]
+    return Snapped(inner=inner, edges_found=found, bounds=bounds)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class FieldRead:
     confidence: float
     edges_found: int
     empty: bool
+    #: the zone could not be judged (too dark, the engine failed): never accepted
+    problem: str | None = None
 
 
 #: preprocessing variants, tried in order while a field's validator refuses the reading
@@ -119,10 +124,17 @@ def read_field(
     variant: str = "binary",
 ) -> FieldRead:
     crop = registered.crop(field.box, PAD_MM, dpi)
-    snapped = snap(crop, field.box, PAD_MM, dpi, registered.ink_threshold)
-    line = prepare_line(snapped.inner, registered.ink_threshold, variant)
+    norm = normalise(crop, dpi, registered.paper)
+    snapped = snap(norm.image, field.box, PAD_MM, dpi, norm.threshold)
+    problem = "too dark in this region to read (shadow or stain?)" if norm.too_dark else None
+    line = prepare_line(snapped.inner, norm.threshold, variant)
     if line is None:
-        return FieldRead("", 100.0, snapped.edges_found, empty=True)
-    result: LineRead = reader.read_line(line, field.whitelist)
+        return FieldRead("", 100.0, snapped.edges_found, empty=True, problem=problem)
+    try:
+        result: LineRead = reader.read_line(line, field.whitelist)
+    except Exception as exc:
+        return FieldRead(
+            "", 0.0, snapped.edges_found, empty=False, problem=f"the OCR engine failed: {exc}"
+        )
     text = " ".join(result.text.split())
-    return FieldRead(text, result.confidence, snapped.edges_found, empty=False)
+    return FieldRead(text, result.confidence, snapped.edges_found, empty=False, problem=problem)

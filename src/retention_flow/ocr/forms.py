@@ -1,7 +1,10 @@
 """Form generation: a printable PDF response form per case, and the blank reference image.
 
 The case number is printed in OCR-B (Debian's ``fonts-ocr-b``; Courier when it is missing)
-followed by its ISO 7064 MOD 37-36 check value (two digits), so a misread is caught, not booked.
+followed by two check digits, ISO 7064 MOD 97-10 over the whole printed line (separators
+included), so every single-character misread and every swap of neighbours is caught.
+Forms printed before carried a MOD 37-36 value that ignored separators (template validator
+``mod37_36``); such a line is still read, but only ever goes to a person to confirm.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 from fpdf import FPDF
 from PIL import Image
 
-from retention_flow.ocr.checkdigit import printed_check
+from retention_flow.ocr.checkdigit import mod97_10_line, printed_check
+from retention_flow.ocr.code import code_image, payload
 from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.ocr.template import (
     REFERENCE_FILE,
@@ -51,11 +55,14 @@ class FormData:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def case_line(case_number: str) -> str:
-    """The printed case-number line: the number, a space, its two-digit MOD 37-36 check."""
+def case_line(case_number: str, scheme: str = "mod97_10") -> str:
+    """The printed case-number line: the number, a space, two check digits (``mod97_10``:
+    over the whole line; ``mod37_36``: the old value over letters and digits only)."""
     if not CASE_NUMBER_RE.match(case_number) or len(case_number) > 30:
         raise ValueError(f"case number {case_number!r} must be A-Z/0-9 groups joined by '-'")
-    return f"{case_number} {printed_check(case_number)}"
+    if scheme == "mod37_36":
+        return f"{case_number} {printed_check(case_number)}"
+    return mod97_10_line(case_number)
 
 
 def _first_existing(candidates: tuple[str, ...]) -> str | None:
@@ -127,6 +134,9 @@ def render_pdf(
             hole = mark.hole_mm / 2
             pdf.rect(cx - hole, cy - hole, mark.hole_mm, mark.hole_mm, style="F")
     pdf.set_fill_color(0)
+    if data is not None and template.code is not None:
+        box = template.code
+        pdf.image(code_image(payload(data.case_number, template.id)), box.x, box.y, box.w, box.h)
     doc.text(25, 30, template.title, size=15)
     if data is not None:
         for i, line in enumerate((data.customer_name, *data.address_lines)):
@@ -137,7 +147,8 @@ def render_pdf(
             doc.text(f.box.x, f.box.y - 1.8, f.label, size=9)
             if f.printed and data is not None and f.name == "case_number":
                 baseline = f.box.y + f.box.h / 2 + f.font_size_pt * 0.3528 * 0.36
-                doc.text(f.box.x + 4, baseline, case_line(data.case_number), f.font_size_pt, True)
+                line = case_line(data.case_number, f.validator)
+                doc.text(f.box.x + 4, baseline, line, f.font_size_pt, True)
         elif isinstance(f, CheckboxGroup):
             doc.text(f.boxes[0].x, f.boxes[0].y - 4, f.label, size=10)
             titles = (

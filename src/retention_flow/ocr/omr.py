@@ -1,8 +1,13 @@
-"""Optical mark reading: tick boxes and signature presence by ink density.
+"""Optical mark reading: tick boxes and signature presence by ink share, decided on the
+locally normalised crop (see ocr/normalise.py), with an ``unsure`` band that goes to a person:
 
-The page's Otsu threshold separates ink from paper; a median filter removes scanner speckle.
-Between the "empty" and the "marked" density lies an uncertainty band: such a box is
-reported ``unsure`` and goes to a person, never guessed.
+* the zone is too dark to judge (its paper much darker than the page's: a shadow wedge, a
+  stain, a box coloured in) or its ink share is implausibly high (``saturated``);
+* the share falls between "empty" and "marked", or within ``NEAR`` of either line;
+* two independent cheap signals disagree: the share on the normalised crop and the share
+  under a local-mean (adaptive) threshold of the raw crop say "marked" and "empty".
+
+Nothing in that band is ever reported ``marked`` or ``empty``.
 """
 
 from __future__ import annotations
@@ -14,10 +19,16 @@ import cv2
 import numpy as np
 
 from retention_flow.ocr.fields import PAD_MM, snap
+from retention_flow.ocr.normalise import normalise
 from retention_flow.ocr.register import Registered
 from retention_flow.ocr.template import Box
 
 MarkState = Literal["empty", "marked", "unsure"]
+#: a share within this fraction of a line (empty_max, marked_min) is too close to call
+NEAR = 0.2
+#: ink shares no real tick / signature reaches: the zone is dark, not inked
+SATURATED_BOX = 0.6
+SATURATED_SIGNATURE = 0.3
 
 
 @dataclass(frozen=True)
@@ -25,26 +36,79 @@ class BoxRead:
     density: float
     state: MarkState
     printed: bool  # the printed border was found (unused offer slots are not printed)
+    reason: str | None = None  # why ``unsure``
+    raw_density: float = 0.0  # the second signal: ink share under a local-mean threshold
 
 
 def classify(density: float, empty_max: float, marked_min: float) -> MarkState:
-    if density <= empty_max:
+    """The band decision alone: near either line is ``unsure`` too."""
+    if density <= empty_max * (1 - NEAR):
         return "empty"
-    if density >= marked_min:
+    if density >= marked_min * (1 + NEAR):
         return "marked"
     return "unsure"
 
 
-def ink_density(inner: np.ndarray, threshold: int, inset: float) -> float:
-    if inner.size == 0:
-        return 0.0
-    h, w = inner.shape
+def decide(
+    density: float,
+    raw_density: float,
+    *,
+    empty_max: float,
+    marked_min: float,
+    saturated: float,
+    too_dark: bool,
+) -> tuple[MarkState, str | None]:
+    """The state of a box and, when ``unsure``, why (plain words)."""
+    if too_dark:
+        return "unsure", "too dark in this region to judge (shadow or stain?)"
+    if density >= saturated or raw_density >= saturated:
+        share = max(density, raw_density)
+        return "unsure", f"implausibly much ink ({share:.0%} of the area: shadow or stain?)"
+    state = classify(density, empty_max, marked_min)
+    if state == "unsure":
+        return state, f"ink share {density:.3f} too close to the line"
+    raw_state = classify(raw_density, empty_max, marked_min)
+    if {state, raw_state} == {"empty", "marked"}:
+        return "unsure", (
+            f"two measurements disagree (ink share {density:.3f} after evening out the "
+            f"light, {raw_density:.3f} before)"
+        )
+    return state, None
+
+
+def _core(inner: np.ndarray, inset: float) -> np.ndarray:
+    h, w = inner.shape[:2]
     dy, dx = round(h * inset), round(w * inset)
-    core = inner[dy : h - dy, dx : w - dx]
+    return inner[dy : h - dy, dx : w - dx]
+
+
+def ink_density(inner: np.ndarray, threshold: int, inset: float) -> float:
+    core = _core(inner, inset)
     if core.size == 0:
         return 0.0
     clean = cv2.medianBlur(np.ascontiguousarray(core), 3)
     return float((clean <= threshold).mean())
+
+
+def adaptive_density(
+    crop: np.ndarray, bounds: tuple[int, int, int, int], dpi: float, inset: float
+) -> float:
+    """The second signal: ink share under a local-mean threshold of the raw crop (block
+    ~2.5 mm, offset 15 % of the local paper), inside the same bounds as the first."""
+    if crop.size == 0:
+        return 0.0
+    block = max(3, round(2.5 * dpi / 25.4) | 1)
+    offset = 0.15 * float(np.percentile(crop, 90))
+    ink = cv2.adaptiveThreshold(
+        np.ascontiguousarray(crop),
+        255,
+        cv2.ADAPTIVE_THRESH_MEAN_C,
+        cv2.THRESH_BINARY,
+        block,
+        offset,
+    )
+    y0, y1, x0, x1 = bounds
+    return ink_density(ink[y0:y1, x0:x1], 127, inset)
 
 
 def read_box(
@@ -55,8 +119,19 @@ def read_box(
     empty_max: float,
     marked_min: float,
     dpi: float,
+    saturated: float = SATURATED_BOX,
 ) -> BoxRead:
     crop = registered.crop(box, PAD_MM, dpi)
-    snapped = snap(crop, box, PAD_MM, dpi, registered.ink_threshold)
-    density = ink_density(snapped.inner, registered.ink_threshold, inset)
-    return BoxRead(density, classify(density, empty_max, marked_min), snapped.edges_found >= 3)
+    norm = normalise(crop, dpi, registered.paper)
+    snapped = snap(norm.image, box, PAD_MM, dpi, norm.threshold)
+    density = ink_density(snapped.inner, norm.threshold, inset)
+    raw_density = adaptive_density(crop, snapped.bounds, dpi, inset)
+    state, reason = decide(
+        density,
+        raw_density,
+        empty_max=empty_max,
+        marked_min=marked_min,
+        saturated=saturated,
+        too_dark=norm.too_dark,
+    )
+    return BoxRead(density, state, snapped.edges_found >= 3, reason, raw_density)

@@ -16,12 +16,14 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from retention_flow.ocr.code import read_code
 from retention_flow.ocr.identify import Identifier
-from retention_flow.ocr.omr import read_box
+from retention_flow.ocr.identity import combine
+from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
 from retention_flow.ocr.reading import read_text_field
-from retention_flow.ocr.register import Registered, RegistrationFailed
+from retention_flow.ocr.register import Registered, RegistrationFailed, square_pixels
 from retention_flow.ocr.template import (
     CASE_TARGET,
     CheckboxGroup,
@@ -122,10 +124,25 @@ class FormReader:
         self, image: Image.Image | np.ndarray, lookup: CaseLookup | None = None, index: int = 0
     ) -> PageResult:
         try:
-            template, registered = self.identifier.identify(_gray(image))
+            gray = square_pixels(_gray(image), self.templates[0])
+            template, registered = self.identifier.identify(gray)
         except RegistrationFailed as exc:
             return PageResult(page=index, status="exception", reasons=[exc.reason])
+        except Exception as exc:
+            reason = f"the page could not be aligned ({type(exc).__name__}: {exc})"
+            return PageResult(page=index, status="exception", reasons=[reason])
         return self._read_registered(registered, template, lookup, index)
+
+    def _read_text(
+        self, registered: Registered, template: FormTemplate, field: OcrField
+    ) -> FieldResult:
+        """A text field; the case number from both channels (the code, the printed line)."""
+        dpi = self.context.work_dpi
+        result = read_text_field(registered, field, self.reader, dpi)
+        result.box = registered.image_box(field.box)
+        if field.target == CASE_TARGET and template.code is not None:
+            result = combine(result, read_code(registered, template.code, template.id, dpi))
+        return result
 
     def _read_registered(
         self,
@@ -154,8 +171,7 @@ class FormReader:
         ordered = sorted(template.fields, key=lambda f: f.target != CASE_TARGET)
         for field in ordered:
             if isinstance(field, OcrField):
-                result = read_text_field(registered, field, self.reader, dpi)
-                result.box = registered.image_box(field.box)
+                result = self._read_text(registered, template, field)
                 if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
                     case_number = str(result.value)
                     if lookup is not None:
@@ -191,6 +207,7 @@ class FormReader:
                     empty_max=field.absent_max,
                     marked_min=field.present_min,
                     dpi=dpi,
+                    saturated=SATURATED_SIGNATURE,
                 )
                 result = validate_signature(field, mark)
                 result.box = registered.image_box(field.box)

@@ -20,6 +20,10 @@ DETECT_DPI = 75.0
 #: below this spread between paper and ink grey levels the page holds no print at all
 MIN_CONTRAST = 40
 MAX_SHEAR_DEG = 2.0
+#: a measured resolution within this share of the template's limits is accepted
+DPI_TOLERANCE = 0.1
+#: the steepest camera angle a photographed page may be seen at
+MAX_TILT_DEG = 20.0
 
 
 class RegistrationFailed(Exception):
@@ -44,8 +48,17 @@ class Registered:
     residual_mm: float
     upside_down: bool
     method: str = "marks"  # or "features" (the fallback, see ocr/features.py)
+    #: the page's paper grey level (its bright 95th percentile): local normalisation
+    #: compares each zone's paper with it (see ocr/normalise.py)
+    paper: float = 255.0
+    #: 3x3 template mm -> image px when the page is seen in perspective (a photo, a page
+    #: scanned off-square); None: the affine ``matrix`` holds
+    homography: np.ndarray | None = None
 
     def to_image(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        if self.homography is not None:
+            px, py, pw = self.homography @ np.array([x_mm, y_mm, 1.0])
+            return float(px / pw), float(py / pw)
         px, py = self.matrix @ np.array([x_mm, y_mm, 1.0])
         return float(px), float(py)
 
@@ -62,6 +75,16 @@ class Registered:
         x0, y0 = box.x - pad_mm, box.y - pad_mm
         width = round((box.w + 2 * pad_mm) * k)
         height = round((box.h + 2 * pad_mm) * k)
+        if self.homography is not None:
+            to_mm = np.array([[1 / k, 0, x0], [0, 1 / k, y0], [0, 0, 1.0]])
+            return cv2.warpPerspective(
+                self.image,
+                self.homography @ to_mm,
+                (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=255,
+            )
         a = self.matrix
         dst_to_src = np.array(
             [
@@ -147,8 +170,9 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     dpi_guess = page_size_dpi(gray, template)
     if not reg.min_dpi * 0.8 <= dpi_guess <= reg.max_dpi * 1.2:
         raise RegistrationFailed(
-            f"the image ({width}x{height} px) is not a full page between "
-            f"{reg.min_dpi:.0f} and {reg.max_dpi:.0f} dpi",
+            f"resolution: the image ({width}x{height} px) would be a full page at "
+            f"{dpi_guess:.0f} dpi; this form is read between {reg.min_dpi:.0f} and "
+            f"{reg.max_dpi:.0f} dpi (or the page is cut off)",
             retry=False,
         )
     factor = DETECT_DPI / dpi_guess
@@ -198,8 +222,90 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
         dtype=np.float64,
     )
     scale = 1 / factor
-    matrix, residual_px = _fit(src, (dst + 0.5) * scale - 0.5)
-    return aligned(gray, template, matrix, residual_px, upside_down=flipped, method="marks")
+    points = (dst + 0.5) * scale - 0.5
+    matrix, residual_px = _fit(src, points)
+    if residual_px / _mean_scale(matrix) <= reg.max_residual_mm:
+        return aligned(gray, template, matrix, residual_px, upside_down=flipped, method="marks")
+    # the marks do not fit an affine map: a page seen in perspective (photo, off-square)
+    return in_perspective(gray, template, src, points, flipped)
+
+
+def _mean_scale(matrix: np.ndarray) -> float:
+    return float(np.linalg.norm(matrix[:, 0]) + np.linalg.norm(matrix[:, 1])) / 2
+
+
+def in_perspective(
+    gray: np.ndarray, template: FormTemplate, src: np.ndarray, points: np.ndarray, flipped: bool
+) -> Registered:
+    """The homography through the four marks, with its quality gates: the affine map at the
+    page's centre passes :func:`aligned`'s rotation and resolution gates, and the tilt it
+    implies (how much the scale changes across the page) stays within MAX_TILT_DEG."""
+    homography = cv2.getPerspectiveTransform(src.astype(np.float32), points.astype(np.float32))
+    page = template.page
+    cx, cy = page.width_mm / 2, page.height_mm / 2
+    local = _jacobian(homography, cx, cy)
+    scales = [
+        abs(float(np.linalg.det(_jacobian(homography, x, y)))) ** 0.5
+        for x in (0, page.width_mm)
+        for y in (0, page.height_mm)
+    ]
+    change = max(scales) / min(scales) - 1
+    # a tilt t shortens the far edge by ~tan(t) * (extent / distance): with the camera
+    # about one page height away, the scale across the page changes by ~tan(t)
+    tilt = math.degrees(math.atan(change))
+    if tilt > MAX_TILT_DEG:
+        raise RegistrationFailed(
+            f"the page is seen at too steep an angle (about {tilt:.0f}°, at most "
+            f"{MAX_TILT_DEG:g}° can be read): photograph it from straight above"
+        )
+    centre = np.array([*_project(homography, cx, cy)], dtype=np.float64)
+    offset = centre - local @ np.array([cx, cy])
+    affine = np.hstack([local, offset[:, None]])
+    registered = aligned(
+        gray, template, affine, 0.0, upside_down=flipped, method="marks", perspective=True
+    )
+    return Registered(
+        image=registered.image,
+        matrix=affine,
+        ink_threshold=registered.ink_threshold,
+        rotation_deg=registered.rotation_deg,
+        dpi=registered.dpi,
+        residual_mm=0.0,
+        upside_down=flipped,
+        method="marks (perspective)",
+        paper=registered.paper,
+        homography=homography,
+    )
+
+
+def _project(h: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    px, py, pw = h @ np.array([x, y, 1.0])
+    return float(px / pw), float(py / pw)
+
+
+def _jacobian(h: np.ndarray, x: float, y: float) -> np.ndarray:
+    """The 2x2 derivative of the homography at (x, y) mm: the local affine map."""
+    eps = 1.0
+    x1, y1 = _project(h, x + eps, y)
+    x0, y0 = _project(h, x - eps, y)
+    x2, y2 = _project(h, x, y + eps)
+    x3, y3 = _project(h, x, y - eps)
+    return np.array([[x1 - x0, x2 - x3], [y1 - y0, y2 - y3]]) / (2 * eps)
+
+
+def square_pixels(gray: np.ndarray, template: FormTemplate) -> np.ndarray:
+    """A fax in normal mode has 200x100 dpi (pixels twice as tall as wide): when the image's
+    shape says its horizontal and vertical resolutions differ by 1.3-2.5x for this page size,
+    stretch it to square pixels so it can be read (its marks and boxes then fit again)."""
+    height, width = gray.shape[:2]
+    dpi_x = width / (template.page.width_mm / MM_PER_INCH)
+    dpi_y = height / (template.page.height_mm / MM_PER_INCH)
+    ratio = dpi_x / dpi_y if dpi_y else 1.0
+    if 1.3 <= ratio <= 2.5:
+        return cv2.resize(gray, (width, round(height * ratio)), interpolation=cv2.INTER_LINEAR)
+    if 1.3 <= 1 / ratio <= 2.5:
+        return cv2.resize(gray, (round(width / ratio), height), interpolation=cv2.INTER_LINEAR)
+    return gray
 
 
 def page_size_dpi(gray: np.ndarray, template: FormTemplate) -> float:
@@ -218,6 +324,7 @@ def aligned(
     *,
     upside_down: bool,
     method: str,
+    perspective: bool = False,
 ) -> Registered:
     """The quality gate every alignment passes (marks or features): residual, rotation,
     resolution, stretch and shear within the template's limits, else RegistrationFailed."""
@@ -232,15 +339,24 @@ def aligned(
     if residual_mm > reg.max_residual_mm:
         problems.append(f"{method} do not fit the form ({residual_mm:.2f} mm off)")
     if abs(rotation) > reg.max_rotation_deg:
-        problems.append(f"rotated {rotation:.1f} degrees (max {reg.max_rotation_deg:g})")
-    if not reg.min_dpi <= dpi <= reg.max_dpi:
-        problems.append(f"resolution {dpi:.0f} dpi outside {reg.min_dpi:g}-{reg.max_dpi:g}")
-    if abs(sx / sy - 1) > reg.max_anisotropy or shear > MAX_SHEAR_DEG:
+        problems.append(
+            f"skewed {abs(rotation):.1f}° (beyond {reg.max_rotation_deg:g}°): feed it straight"
+        )
+    # the same tolerance as the page-size check: a clean page scanned at the template's
+    # minimum measures a little under or over it (paper size, scanner calibration)
+    if not reg.min_dpi * (1 - DPI_TOLERANCE) <= dpi <= reg.max_dpi * (1 + DPI_TOLERANCE):
+        problems.append(
+            f"resolution {dpi:.0f} dpi is outside what this form can be read at "
+            f"({reg.min_dpi:g}-{reg.max_dpi:g} dpi)"
+        )
+    if not perspective and (abs(sx / sy - 1) > reg.max_anisotropy or shear > MAX_SHEAR_DEG):
         problems.append("the page is stretched or skewed")
     if problems:
         raise RegistrationFailed("bad alignment: " + "; ".join(problems))
-    full_threshold, _ = otsu(cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    full_threshold, _ = otsu(half)
     return Registered(
+        paper=float(np.percentile(half, 95)),
         image=gray,
         matrix=matrix,
         ink_threshold=full_threshold,

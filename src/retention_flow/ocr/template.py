@@ -20,6 +20,10 @@ from retention_flow.ocr.errors import TemplateInvalid
 TEMPLATE_FILE = "template.json"
 MARK_SPREAD_MM = 100.0
 MIN_BOX_MM = 4.0  # a smaller printed box cannot be found (snapped) reliably
+#: the letters go out tri-folded (DL envelope): folds at 1/3 and 2/3 of the page height;
+#: no field may come closer to a fold than this (a crease reads as ink)
+FOLD_MARGIN_MM = 2.0
+MIN_CODE_MM = 15.0  # a smaller QR code does not survive a 150 dpi scan or a phone photo
 PT_TO_MM = 25.4 / 72
 #: the target of the field that identifies the case (the message correlation key)
 CASE_TARGET = "case_number"
@@ -126,7 +130,7 @@ class OcrField(_FieldBase):
     box: Box
     whitelist: str = Field(min_length=1)
     min_confidence: float = Field(default=75, ge=0, le=100)
-    validator: Literal["none", "mod37_36", "mod11_10", "date", "regex"] = "none"
+    validator: Literal["none", "mod97_10", "mod37_36", "mod11_10", "date", "regex"] = "none"
     pattern: str | None = None
     date_format: str = "%d.%m.%Y"
     font_size_pt: float = Field(default=14, gt=4, le=40)
@@ -149,6 +153,7 @@ class OcrField(_FieldBase):
                 f"a {self.font_size_pt:g} pt line does not fit a box {self.box.h:g} mm high"
             )
         needed = {
+            "mod97_10": "0123456789- ",
             "mod37_36": "0123456789 ",
             "mod11_10": "0123456789",
             "date": "0123456789" + re.sub(r"%.", "", self.date_format),
@@ -170,8 +175,8 @@ class OcrField(_FieldBase):
             raise ValueError("a digits field's whitelist may hold only digits and space")
         if self.kind == "date" and self.validator not in {"date", "none"}:
             raise ValueError("a date field takes validator 'date'")
-        if self.validator == "mod37_36" and self.kind != "text":
-            raise ValueError("validator 'mod37_36' applies to text fields")
+        if self.validator in {"mod97_10", "mod37_36"} and self.kind != "text":
+            raise ValueError(f"validator {self.validator!r} applies to text fields")
         return self
 
 
@@ -221,6 +226,8 @@ class FormTemplate(_Model):
     page: Page
     registration: Registration
     fields: list[AnyField] = Field(min_length=1)
+    #: where the 2D code (case number, template, page; see ocr/code.py) is printed
+    code: Box | None = None
 
     @model_validator(mode="after")
     def _layout(self) -> FormTemplate:
@@ -240,6 +247,10 @@ class FormTemplate(_Model):
                 boxes += [(f"{f.name}[{i}]", b) for i, b in enumerate(f.boxes)]
             else:
                 boxes.append((f.name, f.box))
+        if self.code is not None:
+            if min(self.code.w, self.code.h) < MIN_CODE_MM:
+                raise ValueError(f"code: {self.code.w:g} mm is below {MIN_CODE_MM:g} mm")
+            boxes.append(("code", self.code))
         for m in self.registration.marks:
             half = m.size_mm / 2
             boxes.append(
@@ -251,6 +262,13 @@ class FormTemplate(_Model):
         for name, b in boxes:
             if b.right > self.page.width_mm or b.bottom > self.page.height_mm:
                 raise ValueError(f"{name}: box {b} lies outside the page")
+        for fold in (self.page.height_mm / 3, self.page.height_mm * 2 / 3):
+            for name, b in boxes:
+                if b.y < fold + FOLD_MARGIN_MM and b.bottom > fold - FOLD_MARGIN_MM:
+                    raise ValueError(
+                        f"{name} lies on the fold at {fold:.0f} mm of the tri-folded letter "
+                        f"(keep {FOLD_MARGIN_MM:g} mm clear of it)"
+                    )
         for i, (name_a, a) in enumerate(boxes):
             for name_b, b in boxes[i + 1 :]:
                 if a.overlaps(b):

@@ -10,7 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from retention_flow.ocr.checkdigit import mod11_10_valid, printed_check_valid
+from retention_flow.ocr.checkdigit import (
+    DIGIT_LOOKALIKES,
+    mod11_10_valid,
+    mod97_10_line_valid,
+    printed_check_valid,
+)
 from retention_flow.ocr.fields import FieldRead
 from retention_flow.ocr.forms import CASE_NUMBER_RE
 from retention_flow.ocr.omr import BoxRead
@@ -41,6 +46,31 @@ def _split_check(text: str) -> tuple[str, str]:
     return text[:-2], text[-2:]
 
 
+def case_line_reading(text: str) -> str:
+    """The one normalised reading of a printed case-number line: single spaces, the space
+    before the two check digits restored when the engine lost it, digit look-alikes in the
+    check read as digits. Deterministic: one reading in, one out, nothing tried."""
+    text = " ".join(text.upper().split())
+    if len(text) >= 3 and text[-3] != " ":
+        text = f"{text[:-2]} {text[-2:]}"
+    head, _, check = text.rpartition(" ")
+    return f"{head.replace(' ', '')} {check.translate(DIGIT_LOOKALIKES)}"
+
+
+def _check_case_line(text: str) -> tuple[str, str | None, bool]:
+    """(number, problem, legacy): the reading checked with MOD 97-10 over the whole line;
+    a line that passes only the old MOD 37-36 check is ``legacy`` (a person confirms)."""
+    line = case_line_reading(text)
+    number, _, check = line.rpartition(" ")
+    if not CASE_NUMBER_RE.match(number):
+        return number, f"not a case number ({text!r})", False
+    if mod97_10_line_valid(line):
+        return number, None, False
+    if printed_check_valid(number, check):
+        return number, None, True
+    return number, f"check digits do not match ({text!r})", False
+
+
 def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
     base: dict[str, Any] = {
         "name": field.name,
@@ -49,13 +79,18 @@ def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
         "raw": read.text,
         "confidence": read.confidence,
     }
+    if read.problem and not read.text:
+        return FieldResult(**base, value=None, status="unsure", reason=read.problem)
     if read.empty or not read.text:
         if field.required:
             return FieldResult(**base, value=None, status="invalid", reason="empty")
         return FieldResult(**base, value=None, status="empty")
     value: str = read.text
     problem: str | None = None
-    if field.validator == "mod37_36":
+    legacy = False
+    if field.validator == "mod97_10":
+        value, problem, legacy = _check_case_line(read.text)
+    elif field.validator == "mod37_36":
         number, check = _split_check(read.text)
         value = number
         if not CASE_NUMBER_RE.match(number) or not printed_check_valid(number, check):
@@ -79,6 +114,11 @@ def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
         problem = f"does not match {field.pattern} ({read.text!r})"
     if problem:
         return FieldResult(**base, value=value, status="invalid", reason=problem)
+    if read.problem:
+        return FieldResult(**base, value=value, status="unsure", reason=read.problem)
+    if legacy:
+        reason = "printed with the old check digits (before MOD 97-10): please confirm"
+        return FieldResult(**base, value=value, status="unsure", reason=reason)
     if read.confidence < field.min_confidence:
         reason = f"confidence {read.confidence:.0f} below {field.min_confidence:g}"
         return FieldResult(**base, value=value, status="unsure", reason=reason)
@@ -122,8 +162,8 @@ def validate_checkboxes(
     if len(marked) == 1:
         value = value[0]
     if unsure:
-        slots_text = ", ".join(str(i + 1) for i in unsure)
-        return FieldResult(**base, value=value, status="unsure", reason=f"box {slots_text} unclear")
+        why = "; ".join(f"box {i + 1}: {reads[i].reason or 'unclear'}" for i in unsure)
+        return FieldResult(**base, value=value, status="unsure", reason=why)
     if field.validator in {"exactly_one", "at_most_one"} and len(marked) > 1:
         return FieldResult(
             **base, value=value, status="invalid", reason=f"{len(marked)} offers ticked"
@@ -144,7 +184,11 @@ def validate_signature(field: SignatureField, read: BoxRead) -> FieldResult:
     }
     if read.state == "unsure":
         return FieldResult(
-            **base, value=None, confidence=0.0, status="unsure", reason="faint or tiny mark"
+            **base,
+            value=None,
+            confidence=0.0,
+            status="unsure",
+            reason=read.reason or "faint or tiny mark",
         )
     confidence = _mark_confidence([read], field.absent_max, field.present_min)
     return FieldResult(**base, value=read.state == "marked", confidence=confidence, status="ok")

@@ -1,0 +1,92 @@
+"""The 2D code printed on every form: a QR code (printed with ``segno``, read with OpenCV's
+``QRCodeDetector``) carrying the case number, the template id and the page number with a
+check, ``RF1|<case number>|<template id>|<page>|<CRC-32, 8 hex digits>``.
+
+The printed case-number line is a second, independent channel; see ocr/identity.py.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from retention_flow.ocr.register import Registered
+from retention_flow.ocr.template import Box
+
+CODE_PREFIX = "RF1"
+#: padding around the code's box when it is cut out of the aligned page (its quiet zone)
+CODE_PAD_MM = 4.0
+
+
+def payload(case_number: str, template_id: str, page: int = 1) -> str:
+    head = f"{CODE_PREFIX}|{case_number}|{template_id}|{page}"
+    return f"{head}|{zlib.crc32(head.encode()):08X}"
+
+
+@dataclass(frozen=True)
+class CodeRead:
+    """What the code on a page said: ``case_number`` when it decoded and its check holds;
+    else ``problem`` in plain words (no code found, a foreign code, another form)."""
+
+    case_number: str | None
+    template_id: str | None = None
+    page: int | None = None
+    problem: str | None = None
+
+
+def parse(text: str, template_id: str) -> CodeRead:
+    parts = text.split("|")
+    if len(parts) != 5 or parts[0] != CODE_PREFIX:
+        return CodeRead(None, problem="the code on the page is not one of our forms' codes")
+    _, case_number, code_template, page_text, check = parts
+    head = "|".join(parts[:4])
+    if f"{zlib.crc32(head.encode()):08X}" != check.upper() or not page_text.isdigit():
+        return CodeRead(None, problem="the code's check does not match (damaged code)")
+    if code_template != template_id:
+        return CodeRead(
+            None, code_template, int(page_text), f"the code names another form ({code_template})"
+        )
+    return CodeRead(case_number, code_template, int(page_text))
+
+
+def _decode(image: np.ndarray) -> str:
+    try:
+        text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    except cv2.error:
+        return ""
+    return text or ""
+
+
+def read_code(registered: Registered, box: Box, template_id: str, dpi: float) -> CodeRead:
+    """Decode the code where the template prints it on the aligned page."""
+    padded = Box(
+        x=max(box.x - CODE_PAD_MM, 0),
+        y=max(box.y - CODE_PAD_MM, 0),
+        w=box.w + 2 * CODE_PAD_MM,
+        h=box.h + 2 * CODE_PAD_MM,
+    )
+    crop = registered.crop(padded, 0.0, dpi)
+    text = _decode(crop)
+    if not text:  # evened out light and sharpened edges: a second look, the same decoder
+        blur = cv2.GaussianBlur(crop, (0, 0), 8)
+        even = np.clip(crop.astype(np.float32) / np.maximum(blur, 1) * 255, 0, 255)
+        _, binary = cv2.threshold(even.astype(np.uint8), 0, 255, cv2.THRESH_OTSU)
+        text = _decode(binary)
+    if not text:
+        return CodeRead(None, problem="code unreadable")
+    return parse(text, template_id)
+
+
+def code_image(text: str) -> Image.Image:
+    """The QR code of ``text`` as a 1-bit image, one pixel per module, no quiet zone."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(buffer, kind="png", scale=1, border=0)
+    buffer.seek(0)
+    return Image.open(buffer).convert("L")
