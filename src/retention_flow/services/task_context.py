@@ -22,7 +22,9 @@ from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
 from ..core.clock import utc_iso
+from ..db.session import read_session
 from ..db.tables import AUDIT_EVENT, CUSTOMER
+from .context import AppContext
 from .steps import WORK
 
 #: the most previous attempts shown (a case that looped that often is an outlier)
@@ -87,4 +89,25 @@ def _contract(row: Mapping[Any, Any] | None) -> dict[str, Any] | None:
         "contract_age_months": row["contract_age_months"],
         "contract_end": row["contract_end"].isoformat(),
         "monthly_revenue_cents": row["monthly_revenue_cents"],
+    }
+
+
+_END = select(WORK.c.state, WORK.c.ended_by, WORK.c.ended_at, WORK.c.claimed_by).where(
+    WORK.c.id == bindparam("b_task")
+)
+
+
+def task_end(ctx: AppContext, task_id: str) -> dict[str, Any]:
+    """Who ended a task and when (``ended_by``/``ended_at`` None while it is open), with its
+    state and claimant: what a page says when a task can no longer be completed."""
+    with read_session(ctx.db) as session:
+        row = session.connection().execute(_END, {"b_task": task_id}).mappings().first()
+    if row is None:
+        return {"state": None, "ended_by": None, "ended_at": None, "claimed_by": None}
+    ended = row["ended_at"]
+    return {
+        "state": row["state"],
+        "ended_by": row["ended_by"],
+        "ended_at": utc_iso(ended) if ended is not None else None,
+        "claimed_by": row["claimed_by"],
     }

@@ -11,18 +11,32 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..core.errors import Conflict, ValidationFailed
-from ..services import scan_review, tasks
+from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..services import scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
-from .session import PageCtx, flash, page_router, require_page_role
+from .session import (
+    PageCtx,
+    drop_draft,
+    flash,
+    login_url,
+    optional_web_user,
+    page_router,
+    read_draft,
+    require_page_role,
+    save_draft,
+)
 from .templating import render
 
 router = page_router()
 
-TaskUser = Annotated[Actor, Depends(require_page_role(QUEUE_ROLES | {"team_lead"}))]
+#: who may open a task page (the services decide what each may see and do on it; an
+#: admin may open what they can assign)
+TASK_ROLES = QUEUE_ROLES | {"team_lead", "admin"}
+TaskUser = Annotated[Actor, Depends(require_page_role(TASK_ROLES))]
+MaybeUser = Annotated[Actor | None, Depends(optional_web_user)]
 
 #: case data shown as the customer and contract facts, in this order, with labels
 CUSTOMER_FACTS = (
@@ -115,13 +129,18 @@ def task_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     base: str = "/tasks",
+    notice: str | None = None,
+    kept: bool = False,
 ) -> Response:
     """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
-    ``/partner/leads``)."""
+    ``/partner/leads``). ``kept``: ``values`` are what the user typed for a submit that
+    could not complete (shown, disabled, beside the reason); ``notice`` says something
+    above the form (a restored draft)."""
     task = tasks.get_task(ctx, user, task_id)
     scan = scanned(ctx, task)
     fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
+    ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
     data = task.get("context") or {}
     context = {
         "task": task,
@@ -134,6 +153,10 @@ def task_page(
         "others": task["state"] == "claimed" and not mine,
         "can_work": task["role"] in user.roles,
         "base": base,
+        "ended": ended,
+        "ended_by_me": ended.get("ended_by") == user.username,
+        "kept": kept,
+        "notice": notice,
         **case_context(task),
         **scan,
     }
@@ -142,7 +165,15 @@ def task_page(
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
-    return task_page(ctx, request, user, task_id)
+    draft = read_draft(ctx, request, task_id)
+    if draft is None:
+        return task_page(ctx, request, user, task_id)
+    task = tasks.get_task(ctx, user, task_id)
+    values = forms.parse(task.get("form"), draft)
+    notice = "Your session had ended: the values you typed are back. Check them and submit."
+    response = task_page(ctx, request, user, task_id, values, notice=notice)
+    drop_draft(response)
+    return response
 
 
 def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
@@ -178,9 +209,17 @@ def release_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
 
 
 @router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)
-async def complete_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, dict(form))
+async def complete_task(request: Request, ctx: PageCtx, user: MaybeUser, task_id: str) -> Response:
+    """Complete; without a session the typed values are kept for after the login, which
+    leads back to this task."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if user is None:
+        response = RedirectResponse(login_url(f"/tasks/{task_id}", "expired"), status_code=303)
+        save_draft(ctx, response, task_id, form)
+        return response
+    if not user.roles & TASK_ROLES:
+        raise Forbidden("this page is for another role: " + ", ".join(sorted(TASK_ROLES)))
+    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, form)
 
 
 def complete_from_form(
@@ -201,8 +240,10 @@ def complete_from_form(
     except ValidationFailed as exc:
         errors = forms.plain_errors(exc.errors, forms.fields_of(task.get("form")))
         return task_page(ctx, request, user, task_id, data, errors, 422, base)
-    except Conflict as exc:
-        return _conflict(ctx, exc, done or "/queue")
+    except Conflict as exc:  # the page again, with what was typed and who was faster
+        return task_page(
+            ctx, request, user, task_id, data, {"(form)": plain_words(exc)}, 409, base, kept=True
+        )
     follow = result["next_tasks"]
     target = f"{base}/{follow[0]['id']}" if follow else done or f"/next?after={task_id}"
     response = RedirectResponse(target, status_code=303)
