@@ -188,4 +188,18 @@
     p.textContent = "The server cannot be reached; the page will update when it is back.";
     area.appendChild(p);
   });
+
+  // Forms marked data-keep-scroll (the team page's reassign) bring the reader back to
+  // where they were after the page reloads, instead of the top.
+  var SCROLL_KEY = "rf-scroll:" + location.pathname + location.search;
+  document.addEventListener("submit", function (event) {
+    if (event.target && event.target.hasAttribute && event.target.hasAttribute("data-keep-scroll")) {
+      try { sessionStorage.setItem(SCROLL_KEY, String(window.scrollY)); } catch (e) { /* private mode */ }
+    }
+  });
+  window.addEventListener("load", function () {
+    var saved = null;
+    try { saved = sessionStorage.getItem(SCROLL_KEY); sessionStorage.removeItem(SCROLL_KEY); } catch (e) { return; }
+    if (saved !== null) window.scrollTo(0, parseInt(saved, 10) || 0);
+  });
 })();

@@ -234,3 +234,29 @@ def database_ready(ctx: AppContext) -> dict[str, Any]:
         "migration": current,
         "expected_migration": head,
     }
+
+
+def assignable_users(ctx: AppContext, actor: Actor) -> dict[str, list[str]]:
+    """For each work role, the enabled users a supervisor may give its tasks to: holders
+    of the role, and for a team lead who leads a team the members of that team (the rule
+    ``claims.assign`` enforces; an admin or a lead without a team picks from everyone)."""
+    from ..db.tables import USER
+
+    with read_session(ctx.db) as session:
+        rows = list(
+            session.execute(
+                select(USER.c.username, USER.c.roles, USER.c.team, USER.c.partner).where(
+                    USER.c.disabled.is_(False)
+                )
+            )
+        )
+    team = None
+    if "admin" not in actor.roles:
+        team = next((r.team for r in rows if r.username == actor.username), None)
+    out: dict[str, list[str]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.username):
+        if team is not None and row.team != team:
+            continue
+        for role in row.roles or []:
+            out[str(role)].append(str(row.username))
+    return dict(out)

@@ -111,3 +111,33 @@ def task_end(ctx: AppContext, task_id: str) -> dict[str, Any]:
         "ended_at": utc_iso(ended) if ended is not None else None,
         "claimed_by": row["claimed_by"],
     }
+
+
+_ASSIGNED = (
+    select(AUDIT_EVENT.c.actor, AUDIT_EVENT.c.at, AUDIT_EVENT.c.detail)
+    .where(
+        and_(
+            AUDIT_EVENT.c.case_id == bindparam("b_case"),
+            AUDIT_EVENT.c.task_id == bindparam("b_task"),
+            AUDIT_EVENT.c.type == "task_assigned",
+        )
+    )
+    .order_by(AUDIT_EVENT.c.seq.desc())
+    .limit(1)
+)
+
+
+def last_assignment(ctx: AppContext, case_id: str, task_id: str) -> dict[str, Any] | None:
+    """The latest reassignment of a task: by whom, when, to whom and why (None if never)."""
+    params = {"b_case": case_id, "b_task": task_id}
+    with read_session(ctx.db) as session:
+        row = session.connection().execute(_ASSIGNED, params).first()
+    if row is None:
+        return None
+    detail = row.detail if isinstance(row.detail, dict) else {}
+    return {
+        "by": row.actor,
+        "at": utc_iso(row.at),
+        "assignee": detail.get("assignee"),
+        "reason": detail.get("reason"),
+    }

@@ -156,11 +156,21 @@ def task_page(
         "ended": ended,
         "ended_by_me": ended.get("ended_by") == user.username,
         "kept": kept,
+        "assigned": _assigned_to(ctx, task, user),
         "notice": notice,
         **case_context(task),
         **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
+
+
+def _assigned_to(ctx: AppContext, task: dict[str, Any], user: Actor) -> dict[str, Any] | None:
+    """The reassignment that gave this open task to ``user``, if one did (its reason is
+    shown to them)."""
+    if task["state"] != "claimed" or task["claimed_by"] != user.username:
+        return None
+    found = task_context.last_assignment(ctx, task["case_id"], task["id"])
+    return found if found and found["assignee"] == user.username else None
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
