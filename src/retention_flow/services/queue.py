@@ -171,14 +171,14 @@ class QueueFilter:
     search: str | None = None
 
 
-def _like(text: str) -> str:
+def like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def _customer_cases(text: str) -> Select[Any]:
+def customer_cases(text: str) -> Select[Any]:
     """Ids of the cases whose customer id or register name contains ``text`` (any case)."""
-    pattern = _like(text)
+    pattern = like(text)
     customer_id = json_text(CASE.c.data, "customer_id")
     named = select(CUSTOMER.c.id).where(func.lower(CUSTOMER.c.name).like(pattern, escape="\\"))
     return select(CASE.c.id).where(
@@ -219,8 +219,8 @@ def _filter_conditions(ctx: AppContext, actor: Actor, flt: QueueFilter) -> list[
     if text:
         conditions.append(
             or_(
-                func.lower(WORK.c.business_key).like(_like(text), escape="\\"),
-                WORK.c.case_id.in_(_customer_cases(text)),
+                func.lower(WORK.c.business_key).like(like(text), escape="\\"),
+                WORK.c.case_id.in_(customer_cases(text)),
             )
         )
     return conditions
