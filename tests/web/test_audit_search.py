@@ -35,9 +35,7 @@ def test_partial_any_case_key_customer_name_and_channel(
         assert case["id"] in auditor.get(f"/audit?channel={channel.upper()}").text
 
 
-def test_an_incident_error_reads_as_written(
-    ctx: AppContext, pages: dict[str, PageClient]
-) -> None:
+def test_an_incident_error_reads_as_written(ctx: AppContext, pages: dict[str, PageClient]) -> None:
     files = bundle_files("three_steps")
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
         b"score = 42", b"score = {'a': 1}['b']"

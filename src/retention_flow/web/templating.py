@@ -8,7 +8,6 @@ CSRF token (and its cookie), the one-time flash message, the current path.
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
