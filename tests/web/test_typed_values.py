@@ -99,3 +99,24 @@ def test_an_admin_opens_a_task_page(
     users.set_team(ctx, "agent", "north")
     answer = pages["admin"].get(f"/tasks/{task_id}")
     assert answer.status_code == 200 and "Call customer" in answer.text
+
+
+def test_offer_choices_are_the_cases_eligible_offers() -> None:
+    from retention_flow.web import forms
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "chosen_offer": {
+                "type": "string",
+                "title": "Ticked offer",
+                "enum": ["NEW_DEVICE", "DISCOUNT_20", "UPGRADE_DATA", "DISCOUNT_10", "none"],
+            },
+            "signed": {"type": "boolean", "title": "Signed"},
+        },
+    }
+    fields = forms.restrict_offers(forms.fields_of(schema), ["DISCOUNT_10", "UPGRADE_DATA"])
+    offer = fields[0]
+    assert [v for v, _label in offer.options] == ["UPGRADE_DATA", "DISCOUNT_10", "none"]
+    assert offer.kind == "choice" and offer.label == "Ticked offer"
+    assert forms.restrict_offers(forms.fields_of(schema), []) == forms.fields_of(schema)

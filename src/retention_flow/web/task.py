@@ -139,14 +139,17 @@ def task_page(
     task = tasks.get_task(ctx, user, task_id)
     scan = scanned(ctx, task)
     fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
+    data = task.get("context") or {}
+    printed = next((c["order"] for c in scan["crops"].values() if c.get("order")), None)
+    fields = forms.restrict_offers(fields, printed or data.get("eligible_offers") or [])
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
-    data = task.get("context") or {}
     context = {
         "task": task,
         "case_label": task.get("business_key") or data.get("case_number") or task["case_id"],
         "sla": sla_state(task["due_at"], ctx.now()),
         "fields": fields,
+        "labels": {f.name: f.label for f in fields},
         "form_error": (errors or {}).get("(form)"),
         "open": task["state"] in ("ready", "claimed"),
         "mine": mine,
