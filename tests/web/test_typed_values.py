@@ -118,5 +118,5 @@ def test_offer_choices_are_the_cases_eligible_offers() -> None:
     fields = forms.restrict_offers(forms.fields_of(schema), ["DISCOUNT_10", "UPGRADE_DATA"])
     offer = fields[0]
     assert [v for v, _label in offer.options] == ["UPGRADE_DATA", "DISCOUNT_10", "none"]
-    assert offer.kind == "choice" and offer.label == "Ticked offer"
+    assert offer.kind == "select" and offer.label == "Ticked offer"
     assert forms.restrict_offers(forms.fields_of(schema), []) == forms.fields_of(schema)

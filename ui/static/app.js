@@ -202,4 +202,15 @@
     try { saved = sessionStorage.getItem(SCROLL_KEY); sessionStorage.removeItem(SCROLL_KEY); } catch (e) { return; }
     if (saved !== null) window.scrollTo(0, parseInt(saved, 10) || 0);
   });
+
+  // A scan exception's "Use RC-..." button: the case number into the form, "assign" chosen.
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-fill-case]") : null;
+    if (!button) return;
+    var input = document.getElementById("f-case_number");
+    if (input) input.value = button.getAttribute("data-fill-case");
+    var assign = document.querySelector("input[name='decision'][value='assign']");
+    if (assign) assign.checked = true;
+    if (input) input.focus();
+  });
 })();

@@ -152,7 +152,6 @@ def restrict_offers(fields: list[Field], offers: list[str]) -> list[Field]:
     for f in fields:
         if f.options and any(value in allowed for value, _label in f.options):
             kept = [(v, label) for v, label in f.options if v in allowed or not v.isupper()]
-            kind = f.kind if f.kind not in ("choice", "select") else _kind({}, kept)
-            f = replace(f, options=kept, kind=kind)
+            f = replace(f, options=kept)  # the same control: a list stays a list
         out.append(f)
     return out

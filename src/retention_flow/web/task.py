@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
-from ..services import scan_review, task_context, tasks
+from ..services import queries, scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
@@ -102,11 +102,15 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     """The case's latest scanned page, if any: its fields, the crop of each uncertain one
     keyed by the case-data name it fills (the form's field of the same name shows it), and
     the values OCR read, to start the form with."""
+    data = task.get("context") or {}
+    exception = _exception_page(ctx, data)
+    if exception is not None:
+        return {"scan_page": None, "crops": {}, "read_values": {}, "exception": exception}
     pages = scan_review.pages_of_case(ctx, task["case_id"])
     if not pages:
-        return {"scan_page": None, "crops": {}, "read_values": {}}
+        return {"scan_page": None, "crops": {}, "read_values": {}, "exception": None}
     page = pages[0]
-    data = task.get("context") or {}
+    page["zones"] = scan_review.page_zones(ctx, page["scan_id"], page["page_no"])
     crops: dict[str, dict[str, Any]] = {}
     base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
     for f in page["fields"]:
@@ -117,7 +121,47 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
             crops[f.get("target") or f["name"]] = {**f, "url": url, "order": order or []}
     form_data = data.get("response_form") or {}
     read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
-    return {"scan_page": page, "crops": crops, "read_values": read}
+    return {"scan_page": page, "crops": crops, "read_values": read, "exception": None}
+
+
+def _exception_page(ctx: AppContext, data: dict[str, Any]) -> dict[str, Any] | None:
+    """For a scan exception's case (its data names the page): the page, why it is an
+    exception, and its image's zones."""
+    scan_id, page_no = data.get("scan_id"), data.get("page_no")
+    if not isinstance(scan_id, str) or not isinstance(page_no, int) or "reasons" not in data:
+        return None
+    reasons = [str(r) for r in data.get("reasons") or []]
+    return {
+        "scan_id": scan_id,
+        "page_no": page_no,
+        "filename": str(data.get("filename") or "scanned file"),
+        "reasons": reasons,
+        "case_number_read": data.get("case_number_read"),
+        "zones": scan_review.page_zones(ctx, scan_id, page_no),
+    }
+
+
+def find_cases(ctx: AppContext, user: Actor, text: str) -> list[dict[str, Any]]:
+    """Cases whose business key, customer id or name contains ``text``, for assigning a
+    scanned page (the case number to type is shown with each)."""
+    text = text.strip()[:100]
+    if not text:
+        return []
+    found, _count = queries.list_cases(ctx, user, business_key=text, partial=True, limit=10)
+    by_customer, _count = queries.list_cases(ctx, user, customer=text, partial=True, limit=10)
+    seen: dict[str, dict[str, Any]] = {}
+    for case in found + by_customer:
+        data = case.get("data") or {}
+        seen.setdefault(
+            case["id"],
+            {
+                "business_key": case.get("business_key"),
+                "case_number": data.get("case_number"),
+                "customer": data.get("customer_name") or data.get("customer_id"),
+                "status": case["status"],
+            },
+        )
+    return list(seen.values())[:10]
 
 
 def task_page(
@@ -144,9 +188,20 @@ def task_page(
     fields = forms.restrict_offers(fields, printed or data.get("eligible_offers") or [])
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
+    exception = scan["exception"]
+    title = task["name"] or task["element_id"]
+    label = task.get("business_key") or data.get("case_number") or task["case_id"]
+    if exception is not None:  # what happened, not the exception case's id
+        first = exception["reasons"][0] if exception["reasons"] else "not matched to a case"
+        title = f"Scanned page not booked: {first}"
+        label = f"{exception['filename']}, page {exception['page_no']}"
+    find = str(request.query_params.get("find") or "")
     context = {
         "task": task,
-        "case_label": task.get("business_key") or data.get("case_number") or task["case_id"],
+        "page_title": title,
+        "case_label": label,
+        "find": find,
+        "found_cases": find_cases(ctx, user, find) if exception is not None else [],
         "sla": sla_state(task["due_at"], ctx.now()),
         "fields": fields,
         "labels": {f.name: f.label for f in fields},
