@@ -26,7 +26,10 @@ RUN_AXE = """async () => {
 }"""
 #: how many Tab presses a page is walked with, and what may hold the focus
 TABS = 6
-FOCUSED = "() => { const a = document.activeElement; return a && a !== document.body ? a.tagName : null; }"
+FOCUSED = (
+    "() => { const a = document.activeElement;"
+    " return a && a !== document.body ? a.tagName : null; }"
+)
 
 
 def _pages(ctx: Any) -> dict[str, list[str]]:

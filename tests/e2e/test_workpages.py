@@ -60,6 +60,8 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     assert "Exception" in result.locator("h3").inner_text()
     figure = page.locator("[data-page-image]")
     assert figure.locator("[data-zone]").count() > 0  # the read fields drawn on the page
+    image = page.request.get(f"/scans/{scan['id']}/pages/1.png")
+    assert image.status == 200 and image.headers["content-type"] == "image/png"
     page.get_by_role("link", name="Resolve now").click()
     assert "Scanned page not booked" in page.locator("h1").inner_text()
     width = page.locator("[data-page-image] image").evaluate("i => i.getBBox().width")

@@ -71,6 +71,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/scans/{scan_id}/pages/{page_no}/fields/{field}.png"): _rule(
         hidden="back_office auditor"
     ),
+    # allowed, but the junk scan stored no page image: 404
+    ("GET", "/scans/{scan_id}/pages/{page_no}.png"): _rule(hidden="back_office auditor"),
     ("GET", "/processes"): OWNER,
     ("GET", "/processes/{process_id}/compare"): OWNER,
     ("GET", "/processes/{process_id}/{version}"): OWNER,
