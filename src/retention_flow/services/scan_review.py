@@ -61,7 +61,7 @@ def _page_row(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any]:
 
 
 def _upright(row: dict[str, Any]) -> Image.Image:
-    image = Image.open(io.BytesIO(bytes(row["image"])))
+    image: Image.Image = Image.open(io.BytesIO(bytes(row["image"])))
     if readable.as_object(row["registration"]).get("upside_down"):
         image = image.rotate(180)
     return image
