@@ -40,12 +40,16 @@ def test_a_team_lead_sees_the_queues_and_reassigns_a_task(
     picker = row.get_by_label("To")
     names = picker.locator("option").all_inner_texts()
     assert "agent2" in names and "backoffice1" not in names  # holders of the role only
-    page.evaluate("window.scrollTo(0, 400)")
+    page.set_viewport_size({"width": 1280, "height": 300})  # so that the page scrolls
+    row.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    assert before > 0  # the queue is below the fold
     picker.select_option("agent2")
     row.get_by_label("Reason").fill("covers the north region today")
     row.get_by_role("button", name="Assign").click()
     page.get_by_text("is now with agent2").wait_for()
-    page.wait_for_function("window.scrollY > 0")  # not back at the top
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.scrollY") > before / 2  # not back at the top
     assert tasks.get_task(live_server.ctx, TELEMARKETING, task["id"])["claimed_by"] == "agent2"
 
 
