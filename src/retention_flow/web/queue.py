@@ -104,7 +104,15 @@ def queue_items(
             if (flt.role in (None, t["role"])) and (flt.process_id in (None, t["process_id"]))
         ]
     offset = (page - 1) * QUEUE_LIMIT
-    available, count = filtered_page(ctx, user, flt, limit=QUEUE_LIMIT, offset=offset)
+    if flt.process_id or flt.due or flt.search:
+        available, count = filtered_page(ctx, user, flt, limit=QUEUE_LIMIT, offset=offset)
+    else:  # the common case: one range scan of the queue index per role, merged
+        if flt.role is not None and flt.role not in user.roles:
+            raise Forbidden(f"you do not hold the role '{flt.role}'")
+        available, total = tasks.queue_page(
+            ctx, user, queue="available", role=flt.role, limit=QUEUE_LIMIT, offset=offset
+        )
+        count = total or 0
     return {
         "mine": with_sla(ctx, mine),
         "items": with_sla(ctx, available),
