@@ -80,7 +80,7 @@ def chosen_filter(request: Request, user: Actor) -> QueueFilter:
     return flt if valid else QueueFilter()
 
 
-def remember(response: Response, user: Actor, flt: QueueFilter) -> None:
+def remember(ctx: AppContext, response: Response, user: Actor, flt: QueueFilter) -> None:
     response.set_cookie(
         QUEUE_COOKIE,
         f"{user.username}|{_query_of(flt)}",
@@ -88,6 +88,7 @@ def remember(response: Response, user: Actor, flt: QueueFilter) -> None:
         path="/",
         httponly=True,
         samesite="lax",
+        secure=ctx.settings.session_cookie_secure,
     )
 
 
@@ -163,7 +164,7 @@ def _page_context(ctx: AppContext, request: Request, user: Actor) -> tuple[dict[
 def queue_page(request: Request, ctx: PageCtx, user: QueueUser) -> Response:
     context, flt = _page_context(ctx, request, user)
     response = render(ctx, request, "queue.html", context, user=user)
-    remember(response, user, flt)
+    remember(ctx, response, user, flt)
     return response
 
 
