@@ -95,16 +95,20 @@ def test_missing_values_are_named_in_plain_words(
     assert tasks.get_task(live_server.ctx, AGENT, task["id"])["state"] in ("ready", "claimed")
 
 
-def test_a_task_completed_by_someone_else_meanwhile_says_so(
+def test_a_conflict_keeps_the_typed_values_and_says_who_completed_it(
     page: Any, opened: dict[str, Any], live_server: Any
 ) -> None:
     ctx, task = live_server.ctx, opened
     other = Actor("agent1", frozenset({"agent", "telemarketing"}))
     tasks.complete(ctx, other, task["id"], {"reached": False})
     page.get_by_role("radio", name="No", exact=True).check()
+    page.get_by_role("textbox", name="Note").fill("asked to call back after six")
     page.click("button:has-text('Submit')")
-    assert page.url.endswith("/queue")
-    assert page.get_by_text("Someone else completed this task").is_visible()
+    notice = page.locator("[data-ended]")
+    assert "agent1 completed this task at" in notice.inner_text()
+    kept = page.locator("[data-kept]")  # what was typed is still on screen
+    assert kept.get_by_role("textbox", name="Note").input_value() == "asked to call back after six"
+    assert kept.get_by_role("radio", name="No", exact=True).is_checked()
 
 
 def test_claim_with_the_keyboard_and_the_queue_refreshes_itself(

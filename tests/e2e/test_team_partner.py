@@ -37,10 +37,19 @@ def test_a_team_lead_sees_the_queues_and_reassigns_a_task(
     assert page.get_by_role("heading", name="Queues").is_visible()
     row = page.locator(f"#queue tr[data-task-id='{task['id']}']")
     row.get_by_text("Reassign").click()
-    row.get_by_label("Assign to (user name)").fill("agent2")
+    picker = row.get_by_label("To")
+    names = picker.locator("option").all_inner_texts()
+    assert "agent2" in names and "backoffice1" not in names  # holders of the role only
+    page.set_viewport_size({"width": 1280, "height": 300})  # so that the page scrolls
+    row.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    assert before > 0  # the queue is below the fold
+    picker.select_option("agent2")
     row.get_by_label("Reason").fill("covers the north region today")
     row.get_by_role("button", name="Assign").click()
     page.get_by_text("is now with agent2").wait_for()
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.scrollY") > before / 2  # not back at the top
     assert tasks.get_task(live_server.ctx, TELEMARKETING, task["id"])["claimed_by"] == "agent2"
 
 

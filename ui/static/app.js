@@ -188,4 +188,29 @@
     p.textContent = "The server cannot be reached; the page will update when it is back.";
     area.appendChild(p);
   });
+
+  // Forms marked data-keep-scroll (the team page's reassign) bring the reader back to
+  // where they were after the page reloads, instead of the top.
+  var SCROLL_KEY = "rf-scroll:" + location.pathname + location.search;
+  document.addEventListener("submit", function (event) {
+    if (event.target && event.target.hasAttribute && event.target.hasAttribute("data-keep-scroll")) {
+      try { sessionStorage.setItem(SCROLL_KEY, String(window.scrollY)); } catch (e) { /* private mode */ }
+    }
+  });
+  window.addEventListener("load", function () {
+    var saved = null;
+    try { saved = sessionStorage.getItem(SCROLL_KEY); sessionStorage.removeItem(SCROLL_KEY); } catch (e) { return; }
+    if (saved !== null) window.scrollTo(0, parseInt(saved, 10) || 0);
+  });
+
+  // A scan exception's "Use RC-..." button: the case number into the form, "assign" chosen.
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-fill-case]") : null;
+    if (!button) return;
+    var input = document.getElementById("f-case_number");
+    if (input) input.value = button.getAttribute("data-fill-case");
+    var assign = document.querySelector("input[name='decision'][value='assign']");
+    if (assign) assign.checked = true;
+    if (input) input.focus();
+  });
 })();

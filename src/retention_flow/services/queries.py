@@ -23,6 +23,7 @@ from ..db.json_sql import json_text
 from ..db.session import read_session
 from . import readable
 from .context import Actor, AppContext
+from .queue import customer_cases, like
 from .steps import CASE, HEAD_COLUMNS, INCIDENT, OPEN_STATES, WORK, CaseHead
 from .views import case_view, task_view
 
@@ -78,10 +79,13 @@ def list_cases(
     created_to: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
+    partial: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
     total matching; partners see their own only. An unknown ``status`` is refused (422),
-    not answered with an empty list."""
+    not answered with an empty list. The channel matches in any case; with ``partial``
+    (the auditor's search) the business key matches any part of it in any case, and the
+    customer any part of the customer's id or name."""
     if status is not None and status not in CASE_STATUSES:
         raise ValidationFailed(
             f"status must be one of {', '.join(CASE_STATUSES)}",
@@ -90,13 +94,18 @@ def list_cases(
     conditions: list[ColumnElement[bool]] = []
     for name, value in (
         ("status", status),
-        ("channel", channel),
         ("process_id", process_id),
-        ("business_key", business_key),
+        ("business_key", None if partial else business_key),
     ):
         if value is not None:
             conditions.append(CASE.c[name] == value)
-    if customer is not None:
+    if channel is not None:  # channels are lower case; a search for "Inbound" finds them
+        conditions.append(func.lower(CASE.c.channel) == channel.lower())
+    if partial and business_key is not None:
+        conditions.append(func.lower(CASE.c.business_key).like(like(business_key), escape="\\"))
+    if customer is not None and partial:
+        conditions.append(CASE.c.id.in_(customer_cases(customer)))
+    elif customer is not None:
         conditions.append(json_text(CASE.c.data, "customer_id") == customer)
     if created_from is not None:
         conditions.append(CASE.c.created_at >= created_from)
@@ -234,3 +243,29 @@ def database_ready(ctx: AppContext) -> dict[str, Any]:
         "migration": current,
         "expected_migration": head,
     }
+
+
+def assignable_users(ctx: AppContext, actor: Actor) -> dict[str, list[str]]:
+    """For each work role, the enabled users a supervisor may give its tasks to: holders
+    of the role, and for a team lead who leads a team the members of that team (the rule
+    ``claims.assign`` enforces; an admin or a lead without a team picks from everyone)."""
+    from ..db.tables import USER
+
+    with read_session(ctx.db) as session:
+        rows = list(
+            session.execute(
+                select(USER.c.username, USER.c.roles, USER.c.team, USER.c.partner).where(
+                    USER.c.disabled.is_(False)
+                )
+            )
+        )
+    team = None
+    if "admin" not in actor.roles:
+        team = next((r.team for r in rows if r.username == actor.username), None)
+    out: dict[str, list[str]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.username):
+        if team is not None and row.team != team:
+            continue
+        for role in row.roles or []:
+            out[str(role)].append(str(row.username))
+    return dict(out)

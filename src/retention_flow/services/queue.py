@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, literal_column, select
+from sqlalchemy import Select, and_, bindparam, false, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from ..core.errors import Forbidden, ValidationFailed
+from ..db.json_sql import json_text
 from ..db.session import read_session
+from ..db.tables import CUSTOMER
 from .context import Actor, AppContext
-from .steps import WORK
+from .steps import CASE, WORK
 from .task_rules import PARTNER_ROLE, SUPERVISOR_ROLES
 from .views import task_view
 
@@ -146,3 +150,106 @@ def list_queue(
         ctx, actor, queue=queue, role=role, limit=limit, offset=offset, with_count=False
     )
     return page
+
+
+# --------------------------------------------------------------------------- filtered pages
+
+#: due states a queue can be filtered by (``overdue``: due now or earlier; ``today``: later
+#: today, UTC; ``later``: after today)
+DUE_STATES = ("overdue", "today", "later")
+_SEARCH_MAX = 100
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a queue page shows: one of the user's roles (None: all of them), a process,
+    a due state and a search over business key and customer (id or name), each optional."""
+
+    role: str | None = None
+    process_id: str | None = None
+    due: str | None = None
+    search: str | None = None
+
+
+def like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def customer_cases(text: str) -> Select[Any]:
+    """Ids of the cases whose customer id or register name contains ``text`` (any case)."""
+    pattern = like(text)
+    customer_id = json_text(CASE.c.data, "customer_id")
+    named = select(CUSTOMER.c.id).where(func.lower(CUSTOMER.c.name).like(pattern, escape="\\"))
+    return select(CASE.c.id).where(
+        or_(
+            func.lower(customer_id).like(pattern, escape="\\"),
+            customer_id.in_(named),
+            func.lower(json_text(CASE.c.data, "customer_name")).like(pattern, escape="\\"),
+        )
+    )
+
+
+def _filter_conditions(ctx: AppContext, actor: Actor, flt: QueueFilter) -> list[Any]:
+    if flt.role is not None and flt.role not in actor.roles:
+        raise Forbidden(f"you do not hold the role '{flt.role}'")
+    if flt.due is not None and flt.due not in DUE_STATES:
+        raise ValidationFailed(
+            f"unknown due state '{flt.due}'",
+            errors=[{"field": "due", "message": " or ".join(DUE_STATES)}],
+        )
+    plain, scoped = _split_roles(actor, flt.role)
+    lanes: list[Any] = [WORK.c.role.in_(plain)] if plain else []
+    if scoped:
+        lanes.append(and_(WORK.c.role == PARTNER_ROLE, WORK.c.partner == (actor.partner or "")))
+    conditions: list[Any] = [WORK.c.state == "ready", or_(false(), *lanes)]
+    if flt.process_id:
+        conditions.append(WORK.c.process_id == flt.process_id)
+    if flt.due:
+        now = ctx.now()
+        tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
+        conditions.append(
+            {
+                "overdue": WORK.c.due_at <= now,
+                "today": and_(WORK.c.due_at > now, WORK.c.due_at < tomorrow),
+                "later": WORK.c.due_at >= tomorrow,
+            }[flt.due]
+        )
+    text = (flt.search or "").strip()[:_SEARCH_MAX]
+    if text:
+        conditions.append(
+            or_(
+                func.lower(WORK.c.business_key).like(like(text), escape="\\"),
+                WORK.c.case_id.in_(customer_cases(text)),
+            )
+        )
+    return conditions
+
+
+def filtered_page(
+    ctx: AppContext, actor: Actor, flt: QueueFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """(a page of the ready work matching ``flt``, by due time then priority; the number
+    matching, capped at ``QUEUE_COUNT_CAP``)."""
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
+    where = and_(*_filter_conditions(ctx, actor, flt))
+    page = select(WORK).where(where).order_by(*_ORDER, WORK.c.id).limit(limit).offset(offset)
+    with read_session(ctx.db) as session:
+        rows = list(session.execute(page).mappings())
+        if len(rows) < limit and (rows or offset == 0):
+            count = offset + len(rows)
+        else:
+            count = int(session.execute(_count(where)).scalar_one())
+    return [task_view(r) for r in rows], min(count, QUEUE_COUNT_CAP)
+
+
+def queue_facets(ctx: AppContext, actor: Actor) -> dict[str, dict[str, int]]:
+    """The ready work open to the user, counted per role and per process (one grouped
+    scan each), for the queue's filter choices."""
+    where = and_(*_filter_conditions(ctx, actor, QueueFilter()))
+    out: dict[str, dict[str, int]] = {"role": {}, "process": {}}
+    with read_session(ctx.db) as session:
+        for key, column in (("role", WORK.c.role), ("process", WORK.c.process_id)):
+            rows = session.execute(select(column, func.count()).where(where).group_by(column))
+            out[key] = {str(r[0]): int(r[1]) for r in rows}
+    return out

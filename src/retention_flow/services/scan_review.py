@@ -4,10 +4,13 @@ a case (its verification task shows them; the crops are ``scans.field_crop``'s).
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from sqlalchemy import select
+from PIL import Image
+from sqlalchemy import and_, select
 
+from ..core.errors import NotFound
 from ..db.session import read_session
 from ..db.tables import SCAN, SCAN_PAGE
 from . import readable
@@ -40,3 +43,62 @@ def pages_of_case(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
         ]
         row["reasons"] = readable.names(row["reasons"])
     return rows
+
+
+#: the page image as the pages show it: at most this wide (the zones scale with it)
+PAGE_IMAGE_WIDTH = 1000
+
+
+def _page_row(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any]:
+    query = select(SCAN_PAGE.c.image, SCAN_PAGE.c.registration, SCAN_PAGE.c.fields).where(
+        and_(SCAN_PAGE.c.scan_id == scan_id, SCAN_PAGE.c.page_no == page_no)
+    )
+    with read_session(ctx.db) as session:
+        row = session.execute(query).mappings().first()
+    if row is None or row["image"] is None:
+        raise NotFound(f"page {page_no} of scan {scan_id} has no image")
+    return dict(row)
+
+
+def _upright(row: dict[str, Any]) -> Image.Image:
+    image: Image.Image = Image.open(io.BytesIO(bytes(row["image"])))
+    if readable.as_object(row["registration"]).get("upside_down"):
+        image = image.rotate(180)
+    return image
+
+
+def page_image(ctx: AppContext, scan_id: str, page_no: int) -> bytes:
+    """The page upright (the field boxes are on the upright page), scaled down to
+    ``PAGE_IMAGE_WIDTH``, as PNG."""
+    image = _upright(_page_row(ctx, scan_id, page_no))
+    if image.width > PAGE_IMAGE_WIDTH:
+        height = max(1, round(image.height * PAGE_IMAGE_WIDTH / image.width))
+        image = image.resize((PAGE_IMAGE_WIDTH, height))
+    if image.mode not in ("1", "L", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def page_zones(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any] | None:
+    """The page's size and each read field's box on it (in the upright page's pixels),
+    with what was read and how sure: what the page image is drawn with. None when the
+    page has no stored image."""
+    try:
+        row = _page_row(ctx, scan_id, page_no)
+    except NotFound:
+        return None
+    width, height = Image.open(io.BytesIO(bytes(row["image"]))).size  # header only
+    zones = [
+        {
+            "name": f["name"],
+            "box": [int(v) for v in f["box"]],
+            "status": str(f.get("status") or "ok"),
+            "value": f.get("value"),
+            "reason": f.get("reason"),
+        }
+        for f in readable.objects(row["fields"])
+        if isinstance(f.get("name"), str) and readable.is_box(f.get("box"))
+    ]
+    return {"width": width, "height": height, "zones": zones}

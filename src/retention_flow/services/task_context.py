@@ -22,7 +22,9 @@ from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
 from ..core.clock import utc_iso
+from ..db.session import read_session
 from ..db.tables import AUDIT_EVENT, CUSTOMER
+from .context import AppContext
 from .steps import WORK
 
 #: the most previous attempts shown (a case that looped that often is an outlier)
@@ -87,4 +89,55 @@ def _contract(row: Mapping[Any, Any] | None) -> dict[str, Any] | None:
         "contract_age_months": row["contract_age_months"],
         "contract_end": row["contract_end"].isoformat(),
         "monthly_revenue_cents": row["monthly_revenue_cents"],
+    }
+
+
+_END = select(WORK.c.state, WORK.c.ended_by, WORK.c.ended_at, WORK.c.claimed_by).where(
+    WORK.c.id == bindparam("b_task")
+)
+
+
+def task_end(ctx: AppContext, task_id: str) -> dict[str, Any]:
+    """Who ended a task and when (``ended_by``/``ended_at`` None while it is open), with its
+    state and claimant: what a page says when a task can no longer be completed."""
+    with read_session(ctx.db) as session:
+        row = session.connection().execute(_END, {"b_task": task_id}).mappings().first()
+    if row is None:
+        return {"state": None, "ended_by": None, "ended_at": None, "claimed_by": None}
+    ended = row["ended_at"]
+    return {
+        "state": row["state"],
+        "ended_by": row["ended_by"],
+        "ended_at": utc_iso(ended) if ended is not None else None,
+        "claimed_by": row["claimed_by"],
+    }
+
+
+_ASSIGNED = (
+    select(AUDIT_EVENT.c.actor, AUDIT_EVENT.c.at, AUDIT_EVENT.c.detail)
+    .where(
+        and_(
+            AUDIT_EVENT.c.case_id == bindparam("b_case"),
+            AUDIT_EVENT.c.task_id == bindparam("b_task"),
+            AUDIT_EVENT.c.type == "task_assigned",
+        )
+    )
+    .order_by(AUDIT_EVENT.c.seq.desc())
+    .limit(1)
+)
+
+
+def last_assignment(ctx: AppContext, case_id: str, task_id: str) -> dict[str, Any] | None:
+    """The latest reassignment of a task: by whom, when, to whom and why (None if never)."""
+    params = {"b_case": case_id, "b_task": task_id}
+    with read_session(ctx.db) as session:
+        row = session.connection().execute(_ASSIGNED, params).first()
+    if row is None:
+        return None
+    detail = row.detail if isinstance(row.detail, dict) else {}
+    return {
+        "by": row.actor,
+        "at": utc_iso(row.at),
+        "assignee": detail.get("assignee"),
+        "reason": detail.get("reason"),
     }

@@ -45,7 +45,8 @@ def case_search(
     date_to: Text = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """Cases newest first; ``date_to`` is inclusive (the whole day)."""
+    """Cases newest first; ``date_to`` is inclusive (the whole day). The business key and
+    the customer (id or name) match any part, in any case; so does the channel's case."""
     since, until = parse_day(date_from, "date_from"), parse_day(date_to, "date_to")
     found, count = queries.list_cases(
         ctx,
@@ -58,6 +59,7 @@ def case_search(
         created_to=day_start(until + timedelta(days=1)) if until else None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
+        partial=True,
     )
     form = {
         "business_key": business_key,

@@ -11,7 +11,7 @@ sent as text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core import strict_json
@@ -137,4 +137,21 @@ def plain_errors(errors: list[dict[str, Any]], fields: list[Field]) -> dict[str,
         else:
             text = message
         out.setdefault(name if name in labels else "(form)", text)
+    return out
+
+
+def restrict_offers(fields: list[Field], offers: list[str]) -> list[Field]:
+    """Offer choices limited to ``offers`` (the case's eligible offers, which its printed
+    form shows): a field whose options include one of them keeps those and its options
+    that are no offer code (``none``: "No offer ticked"). Offer codes are upper case, like
+    ``DISCOUNT_10``. Without offers the fields are as the schema says."""
+    allowed = {str(o) for o in offers}
+    if not allowed:
+        return fields
+    out = []
+    for f in fields:
+        if f.options and any(value in allowed for value, _label in f.options):
+            kept = [(v, label) for v, label in f.options if v in allowed or not v.isupper()]
+            f = replace(f, options=kept)  # the same control: a list stays a list
+        out.append(f)
     return out

@@ -33,6 +33,10 @@ REASONS = {
 
 @router.get("/", response_class=HTMLResponse)
 def home(user: WebUser) -> Response:
+    """The user's first page; a team lead lands on the team view (their work is the
+    team's, even when they also hold an agent's role)."""
+    if "team_lead" in user.roles:
+        return RedirectResponse("/team", status_code=303)
     items = nav_for(user)
     return RedirectResponse(items[0].path if items else "/account", status_code=303)
 

@@ -25,15 +25,22 @@ ACCEPT = ".png,.jpg,.jpeg,.tif,.tiff,.pdf"
 PENDING = frozenset({"queued", "reading"})
 
 
-def _with_tasks(ctx: AppContext, scan: dict[str, Any]) -> dict[str, Any]:
-    """The scan with, per page, the open task of its case (the verification to do)."""
+def _with_tasks(ctx: AppContext, scan: dict[str, Any], with_images: bool = False) -> dict[str, Any]:
+    """The scan with, per page, the open task of its case (the verification to do) and,
+    ``with_images``, the page's size and read zones (its image is drawn with them)."""
     pages = []
     for page in scan.get("pages", []):
         task = None
+        owner = None
         if page.get("case_id") and page["status"] == "verification":
-            open_tasks = cases.get_case(ctx, page["case_id"])["open_tasks"]
+            owner = page["case_id"]
+        elif page.get("exception_case_id") and page["status"] == "exception":
+            owner = page["exception_case_id"]  # its "resolve" task
+        if owner:
+            open_tasks = cases.get_case(ctx, owner)["open_tasks"]
             task = next((t for t in open_tasks if t["role"] == "back_office"), None)
-        pages.append({**page, "task": task})
+        zones = scan_review.page_zones(ctx, scan["id"], page["page_no"]) if with_images else None
+        pages.append({**page, "task": task, "zones": zones})
     pending = scan["status"] in PENDING or any(p["status"] in PENDING for p in pages)
     return {**scan, "pages": pages, "pending": pending}
 
@@ -72,7 +79,7 @@ def upload(request: Request, ctx: PageCtx, user: Uploader, files: Files) -> Resp
 @router.get("/scans/{scan_id}", response_class=HTMLResponse)
 def scan_page(request: Request, ctx: PageCtx, user: Reader, scan_id: str) -> Response:
     """One scan's pages; refreshes itself while pages are still being read."""
-    results = [_with_tasks(ctx, scans.get_scan(ctx, scan_id))]
+    results = [_with_tasks(ctx, scans.get_scan(ctx, scan_id), with_images=True)]
     name = "_scan_results.html" if request.headers.get("hx-request") else "scan.html"
     return render(ctx, request, name, {"results": results, "scan_id": scan_id}, user=user)
 
@@ -80,4 +87,11 @@ def scan_page(request: Request, ctx: PageCtx, user: Reader, scan_id: str) -> Res
 @router.get("/scans/{scan_id}/pages/{page_no}/fields/{field}.png")
 def field_crop(ctx: PageCtx, user: Reader, scan_id: str, page_no: int, field: str) -> Response:
     png = scans.field_crop(ctx, scan_id, page_no, field)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/scans/{scan_id}/pages/{page_no}.png")
+def page_image(ctx: PageCtx, user: Reader, scan_id: str, page_no: int) -> Response:
+    """The page upright, scaled for the screen (the zones are drawn over it)."""
+    png = scan_review.page_image(ctx, scan_id, page_no)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

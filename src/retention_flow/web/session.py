@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -34,6 +35,12 @@ from ..services.context import Actor, AppContext
 SESSION_COOKIE = "rf_session"
 CSRF_COOKIE = "rf_csrf"
 FLASH_COOKIE = "rf_flash"
+#: the user name of the last login in this browser (removed at logout): a request without a
+#: session cookie but with this one had a session that ended, and is told so
+USER_COOKIE = "rf_user"
+#: what an agent typed when their session ended on submit, restored after the login
+DRAFT_COOKIE = "rf_draft"
+DRAFT_MAX = 3000  # bytes of JSON kept (a cookie holds about 4 KB)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -69,6 +76,10 @@ async def web_user(request: Request, ctx: PageCtx) -> Actor:
     """The logged-in user of a page (``LoginRequired`` otherwise)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
+        if request.cookies.get(USER_COOKIE):  # logged in here before, never logged out
+            raise LoginRequired(
+                "session cookie missing", message="Your session has ended. Please log in again."
+            )
         raise LoginRequired("not logged in")
     try:
         return auth.actor_for_token(ctx, token)
@@ -103,11 +114,13 @@ def start_session(
     token = auth.login(ctx, username, password, ttl_minutes=ttl, client=client)["access_token"]
     _set_cookie(ctx, response, SESSION_COOKIE, token, ttl * 60)
     _set_cookie(ctx, response, CSRF_COOKIE, secrets.token_urlsafe(24), None)
+    _set_cookie(ctx, response, USER_COOKIE, quote(username, safe=""), 365 * 24 * 3600)
 
 
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
+    response.delete_cookie(USER_COOKIE, path="/")
 
 
 def _set_cookie(
@@ -168,6 +181,52 @@ def page_router() -> APIRouter:
     """The router every page module uses: hidden from OpenAPI, tagged ``web`` (the API's
     authorisation matrix leaves those to the page matrix), CSRF-checked."""
     return APIRouter(include_in_schema=False, tags=["web"], dependencies=[Depends(csrf_protect)])
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def save_draft(ctx: AppContext, response: Response, task_id: str, values: dict[str, str]) -> None:
+    """Keep the values of a form whose submit found no session, for that task's page
+    after the login (signed; long values are cut so the cookie stays under its size)."""
+    kept = {k: v[:1000] for k, v in values.items() if k != CSRF_FIELD and isinstance(v, str)}
+    raw = json.dumps({"task": task_id, "values": kept}, ensure_ascii=False)
+    while len(raw.encode()) > DRAFT_MAX and kept:
+        kept.pop(max(kept, key=lambda k: len(kept[k])))
+        raw = json.dumps({"task": task_id, "values": kept}, ensure_ascii=False)
+    body = base64.urlsafe_b64encode(raw.encode()).decode()
+    _set_cookie(ctx, response, DRAFT_COOKIE, f"{body}.{_sign(ctx, 'draft', body)[:32]}", 3600)
+
+
+def read_draft(ctx: AppContext, request: Request, task_id: str) -> dict[str, str] | None:
+    """The values kept for ``task_id`` (None when there are none, or they are another
+    task's, or the cookie is not ours)."""
+    raw = request.cookies.get(DRAFT_COOKIE)
+    if not raw or "." not in raw:
+        return None
+    body, sig = raw.rsplit(".", 1)
+    if not hmac.compare_digest(sig, _sign(ctx, "draft", body)[:32]):
+        return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(body.encode()).decode())
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or found.get("task") != task_id:
+        return None
+    values = found.get("values")
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else None
+
+
+def drop_draft(response: Response) -> None:
+    response.delete_cookie(DRAFT_COOKIE, path="/")
+
+
+async def optional_web_user(request: Request, ctx: PageCtx) -> Actor | None:
+    """The logged-in user, or None without a valid session (the page decides)."""
+    try:
+        return await web_user(request, ctx)
+    except LoginRequired:
+        return None
 
 
 # --------------------------------------------------------------------------- flash

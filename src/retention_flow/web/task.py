@@ -12,18 +12,32 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..core.errors import Conflict, ValidationFailed
-from ..services import scan_review, tasks
+from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..services import queries, scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
-from .session import PageCtx, flash, page_router, require_page_role
+from .session import (
+    PageCtx,
+    drop_draft,
+    flash,
+    login_url,
+    optional_web_user,
+    page_router,
+    read_draft,
+    require_page_role,
+    save_draft,
+)
 from .templating import render
 
 router = page_router()
 
-TaskUser = Annotated[Actor, Depends(require_page_role(QUEUE_ROLES | {"team_lead"}))]
+#: who may open a task page (the services decide what each may see and do on it; an
+#: admin may open what they can assign)
+TASK_ROLES = QUEUE_ROLES | {"team_lead", "admin"}
+TaskUser = Annotated[Actor, Depends(require_page_role(TASK_ROLES))]
+MaybeUser = Annotated[Actor | None, Depends(optional_web_user)]
 
 #: case data shown as the customer and contract facts, in this order, with labels
 CUSTOMER_FACTS = (
@@ -89,11 +103,15 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     """The case's latest scanned page, if any: its fields, the crop of each uncertain one
     keyed by the case-data name it fills (the form's field of the same name shows it), and
     the values OCR read, to start the form with."""
+    data = task.get("context") or {}
+    exception = _exception_page(ctx, data)
+    if exception is not None:
+        return {"scan_page": None, "crops": {}, "read_values": {}, "exception": exception}
     pages = scan_review.pages_of_case(ctx, task["case_id"])
     if not pages:
-        return {"scan_page": None, "crops": {}, "read_values": {}}
+        return {"scan_page": None, "crops": {}, "read_values": {}, "exception": None}
     page = pages[0]
-    data = task.get("context") or {}
+    page["zones"] = scan_review.page_zones(ctx, page["scan_id"], page["page_no"])
     crops: dict[str, dict[str, Any]] = {}
     base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
     for f in page["fields"]:
@@ -104,7 +122,47 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
             crops[f.get("target") or f["name"]] = {**f, "url": url, "order": order or []}
     form_data = data.get("response_form") or {}
     read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
-    return {"scan_page": page, "crops": crops, "read_values": read}
+    return {"scan_page": page, "crops": crops, "read_values": read, "exception": None}
+
+
+def _exception_page(ctx: AppContext, data: dict[str, Any]) -> dict[str, Any] | None:
+    """For a scan exception's case (its data names the page): the page, why it is an
+    exception, and its image's zones."""
+    scan_id, page_no = data.get("scan_id"), data.get("page_no")
+    if not isinstance(scan_id, str) or not isinstance(page_no, int) or "reasons" not in data:
+        return None
+    reasons = [str(r) for r in data.get("reasons") or []]
+    return {
+        "scan_id": scan_id,
+        "page_no": page_no,
+        "filename": str(data.get("filename") or "scanned file"),
+        "reasons": reasons,
+        "case_number_read": data.get("case_number_read"),
+        "zones": scan_review.page_zones(ctx, scan_id, page_no),
+    }
+
+
+def find_cases(ctx: AppContext, user: Actor, text: str) -> list[dict[str, Any]]:
+    """Cases whose business key, customer id or name contains ``text``, for assigning a
+    scanned page (the case number to type is shown with each)."""
+    text = text.strip()[:100]
+    if not text:
+        return []
+    found, _count = queries.list_cases(ctx, user, business_key=text, partial=True, limit=10)
+    by_customer, _count = queries.list_cases(ctx, user, customer=text, partial=True, limit=10)
+    seen: dict[str, dict[str, Any]] = {}
+    for case in found + by_customer:
+        data = case.get("data") or {}
+        seen.setdefault(
+            case["id"],
+            {
+                "business_key": case.get("business_key"),
+                "case_number": data.get("case_number"),
+                "customer": data.get("customer_name") or data.get("customer_id"),
+                "status": case["status"],
+            },
+        )
+    return list(seen.values())[:10]
 
 
 def task_page(
@@ -116,39 +174,81 @@ def task_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     base: str = "/tasks",
+    notice: str | None = None,
+    kept: bool = False,
 ) -> Response:
     """The task page; ``base`` is where its forms post (``/tasks`` or the partner portal's
-    ``/partner/leads``)."""
+    ``/partner/leads``). ``kept``: ``values`` are what the user typed for a submit that
+    could not complete (shown, disabled, beside the reason); ``notice`` says something
+    above the form (a restored draft)."""
     task = tasks.get_task(ctx, user, task_id)
     scan = scanned(ctx, task)
     fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
-    mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     data = task.get("context") or {}
+    printed = next((c["order"] for c in scan["crops"].values() if c.get("order")), None)
+    fields = forms.restrict_offers(fields, printed or data.get("eligible_offers") or [])
+    mine = task["state"] == "claimed" and task["claimed_by"] == user.username
+    ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
+    exception = scan["exception"]
+    title = task["name"] or task["element_id"]
+    label = task.get("business_key") or data.get("case_number") or task["case_id"]
+    if exception is not None:  # what happened, not the exception case's id
+        first = exception["reasons"][0] if exception["reasons"] else "not matched to a case"
+        title = f"Scanned page not booked: {first}"
+        label = f"{exception['filename']}, page {exception['page_no']}"
+    find = str(request.query_params.get("find") or "")
     context = {
         "task": task,
-        "case_label": task.get("business_key") or data.get("case_number") or task["case_id"],
+        "page_title": title,
+        "case_label": label,
+        "find": find,
+        "found_cases": find_cases(ctx, user, find) if exception is not None else [],
         "sla": sla_state(task["due_at"], ctx.now()),
         "fields": fields,
+        "labels": {f.name: f.label for f in fields},
         "form_error": (errors or {}).get("(form)"),
         "open": task["state"] in ("ready", "claimed"),
         "mine": mine,
         "others": task["state"] == "claimed" and not mine,
         "can_work": task["role"] in user.roles,
         "base": base,
+        "ended": ended,
+        "ended_by_me": ended.get("ended_by") == user.username,
+        "kept": kept,
+        "assigned": _assigned_to(ctx, task, user),
+        "notice": notice,
         **case_context(task),
         **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
 
 
+def _assigned_to(ctx: AppContext, task: dict[str, Any], user: Actor) -> dict[str, Any] | None:
+    """The reassignment that gave this open task to ``user``, if one did (its reason is
+    shown to them)."""
+    if task["state"] != "claimed" or task["claimed_by"] != user.username:
+        return None
+    found = task_context.last_assignment(ctx, task["case_id"], task["id"])
+    return found if found and found["assignee"] == user.username else None
+
+
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
     """The task page; opening it starts the viewer's work on the task if they may work it
-    (handling time counts from here, ``services/work_time.py``)."""
+    (handling time counts from here, ``services/work_time.py``). Values typed before a
+    session ended come back once (the draft cookie)."""
     # claimed or finished meanwhile: the page shows how it stands
     with contextlib.suppress(Conflict):
         tasks.open_for_work(ctx, user, task_id)
-    return task_page(ctx, request, user, task_id)
+    draft = read_draft(ctx, request, task_id)
+    if draft is None:
+        return task_page(ctx, request, user, task_id)
+    task = tasks.get_task(ctx, user, task_id)
+    values = forms.parse(task.get("form"), draft)
+    notice = "Your session had ended: the values you typed are back. Check them and submit."
+    response = task_page(ctx, request, user, task_id, values, notice=notice)
+    drop_draft(response)
+    return response
 
 
 def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
@@ -184,9 +284,17 @@ def release_task(ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
 
 
 @router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)
-async def complete_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, dict(form))
+async def complete_task(request: Request, ctx: PageCtx, user: MaybeUser, task_id: str) -> Response:
+    """Complete; without a session the typed values are kept for after the login, which
+    leads back to this task."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if user is None:
+        response = RedirectResponse(login_url(f"/tasks/{task_id}", "expired"), status_code=303)
+        save_draft(ctx, response, task_id, form)
+        return response
+    if not user.roles & TASK_ROLES:
+        raise Forbidden("this page is for another role: " + ", ".join(sorted(TASK_ROLES)))
+    return await run_in_threadpool(complete_from_form, ctx, request, user, task_id, form)
 
 
 def complete_from_form(
@@ -207,8 +315,10 @@ def complete_from_form(
     except ValidationFailed as exc:
         errors = forms.plain_errors(exc.errors, forms.fields_of(task.get("form")))
         return task_page(ctx, request, user, task_id, data, errors, 422, base)
-    except Conflict as exc:
-        return _conflict(ctx, exc, done or "/queue")
+    except Conflict as exc:  # the page again, with what was typed and who was faster
+        return task_page(
+            ctx, request, user, task_id, data, {"(form)": plain_words(exc)}, 409, base, kept=True
+        )
     follow = result["next_tasks"]
     target = f"{base}/{follow[0]['id']}" if follow else done or f"/next?after={task_id}"
     response = RedirectResponse(target, status_code=303)

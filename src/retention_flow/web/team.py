@@ -1,5 +1,6 @@
 """The team lead's page: escalations to them, overdue work of every queue, the queue
-sizes, one queue's open work, and reassigning a task (with the reason on record)."""
+sizes, one queue's open work, and reassigning a task (with the reason on record) to a
+user picked from those eligible (the task's role; the lead's team)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def team_page(
         "overdue": with_sla(ctx, queries.open_work(ctx, due_before=ctx.now(), limit=50)),
         "role": role.value if role else None,
         "work": with_sla(ctx, queries.open_work(ctx, role=role.value, limit=100)) if role else [],
+        "assignable": queries.assignable_users(ctx, user),
     }
     return render(ctx, request, "team.html", context, user=user)
 
@@ -50,6 +52,7 @@ def assign_task(
     back: Annotated[str, Form()] = "/team",
 ) -> Response:
     target = back if back.startswith("/team") else "/team"
+    # the form is data-keep-scroll: app.js brings the page back to where the lead was
     response = RedirectResponse(target, status_code=303)
     try:
         task = tasks.assign(ctx, user, task_id, assignee.strip(), reason.strip())

@@ -7,6 +7,7 @@ CSRF token (and its cookie), the one-time flash message, the current path.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +71,12 @@ def _when(value: str | datetime | None) -> str:
     return value.replace("T", " ")[:16]
 
 
+def _plain_json(value: Any) -> str:
+    """A value as JSON for people to read: quotes and accents as they are (``tojson``
+    writes ``\\u0027`` for a quote, for scripts); autoescaping still applies."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _value(value: Any) -> str:
     """A read or stored value for people: lists joined, booleans as Yes / No."""
     if value is None:
@@ -90,6 +97,7 @@ def _environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["value"] = _value
+    env.filters["plain_json"] = _plain_json
     return env
 
 

@@ -1,0 +1,103 @@
+"""Accessibility of every page: axe-core (vendored for the tests, tests/e2e/vendor) finds
+no serious or critical violation, and the keyboard reaches the page's controls (Tab moves
+the focus through links, buttons and fields, never stuck on the page itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retention_flow.services import queries, tasks
+from retention_flow.services.context import Actor
+from tests.e2e.conftest import PASSWORD, VIEWPORT
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+RUN_AXE = """async () => {
+  const found = await axe.run(document, {resultTypes: ["violations"]});
+  return found.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => v.id + " (" + v.impact + "): " + v.help + " at "
+      + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+}"""
+#: how many Tab presses a page is walked with, and what may hold the focus
+TABS = 6
+FOCUSED = (
+    "() => { const a = document.activeElement;"
+    " return a && a !== document.body ? a.tagName : null; }"
+)
+
+
+def _pages(ctx: Any) -> dict[str, list[str]]:
+    """Per user, the pages to check (objects from the seeded data)."""
+    agent = Actor("agent1", frozenset({"agent", "telemarketing", "inbound"}))
+    task = tasks.list_queue(ctx, agent)[0]
+    auditor = Actor("auditor1", frozenset({"auditor"}))
+    case = queries.list_cases(ctx, auditor, limit=1)[0][0]
+    model = queries.process_models(ctx)[0]
+    version = f"/processes/{model['process_id']}/{model['latest_version']}"
+    return {
+        "": ["/login"],
+        "agent1": ["/queue", "/queue?role=telemarketing", f"/tasks/{task['id']}", "/account"],
+        "lead1": ["/team", "/team?role=telemarketing", "/kpis"],
+        "backoffice1": ["/scans", "/queue"],
+        "owner1": ["/processes", version, f"/processes/{model['process_id']}/compare"],
+        "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],
+        "partner_alpha": ["/partner"],
+        "admin1": ["/team", f"/tasks/{task['id']}"],
+    }
+
+
+@pytest.fixture
+def open_as(browser: Any, live_server: Any) -> Iterator[Callable[[str], Any]]:
+    """A tab logged in as a user; CSP bypassed so the test can add axe to the page."""
+    contexts: list[Any] = []
+
+    def make(username: str) -> Any:
+        context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url, bypass_csp=True)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        tab = context.new_page()
+        if username:
+            tab.goto("/login")
+            tab.fill("#username", username)
+            tab.fill("#password", PASSWORD)
+            tab.click("button[type=submit]")
+            tab.wait_for_load_state()
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def test_every_page_passes_axe_and_the_keyboard(
+    open_as: Callable[[str], Any], live_server: Any
+) -> None:
+    problems: list[str] = []
+    for username, paths in _pages(live_server.ctx).items():
+        tab = open_as(username)
+        for path in paths:
+            response = tab.goto(path)
+            assert response is not None and response.status == 200, (username, path)
+            tab.wait_for_load_state("networkidle")
+            tab.add_script_tag(path=str(AXE))
+            problems += [f"{username or 'anonymous'} {path}: {v}" for v in tab.evaluate(RUN_AXE)]
+            tab.evaluate("document.activeElement && document.activeElement.blur()")
+            reached = set()
+            for _ in range(TABS):
+                tab.keyboard.press("Tab")
+                reached.add(tab.evaluate(FOCUSED))
+            if not reached - {None}:
+                problems.append(f"{username or 'anonymous'} {path}: Tab reaches nothing")
+    assert problems == [], "\n".join(problems)
+    # the check can fail: an image without a text alternative is a critical violation
+    tab = open_as("")
+    tab.goto("/login")
+    tab.add_script_tag(path=str(AXE))
+    tab.evaluate("document.body.appendChild(document.createElement('img')).src = '/x.png'")
+    assert any(v.startswith("image-alt") for v in tab.evaluate(RUN_AXE))
