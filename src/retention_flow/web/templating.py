@@ -51,7 +51,7 @@ NAV: list[NavItem] = [
     NavItem("Settlements", "/settlements", frozenset({"auditor", "admin"}), "m"),
     NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),
     NavItem("Reviews", "/qa", frozenset({"qa", "team_lead", "auditor", "admin"}), "r"),
-    NavItem("Payouts", "/payouts", frozenset({"team_lead", "back_office", "admin"}), "o"),
+    NavItem("Payouts", "/payouts", frozenset({"team_lead", "back_office", "admin"}), "u"),
     NavItem("My results", "/me", AGENT_ROLES, "y"),
 ]
 
