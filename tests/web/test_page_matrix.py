@@ -97,6 +97,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/settlements/{statement_id}/approve"): _rule(hidden="admin back_office"),
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
+    ("GET", "/heatmap"): STEWARDS,
+    ("GET", "/heatmap/{process_id}/{version}"): STEWARDS,
+    ("GET", "/heatmap/{process_id}/{version}/diagram"): STEWARDS,
 }
 
 

@@ -15,6 +15,7 @@ from . import (
     auditor,
     dashboard,
     errors,
+    insight,
     login,
     migrations,
     owner,
@@ -41,6 +42,7 @@ PAGES = (
     auditor,
     settlements,
     dashboard,
+    insight,
 )
 
 

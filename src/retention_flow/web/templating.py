@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("Cases", "/audit", frozenset({"auditor"}), "c"),
     NavItem("Settlements", "/settlements", frozenset({"auditor", "admin"}), "m"),
     NavItem("KPIs", "/kpis", frozenset({"team_lead", "auditor", "process_owner"}), "k"),
+    NavItem("Heatmap", "/heatmap", frozenset({"team_lead", "auditor", "process_owner"}), "h"),
 ]
 
 
