@@ -51,3 +51,5 @@ def test_heatmap_pages(ctx: AppContext, clock: FrozenClock, pages: dict[str, Pag
     xml = page.get("/heatmap/three_steps/1/diagram")
     assert xml.status_code == 200 and "bpmn:definitions" in xml.text
     assert page.get("/heatmap/three_steps/7").status_code == 404
+    assert page.get("/heatmap/three_steps/1?compare=").status_code == 200  # the form's "none"
+    assert page.get("/heatmap/three_steps/1?compare=x").status_code == 422

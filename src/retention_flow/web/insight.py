@@ -55,6 +55,17 @@ def _period(ctx: AppContext, start: str | None, end: str | None) -> tuple[dateti
     return heatmap.period(ctx.now(), begin, stop)
 
 
+def _version(value: str | None) -> int | None:
+    """The form's "compare with" select: empty for none."""
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) < 2**31:
+        raise ValidationFailed(
+            f"'{value}' is not a version", errors=[{"field": "compare", "message": "a version"}]
+        )
+    return int(value)
+
+
 @router.get("/heatmap", response_class=HTMLResponse)
 def heatmap_index(request: Request, ctx: PageCtx, user: Analyst) -> Response:
     """Every deployed version, each linking to its heatmap."""
@@ -69,15 +80,16 @@ def heatmap_page(
     user: Analyst,
     process_id: ProcessId,
     version: Version,
-    compare: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    compare: Annotated[str | None, Query(max_length=10, description="a version, or empty")] = None,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     metric: Annotated[str, Query(max_length=40)] = "cases",
 ) -> Response:
     begin, stop = _period(ctx, start, end)
+    other = _version(compare)
     known = [v.version for v in processes.list_versions(ctx, process_id)]
-    if compare is not None and compare != version:
-        both = heatmap.compare(ctx, process_id, compare, version, begin, stop)
+    if other is not None and other != version:
+        both = heatmap.compare(ctx, process_id, other, version, begin, stop)
         sides = [both["old"], both["new"]]
         deltas, flow_deltas = both["deltas"], both["flow_deltas"]
     else:
@@ -89,7 +101,7 @@ def heatmap_page(
     context: dict[str, Any] = {
         "process_id": process_id,
         "version": version,
-        "compare": compare if len(sides) == 2 else None,
+        "compare": other if len(sides) == 2 else None,
         "known": known,
         "sides": sides,
         "deltas": deltas,
