@@ -36,7 +36,7 @@ def test_lead_reads_the_heatmap_of_a_version(page: Any, login_as: Any, live_serv
     assert badges and all(b.strip().isdigit() for b in badges)
     assert page.locator(".heat-canvas .heat-flow-badge").count() >= 1
     legend = page.locator("#heat-legend [data-step='4']").inner_text()
-    assert "–" in legend and legend != "–"
+    assert "\u2013" in legend and legend != "\u2013"
     table = page.locator("#heat-table tbody tr").count()
     assert table >= 5
     page.select_option("#hm-metric", "wait_p95_seconds")
