@@ -36,7 +36,7 @@
     var i = Number(swatch.getAttribute("data-step"));
     var low = (max * i) / STEPS;
     var high = (max * (i + 1)) / STEPS;
-    swatch.textContent = max ? show(isWait ? low : Math.floor(low) + (i ? 1 : 0)) + "–" + show(isWait ? high : Math.floor(high)) : "–";
+    swatch.textContent = max ? show(isWait ? low : Math.floor(low) + 1) + "–" + show(isWait ? high : Math.floor(high)) : "–";
   });
 
   function badge(overlays, id, text, cls, position, title) {
