@@ -46,22 +46,34 @@ DEFAULT_DAYS = 30
 
 _EVENTS = """
 ev AS (
-  SELECT e.case_id, e.type, e.element_id, e.task_id, e.at, e.detail
+  SELECT e.case_id, e.type, e.element_id, e.task_id, e.at
   FROM audit_event e JOIN "case" c ON c.id = e.case_id
   WHERE c.process_id = :p AND c.process_version = :v AND e.at >= :start AND e.at < :end
 )"""
+#: the engine's steps of the period, read straight from the table: their (large) detail
+#: column is never copied into ``ev``
+_STEPS = """audit_event s JOIN "case" sc ON sc.id = s.case_id
+  WHERE sc.process_id = :p AND sc.process_version = :v AND s.at >= :start AND s.at < :end
+  AND s.type = 'engine_steps'"""
 
 _RAN = {
     "sqlite": (
-        "SELECT ev.case_id, j.value AS element_id FROM ev, json_each("
-        "CASE WHEN json_valid(ev.detail) THEN ev.detail ELSE '{}' END, '$.elements') j "
-        "WHERE ev.type = 'engine_steps' AND j.type = 'text'"
+        "SELECT s.case_id, j.value AS element_id FROM "
+        + _STEPS.replace(
+            "\n  WHERE",
+            ",json_each("
+            "CASE WHEN json_valid(s.detail) THEN s.detail ELSE '{}' END, '$.elements') j\n  WHERE",
+        )
+        + " AND j.type = 'text'"
     ),
     "postgresql": (
-        "SELECT ev.case_id, j.value AS element_id FROM ev, jsonb_array_elements_text("
-        "CASE WHEN jsonb_typeof(ev.detail -> 'elements') = 'array' "
-        "THEN ev.detail -> 'elements' ELSE '[]'::jsonb END) AS j(value) "
-        "WHERE ev.type = 'engine_steps'"
+        "SELECT s.case_id, j.value AS element_id FROM "
+        + _STEPS.replace(
+            "\n  WHERE",
+            ", "
+            "jsonb_array_elements_text(CASE WHEN jsonb_typeof(s.detail -> 'elements') = 'array' "
+            "THEN s.detail -> 'elements' ELSE '[]'::jsonb END) AS j(value)\n  WHERE",
+        )
     ),
 }
 
