@@ -23,7 +23,7 @@ period ``[start, end)``:
   one of their sources counts on each.
 
 Every figure is one SQL aggregation over the audit events (no case is loaded into
-Python); ``bench/heatmap.py`` prints its time at a million cases.
+Python); ``bench/heatmap.py`` prints its time at growing case counts.
 """
 
 from __future__ import annotations
