@@ -62,6 +62,8 @@ NAMES = {
     "/processes/{process_id}/{version}/dmn/{name}": "owner-dmn-editor",
     "/processes/{process_id}/compare": "owner-compare-versions",
     "/kpis": "kpi-dashboard",
+    "/heatmap": "heatmap-versions",
+    "/heatmap/{process_id}/{version}": "heatmap-compare-versions",
     "/login": "login",
     "/account": "account",
     "/queue": "agent-queue",
@@ -88,6 +90,7 @@ READY = {
     "/audit/cases/{case_id}": '#viewer[data-ready="true"]',
     "/operations/cases/{case_id}": '#viewer[data-ready="true"]',
     "/kpis": '#kpi-charts[data-ready="5"]',
+    "/heatmap/{process_id}/{version}": 'body[data-heatmap-ready="true"]',
 }
 
 
@@ -378,6 +381,7 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
         if found.path.startswith("/operations"):
             user = "owner1"
         query = "?old=1&new=2" if found.path.endswith("/compare") else ""
+        query = "?compare=1" if found.path == "/heatmap/{process_id}/{version}" else query
         yield Shot(name, user, found.path.format(**values) + query, READY.get(found.path))
 
 

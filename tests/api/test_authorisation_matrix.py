@@ -86,6 +86,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/processes/validate"): _rule("process_owner"),
     ("POST", "/api/processes"): _rule("process_owner"),
     ("GET", "/api/processes/{process_id}/versions/{version}"): _rule("process_owner auditor"),
+    ("GET", "/api/processes/{process_id}/versions/{version}/heatmap"): _rule(
+        "process_owner auditor team_lead"
+    ),
     ("POST", "/api/cases"): _rule("agent back_office system"),
     ("GET", "/api/cases"): _rule("agent team_lead auditor partner partner2"),
     ("GET", "/api/cases/{case_id}"): _rule(

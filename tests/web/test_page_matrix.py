@@ -135,6 +135,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     # an empty correction is refused with a notice on the page it came from
     ("POST", "/payouts/{statement_id}/corrections"): _rule("team_lead back_office admin"),
     ("GET", "/me"): _rule("agent"),
+    ("GET", "/heatmap"): STEWARDS,
+    ("GET", "/heatmap/{process_id}/{version}"): STEWARDS,
+    ("GET", "/heatmap/{process_id}/{version}/diagram"): STEWARDS,
 }
 
 

@@ -16,6 +16,7 @@ from . import (
     dashboard,
     errors,
     incentives,
+    insight,
     login,
     migrations,
     operations,
@@ -49,6 +50,7 @@ PAGES = (
     settlements,
     dashboard,
     incentives,
+    insight,
 )
 
 

@@ -53,6 +53,7 @@ NAV: list[NavItem] = [
     NavItem("Reviews", "/qa", frozenset({"qa", "team_lead", "auditor", "admin"}), "r"),
     NavItem("Payouts", "/payouts", frozenset({"team_lead", "back_office", "admin"}), "u"),
     NavItem("My results", "/me", AGENT_ROLES, "y"),
+    NavItem("Heatmap", "/heatmap", frozenset({"team_lead", "auditor", "process_owner"}), "h"),
 ]
 
 

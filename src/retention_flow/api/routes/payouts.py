@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from ...services import payouts
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/payouts", tags=["payouts"])
+router = api_router(prefix="/api/payouts", tags=["payouts"])
 
 Payroll = Annotated[Actor, Depends(require_role(payouts.PAYOUT_ROLES))]
 Reader = Annotated[Actor, Depends(require_role(payouts.PAYOUT_ROLES, "agent"))]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from ...services import qa
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
+from ..strict_body import api_router
 
-router = APIRouter(prefix="/api/qa", tags=["qa"])
+router = api_router(prefix="/api/qa", tags=["qa"])
 
 Steward = Annotated[Actor, Depends(require_role("team_lead", "admin", "process_owner"))]
 Reader = Annotated[
