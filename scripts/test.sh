@@ -22,11 +22,26 @@ if [ "${CI:-}" = "true" ]; then
 fi
 PG_URL="${RETENTION_FLOW_TEST_DATABASE_URL:-}"
 
-echo "== tests on SQLite"
-RETENTION_FLOW_TEST_DATABASE_URL= python -m pytest -q "$@"
 if [ -n "$PG_URL" ]; then
+  # the two runs side by side (each pytest process works one core); PostgreSQL's output is
+  # printed when it ends
+  PG_LOG="$(mktemp)"
+  echo "== tests on SQLite and, side by side, on PostgreSQL"
+  RETENTION_FLOW_TEST_DATABASE_URL="$PG_URL" python -m pytest -q "$@" >"$PG_LOG" 2>&1 &
+  PG_PID=$!
+  status=0
+  RETENTION_FLOW_TEST_DATABASE_URL= python -m pytest -q "$@" || status=$?
+  pg_status=0
+  wait "$PG_PID" || pg_status=$?
   echo "== tests on PostgreSQL"
-  RETENTION_FLOW_TEST_DATABASE_URL="$PG_URL" python -m pytest -q "$@"
+  cat "$PG_LOG"
+  rm -f "$PG_LOG"
+  if [ "$status" -ne 0 ] || [ "$pg_status" -ne 0 ]; then
+    echo "== failed: SQLite exit $status, PostgreSQL exit $pg_status"
+    exit 1
+  fi
 else
+  echo "== tests on SQLite"
+  RETENTION_FLOW_TEST_DATABASE_URL= python -m pytest -q "$@"
   echo "== PostgreSQL tests not run: set RETENTION_FLOW_TEST_DATABASE_URL=postgresql+psycopg://user@host/db"
 fi
