@@ -390,7 +390,6 @@ def test_route_authorisation(
     starter = actor("starter", "agent", "telemarketing")
     wrong: list[str] = []
     scan_id = _stored_scan(ctx)
-    statement_id = _draft_statement(ctx) if "{statement_id}" in path else None
     batch_id = _batch(ctx) if "{batch_id}" in path else None
     incident_id = _incident(ctx) if "{incident_id}" in path else None
     migration_id = _empty_migration(ctx) if "{migration_id}" in path else None

@@ -46,7 +46,7 @@ def statements(
     return {"data": data, "count": len(data)}
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def export(ctx: CtxDep, user: Payroll, period: Period) -> Response:
     """The period's approved entries as CSV for payroll."""
     return Response(
