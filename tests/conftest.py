@@ -1,9 +1,9 @@
 """Test fixtures: a real, migrated database per test.
 
 SQLite (default): a fresh file per test, copied from one migrated template.
-PostgreSQL (``RETENTION_FLOW_TEST_DATABASE_URL=postgresql+psycopg://...``): one migrated
-schema per test session, emptied after each test (see ``PgSchemas``). Under ``CI=true``
-a test that would skip for a missing tool fails instead.
+PostgreSQL (``RETENTION_FLOW_TEST_DATABASE_URL=postgresql+psycopg://...``): a fresh
+schema per test, migrated, dropped afterwards. Under ``CI=true`` a test that would
+skip for a missing tool fails instead.
 """
 
 from __future__ import annotations
@@ -48,82 +48,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class PgSchemas:
-    """PostgreSQL: one migrated schema per test session, emptied after each test.
-
-    Migrating a fresh schema per test cost 1.5-3 s (20 migrations) and made the PostgreSQL
-    run several times slower than SQLite's; emptying every table (``TRUNCATE ... RESTART
-    IDENTITY``) costs a few tens of milliseconds. No migration seeds rows, so an emptied
-    schema is a fresh one. If a test leaves a lock behind (the truncate would wait), the
-    session moves on to a new migrated schema and drops the old one at the end.
-    """
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.admin = create_db_engine(base_url)
-        self.schemas: list[str] = []
-        self.url = self._new()
-
-    def _new(self) -> str:
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    if TEST_DB_URL:
         schema = f"t_{uuid.uuid4().hex[:12]}"
-        with self.admin.begin() as conn:
+        admin = create_db_engine(TEST_DB_URL)
+        with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        self.schemas.append(schema)
-        sep = "&" if "?" in self.base_url else "?"
-        url = f"{self.base_url}{sep}options=-csearch_path%3D{schema}"
+        sep = "&" if "?" in TEST_DB_URL else "?"
+        url = f"{TEST_DB_URL}{sep}options=-csearch_path%3D{schema}"
         engine = create_db_engine(url)
         upgrade(engine)
         engine.dispose()
-        return url
-
-    def reset(self) -> None:
-        """Empty every table (DELETE with triggers off: a tenth of TRUNCATE's cost on
-        small tables) and restart the sequences."""
-        schema = self.schemas[-1]
-        try:
-            with self.admin.begin() as conn:
-                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                tables = conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = :s "
-                        "AND tablename <> 'alembic_version'"
-                    ),
-                    {"s": schema},
-                ).scalars()
-                for table in list(tables):
-                    conn.execute(text(f'DELETE FROM "{schema}"."{table}"'))
-                sequences = conn.execute(
-                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
-                    {"s": schema},
-                ).scalars()
-                for sequence in list(sequences):
-                    conn.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
-        except Exception:  # a lock left behind, or no right to switch triggers off
-            self.url = self._new()
-
-    def close(self) -> None:
-        for schema in self.schemas:
-            with self.admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        self.admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_schemas() -> Iterator[PgSchemas | None]:
-    if not TEST_DB_URL:
-        yield None
-        return
-    schemas = PgSchemas(TEST_DB_URL)
-    yield schemas
-    schemas.close()
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path, pg_schemas: PgSchemas | None) -> Iterator[str]:
-    if pg_schemas is not None:
-        yield pg_schemas.url
-        pg_schemas.reset()
+        yield url
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
     else:
         path = tmp_path / "test.db"
         shutil.copyfile(sqlite_template, path)
