@@ -211,44 +211,12 @@ class Runtime:
 
     @staticmethod
     def deliver_message(name: str, payload: dict[str, Any]) -> Operation:
-        def op(wf: BpmnWorkflow) -> None:
-            waiting = [
-                definition
-                for t in wf.event_manager.tasks.values()
-                if t.has_state(TaskState.WAITING)
-                for definition in _definitions(t.task_spec.event_definition)
-                if isinstance(definition, MessageEventDefinition) and definition.name == name
-            ]
-            if not waiting:
-                raise MessageNotCorrelated(f"the case is not waiting for message '{name}'")
-            event = BpmnEvent(waiting[0], copy.deepcopy(payload))
-            try:
-                wf.send_event(event)
-            except WorkflowException as exc:
-                raise MessageNotCorrelated(str(exc)) from exc
-
-        return op
+        return _deliver(MessageEventDefinition, "message", name, payload)
 
     @staticmethod
     def deliver_signal(name: str, payload: dict[str, Any]) -> Operation:
         """Catch signal ``name`` wherever the case waits for it (every waiting event)."""
-
-        def op(wf: BpmnWorkflow) -> None:
-            waiting = [
-                definition
-                for t in wf.event_manager.tasks.values()
-                if t.has_state(TaskState.WAITING)
-                for definition in _definitions(t.task_spec.event_definition)
-                if isinstance(definition, SignalEventDefinition) and definition.name == name
-            ]
-            if not waiting:
-                raise MessageNotCorrelated(f"the case is not waiting for signal '{name}'")
-            try:
-                wf.send_event(BpmnEvent(waiting[0], copy.deepcopy(payload)))
-            except WorkflowException as exc:
-                raise MessageNotCorrelated(str(exc)) from exc
-
-        return op
+        return _deliver(SignalEventDefinition, "signal", name, payload)
 
     @staticmethod
     def start_by_event(operation: Operation) -> Operation:
@@ -378,6 +346,27 @@ def check_output(task: Any) -> None:
             raise strict_json.JsonRefused(
                 f"the step left {first['field']}: {first['message']}", errors=found
             )
+
+
+def _deliver(kind: type, what: str, name: str, payload: dict[str, Any]) -> Operation:
+    """Send the ``kind`` event ``name`` (message or signal) to the task waiting for it."""
+
+    def op(wf: BpmnWorkflow) -> None:
+        waiting = [
+            definition
+            for t in wf.event_manager.tasks.values()
+            if t.has_state(TaskState.WAITING)
+            for definition in _definitions(t.task_spec.event_definition)
+            if isinstance(definition, kind) and getattr(definition, "name", None) == name
+        ]
+        if not waiting:
+            raise MessageNotCorrelated(f"the case is not waiting for {what} '{name}'")
+        try:
+            wf.send_event(BpmnEvent(waiting[0], copy.deepcopy(payload)))
+        except WorkflowException as exc:
+            raise MessageNotCorrelated(str(exc)) from exc
+
+    return op
 
 
 def _definitions(definition: Any) -> list[Any]:
