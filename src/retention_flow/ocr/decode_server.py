@@ -21,6 +21,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 from multiprocessing.connection import Connection
 
 from retention_flow.ocr.errors import ScanTooLarge, UnreadableInput
@@ -77,7 +78,7 @@ def job(conn: Connection) -> None:
             width, height = image.size
             del image
             conn.send(("page", width, height, out.getvalue()))
-        conn.send(("done",))
+        conn.send(("done", time.process_time()))
     except ScanTooLarge as exc:
         conn.send(("too_large", exc.detail, exc.limit))
     except UnreadableInput as exc:

@@ -166,15 +166,11 @@ def _collect(conn: Connection, pid: int, isolation: Isolation) -> list[DecodedPa
     wall_deadline = time.monotonic() + WALL_FACTOR * isolation.file_seconds
     page_cpu = _cpu_seconds(pid)
     while True:
+        # the file's allowance is checked on every turn, not only while waiting: pages that
+        # each arrive within one poll would otherwise never be checked at all
+        _check_file_time(_cpu_seconds(pid), len(pages), isolation, wall_deadline)
         if not conn.poll(POLL_SECONDS):
-            cpu = _cpu_seconds(pid)
-            if cpu > isolation.file_seconds or time.monotonic() > wall_deadline:
-                raise ScanTooLarge(
-                    f"reading the file took more than {isolation.file_seconds:g} s of CPU "
-                    f"time (stopped after {len(pages)} pages)",
-                    limit="file_seconds",
-                )
-            if cpu - page_cpu > isolation.page_seconds:
+            if _cpu_seconds(pid) - page_cpu > isolation.page_seconds:
                 raise ScanTooLarge(
                     f"page {len(pages) + 1} took more than {isolation.page_seconds:g} s of "
                     "CPU time to decode and draw (too much drawing work)",
@@ -190,11 +186,22 @@ def _collect(conn: Connection, pid: int, isolation: Isolation) -> list[DecodedPa
             pages.append(DecodedPage(message[1], message[2], message[3]))
             page_cpu = _cpu_seconds(pid)
         elif kind == "done":
+            # the child's own count: once it has exited, /proc no longer has it
+            _check_file_time(message[1], len(pages), isolation, wall_deadline)
             return pages
         elif kind == "too_large":
             raise ScanTooLarge(message[1], limit=message[2])
         else:
             raise UnreadableInput(message[1])
+
+
+def _check_file_time(cpu: float, pages: int, isolation: Isolation, wall_deadline: float) -> None:
+    if cpu > isolation.file_seconds or time.monotonic() > wall_deadline:
+        raise ScanTooLarge(
+            f"reading the file took more than {isolation.file_seconds:g} s of CPU "
+            f"time (stopped after {pages} pages)",
+            limit="file_seconds",
+        )
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
