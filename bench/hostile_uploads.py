@@ -30,7 +30,6 @@ import os
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.scans import hostile_files as hostile  # noqa: E402
 
+from http_load import free_port, start_server  # noqa: E402
 from retention_flow.core.clock import FrozenClock  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
@@ -155,32 +155,6 @@ class Sampler:
             time.sleep(0.005)
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "retention_flow.api.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env)  # noqa: S603
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not become ready")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def upload_all(base: str, token: str, files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """All files at once, one request each; each answer's status, time and reason."""
     barrier = threading.Barrier(len(files))
@@ -281,7 +255,7 @@ def main() -> None:
             "PYTHONPATH": str(ROOT / "src"),
             "OMP_THREAD_LIMIT": "1",
         }
-        server = start_server(env, free_port())
+        server = start_server(env, free_port(), 1)
         try:
             base = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"
             token = httpx.post(

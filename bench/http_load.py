@@ -180,13 +180,13 @@ class Recorder:
         return response
 
 
-def login_all(base: str, agents: int) -> list[str]:
-    """Tokens for the agents, fetched before the clock starts (a login hashes a password
-    on purpose slowly: it is not part of an agent's loop)."""
+def login_all(base: str, agents: int, prefix: str = "agent") -> list[str]:
+    """Tokens for the users ``{prefix}0..``, fetched before the clock starts (a login hashes
+    a password on purpose slowly: it is not part of an agent's loop)."""
     return [
         httpx.post(
             f"{base}/api/auth/token",
-            data={"username": f"agent{i}", "password": PASSWORD},
+            data={"username": f"{prefix}{i}", "password": PASSWORD},
             timeout=30,
         ).json()["access_token"]
         for i in range(agents)

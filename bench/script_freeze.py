@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import pg_database, sqlite_database  # noqa: E402
-from http_load import free_port, start_server  # noqa: E402
+from http_load import free_port, login_all, start_server  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
 from retention_flow.services import processes, users  # noqa: E402
@@ -192,17 +192,6 @@ def serve(url: str, workers: int, budget: float) -> tuple[str, subprocess.Popen[
     return f"http://127.0.0.1:{port}", start_server(env, port, 1)
 
 
-def tokens_for(base: str, attackers: int) -> list[str]:
-    return [
-        httpx.post(
-            f"{base}/api/auth/token",
-            data={"username": f"attacker{i}", "password": PASSWORD},
-            timeout=30,
-        ).json()["access_token"]
-        for i in range(attackers)
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,7 +221,7 @@ def main() -> None:
         for label, workers, attacks in phases:
             base, server = serve(url, workers, args.budget)
             try:
-                tokens = tokens_for(base, args.attackers)
+                tokens = login_all(base, args.attackers, prefix="attacker")
                 # warm-up: the first case compiles the bundle
                 httpx.post(
                     f"{base}/api/cases",
