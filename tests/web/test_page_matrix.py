@@ -49,6 +49,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): _rule(USERS),
     ("GET", "/account"): _rule(USERS),
     ("GET", "/login"): EVERYONE,
+    # the customer's self-service page needs no login: a link that never existed is 404
+    ("GET", "/s/{token}"): dict.fromkeys(PERSONAS, "H"),
+    ("POST", "/s/{token}"): dict.fromkeys(PERSONAS, "H"),
     ("POST", "/login"): EVERYONE,
     ("POST", "/logout"): EVERYONE,
     ("GET", "/queue"): _rule(QUEUE),
@@ -205,7 +208,7 @@ def test_page_authorisation(
         ids |= model | {"statement_id": "no-such-statement", "migration_id": "no-such"}
         ids |= {"page_no": "1", "field": "offer", "action": "suspend"}
         ids |= {"incident_id": "no-such-incident", "batch_id": "no-such-batch"}
-        ids |= {"review_id": "no-such-review"}
+        ids |= {"review_id": "no-such-review", "token": "no-such-token"}
         if path.endswith("/release"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(pages[persona], method, path, persona, ids)

@@ -128,6 +128,24 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = Field(
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
     )
+    self_service_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the public address printed in customers' self-service links "
+        "(letters and response forms): <base>/s/<token>",
+    )
+    self_service_link_days: int = Field(
+        default=42,
+        ge=1,
+        le=365,
+        description="how long a customer's self-service link works after its letter is "
+        "written (it stops at first use anyway)",
+    )
+    self_service_requests_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="requests one client address may make to the self-service page per "
+        "minute (429 beyond)",
+    )
     login_max_failures: int = Field(
         default=5,
         ge=1,

@@ -29,6 +29,7 @@ from .models import (
 from .operations import IncidentBatch
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
 from .scans import Scan, ScanPage
+from .self_service import SelfServiceHit, SelfServiceLink
 
 
 def _t(model: type) -> Table:
@@ -68,6 +69,9 @@ PAYOUT_STATEMENT = _t(PayoutStatement)
 
 SCAN = _t(Scan)
 SCAN_PAGE = _t(ScanPage)
+
+SELF_SERVICE_LINK = _t(SelfServiceLink)
+SELF_SERVICE_HIT = _t(SelfServiceHit)
 
 # case migrations (db/case_migration.py)
 from .case_migration import CaseMigration, CaseMigrationItem  # noqa: E402

@@ -84,6 +84,11 @@ def render_document(document: Mapping[str, Any]) -> bytes:
         customer_name=str(document["customer_name"]),
         address_lines=tuple(document.get("address_lines") or ()),
         offers=tuple(Offer(o["code"], o["title"]) for o in document.get("offers") or ()),
+        extra=(
+            {"self_service_url": str(document["self_service_url"])}
+            if document.get("self_service_url")
+            else {}
+        ),
     )
     created = document.get("created")
     try:

@@ -21,11 +21,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, select
 from sqlmodel import Session
 
+from ..core.config import Settings
 from ..core.errors import ScriptError
 from ..db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from .audit import NewEvent
 from .context import ServiceHandler
 from .forms import FORM_LETTERS, form_document
+from .self_service_links import issue_link
 
 LETTER_KINDS = frozenset({"confirmation", "response_form", "reminder", "cancellation"})
 DEFAULT_COMMISSION_CENTS = 2500
@@ -41,6 +43,8 @@ class StepContext:
     now: datetime
     commission_cents: dict[str, int] = field(default_factory=dict)
     events: list[NewEvent] = field(default_factory=list)
+    #: the service's settings (None in a bare engine run: no self-service links then)
+    settings: Settings | None = None
     _savepoint: Any = None
 
     def connection(self) -> Connection:
@@ -167,6 +171,10 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
             [str(o) for o in offers],
             step.now,
         )
+        if step.settings is not None:  # the customer's personal link to answer online
+            document["self_service_url"] = issue_link(
+                step.settings, conn, step.case_id, letter_id, step.now
+            )
     conn.execute(
         insert(LETTER).values(
             id=letter_id,

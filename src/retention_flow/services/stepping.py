@@ -77,7 +77,7 @@ def run_and_save(
         known = getattr(wf, WAITING_ATTR, None)
         save_kwargs["before"] = known or waiting_of(ctx.runtime.snapshot(wf, bundle, []))
     base = save_kwargs.pop("base_data", head.data)
-    step = StepContext(session, head.id, actor.username, ctx.now())
+    step = StepContext(session, head.id, actor.username, ctx.now(), settings=ctx.settings)
     with step_context(step), bundle_scope(bundle):
         try:
             log = ctx.runtime.run(wf, operation, rebuild)

@@ -26,6 +26,7 @@ from . import (
     partner,
     queue,
     scans,
+    self_service,
     settlements,
     task,
     team,
@@ -51,6 +52,7 @@ PAGES = (
     dashboard,
     incentives,
     insight,
+    self_service,
 )
 
 

@@ -14,6 +14,7 @@ from retention_flow.db import (  # noqa: F401  (registers the tables)
     operations,
     partners,
     scans,
+    self_service,
 )
 from retention_flow.db.session import create_db_engine
 
