@@ -401,7 +401,7 @@ def _failed_task(exc: BaseException) -> Any:
 def _element_of(task: Any) -> str | None:
     if task is None:
         return None
-    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
 
 
 def _timer_kind(definition: TimerEventDefinition) -> str:
