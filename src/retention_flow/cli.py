@@ -55,8 +55,8 @@ def deploy(
     user: UserOpt = "cli",
 ) -> None:
     """Deploy a bundle (folder, .zip or .bpmn). A folder of bundle folders deploys each."""
-    from .engine.bundle import load_bundle_path
     from .services import processes
+    from .services.bundles import load_path as load_bundle_path
 
     ctx = _ctx()
     actor = _actor(user, ["process_owner"])
@@ -78,8 +78,8 @@ def deploy(
 @app.command()
 def validate(path: Path) -> None:
     """Validate a bundle without deploying it."""
-    from .engine.bundle import load_bundle_path
     from .services import processes
+    from .services.bundles import load_path as load_bundle_path
 
     bundle = processes.validate(_ctx(), load_bundle_path(path))
     _out({"valid": True, "processes": sorted(bundle.processes)})
