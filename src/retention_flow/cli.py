@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_lint import lint
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
@@ -35,6 +36,7 @@ app.add_typer(case_app, name="case")
 app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)
+app.command()(lint)
 
 
 @db_app.command("upgrade")
