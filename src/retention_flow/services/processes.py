@@ -88,21 +88,18 @@ def _accepted(result: LintResult) -> CompiledBundle:
     return result.bundle
 
 
-def validation_report(ctx: AppContext, files: Mapping[str, bytes]) -> dict[str, Any]:
-    """``{valid, errors: [{file, element_id, message}], processes, warnings}``: problems as
-    data (``warnings``: the lint's conventions, which do not stop a deployment)."""
+def validation_report(
+    ctx: AppContext, files: Mapping[str, bytes], *, warnings: bool = False
+) -> dict[str, Any]:
+    """``{valid, errors: [{file, element_id, message}], processes}``: problems as data;
+    with ``warnings``, also the lint's conventions, which do not stop a deployment."""
     result = lint(ctx, files)
-    warnings = [w.as_dict() for w in result.warnings]
+    extra = {"warnings": [w.as_dict() for w in result.warnings]} if warnings else {}
     try:
         bundle = _accepted(result)
     except InvalidProcess as exc:
-        return invalid_report(exc) | {"warnings": warnings}
-    return {
-        "valid": True,
-        "errors": [],
-        "processes": sorted(bundle.processes),
-        "warnings": warnings,
-    }
+        return invalid_report(exc) | extra
+    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)} | extra
 
 
 def invalid_report(exc: InvalidProcess) -> dict[str, Any]:
