@@ -203,11 +203,8 @@ def _check_user_task(
         index.used_forms.add(form)
     role = _resolve_role(lanes.get(nid) or "", index.manifest)
     defaults = index.manifest.defaults.get(role or "")
-    due = props.get("due") or (defaults.due if defaults else None)
-    try:
-        TimerEventDefinition.parse_iso_duration(due or "")
-    except Exception:
-        add(nid, f"due {due!r} is not an ISO 8601 duration (nor a default of the lane's role)")
+    if not props.get("due") and (defaults is None or not defaults.due):
+        add(nid, "user task has no due (nor a default of the lane's role)")
     if props.get("priority") is None and (defaults is None or defaults.priority is None):
         add(nid, "user task has no priority (nor a default of the lane's role)")
     four_eyes = props.get("fourEyesWith")
