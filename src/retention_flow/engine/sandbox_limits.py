@@ -200,7 +200,3 @@ def inline_mod(left: Any, right: Any) -> Any:
     if _numbers(left, right) and _small(left) and _small(right):
         return left % right
     raise NeedsWorker
-
-
-def inline_unavailable(*args: Any) -> Any:
-    raise NeedsWorker
