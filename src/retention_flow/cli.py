@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_lint import lint
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
@@ -35,6 +36,7 @@ app.add_typer(case_app, name="case")
 app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)
+app.command()(lint)
 
 
 @db_app.command("upgrade")
@@ -55,8 +57,8 @@ def deploy(
     user: UserOpt = "cli",
 ) -> None:
     """Deploy a bundle (folder, .zip or .bpmn). A folder of bundle folders deploys each."""
-    from .engine.bundle import load_bundle_path
     from .services import processes
+    from .services.bundles import load_path as load_bundle_path
 
     ctx = _ctx()
     actor = _actor(user, ["process_owner"])
@@ -78,8 +80,8 @@ def deploy(
 @app.command()
 def validate(path: Path) -> None:
     """Validate a bundle without deploying it."""
-    from .engine.bundle import load_bundle_path
     from .services import processes
+    from .services.bundles import load_path as load_bundle_path
 
     bundle = processes.validate(_ctx(), load_bundle_path(path))
     _out({"valid": True, "processes": sorted(bundle.processes)})

@@ -10,7 +10,7 @@ import anyio
 from fastapi import FastAPI, UploadFile
 
 from ..core.errors import PayloadTooLarge, ValidationFailed
-from ..engine.bundle import load_zip
+from ..services.bundles import load_zip
 
 #: threads that wait on decoder children (their number is bounded in services/scan_decode)
 DECODE_THREADS = 32

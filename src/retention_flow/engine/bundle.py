@@ -12,7 +12,7 @@ import hashlib
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal
@@ -242,4 +242,5 @@ def bundle_hash(files: Mapping[str, str]) -> str:
 def due_at(created: datetime, duration: str) -> datetime:
     """``created`` plus an ISO 8601 duration (months and years by the calendar)."""
     parsed = TimerEventDefinition.parse_iso_duration(duration)
-    return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    return created + delta

@@ -54,7 +54,7 @@ class ElementDiff:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return str(etree.QName(el).localname)
 
 
 def _is_layout(el: etree._Element) -> bool:

@@ -11,7 +11,7 @@ from .compiler import _safe_xml
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return str(etree.QName(el).localname)
 
 
 def _text(el: etree._Element) -> str:

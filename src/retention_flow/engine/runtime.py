@@ -230,17 +230,6 @@ class Runtime:
         return op
 
     @staticmethod
-    def patch_ready_data(patch: dict[str, Any]) -> Operation:
-        """Correct the data of the automatic tasks waiting to run (incident retry)."""
-
-        def op(wf: BpmnWorkflow) -> None:
-            for task in wf.get_tasks(state=TaskState.READY):
-                if not task.task_spec.manual:
-                    task.data.update(copy.deepcopy(patch))
-
-        return op
-
-    @staticmethod
     def cancel(wf: BpmnWorkflow) -> None:
         wf.cancel()
 
@@ -401,7 +390,7 @@ def _failed_task(exc: BaseException) -> Any:
 def _element_of(task: Any) -> str | None:
     if task is None:
         return None
-    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
 
 
 def _timer_kind(definition: TimerEventDefinition) -> str:

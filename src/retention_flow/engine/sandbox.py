@@ -74,7 +74,7 @@ def _utc_now() -> datetime:
 HelperFactory = Callable[[datetime], Mapping[str, Any]]
 
 
-class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
     """A ``TaskDataEnvironment`` look-alike that runs scripts in the sandbox.
 
     Task data shadows builtins and helpers (a variable called ``type`` or ``now`` works);
@@ -283,7 +283,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return result
 
 
-class SandboxScriptEngine(PythonScriptEngine):
+class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     """``PythonScriptEngine`` over a ``SandboxEnvironment``, with its error handling fixed.
 
     SpiffWorkflow 3.2's ``call_service`` refers to an undefined ``script`` when a service
@@ -332,9 +332,13 @@ class SandboxScriptEngine(PythonScriptEngine):
             err.line_number = line_number
             err.error_line = error_line
             err.add_note(f"Python script error on line {line_number}: '{error_line}'")
-            return err
+            spiff_error: Exception = err
+            return spiff_error
         detail = type(err).__name__ + (f": {err}" if err.args else "")
-        return _wrap(detail, task, err, line_number=line_number, error_line=error_line)
+        wrapped: Exception = _wrap(
+            detail, task, err, line_number=line_number, error_line=error_line
+        )
+        return wrapped
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = getattr(err, "script_line", None) or 0  # reported by a worker process

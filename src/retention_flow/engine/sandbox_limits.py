@@ -57,7 +57,7 @@ def _flat_size(values: Any) -> int | None:
     if types <= _TEXT_TYPES:
         return sum(map(len, values)) + 4 * count
     if types == {int}:
-        widest = max(max(values), -min(values)).bit_length() * 30103 // 100000 + 3
+        widest: int = max(max(values), -min(values)).bit_length() * 30103 // 100000 + 3
         return widest * count
     if types <= _NUMBER_TYPES:
         return 26 * count
@@ -199,8 +199,4 @@ def inline_mul(left: Any, right: Any) -> Any:
 def inline_mod(left: Any, right: Any) -> Any:
     if _numbers(left, right) and _small(left) and _small(right):
         return left % right
-    raise NeedsWorker
-
-
-def inline_unavailable(*args: Any) -> Any:
     raise NeedsWorker

@@ -75,7 +75,7 @@ _INLINE_NODES = (
 )
 
 
-class _SandboxPolicy(RestrictingNodeTransformer):
+class _SandboxPolicy(RestrictingNodeTransformer):  # type: ignore[misc]
     """RestrictedPython's policy plus our refusals and the rewrites of size-risky operations."""
 
     def _refuse(self, node: ast.AST, what: str) -> None:

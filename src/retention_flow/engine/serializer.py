@@ -29,7 +29,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 SERIALIZER_VERSION = f"{SPIFF_STATE_VERSION}+nospec"
 
 
-class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)

@@ -82,7 +82,8 @@ def _shadow(a: np.ndarray, depth: float, rng: random.Random) -> np.ndarray:
     wedge = 1 / (1 + np.exp(-signed / soft))
     light *= 1 - depth * 0.8 * wedge
     light = cv2.resize(light.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(a.astype(np.float32) * light, 0, 255).astype(np.uint8)
+    shaded: np.ndarray = np.clip(a.astype(np.float32) * light, 0, 255).astype(np.uint8)
+    return shaded
 
 
 def _noise(a: np.ndarray, sigma: float, rng: random.Random) -> np.ndarray:

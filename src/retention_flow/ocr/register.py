@@ -313,7 +313,7 @@ def page_size_dpi(gray: np.ndarray, template: FormTemplate) -> float:
     height, width = gray.shape[:2]
     dpi_x = width / (template.page.width_mm / MM_PER_INCH)
     dpi_y = height / (template.page.height_mm / MM_PER_INCH)
-    return (dpi_x + dpi_y) / 2
+    return float(dpi_x + dpi_y) / 2
 
 
 def aligned(

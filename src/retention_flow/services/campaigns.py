@@ -19,8 +19,8 @@ from ..db.tables import CAMPAIGN_START, CASE, CASE_KEY, CUSTOMER, JOB
 from . import cases
 from .context import Actor, AppContext
 from .handlers import current_step
+from .operators import RISK_LEVELS
 
-RISK_LEVELS = ("low", "medium", "high")
 CAMPAIGN_PROCESS = "outbound_telemarketing"
 CAMPAIGN_ACTOR = Actor("campaign", frozenset({"system", "agent"}))
 

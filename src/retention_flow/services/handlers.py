@@ -27,9 +27,9 @@ from ..db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from .audit import NewEvent
 from .context import ServiceHandler
 from .forms import FORM_LETTERS, form_document
+from .operators import LETTER_KINDS
 from .self_service_links import issue_link
 
-LETTER_KINDS = frozenset({"confirmation", "response_form", "reminder", "cancellation"})
 DEFAULT_COMMISSION_CENTS = 2500
 
 

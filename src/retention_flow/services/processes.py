@@ -18,7 +18,9 @@ from ..db.session import read_session, write_session
 from ..db.tables import DEPLOYMENT, PROCESS_VERSION
 from ..engine.bundle import CompiledBundle, ProcessInfo, bundle_hash
 from ..engine.compiler import compile_bundle
+from ..engine.lint import LintResult
 from ..engine.sandbox import compile_script
+from . import bundles
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
 
@@ -69,20 +71,35 @@ def check_source(source: str, mode: str) -> None:
         raise ScriptRefused(f"name '{bad[0]}' is not allowed in scripts")
 
 
+def lint(ctx: AppContext, files: Mapping[str, bytes]) -> LintResult:
+    """The bundle lint (one rule set): errors refuse the bundle, warnings are conventions."""
+    return bundles.lint(files, ctx.service_handlers.keys(), check_source)
+
+
 def validate(ctx: AppContext, files: Mapping[str, bytes]) -> CompiledBundle:
     """Raise ``InvalidProcess`` (``errors``: file, element_id, message) or return the bundle."""
-    return compile_bundle(
-        files, check_source=check_source, service_names=ctx.service_handlers.keys()
-    )
+    return _accepted(lint(ctx, files))
 
 
-def validation_report(ctx: AppContext, files: Mapping[str, bytes]) -> dict[str, Any]:
-    """``{valid, errors: [{file, element_id, message}], processes}``: problems as data."""
+def _accepted(result: LintResult) -> CompiledBundle:
+    if result.refusal is not None:
+        raise result.refusal
+    assert result.bundle is not None  # noqa: S101 - no refusal means compiled
+    return result.bundle
+
+
+def validation_report(
+    ctx: AppContext, files: Mapping[str, bytes], *, warnings: bool = False
+) -> dict[str, Any]:
+    """``{valid, errors: [{file, element_id, message}], processes}``: problems as data;
+    with ``warnings``, also the lint's conventions, which do not stop a deployment."""
+    result = lint(ctx, files)
+    extra = {"warnings": [w.as_dict() for w in result.warnings]} if warnings else {}
     try:
-        bundle = validate(ctx, files)
+        bundle = _accepted(result)
     except InvalidProcess as exc:
-        return invalid_report(exc)
-    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)}
+        return invalid_report(exc) | extra
+    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)} | extra
 
 
 def invalid_report(exc: InvalidProcess) -> dict[str, Any]:

@@ -244,11 +244,3 @@ def active_actor(ctx: AppContext, username: str, token_version: int) -> Actor:
     actor = Actor(username, frozenset(row.roles), row.partner)
     ctx.actors.put(username, token_version, actor)
     return actor
-
-
-def get_user(ctx: AppContext, username: str) -> dict[str, Any]:
-    with read_session(ctx.db) as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()  # type: ignore[arg-type]
-    if user is None:
-        raise NotFound(f"user '{username}' not found")
-    return public(user)

@@ -93,10 +93,17 @@ def validate_edit(
 
 
 def check_edit(
-    ctx: AppContext, process_id: str, version: int, replacements: Mapping[str, str]
+    ctx: AppContext,
+    process_id: str,
+    version: int,
+    replacements: Mapping[str, str],
+    *,
+    warnings: bool = False,
 ) -> dict[str, Any]:
-    """As ``validate_edit``, answered as ``processes.validation_report`` data."""
-    return processes.validation_report(ctx, _edited(ctx, process_id, version, replacements))
+    """As ``validate_edit``, answered as ``processes.validation_report`` data (with
+    ``warnings``: the lint's conventions too, which the modeler lists)."""
+    edited = _edited(ctx, process_id, version, replacements)
+    return processes.validation_report(ctx, edited, warnings=warnings)
 
 
 def deploy_edit(

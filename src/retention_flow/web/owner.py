@@ -126,8 +126,9 @@ def bundle_file(
 def validate(
     ctx: PageCtx, _user: Owner, process_id: ProcessId, version: Version, body: Edit
 ) -> dict[str, Any]:
-    """``{valid, errors: [{file, element_id, message}]}`` for the bundle as edited."""
-    return versions.check_edit(ctx, process_id, version, body.files)
+    """``{valid, errors: [{file, element_id, message}], warnings}`` for the bundle as
+    edited (``warnings``: the lint's conventions, which do not stop a deployment)."""
+    return versions.check_edit(ctx, process_id, version, body.files, warnings=True)
 
 
 @router.post("/processes/{process_id}/{version}/deploy")

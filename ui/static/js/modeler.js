@@ -110,8 +110,10 @@
   function validate() {
     return send(root.getAttribute("data-validate-url"), "Validating…").then(function (answer) {
       if (answer.status !== 200) { window.rf.say(window.rf.problem(answer), "error"); return; }
-      showProblems(answer.body.errors || []);
-      if (answer.body.valid) window.rf.say("Valid: the bundle can be deployed.", "ok");
+      var warnings = answer.body.warnings || [];
+      showProblems(answer.body.valid ? warnings : answer.body.errors || []);
+      if (answer.body.valid && warnings.length) window.rf.say("Valid: the bundle can be deployed; " + warnings.length + " convention warning(s) of the lint are listed.", "ok");
+      else if (answer.body.valid) window.rf.say("Valid: the bundle can be deployed.", "ok");
       else window.rf.say(answer.body.errors.length + " problem(s) found; they are marked on the diagram.", "error");
     }, function () { window.rf.say("The server cannot be reached.", "warn"); });
   }
