@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from ..core.errors import NotFound, ValidationFailed
 from ..db.session import read_session
@@ -92,6 +93,27 @@ def render_document(document: Mapping[str, Any]) -> bytes:
         raise ValidationFailed(f"the form cannot be printed: {exc}") from exc
 
 
+def _form_letter(session: Session, case_id: str) -> Any:
+    """The document of the case's first letter that carried the response form, or None."""
+    return session.execute(
+        select(LETTER.c.document)
+        .where(and_(LETTER.c.case_id == case_id, LETTER.c.kind.in_(FORM_LETTERS)))
+        .order_by(LETTER.c.created_at)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def printed_offers(ctx: AppContext, case_id: str) -> list[str] | None:
+    """The offer codes printed on the case's response form, in their printed order (box 1
+    first), from the document its first form letter was sent with; None without one."""
+    with read_session(ctx.db) as session:
+        document = _form_letter(session, case_id)
+    if not isinstance(document, Mapping) or not isinstance(document.get("offers"), list):
+        return None
+    codes = [o.get("code") for o in document["offers"] if isinstance(o, Mapping)]
+    return [c for c in codes if isinstance(c, str)]
+
+
 def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
     """(document, PDF) of the response form for a case, by id or business key: the one its
     letter was sent with, else one made from the case's eligible offers (its DMN result)."""
@@ -107,12 +129,7 @@ def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
         )
         if case is None:
             raise NotFound(f"case {case_ref} not found")
-        letter = session.execute(
-            select(LETTER.c.document)
-            .where(and_(LETTER.c.case_id == case["id"], LETTER.c.kind.in_(FORM_LETTERS)))
-            .order_by(LETTER.c.created_at)
-            .limit(1)
-        ).scalar_one_or_none()
+        letter = _form_letter(session, case["id"])
         data = dict(case["data"] or {})
         if letter is None and "customer_name" not in data and data.get("customer_id"):
             name = session.execute(
