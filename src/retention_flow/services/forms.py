@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from ..core.errors import NotFound, ValidationFailed
+from ..core.errors import NotFound, RetentionFlowError, ValidationFailed
 from ..db.session import read_session
 from ..db.tables import CASE, CUSTOMER, LETTER
 from ..ocr import FormData, FormTemplate, Offer, load_template, render_pdf
@@ -49,6 +49,17 @@ def template(template_id: str = RESPONSE_FORM) -> FormTemplate:
             found = load_template(TEMPLATES_DIR / template_id)
             _templates[template_id] = found
         return found
+
+
+def form_title(template_id: str | None) -> str:
+    """A response-form template as people know it: its printed title and version."""
+    if not template_id:
+        return "—"
+    try:
+        form = template(template_id)
+    except (OSError, RetentionFlowError):  # not installed (any more): its id is all we have
+        return template_id
+    return f"{form.title} (v{form.version})"
 
 
 def offer_title(code: str) -> str:

@@ -110,6 +110,8 @@ FIELD_RULES = _rules(
     (r"^(\d+) offers ticked$", lambda m: f"{m.group(1)} offers ticked"),
     (r"^no offer ticked$", "no offer ticked"),
     (r"^(box \d+: [^;]*;?\s*)+$", _boxes),
+    (r"^two readings differ", "read two different ways: please confirm"),
+    (r"^only one of two readings", "read two different ways: please confirm"),
     (r"^not a case number", "what was read is not a case number"),
     (
         r"check (digits?|character) does not match|check digits do not match",
@@ -120,8 +122,6 @@ FIELD_RULES = _rules(
     (r"^implausible year (\d+)", lambda m: f"the year {m.group(1)} cannot be right"),
     (r"^does not match ", "not in the expected form"),
     (r"^confidence [\d.]+ below", "hard to read: please confirm"),
-    (r"^two readings differ", "read two different ways: please confirm"),
-    (r"^only one of two readings", "read two different ways: please confirm"),
     (r"second attempt", "read only on a second look: please confirm"),
     (r"^could not be read|OCR engine failed", "could not be read"),
     (r"too dark", "too dark to read (shadow or stain?)"),
@@ -168,6 +168,7 @@ def clean(text: str) -> str:
     text = re.sub(r"\b[A-Z][A-Za-z]*(Error|Exception): ", "", text)
     text = re.sub(r"'([^']*)'", r"\1", text)
     text = re.sub(r"\s*\((ink share|density|at least|[\d.]+ ?%)[^)]*\)", "", text)
+    text = re.sub(r"\s*\b\d+\.\d{2,}\b", "", text)  # raw measurements
     text = re.sub(r"\b([a-z]+)_([a-z]+)\b", r"\1 \2", text)
     return re.sub(r"\s{2,}", " ", text).strip()
 
@@ -202,14 +203,14 @@ def plain(reason: str) -> str:
         return _first(ROUTING_RULES, routed.group(1)) or _sentence(
             "the case could not take the form: " + clean(routed.group(1))
         )
+    field = _FIELD_PREFIX.match(text)
+    if field is not None and field.group(1) in FIELD_NAMES:
+        return _sentence(f"{field_label(field.group(1))}: {field_reason(field.group(2))}")
     found = _first(PAGE_RULES, text)
     if found:
         return found
-    field = _FIELD_PREFIX.match(text)
-    if field is not None:
-        name, why = field.groups()
-        if name in FIELD_NAMES or _first(FIELD_RULES, why.split("; ")[0]):
-            return _sentence(f"{field_label(name)}: {field_reason(why)}")
+    if field is not None and _first(FIELD_RULES, field.group(2).split("; ")[0]):
+        return _sentence(f"{field_label(field.group(1))}: {field_reason(field.group(2))}")
     return _sentence(clean(text)) or "The page could not be matched to a waiting case."
 
 

@@ -109,6 +109,7 @@ def _environment() -> Environment:
     )
     env.filters["field_value"] = lambda f: _value(scan_reasons.field_value(f))
     env.filters["offer_title"] = lambda code: response_forms.offer_title(str(code))
+    env.filters["form_title"] = response_forms.form_title
     return env
 
 
