@@ -217,12 +217,17 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
     lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
     statement_id = _settlement(ctx, scenarios["bundles"]["sales_partner"]["start_data"])
     scan_id, verify_task = _scanned_form(ctx, scenarios["bundles"]["mail_response"]["start_data"])
+    exception_scan, exception_task = _exception(
+        ctx, scenarios["bundles"]["mail_response"]["start_data"]
+    )
     ops = _incidents(ctx, template)
     return {
         **ops,
         "statement_id": statement_id,
         "scan_id": scan_id,
         "verify_task_id": verify_task,
+        "exception_scan_id": exception_scan,
+        "exception_task_id": exception_task,
         "case_id": case["id"],
         "task_id": queue[0]["id"] if queue else "",
         "partner_task_id": lead["id"] if lead else "",
@@ -288,6 +293,32 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     queue = tasks.list_queue(ctx, back, queue="available", limit=50)
     verify = next((t for t in queue if t["case_id"] == case["id"]), None)
     return str(scan["id"]), str(verify["id"]) if verify else ""
+
+
+def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
+    """A response form whose case number no case carries (a misprint): the page becomes
+    a scan exception. Answers (its scan id, the exception task's id); empty without
+    Tesseract."""
+    from retention_flow.ocr import FormData, Offer, load_template, render_image
+    from retention_flow.ocr.synthetic import fill
+    from retention_flow.services import forms, scans
+
+    back = Actor("backoffice1", frozenset({"back_office"}))
+    template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
+    offers = tuple(Offer(c, forms.offer_title(c)) for c in ("UPGRADE_DATA", "LOYALTY_BONUS"))
+    blank = render_image(
+        template, FormData("RC-2026-999999-9", start["customer_name"], ("Street 1",), offers)
+    )
+    buffer = io.BytesIO()
+    fill(blank, template, ticks=(1,), date_text="07.01.2026", signed=True).save(buffer, "PNG")
+    try:
+        scan = scans.ingest(ctx, back, "misprinted-form.png", buffer.getvalue())
+    except RetentionFlowError as exc:
+        print(f"no scan: {exc}")
+        return "", ""
+    case_id = scan["pages"][0].get("exception_case_id")
+    open_tasks = cases.get_case(ctx, case_id)["open_tasks"] if case_id else []
+    return str(scan["id"]), str(open_tasks[0]["id"]) if open_tasks else ""
 
 
 def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
@@ -458,6 +489,10 @@ def extra_shots(ids: dict[str, str]) -> list[Shot]:
     modeler = f"/processes/{ids['process_id']}/{ids['version']}"
     dmn = f"{modeler}/dmn/{ids['name']}" if ids.get("name") else None
     verify = [Shot("back-office-verification", "backoffice1", f"/tasks/{ids['verify_task_id']}")]
+    exception = [
+        Shot("back-office-scan-exception", "backoffice1", f"/scans/{ids['exception_scan_id']}"),
+        Shot("back-office-exception-task", "backoffice1", f"/tasks/{ids['exception_task_id']}"),
+    ]
     ready = '#modeler[data-ready="true"]'
     ops_case = f"/operations/cases/{ids['incident_case_id']}"
     ops = [
@@ -477,6 +512,7 @@ def extra_shots(ids: dict[str, str]) -> list[Shot]:
         Shot("ops-signal-sent", "owner1", "/operations/signals", then=_send_signal),
     ]
     shots = verify * bool(ids["verify_task_id"]) + ops * bool(ids["incident_id"])
+    shots += exception * bool(ids["exception_task_id"])
     shots += [
         Shot("owner-bpmn-validation-error", "owner1", modeler, ready, _break_a_gateway),
         Shot("owner-bpmn-properties", "owner1", modeler, ready, _show_a_condition),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from retention_flow.services import cases
+from retention_flow.services import cases, forms
 from tests.scans.conftest import BACK, START, form_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.tesseract]
@@ -55,7 +55,7 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     )
     assert width > 0  # the crop of the ticked boxes, loaded beside the value
     assert "2 offers ticked" in beside.inner_text()
-    labels = " · ".join(o.replace("_", " ") for o in case["data"]["eligible_offers"])
+    labels = " · ".join(forms.offer_title(o) for o in case["data"]["eligible_offers"])
     assert f"Boxes from the top: {labels}" in beside.inner_text()
     assert page.get_by_role("radio", name="Yes", exact=True).is_checked()  # signed, as read
     chosen = case["data"]["eligible_offers"][0]

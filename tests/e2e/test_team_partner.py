@@ -21,7 +21,7 @@ LEAD_DATA = {
     "tenure_months": 40,
     "monthly_revenue_cents": 4500,
     "contract_end": "2027-01-31",
-    "churn_risk": "high",
+    "churn_risk": "medium",  # three of the five offers: UPGRADE_DATA, DISCOUNT_10, LOYALTY
     "product": "mobile_m",
     "region": "north",
     "contract_age_months": 30,
@@ -68,6 +68,14 @@ def test_a_partner_reports_the_outcome_of_their_lead(
     assert page.url.endswith("/partner")
     page.click(f"tr[data-task-id='{task_id}'] a")
     assert page.get_by_text(LEAD_DATA["case_number"]).first.is_visible()
+    # the offers this customer may get (the case's offer decision), by their titles
+    auditor = Actor("auditor1", frozenset({"auditor"}))
+    eligible = tasks.get_task(live_server.ctx, auditor, task_id)["context"]["eligible_offers"]
+    assert eligible == ["UPGRADE_DATA", "DISCOUNT_10", "LOYALTY_BONUS"]
+    offered = page.get_by_label("Offer agreed").locator("option[value]:not([value=''])")
+    assert offered.evaluate_all("os => os.map(o => o.value)") == eligible
+    assert "No eligible offers recorded" not in page.content()
+    assert "10 % off the monthly fee for 12 months" in offered.all_inner_texts()
     page.get_by_label("Customer stays").check()
     page.get_by_label("Offer agreed").select_option("DISCOUNT_10")
     page.keyboard.press("Control+Enter")

@@ -58,12 +58,21 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     page.goto(f"/scans/{scan['id']}")
     result = page.locator(".scan-result")
     assert "Exception" in result.locator("h3").inner_text()
+    # the reason in plain words, never the stored internals
+    assert "Case number: no case has the number RC-2026-999999-9." in result.inner_text()
+    assert "case_number" not in result.inner_text() and "{'" not in result.inner_text()
     figure = page.locator("[data-page-image]")
     assert figure.locator("[data-zone]").count() > 0  # the read fields drawn on the page
     image = page.request.get(f"/scans/{scan['id']}/pages/1.png")
     assert image.status == 200 and image.headers["content-type"] == "image/png"
     page.get_by_role("link", name="Resolve now").click()
-    assert "Scanned page not booked" in page.locator("h1").inner_text()
+    title = page.locator("h1").inner_text()
+    assert "Scanned page not booked: no case has the number RC-2026-999999-9" in title
+    assert (
+        "No case has the number read from the page"
+        in page.locator("[data-named-case]").inner_text()
+    )
+    assert "box 1" in page.locator("[data-ticked]").inner_text()  # what the page says
     width = page.locator("[data-page-image] image").evaluate("i => i.getBBox().width")
     assert width > 0
     page.get_by_label("Business key or customer (id or name)").fill(START["customer_name"][:5])

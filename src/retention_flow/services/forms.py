@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
-from ..core.errors import NotFound, ValidationFailed
+from ..core.errors import NotFound, RetentionFlowError, ValidationFailed
 from ..db.session import read_session
 from ..db.tables import CASE, CUSTOMER, LETTER
 from ..ocr import FormData, FormTemplate, Offer, load_template, render_pdf
@@ -48,6 +49,17 @@ def template(template_id: str = RESPONSE_FORM) -> FormTemplate:
             found = load_template(TEMPLATES_DIR / template_id)
             _templates[template_id] = found
         return found
+
+
+def form_title(template_id: str | None) -> str:
+    """A response-form template as people know it: its printed title and version."""
+    if not template_id:
+        return "—"
+    try:
+        form = template(template_id)
+    except (OSError, RetentionFlowError):  # not installed (any more): its id is all we have
+        return template_id
+    return f"{form.title} (v{form.version})"
 
 
 def offer_title(code: str) -> str:
@@ -97,6 +109,27 @@ def render_document(document: Mapping[str, Any]) -> bytes:
         raise ValidationFailed(f"the form cannot be printed: {exc}") from exc
 
 
+def _form_letter(session: Session, case_id: str) -> Any:
+    """The document of the case's first letter that carried the response form, or None."""
+    return session.execute(
+        select(LETTER.c.document)
+        .where(and_(LETTER.c.case_id == case_id, LETTER.c.kind.in_(FORM_LETTERS)))
+        .order_by(LETTER.c.created_at)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def printed_offers(ctx: AppContext, case_id: str) -> list[str] | None:
+    """The offer codes printed on the case's response form, in their printed order (box 1
+    first), from the document its first form letter was sent with; None without one."""
+    with read_session(ctx.db) as session:
+        document = _form_letter(session, case_id)
+    if not isinstance(document, Mapping) or not isinstance(document.get("offers"), list):
+        return None
+    codes = [o.get("code") for o in document["offers"] if isinstance(o, Mapping)]
+    return [c for c in codes if isinstance(c, str)]
+
+
 def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
     """(document, PDF) of the response form for a case, by id or business key: the one its
     letter was sent with, else one made from the case's eligible offers (its DMN result)."""
@@ -112,12 +145,7 @@ def case_form(ctx: AppContext, case_ref: str) -> tuple[dict[str, Any], bytes]:
         )
         if case is None:
             raise NotFound(f"case {case_ref} not found")
-        letter = session.execute(
-            select(LETTER.c.document)
-            .where(and_(LETTER.c.case_id == case["id"], LETTER.c.kind.in_(FORM_LETTERS)))
-            .order_by(LETTER.c.created_at)
-            .limit(1)
-        ).scalar_one_or_none()
+        letter = _form_letter(session, case["id"])
         data = dict(case["data"] or {})
         if letter is None and "customer_name" not in data and data.get("customer_id"):
             name = session.execute(

@@ -5,6 +5,7 @@ a case (its verification task shows them; the crops are ``scans.field_crop``'s).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from PIL import Image
@@ -12,16 +13,48 @@ from sqlalchemy import and_, select
 
 from ..core.errors import NotFound
 from ..db.session import read_session
-from ..db.tables import SCAN, SCAN_PAGE
-from . import readable
+from ..db.tables import CASE, SCAN, SCAN_PAGE
+from . import readable, scan_reasons
 from .context import AppContext
+from .scan_routing import EXCEPTION_PROCESS
 
 
 def recent_scans(ctx: AppContext, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest uploads, newest first."""
+    """The latest uploads, newest first, each with its pages' statuses (``pages``: one
+    ``{"status"}`` per page, so a list shows the same badge as the scan's own page)."""
     query = select(SCAN).order_by(SCAN.c.created_at.desc()).limit(max(1, min(limit, 200)))
     with read_session(ctx.db) as session:
-        return [dict(r) for r in session.execute(query).mappings()]
+        scans = [dict(r) for r in session.execute(query).mappings()]
+        ids = [s["id"] for s in scans]
+        statuses = session.execute(
+            select(SCAN_PAGE.c.scan_id, SCAN_PAGE.c.status).where(SCAN_PAGE.c.scan_id.in_(ids))
+        ).all()
+    by_scan: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+    for scan_id, status in statuses:
+        by_scan[scan_id].append({"status": status})
+    return [{**s, "pages": by_scan[s["id"]]} for s in scans]
+
+
+def exception_titles(ctx: AppContext, case_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For the scan-exception cases among ``case_ids``: what a task list shows instead
+    of the case's id — ``title`` (what happened to the page) and ``label`` (the file and
+    page)."""
+    ids = list(dict.fromkeys(case_ids))
+    if not ids:
+        return {}
+    query = select(CASE.c.id, CASE.c.data).where(
+        and_(CASE.c.id.in_(ids), CASE.c.process_id == EXCEPTION_PROCESS)
+    )
+    with read_session(ctx.db) as session:
+        rows = session.execute(query).all()
+    out = {}
+    for case_id, raw in rows:
+        data = readable.as_object(raw)
+        out[str(case_id)] = {
+            "title": scan_reasons.task_title(readable.names(data.get("reasons"))),
+            "label": f"{data.get('filename') or 'scanned file'}, page {data.get('page_no')}",
+        }
+    return out
 
 
 def pages_of_case(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
@@ -93,6 +126,7 @@ def page_zones(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any] | 
     zones = [
         {
             "name": f["name"],
+            "kind": f.get("kind"),
             "box": [int(v) for v in f["box"]],
             "status": str(f.get("status") or "ok"),
             "value": f.get("value"),

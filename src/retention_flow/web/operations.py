@@ -67,6 +67,32 @@ class FilterForm:
         return urlencode({k: v for k, v in self.raw.items() if v})
 
 
+def _query_filter(
+    process_id: Text = "",
+    version: Text = "",
+    element_id: Text = "",
+    error_code: Text = "",
+    since: Text = "",
+) -> FilterForm:
+    """The filter from the query string (the list and the bulk-retry confirmation)."""
+    return FilterForm(dict(locals()))  # exactly the parameters: FILTER_FIELDS
+
+
+def _posted_filter(
+    process_id: Annotated[str, Form(max_length=200)] = "",
+    version: Annotated[str, Form(max_length=20)] = "",
+    element_id: Annotated[str, Form(max_length=200)] = "",
+    error_code: Annotated[str, Form(max_length=100)] = "",
+    since: Annotated[str, Form(max_length=40)] = "",
+) -> FilterForm:
+    """The filter as the confirmation form posts it back."""
+    return FilterForm(dict(locals()))  # exactly the parameters: FILTER_FIELDS
+
+
+QueryFilter = Annotated[FilterForm, Depends(_query_filter)]
+PostedFilter = Annotated[FilterForm, Depends(_posted_filter)]
+
+
 def parse_patch(text: str) -> tuple[dict[str, Any] | None, str]:
     """The correction typed into a text area: (patch or None when empty, error sentence)."""
     text = text.strip()
@@ -105,23 +131,10 @@ def incident_list(
     request: Request,
     ctx: PageCtx,
     user: Operator,
-    process_id: Text = "",
-    version: Text = "",
-    element_id: Text = "",
-    error_code: Text = "",
-    since: Text = "",
+    form: QueryFilter,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Open incidents newest first, with counts per process, version, element and code."""
-    form = FilterForm(
-        {
-            "process_id": process_id,
-            "version": version,
-            "element_id": element_id,
-            "error_code": error_code,
-            "since": since,
-        }
-    )
     found: list[dict[str, Any]] = []
     count, groups = 0, []
     if not form.errors:
@@ -204,25 +217,9 @@ def retry(
 
 
 @router.get("/operations/retry", response_class=HTMLResponse)
-def bulk_confirm(
-    request: Request,
-    ctx: PageCtx,
-    user: Operator,
-    process_id: Text = "",
-    version: Text = "",
-    element_id: Text = "",
-    error_code: Text = "",
-    since: Text = "",
-) -> Response:
+def bulk_confirm(request: Request, ctx: PageCtx, user: Operator, form: QueryFilter) -> Response:
     """What a bulk retry by this filter would retry, and the form to confirm it."""
-    raw = {
-        "process_id": process_id,
-        "version": version,
-        "element_id": element_id,
-        "error_code": error_code,
-        "since": since,
-    }
-    return _confirm_page(ctx, request, user, FilterForm(raw), "", {})
+    return _confirm_page(ctx, request, user, form, "", {})
 
 
 def _confirm_page(
@@ -245,23 +242,11 @@ def bulk_retry(
     request: Request,
     ctx: PageCtx,
     user: Operator,
-    process_id: Annotated[str, Form(max_length=200)] = "",
-    version: Annotated[str, Form(max_length=20)] = "",
-    element_id: Annotated[str, Form(max_length=200)] = "",
-    error_code: Annotated[str, Form(max_length=100)] = "",
-    since: Annotated[str, Form(max_length=40)] = "",
+    form: PostedFilter,
     reason: Annotated[str, Form(max_length=4000)] = "",
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Start the bulk retry (a worker job) once confirmed; show its progress."""
-    raw = {
-        "process_id": process_id,
-        "version": version,
-        "element_id": element_id,
-        "error_code": error_code,
-        "since": since,
-    }
-    form = FilterForm(raw)
     errors: dict[str, str] = {}
     if not reason.strip():
         errors["reason"] = "Please give a reason (it goes into every case's history)."

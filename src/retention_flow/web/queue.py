@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.errors import Forbidden, ValidationFailed
 from ..core.roles import SKILL_GROUPS
-from ..services import tasks
+from ..services import scan_review, tasks
 from ..services.context import Actor, AppContext
 from ..services.queue import DUE_STATES, QueueFilter, filtered_page, queue_facets
+from ..services.scan_routing import EXCEPTION_PROCESS
 from .session import PageCtx, flash, page_router, read_flash, require_page_role
 from .templating import render
 
@@ -49,8 +50,16 @@ def sla_state(due_at: str | None, now: datetime) -> str:
 
 
 def with_sla(ctx: AppContext, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items with their SLA state; a scan exception's task also with ``title`` and
+    ``label`` (what happened to which page: its case has no business key to show)."""
     now = ctx.now()
-    return [{**item, "sla": sla_state(item["due_at"], now)} for item in items]
+    named = scan_review.exception_titles(
+        ctx, [i["case_id"] for i in items if i.get("process_id") == EXCEPTION_PROCESS]
+    )
+    return [
+        {**item, "sla": sla_state(item["due_at"], now), **named.get(str(item.get("case_id")), {})}
+        for item in items
+    ]
 
 
 def _filter_of(params: dict[str, str]) -> QueueFilter:

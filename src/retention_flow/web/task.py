@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
-from ..services import queries, scan_review, task_context, tasks
+from ..services import forms as response_forms
+from ..services import scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
-from . import forms
+from . import forms, task_exception
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
 from .session import (
@@ -65,18 +66,24 @@ def _fact(key: str, value: Any) -> str:
     return str(value).replace("_", " ") if key in ("product", "churn_risk") else str(value)
 
 
-def case_context(task: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows beside the form: facts (the customer register's, else the case
-    data's), offers, earlier steps and their notes (``services.task_context``)."""
-    data: dict[str, Any] = task.get("context") or {}
+def customer_facts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the customer and contract: the customer register's, else the
+    case data's."""
     customer = data.get("customer") or {}
     known = {**data, **(data.get("contract") or {})}
     known.update({REGISTER.get(k, k): v for k, v in customer.items()})
-    facts = [
+    return [
         (label, _fact(k, known[k]))
         for k, label in CUSTOMER_FACTS
         if known.get(k) not in (None, "", "none")
     ]
+
+
+def case_context(task: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows beside the form: facts, offers, earlier steps and their notes
+    (``services.task_context``)."""
+    data: dict[str, Any] = task.get("context") or {}
+    facts = customer_facts(data)
     history = [
         {
             "at": a.get("completed_at"),
@@ -104,13 +111,16 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     keyed by the case-data name it fills (the form's field of the same name shows it), and
     the values OCR read, to start the form with."""
     data = task.get("context") or {}
-    exception = _exception_page(ctx, data)
+    exception = task_exception.exception_page(ctx, data, customer_facts)
     if exception is not None:
         return {"scan_page": None, "crops": {}, "read_values": {}, "exception": exception}
     pages = scan_review.pages_of_case(ctx, task["case_id"])
     if not pages:
         return {"scan_page": None, "crops": {}, "read_values": {}, "exception": None}
     page = pages[0]
+    # the offers printed on the form, box 1 first (its letter's), else the case's own
+    printed = response_forms.printed_offers(ctx, task["case_id"])
+    page["printed_offers"] = printed if printed is not None else data.get("eligible_offers")
     page["zones"] = scan_review.page_zones(ctx, page["scan_id"], page["page_no"])
     crops: dict[str, dict[str, Any]] = {}
     base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
@@ -118,51 +128,11 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
         if f.get("status") != "ok":
             url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
             # the form prints the case's eligible offers in order, one box each
-            order = data.get("eligible_offers") if f.get("kind") == "checkbox_group" else None
+            order = page["printed_offers"] if f.get("kind") == "checkbox_group" else None
             crops[f.get("target") or f["name"]] = {**f, "url": url, "order": order or []}
     form_data = data.get("response_form") or {}
     read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}
     return {"scan_page": page, "crops": crops, "read_values": read, "exception": None}
-
-
-def _exception_page(ctx: AppContext, data: dict[str, Any]) -> dict[str, Any] | None:
-    """For a scan exception's case (its data names the page): the page, why it is an
-    exception, and its image's zones."""
-    scan_id, page_no = data.get("scan_id"), data.get("page_no")
-    if not isinstance(scan_id, str) or not isinstance(page_no, int) or "reasons" not in data:
-        return None
-    reasons = [str(r) for r in data.get("reasons") or []]
-    return {
-        "scan_id": scan_id,
-        "page_no": page_no,
-        "filename": str(data.get("filename") or "scanned file"),
-        "reasons": reasons,
-        "case_number_read": data.get("case_number_read"),
-        "zones": scan_review.page_zones(ctx, scan_id, page_no),
-    }
-
-
-def find_cases(ctx: AppContext, user: Actor, text: str) -> list[dict[str, Any]]:
-    """Cases whose business key, customer id or name contains ``text``, for assigning a
-    scanned page (the case number to type is shown with each)."""
-    text = text.strip()[:100]
-    if not text:
-        return []
-    found, _count = queries.list_cases(ctx, user, business_key=text, partial=True, limit=10)
-    by_customer, _count = queries.list_cases(ctx, user, customer=text, partial=True, limit=10)
-    seen: dict[str, dict[str, Any]] = {}
-    for case in found + by_customer:
-        data = case.get("data") or {}
-        seen.setdefault(
-            case["id"],
-            {
-                "business_key": case.get("business_key"),
-                "case_number": data.get("case_number"),
-                "customer": data.get("customer_name") or data.get("customer_id"),
-                "status": case["status"],
-            },
-        )
-    return list(seen.values())[:10]
 
 
 def task_page(
@@ -185,24 +155,28 @@ def task_page(
     scan = scanned(ctx, task)
     fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
     data = task.get("context") or {}
-    printed = next((c["order"] for c in scan["crops"].values() if c.get("order")), None)
-    fields = forms.restrict_offers(fields, printed or data.get("eligible_offers") or [])
+    # offer choices: those printed on a scanned form, else the case's eligible offers
+    offers = scan["scan_page"]["printed_offers"] if scan["scan_page"] else None
+    fields = forms.restrict_offers(fields, offers or data.get("eligible_offers") or [])
     mine = task["state"] == "claimed" and task["claimed_by"] == user.username
     ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
     exception = scan["exception"]
     title = task["name"] or task["element_id"]
     label = task.get("business_key") or data.get("case_number") or task["case_id"]
+    shown = case_context(task)
+    if offers:  # a scanned form: the offers printed on it, in their order
+        shown |= {"eligible_offers": offers, "printed_offers": True}
     if exception is not None:  # what happened, not the exception case's id
-        first = exception["reasons"][0] if exception["reasons"] else "not matched to a case"
-        title = f"Scanned page not booked: {first}"
+        title = exception["title"]
         label = f"{exception['filename']}, page {exception['page_no']}"
+        shown |= {"facts": exception["facts"], "eligible_offers": [], "other": {}}
     find = str(request.query_params.get("find") or "")
     context = {
         "task": task,
         "page_title": title,
         "case_label": label,
         "find": find,
-        "found_cases": find_cases(ctx, user, find) if exception is not None else [],
+        "found_cases": task_exception.find_cases(ctx, user, find) if exception else [],
         "sla": sla_state(task["due_at"], ctx.now()),
         "fields": fields,
         "labels": {f.name: f.label for f in fields},
@@ -217,7 +191,7 @@ def task_page(
         "kept": kept,
         "assigned": _assigned_to(ctx, task, user),
         "notice": notice,
-        **case_context(task),
+        **shown,
         **scan,
     }
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)

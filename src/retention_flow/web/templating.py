@@ -19,6 +19,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..core.roles import SKILL_GROUPS
+from ..services import forms as response_forms
+from ..services import scan_reasons
 from ..services.context import Actor, AppContext
 from .session import FLASH_COOKIE, csrf_token, read_flash
 
@@ -99,6 +101,15 @@ def _environment() -> Environment:
     env.filters["when"] = _when
     env.filters["value"] = _value
     env.filters["plain_json"] = _plain_json
+    # scanned pages: reasons and field names as a clerk reads them (services/scan_reasons)
+    env.filters["scan_reason"] = scan_reasons.plain
+    env.filters["field_label"] = scan_reasons.field_label
+    env.filters["field_note"] = lambda f: scan_reasons.field_reason(
+        f.get("reason"), f.get("status")
+    )
+    env.filters["field_value"] = lambda f: _value(scan_reasons.field_value(f))
+    env.filters["offer_title"] = lambda code: response_forms.offer_title(str(code))
+    env.filters["form_title"] = response_forms.form_title
     return env
 
 
