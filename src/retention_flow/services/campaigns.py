@@ -18,8 +18,8 @@ from ..core.errors import ScriptError
 from ..db.tables import CAMPAIGN_START, CASE, CASE_KEY, CUSTOMER, JOB
 from . import cases
 from .context import Actor, AppContext
-from .handlers import current_step
 from .operators import RISK_LEVELS
+from .step_scope import current_step
 
 CAMPAIGN_PROCESS = "outbound_telemarketing"
 CAMPAIGN_ACTOR = Actor("campaign", frozenset({"system", "agent"}))

@@ -11,17 +11,10 @@ fails, their writes are rolled back with it. Every handler is idempotent on a na
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select
-from sqlmodel import Session
+from sqlalchemy import and_, insert, select
 
-from ..core.config import Settings
 from ..core.errors import ScriptError
 from ..db.tables import CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from .audit import NewEvent
@@ -29,59 +22,9 @@ from .context import ServiceHandler
 from .forms import FORM_LETTERS, form_document
 from .operators import LETTER_KINDS
 from .self_service_links import issue_link
+from .step_scope import current_step
 
 DEFAULT_COMMISSION_CENTS = 2500
-
-
-@dataclass
-class StepContext:
-    """What a handler may use: the step's transaction, case and actor."""
-
-    session: Session
-    case_id: str
-    actor: str
-    now: datetime
-    commission_cents: dict[str, int] = field(default_factory=dict)
-    events: list[NewEvent] = field(default_factory=list)
-    #: the service's settings (None in a bare engine run: no self-service links then)
-    settings: Settings | None = None
-    _savepoint: Any = None
-
-    def connection(self) -> Connection:
-        """The step's connection, behind a savepoint taken on first use."""
-        if self._savepoint is None:
-            self._savepoint = self.session.begin_nested()
-        return self.session.connection()
-
-    def rollback(self) -> None:
-        if self._savepoint is not None:
-            self._savepoint.rollback()
-            self._savepoint = None
-        self.events.clear()
-
-    def release(self) -> None:
-        if self._savepoint is not None:
-            self._savepoint.commit()
-            self._savepoint = None
-
-
-_current: ContextVar[StepContext | None] = ContextVar("retention_flow_step", default=None)
-
-
-@contextmanager
-def step_context(step: StepContext) -> Iterator[StepContext]:
-    token = _current.set(step)
-    try:
-        yield step
-    finally:
-        _current.reset(token)
-
-
-def current_step() -> StepContext:
-    step = _current.get()
-    if step is None:
-        raise ScriptError("this service can only run inside a case step")
-    return step
 
 
 def _required(params: dict[str, Any], name: str) -> Any:

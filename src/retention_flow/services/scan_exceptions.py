@@ -30,9 +30,9 @@ from ..db.tables import JOB, SCAN_PAGE, WORK_ITEM
 from . import cases, readable, tasks
 from .audit import NewEvent
 from .context import Actor, AppContext
-from .handlers import current_step
 from .scan_pages import exception_data, load_page
 from .scan_routing import deliver, open_exception
+from .step_scope import current_step
 
 ASSIGN_JOB = "scan_page_assign"
 RESOLVE_TASK = "resolve_scan_exception"

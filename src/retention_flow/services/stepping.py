@@ -16,8 +16,8 @@ from ..db.session import write_session
 from ..engine.runtime import Operation, StepFailed
 from .audit import NewEvent
 from .context import Actor, AppContext, bundle_scope
-from .handlers import StepContext, step_context
 from .processes import bundle_for, process_of
+from .step_scope import StepContext, step_context
 from .steps import (
     CaseHead,
     StepResult,
