@@ -69,7 +69,7 @@ def partners_allocate(
     user: UserOpt = "cli",
 ) -> None:
     """Allocate leads to partners (the run is audited with its inputs)."""
-    from .services import partners
+    from .services import partner_allocation
 
     text = sys.stdin.read() if str(leads_file) == "-" else leads_file.read_text()
     from .core.strict_json import JsonRefused, loads
@@ -81,7 +81,7 @@ def partners_allocate(
     if not isinstance(leads, list):
         raise typer.BadParameter("the leads file must hold a JSON list")
     actor = _actor(user, ["back_office"])
-    _out(partners.allocate_leads(_ctx(), actor, leads, method=method, dry_run=dry_run))
+    _out(partner_allocation.allocate_leads(_ctx(), actor, leads, method=method, dry_run=dry_run))
 
 
 @partners_app.command("refresh-quality")

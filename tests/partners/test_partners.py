@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from retention_flow.core.errors import Conflict, ValidationFailed
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, LEAD_ALLOCATION, SETTLEMENT_LINE
-from retention_flow.services import audit, cases, partners
+from retention_flow.services import audit, cases, partner_allocation, partners
 from retention_flow.services.context import AppContext
 from tests.partners.conftest import ADMIN, BACK, LEAD_DATA, partner_case
 
@@ -111,7 +111,7 @@ def _leads(n: int, **extra: Any) -> list[dict[str, Any]]:
 
 def test_a_batch_allocation_uses_and_records_capacity(seeded: AppContext) -> None:
     # north mobile 30 months: alpha (50), gamma (30), delta (20) may take it
-    result = partners.allocate_leads(seeded, ADMIN, _leads(120))
+    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(120))
     assert result["solver"] == "highs_milp" and result["gap"] == pytest.approx(0, abs=1e-6)
     assert result["per_partner"] == {"p_alpha": 50, "p_beta": 0, "p_gamma": 30, "p_delta": 20}
     assert len(result["unassigned"]) == 20
@@ -127,15 +127,15 @@ def test_a_batch_allocation_uses_and_records_capacity(seeded: AppContext) -> Non
     # the same leads again: refused; new leads: nobody left with capacity in the north
     taken = next(iter(result["assignments"]))
     with pytest.raises(Conflict, match="already allocated"):
-        partners.allocate_leads(seeded, ADMIN, [{**_leads(1)[0], "lead_id": taken}])
-    again = partners.allocate_leads(
+        partner_allocation.allocate_leads(seeded, ADMIN, [{**_leads(1)[0], "lead_id": taken}])
+    again = partner_allocation.allocate_leads(
         seeded, ADMIN, [{**lead, "lead_id": "M1"} for lead in _leads(1)]
     )
     assert again["assignments"] == {} and "capacity" in again["unassigned"]["M1"]
 
 
 def test_a_dry_run_records_nothing(seeded: AppContext) -> None:
-    result = partners.allocate_leads(seeded, ADMIN, _leads(3), dry_run=True)
+    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(3), dry_run=True)
     assert len(result["assignments"]) == 3
     with read_session(seeded.db) as session:
         count = session.execute(select(func.count()).select_from(LEAD_ALLOCATION)).scalar_one()
@@ -144,7 +144,7 @@ def test_a_dry_run_records_nothing(seeded: AppContext) -> None:
 
 
 def test_rules_from_the_dmn_limit_the_batch(seeded: AppContext) -> None:
-    result = partners.allocate_leads(
+    result = partner_allocation.allocate_leads(
         seeded, ADMIN, _leads(2, eligible_partners=["p_delta"]), method="greedy"
     )
     assert set(result["assignments"].values()) == {"p_delta"} and result["solver"] == "greedy"

@@ -149,7 +149,7 @@ def allocate_partner(data: dict[str, Any], params: dict[str, Any]) -> dict[str, 
     counts against its capacity and is audited with its inputs. Without any partner rows
     yet: the first eligible partner not tried (the rules' preferred order).
     """
-    from .partners import allocate_case_lead
+    from .partner_allocation import allocate_case_lead
 
     step = current_step()
     eligible = params.get("eligible_partners") or []

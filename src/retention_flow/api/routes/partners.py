@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
 
-from ...services import partners, settlement, settlement_export
+from ...services import partner_allocation, partners, settlement, settlement_export
 from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..partner_schemas import (
@@ -54,7 +54,9 @@ def save_partner(ctx: CtxDep, user: Manager, body: PartnerSave, response: Respon
 def allocate(ctx: CtxDep, user: Manager, body: AllocateIn) -> dict[str, Any]:
     """Allocate leads to partners (HiGHS MILP; a greedy fallback is reported as such)."""
     leads = [lead.model_dump() for lead in body.leads]
-    return partners.allocate_leads(ctx, user, leads, method=body.method, dry_run=body.dry_run)
+    return partner_allocation.allocate_leads(
+        ctx, user, leads, method=body.method, dry_run=body.dry_run
+    )
 
 
 @router.get("/settlements", response_model=StatementsPublic)
