@@ -25,15 +25,10 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db.session import read_session, write_session
-from ..db.tables import (
-    AUDIT_EVENT,
-    CASE,
-    SETTLEMENT_ENTRY,
-    SETTLEMENT_LINE,
-    SETTLEMENT_STATEMENT,
-)
+from ..db.tables import SETTLEMENT_ENTRY, SETTLEMENT_LINE, SETTLEMENT_STATEMENT
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
+from .settlement_checks import line_problem
 
 STATEMENT = SETTLEMENT_STATEMENT
 ENTRY = SETTLEMENT_ENTRY
@@ -54,40 +49,6 @@ def period_bounds(period: str) -> tuple[date, date]:
 
 def _at(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _validation_problem(conn: Connection, line: Any) -> str | None:
-    """Why a settlement line must not be paid (None: it may)."""
-    case = conn.execute(
-        select(CASE.c.status, CASE.c.outcome, CASE.c.data).where(CASE.c.id == line.case_id)
-    ).first()
-    if case is None:
-        return "case not found"
-    if case.status != "completed" or case.outcome != "retained":
-        return f"case is {case.status} with outcome {case.outcome}, not retained"
-    if (case.data or {}).get("allocated_partner") != line.partner_id:
-        return "the line's partner is not the case's allocated partner"
-    completions = conn.execute(
-        select(AUDIT_EVENT.c.element_id, AUDIT_EVENT.c.actor, AUDIT_EVENT.c.data_after)
-        .where(
-            and_(
-                AUDIT_EVENT.c.stream == line.case_id,
-                AUDIT_EVENT.c.type == "task_completed",
-                AUDIT_EVENT.c.element_id.in_(("work_lead", "validate_claim")),
-            )
-        )
-        .order_by(AUDIT_EVENT.c.seq)
-    ).all()
-    reporters = {c.actor for c in completions if c.element_id == "work_lead"}
-    validations = [c for c in completions if c.element_id == "validate_claim"]
-    if not validations:
-        return "the claim was never validated"
-    last = validations[-1]
-    if (last.data_after or {}).get("claim_valid") is not True:
-        return "the claim was not validated as valid"
-    if last.actor in reporters:
-        return "the claim was validated by its own reporter (four-eyes)"
-    return None
 
 
 def _open_statement(
@@ -162,7 +123,7 @@ def run_settlement(
             query = query.where(SETTLEMENT_LINE.c.partner_id == partner_id)
         statements: dict[str, dict[str, Any]] = {}
         for line in conn.execute(query).all():
-            problem = _validation_problem(conn, line)
+            problem = line_problem(conn, line)
             if problem is not None:
                 rejected.append({"line_id": line.id, "case_id": line.case_id, "reason": problem})
                 continue
