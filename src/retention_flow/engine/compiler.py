@@ -27,6 +27,7 @@ from .bundle import (
     Boundary,
     CompiledBundle,
     Issue,
+    Manifest,
     ProcessInfo,
     SourceCheck,
     bundle_hash,
@@ -129,13 +130,41 @@ def compile_bundle(
 ) -> CompiledBundle:
     """Parse and validate; raise ``InvalidProcess`` with every issue found."""
     issues: list[Issue] = []
+    files = _read_files(raw_files, issues)
+    _raise_if(issues)
+
+    content_hash = bundle_hash(files)  # before the manifest is taken out: it counts too
+    manifest = parse_manifest(files, issues)
+    forms = parse_forms(files, issues)
+    parser, boundaries = _parse_diagrams(files, manifest, issues)
+    _raise_if(issues)
+    if not any(n.lower().endswith(".bpmn") for n in files):
+        raise InvalidProcess(
+            "the bundle has no BPMN file", errors=[Issue(None, None, "no .bpmn file").as_dict()]
+        )
+
+    bundle = CompiledBundle(
+        content_hash=content_hash,
+        files=files,
+        manifest=manifest,
+        forms=forms,
+        boundaries=boundaries,
+    )
+    services = set(service_names) if service_names is not None else None
+    _build_processes(parser, bundle, issues, check_source, services)
+    check_decisions(parser, check_source, issues)
+    _raise_if(issues)
+    return bundle
+
+
+def _read_files(raw_files: Mapping[str, bytes], issues: list[Issue]) -> dict[str, str]:
+    """The bundle's files as text; unsupported names and undecodable bytes are issues."""
     if not raw_files:
         raise InvalidProcess(
             "the bundle is empty", errors=[Issue(None, None, "no files").as_dict()]
         )
     if len(raw_files) > MAX_BUNDLE_FILES:
         raise InvalidProcess(f"a bundle has at most {MAX_BUNDLE_FILES} files")
-
     files: dict[str, str] = {}
     for name, content in raw_files.items():
         if not is_bundle_file(name):
@@ -150,15 +179,16 @@ def compile_bundle(
         text = _decode(name, content, issues)
         if text is not None:
             files[name] = text
-    _raise_if(issues)
+    return files
 
-    content_hash = bundle_hash(files)  # before the manifest is taken out: it counts too
-    manifest = parse_manifest(files, issues)
-    boundaries: dict[str, Boundary] = {}
-    forms = parse_forms(files, issues)
 
+def _parse_diagrams(
+    files: Mapping[str, str], manifest: Manifest, issues: list[Issue]
+) -> tuple[SpiffBpmnParser, dict[str, Boundary]]:
+    """Every .bpmn and .dmn file through the safe XML reader, our tree checks and
+    SpiffWorkflow's parser; the boundary events found on the way."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
-    trees: dict[str, etree._Element] = {}
+    boundaries: dict[str, Boundary] = {}
     for name in sorted(files):
         suffix = Path(name).suffix.lower()
         if suffix not in {".bpmn", ".dmn"}:
@@ -168,7 +198,6 @@ def compile_bundle(
         except InvalidProcess as exc:
             issues.extend(Issue(e["file"], e["element_id"], e["message"]) for e in exc.errors)
             continue
-        trees[name] = tree
         if suffix == ".bpmn":
             check_tree(name, tree, manifest, issues)
             boundaries.update(boundaries_of(tree))
@@ -181,25 +210,23 @@ def compile_bundle(
             issues.append(Issue(exc.file_name or name, exc.id or None, _spiff_message(exc)))
         except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
             issues.append(Issue(name, None, f"cannot parse: {exc}"))
-    _raise_if(issues)
-    if not any(n.lower().endswith(".bpmn") for n in files):
-        raise InvalidProcess(
-            "the bundle has no BPMN file", errors=[Issue(None, None, "no .bpmn file").as_dict()]
-        )
+    return parser, boundaries
 
-    bundle = CompiledBundle(
-        content_hash=content_hash,
-        files=files,
-        manifest=manifest,
-        forms=forms,
-        boundaries=boundaries,
-    )
+
+def _build_processes(
+    parser: SpiffBpmnParser,
+    bundle: CompiledBundle,
+    issues: list[Issue],
+    check_source: SourceCheck | None,
+    services: set[str] | None,
+) -> None:
+    """Each executable process's spec into ``bundle.processes``, each spec checked once."""
     executable = [
         pid for pid in parser.get_process_ids() if parser.get_process_parser(pid).process_executable
     ]
     if not executable:
         issues.append(Issue(None, None, 'no executable process (isExecutable="true")'))
-    services = set(service_names) if service_names is not None else None
+    manifest, forms = bundle.manifest, bundle.forms
     seen_specs: set[str] = set()
     for pid in executable:
         pparser = parser.get_process_parser(pid)
@@ -236,9 +263,6 @@ def compile_bundle(
                 else None
             ) or file_name
             check_spec(one, one_file, bundle, forms, manifest, issues, check_source, services)
-    check_decisions(parser, check_source, issues)
-    _raise_if(issues)
-    return bundle
 
 
 def _raise_if(issues: list[Issue]) -> None:
