@@ -34,7 +34,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..core import strict_json
 from ..core.errors import (
     MessageNotCorrelated,
     RetentionFlowError,
@@ -46,6 +45,7 @@ from .bundle import CompiledBundle, ProcessInfo, UserTaskMeta
 from .instances import check_output_item, instance_name
 from .sandbox import original_error
 from .serializer import SERIALIZER_VERSION, StateSerializer
+from .task_data import case_data, check_output, data_changes
 
 
 @dataclass(frozen=True)
@@ -291,50 +291,6 @@ class Runtime:
             ran=ran,
             signals=sorted(set(signals)),
         )
-
-
-def case_data(wf: BpmnWorkflow) -> dict[str, Any]:
-    """What the most recently completed task left behind (a new case's data)."""
-    task = wf.last_task
-    if task is None:
-        task = wf.task_tree
-    data = dict(task.data)
-    return data
-
-
-_MISSING = object()
-
-
-def data_changes(completed: list[Any]) -> dict[str, Any]:
-    """The data keys the given tasks set, in completion order.
-
-    A case's data is the merge of these changes over its life, not the data of whichever
-    task completed last: with a non-interrupting branch (an escalation) the last task to
-    finish may carry a stale copy of the data from when its branch split off, and must
-    not undo what the main path did meanwhile.
-    """
-    changes: dict[str, Any] = {}
-    for task in completed:
-        parent = task.parent.data if task.parent is not None else {}
-        for key, value in task.data.items():
-            if parent.get(key, _MISSING) != value:
-                changes[key] = value
-    return changes
-
-
-def check_output(task: Any) -> None:
-    """Refuse what a script, decision or service task left that is not interoperable
-    JSON (NaN, an infinity, a lone surrogate, a huge integer, a datetime...): raised
-    inside the engine loop, it becomes an incident naming the element."""
-    parent = task.parent.data if task.parent is not None else {}
-    changed = {k: v for k, v in task.data.items() if parent.get(k, _MISSING) != v}
-    if changed:
-        found = strict_json.problems(changed)
-        if found:
-            first = found[0]
-            raise strict_json.JsonRefused(
-                f"the step left {first['field']}: {first['message']}", errors=found
-            )
 
 
 def _deliver(kind: type, what: str, name: str, payload: dict[str, Any]) -> Operation:
