@@ -2,8 +2,8 @@
 
 SQLite (default): a fresh file per test, copied from one migrated template.
 PostgreSQL (``RETENTION_FLOW_TEST_DATABASE_URL=postgresql+psycopg://...``): a fresh
-database per test, copied from one migrated template database, dropped afterwards. Under ``CI=true`` a test that would
-skip for a missing tool fails instead.
+database per test, copied from one migrated template database, dropped afterwards.
+Under ``CI=true`` a test that would skip for a missing tool fails instead.
 """
 
 from __future__ import annotations
@@ -77,9 +77,7 @@ def postgres_template() -> Iterator[str | None]:
 
 
 @pytest.fixture
-def db_url(
-    tmp_path: Path, sqlite_template: Path, postgres_template: str | None
-) -> Iterator[str]:
+def db_url(tmp_path: Path, sqlite_template: Path, postgres_template: str | None) -> Iterator[str]:
     if TEST_DB_URL and postgres_template:
         name = f"rf_t_{uuid.uuid4().hex[:12]}"
         admin = create_engine(TEST_DB_URL, isolation_level="AUTOCOMMIT")
