@@ -8,7 +8,6 @@ way to every end event."""
 from __future__ import annotations
 
 import ast
-from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -18,6 +17,7 @@ from .checks import _resolve_role
 from .lint_model import (
     NS,
     USER_TASK_PROPERTIES,
+    Add,
     BundleIndex,
     local,
     text_of,
@@ -81,7 +81,7 @@ def lint_file(name: str, root: etree._Element, index: BundleIndex, issues: list[
         lint_process(process, index, add)
 
 
-def _check_ids(name: str, root: etree._Element, add: Any) -> None:
+def _check_ids(name: str, root: etree._Element, add: Add) -> None:
     """SpiffWorkflow finds a node by ``.//*[@id=...]`` over the whole file: a BPMN element
     whose id is also an extension element's (a service operator or parameter named like
     the task) resolves to the wrong element."""
@@ -101,7 +101,7 @@ def _check_ids(name: str, root: etree._Element, add: Any) -> None:
             )
 
 
-def lint_process(process: etree._Element, index: BundleIndex, add: Any) -> None:
+def lint_process(process: etree._Element, index: BundleIndex, add: Add) -> None:
     pid = process.get("id")
     if not process.get("name"):
         add(pid, "process has no name")
@@ -145,7 +145,7 @@ def lint_process(process: etree._Element, index: BundleIndex, add: Any) -> None:
 
 
 def _check_lanes(
-    process: etree._Element, nodes: dict[str, etree._Element], add: Any
+    process: etree._Element, nodes: dict[str, etree._Element], add: Add
 ) -> dict[str, str]:
     """Every flow node in exactly one lane; answers node id -> its lane's name."""
     lanes = process.findall("bpmn:laneSet/bpmn:lane", NS)
@@ -173,7 +173,7 @@ def _check_gateway(
     gateway: etree._Element,
     leaving: list[etree._Element],
     flows: dict[str, etree._Element],
-    add: Any,
+    add: Add,
 ) -> None:
     default = gateway.get("default")
     if default and default not in flows:
@@ -190,7 +190,7 @@ def _check_user_task(
     user_tasks: set[str],
     lanes: dict[str, str],
     index: BundleIndex,
-    add: Any,
+    add: Add,
 ) -> None:
     path = "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
     props = {str(p.get("name")): p.get("value") for p in el.findall(path, NS)}
@@ -214,7 +214,7 @@ def _check_user_task(
         add(nid, "partnerVariable on a task outside the partner lane")
 
 
-def _check_service_task(nid: str, el: etree._Element, index: BundleIndex, add: Any) -> None:
+def _check_service_task(nid: str, el: etree._Element, index: BundleIndex, add: Add) -> None:
     operator = el.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
     if operator is None:
         add(nid, "service task has no spiffworkflow:serviceTaskOperator")

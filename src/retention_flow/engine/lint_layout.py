@@ -5,13 +5,11 @@ shapes; boundary events on their activity's border; shapes inside their lane."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from lxml import etree
 
 from .bundle import Issue
 from .lint_bpmn import FLOW_NODES
-from .lint_model import NS, local
+from .lint_model import NS, Add, local
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
@@ -118,7 +116,7 @@ def _check_edges(
     flows: dict[str, etree._Element],
     all_boxes: dict[str, Box],
     boxes: dict[str, Box],
-    add: Any,
+    add: Add,
 ) -> None:
     edges = {e.get("bpmnElement"): e for e in root.iter(f"{{{NS['bpmndi']}}}BPMNEdge")}
     for fid, flow in flows.items():

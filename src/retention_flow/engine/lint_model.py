@@ -3,7 +3,7 @@ the service operators' parameters (``ServiceSpec``, given by services/)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+#: reports a problem: (element id or None, message)
+Add = Callable[[str | None, str], None]
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 DMNDI_NS = "https://www.omg.org/spec/DMN/20191111/DMNDI/"
 #: the user task properties the engine reads (checks._user_task_meta)
