@@ -27,6 +27,7 @@ from .models import (
     WorkItem,
 )
 from .operations import IncidentBatch
+from .routing import AgentSkill, OfferDecision
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
 from .scans import Scan, ScanPage
 
@@ -56,6 +57,8 @@ CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)
 SETTLEMENT_LINE = _t(SettlementLine)
 CUSTOMER = _t(Customer)
+AGENT_SKILL = _t(AgentSkill)
+OFFER_DECISION = _t(OfferDecision)
 
 PARTNER = _t(Partner)
 LEAD_ALLOCATION = _t(LeadAllocation)
