@@ -105,6 +105,7 @@ USER_TASK_PROPERTIES = {
     "priority",
     "partnerVariable",
     "fourEyesWith",
+    "requiredSkills",
 }
 MANIFEST_KEYS = {
     "roles",

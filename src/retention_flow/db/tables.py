@@ -27,8 +27,8 @@ from .models import (
     WorkItem,
 )
 from .operations import IncidentBatch
-from .routing import AgentSkill, OfferDecision
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
+from .routing import AgentSkill, OfferDecision
 from .scans import Scan, ScanPage
 
 
