@@ -34,6 +34,7 @@ def _engine(bundle: CompiledBundle, decision_id: str) -> DMNEngine | None:
         parser.add_dmn_xml(_safe_xml(name, text), filename=name)
         dmn = parser.dmn_parsers.get(decision_id)
         if dmn is not None:
+            dmn.parse()
             found = DMNEngine(dmn.decision.decisionTables[0])
             break
     with _lock:
