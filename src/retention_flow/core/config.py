@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     routing_wait_weight: float = Field(
         default=0.01, ge=0, description="score per hour a task has waited (ages old work in)"
     )
+    routing_specialist_bonus: float = Field(
+        default=0.1, ge=0, description="score for a task needing skills (few can take it)"
+    )
     routing_history_days: int = Field(default=90, ge=1, description="outcome history learned")
     routing_rates_seconds: float = Field(default=60.0, ge=0, description="learned rates cache")
     workflow_cache_size: int = Field(

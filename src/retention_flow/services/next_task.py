@@ -59,6 +59,7 @@ def decide(
             priority=int(i["priority"]),
             case_id=i["case_id"],
             not_offered=i.get("not_offered"),
+            specialist=bool(i.get("required_skills")),
         )
         for i in items.values()
     ]

@@ -17,9 +17,11 @@ Among the tasks the agent may take (their roles, their skills):
    rather than by ``p_agent`` alone is what raises the total: every task is worked by
    someone, so what routing can change is *who*, and each agent should take the work
    where they beat their colleagues by most.
+   A task that needs skills scores ``specialist_bonus`` more: fewer colleagues can take
+   it, so whoever can should, before the work anyone can do.
 4. **Hold**: a task for which this agent is expected below ``hold_below`` of the team's
    rate is held for better-matched colleagues until it comes at risk (it is then offered
-   to anyone by rule 1).
+   to anyone by rule 1); never a task that needs skills.
 
 ``Weights.policy`` ``fifo``/``skills`` offer in due order (the pre-routing queue).
 """
@@ -44,6 +46,7 @@ class Weights:
     exploration: float = 0.05
     hold_below: float = 0.9
     wait_weight: float = 0.01
+    specialist_bonus: float = 0.1
 
     @classmethod
     def from_settings(cls, settings: Any) -> Weights:
@@ -54,6 +57,7 @@ class Weights:
             exploration=settings.routing_exploration,
             hold_below=settings.routing_hold_below,
             wait_weight=settings.routing_wait_weight,
+            specialist_bonus=settings.routing_specialist_bonus,
         )
 
 
@@ -67,6 +71,8 @@ class Candidate:
     case_id: str = ""
     #: why the agent may not take it (skills); such a task is never offered
     not_offered: str | None = None
+    #: the task needs skills (fewer colleagues can take it)
+    specialist: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,8 @@ def _best_match(
     ranked: list[tuple[float, str]] = []
     for c in sorted(eligible, key=_fifo_key):
         e = book.expect(agent, team, c.segment, weights.prior_strength)
-        if weights.hold_below > 0 and e.p_agent < weights.hold_below * e.p_team:
+        hold = weights.hold_below > 0 and not c.specialist
+        if hold and e.p_agent < weights.hold_below * e.p_team:
             held[c.task_id] = (
                 f"held for better-matched colleagues until it is at risk: you are expected "
                 f"to retain {_pct(e.p_agent)} in {c.segment or 'this segment'}, the team "
@@ -211,6 +218,7 @@ def _best_match(
             continue
         waited = max(0.0, (now - c.created_at).total_seconds() / 3600)
         score = e.p_agent - e.p_team + weights.wait_weight * waited
+        score += weights.specialist_bonus if c.specialist else 0.0
         ranked.append((score, c.task_id))
         if best is None or score > best[0]:
             best = (score, c, e)
