@@ -115,6 +115,7 @@ def test_shrinkage_gives_a_new_agent_work(
 def test_exploration_uses_the_injected_generator_and_every_offer_is_recorded(
     rctx: AppContext, api: TestClient, auth: Auth, start: Start
 ) -> None:
+    history(api, auth, start, {"ann/standard": [True]})  # something learned: exploring pays
     rctx.settings = rctx.settings.model_copy(update={"routing_exploration": 1.0})
     rctx.routing_rng = random.Random(3)
     ids = [start("standard")["open_tasks"][0]["id"] for _ in range(3)]

@@ -6,9 +6,11 @@ Among the tasks the agent may take (their roles, their skills):
 
 1. **SLA urgency first**: a task due within ``at_risk`` (or overdue) wins, the earliest
    due first: no learned figure may let a task breach its service level.
-2. **Exploration**: a small share of offers (``exploration``) is picked at random from
-   the rest, so every agent keeps producing outcomes in every segment (an estimate that
-   is never tried is never corrected).
+2. **Exploration**: once outcomes have been learned, a small share of offers
+   (``exploration``) is picked at random from the rest, so every agent keeps producing
+   outcomes in every segment (an estimate that is never tried is never corrected).
+   Before anything is learned every agent is the team's average and the order is FIFO,
+   which spreads the segments by itself.
 3. **Expected outcome**: otherwise the task whose segment this agent does best *compared
    with the team*: ``score = p_agent - p_team + wait_weight x hours waited``. The
    agent's rate is shrunk towards the team's (a beta prior worth ``prior_strength``
@@ -23,7 +25,8 @@ Among the tasks the agent may take (their roles, their skills):
    rate is held for better-matched colleagues until it comes at risk (it is then offered
    to anyone by rule 1); never a task that needs skills.
 
-``Weights.policy`` ``fifo``/``skills`` offer in due order (the pre-routing queue).
+Equal scores fall back to the queue's order (due time, priority). ``Weights.policy``
+``fifo``/``skills`` offer in due order (the pre-routing queue).
 """
 
 from __future__ import annotations
@@ -188,7 +191,7 @@ def choose(
         when = f"due in {minutes:.0f} min" if minutes > 0 else f"overdue by {-minutes:.0f} min"
         reason = f"at risk of missing its service level ({when}): urgent work comes first"
         return Choice(_offer(first, "sla", -minutes, reason, n, due_in_minutes=round(minutes, 1)))
-    if weights.exploration > 0 and rng.random() < weights.exploration:
+    if book.agent and weights.exploration > 0 and rng.random() < weights.exploration:
         picked = rng.choice(sorted(eligible, key=_fifo_key))
         reason = "picked at random (a small share of offers keeps every agent's rates learning)"
         return Choice(_offer(picked, "explore", 0.0, reason, n))

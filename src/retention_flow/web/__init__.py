@@ -27,6 +27,7 @@ from . import (
     queue,
     scans,
     settlements,
+    skills,
     task,
     team,
 )
@@ -39,6 +40,7 @@ PAGES = (
     queue,
     task,
     team,
+    skills,
     partner,
     scans,
     owner,

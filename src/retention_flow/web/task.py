@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..core.errors import Conflict, Forbidden, SkillsMissing, ValidationFailed
 from ..services import queries, scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
+from ..services.next_task import offer_of
 from . import forms
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
@@ -165,6 +166,9 @@ def find_cases(ctx: AppContext, user: Actor, text: str) -> list[dict[str, Any]]:
     return list(seen.values())[:10]
 
 
+OPEN = ("ready", "claimed")
+
+
 def task_page(
     ctx: AppContext,
     request: Request,
@@ -216,6 +220,7 @@ def task_page(
         "ended_by_me": ended.get("ended_by") == user.username,
         "kept": kept,
         "assigned": _assigned_to(ctx, task, user),
+        "why": offer_of(ctx, user.username, task_id) if task["state"] in OPEN else None,
         "notice": notice,
         **case_context(task),
         **scan,
@@ -251,9 +256,10 @@ def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> R
     return response
 
 
-def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
+def _conflict(ctx: AppContext, exc: Conflict | SkillsMissing, back: str = "/queue") -> Response:
     response = RedirectResponse(back, status_code=303)
-    flash(ctx, response, plain_words(exc), "error")
+    words = f"{plain_words(exc)} {exc.detail}" if isinstance(exc, SkillsMissing) else None
+    flash(ctx, response, words or plain_words(exc), "error")
     return response
 
 
@@ -264,7 +270,7 @@ def _claim_step(
     why not."""
     try:
         step(ctx, user, task_id)
-    except Conflict as exc:
+    except (Conflict, SkillsMissing) as exc:
         return _conflict(ctx, exc)
     response = RedirectResponse(target, status_code=303)
     if note:
