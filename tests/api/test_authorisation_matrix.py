@@ -123,6 +123,11 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/tasks/{task_id}/complete"): _rule(
         "agent", hidden="back_office partner partner2"
     ),
+    ("POST", "/api/tasks/next"): _rule("agent team_lead back_office partner partner2"),
+    ("GET", "/api/skills"): _rule("agent team_lead back_office partner partner2 admin"),
+    ("PUT", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
+    ("DELETE", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
+    ("GET", "/api/routing/offers"): _rule("team_lead admin auditor"),
     ("GET", "/api/audit/verify"): _rule("auditor"),
     ("GET", "/api/audit/checkpoints"): _rule("auditor"),
     ("GET", "/api/audit/keys"): _rule("auditor"),
@@ -202,6 +207,9 @@ def _request(
         review_id=ids.get("review_id", "none"),
         page_no=1,
         field="case_number",
+        username="agent",
+        kind="language",
+        value="fr",
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -233,6 +241,8 @@ def _request(
         kwargs["json"] = {"to_version": 1, "reason": "matrix"}
     elif path.endswith("/move"):  # no token there: 422
         kwargs["json"] = {"cancel": ["nowhere"], "reason": "matrix"}
+    elif path.startswith("/api/skills/") and method == "PUT":
+        kwargs["json"] = {"proficiency": 3}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):
