@@ -128,6 +128,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("PUT", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
     ("DELETE", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
     ("GET", "/api/routing/offers"): _rule("team_lead admin auditor"),
+    # no retention bundle deployed here: 422 past the door
+    ("POST", "/api/cases/at-risk"): _rule("agent back_office system"),
     ("GET", "/api/audit/verify"): _rule("auditor"),
     ("GET", "/api/audit/checkpoints"): _rule("auditor"),
     ("GET", "/api/audit/keys"): _rule("auditor"),
@@ -220,6 +222,8 @@ def _request(
         kwargs["files"] = [
             ("files", (n, b, "text/xml")) for n, b in bundle_files("three_steps").items()
         ]
+    elif path == "/api/cases/at-risk":
+        kwargs["json"] = {"data": {"customer_id": "C-1"}}
     elif path == "/api/cases" and method == "POST":
         kwargs["json"] = {"process_id": "three_steps", "data": {}}
     elif path.startswith("/api/signals"):

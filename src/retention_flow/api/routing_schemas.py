@@ -63,3 +63,9 @@ class OfferDecisionsPublic(BaseModel):
     by_agent: list[dict[str, Any]] = Field(
         description="per agent: offers, by rule, by segment (for a fairness review)"
     )
+
+
+class AtRiskStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(description="the customer's case data (processes/README.md)")

@@ -8,18 +8,20 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Path, Query, Response
 
 from ...core.roles import WorkRole
-from ...services import next_task, offer_review, skills
+from ...services import channel_choice, next_task, offer_review, skills
 from ...services.context import Actor
 from ...services.queue import QueueFilter
 from ..deps import WORKER_ROLES, CtxDep, require_role
 from ..routing_schemas import (
     SKILL_VALUE,
+    AtRiskStart,
     NextTaskPublic,
     OfferDecisionsPublic,
     SkillPublic,
     SkillSet,
     SkillsPublic,
 )
+from ..schemas import CasePublic
 from ..strict_body import api_router
 
 router = api_router(tags=["routing"])
@@ -27,6 +29,7 @@ router = api_router(tags=["routing"])
 Worker = Annotated[Actor, Depends(require_role(WORKER_ROLES))]
 Reader = Annotated[Actor, Depends(require_role(WORKER_ROLES, "admin"))]
 Lead = Annotated[Actor, Depends(require_role("team_lead", "admin"))]
+Starter = Annotated[Actor, Depends(require_role("agent", "back_office", "system"))]
 Reviewer = Annotated[Actor, Depends(require_role("team_lead", "admin", "auditor"))]
 Username = Annotated[str, Path(min_length=1, max_length=200)]
 Kind = Literal["product", "segment", "language", "channel"]
@@ -74,3 +77,10 @@ def offers(
 ) -> dict[str, Any]:
     """Recent offer decisions (inputs, score, rule) and a summary per agent."""
     return offer_review.review(ctx, user, username=username, limit=limit)
+
+
+@router.post("/api/cases/at-risk", response_model=CasePublic, status_code=201)
+def start_at_risk(ctx: CtxDep, user: Starter, body: AtRiskStart) -> dict[str, Any]:
+    """Start a new at-risk customer's case in the channel with the best expected value
+    (``first_channel`` table + learned rates); ``channel_reason`` says why."""
+    return channel_choice.start_at_risk(ctx, user, body.data)
