@@ -85,6 +85,16 @@ def resolve(
     return out
 
 
+def work_item_routing(
+    meta: Any, data: Mapping[str, Any], segment: str | None, channel: str | None
+) -> dict[str, Any]:
+    """A new work item's routing columns: its case's segment and its resolved need
+    (``meta``: the task's ``UserTaskMeta``, or None)."""
+    needs = list(getattr(meta, "required_skills", None) or ())
+    required = resolve(needs, data, segment, channel) if needs else None
+    return {"segment": segment, "required_skills": required}
+
+
 def label(skill: Mapping[str, Any]) -> str:
     level = f" (level {skill['min']})" if int(skill.get("min") or 1) > 1 else ""
     return f"{skill['kind']} {skill['value']}{level}"

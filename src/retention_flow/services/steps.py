@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlmodel import Session
 
 from ..core.errors import CaseConflict, NotFound
-from ..core.skills import resolve
+from ..core.skills import work_item_routing
 from ..db import tables
 from ..engine.bundle import CompiledBundle, ProcessInfo
 from ..engine.runtime import Snapshot, StepFailed
@@ -256,12 +256,7 @@ def save_step(
             "created_at": now,
             "ended_at": None,
             "ended_by": None,
-            "segment": head.segment,
-            "required_skills": (
-                resolve(list(meta.required_skills), snapshot.data, head.segment, head.channel)
-                if meta and meta.required_skills
-                else None
-            ),
+            **work_item_routing(meta, snapshot.data, head.segment, head.channel),
         }
         new_items.append(item)
         events.append(
