@@ -69,6 +69,7 @@ NAMES = {
     "/queue": "agent-queue",
     "/tasks/{task_id}": "agent-task",
     "/team": "team-lead",
+    "/team/skills": "team-lead-skills",
     "/partner": "partner-portal",
     "/partner/leads/{task_id}": "partner-lead",
     "/scans": "back-office-scanning",

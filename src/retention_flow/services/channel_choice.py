@@ -71,11 +71,18 @@ def learned(ctx: AppContext, segment: str | None) -> dict[str, tuple[int, int]]:
         return {str(c): (int(r or 0), int(n)) for c, r, n in session.execute(query)}
 
 
+def _cents(raw: Any) -> int:
+    """Monthly revenue in cents as given, 0 when it is not a number."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return 0
+    return max(0, int(raw))
+
+
 def options(
     ctx: AppContext, bundle: CompiledBundle, data: dict[str, Any], segment: str | None
 ) -> list[Option]:
     rows = decide(bundle, CHANNEL_DECISION, {"churn_risk": "low", "product": "", **data}) or []
-    value = VALUE_MONTHS * int(data.get("monthly_revenue_cents") or 0)
+    value = VALUE_MONTHS * _cents(data.get("monthly_revenue_cents"))
     strength = ctx.settings.routing_prior_strength
     rates = learned(ctx, segment)
     out = []

@@ -46,7 +46,7 @@ def read_rates(ctx: AppContext) -> RateBook:
     since = ctx.now() - timedelta(days=ctx.settings.routing_history_days)
     worked = (
         select(AUDIT_EVENT.c.actor, AUDIT_EVENT.c.case_id)
-        .where(AUDIT_EVENT.c.type == "task_completed")
+        .where(AUDIT_EVENT.c.type == "task_completed", AUDIT_EVENT.c.at >= since)
         .where(AUDIT_EVENT.c.actor.not_in(_NOT_AGENTS))
         .distinct()
         .subquery()
