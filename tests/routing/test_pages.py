@@ -55,18 +55,18 @@ def test_queue_next_task_and_skills_page(
     assert "data-offer-reason" in task_page and "Why you:" in task_page
     assert "vip at risk" in task_page
 
-    skills_page = lead.get("/team/skills")
+    skills_page = lead.get("/skills")
     assert skills_page.status_code == 200
     assert "tom" in skills_page.text and "Offers by agent" in skills_page.text
     given = lead.post(
-        "/team/skills", {"username": "tom", "kind": "language", "value": "FR", "proficiency": "2"}
+        "/skills", {"username": "tom", "kind": "language", "value": "FR", "proficiency": "2"}
     )
     assert given.status_code == 303
-    shown = lead.get("/team/skills").text
+    shown = lead.get("/skills").text
     assert 'data-skill="language:fr"' in shown
     assert "language fr · 2" in shown
     assert "Not for you" not in tom.get("/queue").text
-    assert tom.get("/team/skills").status_code == 403
+    assert tom.get("/skills").status_code == 403
 
     case_page = page("owner").get(f"/operations/cases/{french['id']}")
     assert case_page.status_code == 200

@@ -19,7 +19,7 @@ from .templating import render
 router = page_router()
 
 LeadUser = Annotated[Actor, Depends(require_page_role("team_lead", "admin"))]
-PAGE = "/team/skills"
+PAGE = "/skills"
 
 
 @router.get(PAGE, response_class=HTMLResponse)
