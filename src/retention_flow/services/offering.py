@@ -158,6 +158,12 @@ def _fifo_key(c: Candidate) -> tuple[datetime, int, str]:
     return (c.due_at, -c.priority, c.task_id)
 
 
+def _span(minutes: float) -> str:
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.0f} h" if minutes < 48 * 60 else f"{minutes / 1440:.0f} days"
+
+
 def _pct(p: float) -> str:
     return f"{100 * p:.0f} %"
 
@@ -188,7 +194,7 @@ def choose(
     if urgent:
         first = min(urgent, key=_fifo_key)
         minutes = (first.due_at - now).total_seconds() / 60
-        when = f"due in {minutes:.0f} min" if minutes > 0 else f"overdue by {-minutes:.0f} min"
+        when = f"due in {_span(minutes)}" if minutes > 0 else f"overdue by {_span(-minutes)}"
         reason = f"at risk of missing its service level ({when}): urgent work comes first"
         return Choice(_offer(first, "sla", -minutes, reason, n, due_in_minutes=round(minutes, 1)))
     if book.agent and weights.exploration > 0 and rng.random() < weights.exploration:
