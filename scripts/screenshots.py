@@ -41,7 +41,15 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.core.errors import RetentionFlowError  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
-from retention_flow.services import cases, demo, tasks, versions, worker  # noqa: E402
+from retention_flow.services import (  # noqa: E402
+    cases,
+    demo,
+    next_task,
+    skills,
+    tasks,
+    versions,
+    worker,
+)
 from retention_flow.services.context import Actor, AppContext  # noqa: E402
 from retention_flow.services.handlers import default_service_handlers  # noqa: E402
 
@@ -69,6 +77,7 @@ NAMES = {
     "/queue": "agent-queue",
     "/tasks/{task_id}": "agent-task",
     "/team": "team-lead",
+    "/skills": "team-lead-skills",
     "/partner": "partner-portal",
     "/partner/leads/{task_id}": "partner-lead",
     "/scans": "back-office-scanning",
@@ -206,6 +215,7 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
     clock.offset += timedelta(seconds=40)
     tasks.complete(ctx, agent, task["id"], {"reached": False})
     clock.offset = timedelta(0)
+    routed = _routing(ctx, system, agent, template)
     queue = tasks.list_queue(ctx, agent, queue="available", limit=1)
     # a fresh lead for a sales partner: its pages are shown to that partner's user
     scenarios = json.loads((ROOT / "processes" / "retention" / "scenarios.json").read_text())
@@ -229,13 +239,28 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         "exception_scan_id": exception_scan,
         "exception_task_id": exception_task,
         "case_id": case["id"],
-        "task_id": queue[0]["id"] if queue else "",
+        "task_id": routed or (queue[0]["id"] if queue else ""),
         "partner_task_id": lead["id"] if lead else "",
         "partner_user": f"partner_{lead['partner'][2:]}" if lead else "",
         "process_id": "outbound_telemarketing",
         "version": "2",
         "name": "offer_eligibility.dmn",
     }
+
+
+def _routing(ctx: AppContext, system: Actor, agent: Actor, template: dict[str, Any]) -> str:
+    """Skills for two agents, a case in French nobody else may take, and offers made by
+    "next task" (the lead's review lists them); answers the task offered to ``agent``."""
+    lead = Actor("admin1", frozenset({"admin"}))
+    skills.set_skill(ctx, lead, "agent1", "language", "fr", 4)
+    skills.set_skill(ctx, lead, "agent1", "segment", "vip_at_risk", 3)
+    skills.set_skill(ctx, lead, "agent2", "product", "fixed_fibre", 2)
+    data = {**template, "case_number": "RC-2026-DEMO-3", "language": "fr"}
+    cases.start_case(ctx, system, "outbound_telemarketing", data, business_key="RC-2026-DEMO-3")
+    other = Actor("agent2", frozenset({"agent", "telemarketing"}))
+    next_task.next_task(ctx, other, claim=False)
+    found = next_task.next_task(ctx, agent, claim=False)
+    return str(found["task"]["id"]) if found["task"] else ""
 
 
 def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from .cli_lint import lint
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
+from .cli_routing import routing_app, skills_app
 from .cli_scans import forms_app, scan
 from .core.errors import RetentionFlowError
 
@@ -32,6 +33,8 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(audit_app, name="audit")
 app.command("verify-audit")(verify_audit)
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(skills_app, name="skills")
+app.add_typer(routing_app, name="routing")
 app.add_typer(case_app, name="case")
 app.command()(scan)
 app.add_typer(migrations_app, name="migrations")

@@ -123,6 +123,13 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/tasks/{task_id}/complete"): _rule(
         "agent", hidden="back_office partner partner2"
     ),
+    ("POST", "/api/tasks/next"): _rule("agent team_lead back_office partner partner2"),
+    ("GET", "/api/skills"): _rule("agent team_lead back_office partner partner2 admin"),
+    ("PUT", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
+    ("DELETE", "/api/skills/{username}/{kind}/{value}"): _rule("team_lead admin"),
+    ("GET", "/api/routing/offers"): _rule("team_lead admin auditor"),
+    # no retention bundle deployed here: 422 past the door
+    ("POST", "/api/cases/at-risk"): _rule("agent back_office system"),
     ("GET", "/api/audit/verify"): _rule("auditor"),
     ("GET", "/api/audit/checkpoints"): _rule("auditor"),
     ("GET", "/api/audit/keys"): _rule("auditor"),
@@ -202,6 +209,9 @@ def _request(
         review_id=ids.get("review_id", "none"),
         page_no=1,
         field="case_number",
+        username="agent",
+        kind="language",
+        value="fr",
     )
     kwargs: dict[str, Any] = {"headers": auth}
     if path == "/api/auth/token":
@@ -212,6 +222,8 @@ def _request(
         kwargs["files"] = [
             ("files", (n, b, "text/xml")) for n, b in bundle_files("three_steps").items()
         ]
+    elif path == "/api/cases/at-risk":
+        kwargs["json"] = {"data": {"customer_id": "C-1"}}
     elif path == "/api/cases" and method == "POST":
         kwargs["json"] = {"process_id": "three_steps", "data": {}}
     elif path.startswith("/api/signals"):
@@ -233,6 +245,8 @@ def _request(
         kwargs["json"] = {"to_version": 1, "reason": "matrix"}
     elif path.endswith("/move"):  # no token there: 422
         kwargs["json"] = {"cancel": ["nowhere"], "reason": "matrix"}
+    elif path.startswith("/api/skills/") and method == "PUT":
+        kwargs["json"] = {"proficiency": 3}
     elif path.endswith("/assign"):
         kwargs["json"] = {"assignee": "agent", "reason": "matrix"}
     elif path.endswith("/complete"):

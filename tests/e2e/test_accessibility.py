@@ -43,7 +43,7 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
     return {
         "": ["/login"],
         "agent1": ["/queue", "/queue?role=telemarketing", f"/tasks/{task['id']}", "/account"],
-        "lead1": ["/team", "/team?role=telemarketing", "/kpis"],
+        "lead1": ["/team", "/team?role=telemarketing", "/kpis", "/skills"],
         "backoffice1": ["/scans", "/queue"],
         "owner1": ["/processes", version, f"/processes/{model['process_id']}/compare"],
         "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],

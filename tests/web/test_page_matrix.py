@@ -67,6 +67,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/tasks/{task_id}/complete"): _rule("agent", hidden="back_office"),
     ("GET", "/team"): _rule("team_lead admin"),
     ("POST", "/team/tasks/{task_id}/assign"): _rule("team_lead admin"),
+    ("GET", "/skills"): _rule("team_lead admin"),
+    ("POST", "/skills"): _rule("team_lead admin"),
     ("GET", "/partner"): _rule("partner partner2"),
     # a telemarketing task (of a case allocated to acme) is no partner's lead
     ("GET", "/partner/leads/{task_id}"): _rule(hidden="partner partner2"),

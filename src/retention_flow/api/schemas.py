@@ -111,6 +111,13 @@ class TaskPublic(BaseModel):
     priority: int
     created_at: str | None
     form: str | None = Field(default=None, description="form schema file name")
+    segment: str | None = Field(default=None, description="the case's customer segment")
+    required_skills: list[dict[str, Any]] = Field(
+        default_factory=list, description="skills an agent needs: [{kind, value, min}]"
+    )
+    not_offered: str | None = Field(
+        default=None, description="why the task is not offered to you (available queue only)"
+    )
 
 
 class TaskDetail(TaskPublic):
@@ -135,6 +142,8 @@ class CasePublic(BaseModel):
     channel: str | None
     status: str
     outcome: str | None
+    segment: str | None = None
+    channel_reason: str | None = None
     data: dict[str, Any]
     open_tasks: list[TaskPublic]
     started_by: str

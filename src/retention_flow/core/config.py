@@ -51,6 +51,33 @@ class Settings(BaseSettings):
     )
     default_due: str = Field(default="P1D", description="ISO duration: default work item due time")
     default_priority: int = Field(default=50, ge=0, le=100)
+    routing_policy: Literal["outcome", "skills", "fifo"] = Field(
+        default="outcome", description="how next task picks: outcome-based, skills only, FIFO"
+    )
+    routing_at_risk_minutes: float = Field(
+        default=30.0, ge=0, description="a task due within this is at risk and offered first"
+    )
+    routing_prior_strength: float = Field(
+        default=20.0, ge=0, description="cases of the team's rate an agent's rate is shrunk by"
+    )
+    routing_exploration: float = Field(
+        default=0.05, ge=0, le=1, description="share of offers picked at random (learning)"
+    )
+    routing_hold_below: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="hold a task from an agent expected below "
+        "this share of the team's rate for its segment, until it is at risk (0: never)",
+    )
+    routing_wait_weight: float = Field(
+        default=0.01, ge=0, description="score per hour a task has waited (ages old work in)"
+    )
+    routing_specialist_bonus: float = Field(
+        default=0.1, ge=0, description="score for a task needing skills (few can take it)"
+    )
+    routing_history_days: int = Field(default=90, ge=1, description="outcome history learned")
+    routing_rates_seconds: float = Field(default=60.0, ge=0, description="learned rates cache")
     workflow_cache_size: int = Field(
         default=2048, ge=0, description="live workflows kept in memory per process (0 = off)"
     )

@@ -49,6 +49,13 @@ class Forbidden(RetentionFlowError):
     title = "Forbidden"
 
 
+class SkillsMissing(Forbidden):
+    """The agent lacks a skill (or the proficiency) the task needs."""
+
+    code = "skills_missing"
+    title = "Skills missing"
+
+
 class ValidationFailed(RetentionFlowError):
     """Input does not fit; ``errors`` lists ``{"field", "message"}``."""
 

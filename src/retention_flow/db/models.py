@@ -84,6 +84,10 @@ class Case(SQLModel, table=True):
     #: for heads written before sealing (``retention-flow audit seal-existing``)
     audit_seal_key: str | None = Field(default=None, max_length=40)
     audit_seal: str | None = Field(default=None, max_length=64)
+    #: the customer segment (the bundle's ``case_segment`` decision, at the start)
+    segment: str | None = Field(default=None, max_length=100, index=True)
+    #: why the case went to its first channel (``services/channel_choice.py``)
+    channel_reason: str | None = Field(default=None, max_length=400)
 
 
 class CaseKey(SQLModel, table=True):
@@ -133,6 +137,9 @@ class WorkItem(SQLModel, table=True):
     work_started_by: str | None = Field(default=None, max_length=200)
     first_worked_at: datetime | None = _dt(nullable=True)
     handling_seconds: float | None = None
+    #: the case's segment, and the skills the task needs (``[{kind, value, min}]``)
+    segment: str | None = Field(default=None, max_length=100)
+    required_skills: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSONType))
 
 
 # The queue's order (due time, then priority high first) read straight off the index:

@@ -28,6 +28,7 @@ from .models import (
 )
 from .operations import IncidentBatch
 from .partners import LeadAllocation, Partner, SettlementEntry, SettlementStatement
+from .routing import AgentSkill, OfferDecision
 from .scans import Scan, ScanPage
 from .self_service import SelfServiceHit, SelfServiceLink
 
@@ -57,6 +58,8 @@ CONTRACT_CHANGE = _t(ContractChange)
 LETTER = _t(Letter)
 SETTLEMENT_LINE = _t(SettlementLine)
 CUSTOMER = _t(Customer)
+AGENT_SKILL = _t(AgentSkill)
+OFFER_DECISION = _t(OfferDecision)
 
 PARTNER = _t(Partner)
 LEAD_ALLOCATION = _t(LeadAllocation)

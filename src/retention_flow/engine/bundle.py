@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from ..core.calendar import DAY_NAMES, BusinessCalendar
 from ..core.errors import InvalidProcess
 from ..core.incentive_plan import IncentivePlan
+from ..core.skills import SkillNeed
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -146,6 +147,8 @@ class UserTaskMeta:
     escalated_priority: int | None = None
     #: "business" or "calendar" (the property dueCalendar); None: the settings decide
     due_calendar: str | None = None
+    #: the skills an agent needs for the task (the property requiredSkills, core/skills.py)
+    required_skills: tuple[SkillNeed, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 
 from ..core.errors import ScriptError
 from ..core.roles import WORK_ROLES, normalise_role
+from ..core.skills import SkillNeed, parse_need
 from .bundle import (
     BPMN_NS,
     MANIFEST_NAME,
@@ -240,6 +241,11 @@ def _user_task_meta(
         add(f"dueCalendar {calendar!r} must be 'calendar' or 'business'")
         calendar = None
     calendar = calendar or manifest.due_calendar
+    skills: list[SkillNeed] = []
+    try:
+        skills = parse_need(props.get("requiredSkills") or "")
+    except ValueError as exc:
+        add(f"requiredSkills: {exc}")
     return UserTaskMeta(
         element_id=element_id,
         name=getattr(task_spec, "bpmn_name", None) or element_id,
@@ -252,6 +258,7 @@ def _user_task_meta(
         four_eyes_with=props.get("fourEyesWith") or None,
         escalated_priority=escalated,
         due_calendar=calendar,
+        required_skills=tuple(skills),
     )
 
 

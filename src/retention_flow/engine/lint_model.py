@@ -30,6 +30,7 @@ USER_TASK_PROPERTIES = frozenset(
         "priority",
         "partnerVariable",
         "fourEyesWith",
+        "requiredSkills",
         "escalatedPriority",
         "dueCalendar",
     }

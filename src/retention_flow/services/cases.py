@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -26,6 +27,7 @@ from .audit import NewEvent
 from .context import Actor, AppContext
 from .idempotency import Record
 from .processes import bundle_for, process_of, resolve_version
+from .segments import segment_of
 from .stepping import new_open, run_and_save, step_case
 from .steps import (
     CASE,
@@ -148,6 +150,9 @@ def _start(
             now=ctx.now(),
             data={},
         )
+        segment = segment_of(bundle, data)
+        head = replace(head, segment=segment)
+        insert_cols["segment"] = segment
         wf = ctx.runtime.new(process, data)
         events = [
             NewEvent(
@@ -158,6 +163,7 @@ def _start(
                     "process_id": process_id,
                     "version": version,
                     "business_key": business_key,
+                    **({"segment": segment} if segment else {}),
                 },
             )
         ]

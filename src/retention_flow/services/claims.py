@@ -27,6 +27,7 @@ from ..db.session import write_session
 from ..db.tables import USER
 from .audit import NewEvent, build_rows, insert_rows
 from .context import Actor, AppContext
+from .skills import check_skills, lacks
 from .stepping import retrying
 from .steps import CASE, OPEN_STATES, WORK
 from .task_rules import (
@@ -120,6 +121,7 @@ def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             check_role(actor, item)
             check_not_suspended(item)
+            check_skills(session, actor.username, item)
             other = four_eyes_partner(ctx, session, item["case_deployment_id"], item["element_id"])
             if other:
                 check_four_eyes(session, actor, item, other)
@@ -184,6 +186,7 @@ def open_for_work(ctx: AppContext, actor: Actor, task_id: str) -> bool:
             check_partner(actor, item)
             mine = item["state"] == "claimed" and item["claimed_by"] == actor.username
             free = item["state"] == "ready" and item["role"] in actor.roles
+            free = free and lacks(session, actor.username, item) == []
             values = start_values(item, actor.username, ctx.now()) if mine or free else {}
             if not values:
                 return False
@@ -243,6 +246,7 @@ def assign(
                 raise TaskNotReady(f"task {task_id} is {item['state']}")
             check_not_suspended(item)
             _check_assign_scope(session, actor, item, assignee)
+            check_skills(session, assignee, item, assignee=True)
             event = NewEvent(
                 "task_assigned",
                 actor.username,

@@ -3,6 +3,7 @@ clock, script sandbox, spec cache and the live-workflow cache together."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -231,6 +232,8 @@ class AppContext:
         self.audit_keys = AuditKeys(self.settings, self.clock.now)
         bind_keys(self.db, self.audit_keys)
         self.data_limits = DataLimits.of(self.settings)
+        #: the random draws of "next task" (its exploration share); tests seed their own
+        self.routing_rng = random.Random()  # noqa: S311  (not security: work sampling)
 
     def now(self) -> Any:
         return self.clock.now()

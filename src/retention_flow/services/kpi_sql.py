@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..db.json_sql import json_text
-from ..db.tables import CASE, CASE_KEY, WORK_ITEM
+from ..db.tables import CASE, CASE_KEY, OFFER_DECISION, WORK_ITEM
 
 #: roles whose tasks are customer contacts (who talks to the customer)
 CONTACT_ROLES = ("agent", "inbound", "partner", "specialist", "telemarketing")
@@ -121,10 +121,36 @@ def last_contact_agent() -> Any:
     )
 
 
+def routing_rule(source: str) -> ColumnElement[Any]:
+    """The rule of the latest "next task" offer of a task (``offer_decision``), or
+    ``direct`` for a task taken from the queue or assigned without an offer; a case's is
+    its last completed contact task's."""
+    od = OFFER_DECISION.c
+    if source != "case":
+        rule = select(od.rule).where(od.task_id == WORK_ITEM.c.id)
+        return func.coalesce(rule.order_by(od.id.desc()).limit(1).scalar_subquery(), "direct")
+    w = WORK_ITEM.alias("lt")
+    last = (
+        select(OFFER_DECISION.c.rule)
+        .select_from(w.outerjoin(OFFER_DECISION, od.task_id == w.c.id))
+        .where(
+            and_(w.c.case_id == CASE.c.id, w.c.state == "completed", w.c.role.in_(CONTACT_ROLES))
+        )
+        .order_by(w.c.ended_at.desc(), w.c.id.desc(), od.id.desc())
+        .limit(1)
+        .correlate(CASE)
+    )
+    return func.coalesce(last.scalar_subquery(), literal("direct"))
+
+
 def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
     if source != "case" and group in CASE_GROUPS:
         return _case_key(q, group, source)
     w = WORK_ITEM.c
+    if group == "segment":
+        return CASE.c.segment
+    if group == "routing_rule":
+        return routing_rule(source)
     if group == "channel":
         return CASE.c.channel
     if group == "process":
@@ -168,7 +194,7 @@ def _grouped(q: Query, inner: Any, sums: Any) -> Any:
 
 
 #: groups read off the case row (a work item's are looked up by its case id)
-CASE_GROUPS = frozenset({"channel", "process", "version", "offer", "partner"})
+CASE_GROUPS = frozenset({"channel", "process", "version", "offer", "partner", "segment"})
 
 
 # --------------------------------------------------------------------------- statements

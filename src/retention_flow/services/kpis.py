@@ -10,7 +10,10 @@ Groups: ``channel``, ``process``, ``version`` (process and version the case runs
 ``outbound_telemarketing v2``), ``offer`` (the case's ``offer_code``), ``partner`` (the
 task's partner, else the case's ``allocated_partner``), ``agent`` (task metrics: who
 completed the task; backlog: who holds it; case metrics: who completed the case's last
-contact task), ``team`` (the agent's team) and ``period`` (``day`` / ``week`` / ``month``
+contact task), ``team`` (the agent's team), ``segment`` (the case's customer segment),
+``routing_rule`` (how "next task" offered the task: ``sla``, ``outcome``, ``explore``,
+``fifo``, or ``direct`` when it was taken from the queue or assigned; a case's is its last
+contact task's) and ``period`` (``day`` / ``week`` / ``month``
 buckets, UTC).
 
 Every answer carries its ``as_of`` moment: now, or the end of the period if that is
@@ -36,7 +39,18 @@ from .context import AppContext
 from .kpi_definitions import CSV_KPIS, Sums
 from .qa import quality_by_agent
 
-GROUPS = ("channel", "process", "version", "offer", "partner", "agent", "team", "period")
+GROUPS = (
+    "channel",
+    "process",
+    "version",
+    "offer",
+    "partner",
+    "agent",
+    "team",
+    "segment",
+    "routing_rule",
+    "period",
+)
 GRANULARITIES = ("day", "week", "month")
 CONTACT_ROLES = frozenset(kpi_sql.CONTACT_ROLES)
 NONE = "(none)"

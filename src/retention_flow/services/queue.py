@@ -25,6 +25,7 @@ from ..db.json_sql import json_text
 from ..db.session import read_session
 from ..db.tables import CUSTOMER
 from .context import Actor, AppContext
+from .skills import mark_not_offered
 from .steps import CASE, WORK
 from .task_rules import PARTNER_ROLE, SUPERVISOR_ROLES
 from .views import task_view
@@ -101,7 +102,9 @@ def queue_page(
         counts = [(_COUNT_ROLES, {"b_roles": plain})] if plain else []
         counts += [(_COUNT_ROLE_OF_PARTNER, params) for _s, params in scoped]
         count = _total(conn, rows, offset, limit, with_count, counts)
-        return [task_view(r) for r in rows], count
+        items = [task_view(r) for r in rows]
+        mark_not_offered(conn, actor.username, items)
+        return items, count
 
 
 def _split_roles(
@@ -240,7 +243,9 @@ def filtered_page(
             count = offset + len(rows)
         else:
             count = int(session.execute(_count(where)).scalar_one())
-    return [task_view(r) for r in rows], min(count, QUEUE_COUNT_CAP)
+        items = [task_view(r) for r in rows]
+        mark_not_offered(session.connection(), actor.username, items)
+    return items, min(count, QUEUE_COUNT_CAP)
 
 
 def queue_facets(ctx: AppContext, actor: Actor) -> dict[str, dict[str, int]]:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlmodel import Session
 
 from ..core.errors import CaseConflict, NotFound
+from ..core.skills import work_item_routing
 from ..db import tables
 from ..engine.bundle import CompiledBundle, ProcessInfo
 from ..engine.runtime import Snapshot, StepFailed
@@ -60,6 +61,8 @@ class CaseHead:
     ended_at: datetime | None
     audit_seal_key: str | None = None
     audit_seal: str | None = None
+    segment: str | None = None
+    channel_reason: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, dict):  # a row written behind our back (readable.py)
@@ -253,6 +256,7 @@ def save_step(
             "created_at": now,
             "ended_at": None,
             "ended_by": None,
+            **work_item_routing(meta, snapshot.data, head.segment, head.channel),
         }
         new_items.append(item)
         events.append(

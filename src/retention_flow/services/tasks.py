@@ -30,6 +30,7 @@ from .claims import assign, claim, open_for_work, unclaim
 from .context import Actor, AppContext
 from .processes import bundle_for
 from .queue import list_queue, queue_page
+from .skills import check_skills
 from .stepping import step_case
 from .steps import OPEN_STATES, CaseHead
 from .task_context import task_context
@@ -136,6 +137,7 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
         events: list[NewEvent] = []
         if current["state"] == "ready":
             check_role(actor, current)
+            check_skills(session, actor.username, current)
             events.append(
                 NewEvent(
                     "task_claimed",

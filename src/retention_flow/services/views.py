@@ -40,6 +40,8 @@ def task_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     out["claimed_at"] = _iso(row.get("claimed_at"))
     out["form"] = row.get("form")
     out["partner"] = row.get("partner")
+    out["segment"] = row.get("segment")
+    out["required_skills"] = row.get("required_skills") or []
     return out
 
 
@@ -61,6 +63,8 @@ def case_view(head: CaseHead, tasks: Iterable[Mapping[str, Any]]) -> dict[str, A
         "channel": head.channel,
         "status": head.status,
         "outcome": head.outcome,
+        "segment": head.segment,
+        "channel_reason": head.channel_reason,
         "data": head.data,
         "open_tasks": [dict(t) for t in tasks],
         "started_by": head.started_by,

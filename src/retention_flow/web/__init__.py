@@ -28,6 +28,7 @@ from . import (
     scans,
     self_service,
     settlements,
+    skills,
     task,
     team,
 )
@@ -40,6 +41,7 @@ PAGES = (
     queue,
     task,
     team,
+    skills,
     partner,
     scans,
     owner,

@@ -22,8 +22,28 @@ from .templating import render
 router = page_router()
 
 Steward = Annotated[Actor, Depends(require_page_role("team_lead", "auditor", "process_owner"))]
-GROUPINGS = ("channel", "offer", "partner", "agent", "team", "process", "version")
-Grouping = Literal["channel", "offer", "partner", "agent", "team", "process", "version"]
+GROUPINGS = (
+    "channel",
+    "offer",
+    "partner",
+    "agent",
+    "team",
+    "process",
+    "version",
+    "segment",
+    "routing_rule",
+)
+Grouping = Literal[
+    "channel",
+    "offer",
+    "partner",
+    "agent",
+    "team",
+    "process",
+    "version",
+    "segment",
+    "routing_rule",
+]
 Granularity = Literal["day", "week", "month"]
 Day = Annotated[str, Query(max_length=10)]
 DEFAULT_DAYS = 30

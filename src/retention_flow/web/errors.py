@@ -35,6 +35,7 @@ PLAIN: dict[str, str] = {
     "task_not_ready": "Someone else completed this task, or it is no longer open.",
     "task_already_claimed": "Someone else is already working on this task.",
     "task_not_claimed": "This task is not claimed.",
+    "skills_missing": "This task needs a skill you do not have (yet).",
     "case_conflict": "The case changed while you were working on it. Please try again.",
     "case_not_active": "This case is closed.",
     "case_suspended": "This case is suspended: it must be resumed first.",

@@ -22,6 +22,7 @@ from ..core.errors import Forbidden, ValidationFailed
 from ..core.roles import SKILL_GROUPS
 from ..services import scan_review, tasks
 from ..services.context import Actor, AppContext
+from ..services.next_task import next_task as routing_next
 from ..services.queue import DUE_STATES, QueueFilter, filtered_page, queue_facets
 from ..services.scan_routing import EXCEPTION_PROCESS
 from .session import PageCtx, flash, page_router, read_flash, require_page_role
@@ -135,13 +136,14 @@ def queue_items(
 def next_task_id(
     ctx: AppContext, user: Actor, flt: QueueFilter | None = None, after: str | None = None
 ) -> str | None:
-    """The task an agent should do next: their own claimed one first, else the first
-    open one of the selected queue (``after``, the task just left, is skipped)."""
-    found = queue_items(ctx, user, flt)
-    for item in found["mine"] + found["items"]:
-        if item["id"] != after:
-            return str(item["id"])
-    return None
+    """The task an agent should do next: their own claimed one first, else the one
+    routing offers them from the selected queue (``services/next_task.py``: SLA urgency,
+    then their expected outcome; recorded, and shown on the task page). ``after``, the
+    task just left, is skipped."""
+    if flt is not None and flt.role is not None and flt.role not in user.roles:
+        raise Forbidden(f"you do not hold the role '{flt.role}'")
+    found = routing_next(ctx, user, claim=False, flt=flt, after=after)
+    return str(found["task"]["id"]) if found["task"] else None
 
 
 def _page_context(ctx: AppContext, request: Request, user: Actor) -> tuple[dict[str, Any], Any]:

@@ -12,10 +12,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..core.errors import Conflict, Forbidden, SkillsMissing, ValidationFailed
 from ..services import forms as response_forms
 from ..services import scan_review, task_context, tasks
 from ..services.context import Actor, AppContext
+from ..services.next_task import offer_of
 from . import forms, task_exception
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
@@ -135,6 +136,9 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     return {"scan_page": page, "crops": crops, "read_values": read, "exception": None}
 
 
+OPEN = ("ready", "claimed")
+
+
 def task_page(
     ctx: AppContext,
     request: Request,
@@ -190,6 +194,7 @@ def task_page(
         "ended_by_me": ended.get("ended_by") == user.username,
         "kept": kept,
         "assigned": _assigned_to(ctx, task, user),
+        "why": offer_of(ctx, user.username, task_id) if task["state"] in OPEN else None,
         "notice": notice,
         **shown,
         **scan,
@@ -225,9 +230,10 @@ def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> R
     return response
 
 
-def _conflict(ctx: AppContext, exc: Conflict, back: str = "/queue") -> Response:
+def _conflict(ctx: AppContext, exc: Conflict | SkillsMissing, back: str = "/queue") -> Response:
     response = RedirectResponse(back, status_code=303)
-    flash(ctx, response, plain_words(exc), "error")
+    words = f"{plain_words(exc)} {exc.detail}" if isinstance(exc, SkillsMissing) else None
+    flash(ctx, response, words or plain_words(exc), "error")
     return response
 
 
@@ -238,7 +244,7 @@ def _claim_step(
     why not."""
     try:
         step(ctx, user, task_id)
-    except Conflict as exc:
+    except (Conflict, SkillsMissing) as exc:
         return _conflict(ctx, exc)
     response = RedirectResponse(target, status_code=303)
     if note:

@@ -58,8 +58,9 @@ def assign_task(
         task = tasks.assign(ctx, user, task_id, assignee.strip(), reason.strip())
     except (ValidationFailed, Forbidden) as exc:  # no such user, wrong role, other team
         flash(ctx, response, f"Not reassigned: {exc.detail}.", "error")
-    except Conflict as exc:
-        flash(ctx, response, plain_words(exc), "error")
+    except Conflict as exc:  # a skill missing names it; otherwise a race
+        words = f"Not reassigned: {exc.detail}." if exc.errors else plain_words(exc)
+        flash(ctx, response, words, "error")
     else:
         name = task["name"] or task["element_id"]
         flash(ctx, response, f"“{name}” ({task['business_key']}) is now with {assignee}.", "ok")

@@ -45,6 +45,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("My queue", "/queue", AGENT_ROLES | {"back_office"}, "q"),
     NavItem("Team", "/team", frozenset({"team_lead", "admin"}), "t"),
+    NavItem("Skills", "/skills", frozenset({"team_lead", "admin"}), "g"),
     NavItem("Leads", "/partner", frozenset({"partner"}), "l"),
     NavItem("Scanning", "/scans", frozenset({"back_office"}), "s"),
     NavItem("Processes", "/processes", frozenset({"process_owner"}), "p"),

@@ -13,6 +13,7 @@ from retention_flow.db import (  # noqa: F401  (registers the tables)
     models,
     operations,
     partners,
+    routing,
     scans,
     self_service,
 )
