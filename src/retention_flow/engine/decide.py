@@ -42,10 +42,6 @@ def _engine(bundle: CompiledBundle, decision_id: str) -> DMNEngine | None:
     return found
 
 
-def has_decision(bundle: CompiledBundle, decision_id: str) -> bool:
-    return _engine(bundle, decision_id) is not None
-
-
 def decide(
     bundle: CompiledBundle, decision_id: str, data: dict[str, Any]
 ) -> list[dict[str, Any]] | None:

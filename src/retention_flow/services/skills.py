@@ -6,7 +6,6 @@ admins and leads without a team keep everyone's. Agents read their own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -14,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from ..core.errors import Conflict, Forbidden, NotFound, SkillsMissing, ValidationFailed
-from ..core.skills import MAX_PROFICIENCY, SKILL_KINDS, Held, missing, why_not
+from ..core.skills import MAX_PROFICIENCY, SKILL_KINDS, missing, why_not
 from ..core.text_rules import check_name
 from ..db.session import read_session, write_session
 from ..db.tables import AGENT_SKILL, USER
@@ -31,21 +30,6 @@ def held_by(conn: Connection, username: str) -> dict[tuple[str, str], int]:
         select(SK.c.kind, SK.c.value, SK.c.proficiency).where(SK.c.username == username)
     )
     return {(r.kind, r.value): int(r.proficiency) for r in rows}
-
-
-def held_by_many(conn: Connection, usernames: Iterable[str]) -> dict[str, Held]:
-    out: dict[str, dict[tuple[str, str], int]] = {}
-    names = sorted(set(usernames))
-    if not names:
-        return {}
-    rows = conn.execute(
-        select(SK.c.username, SK.c.kind, SK.c.value, SK.c.proficiency).where(
-            SK.c.username.in_(names)
-        )
-    )
-    for r in rows:
-        out.setdefault(r.username, {})[(r.kind, r.value)] = int(r.proficiency)
-    return {name: out.get(name, {}) for name in names}
 
 
 def _row(r: Any) -> dict[str, Any]:
