@@ -39,6 +39,7 @@ __all__ = [
     "chain_hash",
     "diff",
     "history",
+    "insert_events",
     "insert_rows",
     "verify",
 ]
@@ -111,8 +112,13 @@ _INSERT_EVENT = insert(AUDIT_EVENT)
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    insert_events(session.connection(), rows)
+
+
+def insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert sealed rows from ``build_rows`` (one executemany)."""
     if rows:
-        session.connection().execute(_INSERT_EVENT, rows)
+        conn.execute(_INSERT_EVENT, rows)
 
 
 def append_system(
