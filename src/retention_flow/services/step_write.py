@@ -33,6 +33,8 @@ TIMER = tables.TIMER
 KEYS = tables.CASE_KEY
 INCIDENT = tables.INCIDENT
 
+#: set in ``Connection.info`` while statements go out in a pipeline (bench: round trips)
+PIPELINED = "retention_flow_pipelined"
 #: the case row's guard: unchanged since it was read (lock version and audit head)
 _CASE_GUARD = and_(
     CASE.c.id == bindparam("b_id"),
@@ -97,11 +99,14 @@ def batch(conn: Connection) -> Iterator[Batch]:
     import psycopg
 
     raw = conn.connection.driver_connection
+    conn.info[PIPELINED] = True
     try:
         with raw.pipeline():  # type: ignore[union-attr]
             yield Batch(conn, True)
     except psycopg.Error as exc:  # an answer that arrived with the final sync
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    finally:
+        conn.info[PIPELINED] = False
 
 
 def write_step(conn: Connection, inp: StepInput, plan: StepPlan, now: datetime) -> int:
