@@ -108,7 +108,8 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
-_INSERT_EVENT = insert(AUDIT_EVENT)
+#: ``inline``: no generated id is read back (a step's pipeline answers only at its end)
+_INSERT_EVENT = insert(AUDIT_EVENT).inline()
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -35,26 +35,28 @@ INCIDENT = tables.INCIDENT
 
 #: set in ``Connection.info`` while statements go out in a pipeline (bench: round trips)
 PIPELINED = "retention_flow_pipelined"
+# Inserts are ``inline``: no generated key is read back (a pipeline answers at its end,
+# and nothing here needs one).
 #: the case row's guard: unchanged since it was read (lock version and audit head)
 _CASE_GUARD = and_(
     CASE.c.id == bindparam("b_id"),
     CASE.c.lock_version == bindparam("b_lock"),
     CASE.c.audit_seq == bindparam("b_seq"),
 )
-_INSERT_CASE = insert(CASE)
-_INSERT_ITEM = insert(WORK)
+_INSERT_CASE = insert(CASE).inline()
+_INSERT_ITEM = insert(WORK).inline()
 _ESCALATE_ITEM = (
     update(WORK).where(WORK.c.id == bindparam("b_id")).values(priority=bindparam("priority"))
 )
-_INSERT_TIMER = insert(TIMER)
+_INSERT_TIMER = insert(TIMER).inline()
 _DELETE_TIMERS = delete(TIMER).where(
     and_(TIMER.c.case_id == bindparam("b_case"), TIMER.c.state == "pending")
 )
 _DELETE_KEYS = delete(KEYS).where(
     and_(KEYS.c.case_id == bindparam("b_case"), KEYS.c.key.in_(bindparam("b_keys", expanding=True)))
 )
-_INSERT_KEYS = insert(KEYS)
-_INSERT_INCIDENT = insert(INCIDENT)
+_INSERT_KEYS = insert(KEYS).inline()
+_INSERT_INCIDENT = insert(INCIDENT).inline()
 
 
 @cache
