@@ -118,7 +118,8 @@ class Traffic:
     A round trip is a statement sent on its own, a batch of statements sent in one
     pipeline (PostgreSQL, ``step_write.batch``), a commit, and on PostgreSQL also the
     ``BEGIN`` psycopg sends before a transaction's first statement and the pool's
-    pre-ping on checkout. (On SQLite ``BEGIN IMMEDIATE`` is a statement.)
+    pre-ping on checkout. On SQLite there is no server: its "round trips" are the calls
+    into the library (statements, of which ``BEGIN IMMEDIATE`` is one, and commits).
     """
 
     def __init__(self, engine: Any) -> None:
