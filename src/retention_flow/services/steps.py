@@ -1,9 +1,12 @@
 """One workflow step, persisted in one transaction.
 
-``save_step`` writes the new workflow state (conditional on the case's lock version
-and sealed audit head), the work-item projection (new ready tasks in, finished ones closed),
-the pending timers, the correlation keys and the audit events, through SQLAlchemy
-Core statements on the tables: a handful of statements and one commit per step.
+``save_step`` takes one ``StepInput`` (the case before the step and what the run left)
+and answers one ``StepResult``. It is a short pipeline: the stages of ``step_plan``
+(status and outcome, work-item projection, incident, audit events, timers, correlation
+keys, the changed case columns), the audit rows sealed by ``build_rows``, and one write
+of the plan by ``step_write`` (conditional on the case's lock version and sealed audit
+head; one statement per table and kind of change, in one pipeline on PostgreSQL).
+Here too: loading a case's head and state, and the stub head of a new case.
 """
 
 from __future__ import annotations
