@@ -17,9 +17,9 @@ PER_STEP = re.compile(r"per step: ([\d.]+) statements, ([\d.]+) round trips")
 def test_engine_bench_runs_small_and_a_step_stays_lean() -> None:
     env = {k: v for k, v in os.environ.items() if k != "RETENTION_FLOW_BENCH_PG_URL"}
     pg = env.get("RETENTION_FLOW_TEST_DATABASE_URL")
+    small = ["--cases", "4", "--rounds", "1", "--queue-sizes", "100"]
     proc = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "bench" / "engine_throughput.py")]
-        + ["--cases", "4", "--rounds", "1", "--queue-sizes", "100"],
+        [sys.executable, str(ROOT / "bench" / "engine_throughput.py"), *small],
         capture_output=True,
         text=True,
         env=env,
