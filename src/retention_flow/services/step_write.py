@@ -117,6 +117,7 @@ def write_step(conn: Connection, inp: StepInput, plan: StepPlan, now: datetime) 
     new_lock = 1 if inp.is_new else head.lock_version + 1
     guarded = None
     conflict: BaseException | None = None
+    out = Batch(conn, pipelined=False)
     try:
         with batch(conn) as out:
             if inp.insert_case is not None:
@@ -138,7 +139,7 @@ def write_step(conn: Connection, inp: StepInput, plan: StepPlan, now: datetime) 
         # a step that lost the race can fail on the audit chain's unique (stream, seq)
         # before its case update is seen to have matched nothing: still a conflict
         conflict = exc
-    if guarded is not None:
+    if guarded is not None and out.pipelined:  # the answers are in now
         _check_guard(out, guarded, head.id, conflict)
     if conflict is not None:
         raise conflict
