@@ -137,8 +137,35 @@ def problems(value: Any, path: str = "") -> list[dict[str, str]]:
     return found
 
 
+def _plain(item: Any) -> bool:
+    """True when ``item`` is plainly interoperable JSON (the common case, checked fast);
+    False when ``problems`` must look (it may still find nothing: a tuple, a subclass)."""
+    kind = type(item)
+    if kind is str:
+        return bool(item.isascii()) or _string_problem(item) is None
+    if kind is dict:
+        for key, child in item.items():
+            if type(key) is not str or not (key.isascii() or _string_problem(key) is None):
+                return False
+            if not _plain(child):
+                return False
+        return True
+    if kind is list:
+        return all(_plain(child) for child in item)
+    if kind is int:
+        return bool(-MAX_SAFE_INT <= item <= MAX_SAFE_INT)
+    if kind is float:
+        return math.isfinite(item)
+    return item is None or kind is bool
+
+
 def check(value: Any, path: str = "") -> None:
     """Raise ``JsonRefused`` naming the paths when ``value`` is not interoperable JSON."""
+    try:
+        if _plain(value):
+            return
+    except RecursionError:
+        pass  # nested deeper than the fast walk goes: the full walk does not recurse
     found = problems(value, path)
     if found:
         first = found[0]

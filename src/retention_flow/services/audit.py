@@ -39,6 +39,7 @@ __all__ = [
     "chain_hash",
     "diff",
     "history",
+    "insert_events",
     "insert_rows",
     "verify",
 ]
@@ -107,12 +108,18 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
-_INSERT_EVENT = insert(AUDIT_EVENT)
+#: ``inline``: no generated id is read back (a step's pipeline answers only at its end)
+_INSERT_EVENT = insert(AUDIT_EVENT).inline()
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    insert_events(session.connection(), rows)
+
+
+def insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert sealed rows from ``build_rows`` (one executemany)."""
     if rows:
-        session.connection().execute(_INSERT_EVENT, rows)
+        conn.execute(_INSERT_EVENT, rows)
 
 
 def append_system(

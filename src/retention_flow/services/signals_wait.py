@@ -10,7 +10,7 @@ from ..db import tables
 
 SIGNAL_WAIT = tables.SIGNAL_WAIT
 _DELETE = delete(SIGNAL_WAIT).where(SIGNAL_WAIT.c.case_id == bindparam("b_case"))
-_INSERT = insert(SIGNAL_WAIT)
+_INSERT = insert(SIGNAL_WAIT).inline()  # no key read back (steps send it in a pipeline)
 
 
 def project_signal_waits(

@@ -20,6 +20,7 @@ from .processes import bundle_for, process_of
 from .step_scope import StepContext, step_context
 from .steps import (
     CaseHead,
+    StepInput,
     StepResult,
     checkout,
     load_head,
@@ -93,9 +94,7 @@ def run_and_save(
         # what a step leaves stays within the limits the door applies: the next step's
         # cost is bounded whatever scripts and merges did (413 names the limit)
         check_limits(snapshot.data, ctx.data_limits)
-    result = save_step(
-        ctx,
-        session,
+    step_input = StepInput(
         head=head,
         wf=wf,
         bundle=bundle,
@@ -105,6 +104,7 @@ def run_and_save(
         failure=failure,
         **save_kwargs,
     )
+    result = save_step(ctx, session, step_input)
     setattr(wf, WAITING_ATTR, waiting_of(snapshot))
     return result, wf
 
@@ -112,7 +112,7 @@ def run_and_save(
 def step_case(
     ctx: AppContext,
     actor: Actor,
-    case_ref: str | Callable[[Session], str],
+    case_ref: str | Callable[[Session], str | CaseHead],
     make_operation: Callable[
         [Session, CaseHead], tuple[Operation | None, list[NewEvent], dict[str, Any]]
     ],
@@ -122,15 +122,17 @@ def step_case(
 ) -> tuple[StepResult, dict[str, Any]]:
     """Load a case, apply one operation plus automatic steps, save, commit.
 
-    ``case_ref`` is the case id, or a function finding it inside the transaction.
+    ``case_ref`` is the case id, or a function finding it inside the transaction (its id,
+    or its head when the function read that anyway: one query less).
     ``before_commit(session, case_view)`` writes more in the same transaction (e.g. the
     answer to an idempotency key), so it commits with the step or not at all.
     """
 
     def once() -> tuple[StepResult, dict[str, Any]]:
         with write_session(ctx.db) as session:
-            case_id = case_ref if isinstance(case_ref, str) else case_ref(session)
-            head = load_head(session, case_id)
+            found = case_ref if isinstance(case_ref, str) else case_ref(session)
+            head = found if isinstance(found, CaseHead) else load_head(session, found)
+            case_id = head.id
             if head.status == "suspended" and "suspended" not in allowed_status:
                 raise CaseSuspended(f"case {case_id} is suspended; resume it first")
             if head.status not in allowed_status:

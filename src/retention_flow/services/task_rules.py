@@ -11,9 +11,10 @@ from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
 from ..core.errors import CaseSuspended, Forbidden, NotFound
+from .case_head import CaseHead
 from .context import Actor, AppContext
 from .processes import bundle_for
-from .steps import CASE, WORK
+from .steps import CASE, HEAD_COLUMNS, WORK
 
 SUPERVISOR_ROLES = frozenset({"team_lead", "admin"})
 PARTNER_ROLE = "partner"
@@ -42,12 +43,26 @@ SELECT_ITEM_CASE = (
     .where(WORK.c.id == bindparam("b_id"))
 )
 
+_HEAD = "head_"
+#: the work item with its case's whole head (completion: ``load_item_with_head``)
+_SELECT_ITEM_CASE_HEAD = (
+    select(WORK, *(c.label(_HEAD + c.name) for c in HEAD_COLUMNS))
+    .join(CASE, CASE.c.id == WORK.c.case_id)
+    .where(WORK.c.id == bindparam("b_id"))
+)
+
 
 def load_item(session: Session, task_id: str, statement: Any = _SELECT_ITEM) -> Mapping[Any, Any]:
     row = session.connection().execute(statement, {"b_id": task_id}).mappings().first()
     if row is None:
         raise NotFound(f"task {task_id} not found")
     return row
+
+
+def load_item_with_head(session: Session, task_id: str) -> tuple[Mapping[Any, Any], CaseHead]:
+    """The work item and its case's head, in one query (completing a task needs both)."""
+    row = load_item(session, task_id, _SELECT_ITEM_CASE_HEAD)
+    return row, CaseHead(**{c.name: row[_HEAD + c.name] for c in HEAD_COLUMNS})
 
 
 def load_item_head(session: Session, task_id: str) -> Mapping[Any, Any]:

@@ -41,6 +41,7 @@ from .task_rules import (
     check_role,
     four_eyes_partner,
     load_item,
+    load_item_with_head,
 )
 from .views import task_view
 
@@ -122,10 +123,11 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
 
     loaded: dict[int, Mapping[Any, Any]] = {}
 
-    def case_of(session: Session) -> str:
-        loaded[id(session)] = item = load_item(session, task_id)
+    def case_of(session: Session) -> CaseHead:
+        item, head = load_item_with_head(session, task_id)
+        loaded[id(session)] = item
         check_can_see(actor, item)  # an invisible task is 404, whatever its state
-        return str(item["case_id"])
+        return head
 
     def make(session: Session, head: CaseHead) -> tuple[Operation, list[NewEvent], dict[str, Any]]:
         current = loaded.pop(id(session), None) or load_item(session, task_id)
@@ -151,10 +153,8 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
             check_four_eyes(session, actor, current, other)
         bundle = bundle_for(ctx, session, head.deployment_id)
         validate_form(bundle.forms.get(current["form"]) if current["form"] else None, data)
-        # handling time, final: in this step's transaction, so it commits with it or not at all
-        work_time.write(
-            session, task_id, work_time.completion_values(current, actor.username, ctx.now())
-        )
+        # handling time, final: written as the step closes the item, in its transaction
+        work = work_time.completion_values(current, actor.username, ctx.now())
         before = {k: head.data.get(k) for k in data}
         events.append(
             NewEvent(
@@ -166,7 +166,8 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
                 data_after=data,
             )
         )
-        return Runtime.complete_user_task(task_id, data), events, {"completed_task": task_id}
+        closing = {"completed_task": task_id, "completed_columns": work}
+        return Runtime.complete_user_task(task_id, data), events, closing
 
     try:
         result, view = step_case(ctx, actor, case_of, make)
