@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import queries, tasks
+from retention_flow.core.errors import RetentionFlowError
+from retention_flow.services import cases, queries, scans, tasks
 from retention_flow.services.context import Actor
 from tests.e2e.conftest import PASSWORD, VIEWPORT
+from tests.e2e.test_team_partner import LEAD_DATA
 
 pytestmark = pytest.mark.browser
 
@@ -32,23 +34,78 @@ FOCUSED = (
 )
 
 
+SYSTEM = Actor("system", frozenset({"system", "agent"}))
+
+
+def _scanned_pages(ctx: Any) -> list[str]:
+    """A blank page uploaded: its scan page and its exception task (none without OCR)."""
+    from tests.scans.conftest import blank_png
+
+    try:
+        scan = scans.ingest(
+            ctx, Actor("backoffice1", frozenset({"back_office"})), "b.png", blank_png()
+        )
+    except RetentionFlowError:  # no OCR engine here
+        return []
+    [page] = scan["pages"]
+    [task] = cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
+    return [f"/scans/{scan['id']}", f"/tasks/{task['id']}"]
+
+
 def _pages(ctx: Any) -> dict[str, list[str]]:
-    """Per user, the pages to check (objects from the seeded data)."""
+    """Per user, the pages to check (objects from the seeded data): every page route whose
+    parameters the demo data fills (not: one incident, batch, statement, QA review or
+    migration, which their own browser tests open)."""
     agent = Actor("agent1", frozenset({"agent", "telemarketing", "inbound"}))
     task = tasks.list_queue(ctx, agent)[0]
     auditor = Actor("auditor1", frozenset({"auditor"}))
     case = queries.list_cases(ctx, auditor, limit=1)[0][0]
     model = queries.process_models(ctx)[0]
     version = f"/processes/{model['process_id']}/{model['latest_version']}"
+    outbound = next(
+        m for m in queries.process_models(ctx) if m["process_id"] == "outbound_telemarketing"
+    )
+    dmn = (
+        f"/processes/outbound_telemarketing/{outbound['latest_version']}/dmn/offer_eligibility.dmn"
+    )
+    lead = cases.start_case(
+        ctx, SYSTEM, "sales_partner", {**LEAD_DATA, "case_number": "RC-2026-900002-8"}
+    )
+    [partner_task] = [t for t in lead["open_tasks"] if t["role"] == "partner"]
+    partner_user = f"partner_{partner_task['partner'][2:]}"
     return {
         "": ["/login"],
-        "agent1": ["/queue", "/queue?role=telemarketing", f"/tasks/{task['id']}", "/account"],
-        "lead1": ["/team", "/team?role=telemarketing", "/kpis", "/skills"],
-        "backoffice1": ["/scans", "/queue"],
-        "owner1": ["/processes", version, f"/processes/{model['process_id']}/compare"],
+        "agent1": [
+            "/queue",
+            "/queue?role=telemarketing",
+            f"/tasks/{task['id']}",
+            "/account",
+            "/me",
+        ],
+        "lead1": [
+            "/team",
+            "/team?role=telemarketing",
+            "/kpis",
+            "/kpis/definitions",
+            "/qa",
+            "/heatmap",
+            "/skills",
+        ],
+        "backoffice1": ["/scans", "/queue", *_scanned_pages(ctx)],
+        "owner1": [
+            "/processes",
+            version,
+            f"/processes/{model['process_id']}/compare",
+            dmn,
+            f"/heatmap/{model['process_id']}/{model['latest_version']}",
+            "/operations",
+            "/operations/retry",
+            "/operations/signals",
+            f"/operations/cases/{case['id']}",
+        ],
         "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],
-        "partner_alpha": ["/partner"],
-        "admin1": ["/team", f"/tasks/{task['id']}"],
+        partner_user: ["/partner", f"/partner/leads/{partner_task['id']}"],
+        "admin1": ["/team", f"/tasks/{task['id']}", "/payouts"],
     }
 
 

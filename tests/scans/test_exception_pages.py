@@ -19,6 +19,7 @@ from retention_flow.db.session import write_session
 from retention_flow.db.tables import SCAN_PAGE
 from retention_flow.services import case_control, cases, forms, scans, tasks, users
 from retention_flow.services.context import Actor, AppContext
+from tests.factories import OWNER
 from tests.scans.conftest import BACK, PASSWORD, blank_png, form_png
 from tests.web.conftest import PageClient
 
@@ -127,3 +128,23 @@ def test_reasons_stored_in_an_older_wording_are_shown_plain(
     assert "This is not one of our response forms" in shown
     assert not RAW.search(shown), RAW.search(shown)
     assert tasks.list_queue(ctx, CLERK)  # the page is still the clerk's to resolve
+
+
+def test_a_scanned_form_offers_the_choices_printed_on_it(
+    ctx: AppContext, clerk: PageClient, mail_case: dict[str, Any]
+) -> None:
+    printed = forms.printed_offers(ctx, mail_case["id"])
+    assert printed == mail_case["data"]["eligible_offers"]  # its letter's, box 1 first
+    # the case's offers change after the letter went out: the form still shows the old
+    other = ["NEW_DEVICE", "DISCOUNT_20"]
+    case_control.patch_case_data(ctx, OWNER, mail_case["id"], {"eligible_offers": other}, "fix")
+    scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2)))  # two: a person
+    [task] = [t for t in tasks.list_queue(ctx, CLERK) if t["case_id"] == mail_case["id"]]
+    html = clerk.get(f"/tasks/{task['id']}").text
+    select = html[html.index('name="chosen_offer"') :]
+    select = select[: select.index("</select>")]
+    choices = re.findall(r'<option value="([A-Z0-9_]+)"', select)
+    assert choices == printed  # not the case's new offers
+    boxes = " · ".join(forms.offer_title(o) for o in printed)
+    assert f"Boxes from the top: {boxes}" in _text(html)
+    assert f"Printed on the form: {boxes}" in _text(html)

@@ -23,7 +23,7 @@ from ..db.session import read_session
 from ..db.tables import CASE, CASE_KEY, SCAN, SCAN_PAGE
 from ..ocr import FormReader, OcrContext, PageResult
 from .context import Actor, AppContext
-from .forms import TEMPLATES_DIR
+from .forms import TEMPLATES_DIR, printed_offers
 from .scan_routing import deliver, open_exception
 
 OCR_CONTEXT = OcrContext(backend="auto")
@@ -50,7 +50,9 @@ def form_reader(ctx: AppContext) -> FormReader:
 
 
 def case_for(ctx: AppContext, case_number: str) -> tuple[str, list[str]] | None:
-    """(case id, eligible offers) of the case with this case number; open cases first."""
+    """(case id, the offers its form printed, box 1 first) of the case with this case
+    number, open cases first. The offers are its letter's (what the customer ticked
+    among), else the case's eligible offers (a form printed from the case data)."""
     with read_session(ctx.db) as session:
         rows = session.execute(
             select(CASE.c.id, CASE.c.status, CASE.c.data)
@@ -61,7 +63,8 @@ def case_for(ctx: AppContext, case_number: str) -> tuple[str, list[str]] | None:
     if not rows:
         return None
     row = next((r for r in rows if r.status in ("active", "incident")), rows[0])
-    offers = (row.data or {}).get("eligible_offers") or []
+    printed = printed_offers(ctx, str(row.id))
+    offers = printed if printed is not None else (row.data or {}).get("eligible_offers") or []
     return str(row.id), [str(o) for o in offers]
 
 

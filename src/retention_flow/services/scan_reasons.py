@@ -47,8 +47,10 @@ def _rules(*pairs: tuple[str, str | Callable[[re.Match[str]], str]]) -> list[Rul
     return out
 
 
-def field_label(name: str) -> str:
-    return FIELD_NAMES.get(name, name.replace("_", " ").capitalize())
+def field_label(name: Any) -> str:
+    """A form field as the clerk knows it ("Ticked offer", not ``offer``)."""
+    text = str(name)
+    return FIELD_NAMES.get(text, text.replace("_", " ").capitalize())
 
 
 def _boxes(match: re.Match[str]) -> str:
@@ -187,7 +189,8 @@ def field_reason(reason: str | None, status: str | None = "unsure") -> str:
 
 def field_note(field: Mapping[str, Any]) -> str:
     """A read field's reason in plain words (``field_reason`` of its reason and status)."""
-    return field_reason(field.get("reason"), field.get("status"))
+    reason = field.get("reason")  # a stored row may hold anything: shown as text
+    return field_reason(None if reason is None else str(reason), str(field.get("status")))
 
 
 def plain(reason: str) -> str:

@@ -29,7 +29,6 @@ def exception_page(ctx: AppContext, data: dict[str, Any], facts_of: Any) -> dict
     number = data.get("case_number_read")
     named = scan_pages.case_for(ctx, str(number)) if isinstance(number, str) else None
     named_data = cases.get_case(ctx, named[0])["data"] if named else {}
-    printed = response_forms.printed_offers(ctx, named[0]) if named else None
     read = {
         str(f.get("name")): f
         for f in data.get("fields_read") or []
@@ -44,7 +43,7 @@ def exception_page(ctx: AppContext, data: dict[str, Any], facts_of: Any) -> dict
         "case_number_read": number,
         "named_case": named_data.get("case_number") if named else None,
         "facts": facts_of(named_data) if named else [],
-        "ticked": ticked_offers(read.get("offer"), printed or named_data.get("eligible_offers")),
+        "ticked": ticked_offers(read.get("offer"), named[1] if named else None),
         "signed": (read.get("signature") or {}).get("value"),
         "signed_on": (read.get("signed_on") or {}).get("value"),
         "read_anything": bool(read),
