@@ -167,6 +167,7 @@ partners_created  # unused variable (src/retention_flow/services/demo.py:148)
 KPI_KEYS  # unused variable (src/retention_flow/services/kpi_definitions.py:128)
 
 # --- kept for the tests, the benchmarks and the tools that use them ----------------------
+plain_all  # tests/unit/test_scan_reasons.py (src/retention_flow/services/scan_reasons.py)
 # (services without a face yet that their tests exercise; OCR helpers for bench/ and for
 # writing a template's reference image)
 _.warm_up  # unused method (src/retention_flow/engine/script_pool.py:194)

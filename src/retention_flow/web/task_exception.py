@@ -12,11 +12,6 @@ from ..services import cases, queries, scan_pages, scan_reasons, scan_review
 from ..services import forms as response_forms
 from ..services.context import Actor, AppContext
 
-#: the exception case's own data: shown in the cards, never as "other case data"
-EXCEPTION_KEYS = frozenset(
-    {"scan_id", "page_no", "filename", "reasons", "case_number_read", "image_url", "fields_read"}
-)
-
 
 def exception_page(ctx: AppContext, data: dict[str, Any], facts_of: Any) -> dict[str, Any] | None:
     """For a scan exception's case (its data names the page): the page, why it is an

@@ -105,9 +105,7 @@ def _environment() -> Environment:
     # scanned pages: reasons and field names as a clerk reads them (services/scan_reasons)
     env.filters["scan_reason"] = scan_reasons.plain
     env.filters["field_label"] = scan_reasons.field_label
-    env.filters["field_note"] = lambda f: scan_reasons.field_reason(
-        f.get("reason"), f.get("status")
-    )
+    env.filters["field_note"] = scan_reasons.field_note
     env.filters["field_value"] = lambda f: _value(scan_reasons.field_value(f))
     env.filters["offer_title"] = lambda code: response_forms.offer_title(str(code))
     env.filters["form_title"] = response_forms.form_title
