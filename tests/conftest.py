@@ -77,9 +77,7 @@ def postgres_template() -> Iterator[str | None]:
 
 
 @pytest.fixture
-def db_url(
-    tmp_path: Path, sqlite_template: Path, postgres_template: str | None
-) -> Iterator[str]:
+def db_url(tmp_path: Path, sqlite_template: Path, postgres_template: str | None) -> Iterator[str]:
     if TEST_DB_URL and postgres_template:
         name = f"rf_t_{uuid.uuid4().hex[:12]}"
         admin = create_engine(TEST_DB_URL, isolation_level="AUTOCOMMIT")

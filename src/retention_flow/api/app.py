@@ -38,6 +38,7 @@ from .routes import (
     scans,
     signals,
     tasks,
+    whatif,
 )
 
 
@@ -90,7 +91,7 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
     routers = (auth, processes, cases, case_control, incidents, messages, signals, tasks, audit)
-    for module in (*routers, partners, kpis, qa, payouts, scans, migrations, insight):
+    for module in (*routers, partners, kpis, qa, payouts, scans, migrations, insight, whatif):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
