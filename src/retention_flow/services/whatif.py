@@ -21,6 +21,8 @@ from ..core.clock import utc_iso
 from ..core.errors import ValidationFailed
 from .context import AppContext
 from .whatif_model import Model, measure
+
+__all__ = ["measure", "suggest", "to_csv", "what_if"]
 from .whatif_sim import Task, hour_of, period_hours, simulate
 
 #: the largest flat staffing per role the suggestion tries

@@ -104,8 +104,8 @@ def _cases(session: Any, start: datetime, end: datetime, only: list[str] | None)
 def _items(session: Any, case_ids: list[str]) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = defaultdict(list)
     w = WORK_ITEM.c
-    columns = (w.case_id, w.process_id, w.element_id, w.role, w.state, w.due_at)
-    columns += (w.created_at, w.ended_at, w.ended_by, w.handling_seconds)
+    columns = [w.case_id, w.process_id, w.element_id, w.role, w.state, w.due_at]
+    columns += [w.created_at, w.ended_at, w.ended_by, w.handling_seconds]
     for chunk in range(0, len(case_ids), 500):
         query = select(*columns).where(w.case_id.in_(case_ids[chunk : chunk + 500]))
         for row in session.execute(query):

@@ -135,7 +135,7 @@ def simulate(
     model: Model, volume: float, staffing: dict[str, list[int]], seed: int
 ) -> tuple[list[Task], Counter[tuple[str, str]], float]:
     """Run the model; the tasks (with their times), outcomes and the time simulated."""
-    run = Run(model, volume, staffing, random.Random(seed))
+    run = Run(model, volume, staffing, random.Random(seed))  # noqa: S311 -- a seeded simulation
     for role in sorted(model.calendars):
         run.queues[role] = simpy.PriorityStore(run.env)
         for agent in range(max(staffing.get(role) or [0])):
