@@ -17,7 +17,7 @@ def _run(*args: str) -> str:
         for k, v in os.environ.items()
         if k not in ("RETENTION_FLOW_BENCH_PG_URL", "RETENTION_FLOW_TEST_DATABASE_URL")
     }
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
