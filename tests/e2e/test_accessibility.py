@@ -5,6 +5,7 @@ the focus through links, buttons and fields, never stuck on the page itself)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,12 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
     case = queries.list_cases(ctx, auditor, limit=1)[0][0]
     model = queries.process_models(ctx)[0]
     version = f"/processes/{model['process_id']}/{model['latest_version']}"
+    day = datetime.now(UTC).date().isoformat()
+    today = f"run=true&from={day}&to={day}&volume=5"
     return {
         "": ["/login"],
         "agent1": ["/queue", "/queue?role=telemarketing", f"/tasks/{task['id']}", "/account"],
-        "lead1": ["/team", "/team?role=telemarketing", "/kpis"],
+        "lead1": ["/team", "/team?role=telemarketing", "/kpis", "/whatif", f"/whatif?{today}"],
         "backoffice1": ["/scans", "/queue"],
         "owner1": ["/processes", version, f"/processes/{model['process_id']}/compare"],
         "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],

@@ -29,6 +29,7 @@ from . import (
     settlements,
     task,
     team,
+    whatif,
 )
 from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
@@ -51,6 +52,7 @@ PAGES = (
     dashboard,
     incentives,
     insight,
+    whatif,
 )
 
 
