@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_index("ix_audit_event_case_at", "audit_event", ["case_id", "at"])
     op.create_index("ix_audit_event_task", "audit_event", ["task_id"])
-    op.create_index("ix_case_process_version", "case", ["process_id", "process_version"])
+    op.create_index("ix_case_process_version", "case", ["process_id", "process_version", "id"])
 
 
 def downgrade() -> None:
