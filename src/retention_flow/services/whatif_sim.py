@@ -8,10 +8,11 @@ walks its process's routing: a human task joins its role's queue (earliest due f
 an agent of the role handles it for a handling time drawn from the measured ones, then
 the next task (or the end, with an outcome) is drawn from the measured branch counts.
 
-Agents of a role work while the role's business calendar is open, as many per local hour
-as the plan says (``staffing[role][hour]``); a task in hand is finished past the hour. The
-run goes on after the period (same plan every day) until every task is done or
-``DRAIN`` has passed. Everything random comes from one ``random.Random(seed)``, and SimPy
+Agents of a role work in the hours whose start the role's business calendar has open, as
+many per local hour as the plan says (``staffing[role][hour]``); a task in hand is
+finished past the shift. The run goes on after the period (same plan every day) until
+every case has ended, nobody on duty from now on could work what is left, or ``DRAIN``
+has passed. Everything random comes from one ``random.Random(seed)``, and SimPy
 orders simultaneous events by their scheduling order: the same seed gives the same answer.
 """
 
@@ -52,43 +53,72 @@ class Run:
     queues: dict[str, simpy.PriorityStore] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    capacity: dict[str, list[int]] = field(default_factory=dict)
     serial: int = 0
     open_cases: int = 0
+    busy: int = 0
 
     def draw(self, counts: Counter[Any]) -> Any:
         keys = list(counts)
         return self.rng.choices(keys, [counts[k] for k in keys])[0]
 
 
-def _working(run: Run, role: str, now: float, agent: int) -> tuple[bool, float]:
-    """Whether agent ``agent`` of ``role`` works at ``now``, and when the hour ends."""
-    moment = run.model.start + timedelta(seconds=now)
-    calendar = run.model.calendars[role]
-    local = moment.astimezone(calendar.zone)
-    hour_end = now + 3600 - (local.minute * 60 + local.second + local.microsecond / 1e6)
-    plan = run.staffing.get(role) or [0] * 24
-    if agent >= plan[local.hour] or not calendar.is_workday(local.date()):
-        return False, hour_end
-    return calendar.opens <= local.time() < calendar.closes, hour_end
+def _capacity(model: Model, plan: list[int], role: str, hours: int) -> list[int]:
+    """Agents of ``role`` on duty in each hour from the period's start: the plan's number
+    for the local hour, where the role's calendar is open at the hour's start."""
+    calendar = model.calendars[role]
+    out = []
+    for hour in range(hours):
+        local = (model.start + timedelta(hours=hour)).astimezone(calendar.zone)
+        open_ = (
+            calendar.is_workday(local.date()) and calendar.opens <= local.time() < calendar.closes
+        )
+        out.append(plan[local.hour] if open_ else 0)
+    return out
+
+
+def _until(capacity: list[int], hour: int, agent: int, on: bool) -> int:
+    """The first hour from ``hour`` at which agent ``agent`` is (``on``) or is not on duty."""
+    while hour < len(capacity) and (capacity[hour] > agent) != on:
+        hour += 1
+    return hour
 
 
 def _agent(run: Run, role: str, agent: int) -> Any:
-    env, queue = run.env, run.queues[role]
+    """One agent: off duty, sleep until the next shift; on duty, take the earliest-due
+    task (or wait for one until the shift ends) and handle it (past the shift's end)."""
+    env, queue, capacity = run.env, run.queues[role], run.capacity[role]
     while True:
-        working, hour_end = _working(run, role, env.now, agent)
-        if not working:
-            yield env.timeout(max(hour_end - env.now, 1.0))
+        hour = int(env.now // 3600)
+        if hour >= len(capacity):
+            return
+        if capacity[hour] <= agent:
+            yield env.timeout(max(_until(capacity, hour, agent, True) * 3600 - env.now, 1.0))
             continue
         get = queue.get()
-        got = yield get | env.timeout(max(hour_end - env.now, 1.0))
+        ends = _until(capacity, hour, agent, False) * 3600
+        got = yield get | env.timeout(max(ends - env.now, 1.0))
         if get not in got:
             get.cancel()
             continue
         _due, _serial, task, key, case = got[get].item
         task.started = env.now
+        run.busy += 1
         yield env.timeout(run.rng.choice(run.model.handling[key]))
+        run.busy -= 1
         task.ended = env.now
         _next(run, key[0], key[1], case)
+
+
+def _stuck(run: Run) -> bool:
+    """Nobody is busy and no queue holding tasks has anyone on duty from now on."""
+    if run.busy:
+        return False
+    hour = int(run.env.now // 3600)
+    return all(
+        not run.queues[role].items or max(cap[hour:], default=0) == 0
+        for role, cap in run.capacity.items()
+    )
 
 
 def _enqueue(run: Run, process: str, element: str | None, case: dict[str, Any]) -> None:
@@ -136,16 +166,18 @@ def simulate(
 ) -> tuple[list[Task], Counter[tuple[str, str]], float]:
     """Run the model; the tasks (with their times), outcomes and the time simulated."""
     run = Run(model, volume, staffing, random.Random(seed))  # noqa: S311 -- a seeded simulation
+    horizon = model.seconds + DRAIN.total_seconds()
+    hours = math.ceil(horizon / 3600)
     for role in sorted(model.calendars):
         run.queues[role] = simpy.PriorityStore(run.env)
-        for agent in range(max(staffing.get(role) or [0])):
+        run.capacity[role] = _capacity(model, staffing.get(role) or [0] * 24, role, hours)
+        for agent in range(max(run.capacity[role], default=0)):
             run.env.process(_agent(run, role, agent))
     run.env.process(_arrivals(run))
-    horizon = model.seconds + DRAIN.total_seconds()
     step = 3600.0
     while run.env.now < horizon:
         run.env.run(until=min(run.env.now + step, horizon))
-        if run.open_cases == 0 and run.env.now >= model.seconds:
+        if run.env.now >= model.seconds and (run.open_cases == 0 or _stuck(run)):
             break
     return run.tasks, run.outcomes, run.env.now
 
