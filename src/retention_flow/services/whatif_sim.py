@@ -23,6 +23,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import simpy
@@ -57,10 +58,15 @@ class Run:
     serial: int = 0
     open_cases: int = 0
     busy: int = 0
+    #: per branch counter (by id: the model's counters live as long as the run)
+    cumulative: dict[int, tuple[list[Any], list[int]]] = field(default_factory=dict)
 
     def draw(self, counts: Counter[Any]) -> Any:
-        keys = list(counts)
-        return self.rng.choices(keys, [counts[k] for k in keys])[0]
+        found = self.cumulative.get(id(counts))
+        if found is None:
+            keys = list(counts)
+            found = self.cumulative[id(counts)] = (keys, list(accumulate(counts[k] for k in keys)))
+        return self.rng.choices(found[0], cum_weights=found[1])[0]
 
 
 def _capacity(model: Model, plan: list[int], role: str, hours: int) -> list[int]:
