@@ -6,10 +6,11 @@ processes/retention through the service layer, on SQLite; its people complete ta
 straight from the queue, so no handling time is measured and the what-if uses its
 default of 300 s per task; and each queue is worked under one user name, so the
 recorded staffing is one agent per hour where anyone worked: the "scaled" plan multiplies
-it by the volume, and neither is the simulate_day's real capacity). Then ``what_if`` runs over that day at each ``--volumes``
-multiple, once with the recorded staffing and once with it scaled by the volume, and the
-best of ``--rounds`` wall times is printed with its ratio to the 1x run; the search for the
-smallest staffing (``suggest``) is timed once at the largest volume.
+it by the volume, and neither is the simulate_day's real capacity). Then ``what_if`` runs
+over that day at each ``--volumes`` multiple, once with the recorded staffing and once
+with it scaled by the volume, and the best of ``--rounds`` wall (and CPU) times is
+printed with its ratio to the 1x run; the search for the smallest staffing (``suggest``)
+is timed once at the largest volume.
 
     python bench/whatif.py [--cases 400] [--volumes 1,10,50] [--rounds 2] [--seed 7]
 """
