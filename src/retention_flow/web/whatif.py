@@ -84,24 +84,34 @@ def _run(ctx: AppContext, request: Request, form: dict[str, Any]) -> dict[str, A
     return {"answer": answer, "charts": _charts(answer), "legend": legend(answer["series"])}
 
 
-@router.get("/whatif", response_class=HTMLResponse)
-def whatif_page(
-    request: Request,
+def _form(
     ctx: PageCtx,
-    user: Planner,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     volume: Annotated[float, Query(ge=1, le=50)] = 1.0,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 1,
     target: Annotated[float, Query(ge=0, le=1)] = 0.8,
     suggest: Annotated[bool, Query()] = False,
-    run: Annotated[bool, Query()] = False,
-) -> Response:
-    """The form; with ``run``, the simulation's answer below it."""
+) -> dict[str, Any]:
+    """The form's fields (the page and its CSV read the same ones)."""
     begin, stop = _period(ctx, start, end)
     form: dict[str, Any] = {"from": begin.date().isoformat()}
     form["to"] = (stop - timedelta(days=1)).date().isoformat()
-    form |= {"volume": volume, "seed": seed, "target": target, "suggest": suggest}
+    return form | {"volume": volume, "seed": seed, "target": target, "suggest": suggest}
+
+
+Form = Annotated[dict[str, Any], Depends(_form)]
+
+
+@router.get("/whatif", response_class=HTMLResponse)
+def whatif_page(
+    request: Request,
+    ctx: PageCtx,
+    user: Planner,
+    form: Form,
+    run: Annotated[bool, Query()] = False,
+) -> Response:
+    """The form; with ``run``, the simulation's answer below it."""
     context: dict[str, Any] = {"form": form, "result": None}
     if run:
         context["result"] = _run(ctx, request, form)
@@ -112,26 +122,9 @@ def whatif_page(
 
 
 @router.get("/whatif.csv")
-def whatif_csv(
-    request: Request,
-    ctx: PageCtx,
-    _user: Planner,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    volume: Annotated[float, Query(ge=1, le=50)] = 1.0,
-    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 1,
-) -> Response:
+def whatif_csv(request: Request, ctx: PageCtx, _user: Planner, form: Form) -> Response:
     """The hourly series of every queue as CSV (the page's "Download CSV")."""
-    begin, stop = _period(ctx, start, end)
-    answer = whatif.what_if(
-        ctx,
-        begin,
-        stop,
-        volume=volume,
-        staffing=_staffing(request) or None,
-        seed=seed,
-        with_suggestion=False,
-    )
+    answer = _run(ctx, request, form | {"suggest": False})["answer"]
     return Response(
         whatif.to_csv(answer),
         media_type="text/csv; charset=utf-8",
