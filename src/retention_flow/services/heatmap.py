@@ -23,7 +23,11 @@ period ``[start, end)``:
   one of their sources counts on each.
 
 Every figure is one SQL aggregation over the audit events (no case is loaded into
-Python); ``bench/heatmap.py`` prints its time at growing case counts.
+Python); ``bench/heatmap.py`` prints its time at growing case counts. The joins go through
+``ix_case_process_version`` (a version's case ids), ``ix_audit_event_case_at`` (a case's
+events of the period) and ``ix_audit_event_task`` (a task's ready event), migration 0025:
+without them PostgreSQL ran a bitmap AND of the case and time indexes once per case, over
+the whole period's time range each time (quadratic: 592 s at 10,000 cases).
 """
 
 from __future__ import annotations
