@@ -32,4 +32,4 @@ def test_heatmap_bench_prints_times_and_ratios() -> None:
 
 def test_whatif_bench_prints_times_and_ratios() -> None:
     out = _run("bench/whatif.py", "--cases", "20", "--volumes", "1,3", "--rounds", "1")
-    assert "3x, scaled staffing:" in out and "the 1x time" in out and "suggestion at 3x" in out
+    assert "3x, scaled staffing:" in out and "the 1x wall time" in out and "suggestion at 3x" in out
