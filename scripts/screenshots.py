@@ -90,6 +90,7 @@ NAMES = {
     "/operations/batches/{batch_id}": "ops-bulk-retry-progress",
     "/operations/cases/{case_id}": "ops-case",
     "/operations/signals": "ops-signal",
+    "/whatif": "whatif",
 }
 #: the element each page's own script marks when it is drawn
 READY = {
@@ -438,6 +439,9 @@ def page_shots(app: Any, ids: dict[str, str]) -> Iterator[Shot]:
             user = "owner1"
         query = "?old=1&new=2" if found.path.endswith("/compare") else ""
         query = "?compare=1" if found.path == "/heatmap/{process_id}/{version}" else query
+        if found.path == "/whatif":  # the demo's cases of today at 10x, with a suggestion
+            day = datetime.now(UTC).date().isoformat()
+            query = f"?run=true&from={day}&to={day}&volume=10&suggest=true"
         yield Shot(name, user, found.path.format(**values) + query, READY.get(found.path))
 
 

@@ -89,6 +89,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/processes/{process_id}/versions/{version}/heatmap"): _rule(
         "process_owner auditor team_lead"
     ),
+    ("POST", "/api/whatif"): _rule("team_lead process_owner"),
     ("POST", "/api/cases"): _rule("agent back_office system"),
     ("GET", "/api/cases"): _rule("agent team_lead auditor partner partner2"),
     ("GET", "/api/cases/{case_id}"): _rule(

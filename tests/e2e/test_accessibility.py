@@ -5,6 +5,7 @@ the focus through links, buttons and fields, never stuck on the page itself)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
     )
     [partner_task] = [t for t in lead["open_tasks"] if t["role"] == "partner"]
     partner_user = f"partner_{partner_task['partner'][2:]}"
+    day = datetime.now(UTC).date().isoformat()
+    today = f"run=true&from={day}&to={day}&volume=5"
     return {
         "": ["/login"],
         "agent1": [
@@ -90,6 +93,8 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
             "/qa",
             "/heatmap",
             "/skills",
+            "/whatif",
+            f"/whatif?{today}",
         ],
         "backoffice1": ["/scans", "/queue", *_scanned_pages(ctx)],
         "owner1": [

@@ -143,6 +143,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/heatmap"): STEWARDS,
     ("GET", "/heatmap/{process_id}/{version}"): STEWARDS,
     ("GET", "/heatmap/{process_id}/{version}/diagram"): STEWARDS,
+    ("GET", "/whatif"): _rule("team_lead process_owner"),
+    ("GET", "/whatif.csv"): _rule("team_lead process_owner"),
 }
 
 

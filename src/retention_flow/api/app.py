@@ -39,6 +39,7 @@ from .routes import (
     scans,
     signals,
     tasks,
+    whatif,
 )
 
 
@@ -91,7 +92,8 @@ def create_app(ctx: AppContext | None = None, *, worker: bool | None = None) -> 
     app.state.metrics = metrics = Metrics(lambda: getattr(app.state, "ctx", None))
     errors.install(app)
     routers = (auth, processes, cases, case_control, incidents, messages, signals, tasks, audit)
-    for module in (*routers, partners, kpis, qa, payouts, scans, migrations, insight, routing):
+    extra = (partners, kpis, qa, payouts, scans, migrations, insight, routing, whatif)
+    for module in (*routers, *extra):
         app.include_router(module.router, responses=_PROBLEMS)
     settings = ctx.settings if ctx is not None else get_settings()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

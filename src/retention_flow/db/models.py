@@ -58,6 +58,8 @@ class Case(SQLModel, table=True):
         Index("ix_case_status_process", "status", "process_id"),
         Index("ix_case_created", "created_at"),
         Index("ix_case_ended", "ended_at"),
+        # the heatmap: a version's case ids from the index alone (no read of the state)
+        Index("ix_case_process_version", "process_id", "process_version", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -227,7 +229,12 @@ class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained. One chain per stream: a case id, or ``system``."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("stream", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        # the heatmap (services/heatmap.py): a case's events of a period, a task's events
+        Index("ix_audit_event_case_at", "case_id", "at"),
+        Index("ix_audit_event_task", "task_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     stream: str = Field(max_length=36)

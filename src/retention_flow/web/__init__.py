@@ -31,6 +31,7 @@ from . import (
     skills,
     task,
     team,
+    whatif,
 )
 from .headers import SecurityHeadersMiddleware
 from .templating import STATIC_DIR
@@ -55,6 +56,7 @@ PAGES = (
     incentives,
     insight,
     self_service,
+    whatif,
 )
 
 

@@ -57,6 +57,7 @@ NAV: list[NavItem] = [
     NavItem("Payouts", "/payouts", frozenset({"team_lead", "back_office", "admin"}), "u"),
     NavItem("My results", "/me", AGENT_ROLES, "y"),
     NavItem("Heatmap", "/heatmap", frozenset({"team_lead", "auditor", "process_owner"}), "h"),
+    NavItem("What-if", "/whatif", frozenset({"team_lead", "process_owner"}), "w"),
 ]
 
 
