@@ -105,7 +105,7 @@ def test_unknown_case_and_blank_page_are_exceptions(
 ) -> None:
     unknown = form_reader.read_page(make_filled(), lambda number: None)
     assert unknown.status == "exception"
-    assert unknown.reasons == [f"case_number: no case {CASE}"]
+    assert unknown.reasons == [f"case number: no case {CASE} exists"]
     blank = form_reader.read_page(Image.new("L", (2481, 3508), 255))
     assert blank.status == "exception" and "blank" in blank.reasons[0]
 
