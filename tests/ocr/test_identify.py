@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -141,8 +142,10 @@ def test_matches_on_one_strip_of_the_page_are_no_alignment(template: FormTemplat
     page = _page(template)
     strip = Image.new("L", page.size, 255)
     strip.paste(page.crop((0, 0, page.width, round(40 * K))), (0, 0))  # marks + title only
-    with pytest.raises(RegistrationFailed, match=r"matches cover only .* of the page"):
+    with pytest.raises(RegistrationFailed, match=r"missing: bottom left, bottom right") as info:
         Identifier([template], 300, features=True).identify(_gray(strip))
+    assert info.value.cause == "cut_off"
+    assert re.search(r"matches cover only .* of the page", info.value.detail)
 
 
 @pytest.mark.parametrize(("offset_mm", "misplaced"), [(0.0, []), (0.8, []), (3.0, sorted(ALL))])
