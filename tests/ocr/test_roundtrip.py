@@ -82,9 +82,9 @@ def test_png_file_and_bad_files(
 @pytest.mark.parametrize(
     ("fill", "status", "reason"),
     [
-        ({"ticks": (0, 2)}, "verification", "offer: 2 offers ticked"),
+        ({"ticks": (0, 2)}, "verification", "offer: 2 offers ticked (only one may be)"),
         ({"ticks": ()}, "verification", "offer: no offer ticked"),
-        ({"date_text": "3l.I1.2O26"}, "verification", "signed_on"),
+        ({"date_text": "3l.I1.2O26"}, "verification", "signed on: not readable as a date"),
     ],
 )
 def test_unclear_forms_go_to_verification(
