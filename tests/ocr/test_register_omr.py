@@ -48,12 +48,12 @@ def test_lower_resolution_registers(template: FormTemplate, blank_form: Image.Im
     [
         (lambda f: Image.new("L", f.size, 255), "blank"),
         (lambda f: Image.new("L", f.size, 0), "blank"),
-        (lambda f: f.crop((0, 0, f.width, f.height // 2)).resize(f.size), "marks|stretched"),
+        (lambda f: f.crop((0, 0, f.width, f.height // 2)).resize(f.size), "corner marks|stretched"),
         (lambda f: f.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "orientation mark"),
         (lambda f: f.rotate(90, expand=True), "sideways"),
-        (lambda f: f.rotate(15, fillcolor=255), "marks found"),
-        (lambda f: f.resize((f.width, int(f.height * 1.06))), "stretched|marks do not fit"),
-        (lambda f: Image.new("L", (300, 300), 255), "resolution: the image"),
+        (lambda f: f.rotate(15, fillcolor=255), "corner marks are not all there"),
+        (lambda f: f.resize((f.width, int(f.height * 1.06))), "stretched|do not line up"),
+        (lambda f: Image.new("L", (300, 300), 255), r"^resolution too low: about \d+ dpi"),
     ],
 )
 def test_bad_pages_are_refused_not_read(

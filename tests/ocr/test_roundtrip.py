@@ -82,9 +82,9 @@ def test_png_file_and_bad_files(
 @pytest.mark.parametrize(
     ("fill", "status", "reason"),
     [
-        ({"ticks": (0, 2)}, "verification", "offer: 2 offers ticked"),
+        ({"ticks": (0, 2)}, "verification", "offer: 2 offers ticked (only one may be)"),
         ({"ticks": ()}, "verification", "offer: no offer ticked"),
-        ({"date_text": "3l.I1.2O26"}, "verification", "signed_on"),
+        ({"date_text": "3l.I1.2O26"}, "verification", "signed on: not readable as a date"),
     ],
 )
 def test_unclear_forms_go_to_verification(
@@ -105,7 +105,7 @@ def test_unknown_case_and_blank_page_are_exceptions(
 ) -> None:
     unknown = form_reader.read_page(make_filled(), lambda number: None)
     assert unknown.status == "exception"
-    assert unknown.reasons == [f"case_number: no case {CASE}"]
+    assert unknown.reasons == [f"case number: no case {CASE} exists"]
     blank = form_reader.read_page(Image.new("L", (2481, 3508), 255))
     assert blank.status == "exception" and "blank" in blank.reasons[0]
 

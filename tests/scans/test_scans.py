@@ -60,7 +60,8 @@ def test_form_for_a_case_not_waiting_is_an_exception(
     scan = scans.ingest(ctx, BACK, "late.png", data)
     [page] = scan["pages"]
     assert page["status"] == "exception"
-    assert any(r.startswith("not correlated") for r in page["reasons"]), page["reasons"]
+    took = [r for r in page["reasons"] if r.startswith("the case did not take the form")]
+    assert took, page["reasons"]
 
 
 @pytest.mark.parametrize(

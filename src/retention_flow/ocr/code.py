@@ -1,6 +1,7 @@
-"""The 2D code printed on every form: a QR code (printed with ``segno``, read with OpenCV's
-``QRCodeDetector``) carrying the case number, the template id and the page number with a
-check, ``RF1|<case number>|<template id>|<page>|<CRC-32, 8 hex digits>``.
+"""The 2D code printed on every form: a QR code (printed with ``segno``, read with
+``zxing-cpp``, OpenCV's ``QRCodeDetector`` when zxing finds nothing) carrying the case
+number, the template id and the page number with a check,
+``RF1|<case number>|<template id>|<page>|<CRC-32, 8 hex digits>``.
 
 The printed case-number line is a second, independent channel; see ocr/identity.py.
 """
@@ -54,12 +55,33 @@ def parse(text: str, template_id: str) -> CodeRead:
     return CodeRead(case_number, code_template, int(page_text))
 
 
-def _decode(image: np.ndarray) -> str:
+def _zxing(image: np.ndarray) -> str:
+    """zxing-cpp (a few ms a code); "" when it is not installed or finds no code."""
+    try:
+        import zxingcpp
+    except ImportError:
+        return ""
+    try:
+        found = zxingcpp.read_barcode(
+            np.ascontiguousarray(image),
+            formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+        )
+    except Exception:  # a decoder failure is "no code", never an error
+        return ""
+    return found.text if found is not None and found.valid else ""
+
+
+def _opencv(image: np.ndarray) -> str:
     try:
         text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
     except cv2.error:
         return ""
     return text or ""
+
+
+def _decode(image: np.ndarray) -> str:
+    """The code's text by zxing-cpp, else OpenCV's detector (slower; another decoder)."""
+    return _zxing(image) or _opencv(image)
 
 
 def read_code(registered: Registered, box: Box, template_id: str, dpi: float) -> CodeRead:

@@ -1,9 +1,10 @@
-"""A degradation generator built to break the reader: 15 kinds of real-world damage, each at
+"""A degradation generator built to break the reader: 22 kinds of real-world damage, each at
 three severities (1 mild, 2 moderate, 3 severe), deterministic for a seed. Used by
 ``bench/ocr_accuracy.py`` and the tests; pure (numpy, OpenCV, Pillow).
 
 Scanner class: skew, dpi, jpeg, streaks, fax, halftone, faded, show_through, crease, stain,
-stamp, staple. Camera class: perspective, shadow, phone.
+stamp, staple, and (ocr/damage_more.py, kinds the reader was not designed for) speckle,
+cutoff, rotated, combined. Camera class: perspective, shadow, phone, glare, curl, blur.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from retention_flow.ocr.damage_more import CAMERA_MORE, SCANNER_MORE
 from retention_flow.ocr.register import MM_PER_INCH
 
 SCANNER_KINDS = (
@@ -30,8 +32,9 @@ SCANNER_KINDS = (
     "stain",
     "stamp",
     "staple",
+    *SCANNER_MORE,
 )
-CAMERA_KINDS = ("perspective", "shadow", "phone")
+CAMERA_KINDS = ("perspective", "shadow", "phone", *CAMERA_MORE)
 KINDS = SCANNER_KINDS + CAMERA_KINDS
 SEVERITIES = (1, 2, 3)
 
@@ -88,7 +91,8 @@ def _shadow(a: np.ndarray, depth: float, rng: random.Random) -> np.ndarray:
 
 def _noise(a: np.ndarray, sigma: float, rng: random.Random) -> np.ndarray:
     gen = np.random.default_rng(rng.randrange(2**32))
-    return np.clip(a + gen.normal(0, sigma, a.shape), 0, 255).astype(np.uint8)
+    noise = gen.standard_normal(a.shape, dtype=np.float32) * sigma
+    return np.clip(a + noise, 0, 255).astype(np.uint8)
 
 
 def _resize(a: np.ndarray, fx: float, fy: float) -> np.ndarray:
@@ -138,7 +142,10 @@ def damage(
     k = dpi / MM_PER_INCH
     h, w = a.shape
     out_dpi = dpi
-    if kind == "skew":
+    more = SCANNER_MORE.get(kind) or CAMERA_MORE.get(kind)
+    if more is not None:
+        a, out_dpi = more(a, s, rng, dpi)
+    elif kind == "skew":
         a = _rotate(a, rng.choice((-1, 1)) * (1.5, 4.0, 7.5)[s - 1] * rng.uniform(0.7, 1.0))
     elif kind == "dpi":
         target = (rng.choice((400, 600)), 200, 150)[s - 1]

@@ -81,10 +81,21 @@ def reference_features(template: FormTemplate) -> ReferenceFeatures:
     image = np.asarray(render_image(template, None, dpi=round(FEATURE_DPI)))
     keypoints, descriptors = describe(image)
     if descriptors is None or len(keypoints) < MIN_INLIERS:
-        raise RegistrationFailed(f"the reference of {template.id} has too few features")
+        raise RegistrationFailed(
+            f"the form {template.id} cannot be recognised by its print", cause="unaligned"
+        )
     k = FEATURE_DPI / MM_PER_INCH
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32) / k
     return ReferenceFeatures(points, descriptors)
+
+
+def _no_match(detail: str) -> RegistrationFailed:
+    """Feature matching failed: the page does not show this form's print where it should."""
+    return RegistrationFailed(
+        "the page could not be matched with the form (not one of our forms, or too damaged)",
+        cause="unaligned",
+        detail=f"feature matching: {detail}",
+    )
 
 
 def register_by_features(
@@ -95,13 +106,11 @@ def register_by_features(
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     keypoints, descriptors = describe(small)
     if descriptors is None or len(keypoints) < MIN_INLIERS:
-        raise RegistrationFailed("feature matching: too few features on the page")
+        raise _no_match("too few features on the page")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(reference.descriptors, descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
     if len(good) < MIN_INLIERS:
-        raise RegistrationFailed(
-            f"feature matching: {len(good)} features match the form (at least {MIN_INLIERS})"
-        )
+        raise _no_match(f"{len(good)} features match the form (at least {MIN_INLIERS})")
     src = np.array([reference.points_mm[m.queryIdx] for m in good], dtype=np.float32)
     dst = np.array([keypoints[m.trainIdx].pt for m in good], dtype=np.float32) / factor
     px_per_mm = page_size_dpi(gray, template) / MM_PER_INCH
@@ -109,18 +118,18 @@ def register_by_features(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_MM * px_per_mm, maxIters=4000
     )
     if matrix is None:
-        raise RegistrationFailed("feature matching: no consistent alignment")
+        raise _no_match("no consistent alignment")
     inliers = mask.ravel().astype(bool)
     count, share = int(inliers.sum()), float(inliers.mean())
     if count < MIN_INLIERS or share < MIN_INLIER_SHARE:
-        raise RegistrationFailed(
-            f"feature matching: {count} consistent matches ({share:.0%} of {len(good)}); "
+        raise _no_match(
+            f"{count} consistent matches ({share:.0%} of {len(good)}); "
             f"at least {MIN_INLIERS} and {MIN_INLIER_SHARE:.0%} are needed"
         )
     span = np.ptp(src[inliers], axis=0) / [template.page.width_mm, template.page.height_mm]
     if span.min() < MIN_SPREAD:
-        raise RegistrationFailed(
-            f"feature matching: the consistent matches cover only {span[0]:.0%} x {span[1]:.0%}"
+        raise _no_match(
+            f"the consistent matches cover only {span[0]:.0%} x {span[1]:.0%}"
             f" of the page (at least {MIN_SPREAD:.0%} each way)"
         )
     matrix = matrix.astype(np.float64)
@@ -144,10 +153,7 @@ def register_by_features(
     )
     misplaced = misplaced_marks(registered, template)
     if misplaced:
-        raise RegistrationFailed(
-            f"feature matching: the marks {', '.join(misplaced)} are not where the alignment "
-            "puts them"
-        )
+        raise _no_match(f"the marks {', '.join(misplaced)} are not where the alignment puts them")
     return registered
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from retention_flow.ocr.features import ReferenceFeatures, reference_features, register_by_features
 from retention_flow.ocr.fields import PAD_MM, snap
-from retention_flow.ocr.register import Registered, RegistrationFailed, register
+from retention_flow.ocr.register import CAUSES, Registered, RegistrationFailed, register
 from retention_flow.ocr.template import Box, CheckboxGroup, FormTemplate
 
 
@@ -69,17 +69,24 @@ class Identifier:
         if isinstance(outcome, Registered):
             return outcome
         if not (outcome.retry and self.features):
-            raise RegistrationFailed(outcome.reason, retry=outcome.retry)
+            raise outcome
         try:
             return register_by_features(gray, template, self._reference(template))
         except RegistrationFailed as exc:
-            raise RegistrationFailed(f"{outcome.reason}; {exc.reason}") from exc
+            # the marks name the paper's problem; the features add only when they aligned
+            # the page and a gate refused it (skewed, resolution, stretched)
+            told = exc if exc.cause != "unaligned" else outcome
+            raise RegistrationFailed(
+                told.reason,
+                cause=told.cause,
+                detail=f"{outcome.detail}; {exc.detail}",
+            ) from exc
 
     def identify(self, gray: np.ndarray) -> tuple[FormTemplate, Registered]:
         """The best fitting template and the page aligned with it, or RegistrationFailed
         with every template's reason."""
         fits: list[tuple[float, int, FormTemplate, Registered]] = []
-        failures: list[tuple[str, str]] = []
+        failures: list[RegistrationFailed] = []
         # templates with the same page and marks: their marks align a page the same way
         marks: dict[str, Registered | RegistrationFailed] = {}
         for order, template in enumerate(self.templates):
@@ -89,7 +96,7 @@ class Identifier:
             try:
                 registered = self.align(gray, template, marks[key])
             except RegistrationFailed as exc:
-                failures.append((template.id, exc.reason))
+                failures.append(exc)
                 if not exc.retry:  # blank, sideways, not a page: so for every template
                     break
                 continue
@@ -103,17 +110,22 @@ class Identifier:
                 fits.append((found / checked, -order, template, registered))
             else:
                 failures.append(
-                    (
-                        template.id,
-                        f"bad alignment: {found} of {checked} printed boxes found where the "
-                        "template puts them (wrong form?)",
+                    RegistrationFailed(
+                        "the printed boxes are not where our forms have them: another form, "
+                        "or an old version of this one",
+                        cause="other_form",
+                        detail=f"{template.id}: {found} of {checked} printed boxes found where "
+                        "the template puts them",
                     )
                 )
         if fits:
             _, _, template, registered = max(fits, key=lambda fit: fit[:2])
             return template, registered
-        reasons = {reason for _, reason in failures}
-        if len(reasons) == 1:
-            raise RegistrationFailed(reasons.pop())
-        listed = " | ".join(f"{tid}: {reason}" for tid, reason in failures)
-        raise RegistrationFailed(f"no template fits: {listed}")
+        # one reason, the most telling cause of all templates' (they mostly agree)
+        first = min(failures, key=lambda f: CAUSES.index(f.cause))
+        raise RegistrationFailed(
+            first.reason,
+            retry=first.retry,
+            cause=first.cause,
+            detail=" | ".join(f.detail for f in failures),
+        )

@@ -76,6 +76,29 @@ def decide(
     return state, None
 
 
+#: ink within this distance of the box's inner edge "reaches the edge"
+EDGE_BAND_MM = 0.6
+#: ink blobs smaller than this square are specks, not strokes
+SPECK_MM = 0.4
+
+
+def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
+    """Whether a stroke (not a speck) inside the box reaches its printed edge: a stamp laid
+    over the box, or a signature over the line — ink the box does not hold by itself."""
+    if inner.size == 0:
+        return False
+    k = dpi / 25.4
+    band = max(2, round(EDGE_BAND_MM * k))
+    ink = (cv2.medianBlur(np.ascontiguousarray(inner), 3) <= threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    h, w = ink.shape
+    least = (SPECK_MM * k) ** 2
+    for x, y, bw, bh, area in stats[1:count]:
+        if area >= least and (x < band or y < band or x + bw > w - band or y + bh > h - band):
+            return True
+    return False
+
+
 def _core(inner: np.ndarray, inset: float) -> np.ndarray:
     h, w = inner.shape[:2]
     dy, dx = round(h * inset), round(w * inset)
@@ -120,7 +143,10 @@ def read_box(
     marked_min: float,
     dpi: float,
     saturated: float = SATURATED_BOX,
+    edge_check: bool = False,
 ) -> BoxRead:
+    """One box's ink. ``edge_check`` (signatures): a mark that reaches the box's edge is
+    not taken as present — a stamp over the box reads as much ink as a signature."""
     crop = registered.crop(box, PAD_MM, dpi)
     norm = normalise(crop, dpi, registered.paper)
     snapped = snap(norm.image, box, PAD_MM, dpi, norm.threshold)
@@ -134,4 +160,6 @@ def read_box(
         saturated=saturated,
         too_dark=norm.too_dark,
     )
+    if edge_check and state == "marked" and crosses_edge(snapped.inner, norm.threshold, dpi):
+        state, reason = "unsure", "a mark runs across the box's edge (a stamp?)"
     return BoxRead(density, state, snapped.edges_found >= 3, reason, raw_density)

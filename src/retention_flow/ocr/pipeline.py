@@ -7,6 +7,7 @@ that case's form, or None when there is no such case).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from retention_flow.ocr.identity import combine
 from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
-from retention_flow.ocr.reading import read_text_field
+from retention_flow.ocr.reading import confirmed_by_code, read_text_field
 from retention_flow.ocr.register import Registered, RegistrationFailed, square_pixels
 from retention_flow.ocr.template import (
     CASE_TARGET,
@@ -39,6 +40,8 @@ from retention_flow.ocr.validate import (
     validate_checkboxes,
     validate_signature,
 )
+
+log = logging.getLogger(__name__)
 
 #: case number → offer codes printed in the tick-box slots, in order; None: no such case
 CaseLookup = Callable[[str], Sequence[str] | None]
@@ -86,7 +89,8 @@ class PageResult(BaseModel):
 def _gray(image: Image.Image | np.ndarray) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return image if image.ndim == 2 else np.asarray(Image.fromarray(image).convert("L"))
-    return np.asarray(image.convert("L"))
+    # a grey page is used as it is: converting would copy 8 MB for nothing
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
 class FormReader:
@@ -127,9 +131,11 @@ class FormReader:
             gray = square_pixels(_gray(image), self.templates[0])
             template, registered = self.identifier.identify(gray)
         except RegistrationFailed as exc:
+            log.info("page %d refused: %s (%s)", index, exc.reason, exc.detail)
             return PageResult(page=index, status="exception", reasons=[exc.reason])
-        except Exception as exc:
-            reason = f"the page could not be aligned ({type(exc).__name__}: {exc})"
+        except Exception:
+            log.exception("page %d: aligning failed", index)
+            reason = "the page could not be aligned with any of our forms (an internal error)"
             return PageResult(page=index, status="exception", reasons=[reason])
         return self._read_registered(registered, template, lookup, index)
 
@@ -138,10 +144,14 @@ class FormReader:
     ) -> FieldResult:
         """A text field; the case number from both channels (the code, the printed line)."""
         dpi = self.context.work_dpi
-        result = read_text_field(registered, field, self.reader, dpi)
-        result.box = registered.image_box(field.box)
         if field.target == CASE_TARGET and template.code is not None:
-            result = combine(result, read_code(registered, template.code, template.id, dpi))
+            code = read_code(registered, template.code, template.id, dpi)
+            result = confirmed_by_code(registered, field, code, dpi) or combine(
+                read_text_field(registered, field, self.reader, dpi), code
+            )
+        else:
+            result = read_text_field(registered, field, self.reader, dpi)
+        result.box = registered.image_box(field.box)
         return result
 
     def _read_registered(
@@ -208,6 +218,7 @@ class FormReader:
                     marked_min=field.present_min,
                     dpi=dpi,
                     saturated=SATURATED_SIGNATURE,
+                    edge_check=True,
                 )
                 result = validate_signature(field, mark)
                 result.box = registered.image_box(field.box)

@@ -84,8 +84,13 @@ class TesserocrReader:
     def read_line(self, image: np.ndarray, whitelist: str) -> LineRead:
         t = self._tesserocr
         api = self._api()
-        api.SetVariable("tessedit_char_whitelist", whitelist)
-        api.SetImage(Image.fromarray(image))
+        if whitelist != getattr(self._local, "whitelist", None):
+            api.SetVariable("tessedit_char_whitelist", whitelist)
+            self._local.whitelist = whitelist
+        # the raw grey pixels, no image file in between (SetImage would encode a PNG)
+        pixels = np.ascontiguousarray(image, dtype=np.uint8)
+        height, width = pixels.shape[:2]
+        api.SetImageBytes(pixels.tobytes(), width, height, 1, width)
         api.Recognize()
         level = t.RIL.SYMBOL
         chars: list[str] = []

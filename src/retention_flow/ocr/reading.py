@@ -1,5 +1,6 @@
-"""Reading one text field: Tesseract, a second pass when the validator refuses, and for lines
-our printer wrote (``printed``) a vote with the glyph matcher.
+"""Reading one text field: Tesseract, a second pass when the validator refuses, and a second
+opinion: for lines our printer wrote (``printed``) the glyph matcher, for lines the
+customer wrote Tesseract on the grey line (the first reading is of the thresholded line).
 
 * both readings pass the validator and agree: that reading;
 * only one passes: ``unsure`` (no second reading backs it);
@@ -14,6 +15,7 @@ that field ``unsure`` with the reason.
 
 from __future__ import annotations
 
+from retention_flow.ocr.code import CodeRead
 from retention_flow.ocr.fields import VARIANTS, read_field
 from retention_flow.ocr.glyphs import GlyphReader
 from retention_flow.ocr.readers import LineReader
@@ -74,6 +76,11 @@ def _read_text_field(
     if field.printed and not read.empty:
         glyphs = GlyphReader(field.font_size_pt, dpi)
         result = _vote(result, validate_ocr(field, read_field(registered, field, glyphs, dpi)))
+    elif result.status == "ok":
+        # a line the customer wrote: Tesseract again on the grey (not thresholded) line, a
+        # second opinion from other pixels (faint ink thresholded loses strokes: 09 -> 05)
+        grey = validate_ocr(field, read_field(registered, field, reader, dpi, "grey"))
+        result = _vote(result, grey)
     # a check character / date that fails may be a misread: read again, prepared differently
     for variant in VARIANTS[1:] if result.status == "invalid" and not read.empty else ():
         again = validate_ocr(field, read_field(registered, field, reader, dpi, variant))
@@ -85,4 +92,24 @@ def _read_text_field(
                 }
             )
             break
+    return result
+
+
+def confirmed_by_code(
+    registered: Registered, field: OcrField, code: CodeRead, dpi: float
+) -> FieldResult | None:
+    """The printed case-number line read by the glyph matcher alone, when the 2D code
+    decoded and the glyphs read the same number with a passing check: two independent
+    channels agree, so Tesseract is not asked (the costliest step of a clean page).
+    None when they do not agree (then the line is read in full and the channels combined,
+    see ocr/identity.py)."""
+    if code.case_number is None or not field.printed:
+        return None
+    try:
+        glyphs = GlyphReader(field.font_size_pt, dpi)
+        result = validate_ocr(field, read_field(registered, field, glyphs, dpi))
+    except Exception:  # the full reading decides then
+        return None
+    if result.status != "ok" or result.value != code.case_number:
+        return None
     return result

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from retention_flow.ocr.levels import otsu as otsu
+from retention_flow.ocr.levels import page_levels
+from retention_flow.ocr.refusal import CAUSES as CAUSES
+from retention_flow.ocr.refusal import RegistrationFailed as RegistrationFailed
 from retention_flow.ocr.template import Box, FormTemplate, Mark
 
 MM_PER_INCH = 25.4
@@ -24,16 +28,6 @@ MAX_SHEAR_DEG = 2.0
 DPI_TOLERANCE = 0.1
 #: the steepest camera angle a photographed page may be seen at
 MAX_TILT_DEG = 20.0
-
-
-class RegistrationFailed(Exception):
-    """The page cannot be aligned with the template; ``reason`` says why. ``retry``: another
-    method (feature matching) may still align it — not so for a blank or sideways page."""
-
-    def __init__(self, reason: str, *, retry: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry = retry
 
 
 @dataclass(frozen=True)
@@ -109,26 +103,6 @@ class _Found:
     ring: bool
 
 
-def otsu(gray: np.ndarray) -> tuple[int, float]:
-    """Otsu's threshold and the spread between the two classes' mean grey levels."""
-    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
-    hist = hist.astype(np.float64)
-    total = hist.sum()
-    levels = np.arange(256, dtype=np.float64)
-    weight = np.cumsum(hist)
-    mass = np.cumsum(hist * levels)
-    w0 = weight[:-1]
-    w1 = total - w0
-    valid = (w0 > 0) & (w1 > 0)
-    mean0 = np.where(valid, mass[:-1] / np.maximum(w0, 1), 0)
-    mean1 = np.where(valid, (mass[-1] - mass[:-1]) / np.maximum(w1, 1), 0)
-    between = np.where(valid, w0 * w1 * (mean0 - mean1) ** 2, -1)
-    t = int(np.argmax(between))
-    if between[t] <= 0:
-        return 127, 0.0
-    return t, float(mean1[t] - mean0[t])
-
-
 def _candidates(binary: np.ndarray, side_px: float) -> list[_Found]:
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
     found = []
@@ -165,28 +139,35 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     height, width = gray.shape[:2]
     if width > height * 1.15 and page.height_mm > page.width_mm * 1.15:
         raise RegistrationFailed(
-            "the page is sideways (landscape scan of a portrait form)", retry=False
+            "the page is sideways (a landscape scan of a portrait form): scan it upright",
+            retry=False,
+            cause="sideways",
         )
     dpi_guess = page_size_dpi(gray, template)
     if not reg.min_dpi * 0.8 <= dpi_guess <= reg.max_dpi * 1.2:
+        low = dpi_guess < reg.min_dpi
         raise RegistrationFailed(
-            f"resolution: the image ({width}x{height} px) would be a full page at "
-            f"{dpi_guess:.0f} dpi; this form is read between {reg.min_dpi:.0f} and "
-            f"{reg.max_dpi:.0f} dpi (or the page is cut off)",
+            f"resolution too {'low' if low else 'high'}: about {dpi_guess:.0f} dpi for a whole "
+            f"page, this form is read at {reg.min_dpi:.0f} to {reg.max_dpi:.0f} dpi"
+            + (" (or only part of the page was scanned)" if low else ""),
             retry=False,
+            cause="resolution",
+            detail=f"image {width}x{height} px, a full page at {dpi_guess:.0f} dpi",
         )
-    factor = DETECT_DPI / dpi_guess
+    # a whole-number reduction (300 dpi: 4) is several times cheaper than any other
+    factor = 1 / max(1, round(dpi_guess / DETECT_DPI))
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    detect_dpi = dpi_guess * factor
     threshold, contrast = otsu(small)
     if contrast < MIN_CONTRAST:
-        raise RegistrationFailed("the page is blank (no print found)", retry=False)
+        raise RegistrationFailed("the page is blank (no print found)", retry=False, cause="blank")
     binary = (small <= threshold).astype(np.uint8)
     ring_mark = next(m for m in reg.marks if m.shape == "ring")
-    side = ring_mark.size_mm * DETECT_DPI / MM_PER_INCH
+    side = ring_mark.size_mm * detect_dpi / MM_PER_INCH
     candidates = _candidates(binary, side)
 
     sh, sw = small.shape[:2]
-    k = DETECT_DPI / MM_PER_INCH
+    k = detect_dpi / MM_PER_INCH
     window = 30 * k
 
     def nearest(mark: Mark, flipped: bool) -> _Found | None:
@@ -203,13 +184,7 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
             best = (flipped, pairs)
             break
     if best is None:
-        upright = [m.name for m in reg.marks if nearest(m, False) is not None]
-        if len(upright) < 4:
-            raise RegistrationFailed(
-                f"registration marks found: {len(upright)} of 4 ({', '.join(upright) or 'none'}); "
-                "not this form, or the page is cut off"
-            )
-        raise RegistrationFailed("the orientation mark is missing: page mirrored or sideways?")
+        raise _marks_missing(reg.marks, [m.name for m in reg.marks if nearest(m, False)])
     flipped, pairs = best
     if flipped:
         gray = cv2.rotate(gray, cv2.ROTATE_180)
@@ -228,6 +203,22 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
         return aligned(gray, template, matrix, residual_px, upside_down=flipped, method="marks")
     # the marks do not fit an affine map: a page seen in perspective (photo, off-square)
     return in_perspective(gray, template, src, points, flipped)
+
+
+def _marks_missing(marks: list[Mark], upright: list[str]) -> RegistrationFailed:
+    """Why the four marks were not found (``upright``: those found the right way up)."""
+    if len(upright) < 4:
+        missing = [m.name.replace("_", " ") for m in marks if m.name not in upright]
+        return RegistrationFailed(
+            f"the corner marks are not all there (missing: {', '.join(missing)}): the page "
+            "is cut off or covered there, or it is not one of our forms",
+            cause="cut_off",
+            detail=f"registration marks found: {len(upright)} of 4 ({', '.join(upright)})",
+        )
+    return RegistrationFailed(
+        "the orientation mark (the ring at the top left) is missing: page mirrored?",
+        cause="orientation",
+    )
 
 
 def _mean_scale(matrix: np.ndarray) -> float:
@@ -256,7 +247,8 @@ def in_perspective(
     if tilt > MAX_TILT_DEG:
         raise RegistrationFailed(
             f"the page is seen at too steep an angle (about {tilt:.0f}°, at most "
-            f"{MAX_TILT_DEG:g}° can be read): photograph it from straight above"
+            f"{MAX_TILT_DEG:g}° can be read): photograph it from straight above",
+            cause="angle",
         )
     centre = np.array([*_project(homography, cx, cy)], dtype=np.float64)
     offset = centre - local @ np.array([cx, cy])
@@ -335,28 +327,40 @@ def aligned(
     shear = abs(90 - math.degrees(math.acos(float(col_x @ col_y) / (sx * sy))))
     dpi = (sx + sy) / 2 * MM_PER_INCH
     residual_mm = residual_px / ((sx + sy) / 2)
-    problems = []
-    if residual_mm > reg.max_residual_mm:
-        problems.append(f"{method} do not fit the form ({residual_mm:.2f} mm off)")
+    problems: list[tuple[str, str]] = []  # (cause, plain words)
     if abs(rotation) > reg.max_rotation_deg:
         problems.append(
-            f"skewed {abs(rotation):.1f}° (beyond {reg.max_rotation_deg:g}°): feed it straight"
+            (
+                "skew",
+                f"skewed {abs(rotation):.1f}° (beyond {reg.max_rotation_deg:g}°): feed it straight",
+            )
         )
     # the same tolerance as the page-size check: a clean page scanned at the template's
     # minimum measures a little under or over it (paper size, scanner calibration)
     if not reg.min_dpi * (1 - DPI_TOLERANCE) <= dpi <= reg.max_dpi * (1 + DPI_TOLERANCE):
         problems.append(
-            f"resolution {dpi:.0f} dpi is outside what this form can be read at "
-            f"({reg.min_dpi:g}-{reg.max_dpi:g} dpi)"
+            (
+                "resolution",
+                f"resolution {dpi:.0f} dpi is outside what this form can be read at "
+                f"({reg.min_dpi:g}-{reg.max_dpi:g} dpi)",
+            )
         )
     if not perspective and (abs(sx / sy - 1) > reg.max_anisotropy or shear > MAX_SHEAR_DEG):
-        problems.append("the page is stretched or skewed")
+        problems.append(("distorted", "the page is stretched or distorted"))
+    if residual_mm > reg.max_residual_mm:
+        problems.append(
+            ("distorted", "the corner marks do not line up with the form (a bent page?)")
+        )
     if problems:
-        raise RegistrationFailed("bad alignment: " + "; ".join(problems))
-    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    full_threshold, _ = otsu(half)
+        raise RegistrationFailed(
+            "; ".join(words for _, words in problems),
+            cause=problems[0][0],
+            detail=f"{method}: {residual_mm:.2f} mm off, rotation {rotation:.1f}°, "
+            f"{dpi:.0f} dpi, stretch {sx / sy:.3f}, shear {shear:.1f}°",
+        )
+    full_threshold, paper = page_levels(gray)
     return Registered(
-        paper=float(np.percentile(half, 95)),
+        paper=paper,
         image=gray,
         matrix=matrix,
         ink_threshold=full_threshold,

@@ -20,6 +20,7 @@ from retention_flow.ocr.fields import FieldRead
 from retention_flow.ocr.forms import CASE_NUMBER_RE
 from retention_flow.ocr.omr import BoxRead
 from retention_flow.ocr.template import CheckboxGroup, OcrField, SignatureField
+from retention_flow.ocr.wording import page_reason
 
 FieldStatus = Literal["ok", "unsure", "invalid", "empty"]
 PageStatus = Literal["processed", "verification", "exception"]
@@ -196,13 +197,14 @@ def validate_signature(field: SignatureField, read: BoxRead) -> FieldResult:
 
 def route(fields: Sequence[FieldResult], case_field: str) -> tuple[PageStatus, list[str]]:
     """processed when every field is ok (or optional and empty); exception when the case
-    number is unreadable; verification otherwise."""
+    number is unreadable; verification otherwise. The reasons are in plain words (see
+    ocr/wording.py); each field keeps its measured reason."""
     reasons: list[str] = []
     status: PageStatus = "processed"
     for f in fields:
         if f.status == "ok" or f.status == "empty":
             continue
-        reasons.append(f"{f.name}: {f.reason}")
+        reasons.append(page_reason(f.name, f.reason))
         if f.name == case_field and f.status == "invalid":
             status = "exception"
         elif status == "processed":

@@ -139,7 +139,7 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
     except RetentionFlowError as exc:
         reasons = [
             *readable.names(page["reasons"]),
-            f"assigned to {number} by {by}; not correlated: {exc.detail}",
+            f"assigned to {number} by {by}; the case did not take the form: {exc.detail}",
         ]
         values = {"reasons": reasons, "case_number": page["case_number"]}
         data = exception_data(scan_id, page_no, page["filename"], {**page, **values})

@@ -8,6 +8,7 @@ it is, so a re-delivered job does nothing.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 import weakref
@@ -25,6 +26,8 @@ from ..ocr import FormReader, OcrContext, PageResult
 from .context import Actor, AppContext
 from .forms import TEMPLATES_DIR, printed_offers
 from .scan_routing import deliver, open_exception
+
+log = logging.getLogger(__name__)
 
 OCR_CONTEXT = OcrContext(backend="auto")
 
@@ -93,9 +96,12 @@ def read(reader: FormReader, image: Image.Image, lookup: Any, index: int) -> Pag
         return reader.read_page(image, lookup, index=index)
     except RetentionFlowError as exc:
         return PageResult(page=index, status="exception", reasons=[exc.detail])
-    except Exception as exc:  # one bad page must not stop the file
+    except Exception:  # one bad page must not stop the file
+        log.exception("page %d could not be read", index)
         return PageResult(
-            page=index, status="exception", reasons=[f"page could not be read: {exc}"]
+            page=index,
+            status="exception",
+            reasons=["the page could not be read (an internal error, logged for the admins)"],
         )
 
 
@@ -141,7 +147,7 @@ def process_page(
         values["status"] = "exception"
         values["reasons"].append(f"unreadable value: {bad[0]['field']}: {bad[0]['message']}")
     if values["status"] != "exception" and not result.case_number:
-        values["reasons"].append("no readable case number")
+        values["reasons"].append("the case number could not be read")
     elif values["status"] != "exception" and result.case_number:
         payload = {
             **strict_json.scrub(result.message)[0],
@@ -153,7 +159,7 @@ def process_page(
             deliver(ctx, actor, scan_id, page_no, result.case_number, payload, values)
             return _status(ctx, scan_id, page_no)
         except RetentionFlowError as exc:
-            values["reasons"].append(f"not correlated: {exc.detail}")
+            values["reasons"].append(f"the case did not take the form: {exc.detail}")
     open_exception(
         ctx,
         scan_id,
