@@ -92,7 +92,8 @@ def _shadow(a: np.ndarray, depth: float, rng: random.Random) -> np.ndarray:
 def _noise(a: np.ndarray, sigma: float, rng: random.Random) -> np.ndarray:
     gen = np.random.default_rng(rng.randrange(2**32))
     noise = gen.standard_normal(a.shape, dtype=np.float32) * sigma
-    return np.clip(a + noise, 0, 255).astype(np.uint8)
+    noisy: np.ndarray = np.clip(a + noise, 0, 255).astype(np.uint8)
+    return noisy
 
 
 def _resize(a: np.ndarray, fx: float, fy: float) -> np.ndarray:

@@ -39,7 +39,7 @@ _FIELD_RULES: tuple[tuple[str, str], ...] = (
     (r"(\d+) offers ticked", r"\1 offers ticked (only one may be)"),
     (r"^empty$", "left empty"),
     (r"code's check does not match", "the QR code is damaged"),
-    (r"not one of our forms' codes", "the QR code is not one of our forms' codes"),
+    (r"not one of our forms' codes", "the QR code is not from one of our forms"),
 )
 _CODE_UNREADABLE = re.compile(r";?\s*code unreadable")
 

@@ -78,7 +78,10 @@ PAGE_RULES = _rules(
     (r"^bad alignment|could not be aligned", NOT_LINED_UP),
     (r"the reference of \S+ has too few features", SYSTEM_PROBLEM),
     (r"^unreadable value", "A value on the page could not be stored: check the page."),
-    (r"^no readable case number", "No case number could be read on the page."),
+    (
+        r"^no readable case number|^the case number could not be read",
+        "No case number could be read on the page.",
+    ),
     (r"^page could not be read|OCR engine|tesseract|decoder|no OCR backend", SYSTEM_PROBLEM),
     (r"^no exception task could be opened", "No task could be opened for this page."),
 )
@@ -107,7 +110,7 @@ ROUTING_RULES = _rules(
 
 #: a field's own reason (after "<field>: " in a page reason, or a field's ``reason``)
 FIELD_RULES = _rules(
-    (r"^no case (\S+)$", lambda m: f"no case has the number {m.group(1)}"),
+    (r"^no case (\S+)( exists)?$", lambda m: f"no case has the number {m.group(1)}"),
     (r"^empty$", "left empty"),
     (r"^(\d+) offers ticked$", lambda m: f"{m.group(1)} offers ticked"),
     (r"^no offer ticked$", "no offer ticked"),
@@ -142,9 +145,25 @@ FIELD_RULES = _rules(
     (r"code unreadable", "the code could not be read"),
 )
 
-_FIELD_PREFIX = re.compile(r"^([a-z][a-z0-9_]*): (.+)$", re.DOTALL)
-_ASSIGNED = re.compile(r"^assigned to (\S+) by ([^;]+); not correlated: (.+)$", re.DOTALL)
-_NOT_CORRELATED = re.compile(r"^not correlated: (.+)$", re.DOTALL)
+class _FieldPrefix:
+    """``<field>: <reason>``, the field as stored (``signed_on``) or as the reader now
+    writes it (``signed on``); ``group(1)`` is always the stored name."""
+
+    _pattern = re.compile(r"^([a-z][a-z0-9_]*(?: [a-z0-9]+)*): (.+)$", re.DOTALL)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        found = self._pattern.match(text)
+        if found is None or " " not in found.group(1):
+            return found
+        stored = found.group(1).replace(" ", "_")
+        return self._pattern.match(f"{stored}: {found.group(2)}")
+
+
+_FIELD_PREFIX = _FieldPrefix()
+#: older rows say "not correlated: ", newer ones "the case did not take the form: "
+_REFUSED = r"(?:not correlated|the case did not take the form)"
+_ASSIGNED = re.compile(rf"^assigned to (\S+) by ([^;]+); {_REFUSED}: (.+)$", re.DOTALL)
+_NOT_CORRELATED = re.compile(rf"^{_REFUSED}: (.+)$", re.DOTALL)
 
 
 def _first(rules: list[Rule], text: str) -> str | None:
