@@ -304,9 +304,13 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = _ctx()
     if once:
+        from .services.leases import heartbeat
+
         name = worker_service.worker_name()
-        fired = worker_service.fire_timers_once(ctx, name)
-        ran = worker_service.run_jobs_once(ctx, name, worker_service.default_job_handlers())
+        with heartbeat(ctx, name) as leases:
+            fired = worker_service.fire_timers_once(ctx, name, leases=leases)
+            handlers = worker_service.default_job_handlers()
+            ran = worker_service.run_jobs_once(ctx, name, handlers, leases=leases)
         inbox = Inbox.from_settings(ctx)  # a file is taken on its second sight, once settled
         _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return

@@ -78,8 +78,17 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=300.0,
         gt=0,
-        description="how long a worker holds a job it took; a job whose worker died runs "
-        "again once its lease has passed (longer than the slowest job's run)",
+        description="how long a job taken without a heartbeat (direct calls of "
+        "`worker.run_jobs_once`) is held; the worker loop and `worker --once` lease for "
+        "`worker_lease_seconds` and renew by heartbeat instead",
+    )
+    worker_lease_seconds: float = Field(
+        default=10.0,
+        ge=0.3,
+        le=3600,
+        description="lease on the timers and jobs a worker (or `serve`) takes; its "
+        "heartbeat renews what it still holds every third of it, so the work of a worker "
+        "that died is taken over within this time plus one poll",
     )
     migration_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
