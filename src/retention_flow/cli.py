@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_deploy import up
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
@@ -35,6 +36,7 @@ app.add_typer(case_app, name="case")
 app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)
+app.command()(up)
 
 
 @db_app.command("upgrade")
@@ -342,6 +344,9 @@ def serve(
             show_default=False,
         ),
     ] = True,
+    reuse_port: Annotated[
+        bool, typer.Option(help="share the port with other serving processes (SO_REUSEPORT)")
+    ] = False,
 ) -> None:
     """Run the HTTP API and pages (uvicorn), with the worker in a background thread."""
     import uvicorn
@@ -351,7 +356,14 @@ def serve(
 
     settings = get_settings()
     app_ = create_app(worker=worker and settings.serve_worker)
-    uvicorn.run(app_, host=host or settings.host, port=port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    if not reuse_port:
+        uvicorn.run(app_, host=host, port=port)
+        return
+    from .supervisor import reuse_port_socket
+
+    server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port))
+    server.run(sockets=[reuse_port_socket(host, port)])
 
 
 # --------------------------------------------------------------------------- partners

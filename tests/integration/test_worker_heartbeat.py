@@ -10,12 +10,9 @@ parts use the injected clock."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,9 +26,9 @@ from retention_flow.services import audit, cases, worker
 from retention_flow.services.context import AppContext
 from retention_flow.services.leases import Leases
 from tests.factories import actor, deploy
+from tests.procs import child_env, until
 
 AGENT = actor("alice", "agent", "telemarketing", "team_lead")
-SRC = Path(__file__).resolve().parents[2] / "src"
 LEASE = 1.5  # seconds, for the subprocesses: the heartbeat beats every 0.5 s
 STUCK_WORKER = """
 import sys, threading
@@ -77,23 +74,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _until(what: str, check: Callable[[], Any], deadline: float) -> float:
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > deadline:
-            raise AssertionError(f"not within {deadline:.0f} s: {what}")
-        time.sleep(0.05)
-    return time.monotonic() - began
-
-
 def _env(db_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-        "RETENTION_FLOW_DATABASE_URL": db_url,
-        "RETENTION_FLOW_WORKER_LEASE_SECONDS": str(LEASE),
-        "RETENTION_FLOW_WORKER_POLL_SECONDS": "0.2",
-    }
+    return child_env(db_url, RETENTION_FLOW_WORKER_LEASE_SECONDS=str(LEASE))
 
 
 def test_default_lease_hands_a_dead_workers_timers_over_within_15_seconds() -> None:
@@ -112,6 +94,7 @@ def test_killed_worker_timers_are_taken_over_within_its_lease(
         stderr=subprocess.PIPE,
         text=True,
     )
+    taker_log = tmp_path / "taker.log"
     try:
         assert stuck.stdout is not None
         assert stuck.stdout.readline().strip() == "holding", stuck.stderr.read()  # type: ignore[union-attr]
@@ -119,32 +102,34 @@ def test_killed_worker_timers_are_taken_over_within_its_lease(
         assert len(held) == 4  # the first case fired, four timers still leased
         first_until = max(_aware(r.locked_until) for r in held)
         assert first_until - datetime.now(UTC) <= timedelta(seconds=LEASE)
+        # a second worker, the `retention-flow worker` command, polls meanwhile
+        taker = subprocess.Popen(
+            [sys.executable, "-m", "retention_flow.cli", "worker"],
+            env=_env(db_url),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=taker_log.open("wb"),
+        )
+        until("the second worker runs", lambda: " started" in taker_log.read_text(), 90)
         # alive past its first lease: the heartbeat renewed, nobody else may take them
-        _until("the first lease runs out", lambda: datetime.now(UTC) > first_until, deadline=10)
+        until("the first lease runs out", lambda: datetime.now(UTC) > first_until, deadline=10)
         held_now = _held(ctx)
         assert min(_aware(r.locked_until) for r in held_now) > first_until
+        assert _pending(ctx) == 4  # the second worker fired none of them
         clock.set(datetime.now(UTC))
-        assert worker.fire_timers_once(ctx, "w2") == 0  # still held by a live worker
+        assert worker.fire_timers_once(ctx, "w3") == 0  # still held by a live worker
     finally:
         stuck.send_signal(signal.SIGKILL)
         stuck.wait(10)
     killed_at = datetime.now(UTC)
-    expiry = max(_aware(r.locked_until) for r in _held(ctx))
-    assert expiry - killed_at <= timedelta(seconds=LEASE)
-    clock.set(killed_at)
-    assert worker.fire_timers_once(ctx, "w2") == 0  # not yet: the lease runs on
-    taker = subprocess.Popen(
-        [sys.executable, "-m", "retention_flow.cli", "worker"],
-        env=_env(db_url),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        took = _until("the second worker fires the four", lambda: _pending(ctx) == 0, 15)
+        expiry = max((_aware(r.locked_until) for r in _held(ctx)), default=killed_at)
+        assert expiry - killed_at <= timedelta(seconds=LEASE)
+        took = until("the second worker fires the four", lambda: _pending(ctx) == 0, 15)
     finally:
         taker.terminate()
         taker.wait(10)
+    assert "Traceback" not in taker_log.read_text()
     assert took < 15
     with read_session(ctx.db) as session:
         for case_id in ids:
