@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -37,8 +38,6 @@ from sqlalchemy import text
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-
-import itertools
 
 from _common import ROOT, percentile, pg_database  # noqa: E402
 from http_load import FORMS, PASSWORD, SECRET, free_port  # noqa: E402
@@ -210,7 +209,8 @@ def run_round(url: str, api: int, args: argparse.Namespace) -> dict[str, Any]:
         keys = tokens(up.base, args.agents)
         out: dict[str, list[float]] = defaultdict(list)
         if args.warmup:
-            asyncio.run(_load(up.base, keys, args.warmup, defaultdict(list)))
+            # each process compiles the bundle and warms its caches on first use
+            asyncio.run(_load(up.base, keys, args.warmup * api, defaultdict(list)))
         with PgWatch(url) as watch:
             began = time.perf_counter()
             cases = asyncio.run(_load(up.base, keys, args.seconds, out))
@@ -268,7 +268,7 @@ def main() -> None:
     )
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--warmup", type=float, default=3, help="seconds per serving process")
     parser.add_argument("--agents", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
