@@ -11,7 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
-from .cli_deploy import up
+from .cli_deploy import backup, restore, up
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
 from .cli_partners import partners_app, settlement_app
@@ -37,6 +37,8 @@ app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)
 app.command()(up)
+app.command()(backup)
+app.command()(restore)
 
 
 @db_app.command("upgrade")

@@ -1,10 +1,14 @@
-"""``retention-flow up``: serving processes, workers and OCR workers of one machine."""
+"""``retention-flow up`` (serving processes, workers and OCR workers of one machine),
+``backup`` and ``restore``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from .cli_common import _out
 
 
 def up(
@@ -44,3 +48,30 @@ def up(
     supervisor = Supervisor(shape.children())
     supervisor.handle_signals()
     supervisor.run()
+
+
+def backup(
+    target: Annotated[Path, typer.Argument(help="the backup file to write (a new file)")],
+) -> None:
+    """A consistent copy of the database while it serves (pg_dump --format=custom on
+    PostgreSQL, the sqlite3 backup API on SQLite). Audit keys are not in it: keep them
+    in the secret store."""
+    from . import backup as backups
+    from .core.config import get_settings
+
+    _out(backups.backup(get_settings().database_url, target))
+
+
+def restore(
+    source: Annotated[Path, typer.Argument(help="a file written by `retention-flow backup`")],
+    into: Annotated[
+        str | None,
+        typer.Option(help="an empty database URL (default: RETENTION_FLOW_DATABASE_URL)"),
+    ] = None,
+) -> None:
+    """Restore a backup into an empty database (a new SQLite file, or a PostgreSQL
+    database just created); then run `retention-flow verify-audit` against it."""
+    from . import backup as backups
+    from .core.config import get_settings
+
+    _out(backups.restore(source, into or get_settings().database_url))
