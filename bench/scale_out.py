@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -40,7 +38,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from _common import ROOT, percentile, pg_database  # noqa: E402
-from http_load import FORMS, PASSWORD, SECRET, free_port  # noqa: E402
+from _deploy import Up  # noqa: E402
+from http_load import FORMS, PASSWORD, SECRET  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
@@ -60,53 +59,6 @@ def setup(url: str, agents: int) -> None:
     for i in range(agents):
         users.add_user(ctx, f"agent{i}", PASSWORD, ["agent", "telemarketing"])
     ctx.dispose()
-
-
-class Up:
-    """``retention-flow up`` in a child process, its events read in a thread."""
-
-    def __init__(self, url: str, api: int, workers: int) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "RETENTION_FLOW_DATABASE_URL": url,
-            "RETENTION_FLOW_SECRET_KEY": SECRET,
-            "PYTHONPATH": str(ROOT / "src"),
-            "RETENTION_FLOW_AUDIT_CHECKPOINT_SECONDS": "0",
-        }
-        cmd = [sys.executable, "-m", "retention_flow.cli", "up", "--api", str(api)]
-        cmd += ["--workers", str(workers), "--port", str(self.port)]
-        self.process = subprocess.Popen(  # noqa: S603 (our own command line)
-            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.events: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                self.events.append(json.loads(line))
-
-    def ready(self, api: int, timeout: float = 120) -> None:
-        """Every serving process answers (each has started and the port answers)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            up = any(e["event"] == "up" for e in self.events)
-            try:
-                if up and httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
-                    time.sleep(min(10.0, 2.0 * api))  # the other processes finish importing
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit("the deployment did not become ready")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(60)
 
 
 class PgWatch:
@@ -203,7 +155,7 @@ def tokens(base: str, agents: int) -> list[str]:
 
 
 def run_round(url: str, api: int, args: argparse.Namespace) -> dict[str, Any]:
-    up = Up(url, api, args.workers)
+    up = Up(url, api, args.workers, SECRET)
     try:
         up.ready(api)
         keys = tokens(up.base, args.agents)

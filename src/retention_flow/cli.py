@@ -318,7 +318,12 @@ def worker(
         inbox = Inbox.from_settings(ctx)  # a file is taken on its second sight, once settled
         _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return
-    worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
+    import threading
+
+    from .services.background import run_resilient
+
+    # a failed pass (the database restarting) starts the loop again, it does not exit
+    run_resilient(ctx, ctx.settings.worker_poll_seconds, threading.Event())
 
 
 @app.command()

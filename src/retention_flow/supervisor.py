@@ -68,7 +68,7 @@ class Shape:
 
 
 def emit(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
+    print(json.dumps({"event": event, "at": round(time.time(), 3), **fields}), flush=True)
 
 
 class Supervisor:

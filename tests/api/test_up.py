@@ -87,7 +87,7 @@ def test_up_serves_cases_over_several_processes(
         for number in (2, 3):  # the case work goes on meanwhile, on the process left
             _work_case(base, auth, number)
         up.send_signal(signal.SIGTERM)
-        assert next_event(up.stdout, "down") == {"event": "down"}
+        assert next_event(up.stdout, "down")["event"] == "down"
         assert up.wait(60) == 0
     until("the API is gone", lambda: not healthy(), 10)
     with read_session(ctx.db) as session:
