@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from .json_sql import json_text
 from .types import JSONType, UTCDateTime
 
 
@@ -133,6 +134,14 @@ class WorkItem(SQLModel, table=True):
     work_started_by: str | None = Field(default=None, max_length=200)
     first_worked_at: datetime | None = _dt(nullable=True)
     handling_seconds: float | None = None
+
+
+# Case search by customer (``queries.list_cases(customer=...)``) reads this index, not
+# every case's data (bench/growth.py: a full scan cost 12x from 2k to 20k cases).
+Index(
+    "ix_case_customer_id",
+    json_text(Case.__table__.c.data, "customer_id"),  # type: ignore[attr-defined]
+)
 
 
 # The queue's order (due time, then priority high first) read straight off the index:

@@ -1,0 +1,29 @@
+"""Index of the cases' customer id (case search by customer)
+
+Revision ID: 0023
+Revises: 0020
+Create Date: 2026-12-03 12:25:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+from sqlalchemy import column, table
+
+from retention_flow.db.json_sql import json_text
+from retention_flow.db.types import JSONType
+
+revision: str = "0023"
+down_revision: str | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # the same expression the search compiles to, on SQLite and PostgreSQL alike
+    case = table("case", column("data", JSONType))
+    op.create_index("ix_case_customer_id", "case", [json_text(case.c.data, "customer_id")])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_case_customer_id", table_name="case")
