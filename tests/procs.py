@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,34 +44,63 @@ def child_env(db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def next_event(stream: IO[str], kind: str) -> dict[str, Any]:
-    """Read the supervisor's JSON lines up to the next one of ``kind``."""
-    for line in stream:
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event["event"] == kind:
-                return dict(event)
-    raise AssertionError(f"the supervisor ended before '{kind}'")
+class Events:
+    """The supervisor's JSON lines, read in a thread as they come."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            if line.startswith("{"):
+                self.seen.append(json.loads(line))
+
+    def wait(self, kind: str, after: int = 0, deadline: float = 120) -> dict[str, Any]:
+        """The first event of ``kind`` past the first ``after`` events."""
+        until(f"the supervisor's '{kind}'", lambda: self.find(kind, after), deadline)
+        found = self.find(kind, after)
+        assert found is not None
+        return found
+
+    def find(self, kind: str, after: int = 0) -> dict[str, Any] | None:
+        return next((e for e in self.seen[after:] if e["event"] == kind), None)
+
+    def pid(self, role: str, index: int) -> int:
+        return int(
+            [
+                e
+                for e in self.seen
+                if e["event"] == "started" and (e["role"], e["index"]) == (role, index)
+            ][-1]["pid"]
+        )
 
 
 @contextmanager
 def deployment(
     db_url: str, cwd: Path, *args: str, **env: str
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any], int]]:
-    """``retention-flow up ARGS`` on a free port: (process, its "up" event, port); SIGTERM
-    at the end (the supervisor stops its children)."""
+) -> Iterator[tuple[subprocess.Popen[str], Events, int]]:
+    """``retention-flow up ARGS`` on a free port: (process, its events, port); SIGTERM at
+    the end (the supervisor stops its children). The children's output is in up.log."""
     port = free_port()
+    log = cwd / "up.log"
     process = subprocess.Popen(  # noqa: S603 (our own command line)
         [sys.executable, "-m", "retention_flow.cli", "up", "--port", str(port), *args],
         cwd=cwd,
         env=child_env(db_url, **env),
         stdout=subprocess.PIPE,
-        stderr=(cwd / "up.log").open("ab"),
+        stderr=log.open("ab"),
         text=True,
     )
     try:
         assert process.stdout is not None
-        yield process, next_event(process.stdout, "up"), port
+        events = Events(process.stdout)
+        events.wait("up")
+        yield process, events, port
+    except BaseException:
+        print(log.read_text()[-6000:])  # shown with the failure
+        raise
     finally:
         if process.poll() is None:
             process.terminate()

@@ -16,7 +16,7 @@ from retention_flow.services import audit, processes, users
 from retention_flow.services.context import AppContext
 from tests.api.conftest import PASSWORD
 from tests.factories import OWNER, bundle_files
-from tests.procs import deployment, next_event, until
+from tests.procs import deployment, until
 
 FORMS = {
     "call_customer": {"call_result": "reached"},
@@ -53,8 +53,8 @@ def test_up_serves_cases_over_several_processes(
     timers["timers.bpmn"] = timers["timers.bpmn"].replace(b'"PT2H"', b'"PT2S"')
     processes.deploy(ctx, timers, OWNER)
     users.add_user(ctx, "caller", PASSWORD, ["agent", "telemarketing"])
-    with deployment(db_url, tmp_path, "--api", "2", "--workers", "1") as (up, pids, port):
-        assert sorted(pids["pids"]) == ["api0", "api1", "worker0"]
+    with deployment(db_url, tmp_path, "--api", "2", "--workers", "1") as (up, events, port):
+        assert sorted(events.wait("up")["pids"]) == ["api0", "api1", "worker0"]
         base = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
@@ -78,16 +78,17 @@ def test_up_serves_cases_over_several_processes(
 
         until("the worker process fires the 2-second timer", overdue, 60)
 
-        assert up.stdout is not None
-        os.kill(pids["pids"]["api0"], signal.SIGKILL)
-        exited = next_event(up.stdout, "exited")
+        assert events.find("exited") is None, events.seen  # nothing died on its own
+        mark = len(events.seen)
+        os.kill(events.pid("api", 0), signal.SIGKILL)
+        exited = events.wait("exited", mark)
         assert (exited["role"], exited["code"]) == ("api", -signal.SIGKILL)
-        again = next_event(up.stdout, "started")
+        again = events.wait("started", mark)
         assert (again["role"], again["index"], again["restarts"]) == ("api", 0, 1)
         for number in (2, 3):  # the case work goes on meanwhile, on the process left
             _work_case(base, auth, number)
         up.send_signal(signal.SIGTERM)
-        assert next_event(up.stdout, "down")["event"] == "down"
+        events.wait("down", mark)
         assert up.wait(60) == 0
     until("the API is gone", lambda: not healthy(), 10)
     with read_session(ctx.db) as session:
