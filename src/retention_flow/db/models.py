@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from .json_sql import json_text
+from .json_sql import json_text_indexed
 from .types import JSONType, UTCDateTime
 
 
@@ -140,7 +140,7 @@ class WorkItem(SQLModel, table=True):
 # every case's data (bench/growth.py: a full scan cost 12x from 2k to 20k cases).
 Index(
     "ix_case_customer_id",
-    json_text(Case.__table__.c.data, "customer_id"),  # type: ignore[attr-defined]
+    json_text_indexed(Case.__table__.c.data, "customer_id"),  # type: ignore[attr-defined]
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 from sqlalchemy import column, table
 
-from retention_flow.db.json_sql import json_text
+from retention_flow.db.json_sql import json_text_indexed
 from retention_flow.db.types import JSONType
 
 revision: str = "0023"
@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # the same expression the search compiles to, on SQLite and PostgreSQL alike
     case = table("case", column("data", JSONType))
-    op.create_index("ix_case_customer_id", "case", [json_text(case.c.data, "customer_id")])
+    op.create_index("ix_case_customer_id", "case", [json_text_indexed(case.c.data, "customer_id")])
 
 
 def downgrade() -> None:
