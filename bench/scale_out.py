@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from sqlalchemy import text
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from _common import ROOT, percentile, pg_database  # noqa: E402
+from _common import ROOT, percentile, pg_database, sqlite_database  # noqa: E402
 from _deploy import Up  # noqa: E402
 from http_load import FORMS, PASSWORD, SECRET  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
@@ -163,7 +164,8 @@ def run_round(url: str, api: int, args: argparse.Namespace) -> dict[str, Any]:
         if args.warmup:
             # each process compiles the bundle and warms its caches on first use
             asyncio.run(_load(up.base, keys, args.warmup * api, defaultdict(list)))
-        with PgWatch(url) as watch:
+        watch = PgWatch(url)
+        with watch if url.startswith("postgresql") else nullcontext():
             began = time.perf_counter()
             cases = asyncio.run(_load(up.base, keys, args.seconds, out))
             took = time.perf_counter() - began
@@ -228,13 +230,15 @@ def main() -> None:
         default=os.environ.get("RETENTION_FLOW_BENCH_PG_URL")
         or os.environ.get("RETENTION_FLOW_TEST_DATABASE_URL"),
     )
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead (CI)")
     args = parser.parse_args()
-    if not args.pg_url or not args.pg_url.startswith("postgresql"):
-        raise SystemExit("scale_out needs PostgreSQL: --pg-url or RETENTION_FLOW_BENCH_PG_URL")
+    if not args.sqlite and not (args.pg_url or "").startswith("postgresql"):
+        raise SystemExit("scale_out runs on PostgreSQL: --pg-url or RETENTION_FLOW_BENCH_PG_URL")
     counts = [int(n) for n in args.processes.split(",")]
     print(f"scale-out: {counts} serving processes + {args.workers} worker, {args.agents} agents,")
-    print(f"{args.seconds:.0f} s each, PostgreSQL, {os.cpu_count()} cores, load {os.getloadavg()}")
-    with pg_database(args.pg_url) as url:
+    where = "SQLite" if args.sqlite else "PostgreSQL"
+    print(f"{args.seconds:.0f} s each, {where}, {os.cpu_count()} cores, load {os.getloadavg()}")
+    with sqlite_database() if args.sqlite else pg_database(args.pg_url) as url:
         setup(url, args.agents)
         rows = [run_round(url, n, args) for n in counts]
     report(rows)
