@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .json_sql import json_text_indexed
@@ -229,7 +229,17 @@ class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained. One chain per stream: a case id, or ``system``."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("stream", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        # where sealing began (min id of a sealed event), read by every case's audit
+        # check: without it, a scan over all the events written before sealing
+        Index(
+            "ix_audit_event_sealed",
+            "id",
+            sqlite_where=text("seal IS NOT NULL"),
+            postgresql_where=text("seal IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     stream: str = Field(max_length=36)

@@ -1,4 +1,4 @@
-"""Index of the cases' customer id (case search by customer)
+"""Index of the cases' customer id (case search by customer) and of the sealed audit events
 
 Revision ID: 0023
 Revises: 0020
@@ -7,6 +7,7 @@ Create Date: 2026-12-03 12:25:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import column, table
 
@@ -23,7 +24,17 @@ def upgrade() -> None:
     # the same expression the search compiles to, on SQLite and PostgreSQL alike
     case = table("case", column("data", JSONType))
     op.create_index("ix_case_customer_id", "case", [json_text_indexed(case.c.data, "customer_id")])
+    # where sealing began: min(id) of the sealed events, read by each case's audit check
+    sealed = sa.text("seal IS NOT NULL")
+    op.create_index(
+        "ix_audit_event_sealed",
+        "audit_event",
+        ["id"],
+        sqlite_where=sealed,
+        postgresql_where=sealed,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_event_sealed", table_name="audit_event")
     op.drop_index("ix_case_customer_id", table_name="case")
