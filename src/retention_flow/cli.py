@@ -11,6 +11,7 @@ import typer
 
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
+from .cli_deploy import backup, restore, up
 from .cli_lint import lint
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
@@ -40,6 +41,9 @@ app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)
 app.command()(lint)
+app.command()(up)
+app.command()(backup)
+app.command()(restore)
 
 
 @db_app.command("upgrade")
@@ -309,13 +313,22 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = _ctx()
     if once:
+        from .services.leases import heartbeat
+
         name = worker_service.worker_name()
-        fired = worker_service.fire_timers_once(ctx, name)
-        ran = worker_service.run_jobs_once(ctx, name, worker_service.default_job_handlers())
+        with heartbeat(ctx, name) as leases:
+            fired = worker_service.fire_timers_once(ctx, name, leases=leases)
+            handlers = worker_service.default_job_handlers()
+            ran = worker_service.run_jobs_once(ctx, name, handlers, leases=leases)
         inbox = Inbox.from_settings(ctx)  # a file is taken on its second sight, once settled
         _out({"timers_fired": fired, "jobs_run": ran, "inbox": inbox.poll() if inbox else []})
         return
-    worker_service.run_worker(ctx, poll_seconds=ctx.settings.worker_poll_seconds)
+    import threading
+
+    from .services.background import run_resilient
+
+    # a failed pass (the database restarting) starts the loop again, it does not exit
+    run_resilient(ctx, ctx.settings.worker_poll_seconds, threading.Event())
 
 
 @app.command()
@@ -343,6 +356,9 @@ def serve(
             show_default=False,
         ),
     ] = True,
+    reuse_port: Annotated[
+        bool, typer.Option(help="share the port with other serving processes (SO_REUSEPORT)")
+    ] = False,
 ) -> None:
     """Run the HTTP API and pages (uvicorn), with the worker in a background thread."""
     import uvicorn
@@ -352,7 +368,14 @@ def serve(
 
     settings = get_settings()
     app_ = create_app(worker=worker and settings.serve_worker)
-    uvicorn.run(app_, host=host or settings.host, port=port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    if not reuse_port:
+        uvicorn.run(app_, host=host, port=port)
+        return
+    from .supervisor import reuse_port_socket
+
+    server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port))
+    server.run(sockets=[reuse_port_socket(host, port)])
 
 
 # --------------------------------------------------------------------------- partners

@@ -180,7 +180,7 @@ def _spawn(db_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "RETENTION_FLOW_DATABASE_URL": db_url,
-        "RETENTION_FLOW_JOB_LEASE_SECONDS": "0.3",  # a dead worker's job is free at once
+        "RETENTION_FLOW_WORKER_LEASE_SECONDS": "0.3",  # a dead worker's job is free at once
         "RETENTION_FLOW_WORKER_POLL_SECONDS": "0.05",
     }
     with log.open("ab") as out:

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from .settings_groups import RoutingSettings, SelfServiceSettings
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
 MIN_METRICS_TOKEN_LENGTH = 16
 
 
-class Settings(BaseSettings):
+class Settings(RoutingSettings, SelfServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RETENTION_FLOW_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
@@ -51,33 +53,6 @@ class Settings(BaseSettings):
     )
     default_due: str = Field(default="P1D", description="ISO duration: default work item due time")
     default_priority: int = Field(default=50, ge=0, le=100)
-    routing_policy: Literal["outcome", "skills", "fifo"] = Field(
-        default="outcome", description="how next task picks: outcome-based, skills only, FIFO"
-    )
-    routing_at_risk_minutes: float = Field(
-        default=30.0, ge=0, description="a task due within this is at risk and offered first"
-    )
-    routing_prior_strength: float = Field(
-        default=20.0, ge=0, description="cases of the team's rate an agent's rate is shrunk by"
-    )
-    routing_exploration: float = Field(
-        default=0.05, ge=0, le=1, description="share of offers picked at random (learning)"
-    )
-    routing_hold_below: float = Field(
-        default=0.9,
-        ge=0,
-        le=1,
-        description="hold a task from an agent expected below "
-        "this share of the team's rate for its segment, until it is at risk (0: never)",
-    )
-    routing_wait_weight: float = Field(
-        default=0.01, ge=0, description="score per hour a task has waited (ages old work in)"
-    )
-    routing_specialist_bonus: float = Field(
-        default=0.1, ge=0, description="score for a task needing skills (few can take it)"
-    )
-    routing_history_days: int = Field(default=90, ge=1, description="outcome history learned")
-    routing_rates_seconds: float = Field(default=60.0, ge=0, description="learned rates cache")
     workflow_cache_size: int = Field(
         default=2048, ge=0, description="live workflows kept in memory per process (0 = off)"
     )
@@ -105,8 +80,17 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=300.0,
         gt=0,
-        description="how long a worker holds a job it took; a job whose worker died runs "
-        "again once its lease has passed (longer than the slowest job's run)",
+        description="how long a job taken without a heartbeat (direct calls of "
+        "`worker.run_jobs_once`) is held; the worker loop and `worker --once` lease for "
+        "`worker_lease_seconds` and renew by heartbeat instead",
+    )
+    worker_lease_seconds: float = Field(
+        default=10.0,
+        ge=0.3,
+        le=3600,
+        description="lease on the timers and jobs a worker (or `serve`) takes; its "
+        "heartbeat renews what it still holds every third of it, so the work of a worker "
+        "that died is taken over within this time plus one poll",
     )
     migration_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="cases one case-migration job migrates"
@@ -154,24 +138,6 @@ class Settings(BaseSettings):
     )
     session_cookie_secure: bool = Field(
         default=False, description="send the web UI's cookies over HTTPS only (set behind TLS)"
-    )
-    self_service_base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="the public address printed in customers' self-service links "
-        "(letters and response forms): <base>/s/<token>",
-    )
-    self_service_link_days: int = Field(
-        default=42,
-        ge=1,
-        le=365,
-        description="how long a customer's self-service link works after its letter is "
-        "written (it stops at first use anyway)",
-    )
-    self_service_requests_per_minute: int = Field(
-        default=30,
-        ge=1,
-        description="requests one client address may make to the self-service page per "
-        "minute (429 beyond)",
     )
     login_max_failures: int = Field(
         default=5,

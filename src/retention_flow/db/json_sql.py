@@ -47,3 +47,27 @@ def _guarded(element: JsonText, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     member = compiler.process(element.member, **kw)
     return f"CASE WHEN json_valid({column}) THEN CAST({member} AS TEXT) END"
+
+
+class JsonTextLiteral(JsonText):
+    """``json_text`` with the key written into the SQL (not a bound parameter), so that
+    the expression is the one an expression index was built on: SQLite matches index
+    expressions token for token, and a ``?`` is not the index's literal path."""
+
+    inherit_cache = True
+
+
+def json_text_indexed(column: Any, key: str) -> JsonTextLiteral:
+    """``column[key]`` as text, in the form of an expression index on it (``key`` comes
+    from the code, never from a request)."""
+    return JsonTextLiteral(column, key)
+
+
+@compiles(JsonTextLiteral)
+def _plain_literal(element: JsonText, compiler: Any, **kw: Any) -> str:
+    return _plain(element, compiler, **{**kw, "literal_binds": True})
+
+
+@compiles(JsonTextLiteral, "sqlite")
+def _guarded_literal(element: JsonText, compiler: Any, **kw: Any) -> str:
+    return _guarded(element, compiler, **{**kw, "literal_binds": True})

@@ -23,6 +23,18 @@ log = logging.getLogger(__name__)
 RESTART_POLLS = 5
 
 
+def run_resilient(ctx: AppContext, poll_seconds: float, stop: threading.Event) -> None:
+    """``run_worker`` until ``stop`` is set, starting it again after a pass that failed
+    (the database restarting, say) instead of ending: ``serve``'s thread and the
+    ``retention-flow worker`` command both run this."""
+    while not stop.is_set():
+        try:
+            run_worker(ctx, poll_seconds=poll_seconds, stop=stop)
+        except Exception:
+            log.exception("the worker failed; starting again")
+            stop.wait(poll_seconds * RESTART_POLLS)
+
+
 class BackgroundWorker:
     def __init__(self, ctx: AppContext, poll_seconds: float | None = None) -> None:
         self.ctx = ctx
@@ -42,12 +54,7 @@ class BackgroundWorker:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                run_worker(self.ctx, poll_seconds=self.poll_seconds, stop=self._stop)
-            except Exception:
-                log.exception("the in-process worker failed; starting again")
-                self._stop.wait(self.poll_seconds * RESTART_POLLS)
+        run_resilient(self.ctx, self.poll_seconds, self._stop)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop and wait for the pass in progress to end."""

@@ -145,6 +145,7 @@ FIELD_RULES = _rules(
     (r"code unreadable", "the code could not be read"),
 )
 
+
 class _FieldPrefix:
     """``<field>: <reason>``, the field as stored (``signed_on``) or as the reader now
     writes it (``signed on``); ``group(1)`` is always the stored name."""

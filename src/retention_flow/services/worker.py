@@ -8,7 +8,9 @@ Exactly once, also with several workers on one PostgreSQL:
 * Firing is a normal case step, guarded by the case's lock version: if two workers ever
   reach one case, one commits and the other finds nothing due any more.
 * A worker that dies leaves its lease to expire; the timer is then leased again and
-  fired once, because the step that fires it also removes it.
+  fired once, because the step that fires it also removes it. ``run_worker`` leases for
+  ``settings.worker_lease_seconds`` and renews what it holds by heartbeat
+  (``leases.py``), so a dead worker's timers and jobs are taken over within seconds.
 
 Jobs follow the same lease pattern, with attempts and a back-off; a job's handler must be
 idempotent (it may run again after a crash between its effect and its commit).
@@ -33,6 +35,7 @@ from ..db.session import write_session
 from ..db.tables import JOB, TIMER
 from .cases import fire_due_timers
 from .context import AppContext
+from .leases import Leases, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +46,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+#: the lease of a timer taken without a heartbeat (and the pause before a timer whose
+#: step failed is tried again)
+UNRENEWED_LEASE = timedelta(minutes=2)
+
+
 def lease_due_timers(
-    ctx: AppContext, worker: str, *, limit: int = 100, lease: timedelta = timedelta(minutes=2)
+    ctx: AppContext,
+    worker: str,
+    *,
+    limit: int = 100,
+    lease: timedelta = UNRENEWED_LEASE,
+    leases: Leases | None = None,
 ) -> list[str]:
-    """Lease up to ``limit`` due timers; returns the ids of the cases to step."""
+    """Lease up to ``limit`` due timers; returns the ids of the cases to step. With
+    ``leases`` (renewed by a heartbeat) the lease is ``leases.lease`` and the timers are
+    held there until their case has been stepped."""
     now = ctx.now()
+    if leases is not None:
+        lease = leases.lease
     free = or_(TIMER.c.locked_until.is_(None), TIMER.c.locked_until < now)
     query = (
         select(TIMER.c.id, TIMER.c.case_id)
@@ -68,20 +85,40 @@ def lease_due_timers(
             .values(locked_by=worker, locked_until=now + lease, attempts=TIMER.c.attempts + 1)
         )
         session.commit()
+    if leases is not None:
+        leases.hold_timers((r.id, r.case_id) for r in rows)
     return list(dict.fromkeys(r.case_id for r in rows))
 
 
-def fire_timers_once(ctx: AppContext, worker: str, *, limit: int = 100) -> int:
+def fire_timers_once(
+    ctx: AppContext, worker: str, *, limit: int = 100, leases: Leases | None = None
+) -> int:
     """One pass: lease due timers and fire them case by case. Returns timers fired."""
     fired = 0
-    for case_id in lease_due_timers(ctx, worker, limit=limit):
+    for case_id in lease_due_timers(ctx, worker, limit=limit, leases=leases):
         try:
             fired += len(fire_due_timers(ctx, case_id))
         except CaseNotActive:
             _drop_timers(ctx, case_id)
         except RetentionFlowError as exc:  # leave it leased: retried when the lease ends
             log.warning("timer of case %s not fired: %s", case_id, exc.detail)
+            _retry_later(ctx, case_id, worker)
+        finally:
+            if leases is not None:
+                leases.release_case(case_id)
     return fired
+
+
+def _retry_later(ctx: AppContext, case_id: str, worker: str) -> None:
+    """A timer whose step failed waits ``UNRENEWED_LEASE`` before it is tried again
+    (the heartbeat no longer renews it)."""
+    with write_session(ctx.db) as session:
+        session.execute(
+            update(TIMER)
+            .where(and_(TIMER.c.case_id == case_id, TIMER.c.locked_by == worker))
+            .values(locked_until=ctx.now() + UNRENEWED_LEASE)
+        )
+        session.commit()
 
 
 def _drop_timers(ctx: AppContext, case_id: str) -> None:
@@ -126,12 +163,20 @@ def enqueue(
 
 
 def lease_jobs(
-    ctx: AppContext, worker: str, *, limit: int = 10, lease: timedelta | None = None
+    ctx: AppContext,
+    worker: str,
+    *,
+    limit: int = 10,
+    lease: timedelta | None = None,
+    leases: Leases | None = None,
 ) -> list[dict[str, Any]]:
     """Lease ready jobs (and jobs whose worker's lease ran out) for ``lease``
-    (default ``settings.job_lease_seconds``)."""
+    (default ``settings.job_lease_seconds``; ``leases.lease`` with a heartbeat, which
+    then renews them until each job has finished)."""
     now = ctx.now()
     lease = lease or timedelta(seconds=ctx.settings.job_lease_seconds)
+    if leases is not None:
+        lease = leases.lease
     ready = or_(
         and_(JOB.c.state == "queued", JOB.c.run_at <= now),
         and_(JOB.c.state == "running", JOB.c.locked_until < now),  # its worker died
@@ -153,14 +198,21 @@ def lease_jobs(
                 )
             )
             session.commit()
+    if leases is not None:
+        leases.hold_jobs(r["id"] for r in rows)
     return rows
 
 
 def run_jobs_once(
-    ctx: AppContext, worker: str, handlers: dict[str, JobHandler], *, limit: int = 10
+    ctx: AppContext,
+    worker: str,
+    handlers: dict[str, JobHandler],
+    *,
+    limit: int = 10,
+    leases: Leases | None = None,
 ) -> int:
     done = 0
-    for job in lease_jobs(ctx, worker, limit=limit):
+    for job in lease_jobs(ctx, worker, limit=limit, leases=leases):
         handler = handlers.get(job["kind"])
         try:
             if handler is None:
@@ -169,6 +221,9 @@ def run_jobs_once(
         except Exception as exc:
             _job_failed(ctx, job, worker, exc)
             continue
+        finally:
+            if leases is not None:
+                leases.release_job(job["id"])
         _finish_job(ctx, job["id"], worker, "done", None)
         done += 1
     return done
@@ -229,15 +284,17 @@ def idle_wait(ctx: AppContext, poll_seconds: float) -> float:
     """How long an idle worker sleeps: the poll interval, or less when a timer falls due
     sooner (one indexed lookup), so timers fire on time without a busy poll."""
     next_due = None
-    with ctx.db.connect() as conn:
+    now = ctx.now()
+    free = or_(TIMER.c.locked_until.is_(None), TIMER.c.locked_until < now)
+    with ctx.db.connect() as conn:  # timers another worker holds are not ours to wait for
         next_due = conn.execute(
-            select(func.min(TIMER.c.due_at)).where(TIMER.c.state == "pending")
+            select(func.min(TIMER.c.due_at)).where(and_(TIMER.c.state == "pending", free))
         ).scalar_one_or_none()
     if next_due is None:
         return poll_seconds
     if next_due.tzinfo is None:
         next_due = next_due.replace(tzinfo=UTC)
-    until = (next_due - ctx.now()).total_seconds() + 0.001  # fires strictly after due
+    until = (next_due - now).total_seconds() + 0.001  # fires strictly after due
     return max(0.005, min(poll_seconds, until))
 
 
@@ -265,23 +322,26 @@ def run_worker(
     stale = timedelta(minutes=ctx.settings.scan_stale_minutes)
     next_sweep = next_checkpoint = ctx.now()
     log.info("worker %s started", worker)
-    while not stop.is_set():
-        jobs = handlers if handlers is not None else default_job_handlers()
-        busy = fire_timers_once(ctx, worker) + run_jobs_once(ctx, worker, jobs)
-        if inbox is not None:
-            busy += len(inbox.poll())
-        if ctx.now() >= next_sweep:  # scan pages whose processing was lost
-            busy += requeue_stale_pages(ctx, stale)
-            purge_expired(ctx)
-            next_sweep = ctx.now() + timedelta(minutes=1)
-        if ctx.settings.audit_checkpoint_seconds and ctx.now() >= next_checkpoint:
-            _checkpoint(ctx)
-            next_checkpoint = ctx.now() + timedelta(seconds=ctx.settings.audit_checkpoint_seconds)
-        passes += 1
-        if max_passes is not None and passes >= max_passes:
-            break
-        if not busy:
-            stop.wait(idle_wait(ctx, poll_seconds))
+    with heartbeat(ctx, worker) as leases:
+        while not stop.is_set():
+            jobs = handlers if handlers is not None else default_job_handlers()
+            busy = fire_timers_once(ctx, worker, leases=leases)
+            busy += run_jobs_once(ctx, worker, jobs, leases=leases)
+            if inbox is not None:
+                busy += len(inbox.poll())
+            if ctx.now() >= next_sweep:  # scan pages whose processing was lost
+                busy += requeue_stale_pages(ctx, stale)
+                purge_expired(ctx)
+                next_sweep = ctx.now() + timedelta(minutes=1)
+            if ctx.settings.audit_checkpoint_seconds and ctx.now() >= next_checkpoint:
+                _checkpoint(ctx)
+                every = timedelta(seconds=ctx.settings.audit_checkpoint_seconds)
+                next_checkpoint = ctx.now() + every
+            passes += 1
+            if max_passes is not None and passes >= max_passes:
+                break
+            if not busy:
+                stop.wait(idle_wait(ctx, poll_seconds))
     log.info("worker %s stopped", worker)
 
 

@@ -1,0 +1,65 @@
+"""Groups of settings that ``core.config.Settings`` inherits (one class would pass the
+module size limit): outcome-based routing, and the customer self-service link. The
+environment prefix and ``.env`` come from ``Settings``' own ``model_config``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class RoutingSettings(BaseSettings):
+    """How "next task" offers work (services/offering.py)."""
+
+    routing_policy: Literal["outcome", "skills", "fifo"] = Field(
+        default="outcome", description="how next task picks: outcome-based, skills only, FIFO"
+    )
+    routing_at_risk_minutes: float = Field(
+        default=30.0, ge=0, description="a task due within this is at risk and offered first"
+    )
+    routing_prior_strength: float = Field(
+        default=20.0, ge=0, description="cases of the team's rate an agent's rate is shrunk by"
+    )
+    routing_exploration: float = Field(
+        default=0.05, ge=0, le=1, description="share of offers picked at random (learning)"
+    )
+    routing_hold_below: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="hold a task from an agent expected below "
+        "this share of the team's rate for its segment, until it is at risk (0: never)",
+    )
+    routing_wait_weight: float = Field(
+        default=0.01, ge=0, description="score per hour a task has waited (ages old work in)"
+    )
+    routing_specialist_bonus: float = Field(
+        default=0.1, ge=0, description="score for a task needing skills (few can take it)"
+    )
+    routing_history_days: int = Field(default=90, ge=1, description="outcome history learned")
+    routing_rates_seconds: float = Field(default=60.0, ge=0, description="learned rates cache")
+
+
+class SelfServiceSettings(BaseSettings):
+    """The personal link on retention letters (services/self_service.py)."""
+
+    self_service_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the public address printed in customers' self-service links "
+        "(letters and response forms): <base>/s/<token>",
+    )
+    self_service_link_days: int = Field(
+        default=42,
+        ge=1,
+        le=365,
+        description="how long a customer's self-service link works after its letter is "
+        "written (it stops at first use anyway)",
+    )
+    self_service_requests_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="requests one client address may make to the self-service page per "
+        "minute (429 beyond)",
+    )
