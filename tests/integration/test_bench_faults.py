@@ -19,6 +19,7 @@ from tests.procs import SRC
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
 
 
+@pytest.mark.no_test_database
 def test_faults_lose_and_double_nothing(tmp_path: Path) -> None:
     if shutil.which("redis-server") is None or not list(
         Path("/usr/lib/postgresql").glob("*/bin/initdb")
