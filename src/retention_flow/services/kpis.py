@@ -47,7 +47,16 @@ SCORE_COMPONENTS = (
     "handling",
     "quality",
 )
-__all__ = ["CSV_KPIS", "GROUPS", "as_of", "compute", "dashboard", "scorecard", "to_csv"]
+__all__ = [
+    "CSV_KPIS",
+    "GROUPS",
+    "as_of",
+    "compute",
+    "dashboard",
+    "overall",
+    "scorecard",
+    "to_csv",
+]
 
 
 def bucket(at: datetime | date, granularity: str) -> str:
@@ -193,7 +202,6 @@ def dashboard(
     so quiet days show as zero)."""
     if by == "period":
         raise ValidationFailed("group the dashboard by something other than the period")
-    overall = compute(ctx, start=start, end=end, granularity=granularity)
     return {
         "by": by,
         "granularity": granularity,
@@ -201,12 +209,18 @@ def dashboard(
         "end": end.isoformat(),
         "as_of": as_of(ctx, end).isoformat(),
         "buckets": [name for name, _end in _bucket_ends(start, end, granularity)],
-        "overall": overall[0] if overall else {"group": {}, **Sums().row()},
+        "overall": overall(ctx, start=start, end=end),
         "totals": compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
         "periods": compute(
             ctx, start=start, end=end, group_by=["period", by], granularity=granularity
         ),
     }
+
+
+def overall(ctx: AppContext, *, start: datetime, end: datetime) -> dict[str, Any]:
+    """The whole period in one row (no grouping): the headline figures."""
+    rows = compute(ctx, start=start, end=end)
+    return rows[0] if rows else {"group": {}, **Sums().row()}
 
 
 def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[str, Any]]:

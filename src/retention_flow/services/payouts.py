@@ -55,6 +55,11 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def plan_hash(plan: dict[str, Any]) -> str:
+    """The hash a statement records of the plan it was computed with."""
+    return hashlib.sha256(_canonical(plan).encode()).hexdigest()
+
+
 def plan_for(conn: Any, period: str) -> tuple[str, dict[str, Any], str]:
     """(deployment id, plan, plan hash) in force for ``period``."""
     start, _end = period_bounds(period)
@@ -66,8 +71,7 @@ def plan_for(conn: Any, period: str) -> tuple[str, dict[str, Any], str]:
     for deployment_id, manifest in rows:
         plan = (manifest or {}).get("incentive_plan")
         if plan:
-            digest = hashlib.sha256(_canonical(plan).encode()).hexdigest()
-            return str(deployment_id), plan, digest
+            return str(deployment_id), plan, plan_hash(plan)
     raise Conflict(f"no incentive plan was deployed before {period} started")
 
 

@@ -24,6 +24,7 @@ from . import (
     owner,
     owner_tools,
     partner,
+    plans,
     queue,
     scans,
     settlements,
@@ -50,6 +51,7 @@ PAGES = (
     settlements,
     dashboard,
     incentives,
+    plans,
     insight,
 )
 
