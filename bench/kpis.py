@@ -20,10 +20,17 @@ channel, by agent and by offer, ``--rounds`` times after a warm-up; the median p
 and size is printed, and the ratio of the largest size to the smallest (target <= 1.5).
 
 On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQL (a
-schema of its own, dropped afterwards).
+schema of its own, dropped afterwards); ``--only`` picks one (run them side by side).
+
+``--replicate-from N`` loads N cases row by row and copies the older history in the
+database (``bench/_kpis_replicate.py``: the ended cases of the loaded block with their
+work items, keys and events, shifted a block further back each time, new ids): with N the
+smallest size, every size holds the same newest block, so every size must answer alike,
+and the run says whether it did. A 1,000,000-case load row by row took longer than an
+hour on a shared 2-core machine; copying takes minutes.
 
     python bench/kpis.py [--sizes 100000,1000000] [--per-day 1000] [--rounds 3]
-                         [--only SQLite|PostgreSQL]
+                         [--only SQLite|PostgreSQL] [--replicate-from 100000]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from typing import Any
 from sqlalchemy import Table, insert, text
 
 from _common import backends
+from _kpis_replicate import replicate
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
@@ -207,9 +215,14 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _load(ctx: AppContext, size: int, per_day: int) -> tuple[float, int]:
-    """Bulk-load the history; (seconds, rows)."""
+def _load(
+    ctx: AppContext, size: int, per_day: int, replicate_from: int | None = None
+) -> tuple[float, int]:
+    """Bulk-load the history; (seconds, rows). With ``replicate_from`` (fewer than
+    ``size``): that many cases row by row, the rest copied in the database
+    (``_kpis_replicate``)."""
     begin = time.perf_counter()
+    loaded = min(size, replicate_from or size)
     rows_written = 0
     with ctx.db.begin() as conn:
         conn.execute(
@@ -227,7 +240,7 @@ def _load(ctx: AppContext, size: int, per_day: int) -> tuple[float, int]:
         driver: Any = raw.driver_connection
         postgres = ctx.db.dialect.name == "postgresql"
         indexes = [] if postgres else _sqlite_fast_load(driver)
-        for name, rows in _rows(size, per_day):
+        for name, rows in _rows(loaded, per_day):
             if not rows:
                 continue
             columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
@@ -242,12 +255,17 @@ def _load(ctx: AppContext, size: int, per_day: int) -> tuple[float, int]:
                     [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
                 )
                 driver.commit()  # a batch at a time: the WAL stays small
-        for statement in indexes:  # built once from sorted keys, not row by row
-            driver.execute(statement)
         driver.commit()
     finally:
         raw.close()
     with ctx.db.begin() as conn:
+        if loaded < size:
+            replicate(conn, TABLES, round(loaded / per_day), size - loaded)
+            rows_written = sum(
+                conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in TABLES
+            )
+        for statement in indexes:  # built once from sorted keys, not row by row
+            conn.execute(text(statement))
         conn.execute(text("ANALYZE"))
     return time.perf_counter() - begin, rows_written
 
@@ -305,7 +323,14 @@ def _queries() -> list[tuple[str, Any]]:
     return out
 
 
-def run(label: str, factory: Any, sizes: list[int], per_day: int, rounds: int) -> None:
+def run(
+    label: str,
+    factory: Any,
+    sizes: list[int],
+    per_day: int,
+    rounds: int,
+    replicate_from: int | None = None,
+) -> None:
     """Load every size, then time the queries in interleaved rounds (size after size, so
     the noise of a shared machine falls on all sizes alike)."""
     with ExitStack() as stack:
@@ -316,15 +341,17 @@ def run(label: str, factory: Any, sizes: list[int], per_day: int, rounds: int) -
             stack.callback(engine.dispose)
             upgrade(engine)
             ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-            seconds, rows = _load(ctx, size, per_day)
+            seconds, rows = _load(ctx, size, per_day, replicate_from)
+            how = f", {replicate_from:,} row by row" if (replicate_from or size) < size else ""
             print(
-                f"{label}: {size:,} cases over {size / per_day:,.0f} days loaded "
-                f"({rows:,} rows) in {seconds:.1f} s"
+                f"{label}: {_count(ctx):,} cases over {size / per_day:,.0f} days loaded "
+                f"({rows:,} rows{how}) in {seconds:.1f} s"
             )
             contexts[size] = ctx
         queries = _queries()
         samples: dict[tuple[int, str], list[float]] = {}
         answers: dict[str, int] = {}
+        agree: dict[str, dict[int, str]] = {}
         for round_ in range(rounds + 1):  # round 0 warms the caches up
             for size, ctx in contexts.items():
                 for name, query in queries:
@@ -332,9 +359,18 @@ def run(label: str, factory: Any, sizes: list[int], per_day: int, rounds: int) -
                     answer = query(ctx)
                     took = time.perf_counter() - begin
                     answers[name] = len(answer)
+                    agree.setdefault(name, {})[size] = repr(answer)
                     if round_:
                         samples.setdefault((size, name), []).append(took)
     _report(label, sizes, per_day, rounds, queries, samples, answers)
+    if replicate_from == min(sizes):  # every size holds the same newest block
+        same = all(len(set(by_size.values())) == 1 for by_size in agree.values())
+        print(f"{label}: the answers of every size are identical: {'yes' if same else 'NO'}\n")
+
+
+def _count(ctx: AppContext) -> int:
+    with ctx.db.connect() as conn:
+        return int(conn.execute(text('SELECT count(*) FROM "case"')).scalar_one())
 
 
 def _report(
@@ -373,13 +409,18 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=1000, help="cases arriving a day")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--replicate-from",
+        type=int,
+        help="load this many cases row by row and copy the rest in the database",
+    )
+    parser.add_argument(
         "--only", choices=("SQLite", "PostgreSQL"), help="one database (run each apart)"
     )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     for label, factory in backends():
         if args.only in (None, label):
-            run(label, factory, sizes, args.per_day, args.rounds)
+            run(label, factory, sizes, args.per_day, args.rounds, args.replicate_from)
 
 
 if __name__ == "__main__":

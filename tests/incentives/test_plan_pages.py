@@ -18,7 +18,7 @@ from retention_flow.api.app import create_app
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import DEPLOYMENT
-from retention_flow.services import payouts, qa, users
+from retention_flow.services import kpis, payouts, plan_editing, plan_lookup, qa, users
 from retention_flow.services.context import Actor, AppContext
 from tests.api.conftest import PASSWORD
 from tests.integration.kpi_fixture import T0
@@ -71,6 +71,7 @@ def test_a_process_owner_edits_the_plan_in_the_browser_and_it_applies_next_perio
     assert before_march == before_april
 
     plan["money_per_point_cents"] = 1000
+    plan["components"][0]["weight"] = 70  # retention counts more on the scorecard too
     saved = owner.post("/incentives/plan", {"plan": json.dumps(plan), "checklist": checklist})
     assert saved.status_code == 303
     page = owner.get("/incentives/plan").text
@@ -79,7 +80,16 @@ def test_a_process_owner_edits_the_plan_in_the_browser_and_it_applies_next_perio
     march, april = _plans(week, "2026-03", "2026-04")
     assert march == before_march  # this month keeps the plan it started with
     assert april != before_april
-    assert april == payouts.plan_hash(plan)
+    stored = plan_editing.source(week)
+    assert stored is not None and stored.plan["components"][0]["weight"] == 70
+    assert april == plan_lookup.plan_hash(stored.plan)
+    old_weights = kpis.scorecard_weights(week, T0)
+    new_weights = kpis.scorecard_weights(week, T0 + timedelta(days=30))
+    assert old_weights["retention_rate"] == 40 and new_weights["retention_rate"] == 70
+    assert "handling" not in new_weights  # the plan does not weigh handling time
+    card = kpis.scorecard(week, start=T0, end=T0 + timedelta(days=12))[0]
+    weights = {c["kpi"]: c["weight"] for c in card["components"]}
+    assert weights["retention_rate"] == 40 and weights["handling"] == 0.0
 
     again = owner.post("/incentives/plan", {"plan": json.dumps(plan), "checklist": checklist})
     assert again.status_code == 303

@@ -34,6 +34,7 @@ from ..db.tables import DEPLOYMENT, USER
 from . import kpi_sql
 from .context import AppContext
 from .kpi_definitions import CSV_KPIS, Sums
+from .plan_lookup import plan_in_force
 from .qa import quality_by_agent
 
 GROUPS = ("channel", "process", "version", "offer", "partner", "agent", "team", "period")
@@ -223,13 +224,37 @@ def overall(ctx: AppContext, *, start: datetime, end: datetime) -> dict[str, Any
     return rows[0] if rows else {"group": {}, **Sums().row()}
 
 
+#: the scorecard's name of an incentive plan's KPI
+PLAN_TO_SCORE = {
+    "retention_rate": "retention_rate",
+    "service_level": "service_level",
+    "first_contact_resolution": "first_contact_resolution",
+    "avg_handling_seconds": "handling",
+    "quality": "quality",
+}
+
+
+def scorecard_weights(ctx: AppContext, start: datetime) -> dict[str, float]:
+    """The weights of the incentive plan in force at ``start`` (one place for them: the
+    plan a process owner edits); the ``kpi_scorecard_weights`` setting only where no
+    plan was deployed."""
+    with read_session(ctx.db) as session:
+        found = plan_in_force(session.connection(), start)
+    if found is None:
+        return dict(ctx.settings.kpi_scorecard_weights)
+    components = found[1].get("components") or []
+    return {
+        PLAN_TO_SCORE[c["kpi"]]: float(c["weight"]) for c in components if c["kpi"] in PLAN_TO_SCORE
+    }
+
+
 def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per agent: a score in [0, 1] from weighted KPIs (weights in settings), with every
+    """Per agent: a score in [0, 1] from weighted KPIs (``scorecard_weights``), with every
     component shown: value, normalised value, weight and contribution. Components without
     data (e.g. no ended case, no finished QA review) are left out and the other weights
     re-normalised. ``quality``: the mean QA review score of the agent's cases that ended
     in the period (``services/qa.py``)."""
-    weights = ctx.settings.kpi_scorecard_weights
+    weights = scorecard_weights(ctx, start)
     target = ctx.settings.kpi_target_handling_seconds
     quality = quality_by_agent(ctx, start, end)
     out = []

@@ -25,7 +25,7 @@ from ..db.tables import DEPLOYMENT, PROCESS_VERSION
 from ..engine.bundle import MANIFEST_NAME
 from . import versions
 from .context import Actor, AppContext
-from .payouts import plan_hash
+from .plan_lookup import plan_hash
 from .processes import DeployResult
 
 
