@@ -216,14 +216,46 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def _load(
-    ctx: AppContext, size: int, per_day: int, replicate_from: int | None = None
+    ctx: AppContext,
+    size: int,
+    per_day: int,
+    replicate_from: int | None = None,
+    *,
+    seeded: bool = False,
 ) -> tuple[float, int]:
     """Bulk-load the history; (seconds, rows). With ``replicate_from`` (fewer than
     ``size``): that many cases row by row, the rest copied in the database
-    (``_kpis_replicate``)."""
+    (``_kpis_replicate``); ``seeded``: the database already holds those rows (a copy of
+    the smaller size's database), only the copying is left."""
     begin = time.perf_counter()
     loaded = min(size, replicate_from or size)
     rows_written = 0
+    raw = ctx.db.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        postgres = ctx.db.dialect.name == "postgresql"
+        indexes = [] if postgres else _sqlite_fast_load(driver)
+        if not seeded:
+            rows_written = _insert_rows(ctx, driver, loaded, per_day)
+        driver.commit()
+    finally:
+        raw.close()
+    with ctx.db.begin() as conn:
+        if loaded < size:
+            replicate(conn, TABLES, round(loaded / per_day), size - loaded)
+        if loaded < size or seeded:
+            rows_written = sum(
+                conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in TABLES
+            )
+        for statement in indexes:  # built once from sorted keys, not row by row
+            conn.execute(text(statement))
+        conn.execute(text("ANALYZE"))
+    return time.perf_counter() - begin, rows_written
+
+
+def _insert_rows(ctx: AppContext, driver: Any, size: int, per_day: int) -> int:
+    """The bench deployment and ``size`` cases row by row (PostgreSQL: COPY)."""
+    driver.commit()
     with ctx.db.begin() as conn:
         conn.execute(
             insert(DEPLOYMENT).values(
@@ -235,39 +267,24 @@ def _load(
                 deployed_at=NOW - timedelta(days=5000),
             )
         )
-    raw = ctx.db.raw_connection()
-    try:
-        driver: Any = raw.driver_connection
-        postgres = ctx.db.dialect.name == "postgresql"
-        indexes = [] if postgres else _sqlite_fast_load(driver)
-        for name, rows in _rows(loaded, per_day):
-            if not rows:
-                continue
-            columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
-            rows_written += len(rows)
-            if postgres:
-                _copy(driver, name, columns, rows)
-            else:
-                marks = ", ".join("?" * len(columns))
-                quoted = ", ".join(f'"{c}"' for c in columns)
-                driver.executemany(
-                    f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})',
-                    [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
-                )
-                driver.commit()  # a batch at a time: the WAL stays small
-        driver.commit()
-    finally:
-        raw.close()
-    with ctx.db.begin() as conn:
-        if loaded < size:
-            replicate(conn, TABLES, round(loaded / per_day), size - loaded)
-            rows_written = sum(
-                conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in TABLES
+    postgres = ctx.db.dialect.name == "postgresql"
+    rows_written = 0
+    for name, rows in _rows(size, per_day):
+        if not rows:
+            continue
+        columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
+        rows_written += len(rows)
+        if postgres:
+            _copy(driver, name, columns, rows)
+        else:
+            marks = ", ".join("?" * len(columns))
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            driver.executemany(
+                f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})',
+                [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
             )
-        for statement in indexes:  # built once from sorted keys, not row by row
-            conn.execute(text(statement))
-        conn.execute(text("ANALYZE"))
-    return time.perf_counter() - begin, rows_written
+            driver.commit()  # a batch at a time: the WAL stays small
+    return rows_written
 
 
 def _sqlite_fast_load(driver: Any) -> list[str]:
@@ -337,11 +354,21 @@ def run(
         contexts: dict[int, AppContext] = {}
         for size in sizes:
             url = stack.enter_context(factory())
+            seed = contexts.get(replicate_from or 0)
+            seeded = seed is not None and url.startswith("sqlite")
+            if seed is not None and seeded:  # the smaller database is the seed: a copy
+                raw = seed.db.raw_connection()
+                try:
+                    raw.driver_connection.execute(  # type: ignore[union-attr]
+                        f"VACUUM INTO '{url.removeprefix('sqlite:///')}'"
+                    )
+                finally:
+                    raw.close()
             engine = create_db_engine(url)
             stack.callback(engine.dispose)
             upgrade(engine)
             ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-            seconds, rows = _load(ctx, size, per_day, replicate_from)
+            seconds, rows = _load(ctx, size, per_day, replicate_from, seeded=seeded)
             how = f", {replicate_from:,} row by row" if (replicate_from or size) < size else ""
             print(
                 f"{label}: {_count(ctx):,} cases over {size / per_day:,.0f} days loaded "

@@ -133,6 +133,7 @@ def compute(
     sums: dict[tuple[str, ...], Sums] = defaultdict(Sums)
     with read_session(ctx.db) as session:
         conn = session.connection()
+        kpi_sql.prepare(conn)
         q = kpi_sql.Query(
             dialect=conn.dialect.name,
             start=start,
@@ -242,9 +243,11 @@ def scorecard_weights(ctx: AppContext, start: datetime) -> dict[str, float]:
         found = plan_in_force(session.connection(), start)
     if found is None:
         return dict(ctx.settings.kpi_scorecard_weights)
-    components = found[1].get("components") or []
+    components = found[1].get("components") or []  # validated on deploy (IncentivePlan)
     return {
-        PLAN_TO_SCORE[c["kpi"]]: float(c["weight"]) for c in components if c["kpi"] in PLAN_TO_SCORE
+        PLAN_TO_SCORE[c["kpi"]]: float(c.get("weight") or 0.0)
+        for c in components
+        if isinstance(c, dict) and c.get("kpi") in PLAN_TO_SCORE
     }
 
 
