@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, text
@@ -347,12 +348,19 @@ def run(
     per_day: int,
     rounds: int,
     replicate_from: int | None = None,
+    keep: Path | None = None,
 ) -> None:
     """Load every size, then time the queries in interleaved rounds (size after size, so
     the noise of a shared machine falls on all sizes alike)."""
     with ExitStack() as stack:
         contexts: dict[int, AppContext] = {}
         for size in sizes:
+            kept = keep / f"kpis-{size}.db" if keep and label == "SQLite" else None
+            if kept is not None and kept.exists():  # loaded by an earlier run
+                contexts[size] = _kept(kept)
+                stack.callback(contexts[size].db.dispose)
+                print(f"{label}: {_count(contexts[size]):,} cases in {kept} (kept)")
+                continue
             url = stack.enter_context(factory())
             seed = contexts.get(replicate_from or 0)
             seeded = seed is not None and url.startswith("sqlite")
@@ -393,6 +401,13 @@ def run(
     if replicate_from == min(sizes):  # every size holds the same newest block
         same = all(len(set(by_size.values())) == 1 for by_size in agree.values())
         print(f"{label}: the answers of every size are identical: {'yes' if same else 'NO'}\n")
+
+
+def _kept(path: Path) -> AppContext:
+    url = f"sqlite:///{path}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    return AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
 
 
 def _count(ctx: AppContext) -> int:
@@ -441,13 +456,27 @@ def main() -> None:
         help="load this many cases row by row and copy the rest in the database",
     )
     parser.add_argument(
+        "--keep-sqlite",
+        type=Path,
+        help="a folder of loaded SQLite databases (kpis-SIZE.db) to time again instead "
+        "of loading (copy them there from a run's temp folder)",
+    )
+    parser.add_argument(
         "--only", choices=("SQLite", "PostgreSQL"), help="one database (run each apart)"
     )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     for label, factory in backends():
         if args.only in (None, label):
-            run(label, factory, sizes, args.per_day, args.rounds, args.replicate_from)
+            run(
+                label,
+                factory,
+                sizes,
+                args.per_day,
+                args.rounds,
+                args.replicate_from,
+                args.keep_sqlite,
+            )
 
 
 if __name__ == "__main__":
