@@ -42,10 +42,21 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
     version = f"/processes/{model['process_id']}/{model['latest_version']}"
     return {
         "": ["/login"],
-        "agent1": ["/queue", "/queue?role=telemarketing", f"/tasks/{task['id']}", "/account"],
-        "lead1": ["/team", "/team?role=telemarketing", "/kpis"],
+        "agent1": [
+            "/queue",
+            "/queue?role=telemarketing",
+            f"/tasks/{task['id']}",
+            "/account",
+            "/me",
+        ],
+        "lead1": ["/team", "/team?role=telemarketing", "/kpis", "/kpis/scorecard"],
         "backoffice1": ["/scans", "/queue"],
-        "owner1": ["/processes", version, f"/processes/{model['process_id']}/compare"],
+        "owner1": [
+            "/processes",
+            version,
+            f"/processes/{model['process_id']}/compare",
+            "/incentives/plan",
+        ],
         "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],
         "partner_alpha": ["/partner"],
         "admin1": ["/team", f"/tasks/{task['id']}"],
