@@ -20,9 +20,17 @@ channel, by agent and by offer, ``--rounds`` times after a warm-up; the median p
 and size is printed, and the ratio of the largest size to the smallest (target <= 1.5).
 
 On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQL (a
-schema of its own, dropped afterwards).
+schema of its own, dropped afterwards); ``--only`` picks one (run them side by side).
+
+``--replicate-from N`` loads N cases row by row and copies the older history in the
+database (``bench/_kpis_replicate.py``: the ended cases of the loaded block with their
+work items, keys and events, shifted a block further back each time, new ids): with N the
+smallest size, every size holds the same newest block, so every size must answer alike,
+and the run says whether it did. A 1,000,000-case load row by row took longer than an
+hour on a shared 2-core machine; copying takes minutes.
 
     python bench/kpis.py [--sizes 100000,1000000] [--per-day 1000] [--rounds 3]
+                         [--only SQLite|PostgreSQL] [--replicate-from 100000]
 """
 
 from __future__ import annotations
@@ -36,11 +44,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, text
 
 from _common import backends
+from _kpis_replicate import replicate
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
@@ -197,6 +207,8 @@ TABLES: dict[str, Table] = {
 
 
 def _sqlite_value(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float):
+        return value
     if isinstance(value, datetime):  # all UTC here: the stored form of UTCDateTime
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, dict):
@@ -204,10 +216,53 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _load(ctx: AppContext, size: int, per_day: int) -> tuple[float, int]:
-    """Bulk-load the history; (seconds, rows)."""
+def _load(
+    ctx: AppContext,
+    size: int,
+    per_day: int,
+    replicate_from: int | None = None,
+    *,
+    seeded: bool = False,
+) -> tuple[float, int]:
+    """Bulk-load the history; (seconds, rows). With ``replicate_from`` (fewer than
+    ``size``): that many cases row by row, the rest copied in the database
+    (``_kpis_replicate``); ``seeded``: the database already holds those rows (a copy of
+    the smaller size's database), only the copying is left."""
     begin = time.perf_counter()
+    loaded = min(size, replicate_from or size)
     rows_written = 0
+    raw = ctx.db.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        postgres = ctx.db.dialect.name == "postgresql"
+        indexes = [] if postgres else _sqlite_fast_load(driver)
+        if not seeded:
+            rows_written = _insert_rows(ctx, driver, loaded, per_day)
+        driver.commit()
+    finally:
+        raw.close()
+    with ctx.db.begin() as conn:
+        if loaded < size:
+            replicate(conn, TABLES, round(loaded / per_day), size - loaded)
+        if loaded < size or seeded:
+            rows_written = sum(
+                conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in TABLES
+            )
+        for statement in indexes:  # built once from sorted keys, not row by row
+            conn.execute(text(statement))
+        conn.execute(text("ANALYZE"))
+    if ctx.db.dialect.name == "sqlite":  # pages read from the database file, not the WAL
+        raw = ctx.db.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+    return time.perf_counter() - begin, rows_written
+
+
+def _insert_rows(ctx: AppContext, driver: Any, size: int, per_day: int) -> int:
+    """The bench deployment and ``size`` cases row by row (PostgreSQL: COPY)."""
+    driver.commit()
     with ctx.db.begin() as conn:
         conn.execute(
             insert(DEPLOYMENT).values(
@@ -219,32 +274,44 @@ def _load(ctx: AppContext, size: int, per_day: int) -> tuple[float, int]:
                 deployed_at=NOW - timedelta(days=5000),
             )
         )
-    raw = ctx.db.raw_connection()
-    try:
-        driver: Any = raw.driver_connection
-        postgres = ctx.db.dialect.name == "postgresql"
-        if not postgres:  # a bench database: no fsync while loading it
-            driver.execute("PRAGMA synchronous = OFF")
-        for name, rows in _rows(size, per_day):
-            if not rows:
-                continue
-            columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
-            rows_written += len(rows)
-            if postgres:
-                _copy(driver, name, columns, rows)
-            else:
-                marks = ", ".join("?" * len(columns))
-                quoted = ", ".join(f'"{c}"' for c in columns)
-                driver.executemany(
-                    f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})',
-                    [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
-                )
-        driver.commit()
-    finally:
-        raw.close()
-    with ctx.db.begin() as conn:
-        conn.execute(text("ANALYZE"))
-    return time.perf_counter() - begin, rows_written
+    postgres = ctx.db.dialect.name == "postgresql"
+    rows_written = 0
+    for name, rows in _rows(size, per_day):
+        if not rows:
+            continue
+        columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
+        rows_written += len(rows)
+        if postgres:
+            _copy(driver, name, columns, rows)
+        else:
+            marks = ", ".join("?" * len(columns))
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            driver.executemany(
+                f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})',
+                [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
+            )
+            driver.commit()  # a batch at a time: the WAL stays small
+    return rows_written
+
+
+def _sqlite_fast_load(driver: Any) -> list[str]:
+    """A bench database, loaded once: no fsync, no foreign-key checks, a large page cache,
+    and the loaded tables' secondary indexes dropped (their ``CREATE INDEX`` statements
+    are returned, to run after the load). Row-by-row index updates on random keys made a
+    1,000,000-case load take most of an hour on a shared machine."""
+    driver.execute("PRAGMA synchronous = OFF")
+    driver.execute("PRAGMA foreign_keys = OFF")
+    driver.execute("PRAGMA cache_size = -1048576")  # KiB: 1 GiB
+    marks = ", ".join("?" * len(TABLES))
+    found = driver.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks})",
+        list(TABLES),
+    ).fetchall()
+    for name, _sql in found:
+        driver.execute(f'DROP INDEX "{name}"')
+    driver.commit()
+    return [sql for _name, sql in found]
 
 
 def _copy(driver: Any, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -280,26 +347,52 @@ def _queries() -> list[tuple[str, Any]]:
     return out
 
 
-def run(label: str, factory: Any, sizes: list[int], per_day: int, rounds: int) -> None:
+def run(
+    label: str,
+    factory: Any,
+    sizes: list[int],
+    per_day: int,
+    rounds: int,
+    replicate_from: int | None = None,
+    keep: Path | None = None,
+) -> None:
     """Load every size, then time the queries in interleaved rounds (size after size, so
     the noise of a shared machine falls on all sizes alike)."""
     with ExitStack() as stack:
         contexts: dict[int, AppContext] = {}
         for size in sizes:
+            kept = keep / f"kpis-{size}.db" if keep and label == "SQLite" else None
+            if kept is not None and kept.exists():  # loaded by an earlier run
+                contexts[size] = _kept(kept)
+                stack.callback(contexts[size].db.dispose)
+                print(f"{label}: {_count(contexts[size]):,} cases in {kept} (kept)")
+                continue
             url = stack.enter_context(factory())
+            seed = contexts.get(replicate_from or 0)
+            seeded = seed is not None and url.startswith("sqlite")
+            if seed is not None and seeded:  # the smaller database is the seed: a copy
+                raw = seed.db.raw_connection()
+                try:
+                    raw.driver_connection.execute(  # type: ignore[union-attr]
+                        f"VACUUM INTO '{url.removeprefix('sqlite:///')}'"
+                    )
+                finally:
+                    raw.close()
             engine = create_db_engine(url)
             stack.callback(engine.dispose)
             upgrade(engine)
             ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-            seconds, rows = _load(ctx, size, per_day)
+            seconds, rows = _load(ctx, size, per_day, replicate_from, seeded=seeded)
+            how = f", {replicate_from:,} row by row" if (replicate_from or size) < size else ""
             print(
-                f"{label}: {size:,} cases over {size / per_day:,.0f} days loaded "
-                f"({rows:,} rows) in {seconds:.1f} s"
+                f"{label}: {_count(ctx):,} cases over {size / per_day:,.0f} days loaded "
+                f"({rows:,} rows{how}) in {seconds:.1f} s"
             )
             contexts[size] = ctx
         queries = _queries()
         samples: dict[tuple[int, str], list[float]] = {}
         answers: dict[str, int] = {}
+        agree: dict[str, dict[int, str]] = {}
         for round_ in range(rounds + 1):  # round 0 warms the caches up
             for size, ctx in contexts.items():
                 for name, query in queries:
@@ -307,9 +400,25 @@ def run(label: str, factory: Any, sizes: list[int], per_day: int, rounds: int) -
                     answer = query(ctx)
                     took = time.perf_counter() - begin
                     answers[name] = len(answer)
+                    agree.setdefault(name, {})[size] = repr(answer)
                     if round_:
                         samples.setdefault((size, name), []).append(took)
     _report(label, sizes, per_day, rounds, queries, samples, answers)
+    if replicate_from == min(sizes):  # every size holds the same newest block
+        same = all(len(set(by_size.values())) == 1 for by_size in agree.values())
+        print(f"{label}: the answers of every size are identical: {'yes' if same else 'NO'}\n")
+
+
+def _kept(path: Path) -> AppContext:
+    url = f"sqlite:///{path}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    return AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
+
+
+def _count(ctx: AppContext) -> int:
+    with ctx.db.connect() as conn:
+        return int(conn.execute(text('SELECT count(*) FROM "case"')).scalar_one())
 
 
 def _report(
@@ -347,10 +456,33 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="case counts, comma separated")
     parser.add_argument("--per-day", type=int, default=1000, help="cases arriving a day")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--replicate-from",
+        type=int,
+        help="load this many cases row by row and copy the rest in the database",
+    )
+    parser.add_argument(
+        "--keep-sqlite",
+        type=Path,
+        help="a folder of loaded SQLite databases (kpis-SIZE.db) to time again instead "
+        "of loading (copy them there from a run's temp folder)",
+    )
+    parser.add_argument(
+        "--only", choices=("SQLite", "PostgreSQL"), help="one database (run each apart)"
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     for label, factory in backends():
-        run(label, factory, sizes, args.per_day, args.rounds)
+        if args.only in (None, label):
+            run(
+                label,
+                factory,
+                sizes,
+                args.per_day,
+                args.rounds,
+                args.replicate_from,
+                args.keep_sqlite,
+            )
 
 
 if __name__ == "__main__":

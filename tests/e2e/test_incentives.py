@@ -103,3 +103,29 @@ def test_a_payout_statement_cannot_be_approved_by_whoever_ran_it(
     page.click("#approve")
     assert page.get_by_text("Approved and frozen with hash").is_visible()
     assert page.locator("#payout-status").inner_text() == "approved"
+
+
+def test_a_process_owner_edits_the_incentive_plan_in_the_browser(
+    page: Any, login_as: Any, live_server: Any
+) -> None:
+    ctx = live_server.ctx
+    login_as(page, "owner1")
+    page.goto("/processes")
+    page.click("#plan-link")
+    assert page.locator("#plan-now tr[data-kpi='retention_rate']").is_visible()
+    plan = json.loads(page.input_value("#plan"))
+    plan["money_per_point_cents"] = 999
+    page.fill("#plan", json.dumps(plan, indent=2))
+    page.click("#save-plan")
+    flash = page.locator(".flash-ok").inner_text()
+    now = ctx.now()
+    following = f"{now.year + now.month // 12}-{now.month % 12 + 1:02d}"
+    assert f"the plan applies from {following}" in flash
+    assert "999" in page.input_value("#plan")
+    assert page.locator("#plan-history tbody tr").count() == 2
+
+    broken = dict(plan, money_per_point_cents=-1)
+    page.fill("#plan", json.dumps(broken))
+    page.click("#save-plan")
+    assert "plan.money_per_point_cents" in page.locator("#plan-problems").inner_text()
+    assert page.locator("#plan-history tbody tr").count() == 2

@@ -126,7 +126,11 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/settlements/{statement_id}/approve"): _rule(hidden="admin back_office"),
     ("GET", "/kpis"): STEWARDS,
     ("GET", "/kpis/export.csv"): STEWARDS,
-    ("GET", "/kpis/definitions"): STEWARDS,
+    ("GET", "/kpis/definitions"): _rule("agent team_lead back_office process_owner auditor admin"),
+    ("GET", "/kpis/scorecard"): STEWARDS,
+    # the matrix's bundles have no incentive plan: the page says so, and so does a save
+    ("GET", "/incentives/plan"): OWNER,
+    ("POST", "/incentives/plan"): OWNER,
     # QA reviews (the qa role is no persona here: tests/incentives cover it)
     ("GET", "/qa"): _rule("team_lead auditor admin process_owner"),
     ("POST", "/qa/samples"): _rule("team_lead admin process_owner"),

@@ -37,6 +37,7 @@ from ..db.tables import DEPLOYMENT, USER
 from . import kpi_sql
 from .context import AppContext
 from .kpi_definitions import CSV_KPIS, Sums
+from .plan_lookup import plan_in_force
 from .qa import quality_by_agent
 
 GROUPS = (
@@ -61,7 +62,16 @@ SCORE_COMPONENTS = (
     "handling",
     "quality",
 )
-__all__ = ["CSV_KPIS", "GROUPS", "as_of", "compute", "dashboard", "scorecard", "to_csv"]
+__all__ = [
+    "CSV_KPIS",
+    "GROUPS",
+    "as_of",
+    "compute",
+    "dashboard",
+    "overall",
+    "scorecard",
+    "to_csv",
+]
 
 
 def bucket(at: datetime | date, granularity: str) -> str:
@@ -137,6 +147,7 @@ def compute(
     sums: dict[tuple[str, ...], Sums] = defaultdict(Sums)
     with read_session(ctx.db) as session:
         conn = session.connection()
+        kpi_sql.prepare(conn)
         q = kpi_sql.Query(
             dialect=conn.dialect.name,
             start=start,
@@ -207,7 +218,6 @@ def dashboard(
     so quiet days show as zero)."""
     if by == "period":
         raise ValidationFailed("group the dashboard by something other than the period")
-    overall = compute(ctx, start=start, end=end, granularity=granularity)
     return {
         "by": by,
         "granularity": granularity,
@@ -215,7 +225,7 @@ def dashboard(
         "end": end.isoformat(),
         "as_of": as_of(ctx, end).isoformat(),
         "buckets": [name for name, _end in _bucket_ends(start, end, granularity)],
-        "overall": overall[0] if overall else {"group": {}, **Sums().row()},
+        "overall": overall(ctx, start=start, end=end),
         "totals": compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
         "periods": compute(
             ctx, start=start, end=end, group_by=["period", by], granularity=granularity
@@ -223,13 +233,45 @@ def dashboard(
     }
 
 
+def overall(ctx: AppContext, *, start: datetime, end: datetime) -> dict[str, Any]:
+    """The whole period in one row (no grouping): the headline figures."""
+    rows = compute(ctx, start=start, end=end)
+    return rows[0] if rows else {"group": {}, **Sums().row()}
+
+
+#: the scorecard's name of an incentive plan's KPI
+PLAN_TO_SCORE = {
+    "retention_rate": "retention_rate",
+    "service_level": "service_level",
+    "first_contact_resolution": "first_contact_resolution",
+    "avg_handling_seconds": "handling",
+    "quality": "quality",
+}
+
+
+def scorecard_weights(ctx: AppContext, start: datetime) -> dict[str, float]:
+    """The weights of the incentive plan in force at ``start`` (one place for them: the
+    plan a process owner edits); the ``kpi_scorecard_weights`` setting only where no
+    plan was deployed."""
+    with read_session(ctx.db) as session:
+        found = plan_in_force(session.connection(), start)
+    if found is None:
+        return dict(ctx.settings.kpi_scorecard_weights)
+    components = found[1].get("components") or []  # validated on deploy (IncentivePlan)
+    return {
+        PLAN_TO_SCORE[c["kpi"]]: float(c.get("weight") or 0.0)
+        for c in components
+        if isinstance(c, dict) and c.get("kpi") in PLAN_TO_SCORE
+    }
+
+
 def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per agent: a score in [0, 1] from weighted KPIs (weights in settings), with every
+    """Per agent: a score in [0, 1] from weighted KPIs (``scorecard_weights``), with every
     component shown: value, normalised value, weight and contribution. Components without
     data (e.g. no ended case, no finished QA review) are left out and the other weights
     re-normalised. ``quality``: the mean QA review score of the agent's cases that ended
     in the period (``services/qa.py``)."""
-    weights = ctx.settings.kpi_scorecard_weights
+    weights = scorecard_weights(ctx, start)
     target = ctx.settings.kpi_target_handling_seconds
     quality = quality_by_agent(ctx, start, end)
     out = []

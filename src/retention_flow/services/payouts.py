@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import uuid
 from typing import Any
 
@@ -28,10 +27,11 @@ from sqlalchemy import and_, delete, insert, select, update
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.incentive_plan import IncentivePlan
 from ..db.session import read_session, write_session
-from ..db.tables import DEPLOYMENT, PAYOUT_STATEMENT
+from ..db.tables import PAYOUT_STATEMENT
 from . import kpis
 from .audit import NewEvent, append_system
 from .context import Actor, AppContext
+from .plan_lookup import canonical, plan_in_force
 from .qa import period_bounds, quality_by_agent
 
 PAYOUT_ROLES = frozenset({"team_lead", "back_office", "admin"})
@@ -51,24 +51,13 @@ FROZEN_FIELDS = (
 )
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def plan_for(conn: Any, period: str) -> tuple[str, dict[str, Any], str]:
     """(deployment id, plan, plan hash) in force for ``period``."""
     start, _end = period_bounds(period)
-    rows = conn.execute(
-        select(DEPLOYMENT.c.id, DEPLOYMENT.c.manifest)
-        .where(DEPLOYMENT.c.deployed_at < start)
-        .order_by(DEPLOYMENT.c.deployed_at.desc())
-    )
-    for deployment_id, manifest in rows:
-        plan = (manifest or {}).get("incentive_plan")
-        if plan:
-            digest = hashlib.sha256(_canonical(plan).encode()).hexdigest()
-            return str(deployment_id), plan, digest
-    raise Conflict(f"no incentive plan was deployed before {period} started")
+    found = plan_in_force(conn, start)
+    if found is None:
+        raise Conflict(f"no incentive plan was deployed before {period} started")
+    return found
 
 
 def _achievement(component: Any, value: float | None) -> tuple[float, str]:
@@ -240,7 +229,7 @@ def get_statement(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str,
 
 
 def statement_hash(row: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical({k: row[k] for k in FROZEN_FIELDS}).encode()).hexdigest()
+    return hashlib.sha256(canonical({k: row[k] for k in FROZEN_FIELDS}).encode()).hexdigest()
 
 
 def approve(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..core.errors import ValidationFailed
-from ..services import kpi_definitions, kpis
+from ..services import kpi_definitions, kpis, qa
 from ..services.context import Actor
 from .session import PageCtx, page_router, require_page_role
-from .templating import render
+from .templating import AGENT_ROLES, render
 
 router = page_router()
 
@@ -112,6 +112,26 @@ def dashboard(request: Request, ctx: PageCtx, user: Steward, q: Chosen) -> Respo
     return render(ctx, request, "kpis.html", context, user=user)
 
 
+Month = Annotated[str, Query(pattern=r"^(\d{4}-\d{2})?$")]
+
+
+@router.get("/kpis/scorecard", response_class=HTMLResponse)
+def scorecard(request: Request, ctx: PageCtx, user: Steward, period: Month = "") -> Response:
+    """Every agent's score for a month with its components, the month's automation share
+    and the "as of" moment."""
+    now = ctx.now().astimezone(UTC)
+    chosen = period or f"{now.year}-{now.month:02d}"
+    start, end = qa.period_bounds(chosen)
+    context = {
+        "period": chosen,
+        "as_of": kpis.as_of(ctx, end),
+        "cards": kpis.scorecard(ctx, start=start, end=end),
+        "components": kpis.SCORE_COMPONENTS,
+        "overall": kpis.overall(ctx, start=start, end=end),
+    }
+    return render(ctx, request, "scorecard.html", context, user=user)
+
+
 #: the settings the definitions name, shown with their values beside them
 DEFINITION_SETTINGS = (
     "kpi_fcr_days",
@@ -121,8 +141,19 @@ DEFINITION_SETTINGS = (
 )
 
 
+#: the definitions are read by everyone whose figures or pay they describe
+Reader = Annotated[
+    Actor,
+    Depends(
+        require_page_role(
+            "team_lead", "auditor", "process_owner", "qa", "back_office", "admin", AGENT_ROLES
+        )
+    ),
+]
+
+
 @router.get("/kpis/definitions", response_class=HTMLResponse)
-def definitions(request: Request, ctx: PageCtx, user: Steward) -> Response:
+def definitions(request: Request, ctx: PageCtx, user: Reader) -> Response:
     context = {
         "definitions": kpi_definitions.DEFINITIONS,
         "settings": [(name, getattr(ctx.settings, name)) for name in DEFINITION_SETTINGS],

@@ -182,6 +182,7 @@ def my_results(request: Request, ctx: PageCtx, user: Agent, period: Period = "")
         "period": chosen,
         "as_of": kpis.as_of(ctx, end),
         "card": card,
+        "overall": kpis.overall(ctx, start=start, end=end),
         "reviews": qa.list_reviews(ctx, user, as_="agent"),
         "payouts": payouts.list_statements(ctx, Actor(user.username, frozenset({"agent"}))),
     }

@@ -60,7 +60,8 @@ def get_kpis(
 
 @router.get("/scorecard", response_model=ScorecardsPublic)
 def scorecard(ctx: CtxDep, _user: Steward, start: Start = None, end: End = None) -> Any:
-    """Each agent's weighted score, every component shown (weights in settings)."""
+    """Each agent's weighted score, every component shown (weights: the incentive plan in
+    force at the start, else the kpi_scorecard_weights setting)."""
     start, end = _period(ctx, start, end)
     data = kpis.scorecard(ctx, start=start, end=end)
     as_of = kpis.as_of(ctx, end)
