@@ -124,6 +124,14 @@ def _audit_files_for_subprocesses(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(f"RETENTION_FLOW_{name.upper()}", path)
 
 
+@pytest.fixture(autouse=True)
+def _no_random_offers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "Next task" picks nothing at random in tests (the product default explores 5 % of
+    offers): every Settings a test makes, and its subprocesses, read this. The tests of
+    exploration set it themselves, with a seeded generator."""
+    monkeypatch.setenv("RETENTION_FLOW_ROUTING_EXPLORATION", "0")
+
+
 def audit_files(folder: Path) -> dict[str, str]:
     """Each test's own audit keys and checkpoint file (not ./var/ of the checkout)."""
     return {

@@ -62,8 +62,15 @@ def test_no_history_is_the_teams_rate_and_without_a_prior_it_is_nothing() -> Non
     assert shrunk.p_agent == shrunk.p_team == (30 + 1) / (40 + 2)
     assert book.expect("new", None, "fibre", strength=0).p_agent == 0.0
     task = Candidate("t1", "fibre", NOW + timedelta(hours=3), NOW)
+    # no exploration here: this is about the shrinkage (a random pick would hide it)
     fed = choose(
-        [task], agent="new", team=None, book=book, weights=Weights(), now=NOW, rng=random.Random()
+        [task],
+        agent="new",
+        team=None,
+        book=book,
+        weights=Weights(exploration=0),
+        now=NOW,
+        rng=random.Random(1),
     )
     assert fed.offer is not None and fed.offer.rule == "outcome"
     starved = choose(
@@ -71,8 +78,8 @@ def test_no_history_is_the_teams_rate_and_without_a_prior_it_is_nothing() -> Non
         agent="new",
         team=None,
         book=book,
-        weights=Weights(prior_strength=0),
+        weights=Weights(prior_strength=0, exploration=0),
         now=NOW,
-        rng=random.Random(),
+        rng=random.Random(1),
     )
     assert starved.offer is None and "held for better-matched colleagues" in starved.held["t1"]
