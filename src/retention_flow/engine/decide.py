@@ -6,7 +6,6 @@ bundle content and decision id (a bundle is immutable once deployed)."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
@@ -16,7 +15,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ..core.errors import ScriptError
 from .bundle import CompiledBundle
 from .compiler import _safe_xml
-from .sandbox import make_script_engine
+from .dmn_try import decision_task
 
 _engines: dict[tuple[str, str], DMNEngine | None] = {}
 _lock = threading.Lock()
@@ -50,17 +49,7 @@ def decide(
     engine = _engine(bundle, decision_id)
     if engine is None:
         return None
-    table = engine.decision_table
-    spec = SimpleNamespace(name=table.id, bpmn_id=table.id, bpmn_name=table.name, description="")
-    task = SimpleNamespace(
-        data=dict(data),
-        task_spec=spec,
-        workflow=SimpleNamespace(
-            script_engine=make_script_engine(budget_seconds=0.5),
-            spec=SimpleNamespace(file=decision_id),
-        ),
-    )
-    task.workflow.top_workflow = task.workflow
+    task = decision_task(engine.decision_table, data, decision_id)
     try:
         return [rule.output_as_dict(task) for rule in engine.decide(task)]
     except ScriptError:

@@ -19,6 +19,22 @@ from .dmn_checks import check_decisions
 from .sandbox import make_script_engine
 
 
+def decision_task(table: Any, data: dict[str, Any], file_name: str) -> SimpleNamespace:
+    """What the DMN engine and the sandbox's error wrapping read of a task, for running a
+    decision table outside a workflow (a budget of 0.5 s per evaluation)."""
+    spec = SimpleNamespace(name=table.id, bpmn_id=table.id, bpmn_name=table.name, description="")
+    task = SimpleNamespace(
+        data=dict(data),
+        task_spec=spec,
+        workflow=SimpleNamespace(
+            script_engine=make_script_engine(budget_seconds=0.5),
+            spec=SimpleNamespace(file=file_name),
+        ),
+    )
+    task.workflow.top_workflow = task.workflow
+    return task
+
+
 def try_decision(
     name: str, xml: str, data: dict[str, Any], check_source: SourceCheck
 ) -> dict[str, Any]:
@@ -39,17 +55,7 @@ def try_decision(
     dmn_parser = next(iter(parser.dmn_parsers.values()))
     table = dmn_parser.decision.decisionTables[0]
     engine = DMNEngine(table)
-    # what the DMN engine and the sandbox's error wrapping read of a task
-    spec = SimpleNamespace(name=table.id, bpmn_id=table.id, bpmn_name=table.name, description="")
-    task = SimpleNamespace(
-        data=dict(data),
-        task_spec=spec,
-        workflow=SimpleNamespace(
-            script_engine=make_script_engine(budget_seconds=0.5),
-            spec=SimpleNamespace(file=name),
-        ),
-    )
-    task.workflow.top_workflow = task.workflow
+    task = decision_task(table, data, name)
     try:
         rules = engine.decide(task)
         matches = [
