@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,17 +22,6 @@ from .templating import AGENT_ROLES, render
 router = page_router()
 
 Steward = Annotated[Actor, Depends(require_page_role("team_lead", "auditor", "process_owner"))]
-GROUPINGS = (
-    "channel",
-    "offer",
-    "partner",
-    "agent",
-    "team",
-    "process",
-    "version",
-    "segment",
-    "routing_rule",
-)
 Grouping = Literal[
     "channel",
     "offer",
@@ -44,12 +33,14 @@ Grouping = Literal[
     "segment",
     "routing_rule",
 ]
+#: the groupings the dashboard offers, in its order (the same list as ``Grouping``)
+GROUPINGS: tuple[str, ...] = get_args(Grouping)
 Granularity = Literal["day", "week", "month"]
 Day = Annotated[str, Query(max_length=10)]
 DEFAULT_DAYS = 30
 
 
-def parse_day(value: str, field: str) -> date | None:
+def parse_day(value: str | None, field: str) -> date | None:
     """A ``YYYY-MM-DD`` form value (empty: None)."""
     if not value:
         return None

@@ -6,7 +6,7 @@ For process owners, auditors and team leads (the same readers as the heatmap API
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from ..core.errors import ValidationFailed
 from ..services import heatmap, processes
 from ..services.context import Actor, AppContext
+from .dashboard import parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
 
@@ -32,20 +33,9 @@ METRICS = {
 }
 
 
-def _day(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(
-            f"'{value}' is not a date", errors=[{"field": field, "message": "YYYY-MM-DD"}]
-        ) from None
-
-
 def _period(ctx: AppContext, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Whole days: ``from`` 00:00 UTC to the end of ``to`` (default: the last 30 days)."""
-    first, last = _day(start, "from"), _day(end, "to")
+    first, last = parse_day(start, "from"), parse_day(end, "to")
     stop = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) if last else ctx.now()
     begin = (
         datetime.combine(first, time(), tzinfo=UTC)

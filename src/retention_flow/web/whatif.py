@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from ..core.errors import ValidationFailed
 from ..services import whatif
 from ..services.context import Actor, AppContext
-from .insight import _day
+from .dashboard import parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render
 from .whatif_charts import legend, line_chart
@@ -30,8 +30,8 @@ Planner = Annotated[Actor, Depends(require_page_role("team_lead", "process_owner
 def _period(ctx: AppContext, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """Whole UTC days, ``to`` included (default: yesterday)."""
     today = ctx.now().date()
-    first = _day(start, "from") or today - timedelta(days=1)
-    last = _day(end, "to") or first
+    first = parse_day(start, "from") or today - timedelta(days=1)
+    last = parse_day(end, "to") or first
     return (
         datetime.combine(first, time(), tzinfo=UTC),
         datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
