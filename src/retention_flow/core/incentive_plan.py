@@ -16,14 +16,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-PLAN_KPIS = (
-    "retention_rate",
-    "service_level",
-    "first_contact_resolution",
-    "answered_in_time",
-    "avg_handling_seconds",
-    "quality",
-)
 PlanKpi = Literal[
     "retention_rate",
     "service_level",
