@@ -69,6 +69,7 @@ class Offer:
 class LinkView:
     """What the page shows: the first name and the offers printed on the letter."""
 
+    link_id: str
     case_id: str
     first_name: str
     offers: tuple[Offer, ...]
@@ -147,6 +148,7 @@ def _view(ctx: AppContext, session: Session, link_id: str) -> LinkView:
     )
     name = str(document.get("customer_name") or (row.data or {}).get("customer_name") or "")
     return LinkView(
+        link_id=link_id,
         case_id=str(row.case_id),
         first_name=_first_name(name),
         offers=offers,
@@ -160,18 +162,12 @@ def _first_name(name: str) -> str:
     return words[0] if words else ""
 
 
-def answer(
-    ctx: AppContext, token: str, choice: str, csat: int | None, client: str | None
-) -> Answer:
-    """Take the customer's answer to the waiting case, once."""
-    count_request(ctx, client)
-    link_id = _link_id(ctx, token)
-    with read_session(ctx.db) as session:
-        view = _view(ctx, session, link_id)
-    codes = {o.code for o in view.offers}
-    if choice != DECLINE and choice not in codes:
+def check_choice(view: LinkView, choice: str, csat: int | None) -> None:
+    """ValidationFailed unless ``choice`` is an offer in the letter (or the decline) and
+    ``csat`` a rating from 1 to 5 (or none)."""
+    if choice != DECLINE and choice not in {o.code for o in view.offers}:
         raise ValidationFailed(
-            "Please choose one of the offers in your letter, or decline.",
+            "Please choose an offer, or decline.",
             errors=[{"field": "choice", "message": f"not an offer in the letter: {choice!r}"}],
         )
     if csat is not None and csat not in RATINGS:
@@ -179,6 +175,13 @@ def answer(
             "A rating is a number from 1 to 5.",
             errors=[{"field": "csat", "message": "a number from 1 to 5"}],
         )
+
+
+def answer(ctx: AppContext, view: LinkView, choice: str, csat: int | None) -> Answer:
+    """Take the customer's answer to the waiting case, once (``view``: what ``open_link``
+    showed for this request; the link is marked used in the case step's transaction, so
+    a link used meanwhile is refused there)."""
+    check_choice(view, choice, csat)
     given = {"chosen_offer": choice, "csat": csat}
     payload: dict[str, Any] = {
         "chosen_offer": choice,
@@ -192,7 +195,9 @@ def answer(
     def mark_used(session: Session, _view_after: dict[str, Any]) -> None:
         marked = session.execute(
             update(SELF_SERVICE_LINK)
-            .where(and_(SELF_SERVICE_LINK.c.id == link_id, SELF_SERVICE_LINK.c.used_at.is_(None)))
+            .where(
+                and_(SELF_SERVICE_LINK.c.id == view.link_id, SELF_SERVICE_LINK.c.used_at.is_(None))
+            )
             .values(used_at=ctx.now(), answer=given)
         )
         if cast(CursorResult[Any], marked).rowcount != 1:  # a double submit: the first one took it

@@ -50,13 +50,18 @@ def _busy(ctx: PageCtx, request: Request, exc: TooManyAttempts) -> Response:
 
 @router.get("/s/{token}", response_class=HTMLResponse)
 def offer_page(request: Request, ctx: PageCtx, token: str) -> Response:
+    view = _open(ctx, request, token)
+    return view if isinstance(view, Response) else _choose(ctx, request, token, view)
+
+
+def _open(ctx: PageCtx, request: Request, token: str) -> LinkView | Response:
+    """The link's view (the request counted), or the page saying why it cannot be used."""
     try:
-        view = self_service.open_link(ctx, token, _client(request))
+        return self_service.open_link(ctx, token, _client(request))
     except LinkNotUsable as exc:
         return _unusable(ctx, request, exc)
     except TooManyAttempts as exc:
         return _busy(ctx, request, exc)
-    return _choose(ctx, request, token, view)
 
 
 def _choose(
@@ -90,23 +95,19 @@ def answer_offer(
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Without ``confirm``: show the choice to confirm. With it: take the answer."""
-    client = _client(request)
+    view = _open(ctx, request, token)
+    if isinstance(view, Response):
+        return view
     try:
-        view = self_service.open_link(ctx, token, client)
         rating = _rating(csat)
-        if choice != DECLINE and choice not in {o.code for o in view.offers}:
-            return _choose(
-                ctx, request, token, view, choice, csat, "Please choose an offer, or decline."
-            )
+        self_service.check_choice(view, choice, rating)
         if not confirm:
             context = {"screen": "confirm", "token": token, "view": view, "decline": DECLINE}
             context |= {"choice": choice, "title": view.title_of(choice), "csat": csat}
             return render(ctx, request, TEMPLATE, context)
-        answered = self_service.answer(ctx, token, choice, rating, client)
+        answered = self_service.answer(ctx, view, choice, rating)
     except LinkNotUsable as exc:
         return _unusable(ctx, request, exc)
-    except TooManyAttempts as exc:
-        return _busy(ctx, request, exc)
     except ValidationFailed as exc:
         return _choose(ctx, request, token, view, choice, csat, exc.detail)
     context = {"screen": "done", "answer": answered, "view": view, "decline": DECLINE}
