@@ -27,9 +27,9 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import processes  # noqa: E402
-from retention_flow.services.context import Actor, AppContext  # noqa: E402
-from retention_flow.services.handlers import default_service_handlers  # noqa: E402
+from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
+from retention_flow.services.steps.handlers import default_service_handlers  # noqa: E402
 
 BUNDLE = ROOT / "processes" / "retention"
 OWNER = Actor("bench-owner", frozenset({"process_owner"}))

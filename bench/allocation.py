@@ -22,12 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from retention_flow.services.allocation import (
-    Lead,
-    PartnerOffer,
-    allocate,
-    check,
-)
+from retention_flow.services.partners.allocation import Lead, PartnerOffer, allocate, check
 
 PRODUCTS = ("mobile_s", "mobile_m", "mobile_l", "fixed_fibre")
 MOBILE = frozenset(PRODUCTS[:3])

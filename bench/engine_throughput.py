@@ -49,9 +49,11 @@ from retention_flow.db.models import WorkItem  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
 from retention_flow.engine import sandbox_policy  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import cases, processes, tasks  # noqa: E402
-from retention_flow.services.context import Actor, AppContext  # noqa: E402
-from retention_flow.services.step_write import PIPELINED  # noqa: E402
+from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
+from retention_flow.services.steps.write import PIPELINED  # noqa: E402
+from retention_flow.services.tasks import work_items as tasks  # noqa: E402
 
 BUNDLE = ROOT / "tests" / "data" / "three_steps"
 PROCESS = "three_steps"
@@ -189,7 +191,7 @@ def service_layer(ctx: AppContext, n: int) -> float:
 
 def seal_share(ctx: AppContext, cases_per_s: float) -> None:
     """What sealing the audit trail costs a step, measured in this run: one HMAC per event
-    and one per head (services/audit_seal.py), against the time of a step."""
+    and one per head (services/audit/seal.py), against the time of a step."""
     with ctx.db.connect() as conn:
         n_events = conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
         n_cases = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()

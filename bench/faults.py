@@ -59,9 +59,10 @@ from fault_checks import check_database, timer_lateness  # noqa: E402
 from http_load import FORMS, PASSWORD, SECRET  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import processes, users  # noqa: E402
-from retention_flow.services.bootstrap import build_context  # noqa: E402
-from retention_flow.services.context import Actor  # noqa: E402
+from retention_flow.services.people import users  # noqa: E402
+from retention_flow.services.platform.bootstrap import build_context  # noqa: E402
+from retention_flow.services.platform.context import Actor  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SRC = str(ROOT / "src")

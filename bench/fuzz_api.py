@@ -36,8 +36,9 @@ from retention_flow.api.app import create_app  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
-from retention_flow.services import cases, users  # noqa: E402
-from retention_flow.services.context import AppContext  # noqa: E402
+from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.people import users  # noqa: E402
+from retention_flow.services.platform.context import AppContext  # noqa: E402
 
 
 def _tokens(client: TestClient) -> dict[str, dict[str, str]]:

@@ -40,8 +40,12 @@ from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine, read_session
 from retention_flow.db.tables import CASE, CASE_KEY
-from retention_flow.services import audit_verify, case_history, cases, queries, queue
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit import verify as audit_verify
+from retention_flow.services.cases import history as case_history
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.tasks import queue_pages as queue
 
 AGENT = Actor("agent00", frozenset({"agent", "telemarketing"}))
 AUDITOR = Actor("auditor", frozenset({"auditor"}))

@@ -1,4 +1,4 @@
-"""The heatmap query (services/heatmap.py) at growing case counts.
+"""The heatmap query (services/insight/heatmap.py) at growing case counts.
 
 Per size, a database of its own: ``three_steps`` (tests/data) deployed, two real cases run
 through the engine (offer accepted, offer declined), then their case rows, work items and
@@ -38,8 +38,11 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE, WORK_ITEM
 from retention_flow.db.types import UTCDateTime
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, heatmap, processes, tasks
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.insight import heatmap
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 
 AGENT = Actor("bench-agent", frozenset({"agent", "telemarketing"}))
 OWNER = Actor("bench-owner", frozenset({"process_owner"}))

@@ -57,9 +57,11 @@ from retention_flow.core.clock import SystemClock  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.tables import WORK_ITEM  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import cases, processes, users  # noqa: E402
-from retention_flow.services.bootstrap import build_context  # noqa: E402
-from retention_flow.services.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.people import users  # noqa: E402
+from retention_flow.services.platform.bootstrap import build_context  # noqa: E402
+from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
 
 BUNDLE = ROOT / "tests" / "data" / "three_steps"
 FORMS = {

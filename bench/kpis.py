@@ -56,8 +56,8 @@ from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine
 from retention_flow.db.tables import AUDIT_EVENT, CASE, CASE_KEY, DEPLOYMENT, WORK_ITEM
-from retention_flow.services import kpis
-from retention_flow.services.context import AppContext
+from retention_flow.services.insight import kpis
+from retention_flow.services.platform.context import AppContext
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(days=30)

@@ -40,9 +40,13 @@ from _common import BUNDLE, OWNER, backends, make_context
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CASE, CASE_KEY, TIMER, WORK_ITEM
-from retention_flow.services import cases, migrations, stepping, tasks, worker
-from retention_flow.services.audit import GENESIS
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit.trail import GENESIS
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import migrations
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.steps import runner as stepping
+from retention_flow.services.tasks import work_items as tasks
 
 T0 = datetime.fromisoformat("2026-01-05T09:00:00+00:00")
 AGENT = Actor("bench-agent", frozenset({"agent", "telemarketing"}))

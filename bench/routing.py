@@ -47,8 +47,8 @@ from retention_flow.core.config import Settings
 from retention_flow.core.skills import missing, resolve
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.engine.compiler import compile_bundle
-from retention_flow.services.offering import Candidate, RateBook, Weights, choose
-from retention_flow.services.segments import segment_of
+from retention_flow.services.routing.offering import Candidate, RateBook, Weights, choose
+from retention_flow.services.routing.segments import segment_of
 
 BUNDLE = Path(__file__).resolve().parents[1] / "processes" / "retention"
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
@@ -69,7 +69,7 @@ POLICIES = ("fifo", "skills", "outcome")
 #: staggered 9-hour shifts (minutes of the day): 08:00, 09:30, 11:00, 12:30 starts
 SHIFT_STARTS = (8 * 60, 9 * 60 + 30, 11 * 60, 12 * 60 + 30)
 SHIFT_MINUTES = 9 * 60
-CANDIDATES = 200  # as services/next_task.py weighs
+CANDIDATES = 200  # as services/routing/next_task.py weighs
 
 
 @dataclass

@@ -44,9 +44,10 @@ from http_load import FORMS, PASSWORD, SECRET  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import processes, users  # noqa: E402
-from retention_flow.services.bootstrap import build_context  # noqa: E402
-from retention_flow.services.context import Actor  # noqa: E402
+from retention_flow.services.people import users  # noqa: E402
+from retention_flow.services.platform.bootstrap import build_context  # noqa: E402
+from retention_flow.services.platform.context import Actor  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
 
 BUNDLE = ROOT / "tests" / "data" / "three_steps"
 CALLS = ("start", "claim", "get", "complete")

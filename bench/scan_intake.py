@@ -35,10 +35,13 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
 from retention_flow.ocr.pages import rasterise_pdf  # noqa: E402
 from retention_flow.ocr.synthetic import degrade, fill  # noqa: E402
-from retention_flow.services import cases, forms, processes, scans  # noqa: E402
-from retention_flow.services.bootstrap import build_context  # noqa: E402
-from retention_flow.services.context import Actor, AppContext  # noqa: E402
-from retention_flow.services.scan_pages import form_reader  # noqa: E402
+from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.outreach import response_forms as forms  # noqa: E402
+from retention_flow.services.platform.bootstrap import build_context  # noqa: E402
+from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
+from retention_flow.services.scans import intake as scans  # noqa: E402
+from retention_flow.services.scans.ocr_jobs import form_reader  # noqa: E402
 
 BUNDLE = ROOT / "processes" / "retention"
 START = json.loads((BUNDLE / "scenarios.json").read_text())["bundles"]["mail_response"][

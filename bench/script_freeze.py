@@ -47,9 +47,10 @@ from _common import pg_database, sqlite_database  # noqa: E402
 from http_load import free_port, login_all, start_server  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.engine.bundle import load_bundle_path  # noqa: E402
-from retention_flow.services import processes, users  # noqa: E402
-from retention_flow.services.bootstrap import build_context  # noqa: E402
-from retention_flow.services.context import Actor  # noqa: E402
+from retention_flow.services.people import users  # noqa: E402
+from retention_flow.services.platform.bootstrap import build_context  # noqa: E402
+from retention_flow.services.platform.context import Actor  # noqa: E402
+from retention_flow.services.process_models import deployments as processes  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "data" / "hostile" / "c_level.bpmn"
 PASSWORD = "bench-password-123"  # noqa: S105

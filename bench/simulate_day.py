@@ -42,8 +42,10 @@ from _common import backends, customer, make_context
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import MessageNotCorrelated, RetentionFlowError
 from retention_flow.db.tables import CASE, LETTER, TIMER, WORK_ITEM
-from retention_flow.services import cases, tasks, worker
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.tasks import work_items as tasks
 
 T = TypeVar("T")
 

@@ -40,9 +40,10 @@ from sqlalchemy import and_, func, insert, select, text
 from _common import backends, case_number, customer, make_context, percentile
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.tables import CASE, PROCESS_VERSION, TIMER
-from retention_flow.services import cases, worker
-from retention_flow.services.audit import GENESIS
-from retention_flow.services.context import Actor, AppContext, LiveWorkflows
+from retention_flow.services.audit.trail import GENESIS
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor, AppContext, LiveWorkflows
 
 PROCESS = "outbound_telemarketing"
 SLA = timedelta(hours=4)  # the call task's non-interrupting "Call overdue" timer

@@ -1,4 +1,4 @@
-"""The what-if simulation (services/whatif.py) at 1x, 10x and 50x a recorded day of all
+"""The what-if simulation (services/insight/whatif.py) at 1x, 10x and 50x a recorded day of all
 four channels.
 
 The day is recorded first with bench/simulate_day.py's simulation (``--cases`` cases of
@@ -24,7 +24,7 @@ from typing import Any
 
 from _common import make_context, sqlite_database
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import whatif
+from retention_flow.services.insight import whatif
 from simulate_day import DAY, FULL_DAY, Sim, plan_arrivals, simulate
 
 MIX = {"outbound": 40.0, "inbound": 30.0, "mail": 20.0, "partner": 10.0}

@@ -41,17 +41,13 @@ from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.core.errors import RetentionFlowError  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
-from retention_flow.services import (  # noqa: E402
-    cases,
-    demo,
-    next_task,
-    skills,
-    tasks,
-    versions,
-    worker,
-)
-from retention_flow.services.context import Actor, AppContext  # noqa: E402
-from retention_flow.services.handlers import default_service_handlers  # noqa: E402
+from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.platform import demo, worker  # noqa: E402
+from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
+from retention_flow.services.process_models import versions  # noqa: E402
+from retention_flow.services.routing import next_task, skills  # noqa: E402
+from retention_flow.services.steps.handlers import default_service_handlers  # noqa: E402
+from retention_flow.services.tasks import work_items as tasks  # noqa: E402
 
 PASSWORD = "screenshots only"  # noqa: S105 - demo users of a throwaway database
 VIEWPORT = {"width": 1280, "height": 800}
@@ -271,7 +267,8 @@ def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:
     """Four outbound cases whose data says ``max_attempts: "three"`` (the diagram's first
     script fails on it), one corrected, then a bulk retry run by the worker: one case
     goes on, three fail again. Answers an open incident, its case and the batch."""
-    from retention_flow.services import case_control, incident_batches, incidents
+    from retention_flow.services.cases import control as case_control
+    from retention_flow.services.cases import incident_batches, incidents
 
     system = Actor("system", frozenset({"system", "agent"}))
     owner = Actor("owner1", frozenset({"process_owner"}))
@@ -300,7 +297,7 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     Answers (scan id, the verification task's id); empty without Tesseract."""
     from retention_flow.ocr import FormData, Offer, load_template, render_image
     from retention_flow.ocr.synthetic import fill
-    from retention_flow.services import scans
+    from retention_flow.services.scans import intake as scans
 
     back = Actor("backoffice1", frozenset({"back_office"}))
     data = {**start, "case_number": "RC-2026-000790-7", "customer_id": "C-300513"}
@@ -330,7 +327,8 @@ def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     Tesseract."""
     from retention_flow.ocr import FormData, Offer, load_template, render_image
     from retention_flow.ocr.synthetic import fill
-    from retention_flow.services import forms, scans
+    from retention_flow.services.outreach import response_forms as forms
+    from retention_flow.services.scans import intake as scans
 
     back = Actor("backoffice1", frozenset({"back_office"}))
     template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
@@ -353,7 +351,7 @@ def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
 def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
     """Three partner leads retained and validated by the back office, settled: this
     month's statement of their partner."""
-    from retention_flow.services import settlement
+    from retention_flow.services.partners import settlement
 
     system = Actor("system", frozenset({"system", "agent"}))
     checker = Actor("backoffice2", frozenset({"back_office"}))

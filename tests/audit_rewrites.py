@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from retention_flow.db.tables import AUDIT_EVENT
-from retention_flow.services.audit_chain import chain_hash
-from retention_flow.services.context import AppContext
-from retention_flow.services.tasks import claim, complete
+from retention_flow.services.audit.chain import chain_hash
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks.work_items import claim, complete
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")
@@ -20,7 +20,7 @@ AGENT = actor("alice", "agent", "telemarketing")
 
 def case_with_history(ctx: AppContext) -> str:
     """A three_steps case with its first two tasks completed (a long enough chain)."""
-    from retention_flow.services import cases
+    from retention_flow.services.cases import lifecycle as cases
 
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"})
@@ -33,7 +33,7 @@ def case_with_history(ctx: AppContext) -> str:
 
 
 def finish_case(ctx: AppContext, case_id: str) -> None:
-    from retention_flow.services import cases
+    from retention_flow.services.cases import lifecycle as cases
 
     [task] = cases.get_case(ctx, case_id)["open_tasks"]
     complete(ctx, AGENT, task["id"], {"confirmation_channel": "sms"})

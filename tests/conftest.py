@@ -21,7 +21,7 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 
 TEST_DB_URL = os.environ.get("RETENTION_FLOW_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -160,7 +160,7 @@ def ctx(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[AppC
 @pytest.fixture
 def product_ctx(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[AppContext]:
     """A context with the product's real service handlers (for processes/)."""
-    from retention_flow.services.handlers import default_service_handlers
+    from retention_flow.services.steps.handlers import default_service_handlers
 
     context = AppContext(
         settings, clock=clock, engine=engine, service_handlers=default_service_handlers()

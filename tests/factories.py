@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import processes
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,8 +13,8 @@ Version 2 of ``outbound_telemarketing`` (deployed as an edit of the shipped bund
 
 from __future__ import annotations
 
-from retention_flow.services import versions
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import versions
 
 PROCESS = "outbound_telemarketing"
 FILE = "outbound_telemarketing.bpmn"

@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import cases, claims, tasks
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.tasks import claims
+from retention_flow.services.tasks import work_items as tasks
 
 STARTER = Actor("desk", frozenset({"telemarketing"}))
 ANSWER = {

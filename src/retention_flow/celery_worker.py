@@ -17,11 +17,12 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import OperationalError
 
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans.dispatch import CELERY_TASK
+from retention_flow.services.scans.ocr_jobs import ocr_worker_env, process_page
+
 from .core.config import Settings, get_settings
 from .core.errors import CaseConflict
-from .services.context import AppContext
-from .services.scan_dispatch import CELERY_TASK
-from .services.scan_pages import ocr_worker_env, process_page
 
 _contexts: dict[int, AppContext] = {}
 _lock = threading.Lock()
@@ -29,7 +30,7 @@ _lock = threading.Lock()
 
 def _context() -> AppContext:
     """One context per worker process (a forked child builds its own engine)."""
-    from .services.bootstrap import build_context
+    from retention_flow.services.platform.bootstrap import build_context
 
     with _lock:
         found = _contexts.get(os.getpid())

@@ -64,8 +64,8 @@ def deploy(
     user: UserOpt = "cli",
 ) -> None:
     """Deploy a bundle (folder, .zip or .bpmn). A folder of bundle folders deploys each."""
-    from .services import processes
-    from .services.bundles import load_path as load_bundle_path
+    from retention_flow.services.process_models import deployments as processes
+    from retention_flow.services.process_models.bundles import load_path as load_bundle_path
 
     ctx = _ctx()
     actor = _actor(user, ["process_owner"])
@@ -87,8 +87,8 @@ def deploy(
 @app.command()
 def validate(path: Path) -> None:
     """Validate a bundle without deploying it."""
-    from .services import processes
-    from .services.bundles import load_path as load_bundle_path
+    from retention_flow.services.process_models import deployments as processes
+    from retention_flow.services.process_models.bundles import load_path as load_bundle_path
 
     bundle = processes.validate(_ctx(), load_bundle_path(path))
     _out({"valid": True, "processes": sorted(bundle.processes)})
@@ -104,7 +104,7 @@ def start(
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
     """Start a case (once per --user and --idempotency-key, like the API)."""
-    from .services import case_requests
+    from retention_flow.services.cases import keyed_starts as case_requests
 
     answer = case_requests.start_case_once(
         _ctx(),
@@ -120,7 +120,7 @@ def start(
 @app.command()
 def case(case_id: str) -> None:
     """Show a case."""
-    from .services import cases
+    from retention_flow.services.cases import lifecycle as cases
 
     _out(cases.get_case(_ctx(), case_id))
 
@@ -133,7 +133,7 @@ def tasks(
     limit: int = 50,
 ) -> None:
     """List a queue: ready tasks of the roles, or the user's claimed tasks."""
-    from .services import tasks as task_service
+    from retention_flow.services.tasks import work_items as task_service
 
     _out(
         task_service.list_queue(
@@ -145,7 +145,7 @@ def tasks(
 @app.command()
 def claim(task_id: str, user: UserOpt, role: RoleOpt) -> None:
     """Claim a task."""
-    from .services import tasks as task_service
+    from retention_flow.services.tasks import work_items as task_service
 
     _out(task_service.claim(_ctx(), _actor(user, role), task_id))
 
@@ -153,7 +153,7 @@ def claim(task_id: str, user: UserOpt, role: RoleOpt) -> None:
 @app.command()
 def unclaim(task_id: str, user: UserOpt, role: RoleOpt = []) -> None:  # noqa: B006
     """Give a claimed task back to the queue."""
-    from .services import tasks as task_service
+    from retention_flow.services.tasks import work_items as task_service
 
     _out(task_service.unclaim(_ctx(), _actor(user, role), task_id))
 
@@ -166,7 +166,7 @@ def complete(
     data: Annotated[str, typer.Option(help="form data as a JSON object")] = "{}",
 ) -> None:
     """Complete a task with form data."""
-    from .services import tasks as task_service
+    from retention_flow.services.tasks import work_items as task_service
 
     _out(task_service.complete(_ctx(), _actor(user, role), task_id, _json_arg(data, "--data")))
 
@@ -174,8 +174,9 @@ def complete(
 @app.command()
 def history(case_id: str) -> None:
     """A case's audit events."""
+    from retention_flow.services.audit import trail as audit
+
     from .db.session import read_session
-    from .services import audit
 
     ctx = _ctx()
     with read_session(ctx.db) as session:
@@ -207,7 +208,7 @@ def users_add(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a user with roles (and a partner organisation for partner users)."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.add_user(_ctx(), name, _password(password_stdin), role, partner, team))
 
@@ -215,7 +216,7 @@ def users_add(
 @users_app.command("team")
 def users_team(name: str, team: Annotated[str, typer.Argument(help="team; '' for none")]) -> None:
     """Put a user in a team."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.set_team(_ctx(), name, team))
 
@@ -223,7 +224,7 @@ def users_team(name: str, team: Annotated[str, typer.Argument(help="team; '' for
 @users_app.command("passwd")
 def users_passwd(name: str, password_stdin: PasswordStdin = False) -> None:
     """Set a new password (ends the user's sessions, clears a lock)."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.set_password(_ctx(), name, _password(password_stdin)))
 
@@ -235,7 +236,7 @@ def users_roles(
     partner: Annotated[str | None, typer.Option(help="partner organisation")] = None,
 ) -> None:
     """Replace the user's roles (ends the user's sessions)."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.set_roles(_ctx(), name, role, partner))
 
@@ -243,7 +244,7 @@ def users_roles(
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable a user: logins fail and issued tokens stop working."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.disable(_ctx(), name))
 
@@ -251,7 +252,7 @@ def users_disable(name: str) -> None:
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Enable a disabled user again."""
-    from .services import users
+    from retention_flow.services.people import users
 
     _out(users.enable(_ctx(), name))
 
@@ -262,7 +263,7 @@ def demo(
     cases_total: Annotated[int, typer.Option("--cases", help="cases across the channels")] = 400,
 ) -> None:
     """Seed demo data: users for every role, customers, cases in all channels (idempotent)."""
-    from .services import demo as demo_service
+    from retention_flow.services.platform import demo as demo_service
 
     ctx = _ctx()
     result = demo_service.seed(
@@ -300,9 +301,9 @@ def worker(
     at once); with --celery, read scanned pages sent to the Celery broker instead."""
     import logging
 
-    from .services import worker as worker_service
-    from .services.scan_inbox import Inbox
-    from .services.scan_pages import ocr_worker_env
+    from retention_flow.services.platform import worker as worker_service
+    from retention_flow.services.scans.inbox import Inbox
+    from retention_flow.services.scans.ocr_jobs import ocr_worker_env
 
     ocr_worker_env()  # before the OCR engine loads
     if celery:
@@ -313,7 +314,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     ctx = _ctx()
     if once:
-        from .services.leases import heartbeat
+        from retention_flow.services.platform.leases import heartbeat
 
         name = worker_service.worker_name()
         with heartbeat(ctx, name) as leases:
@@ -325,7 +326,7 @@ def worker(
         return
     import threading
 
-    from .services.background import run_resilient
+    from retention_flow.services.platform.background import run_resilient
 
     # a failed pass (the database restarting) starts the loop again, it does not exit
     run_resilient(ctx, ctx.settings.worker_poll_seconds, threading.Event())
@@ -338,7 +339,7 @@ def doctor(
     """Find stored values that are not interoperable JSON or of the wrong shape (NaN,
     infinities, lone surrogates, huge integers, ``products: null``...) and repair each
     with an audit event; audit rows are listed, never rewritten."""
-    from .services import doctor as doctor_service
+    from retention_flow.services.platform import doctor as doctor_service
 
     _out(doctor_service.run(_ctx(), dry_run=dry_run))
 

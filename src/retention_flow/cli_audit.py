@@ -32,7 +32,7 @@ def verify_audit(
 ) -> None:
     """Check every audit chain: links, hashes, seals, heads and the signed checkpoints;
     exit 1 when anything is wrong (the first finding, then up to 100 more)."""
-    from .services import audit_admin
+    from retention_flow.services.audit import admin as audit_admin
 
     result = audit_admin.verify_trail(_ctx(), checkpoints, use_checkpoints=not no_checkpoints)
     _out(result)
@@ -45,7 +45,7 @@ def checkpoint(
     full: Annotated[bool, typer.Option(help="list every head, not only those that moved")] = False,
 ) -> None:
     """Append a signed checkpoint of every stream's head to the checkpoint file."""
-    from .services.audit_checkpoint import write_checkpoint
+    from retention_flow.services.audit.checkpoint import write_checkpoint
 
     _out(write_checkpoint(_ctx(), full=full))
 
@@ -55,7 +55,7 @@ def export_checkpoints(
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
     """The checkpoint file's lines as written, for an auditor's own copy."""
-    from .services import audit_admin
+    from retention_flow.services.audit import admin as audit_admin
 
     lines = audit_admin.checkpoint_lines(_ctx())
     if out is None:
@@ -72,7 +72,7 @@ def export_checkpoints(
 def seal_existing(user: UserOpt = "cli") -> None:
     """Once after upgrading a database written before sealing: seal the heads that have no
     seal yet, if their chains verify (against the checkpoints too)."""
-    from .services import audit_admin
+    from retention_flow.services.audit import admin as audit_admin
 
     _out(audit_admin.seal_existing(_ctx(), user))
 
@@ -80,9 +80,10 @@ def seal_existing(user: UserOpt = "cli") -> None:
 @keys_app.command("init")
 def keys_init() -> None:
     """Create the key file (0600) unless it exists: for production, before the first start."""
+    from retention_flow.services.audit import admin as audit_admin
+
     from .core.clock import SystemClock
     from .core.config import get_settings
-    from .services import audit_admin
 
     _out(audit_admin.init_keys(get_settings(), SystemClock().now()))
 
@@ -90,7 +91,7 @@ def keys_init() -> None:
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Add a new seal key and signing key and make them active; old ones stay to verify."""
-    from .services import audit_admin
+    from retention_flow.services.audit import admin as audit_admin
 
     _out(audit_admin.rotate_keys(_ctx()))
 
@@ -98,6 +99,6 @@ def keys_rotate() -> None:
 @keys_app.command("public")
 def keys_public() -> None:
     """The key ids, and the signing keys' public halves (to check checkpoints elsewhere)."""
-    from .services import audit_admin
+    from retention_flow.services.audit import admin as audit_admin
 
     _out(audit_admin.public_keys(_ctx()))

@@ -12,13 +12,13 @@ RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="role(s) the us
 
 
 def _ctx() -> Any:
-    from .services.bootstrap import build_context
+    from retention_flow.services.platform.bootstrap import build_context
 
     return build_context()
 
 
 def _actor(user: str, roles: list[str]) -> Any:
-    from .services.context import Actor
+    from retention_flow.services.platform.context import Actor
 
     return Actor(user, frozenset(roles or ["system"]))
 

@@ -19,8 +19,8 @@ def lint(
 ) -> None:
     """Lint bundles: one JSON report per bundle ({bundle, errors, warnings}, each problem
     {file, element_id, message}); exit status 1 when any bundle has a problem."""
-    from .services import processes
-    from .services.bundles import bundle_folders, load_path
+    from retention_flow.services.process_models import deployments as processes
+    from retention_flow.services.process_models.bundles import bundle_folders, load_path
 
     ctx = _ctx()
     failed = False

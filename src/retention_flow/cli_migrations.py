@@ -45,7 +45,7 @@ def _request(
     defaults: str,
     reason: str,
 ) -> object:
-    from .services.migrations import MigrationRequest
+    from retention_flow.services.cases.migrations import MigrationRequest
 
     return MigrationRequest(
         process_id=process_id,
@@ -71,7 +71,7 @@ def dry_run(
     user: UserOpt = "cli",
 ) -> None:
     """Per case: can it migrate, or why not. Changes nothing."""
-    from .services import migrations
+    from retention_flow.services.cases import migrations
 
     request = _request(process_id, from_version, to_version, mapping, case, element, defaults, "")
     _out(migrations.dry_run(_ctx(), _actor(user, ["process_owner"]), request))  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ def start(
     user: UserOpt = "cli",
 ) -> None:
     """Queue the migration; `retention-flow worker` migrates the cases in batches."""
-    from .services import migrations
+    from retention_flow.services.cases import migrations
 
     request = _request(
         process_id, from_version, to_version, mapping, case, element, defaults, reason
@@ -101,7 +101,7 @@ def start(
 @migrations_app.command("show")
 def show(migration_id: str) -> None:
     """Progress: total, done, failed (with reasons), pending."""
-    from .services import migrations
+    from retention_flow.services.cases import migrations
 
     _out(migrations.get_migration(_ctx(), migration_id))
 
@@ -114,7 +114,7 @@ def move(
     user: UserOpt = "cli",
 ) -> None:
     """Cancel a case's tokens at some elements and start tokens at others."""
-    from .services import case_move
+    from retention_flow.services.cases import move as case_move
 
     _out(
         case_move.move_case(

@@ -33,8 +33,9 @@ def list_incidents(
     offset: int = 0,
 ) -> None:
     """Incidents, newest first: ``{"data": [...], "count": N}``."""
+    from retention_flow.services.cases import incidents
+
     from .core.errors import ValidationFailed
-    from .services import incidents
 
     if status not in incidents.STATUSES:
         raise ValidationFailed(f"status must be one of {', '.join(incidents.STATUSES)}")
@@ -55,7 +56,7 @@ def list_incidents(
 @incidents_app.command("show")
 def show_incident(incident_id: str) -> None:
     """One incident: element, error, case data at failure, traceback."""
-    from .services import incidents
+    from retention_flow.services.cases import incidents
 
     _out(incidents.get_incident(_ctx(), incident_id))
 
@@ -68,7 +69,7 @@ def retry_incident(
     user: UserOpt = "cli",
 ) -> None:
     """Run the failed step again, optionally after a data correction; prints the case."""
-    from .services import incidents
+    from retention_flow.services.cases import incidents
 
     data = _json_arg(patch, "--patch") if patch is not None else None
     _out(incidents.retry_incident(_ctx(), _actor(user, OPERATOR), incident_id, data, reason))
@@ -86,7 +87,7 @@ def retry_all(
 ) -> None:
     """Queue a bulk retry of the matching open incidents (the worker, or `serve`, runs
     it); prints the batch. Follow it with `incidents batch ID`."""
-    from .services import incident_batches
+    from retention_flow.services.cases import incident_batches
 
     filters = {
         "process_id": process,
@@ -101,21 +102,21 @@ def retry_all(
 @incidents_app.command("batch")
 def batch(batch_id: str) -> None:
     """Progress of a bulk retry."""
-    from .services import incident_batches
+    from retention_flow.services.cases import incident_batches
 
     _out(incident_batches.get_batch(_ctx(), batch_id))
 
 
 @case_app.command("cancel")
 def cancel(case_id: str, reason: ReasonOpt, user: UserOpt = "cli") -> None:
-    from .services import case_control
+    from retention_flow.services.cases import control as case_control
 
     _out(case_control.cancel_case(_ctx(), _actor(user, OPERATOR), case_id, reason))
 
 
 @case_app.command("suspend")
 def suspend(case_id: str, reason: ReasonOpt, user: UserOpt = "cli") -> None:
-    from .services import case_control
+    from retention_flow.services.cases import control as case_control
 
     _out(case_control.suspend_case(_ctx(), _actor(user, OPERATOR), case_id, reason))
 
@@ -126,7 +127,7 @@ def resume(
     reason: Annotated[str | None, typer.Option(help="why (optional)")] = None,
     user: UserOpt = "cli",
 ) -> None:
-    from .services import case_control
+    from retention_flow.services.cases import control as case_control
 
     _out(case_control.resume_case(_ctx(), _actor(user, OPERATOR), case_id, reason))
 
@@ -139,7 +140,7 @@ def patch_data(
     user: UserOpt = "cli",
 ) -> None:
     """Correct the case data (checked against the types the bundle's forms declare)."""
-    from .services import case_control
+    from retention_flow.services.cases import control as case_control
 
     data = _json_arg(patch, "--patch")
     _out(case_control.patch_case_data(_ctx(), _actor(user, OPERATOR), case_id, data, reason))

@@ -21,7 +21,7 @@ def _csv_list(value: str | None) -> list[str] | None:
 @partners_app.command("list")
 def partners_list() -> None:
     """Partners with their capacity used and left this month."""
-    from .services import partners
+    from retention_flow.services.partners import organisations as partners
 
     data, _count = partners.list_partners(_ctx(), limit=500)
     _out(data)
@@ -43,7 +43,7 @@ def partners_add(
     user: UserOpt = "cli",
 ) -> None:
     """Add a partner, or change the options given of an existing one."""
-    from .services import partners
+    from retention_flow.services.partners import organisations as partners
 
     given = {
         "name": name,
@@ -69,7 +69,7 @@ def partners_allocate(
     user: UserOpt = "cli",
 ) -> None:
     """Allocate leads to partners (the run is audited with its inputs)."""
-    from .services import partner_allocation
+    from retention_flow.services.partners import allocation_runs as partner_allocation
 
     text = sys.stdin.read() if str(leads_file) == "-" else leads_file.read_text()
     from .core.strict_json import JsonRefused, loads
@@ -87,7 +87,7 @@ def partners_allocate(
 @partners_app.command("refresh-quality")
 def partners_refresh_quality(user: UserOpt = "cli") -> None:
     """Learn each partner's quality from its ended leads (audited)."""
-    from .services import partners
+    from retention_flow.services.partners import organisations as partners
 
     _out(partners.refresh_quality(_ctx(), _actor(user, ["admin"])))
 
@@ -99,7 +99,7 @@ def settlement_run(
     user: UserOpt = "cli",
 ) -> None:
     """Put the month's validated, unpaid commission lines on draft statements."""
-    from .services import settlement
+    from retention_flow.services.partners import settlement
 
     _out(settlement.run_settlement(_ctx(), _actor(user, ["back_office"]), period, partner))
 
@@ -107,7 +107,7 @@ def settlement_run(
 @settlement_app.command("approve")
 def settlement_approve(statement_id: str, user: UserOpt = "cli") -> None:
     """Freeze a statement; its hash goes into the audit trail."""
-    from .services import settlement
+    from retention_flow.services.partners import settlement
 
     _out(settlement.approve_statement(_ctx(), _actor(user, ["back_office"]), statement_id))
 
@@ -118,7 +118,7 @@ def settlement_export(
     out: Annotated[Path | None, typer.Option(help="file to write (default: stdout)")] = None,
 ) -> None:
     """A statement as CSV for finance."""
-    from .services import settlement_export
+    from retention_flow.services.partners import settlement_export
 
     text = settlement_export.export_csv(_ctx(), statement_id)
     if out is None:

@@ -25,7 +25,7 @@ def skills_list(
     role: RoleOpt = [],  # noqa: B006  (typer reads the default)
 ) -> None:
     """The skills of one agent, or of everyone the acting user keeps skills of."""
-    from .services import skills
+    from retention_flow.services.routing import skills
 
     _out(skills.list_skills(_ctx(), _who(user, role), username))
 
@@ -40,7 +40,7 @@ def skills_set(
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
     """Give an agent a skill or change its level (audited)."""
-    from .services import skills
+    from retention_flow.services.routing import skills
 
     _out(skills.set_skill(_ctx(), _who(user, role), username, kind, value, proficiency))
 
@@ -54,7 +54,7 @@ def skills_remove(
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
     """Take a skill away (audited)."""
-    from .services import skills
+    from retention_flow.services.routing import skills
 
     skills.remove_skill(_ctx(), _who(user, role), username, kind, value)
     _out({"removed": {"username": username, "kind": kind, "value": value}})
@@ -68,6 +68,6 @@ def routing_offers(
     role: RoleOpt = [],  # noqa: B006
 ) -> None:
     """Recent offer decisions with their inputs and scores, and a summary per agent."""
-    from .services import offer_review
+    from retention_flow.services.routing import offer_review
 
     _out(offer_review.review(_ctx(), _who(user, role), username=username, limit=limit))

@@ -18,7 +18,7 @@ def scan(
     user: UserOpt = "cli",
 ) -> None:
     """Read every file in FOLDER as scanned response forms; prints each file's pages."""
-    from .services import scans
+    from retention_flow.services.scans import intake as scans
 
     ctx = _ctx()
     actor = _actor(user, ["back_office"])
@@ -52,7 +52,7 @@ def forms_print(
     """Render the case's printable response form (the letter's, or from its offers)."""
     import sys
 
-    from .services import forms
+    from retention_flow.services.outreach import response_forms as forms
 
     document, pdf = forms.case_form(_ctx(), case)
     if out is None:

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
 from retention_flow.core.config import Settings
-from retention_flow.services import users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
 from tests.conftest import audit_files
 
 PASSWORD = "correct horse battery"

@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
-from retention_flow.services.audit_checkpoint import write_checkpoint
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit.checkpoint import write_checkpoint
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.audit_rewrites import (
     case_head,
@@ -98,7 +98,7 @@ def test_api_hands_out_checkpoints_and_public_keys(
 def test_api_answers_503_when_production_keys_are_missing(
     ctx: AppContext, client: TestClient, headers: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
-    from retention_flow.services.audit_seal import AuditKeys
+    from retention_flow.services.audit.seal import AuditKeys
 
     case_with_history(ctx)
     settings = ctx.settings.model_copy(

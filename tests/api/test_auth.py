@@ -16,8 +16,8 @@ from retention_flow.core.config import PLACEHOLDER_SECRET, Settings
 from retention_flow.core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import REVOKED_TOKEN
-from retention_flow.services import auth, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import auth, users
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import PASSWORD, assert_problem, login
 
 AddUser = Callable[..., dict[str, str]]

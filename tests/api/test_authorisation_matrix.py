@@ -33,16 +33,13 @@ from retention_flow.db.tables import (
     SCAN_PAGE,
     SETTLEMENT_STATEMENT,
 )
-from retention_flow.services import (
-    case_control,
-    cases,
-    incident_batches,
-    incidents,
-    processes,
-    scans,
-    tasks,
-)
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import incident_batches, incidents
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.tasks import work_items as tasks
 from tests.api.conftest import PASSWORD
 from tests.factories import actor, bundle_files, deploy
 

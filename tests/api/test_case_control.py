@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import actor, deploy
 
@@ -155,7 +157,7 @@ def test_timers_are_held_while_suspended_and_fire_at_resume(
 def test_resume_of_a_case_with_an_open_incident_goes_back_to_incident(
     ctx: AppContext, client: TestClient, headers: Headers
 ) -> None:
-    from retention_flow.services import processes
+    from retention_flow.services.process_models import deployments as processes
     from tests.factories import OWNER, bundle_files
 
     files = bundle_files("three_steps")
@@ -222,7 +224,7 @@ def test_data_correction_is_checked_against_the_forms_and_reaches_the_workflow(
     assert event.data_after == {"customer_id": "C-2", "channel": None, "note": {"a": 1}}
 
     # the workflow carries the corrected data on: the next steps see it
-    from retention_flow.services import tasks
+    from retention_flow.services.tasks import work_items as tasks
 
     task = cases.get_case(ctx, case["id"])["open_tasks"][0]
     result = tasks.complete(ctx, AGENT, task["id"], {"tenure_months": 30, "churn_risk": "high"})

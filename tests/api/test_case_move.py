@@ -16,8 +16,12 @@ from sqlalchemy import and_, select
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, TIMER, WORK_ITEM
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, processes, tasks, versions
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models import versions
+from retention_flow.services.tasks import work_items as tasks
 from tests.api.conftest import assert_problem, login
 from tests.factories import OWNER
 from tests.outbound_change import MAPPING, NEW_WAIT, PROCESS, deploy_change

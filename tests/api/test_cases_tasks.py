@@ -12,8 +12,8 @@ from sqlalchemy import insert
 
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import CUSTOMER
-from retention_flow.services import cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import actor, deploy
 

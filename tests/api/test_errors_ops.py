@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import deploy
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, partners
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.partners import organisations as partners
+from retention_flow.services.platform.context import AppContext
 from tests.api.fuzzing import fuzz
 from tests.api.test_authorisation_matrix import _stored_scan
 from tests.factories import actor, deploy

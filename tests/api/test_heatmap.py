@@ -21,8 +21,10 @@ from sqlalchemy import select
 from retention_flow.core.clock import FrozenClock, utc_iso
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE
-from retention_flow.services import cases, processes, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, bundle_files, deploy
 
 URL = "/api/processes/three_steps/versions/{v}/heatmap"

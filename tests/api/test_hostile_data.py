@@ -20,8 +20,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, incidents
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import incidents
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.api.test_authorisation_matrix import _stored_scan
 from tests.factories import actor, deploy
@@ -181,7 +182,7 @@ def test_enum_query_parameters_are_validated(client: TestClient, headers: Header
 
 
 def test_enum_page_parameters_are_validated(ctx: AppContext, client: TestClient) -> None:
-    from retention_flow.services import users
+    from retention_flow.services.people import users
 
     for name, roles in (("auditor", ["auditor"]), ("team_lead", ["team_lead"])):
         users.add_user(ctx, "p_" + name, "correct horse battery", roles)
@@ -206,7 +207,7 @@ def test_names_refuse_control_and_bidi_characters(
     )
     assert problem["errors"][0]["field"] == "business_key"
     from retention_flow.core.errors import ValidationFailed
-    from retention_flow.services import users
+    from retention_flow.services.people import users
 
     with pytest.raises(ValidationFailed) as refused:
         users.add_user(ctx, "eve" + bad, "correct horse battery", ["agent"])
@@ -359,7 +360,8 @@ def _seed(ctx: AppContext, add_user: Callable[..., dict[str, str]]) -> dict[str,
     from datetime import date
 
     from retention_flow.db.tables import CUSTOMER
-    from retention_flow.services import partners, users
+    from retention_flow.services.partners import organisations as partners
+    from retention_flow.services.people import users
 
     deploy(ctx, "three_steps")
     admin = actor("root", "admin")
@@ -521,7 +523,7 @@ ORIGINAL_SCRIPT = b"attempts = 0\nscore = 42"
 def test_a_script_leaving_bad_json_raises_an_incident_naming_the_element(
     ctx: AppContext, client: TestClient, headers: Headers, script: bytes, field: str
 ) -> None:
-    from retention_flow.services import processes
+    from retention_flow.services.process_models import deployments as processes
     from tests.factories import OWNER, bundle_files
 
     files = bundle_files("three_steps")
@@ -543,7 +545,7 @@ def test_a_script_leaving_bad_json_raises_an_incident_naming_the_element(
 def test_a_decision_answering_nan_raises_an_incident_naming_it(
     ctx: AppContext, client: TestClient, headers: Headers
 ) -> None:
-    from retention_flow.services import processes
+    from retention_flow.services.process_models import deployments as processes
     from tests.factories import OWNER, bundle_files
 
     files = bundle_files("all_elements")

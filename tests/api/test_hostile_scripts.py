@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from retention_flow.services import incidents
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import incidents
+from retention_flow.services.platform.context import AppContext
 from tests.factories import DATA
 
 Headers = dict[str, dict[str, str]]

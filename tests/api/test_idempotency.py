@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, IDEMPOTENCY_KEY
-from retention_flow.services import case_requests, cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import keyed_starts as case_requests
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import actor, deploy
 
@@ -49,7 +50,7 @@ def test_a_replay_answers_the_original_status_and_body(
     # the case moves on; the replay is the answer given then, not the case now
     task = case["open_tasks"][0]["id"]
     agent = actor("agent", "agent", "telemarketing")
-    from retention_flow.services import tasks
+    from retention_flow.services.tasks import work_items as tasks
 
     tasks.complete(ctx, agent, task, {"call_result": "reached"})
     assert cases.get_case(ctx, case["id"])["open_tasks"][0]["id"] != task
@@ -176,7 +177,7 @@ def test_message_keys_belong_to_their_user(
     waiting case), it does not get the first sender's answer."""
     deploy(ctx, "message_wait")
     case = cases.start_case(ctx, actor("bea", "back_office"), "message_wait", {}, business_key="M1")
-    from retention_flow.services import tasks
+    from retention_flow.services.tasks import work_items as tasks
 
     tasks.complete(
         ctx, actor("bea", "back_office"), case["open_tasks"][0]["id"], {"letter_channel": "post"}

@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, processes, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.api.conftest import assert_problem
 from tests.factories import OWNER, actor, bundle_files
 
@@ -185,7 +188,7 @@ def test_a_bulk_retry_interrupted_by_a_crash_goes_on_without_retrying_twice(
     clock: FrozenClock,
     monkeypatch: Any,
 ) -> None:
-    from retention_flow.services import incident_batches
+    from retention_flow.services.cases import incident_batches
 
     started = _failing_cases(ctx, 3)
     owner = headers["process_owner"]

@@ -16,8 +16,8 @@ from retention_flow.api.app import create_app
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import create_db_engine, read_session
 from retention_flow.db.tables import LOGIN_THROTTLE
-from retention_flow.services import users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import PASSWORD, assert_problem
 from tests.web.conftest import PageClient
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from retention_flow.api.app import UnsafeConfiguration, create_app
 from retention_flow.core.config import Settings
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 
 Headers = dict[str, dict[str, str]]

@@ -10,8 +10,9 @@ import json
 
 from fastapi.testclient import TestClient
 
-from retention_flow.services import cases, processes
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.api.conftest import assert_problem
 from tests.factories import OWNER, actor, bundle_files
 

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from retention_flow.services import processes, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.api.conftest import PASSWORD
 from tests.factories import OWNER, bundle_files
 

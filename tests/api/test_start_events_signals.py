@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from retention_flow.db.models import AuditEvent
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SIGNAL_WAIT
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import deploy
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from retention_flow.services import auth, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import auth, users
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import PASSWORD, assert_problem
 from tests.api.test_authorisation_matrix import EXPECTED, OPS, ROUTES
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, processes, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.api.conftest import PASSWORD
 from tests.factories import OWNER, bundle_files
 from tests.procs import deployment, until

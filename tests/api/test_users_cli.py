@@ -13,8 +13,8 @@ import pytest
 
 from retention_flow.core.config import Settings
 from retention_flow.core.errors import AuthenticationFailed
-from retention_flow.services import auth, users
-from retention_flow.services.bootstrap import build_context
+from retention_flow.services.people import auth, users
+from retention_flow.services.platform.bootstrap import build_context
 
 
 def _cli(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from retention_flow.core.clock import FrozenClock, utc_iso
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.factories import deploy
 from tests.whatif_record import record_period
 

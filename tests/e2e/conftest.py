@@ -28,9 +28,9 @@ import uvicorn
 from retention_flow.api.app import create_app
 from retention_flow.core.config import Settings
 from retention_flow.db.session import create_db_engine
-from retention_flow.services import demo
-from retention_flow.services.context import AppContext
-from retention_flow.services.handlers import default_service_handlers
+from retention_flow.services.platform import demo
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.steps.handlers import default_service_handlers
 from tests.scans.conftest import ocr_engine
 
 __all__ = ["ocr_engine"]  # the Tesseract skip, shared with tests/scans

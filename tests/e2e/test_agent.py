@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases, tasks
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.tasks import work_items as tasks
 
 pytestmark = pytest.mark.browser
 

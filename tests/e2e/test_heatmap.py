@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
 
 pytestmark = pytest.mark.browser
 

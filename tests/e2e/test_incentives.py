@@ -12,8 +12,10 @@ from sqlalchemy import update
 
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import DEPLOYMENT
-from retention_flow.services import cases, tasks, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.e2e.conftest import PASSWORD
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "processes" / "retention" / "scenarios.json"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import users
+from retention_flow.services.people import users
 
 pytestmark = pytest.mark.browser
 

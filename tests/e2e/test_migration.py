@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases, tasks, worker
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER
 from tests.outbound_change import NEW_WAIT, OLD_WAIT, PROCESS, deploy_change
 

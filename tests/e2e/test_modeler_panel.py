@@ -17,8 +17,10 @@ from sqlalchemy import select
 
 from retention_flow.db.models import Timer
 from retention_flow.db.session import read_session
-from retention_flow.services import cases, processes, tasks
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 
 pytestmark = pytest.mark.browser
 
@@ -202,7 +204,7 @@ def test_owner_adds_a_form_field_in_the_form_editor(
     page.click("#deploy")
     page.wait_for_selector("#diagram-status .flash-ok >> text=Deployed as version 2")
 
-    from retention_flow.services import versions
+    from retention_flow.services.process_models import versions
 
     schema = json.loads(
         versions.bundle_file(

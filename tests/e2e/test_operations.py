@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
 
 pytestmark = pytest.mark.browser
 
@@ -95,7 +95,7 @@ def test_owner_corrects_the_data_and_retries_an_incident(
 def test_bulk_retry_is_confirmed_and_its_progress_follows_the_worker(
     page: Any, login_as: Any, live_server: Any
 ) -> None:
-    from retention_flow.services import worker
+    from retention_flow.services.platform import worker
 
     first = _case_with_bad_data(live_server)
     data = {**OUTBOUND["start_data"], "case_number": "RC-E2E-INC-2", "max_attempts": "four"}

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases, processes
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import deployments as processes
 
 pytestmark = pytest.mark.browser
 
@@ -114,7 +115,7 @@ def test_modeler_shows_a_validation_problem_at_its_element(page: Any, login_as: 
 
 
 def _worked_case(live_server: Any) -> dict[str, Any]:
-    from retention_flow.services import tasks
+    from retention_flow.services.tasks import work_items as tasks
 
     case = _start(live_server, "RC-E2E-AUDIT")
     agent = Actor("agent1", frozenset({"agent", "telemarketing"}))

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from retention_flow.services import cases, forms
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.outreach import response_forms as forms
 from tests.scans.conftest import BACK, START, form_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.tesseract]

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import LETTER
-from retention_flow.services import cases
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
 from tests.e2e.test_accessibility import AXE, RUN_AXE
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases, queries, scans, tasks
-from retention_flow.services.context import Actor
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.tasks import work_items as tasks
 
 pytestmark = pytest.mark.browser
 

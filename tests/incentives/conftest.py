@@ -15,8 +15,9 @@ from retention_flow.api.app import create_app
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import processes, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.api.conftest import PASSWORD, login
 from tests.integration.kpi_fixture import NOW, T0, load, period_cases
 

@@ -18,8 +18,10 @@ from retention_flow.api.app import create_app
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import DEPLOYMENT
-from retention_flow.services import kpis, payouts, plan_editing, plan_lookup, qa, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.incentives import payouts, plan_editing, plan_lookup, qa
+from retention_flow.services.insight import kpis
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
 from tests.api.conftest import PASSWORD
 from tests.integration.kpi_fixture import T0
 from tests.web.conftest import PageClient

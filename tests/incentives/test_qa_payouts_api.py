@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import processes
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.incentives.conftest import BUNDLE, OWNER
 from tests.integration.kpi_fixture import T0
 

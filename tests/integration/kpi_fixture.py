@@ -18,7 +18,7 @@ from sqlalchemy import insert
 
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import CASE, CASE_KEY, DEPLOYMENT, WORK_ITEM
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -7,7 +7,7 @@ import gc
 from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 
 
 def test_health(ctx: AppContext) -> None:

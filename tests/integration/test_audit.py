@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import text
 
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")

@@ -20,11 +20,12 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.core.errors import AuditKeysUnavailable, Conflict
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, audit_admin
-from retention_flow.services.audit_checkpoint import write_checkpoint
-from retention_flow.services.audit_seal import AuditKeys, KeySet
-from retention_flow.services.context import AppContext
-from retention_flow.services.worker import run_worker
+from retention_flow.services.audit import admin as audit_admin
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.audit.checkpoint import write_checkpoint
+from retention_flow.services.audit.seal import AuditKeys, KeySet
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.platform.worker import run_worker
 from tests.audit_rewrites import (
     case_head,
     case_with_history,

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.audit_rewrites import (
     case_head,
     case_with_history,

@@ -9,9 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases
-from retention_flow.services.background import BackgroundWorker
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.background import BackgroundWorker
+from retention_flow.services.platform.context import AppContext
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")

@@ -15,8 +15,10 @@ from retention_flow.core.errors import InvalidProcess
 from retention_flow.db.models import Timer
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, processes, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER, SERVICE_HANDLERS, actor, bundle_files
 
 FRIDAY_5PM = datetime(2026, 1, 9, 16, 0, tzinfo=UTC)  # 17:00 in Berlin
@@ -33,7 +35,7 @@ def bctx(settings: Settings, clock: Any, engine: Any) -> AppContext:
 
 @pytest.fixture
 def product_bctx(settings: Settings, clock: Any, engine: Any) -> AppContext:
-    from retention_flow.services.handlers import default_service_handlers
+    from retention_flow.services.steps.handlers import default_service_handlers
 
     clock.set(FRIDAY_5PM)
     return AppContext(

@@ -22,8 +22,11 @@ from sqlalchemy import func, insert, select
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CAMPAIGN_START, CASE, CUSTOMER, JOB
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import campaigns, case_control, processes, worker
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.outreach import campaigns
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER
 
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"

@@ -14,7 +14,10 @@ from sqlalchemy import update
 from retention_flow.core.errors import NotFound
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import AUDIT_EVENT
-from retention_flow.services import case_history, cases, tasks, worker
+from retention_flow.services.cases import history as case_history
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing", "team_lead")
@@ -90,7 +93,7 @@ def test_unknown_case_is_not_found(ctx: Any) -> None:
 
 
 def test_case_search_by_creation_date(ctx: Any, clock: Any) -> None:
-    from retention_flow.services import queries
+    from retention_flow.services.cases import reads as queries
 
     deploy(ctx, "three_steps")
     early = cases.start_case(ctx, AGENT, "three_steps", {})
@@ -104,7 +107,8 @@ def test_case_search_by_creation_date(ctx: Any, clock: Any) -> None:
 
 
 def test_an_open_incident_marks_the_failing_element(ctx: Any) -> None:
-    from retention_flow.services import incidents, processes
+    from retention_flow.services.cases import incidents
+    from retention_flow.services.process_models import deployments as processes
     from tests.factories import OWNER, bundle_files
 
     files = bundle_files("three_steps")

@@ -15,9 +15,13 @@ from retention_flow.core.errors import (
     ValidationFailed,
 )
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, case_control, cases, processes, tasks
-from retention_flow.services.context import AppContext
-from retention_flow.services.steps import load_head
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.steps.save import load_head
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER, actor, bundle_files, deploy
 
 AGENT = actor("alice", "agent", "telemarketing", "back_office")

@@ -16,8 +16,13 @@ from retention_flow.core.errors import Forbidden, NotFound
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, CONTRACT_CHANGE, LETTER, SETTLEMENT_LINE
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, incidents, processes, tasks, worker
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import incidents
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER
 
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"
@@ -69,7 +74,7 @@ def test_a_retried_step_does_not_book_twice(
 ) -> None:
     """The letter service fails after the booking: the booking is rolled back with the
     step, the case waits in an incident, and the retry books exactly once."""
-    from retention_flow.services import handlers
+    from retention_flow.services.steps import handlers
 
     real = handlers.write_letter
     calls = {"n": 0}
@@ -153,7 +158,7 @@ def test_four_eyes_validation_of_a_partner_claim(ctx: AppContext) -> None:
 
 
 def test_daily_campaign_starts_cases_for_at_risk_customers(ctx: AppContext, clock: Any) -> None:
-    from retention_flow.services import demo
+    from retention_flow.services.platform import demo
 
     demo.seed(ctx, processes_dir=BUNDLE.parent, customers=300, cases_total=0, password="pw-123456")
     campaign = cases.start_case(

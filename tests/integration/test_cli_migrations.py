@@ -11,8 +11,10 @@ import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, processes, tasks
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER
 from tests.integration.test_cli import _cli
 from tests.outbound_change import NEW_WAIT, OLD_WAIT, PROCESS, deploy_change

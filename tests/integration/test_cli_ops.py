@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from retention_flow.services import cases, processes
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER, actor, bundle_files
 from tests.integration.test_cli import _cli
 

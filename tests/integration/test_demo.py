@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, CUSTOMER, USER, WORK_ITEM
-from retention_flow.services import demo, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform import demo
+from retention_flow.services.platform.context import AppContext
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 

@@ -11,8 +11,10 @@ from sqlalchemy import Text, cast, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE, PARTNER
-from retention_flow.services import audit, cases, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.api.test_hostile_data import _corrupt, _seed
 from tests.factories import actor
 from tests.integration.test_cli import _cli

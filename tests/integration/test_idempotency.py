@@ -14,9 +14,13 @@ from retention_flow.core.errors import Conflict
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT as AUDIT
 from retention_flow.db.tables import IDEMPOTENCY_KEY
-from retention_flow.services import case_requests, cases, start_events, tasks, worker
-from retention_flow.services.context import AppContext
-from retention_flow.services.idempotency import fingerprint, idempotent, purge_expired
+from retention_flow.services.cases import keyed_starts as case_requests
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import start_events
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.platform.idempotency import fingerprint, idempotent, purge_expired
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import SYSTEM, actor, deploy
 
 AGENT = actor("alice", "agent", "back_office")

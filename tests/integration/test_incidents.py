@@ -8,8 +8,12 @@ import pytest
 
 from retention_flow.core.errors import CaseNotActive, InvalidProcess
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, incidents, processes, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import incidents
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER, actor, bundle_files
 
 AGENT = actor("alice", "agent", "telemarketing")

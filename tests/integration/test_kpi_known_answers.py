@@ -30,8 +30,9 @@ from fastapi.testclient import TestClient
 from retention_flow.api.app import create_app
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
-from retention_flow.services import kpis, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.insight import kpis
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import PASSWORD, login
 from tests.integration.kpi_fixture import DAY, NOW, T0, load, period_cases
 

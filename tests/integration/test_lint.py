@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from retention_flow.services import processes
-from retention_flow.services.bundles import load_path
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models.bundles import load_path
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 OT = "outbound_telemarketing.bpmn"

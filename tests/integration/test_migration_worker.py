@@ -22,8 +22,11 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE_MIGRATION_ITEM, JOB
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, migrations, processes
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import migrations
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER
 from tests.outbound_change import MAPPING, PROCESS, deploy_change
 

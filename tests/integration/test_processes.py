@@ -13,7 +13,9 @@ from retention_flow.core.errors import InvalidProcess, NotFound
 from retention_flow.db.models import Deployment, ProcessVersion
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import audit, cases, processes
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import DATA, OWNER, actor, bundle_files, deploy
 
 INVALID = sorted(p for p in (DATA / "invalid").iterdir() if p.is_dir())

@@ -9,15 +9,16 @@ import sys
 from typing import Any
 
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")
 SCRIPT = """
 import json, sys
 from retention_flow.core.config import Settings
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services import tasks
 from retention_flow.core.errors import RetentionFlowError
 ctx = AppContext(Settings(database_url=sys.argv[1]))

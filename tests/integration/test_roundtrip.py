@@ -10,9 +10,10 @@ import pytest
 
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, processes
-from retention_flow.services.context import Actor, AppContext
-from retention_flow.services.steps import load_head, load_state
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.steps.save import load_head, load_state
 from tests.factories import DATA, OWNER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,14 +53,14 @@ def test_save_restore_roundtrip(ctx: AppContext, product_ctx: AppContext, folder
             data = _sample(ctx, task)
             if data is not None:
                 ctx.live.clear()
-                from retention_flow.services import tasks
+                from retention_flow.services.tasks import work_items as tasks
 
                 tasks.complete(ctx, EVERYONE, task["id"], data)
                 _roundtrip(ctx, case["id"])
 
 
 def _sample(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any] | None:
-    from retention_flow.services import tasks
+    from retention_flow.services.tasks import work_items as tasks
 
     form = tasks.get_task(ctx, EVERYONE, task["id"])["form"]
     if form is None:

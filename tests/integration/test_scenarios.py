@@ -16,8 +16,11 @@ from retention_flow.core.roles import WORK_ROLES
 from retention_flow.db.models import AuditEvent, Timer
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import due_at, load_bundle_path
-from retention_flow.services import audit, cases, processes, tasks
-from retention_flow.services.context import Actor
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import DATA, OWNER, deploy
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"

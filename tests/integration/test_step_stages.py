@@ -1,4 +1,4 @@
-"""The stages of ``save_step`` one by one (``services/step_plan.py``), each fed by a real
+"""The stages of ``save_step`` one by one (``services/steps/plan.py``), each fed by a real
 case on a real database: a three-step case is started through the service layer, its
 live workflow is run one operation further by the runtime, and every stage is asked what
 it would write. The last tests write through ``save_step`` itself."""
@@ -17,11 +17,11 @@ from retention_flow.core.errors import CaseConflict
 from retention_flow.db import tables
 from retention_flow.db.session import read_session, write_session
 from retention_flow.engine.runtime import PendingTimer, Runtime, StepFailed
-from retention_flow.services import cases, tasks
-from retention_flow.services.audit import Head, NewEvent
-from retention_flow.services.context import AppContext
-from retention_flow.services.processes import bundle_for, process_of
-from retention_flow.services.step_plan import (
+from retention_flow.services.audit.trail import Head, NewEvent
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models.deployments import bundle_for, process_of
+from retention_flow.services.steps.plan import (
     Ending,
     StepInput,
     audit_events,
@@ -32,7 +32,14 @@ from retention_flow.services.step_plan import (
     project_work_items,
     status_and_outcome,
 )
-from retention_flow.services.steps import checkout, load_head, load_state, save_step, waiting_of
+from retention_flow.services.steps.save import (
+    checkout,
+    load_head,
+    load_state,
+    save_step,
+    waiting_of,
+)
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")

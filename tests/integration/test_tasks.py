@@ -19,8 +19,11 @@ from retention_flow.core.errors import (
 )
 from retention_flow.db.models import WorkItem
 from retention_flow.db.session import read_session, write_session
-from retention_flow.services import audit, cases, tasks, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import LEAD, actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing")

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from retention_flow.core.errors import InvalidProcess, NotFound, ValidationFailed
-from retention_flow.services import cases, processes, versions
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models import versions
 from tests.factories import OWNER, actor, deploy
 
 DMN = "offer_decision.dmn"

@@ -11,8 +11,11 @@ from sqlalchemy import select, update
 
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import JOB, TIMER
-from retention_flow.services import audit, case_control, cases, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
 from tests.factories import actor, deploy
 
 AGENT = actor("alice", "agent", "telemarketing", "team_lead")

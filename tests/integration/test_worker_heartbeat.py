@@ -22,9 +22,11 @@ from sqlalchemy import and_, select
 from retention_flow.core.config import Settings
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import TIMER
-from retention_flow.services import audit, cases, worker
-from retention_flow.services.context import AppContext
-from retention_flow.services.leases import Leases
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.platform.leases import Leases
 from tests.factories import actor, deploy
 from tests.procs import child_env, until
 
@@ -33,7 +35,7 @@ LEASE = 1.5  # seconds, for the subprocesses: the heartbeat beats every 0.5 s
 STUCK_WORKER = """
 import sys, threading
 from retention_flow.core.config import Settings
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from retention_flow.services import worker
 ctx = AppContext(Settings(database_url=sys.argv[1]))
 real, seen = worker.fire_due_timers, []

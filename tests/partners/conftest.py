@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, partners, processes, tasks
-from retention_flow.services.context import Actor, AppContext
-from retention_flow.services.demo import DEMO_PARTNERS
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.partners import organisations as partners
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.platform.demo import DEMO_PARTNERS
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER
 
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retention_flow.services import allocation
-from retention_flow.services.allocation import Lead, PartnerOffer, allocate, check
+from retention_flow.services.partners import allocation
+from retention_flow.services.partners.allocation import Lead, PartnerOffer, allocate, check
 
 PRODUCTS = ("mobile_s", "mobile_m", "fixed_fibre")
 REGIONS = ("north", "south", "east", "west")

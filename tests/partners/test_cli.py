@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.integration.test_cli import _cli
 from tests.partners.conftest import partner_case
 

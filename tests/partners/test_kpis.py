@@ -23,8 +23,11 @@ import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import ValidationFailed
-from retention_flow.services import cases, kpis, scan_routing, tasks
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.insight import kpis
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.scans import outcome as scan_routing
+from retention_flow.services.tasks import work_items as tasks
 from tests.partners.conftest import only
 
 BUNDLE = Path(__file__).resolve().parents[2] / "processes" / "retention"
@@ -198,7 +201,7 @@ def test_csv_and_bad_groupings(history: AppContext) -> None:
 
 
 def test_kpis_by_team(history: AppContext) -> None:
-    from retention_flow.services import users
+    from retention_flow.services.people import users
 
     users.add_user(history, "tom", "password-123", ["agent", "telemarketing"], team="north")
     users.add_user(history, "amy", "password-123", ["agent", "telemarketing"], team="north")

@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 from retention_flow.core.errors import Conflict, ValidationFailed
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, LEAD_ALLOCATION, SETTLEMENT_LINE
-from retention_flow.services import audit, cases, partner_allocation, partners
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.partners import allocation_runs as partner_allocation
+from retention_flow.services.partners import organisations as partners
+from retention_flow.services.platform.context import AppContext
 from tests.partners.conftest import ADMIN, BACK, LEAD_DATA, partner_case
 
 

@@ -17,8 +17,9 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import Conflict, Forbidden, ValidationFailed
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, SETTLEMENT_ENTRY, SETTLEMENT_LINE
-from retention_flow.services import audit, settlement, settlement_export
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.partners import settlement, settlement_export
+from retention_flow.services.platform.context import Actor, AppContext
 from tests.partners.conftest import partner_case
 
 FINANCE = Actor("fin", frozenset({"back_office"}))

@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
-from retention_flow.services import settlement, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.partners import settlement
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
 from tests.api.conftest import PASSWORD, settings
 from tests.partners.conftest import partner_case
 from tests.web.conftest import PageClient

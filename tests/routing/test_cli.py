@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 
 
 def _cli(ctx: AppContext, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.routing.conftest import advance
 
 Auth = Callable[[str], dict[str, str]]

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.web.conftest import PageClient
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 
 Auth = Callable[[str], dict[str, str]]
 

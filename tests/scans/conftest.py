@@ -26,8 +26,11 @@ from retention_flow.ocr import FormData, Offer, load_template, render_image
 from retention_flow.ocr.errors import OcrUnavailable
 from retention_flow.ocr.readers import make_reader
 from retention_flow.ocr.synthetic import fill
-from retention_flow.services import cases, processes, scans, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.scans import intake as scans
 from tests.factories import OWNER
 
 ROOT = Path(__file__).resolve().parents[2]

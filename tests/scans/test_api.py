@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from retention_flow.services import cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.scans.conftest import form_png
 
 

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN_PAGE
-from retention_flow.services import cases, scans
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, START, form_png
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import cases, scan_dispatch, scans
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import dispatch as scan_dispatch
+from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, START, blank_png, form_png, messages_to
 
 pytestmark = [pytest.mark.redis, pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from retention_flow.services import cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from tests.scans.conftest import BACK, START, form_png, run_cli
 
 

@@ -18,8 +18,9 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import CONTRACT_CHANGE
 from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.ocr.synthetic import degrade, fill
-from retention_flow.services import cases, forms
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.outreach import response_forms as forms
+from retention_flow.services.platform.context import AppContext
 from tests.scans.conftest import BACK, START
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]

@@ -17,8 +17,13 @@ from sqlalchemy import update
 from retention_flow.api.app import create_app
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import SCAN_PAGE
-from retention_flow.services import case_control, cases, forms, scans, tasks, users
-from retention_flow.services.context import Actor, AppContext
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.outreach import response_forms as forms
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import OWNER
 from tests.scans.conftest import BACK, PASSWORD, blank_png, form_png
 from tests.web.conftest import PageClient

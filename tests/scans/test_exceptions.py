@@ -15,8 +15,12 @@ from sqlalchemy import select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT
-from retention_flow.services import cases, scan_exceptions, scans, tasks, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import exceptions as scan_exceptions
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.tasks import work_items as tasks
 from tests.scans.conftest import BACK, blank_png, form_png
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]

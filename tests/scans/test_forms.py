@@ -13,9 +13,10 @@ from sqlalchemy import select
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import LETTER
 from retention_flow.ocr.pages import rasterise_pdf
-from retention_flow.services import cases, forms
-from retention_flow.services.context import AppContext
-from retention_flow.services.scan_pages import form_reader
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.outreach import response_forms as forms
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans.ocr_jobs import form_reader
 from tests.scans.conftest import BACK, START, run_cli
 
 

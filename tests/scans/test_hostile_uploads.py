@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
-from retention_flow.services import scan_decode, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import decode as scan_decode
 from tests.scans import hostile_files as hostile
 from tests.scans.conftest import PASSWORD, blank_png, form_png
 from tests.web.conftest import PageClient

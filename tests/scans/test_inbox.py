@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import cases
-from retention_flow.services.context import AppContext
-from retention_flow.services.scan_inbox import Inbox
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans.inbox import Inbox
 from tests.scans.conftest import blank_png, form_png
 from tests.scans.hostile_files import png_claiming
 

@@ -13,9 +13,12 @@ from sqlalchemy import select
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, JOB
-from retention_flow.services import cases, scan_dispatch, scans, worker
-from retention_flow.services.context import AppContext
-from retention_flow.services.scan_pages import process_page
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import dispatch as scan_dispatch
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.scans.ocr_jobs import process_page
 from tests.scans.conftest import BACK, form_png, messages_to
 
 pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]

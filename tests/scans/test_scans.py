@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
-from retention_flow.services import case_control, cases, scans
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, form_png, messages_to
 
 pytestmark = pytest.mark.usefixtures("ocr_engine")

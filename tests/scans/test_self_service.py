@@ -16,8 +16,10 @@ from sqlalchemy import select
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, LETTER, SELF_SERVICE_LINK
-from retention_flow.services import cases, forms, scans
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.outreach import response_forms as forms
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, form_png, messages_to
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from retention_flow.services.kpi_definitions import CSV_KPIS, KPI_KEYS
+from retention_flow.services.insight.kpi_definitions import CSV_KPIS, KPI_KEYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
 

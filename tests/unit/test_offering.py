@@ -1,4 +1,4 @@
-"""The offering rules on their own (``services/offering.py``): over many random queues a
+"""The offering rules on their own (``services/routing/offering.py``): over many random queues a
 task the agent may not take is never offered, an at-risk task always wins, and the
 shrinkage turns "no history" into the team's rate."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from retention_flow.services.offering import Candidate, RateBook, Weights, choose
+from retention_flow.services.routing.offering import Candidate, RateBook, Weights, choose
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 SEGMENTS = ("fibre", "standard", "vip_at_risk")

@@ -25,8 +25,8 @@ from retention_flow.ocr.validate import (
     validate_ocr,
     validate_signature,
 )
-from retention_flow.services import scan_reasons
-from retention_flow.services.forms import TEMPLATES_DIR
+from retention_flow.services.outreach.response_forms import TEMPLATES_DIR
+from retention_flow.services.scans import reasons as scan_reasons
 
 NOT_OURS = scan_reasons.NOT_OUR_FORM
 FEATURES = "feature matching: 8 consistent matches (10% of 78); at least 60 and 30% are needed"
@@ -176,7 +176,7 @@ KINDS = [
     ("signed_on: not a date in the form %d.%m.%Y ('3l.O1')", "Date: not a date (day.month.year)."),
     ("signed_on: implausible year 1926", "Date: the year 1926 cannot be right."),
     ("signed_on: does not match [0-9]{8} ('12-34')", "Date: not in the expected form."),
-    # services/scan_pages.py, scan_routing.py, scan_exceptions.py
+    # services/scans/ocr_jobs.py, scan_routing.py, scan_exceptions.py
     ("no page image", "No image of this page is stored."),
     (
         "unreadable value: fields.0.confidence: NaN is not interoperable JSON",

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retention_flow.api.app import create_app
-from retention_flow.services import users
-from retention_flow.services.context import AppContext
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import PASSWORD, USERS, settings
 
 __all__ = ["settings"]

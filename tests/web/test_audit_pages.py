@@ -10,8 +10,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from retention_flow.services import cases, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
 
@@ -102,7 +103,8 @@ def test_kpi_dashboard_data_and_csv(ctx: AppContext, pages: dict[str, PageClient
 def test_case_page_marks_the_failing_element_of_an_open_incident(
     ctx: AppContext, pages: dict[str, PageClient]
 ) -> None:
-    from retention_flow.services import cases, processes
+    from retention_flow.services.cases import lifecycle as cases
+    from retention_flow.services.process_models import deployments as processes
     from tests.factories import OWNER, actor, bundle_files
 
     files = bundle_files("three_steps")

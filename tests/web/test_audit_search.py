@@ -3,8 +3,9 @@ or name, the channel in any case; incident error texts read as written (no \\u00
 
 from __future__ import annotations
 
-from retention_flow.services import cases, processes
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER, actor, bundle_files, deploy
 from tests.web.conftest import PageClient
 

@@ -6,7 +6,7 @@ import json
 import re
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.test_heatmap import _fixture
 from tests.web.conftest import PageClient
 

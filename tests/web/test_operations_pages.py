@@ -13,8 +13,12 @@ from urllib.parse import quote
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
-from retention_flow.services import audit, cases, incidents, processes, worker
-from retention_flow.services.context import AppContext
+from retention_flow.services.audit import trail as audit
+from retention_flow.services.cases import incidents
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform import worker
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER, actor, bundle_files, deploy
 from tests.web.conftest import PageClient
 
@@ -255,7 +259,7 @@ def test_auditor_case_page_links_the_operations_view(
     case = cases.start_case(ctx, AGENT, "three_steps", {})
     url = f"/audit/cases/{case['id']}"
     assert f'href="/operations/cases/{case["id"]}"' not in pages["auditor"].get(url).text
-    from retention_flow.services import users
+    from retention_flow.services.people import users
 
     users.add_user(ctx, "auditing_owner", "correct horse battery", ["auditor", "process_owner"])
     both = PageClient(pages["auditor"].client.__class__(pages["auditor"].client.app))

@@ -7,8 +7,9 @@ import json
 import re
 from typing import Any
 
-from retention_flow.services import processes, versions
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models import versions
 from tests.factories import OWNER, deploy
 from tests.web.conftest import PageClient
 
@@ -125,7 +126,7 @@ def test_compare_shows_removed_elements_on_the_old_version(
 def test_model_list_counts_open_incidents_per_version(
     ctx: AppContext, pages: dict[str, PageClient]
 ) -> None:
-    from retention_flow.services import cases
+    from retention_flow.services.cases import lifecycle as cases
     from tests.factories import actor, bundle_files
 
     deploy(ctx, "three_steps")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from retention_flow.services import editing, handlers, versions
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import editing, versions
+from retention_flow.services.steps import handlers
 from tests.factories import OWNER, deploy
 from tests.web.conftest import PageClient
 

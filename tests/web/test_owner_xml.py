@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from retention_flow.services import processes, versions
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models import versions
 from tests.api.test_xml_dtd import HOSTILE
 from tests.factories import deploy
 from tests.web.conftest import PageClient

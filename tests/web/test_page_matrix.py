@@ -17,8 +17,10 @@ import pytest
 from fastapi.routing import iter_route_contexts
 
 from retention_flow.api.app import create_app
-from retention_flow.services import cases, scans, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.tasks import work_items as tasks
 from tests.api.test_authorisation_matrix import PERSONAS
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient

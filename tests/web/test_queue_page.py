@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from retention_flow.services import cases
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
 from retention_flow.web.queue import QUEUE_LIMIT
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient

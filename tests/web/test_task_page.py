@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 
 from retention_flow.core.clock import FrozenClock
-from retention_flow.services import cases, tasks, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from retention_flow.web import forms
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from retention_flow.services import cases, users
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.people import users
+from retention_flow.services.platform.context import AppContext
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, WORK_ITEM
-from retention_flow.services import cases, tasks
-from retention_flow.services.context import AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import AppContext
+from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
 from tests.web.conftest import PageClient
 

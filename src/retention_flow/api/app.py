@@ -13,12 +13,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.background import BackgroundWorker
+from retention_flow.services.platform.bootstrap import build_context
+from retention_flow.services.platform.context import AppContext
+
 from .. import __version__, web
 from ..core.config import Settings, get_settings
-from ..services import queries
-from ..services.background import BackgroundWorker
-from ..services.bootstrap import build_context
-from ..services.context import AppContext
 from . import deps, errors
 from .metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from .routes import (

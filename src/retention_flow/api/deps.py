@@ -14,10 +14,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.people import auth
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import AuthenticationFailed, Forbidden
 from ..core.roles import SKILL_GROUPS, union_of
-from ..services import auth, queries
-from ..services.context import Actor, AppContext
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

@@ -2,7 +2,7 @@
 
 After the IETF "Idempotency-Key HTTP Header Field" draft: the key is a Structured Field
 string (``Idempotency-Key: "8e03978e-40d5"``); a bare token (``Idempotency-Key: 8e03978e``)
-is taken as it is too. What a key means is in ``services/idempotency.py``.
+is taken as it is too. What a key means is in ``services/platform/idempotency.py``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import Header, Response
 
+from retention_flow.services.platform.idempotency import Answer
+
 from ..core.errors import ValidationFailed
-from ..services.idempotency import Answer
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"

@@ -21,9 +21,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.people import auth
+from retention_flow.services.platform.context import AppContext
+
 from ..core.errors import AuthenticationFailed, Forbidden
-from ..services import auth, queries
-from ..services.context import AppContext
 
 #: user roles that may read the metrics with their own access token
 METRICS_ROLES = frozenset({"admin", "system"})

@@ -1,5 +1,5 @@
 """Reading uploads within limits: bundle files (.bpmn/.dmn/.json files, or one .zip) and
-scanned files (the bytes of each; decoding them is services/scan_decode.py's, on threads
+scanned files (the bytes of each; decoding them is services/scans/decode.py's, on threads
 of their own so a slow file never holds a request thread)."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from pathlib import PurePosixPath
 import anyio
 from fastapi import FastAPI, UploadFile
 
+from retention_flow.services.process_models.bundles import load_zip
+
 from ..core.errors import PayloadTooLarge, ValidationFailed
-from ..services.bundles import load_zip
 
 #: threads that wait on decoder children (their number is bounded in services/scan_decode)
 DECODE_THREADS = 32

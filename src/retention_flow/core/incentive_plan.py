@@ -1,6 +1,6 @@
 """The incentive plan: how KPIs and QA scores become points and money. It lives in a
 bundle's ``bundle.json`` (``incentive_plan``), so a process owner edits it in the browser
-like any bundle file, and every deployment is a version of it; ``services/payouts.py``
+like any bundle file, and every deployment is a version of it; ``services/incentives/payouts.py``
 applies the plan deployed before a period starts to that period.
 
 Per component: ``achievement = value / target`` (``target / value`` when

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings
 
 
 class RoutingSettings(BaseSettings):
-    """How "next task" offers work (services/offering.py)."""
+    """How "next task" offers work (services/routing/offering.py)."""
 
     routing_policy: Literal["outcome", "skills", "fifo"] = Field(
         default="outcome", description="how next task picks: outcome-based, skills only, FIFO"
@@ -43,7 +43,7 @@ class RoutingSettings(BaseSettings):
 
 
 class SelfServiceSettings(BaseSettings):
-    """The personal link on retention letters (services/self_service.py)."""
+    """The personal link on retention letters (services/outreach/self_service.py)."""
 
     self_service_base_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -48,7 +48,7 @@ class Letter(SQLModel, table=True):
     status: str = Field(default="queued", max_length=20)  # queued | printed | sent
     created_at: datetime = Field(sa_type=UTCDateTime)
     #: what a printed response form shows (template, customer, case number, offers): the
-    #: PDF is rendered from it, the same bytes every time (services/forms.py)
+    #: PDF is rendered from it, the same bytes every time (services/outreach/response_forms.py)
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
 

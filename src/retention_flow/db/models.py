@@ -83,13 +83,13 @@ class Case(SQLModel, table=True):
     created_at: datetime = _dt()
     updated_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
-    #: HMAC of the audit head (services/audit_seal.py) and the id of its key; NULL only
+    #: HMAC of the audit head (services/audit/seal.py) and the id of its key; NULL only
     #: for heads written before sealing (``retention-flow audit seal-existing``)
     audit_seal_key: str | None = Field(default=None, max_length=40)
     audit_seal: str | None = Field(default=None, max_length=64)
     #: the customer segment (the bundle's ``case_segment`` decision, at the start)
     segment: str | None = Field(default=None, max_length=100, index=True)
-    #: why the case went to its first channel (``services/channel_choice.py``)
+    #: why the case went to its first channel (``services/routing/channel_choice.py``)
     channel_reason: str | None = Field(default=None, max_length=400)
 
 
@@ -133,7 +133,7 @@ class WorkItem(SQLModel, table=True):
     created_at: datetime = _dt()
     ended_at: datetime | None = _dt(nullable=True)
     ended_by: str | None = Field(default=None, max_length=200)
-    #: work time (services/work_time.py): the open interval of work (claim or task page
+    #: work time (services/tasks/work_time.py): the open interval of work (claim or task page
     #: opened by whoever may work it; None while released), the first start (waiting time)
     #: and the seconds handled so far, pauses excluded (final at completion)
     work_started_at: datetime | None = _dt(nullable=True)
@@ -240,7 +240,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (
         UniqueConstraint("stream", "seq"),
-        # the heatmap (services/heatmap.py): a case's events of a period, a task's events
+        # the heatmap (services/insight/heatmap.py): a case's events of a period, a task's events
         Index("ix_audit_event_case_at", "case_id", "at"),
         Index("ix_audit_event_task", "task_id"),
         # where sealing began (min id of a sealed event), read by every case's audit
@@ -267,7 +267,7 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
-    #: HMAC of (stream, seq, hash) with the key ``seal_key`` (services/audit_seal.py);
+    #: HMAC of (stream, seq, hash) with the key ``seal_key`` (services/audit/seal.py);
     #: NULL for events written before sealing
     seal_key: str | None = Field(default=None, max_length=40)
     seal: str | None = Field(default=None, max_length=64)
@@ -334,7 +334,7 @@ class LoginThrottle(SQLModel, table=True):
 class IdempotencyKey(SQLModel, table=True):
     """A request made once: the key its user chose for one operation, a fingerprint of
     the request, and the answer given, kept until ``expires_at`` (see
-    ``services/idempotency.py``). Keys are per (owner, scope): two users' equal keys, or
+    ``services/platform/idempotency.py``). Keys are per (owner, scope): two users' equal keys, or
     one user's key on two operations, are different requests."""
 
     __tablename__ = "idempotency_key"

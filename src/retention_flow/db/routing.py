@@ -2,11 +2,11 @@
 
 ``agent_skill``: what an agent can do, with a proficiency from 1 (basic) to 5 (expert);
 a skill is a kind (product, segment, language, channel) and a value (``mobile_l``,
-``vip_at_risk``, ``de``, ``inbound``). Team leads keep them (``services/skills.py``).
+``vip_at_risk``, ``de``, ``inbound``). Team leads keep them (``services/routing/skills.py``).
 
 ``offer_decision``: every "next task" offer, with the candidates' inputs and the score
 that decided it, so a team lead can review who got which work and why
-(``services/next_task.py``).
+(``services/routing/next_task.py``).
 """
 
 from __future__ import annotations

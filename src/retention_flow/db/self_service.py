@@ -1,4 +1,4 @@
-"""Tables of the customer self-service offer page (services/self_service.py).
+"""Tables of the customer self-service offer page (services/outreach/self_service.py).
 
 A ``self_service_link`` row is one personal link printed on a retention letter: the
 signed token names the row, the row says which case it answers, until when, and whether

@@ -1,7 +1,7 @@
 """The shape of a BPMN diagram for analytics: its flow nodes and sequence flows.
 
 SpiffWorkflow records which elements ran, never which sequence flow was taken; the
-heatmap (services/heatmap.py) derives flows from these edges and the elements a case
+heatmap (services/insight/heatmap.py) derives flows from these edges and the elements a case
 passed.
 """
 

@@ -171,7 +171,7 @@ def render_pdf(
         size=9,
     )
     link = data.extra.get("self_service_url") if data is not None else None
-    if link:  # the customer's personal link (services/self_service.py)
+    if link:  # the customer's personal link (services/outreach/self_service.py)
         doc.text(25, template.page.height_mm - 35, f"Or answer online: {link}", size=9)
     doc.text(25, template.page.height_mm - 24, f"{template.id} v{template.version}", size=7)
     return bytes(pdf.output())

@@ -11,9 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.cases import history as case_history
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import deployments as processes
+
 from ..core import strict_json
-from ..services import case_history, cases, processes, queries
-from ..services.context import Actor
 from .dashboard import day_start, parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render

@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.incentives import qa
+from retention_flow.services.insight import kpi_definitions, kpis
+from retention_flow.services.platform.context import Actor
+
 from ..core.errors import ValidationFailed
-from ..services import kpi_definitions, kpis, qa
-from ..services.context import Actor
 from .session import PageCtx, page_router, require_page_role
 from .templating import AGENT_ROLES, render
 

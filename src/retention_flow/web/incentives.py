@@ -15,9 +15,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.incentives import payouts, qa
+from retention_flow.services.insight import kpis
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import Conflict, Forbidden, ValidationFailed
-from ..services import kpis, payouts, qa
-from ..services.context import Actor, AppContext
 from . import forms
 from .errors import plain_words
 from .session import PageCtx, flash, page_router, require_page_role

@@ -1,5 +1,5 @@
 """The heatmap page: a process version's diagram coloured by what the audit trail
-recorded (services/heatmap.py), one version or two side by side with the deltas.
+recorded (services/insight/heatmap.py), one version or two side by side with the deltas.
 
 For process owners, auditors and team leads (the same readers as the heatmap API).
 """
@@ -12,9 +12,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.insight import heatmap
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+
 from ..core.errors import ValidationFailed
-from ..services import heatmap, processes
-from ..services.context import Actor, AppContext
 from .dashboard import parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render

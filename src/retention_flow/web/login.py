@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.people import auth
+
 from ..core.errors import AuthenticationFailed, TooManyAttempts
-from ..services import auth
 from .session import (
     SESSION_COOKIE,
     LoginRequired,

@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases import migrations
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import RetentionFlowError
-from ..services import migrations
-from ..services.context import Actor, AppContext
 from .session import PageCtx, flash, page_router, require_page_role
 from .templating import render
 

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases import incident_batches, incidents
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core import strict_json
 from ..core.errors import Conflict, RetentionFlowError, ValidationFailed
-from ..services import incident_batches, incidents
-from ..services.context import Actor, AppContext
 from .errors import plain_words
 from .session import PageCtx, flash, page_router, require_page_role
 from .templating import render

@@ -13,10 +13,16 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.cases import history as case_history
+from retention_flow.services.cases import incidents, signals
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+
 from ..core import strict_json
 from ..core.errors import Conflict, ValidationFailed
-from ..services import case_control, case_history, cases, incidents, processes, queries, signals
-from ..services.context import Actor, AppContext
 from .errors import plain_words
 from .operations import field_errors, parse_patch
 from .session import PageCtx, flash, page_router, require_page_role

@@ -14,9 +14,11 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models import versions
+
 from ..core.errors import InvalidProcess, NotFound
-from ..services import processes, versions
-from ..services.context import Actor, AppContext
 from .migrations import migration_panel
 from .session import PageCtx, page_router, require_page_role
 from .templating import render

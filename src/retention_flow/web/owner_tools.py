@@ -10,9 +10,10 @@ from fastapi import Depends, Path
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import editing
+
 from ..core.errors import InvalidProcess, ScriptError
-from ..services import editing
-from ..services.context import Actor
 from .session import PageCtx, page_router, require_page_role
 from .templating import STATIC_DIR
 

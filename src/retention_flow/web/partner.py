@@ -11,9 +11,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.tasks import work_items as tasks
+
 from ..core.errors import Conflict
-from ..services import queries, tasks
-from ..services.context import Actor
 from .queue import with_sla
 from .session import PageCtx, page_router, require_page_role
 from .task import complete_from_form, task_page

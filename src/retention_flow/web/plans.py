@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.incentives import plan_editing
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import Conflict, InvalidProcess, ValidationFailed
-from ..services import plan_editing
-from ..services.context import Actor, AppContext
 from .session import PageCtx, flash, page_router, require_page_role
 from .templating import render
 

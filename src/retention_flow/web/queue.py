@@ -18,13 +18,20 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.routing.next_task import next_task as routing_next
+from retention_flow.services.scans import review as scan_review
+from retention_flow.services.scans.outcome import EXCEPTION_PROCESS
+from retention_flow.services.tasks import work_items as tasks
+from retention_flow.services.tasks.queue_pages import (
+    DUE_STATES,
+    QueueFilter,
+    filtered_page,
+    queue_facets,
+)
+
 from ..core.errors import Forbidden, ValidationFailed
 from ..core.roles import SKILL_GROUPS
-from ..services import scan_review, tasks
-from ..services.context import Actor, AppContext
-from ..services.next_task import next_task as routing_next
-from ..services.queue import DUE_STATES, QueueFilter, filtered_page, queue_facets
-from ..services.scan_routing import EXCEPTION_PROCESS
 from .session import PageCtx, flash, page_router, read_flash, require_page_role
 from .templating import render
 
@@ -137,7 +144,7 @@ def next_task_id(
     ctx: AppContext, user: Actor, flt: QueueFilter | None = None, after: str | None = None
 ) -> str | None:
     """The task an agent should do next: their own claimed one first, else the one
-    routing offers them from the selected queue (``services/next_task.py``: SLA urgency,
+    routing offers them from the selected queue (``services/routing/next_task.py``: SLA urgency,
     then their expected outcome; recorded, and shown on the task page). ``after``, the
     task just left, is skipped."""
     if flt is not None and flt.role is not None and flt.role not in user.roles:

@@ -9,9 +9,12 @@ from typing import Annotated, Any
 from fastapi import Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.scans import intake as scans
+from retention_flow.services.scans import review as scan_review
+
 from ..core.errors import RetentionFlowError, ScanLimitExceeded
-from ..services import cases, scan_review, scans
-from ..services.context import Actor, AppContext
 from .errors import plain_words
 from .session import PageCtx, page_router, require_page_role
 from .templating import render

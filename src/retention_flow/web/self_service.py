@@ -3,7 +3,7 @@
 Three screens on one address: the offers (pick one or decline, optionally rate the
 contact), a confirmation of the choice, and the thank-you page. What the customer sees
 is only their first name and the offers printed on their letter
-(``services/self_service.py``). A link that cannot be used answers a plain page: 404 for
+(``services/outreach/self_service.py``). A link that cannot be used answers a plain page: 404 for
 a link that never existed, 410 once it was used or has expired; too many requests from
 one address answer 429 with ``Retry-After``.
 """
@@ -15,9 +15,10 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.outreach import self_service
+from retention_flow.services.outreach.self_service import DECLINE, LinkNotUsable, LinkView
+
 from ..core.errors import TooManyAttempts, ValidationFailed
-from ..services import self_service
-from ..services.self_service import DECLINE, LinkNotUsable, LinkView
 from .session import PageCtx, page_router
 from .templating import render
 

@@ -27,10 +27,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from retention_flow.services.people import auth
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import AuthenticationFailed, Forbidden
 from ..core.roles import union_of
-from ..services import auth
-from ..services.context import Actor, AppContext
 
 SESSION_COOKIE = "rf_session"
 CSRF_COOKIE = "rf_csrf"

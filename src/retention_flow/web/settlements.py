@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.partners import settlement, settlement_export
+from retention_flow.services.platform.context import Actor
+
 from ..core.errors import Conflict, Forbidden
-from ..services import settlement, settlement_export
-from ..services.context import Actor
 from .errors import plain_words
 from .session import PageCtx, flash, page_router, require_page_role
 from .templating import render

@@ -9,10 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.routing import offer_review, skills
+
 from ..core.errors import Forbidden, NotFound, ValidationFailed
 from ..core.skills import SKILL_KINDS
-from ..services import offer_review, queries, skills
-from ..services.context import Actor
 from .session import PageCtx, flash, page_router, require_page_role
 from .templating import render
 

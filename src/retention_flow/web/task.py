@@ -12,11 +12,14 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from retention_flow.services.outreach import response_forms
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.routing.next_task import offer_of
+from retention_flow.services.scans import review as scan_review
+from retention_flow.services.tasks import task_context
+from retention_flow.services.tasks import work_items as tasks
+
 from ..core.errors import Conflict, Forbidden, SkillsMissing, ValidationFailed
-from ..services import forms as response_forms
-from ..services import scan_review, task_context, tasks
-from ..services.context import Actor, AppContext
-from ..services.next_task import offer_of
 from . import forms, task_exception
 from .errors import plain_words
 from .queue import QUEUE_ROLES, sla_state
@@ -214,7 +217,7 @@ def _assigned_to(ctx: AppContext, task: dict[str, Any], user: Actor) -> dict[str
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> Response:
     """The task page; opening it starts the viewer's work on the task if they may work it
-    (handling time counts from here, ``services/work_time.py``). Values typed before a
+    (handling time counts from here, ``services/tasks/work_time.py``). Values typed before a
     session ended come back once (the draft cookie)."""
     # claimed or finished meanwhile: the page shows how it stands
     with contextlib.suppress(Conflict):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services import cases, queries, scan_pages, scan_reasons, scan_review
-from ..services import forms as response_forms
-from ..services.context import Actor, AppContext
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.outreach import response_forms
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.scans import ocr_jobs as scan_pages
+from retention_flow.services.scans import reasons as scan_reasons
+from retention_flow.services.scans import review as scan_review
 
 
 def exception_page(ctx: AppContext, data: dict[str, Any], facts_of: Any) -> dict[str, Any] | None:

@@ -9,10 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.tasks import work_items as tasks
+
 from ..core.errors import Conflict, Forbidden, ValidationFailed
 from ..core.roles import WorkRole
-from ..services import queries, tasks
-from ..services.context import Actor
 from .errors import plain_words
 from .queue import with_sla
 from .session import PageCtx, flash, page_router, require_page_role

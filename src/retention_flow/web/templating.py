@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from retention_flow.services.outreach import response_forms
+from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.scans import reasons as scan_reasons
+
 from ..core.roles import SKILL_GROUPS
-from ..services import forms as response_forms
-from ..services import scan_reasons
-from ..services.context import Actor, AppContext
 from .session import FLASH_COOKIE, csrf_token, read_flash
 
 #: the shipped templates and static files (repository root / ui), like ocr_templates/

@@ -1,6 +1,6 @@
 """The what-if page: pick a recorded period, a volume multiple, a staffing per role and a
 SLA target; see SLA adherence, waits and backlog per queue over time as inline SVG charts
-(services/whatif.py), the suggested staffing, and a CSV of the series.
+(services/insight/whatif.py), the suggested staffing, and a CSV of the series.
 
 For team leads and process owners (the readers of ``POST /api/whatif``). The form is a
 plain GET form: it works without script and with the keyboard alone.
@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from retention_flow.services.insight import whatif
+from retention_flow.services.platform.context import Actor, AppContext
+
 from ..core.errors import ValidationFailed
-from ..services import whatif
-from ..services.context import Actor, AppContext
 from .dashboard import parse_day
 from .session import PageCtx, page_router, require_page_role
 from .templating import render

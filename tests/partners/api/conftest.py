@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import add_user, client, settings  # noqa: F401  (fixtures)
 
 

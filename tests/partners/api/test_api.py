@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from retention_flow.services.context import AppContext
+from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.partners.conftest import PARTNERS, partner_case
 

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi.responses import StreamingResponse
 
-from ...services import audit_admin, queries
-from ...services.context import Actor
+from retention_flow.services.audit import admin as audit_admin
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..schemas import AuditKeysPublic, VerifyPublic
 from ..strict_body import api_router

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from ...services import auth
+from retention_flow.services.people import auth
+
 from ..deps import BearerToken, CtxDep, CurrentUser
 from ..schemas import Me, Token
 from ..strict_body import api_router

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from ...services import case_control
-from ...services.context import Actor
+from retention_flow.services.cases import control as case_control
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, VisibleCase, require_role
 from ..ops_schemas import DataPatchIn, OptionalReasonIn, ReasonIn
 from ..schemas import CasePublic

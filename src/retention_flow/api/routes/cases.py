@@ -6,8 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 
-from ...services import case_requests, cases, queries
-from ...services.context import Actor
+from retention_flow.services.cases import keyed_starts as case_requests
+from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, VisibleCase, require_role
 from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CaseCreate, CasePublic, CasesPublic, CaseStatus, HistoryPublic

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
 
-from ...services import incident_batches, incidents
-from ...services.context import Actor
+from retention_flow.services.cases import incident_batches, incidents
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..ops_schemas import (
     BulkRetryIn,

@@ -1,4 +1,4 @@
-"""Process insight: the heatmap of a process version (services/heatmap.py)."""
+"""Process insight: the heatmap of a process version (services/insight/heatmap.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query
 
-from ...services import heatmap
-from ...services.context import Actor
+from retention_flow.services.insight import heatmap
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..insight_schemas import HeatmapPublic
 from ..schemas import MAX_INT

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
 
-from ...services import kpi_definitions, kpis
-from ...services.context import Actor
+from retention_flow.services.insight import kpi_definitions, kpis
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..partner_schemas import KpisPublic, ScorecardsPublic
 from ..strict_body import api_router

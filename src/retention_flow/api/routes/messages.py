@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Response
 
-from ...services import start_events
-from ...services.context import Actor
+from retention_flow.services.cases import start_events
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..idempotency import IdempotencyKeyHeader, mark, replay_responses, request_key
 from ..schemas import CasePublic, MessageIn

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from ...services import case_move, migrations
-from ...services.context import Actor
+from retention_flow.services.cases import migrations
+from retention_flow.services.cases import move as case_move
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, VisibleCase, require_role
 from ..schemas import MAX_INT, CasePublic
 from ..strict_body import api_router

@@ -6,8 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
 
-from ...services import partner_allocation, partners, settlement, settlement_export
-from ...services.context import Actor
+from retention_flow.services.partners import allocation_runs as partner_allocation
+from retention_flow.services.partners import organisations as partners
+from retention_flow.services.partners import settlement, settlement_export
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..partner_schemas import (
     AllocateIn,

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, File, Path, Response, UploadFile
 
+from retention_flow.services.cases import reads as queries
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.process_models import deployments as processes
+
 from ...core.errors import InvalidProcess
-from ...services import processes, queries
-from ...services.context import Actor
 from ..deps import CtxDep, require_role
 from ..schemas import MAX_INT, DeployPublic, ProcessesPublic, ValidationResult
 from ..strict_body import api_router

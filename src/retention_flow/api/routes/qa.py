@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
-from ...services import qa
-from ...services.context import Actor
+from retention_flow.services.incentives import qa
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..strict_body import api_router
 

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Response
 
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.routing import channel_choice, next_task, offer_review, skills
+from retention_flow.services.tasks.queue_pages import QueueFilter
+
 from ...core.roles import WorkRole
-from ...services import channel_choice, next_task, offer_review, skills
-from ...services.context import Actor
-from ...services.queue import QueueFilter
 from ..deps import WORKER_ROLES, CtxDep, require_role
 from ..routing_schemas import (
     SKILL_VALUE,

@@ -9,8 +9,10 @@ import anyio.to_thread
 from fastapi import Depends, File, Path, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from ...services import scan_exceptions, scans
-from ...services.context import Actor
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.scans import exceptions as scan_exceptions
+from retention_flow.services.scans import intake as scans
+
 from ..deps import CtxDep, require_role
 from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
 from ..strict_body import api_router

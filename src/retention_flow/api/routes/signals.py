@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
-from ...services import signals
-from ...services.context import Actor
+from retention_flow.services.cases import signals
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..schemas import SignalIn, SignalOut
 from ..strict_body import api_router

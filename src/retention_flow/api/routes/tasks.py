@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from retention_flow.services.platform.context import Actor
+from retention_flow.services.tasks import work_items as tasks
+
 from ...core.roles import WorkRole
-from ...services import tasks
-from ...services.context import Actor
 from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
 from ..schemas import (
     AssignIn,

@@ -1,4 +1,4 @@
-"""What-if for volume and staffing (services/whatif.py): ``POST /api/whatif``."""
+"""What-if for volume and staffing (services/insight/whatif.py): ``POST /api/whatif``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...services import whatif
-from ...services.context import Actor
+from retention_flow.services.insight import whatif
+from retention_flow.services.platform.context import Actor
+
 from ..deps import CtxDep, require_role
 from ..strict_body import api_router
 

@@ -1,0 +1,1 @@
+"""Users and signing in: accounts and roles, access tokens, login throttling."""
