@@ -34,6 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from retention_flow.db.json_sql import json_text
 from retention_flow.db.tables import CASE, CASE_KEY, OFFER_DECISION, WORK_ITEM
@@ -63,7 +64,8 @@ def day_of(dialect: str, column: Any) -> ColumnElement[Any]:
 def plus_days(dialect: str, column: Any, days: int) -> ColumnElement[Any]:
     """A timestamp ``days`` later (SQLite: to the millisecond)."""
     if dialect == "postgresql":
-        return column + func.make_interval(0, 0, 0, days)
+        interval: ColumnElement[Any] = column + func.make_interval(0, 0, 0, days)
+        return interval
     return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days")
 
 
@@ -118,7 +120,7 @@ class Query:
         return CASE.c.deployment_id.not_in(list(self.not_retention))
 
 
-def last_contact_agent() -> Any:
+def last_contact_agent() -> ScalarSelect[Any]:
     """Who completed the case's last contact task (a case's agent)."""
     w = WORK_ITEM.alias("la")
     return (
@@ -175,11 +177,13 @@ def _key(q: Query, group: str, source: str, at: Any) -> ColumnElement[Any]:
         return allocated if source == "case" else func.coalesce(w.partner, allocated)
     if group in ("agent", "team"):  # teams: the agent's, looked up after the sums
         if source == "task":
-            return w.ended_by
+            ended: ColumnElement[Any] = w.ended_by
+            return ended
         if source == "backlog":  # who holds it: known for tasks still claimed
             return case((w.state == "claimed", w.claimed_by), else_=null())
         return last_contact_agent()
-    return day_of(q.dialect, at) if at is not None else literal("")
+    day: ColumnElement[Any] = day_of(q.dialect, at) if at is not None else literal("")
+    return day
 
 
 def _case_key(q: Query, group: str, source: str) -> ColumnElement[Any]:

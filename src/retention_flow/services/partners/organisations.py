@@ -44,7 +44,9 @@ def month_start(now: datetime) -> datetime:
     return datetime(now.year, now.month, 1, tzinfo=UTC)
 
 
-def save_partner(ctx: AppContext, actor: Actor, partner_id: str, values: dict[str, Any]) -> dict:
+def save_partner(
+    ctx: AppContext, actor: Actor, partner_id: str, values: dict[str, Any]
+) -> dict[str, Any]:
     """Create a partner, or change the given fields of an existing one (audited)."""
     values = {k: v for k, v in values.items() if k in PARTNER_FIELDS}
     validate_partner(values)
@@ -132,7 +134,9 @@ def _view(row: Any, used: int) -> dict[str, Any]:
     return out
 
 
-def list_partners(ctx: AppContext, *, limit: int = 100, offset: int = 0) -> tuple[list, int]:
+def list_partners(
+    ctx: AppContext, *, limit: int = 100, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
     with read_session(ctx.db) as session:
         conn = session.connection()
         rows = conn.execute(
@@ -160,7 +164,9 @@ def commission_of(conn: Connection, partner_id: str) -> int | None:
     ).scalar_one_or_none()
 
 
-def refresh_quality(ctx: AppContext, actor: Actor, prior: float = 0.3, weight: int = 20) -> dict:
+def refresh_quality(
+    ctx: AppContext, actor: Actor, prior: float = 0.3, weight: int = 20
+) -> dict[str, Any]:
     """Learn each partner's quality from its ended leads: retained and validated claims
     over all leads it worked (smoothed towards ``prior`` with ``weight`` pseudo-leads)."""
     partner_col = json_text(CASE.c.data, "allocated_partner")

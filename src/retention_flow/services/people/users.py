@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -213,7 +213,7 @@ def authenticate(ctx: AppContext, username: str, password: str) -> User:
                 update(USER).where(USER.c.id == user.id).values(password_hash=ph.hash(password))
             )
             session.commit()
-    return user
+    return cast(User, user)
 
 
 def _verify(ph: PasswordHasher, digest: str, password: str) -> bool:

@@ -235,7 +235,7 @@ class AppContext:
         #: the random draws of "next task" (its exploration share); tests seed their own
         self.routing_rng = random.Random()  # noqa: S311  (not security: work sampling)
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self.clock.now()
 
     def _script_helpers(self, moment: datetime) -> dict[str, Any]:

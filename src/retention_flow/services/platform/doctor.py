@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,13 +79,14 @@ class Finding:
 
 
 def _shape_problems(shape: str | None, value: Any) -> list[dict[str, str]]:
-    ok = {
+    checks: dict[str | None, Callable[[Any], bool]] = {
         None: lambda v: True,
         "object": lambda v: isinstance(v, dict),
         "object_or_null": lambda v: v is None or isinstance(v, dict),
         "names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
         "objects": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
-    }[shape](value)
+    }
+    ok = checks[shape](value)
     return [] if ok else [{"field": "(root)", "message": f"is not {shape}"}]
 
 

@@ -294,7 +294,7 @@ def idle_wait(ctx: AppContext, poll_seconds: float) -> float:
         return poll_seconds
     if next_due.tzinfo is None:
         next_due = next_due.replace(tzinfo=UTC)
-    until = (next_due - now).total_seconds() + 0.001  # fires strictly after due
+    until = float((next_due - now).total_seconds()) + 0.001  # fires strictly after due
     return max(0.005, min(poll_seconds, until))
 
 

@@ -224,7 +224,7 @@ def get_version(session: Session, process_id: str, version: int | None = None) -
         query = query.order_by(ProcessVersion.version.desc()).limit(1)  # type: ignore[attr-defined]
     else:
         query = query.where(ProcessVersion.version == version)  # type: ignore[arg-type]
-    found = session.execute(query).scalars().first()
+    found: ProcessVersion | None = session.execute(query).scalars().first()
     if found is None:
         what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
         raise NotFound(f"{what} is not deployed")

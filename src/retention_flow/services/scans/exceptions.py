@@ -117,7 +117,7 @@ def assign_scan_page(ctx: AppContext, payload: dict[str, Any]) -> None:
     by = str(payload["by"])
 
     def expect(page: Mapping[str, Any]) -> bool:
-        return page["exception_case_id"] == owner and page["resolution"] == "assigning"
+        return bool(page["exception_case_id"] == owner and page["resolution"] == "assigning")
 
     page = load_page(ctx, scan_id, page_no)
     if not expect(page):

@@ -27,7 +27,7 @@ def _open_seconds(item: Mapping[Any, Any], user: str | None, now: datetime) -> f
     started = item.get("work_started_at")
     if started is None or (user is not None and item.get("work_started_by") != user):
         return 0.0
-    return max(0.0, (now - started).total_seconds())
+    return max(0.0, float((now - started).total_seconds()))
 
 
 def start_values(item: Mapping[Any, Any], user: str, now: datetime) -> dict[str, Any]:
