@@ -30,6 +30,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import USER
 from retention_flow.services.people import login_throttle
 from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.platform.view import View
 
 MIN_PASSWORD_LENGTH = 8
 #: Roles a partner-bound user may hold (a partner is external: nothing internal).
@@ -81,14 +82,24 @@ def _check_password(password: str) -> None:
         )
 
 
-def public(user: User) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "roles": list(user.roles),
-        "partner": user.partner,
-        "team": user.team,
-        "disabled": user.disabled,
-    }
+class UserView(View):
+    """A user as the faces show it: never the password hash or the token version."""
+
+    username: str
+    roles: list[str]
+    partner: str | None
+    team: str | None
+    disabled: bool
+
+
+def public(user: User) -> UserView:
+    return UserView(
+        username=user.username,
+        roles=list(user.roles),
+        partner=user.partner,
+        team=user.team,
+        disabled=user.disabled,
+    )
 
 
 def _team(team: str | None) -> str | None:
@@ -103,7 +114,7 @@ def _team(team: str | None) -> str | None:
     return team
 
 
-def set_team(ctx: AppContext, username: str, team: str | None) -> dict[str, Any]:
+def set_team(ctx: AppContext, username: str, team: str | None) -> UserView:
     """Put a user in a team (or none); KPIs group agents' work by team."""
     return _update(ctx, username, team=_team(team))
 
@@ -115,7 +126,7 @@ def add_user(
     roles: list[str],
     partner: str | None = None,
     team: str | None = None,
-) -> dict[str, Any]:
+) -> UserView:
     username = username.strip()
     if not username or len(username) > 200:
         raise ValidationFailed(
@@ -144,7 +155,7 @@ def add_user(
         return public(user)
 
 
-def _update(ctx: AppContext, username: str, **values: Any) -> dict[str, Any]:
+def _update(ctx: AppContext, username: str, **values: Any) -> UserView:
     with write_session(ctx.db) as session:
         result = session.execute(
             update(USER)
@@ -159,7 +170,7 @@ def _update(ctx: AppContext, username: str, **values: Any) -> dict[str, Any]:
         return public(user)
 
 
-def set_password(ctx: AppContext, username: str, password: str) -> dict[str, Any]:
+def set_password(ctx: AppContext, username: str, password: str) -> UserView:
     """New password; ends existing sessions and clears a lock."""
     _check_password(password)
     answer = _update(ctx, username, password_hash=hasher(ctx.settings).hash(password))
@@ -169,7 +180,7 @@ def set_password(ctx: AppContext, username: str, password: str) -> dict[str, Any
 
 def set_roles(
     ctx: AppContext, username: str, roles: list[str], partner: str | None = None
-) -> dict[str, Any]:
+) -> UserView:
     """Replace the roles (and the partner organisation when given); ends existing sessions."""
     with read_session(ctx.db) as session:
         current = session.execute(select(USER.c.partner).where(USER.c.username == username)).first()
@@ -179,12 +190,12 @@ def set_roles(
     return _update(ctx, username, roles=check_roles(roles, org), partner=org)
 
 
-def disable(ctx: AppContext, username: str) -> dict[str, Any]:
+def disable(ctx: AppContext, username: str) -> UserView:
     """Disable a user: logins fail and every token issued so far stops working."""
     return _update(ctx, username, disabled=True)
 
 
-def enable(ctx: AppContext, username: str) -> dict[str, Any]:
+def enable(ctx: AppContext, username: str) -> UserView:
     answer = _update(ctx, username, disabled=False)
     login_throttle.clear_user(ctx, username)
     return answer
