@@ -90,7 +90,7 @@ def test_a_process_owner_edits_the_plan_in_the_browser_and_it_applies_next_perio
     assert old_weights["retention_rate"] == 40 and new_weights["retention_rate"] == 70
     assert "handling" not in new_weights  # the plan does not weigh handling time
     card = kpis.scorecard(week, start=T0, end=T0 + timedelta(days=12))[0]
-    weights = {c["kpi"]: c["weight"] for c in card["components"]}
+    weights = {c.kpi: c.weight for c in card.components}
     assert weights["retention_rate"] == 40 and weights["handling"] == 0.0
 
     again = owner.post("/incentives/plan", {"plan": json.dumps(plan), "checklist": checklist})

@@ -60,7 +60,7 @@ def week(ctx: AppContext, clock: FrozenClock) -> AppContext:
 def _by(ctx: AppContext, *group_by: str, **kw: Any) -> dict[tuple[str, ...], dict[str, Any]]:
     end = kw.pop("end", END)
     rows = kpis.compute(ctx, start=T0, end=end, group_by=group_by, **kw)
-    return {tuple(r["group"].values()): r for r in rows}
+    return {tuple(r.group.values()): r.model_dump() for r in rows}
 
 
 def r6(value: float) -> float:

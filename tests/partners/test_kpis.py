@@ -97,7 +97,7 @@ OLD_KEYS = (
 
 def _rows(ctx: AppContext, *group_by: str, days: int = 1, **kw: Any) -> dict[tuple, dict]:
     rows = kpis.compute(ctx, start=DAY, end=DAY + timedelta(days=days), group_by=group_by, **kw)
-    return {tuple(r["group"].values()): r for r in rows}
+    return {tuple(r.group.values()): r.model_dump() for r in rows}
 
 
 def test_kpis_by_channel(history: AppContext) -> None:
@@ -160,7 +160,7 @@ def test_kpis_by_agent_and_the_scorecard(history: AppContext) -> None:
     )
     assert ina["first_contact_resolution"] == 1.0 and ina["tasks_completed"] == 2
     assert rows[("(none)",)]["backlog"] == 1  # D's call: nobody holds it
-    card = {r["agent"]: r for r in kpis.scorecard(history, start=DAY, end=DAY + timedelta(days=1))}
+    card = {r.agent: r.model_dump() for r in kpis.scorecard(history, start=DAY, end=DAY + timedelta(days=1))}
     # weights 0.4 retention, 0.3 service level, 0.2 FCR, 0.1 handling (target 60 s)
     assert card["tom"]["score"] == pytest.approx(0.4 + 0.3 + 0.2 + 0.1 * 60 / 600)
     assert card["amy"]["score"] == pytest.approx(0.2 + 0.1 * 60 / 1200)
@@ -218,7 +218,7 @@ def test_kpis_by_team(history: AppContext) -> None:
 def test_dashboard_totals_and_periods_agree(history: AppContext) -> None:
     board = kpis.dashboard(
         history, start=DAY, end=DAY + timedelta(days=2), by="channel", granularity="day"
-    )
+    ).model_dump()
     totals = {r["group"]["channel"]: r["volume"] for r in board["totals"]}
     per_day: dict[str, int] = {}
     for row in board["periods"]:
@@ -232,5 +232,5 @@ def test_dashboard_totals_and_periods_agree(history: AppContext) -> None:
 
 def test_kpis_by_version(history: AppContext) -> None:
     rows = kpis.compute(history, start=DAY, end=DAY + timedelta(days=1), group_by=["version"])
-    volume = {r["group"]["version"]: r["volume"] for r in rows}
+    volume = {r.group["version"]: r.volume for r in rows}
     assert volume == {"inbound_callcentre v1": 1, "outbound_telemarketing v1": 3}

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retention_flow.services.insight.views import KpiRow, Scorecard
+
 from .schemas import MAX_INT
 
 Cents = Field(ge=0, le=MAX_INT)
@@ -148,57 +150,12 @@ class SettlementRunPublic(BaseModel):
     rejected: list[dict[str, Any]]
 
 
-class KpiRow(BaseModel):
-    group: dict[str, str]
-    volume: int
-    ended: int
-    retained: int
-    retention_rate: float | None
-    tasks_completed: int
-    avg_handling_seconds: float | None
-    avg_waiting_seconds: float | None
-    service_level: float | None
-    fcr_cases: int
-    first_contact_resolution: float | None
-    backlog: int
-    backlog_overdue: int
-    answered_in_time: float | None
-    avg_manual_seconds: float | None
-    manual_under_target_share: float | None
-    avg_resolution_seconds: float | None
-    automated: int
-    automation_share: float | None
-    saved_revenue_cents: int
-    offer_cost_cents: int
-    offer_cost_unknown: int
-    no_response_rate: float | None
-    csat_answered: int
-    csat: float | None
-
-
 class KpisPublic(BaseModel):
     data: list[KpiRow]
     count: int
     start: datetime
     end: datetime
     as_of: datetime
-
-
-class ScoreComponent(BaseModel):
-    kpi: str
-    value: float | None
-    normalised: float | None
-    weight: float
-    effective_weight: float
-    contribution: float
-
-
-class Scorecard(BaseModel):
-    agent: str
-    score: float
-    tasks_completed: int
-    qa_reviews: int
-    components: list[ScoreComponent]
 
 
 class ScorecardsPublic(BaseModel):

@@ -177,7 +177,7 @@ def my_results(request: Request, ctx: PageCtx, user: Agent, period: Period = "")
     chosen = period or _this_month(ctx)
     start, end = qa.period_bounds(chosen)
     card = next(
-        (c for c in kpis.scorecard(ctx, start=start, end=end) if c["agent"] == user.username),
+        (c for c in kpis.scorecard(ctx, start=start, end=end) if c.agent == user.username),
         None,
     )
     context = {

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
 
 from retention_flow.services.outreach import response_forms
 from retention_flow.services.platform.context import Actor, AppContext
@@ -94,6 +95,13 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _view_json(value: Any) -> Any:
+    """``tojson`` of a service's typed view: its JSON object."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -101,6 +109,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _view_json}
     env.filters["when"] = _when
     env.filters["value"] = _value
     env.filters["plain_json"] = _plain_json

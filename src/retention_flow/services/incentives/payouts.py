@@ -124,15 +124,15 @@ def _agent_values(ctx: AppContext, period: str) -> dict[str, dict[str, float | N
     quality = quality_by_agent(ctx, start, end)
     out: dict[str, dict[str, float | None]] = {}
     for row in kpis.compute(ctx, start=start, end=end, group_by=["agent"]):
-        agent = row["group"]["agent"]
-        if agent == kpis.NONE or not (row["tasks_completed"] or row["ended"]):
+        agent = row.group["agent"]
+        if agent == kpis.NONE or not (row.tasks_completed or row.ended):
             continue
         out[agent] = {
-            "retention_rate": row["retention_rate"],
-            "service_level": row["service_level"],
-            "first_contact_resolution": row["first_contact_resolution"],
-            "answered_in_time": row["answered_in_time"],
-            "avg_handling_seconds": row["avg_handling_seconds"],
+            "retention_rate": row.retention_rate,
+            "service_level": row.service_level,
+            "first_contact_resolution": row.first_contact_resolution,
+            "answered_in_time": row.answered_in_time,
+            "avg_handling_seconds": row.avg_handling_seconds,
             "quality": quality.get(agent, (None, 0))[0],
         }
     return out

@@ -38,6 +38,7 @@ from retention_flow.services.incentives.plan_lookup import plan_in_force
 from retention_flow.services.incentives.qa import quality_by_agent
 from retention_flow.services.insight import kpi_sql
 from retention_flow.services.insight.kpi_definitions import CSV_KPIS, Sums
+from retention_flow.services.insight.views import KpiDashboard, KpiRow, Scorecard, ScoreComponent
 from retention_flow.services.platform.context import AppContext
 
 GROUPS = (
@@ -137,8 +138,8 @@ def compute(
     end: datetime,
     group_by: Sequence[str] = (),
     granularity: str = "day",
-) -> list[dict[str, Any]]:
-    """KPI rows, one per group (``{"group": {...}, <kpis>}``), sorted by group; every
+) -> list[KpiRow]:
+    """KPI rows, one per group (``KpiRow.group`` names it), sorted by group; every
     figure as of ``as_of(ctx, end)``."""
     group_by = list(dict.fromkeys(group_by))
     _check(group_by, granularity, start, end)
@@ -177,7 +178,9 @@ def compute(
         for name, at in _snapshots(start, end, moment, granularity, "period" in group_by):
             for statement in kpi_sql.backlog(q, at):
                 add(statement, name)
-    return [{"group": dict(zip(group_by, k, strict=True)), **sums[k].row()} for k in sorted(sums)]
+    return [
+        KpiRow(group=dict(zip(group_by, k, strict=True)), **sums[k].row()) for k in sorted(sums)
+    ]
 
 
 def _not_retention(conn: Any) -> list[str]:
@@ -211,32 +214,32 @@ def _final_key(
 
 def dashboard(
     ctx: AppContext, *, start: datetime, end: datetime, by: str, granularity: str = "day"
-) -> dict[str, Any]:
+) -> KpiDashboard:
     """What the KPI dashboard draws: ``totals`` (one row per ``by`` group over the whole
     period), ``overall`` (the whole period, no grouping), ``periods`` (one row per period
     bucket and group that has any) and ``buckets`` (every bucket of the period, in order,
     so quiet days show as zero)."""
     if by == "period":
         raise ValidationFailed("group the dashboard by something other than the period")
-    return {
-        "by": by,
-        "granularity": granularity,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "as_of": as_of(ctx, end).isoformat(),
-        "buckets": [name for name, _end in _bucket_ends(start, end, granularity)],
-        "overall": overall(ctx, start=start, end=end),
-        "totals": compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
-        "periods": compute(
+    return KpiDashboard(
+        by=by,
+        granularity=granularity,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        as_of=as_of(ctx, end).isoformat(),
+        buckets=[name for name, _end in _bucket_ends(start, end, granularity)],
+        overall=overall(ctx, start=start, end=end),
+        totals=compute(ctx, start=start, end=end, group_by=[by], granularity=granularity),
+        periods=compute(
             ctx, start=start, end=end, group_by=["period", by], granularity=granularity
         ),
-    }
+    )
 
 
-def overall(ctx: AppContext, *, start: datetime, end: datetime) -> dict[str, Any]:
+def overall(ctx: AppContext, *, start: datetime, end: datetime) -> KpiRow:
     """The whole period in one row (no grouping): the headline figures."""
     rows = compute(ctx, start=start, end=end)
-    return rows[0] if rows else {"group": {}, **Sums().row()}
+    return rows[0] if rows else KpiRow(group={}, **Sums().row())
 
 
 #: the scorecard's name of an incentive plan's KPI
@@ -265,7 +268,7 @@ def scorecard_weights(ctx: AppContext, start: datetime) -> dict[str, float]:
     }
 
 
-def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[Scorecard]:
     """Per agent: a score in [0, 1] from weighted KPIs (``scorecard_weights``), with every
     component shown: value, normalised value, weight and contribution. Components without
     data (e.g. no ended case, no finished QA review) are left out and the other weights
@@ -274,26 +277,26 @@ def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[s
     weights = scorecard_weights(ctx, start)
     target = ctx.settings.kpi_target_handling_seconds
     quality = quality_by_agent(ctx, start, end)
-    out = []
+    out: list[Scorecard] = []
     for row in compute(ctx, start=start, end=end, group_by=["agent"]):
-        agent = row["group"]["agent"]
+        agent = row.group["agent"]
         if agent == NONE:
             continue
-        aht = row["avg_handling_seconds"]
+        aht = row.avg_handling_seconds
         qa_score = quality.get(agent, (None, 0))[0]
         values: dict[str, tuple[float | None, float | None]] = {
-            "retention_rate": (row["retention_rate"], row["retention_rate"]),
-            "service_level": (row["service_level"], row["service_level"]),
+            "retention_rate": (row.retention_rate, row.retention_rate),
+            "service_level": (row.service_level, row.service_level),
             "first_contact_resolution": (
-                row["first_contact_resolution"],
-                row["first_contact_resolution"],
+                row.first_contact_resolution,
+                row.first_contact_resolution,
             ),
             "handling": (aht, None if aht is None else min(1.0, target / aht) if aht else 1.0),
             "quality": (qa_score, qa_score),
         }
         used = {k: w for k, w in weights.items() if k in values and values[k][1] is not None}
         total_weight = sum(used.values())
-        components = []
+        components: list[ScoreComponent] = []
         score = 0.0
         for name in SCORE_COMPONENTS:
             raw, norm = values[name]
@@ -302,34 +305,34 @@ def scorecard(ctx: AppContext, *, start: datetime, end: datetime) -> list[dict[s
             contribution = (norm or 0.0) * share
             score += contribution
             components.append(
-                {
-                    "kpi": name,
-                    "value": raw,
-                    "normalised": None if norm is None else round(norm, 6),
-                    "weight": weight,
-                    "effective_weight": round(share, 6),
-                    "contribution": round(contribution, 6),
-                }
+                ScoreComponent(
+                    kpi=name,
+                    value=raw,
+                    normalised=None if norm is None else round(norm, 6),
+                    weight=weight,
+                    effective_weight=round(share, 6),
+                    contribution=round(contribution, 6),
+                )
             )
         out.append(
-            {
-                "agent": agent,
-                "score": round(score, 6),
-                "components": components,
-                "tasks_completed": row["tasks_completed"],
-                "qa_reviews": quality.get(agent, (None, 0))[1],
-            }
+            Scorecard(
+                agent=agent,
+                score=round(score, 6),
+                components=components,
+                tasks_completed=row.tasks_completed,
+                qa_reviews=quality.get(agent, (None, 0))[1],
+            )
         )
-    return sorted(out, key=lambda r: (-r["score"], r["agent"]))
+    return sorted(out, key=lambda r: (-r.score, r.agent))
 
 
-def to_csv(rows: list[dict[str, Any]], group_by: Sequence[str]) -> str:
+def to_csv(rows: list[KpiRow], group_by: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*group_by, *CSV_KPIS])
     for row in rows:
         writer.writerow(
-            [row["group"].get(g, "") for g in group_by]
-            + ["" if row[k] is None else row[k] for k in CSV_KPIS]
+            [row.group.get(g, "") for g in group_by]
+            + ["" if getattr(row, k) is None else getattr(row, k) for k in CSV_KPIS]
         )
     return out.getvalue()
