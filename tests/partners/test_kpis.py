@@ -160,7 +160,10 @@ def test_kpis_by_agent_and_the_scorecard(history: AppContext) -> None:
     )
     assert ina["first_contact_resolution"] == 1.0 and ina["tasks_completed"] == 2
     assert rows[("(none)",)]["backlog"] == 1  # D's call: nobody holds it
-    card = {r.agent: r.model_dump() for r in kpis.scorecard(history, start=DAY, end=DAY + timedelta(days=1))}
+    card = {
+        r.agent: r.model_dump()
+        for r in kpis.scorecard(history, start=DAY, end=DAY + timedelta(days=1))
+    }
     # weights 0.4 retention, 0.3 service level, 0.2 FCR, 0.1 handling (target 60 s)
     assert card["tom"]["score"] == pytest.approx(0.4 + 0.3 + 0.2 + 0.1 * 60 / 600)
     assert card["amy"]["score"] == pytest.approx(0.2 + 0.1 * 60 / 1200)
