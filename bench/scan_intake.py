@@ -93,14 +93,14 @@ def _celery(folder: Path, forms: int, processes_n: int) -> tuple[float, int]:
         ctx.settings.celery_broker_url = broker
         ctx.settings.celery_queue = env["RETENTION_FLOW_CELERY_QUEUE"]
         started = time.perf_counter()
-        scan = scans.ingest(ctx, BACK, "batch.tif", data)
-        while scans.get_scan(ctx, scan["id"])["status"] != "read":
+        scan = scans.ingest(ctx, BACK, "batch.tif", data).model_dump()
+        while scans.get_scan(ctx, scan["id"]).model_dump()["status"] != "read":
             time.sleep(0.05)
         took = time.perf_counter() - started
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    pages = scans.get_scan(ctx, scan["id"])["pages"]
+    pages = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     return forms / took, sum(p["status"] == "processed" for p in pages)
 
 
@@ -121,7 +121,7 @@ def main() -> None:
                 reader.read_page(page)
             bare = time.perf_counter() - started
             started = time.perf_counter()
-            scan = scans.ingest(ctx, BACK, "batch.tif", data)
+            scan = scans.ingest(ctx, BACK, "batch.tif", data).model_dump()
             took = time.perf_counter() - started
             straight = sum(p["status"] == "processed" for p in scan["pages"])
             rows.append((threads, args.forms / bare, args.forms / took, straight))

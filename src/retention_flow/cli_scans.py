@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .cli_common import UserOpt, _actor, _ctx, _out
 from .core.errors import RetentionFlowError
+
+if TYPE_CHECKING:
+    from retention_flow.services.scans.views import ScanView
 
 forms_app = typer.Typer(help="printable OCR response forms", no_args_is_help=True)
 
@@ -33,14 +36,14 @@ def scan(
     _out(results)
 
 
-def scan_summary(name: str, stored: dict[str, Any]) -> dict[str, Any]:
-    keys = ("page_no", "status", "reasons", "case_number", "case_id", "exception_case_id")
+def scan_summary(name: str, stored: ScanView) -> dict[str, Any]:
+    keys = {"page_no", "status", "reasons", "case_number", "case_id", "exception_case_id"}
     return {
         "file": name,
-        "scan_id": stored["id"],
-        "status": stored["status"],
-        "error": stored["error"],
-        "pages": [{k: page[k] for k in keys} for page in stored["pages"]],
+        "scan_id": stored.id,
+        "status": stored.status,
+        "error": stored.error,
+        "pages": [page.model_dump(include=keys) for page in stored.pages],
     }
 
 

@@ -48,7 +48,7 @@ def _scanned_pages(ctx: Any) -> list[str]:
     try:
         scan = scans.ingest(
             ctx, Actor("backoffice1", frozenset({"back_office"})), "b.png", blank_png()
-        )
+        ).model_dump()
     except RetentionFlowError:  # no OCR engine here
         return []
     [page] = scan["pages"]

@@ -56,7 +56,7 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     ctx = live_server.ctx
     case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
     unknown = form_png({"data": {**case["data"], "case_number": "RC-2026-999999-9"}})
-    [scan] = [scans.ingest(ctx, BACK, "unknown.png", unknown)]
+    [scan] = [scans.ingest(ctx, BACK, "unknown.png", unknown).model_dump()]
     login_as(page, "backoffice1")
     page.goto(f"/scans/{scan['id']}")
     result = page.locator(".scan-result")
@@ -86,7 +86,7 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     url = page.url
     page.get_by_label("Case number").press("Control+Enter")
     page.wait_for_url(lambda u: u != url)
-    [after] = scans.get_scan(ctx, scan["id"])["pages"]
+    [after] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     # assigned to the case the page named (delivered by a job: "assigning" until it ran)
     assert after["resolution"] in ("assigning", "assigned")
     assert after["case_id"] in (None, case["id"])

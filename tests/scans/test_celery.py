@@ -40,12 +40,12 @@ def test_pages_go_to_celery_workers_and_land_once(
     # queued before any worker runs: the form's page, twice more (re-delivery), then a
     # blank page; one solo worker takes them in order, so once the blank page is routed
     # every delivery of the form's page has run
-    form = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
+    form = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
     assert form["status"] == "reading" and form["pages"][0]["status"] == "queued"
     client = scan_dispatch.celery_client(redis_url)
     for _ in range(2):
         client.send_task(scan_dispatch.CELERY_TASK, args=[form["id"], 1], queue=queue)
-    blank = scans.ingest(ctx, BACK, "blank.png", blank_png())
+    blank = scans.ingest(ctx, BACK, "blank.png", blank_png()).model_dump()
 
     env = {
         **os.environ,
@@ -58,7 +58,7 @@ def test_pages_go_to_celery_workers_and_land_once(
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         deadline = time.monotonic() + 120
-        while scans.get_scan(ctx, blank["id"])["status"] != "read":
+        while scans.get_scan(ctx, blank["id"]).model_dump()["status"] != "read":
             assert proc.poll() is None, (tmp_path / "celery.log").read_text()[-3000:]
             assert time.monotonic() < deadline, (tmp_path / "celery.log").read_text()[-3000:]
             time.sleep(0.2)
@@ -66,9 +66,9 @@ def test_pages_go_to_celery_workers_and_land_once(
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    after = scans.get_scan(ctx, form["id"])
+    after = scans.get_scan(ctx, form["id"]).model_dump()
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
     assert messages_to(ctx, mail_case["id"]) == 1
     assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
-    [blank_page] = scans.get_scan(ctx, blank["id"])["pages"]
+    [blank_page] = scans.get_scan(ctx, blank["id"]).model_dump()["pages"]
     assert blank_page["status"] == "exception" and blank_page["exception_case_id"]

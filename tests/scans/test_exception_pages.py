@@ -50,7 +50,7 @@ def _text(html: str) -> str:
 
 
 def _exception_task(ctx: AppContext, scan: dict[str, Any]) -> dict[str, Any]:
-    [page] = scans.get_scan(ctx, scan["id"])["pages"]
+    [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     [task] = cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
     return task
 
@@ -91,7 +91,7 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
 ) -> None:
     unknown = scans.ingest(
         ctx, BACK, "unknown.png", form_png({"data": {**mail_case["data"], "case_number": UNKNOWN}})
-    )
+    ).model_dump()
     task = _exception_task(ctx, unknown)
     html = clerk.get(f"/tasks/{task['id']}").text
     shown = _text(html)
@@ -105,7 +105,7 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
     # a form for a case that has ended: the page names it, so its customer and offers show
     data = forms.printed_offers(ctx, mail_case["id"]) or mail_case["data"]["eligible_offers"]
     case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
-    late = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(1,)))
+    late = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(1,))).model_dump()
     shown = _text(clerk.get(f"/tasks/{_exception_task(ctx, late)['id']}").text)
     number = mail_case["data"]["case_number"]
     assert f"Scanned page not booked: no open case has the case number {number}" in shown
@@ -118,7 +118,7 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
 def test_reasons_stored_in_an_older_wording_are_shown_plain(
     ctx: AppContext, clerk: PageClient
 ) -> None:
-    scan = scans.ingest(ctx, BACK, "old.png", blank_png())
+    scan = scans.ingest(ctx, BACK, "old.png", blank_png()).model_dump()
     old = [
         "not correlated: no open case matches {'case_number': 'RC-2026-000790-7'}",
         "feature matching: 8 consistent matches (10% of 78); at least 60 and 30% are needed",
@@ -143,7 +143,9 @@ def test_a_scanned_form_offers_the_choices_printed_on_it(
     # the case's offers change after the letter went out: the form still shows the old
     other = ["NEW_DEVICE", "DISCOUNT_20"]
     case_control.patch_case_data(ctx, OWNER, mail_case["id"], {"eligible_offers": other}, "fix")
-    scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2)))  # two: a person
+    scans.ingest(
+        ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2))
+    ).model_dump()  # two: a person
     [task] = [t for t in tasks.list_queue(ctx, CLERK) if t["case_id"] == mail_case["id"]]
     html = clerk.get(f"/tasks/{task['id']}").text
     select = html[html.index('name="chosen_offer"') :]

@@ -90,11 +90,11 @@ def test_unknown_case_number_is_queued_and_assigned_over_http(
 
 
 def test_blank_page_is_discarded_with_a_reason(ctx: AppContext) -> None:
-    scan = scans.ingest(ctx, BACK, "blank.png", blank_png((2480, 3508)))
+    scan = scans.ingest(ctx, BACK, "blank.png", blank_png((2480, 3508))).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "exception" and page["exception_case_id"]
     scan_exceptions.resolve(ctx, BACK, scan["id"], 1, decision="discard", reason="blank page")
-    [page] = scans.get_scan(ctx, scan["id"])["pages"]
+    [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     assert (page["status"], page["resolution"], page["resolved_by"]) == (
         "exception",
         "discarded",
@@ -108,15 +108,15 @@ def test_assignment_that_does_not_correlate_opens_a_new_exception(
     ctx: AppContext, mail_case: dict[str, Any]
 ) -> None:
     # completed through the ordinary task route: the worker's job delivers the page
-    scan = scans.ingest(ctx, BACK, "unknown.png", _unknown_case_form(mail_case))
+    scan = scans.ingest(ctx, BACK, "unknown.png", _unknown_case_form(mail_case)).model_dump()
     [page] = scan["pages"]
     first = page["exception_case_id"]
     [task] = cases.get_case(ctx, first)["open_tasks"]
     tasks.complete(ctx, BACK, task["id"], {"decision": "assign", "case_number": "RC-1-2"})
-    [page] = scans.get_scan(ctx, scan["id"])["pages"]
+    [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     assert page["resolution"] == "assigning"
     assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 1
-    [page] = scans.get_scan(ctx, scan["id"])["pages"]
+    [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     assert page["status"] == "exception" and page["resolution"] is None
     assert page["exception_case_id"] not in (None, first)
     assert "assigned to RC-1-2" in page["reasons"][-1]

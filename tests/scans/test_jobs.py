@@ -28,12 +28,12 @@ def test_async_upload_is_read_by_the_worker(
     ctx: AppContext, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ctx.settings, "scan_async", True)
-    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
+    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
     assert scan["status"] == "reading" and [p["status"] for p in scan["pages"]] == ["queued"]
     assert cases.get_case(ctx, mail_case["id"])["status"] == "active"
     handlers = worker.default_job_handlers()
     assert worker.run_jobs_once(ctx, "w1", handlers) == 1
-    after = scans.get_scan(ctx, scan["id"])
+    after = scans.get_scan(ctx, scan["id"]).model_dump()
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
     assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
     assert worker.run_jobs_once(ctx, "w1", handlers) == 0
@@ -53,10 +53,10 @@ def test_a_crash_before_the_pages_were_read_is_resumed_by_uploading_again(
     with monkeypatch.context() as patch:
         patch.setattr(scan_dispatch, "run_inline", crash)
         with pytest.raises(RuntimeError):
-            scans.ingest(ctx, BACK, "form.png", data)
-    [stuck] = [scans.get_scan(ctx, s) for s in _scan_ids(ctx)]
+            scans.ingest(ctx, BACK, "form.png", data).model_dump()
+    [stuck] = [scans.get_scan(ctx, s).model_dump() for s in _scan_ids(ctx)]
     assert stuck["status"] == "reading" and stuck["pages"][0]["status"] == "queued"
-    again = scans.ingest(ctx, BACK, "form.png", data)
+    again = scans.ingest(ctx, BACK, "form.png", data).model_dump()
     assert again["id"] == stuck["id"] and again["status"] == "read"
     assert again["pages"][0]["status"] == "processed"
     assert messages_to(ctx, mail_case["id"]) == 1
@@ -66,7 +66,7 @@ def test_a_page_delivered_twice_or_concurrently_is_routed_once(
     ctx: AppContext, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ctx.settings, "scan_async", True)
-    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
+    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
     results: list[str] = []
     threads = [
         threading.Thread(target=lambda: results.append(process_page(ctx, scan["id"], 1)))
@@ -96,12 +96,12 @@ def test_pages_left_queued_are_swept_up_by_the_worker(
 ) -> None:
     # the broker is down when the pages are sent: the upload is still answered, queued
     monkeypatch.setattr(ctx.settings, "celery_broker_url", "redis://127.0.0.1:1/0")
-    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
+    scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
     assert scan["status"] == "reading" and scan["pages"][0]["status"] == "queued"
     monkeypatch.setattr(ctx.settings, "celery_broker_url", None)  # back to in-process
     assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 0  # too young
     clock.advance(timedelta(minutes=11))
     assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 1
-    assert scans.get_scan(ctx, scan["id"])["pages"][0]["status"] == "processed"
+    assert scans.get_scan(ctx, scan["id"]).model_dump()["pages"][0]["status"] == "processed"
     assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 0
     assert messages_to(ctx, mail_case["id"]) == 1

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("ocr_engine")
 def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str, Any]) -> None:
     offers = mail_case["data"]["eligible_offers"]
     data = form_png(mail_case, ticks=(1,))
-    scan = scans.ingest(ctx, BACK, "form.png", data)
+    scan = scans.ingest(ctx, BACK, "form.png", data).model_dump()
     assert scan["status"] == "read" and scan["page_count"] == 1
     [page] = scan["pages"]
     assert page["status"] == "processed", page["reasons"]
@@ -34,7 +34,7 @@ def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str
     assert case["data"]["offer_code"] == offers[1]
     assert messages_to(ctx, mail_case["id"]) == 1
 
-    again = scans.ingest(ctx, BACK, "renamed.png", data)
+    again = scans.ingest(ctx, BACK, "renamed.png", data).model_dump()
     assert again["id"] == scan["id"] and again["pages"] == scan["pages"]
     assert messages_to(ctx, mail_case["id"]) == 1
     with read_session(ctx.db) as session:
@@ -45,7 +45,7 @@ def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str
 @pytest.mark.tesseract
 def test_unsure_form_goes_to_verification(ctx: AppContext, mail_case: dict[str, Any]) -> None:
     # two offers ticked: not "exactly one" → the back office verifies
-    scan = scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2)))
+    scan = scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2))).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "verification" and page["reasons"]
     case = cases.get_case(ctx, mail_case["id"])
@@ -59,7 +59,7 @@ def test_form_for_a_case_not_waiting_is_an_exception(
 ) -> None:
     data = form_png(mail_case)
     case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
-    scan = scans.ingest(ctx, BACK, "late.png", data)
+    scan = scans.ingest(ctx, BACK, "late.png", data).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "exception"
     took = [r for r in page["reasons"] if r.startswith("the case did not take the form")]
@@ -70,14 +70,14 @@ def test_form_for_a_case_not_waiting_is_an_exception(
     "data", [b"", b"this is not an image", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00"]
 )
 def test_bad_files_are_answered_with_a_reason(ctx: AppContext, data: bytes) -> None:
-    scan = scans.ingest(ctx, BACK, "bad.bin", data)
+    scan = scans.ingest(ctx, BACK, "bad.bin", data).model_dump()
     assert scan["status"] == "unreadable" and scan["page_count"] == 0 and scan["pages"] == []
     assert scan["error"]
-    assert scans.ingest(ctx, BACK, "bad.bin", data)["id"] == scan["id"]
+    assert scans.ingest(ctx, BACK, "bad.bin", data).model_dump()["id"] == scan["id"]
 
 
 def test_unknown_scan_is_not_found(ctx: AppContext) -> None:
     from retention_flow.core.errors import NotFound
 
     with pytest.raises(NotFound):
-        scans.get_scan(ctx, "nope")
+        scans.get_scan(ctx, "nope").model_dump()

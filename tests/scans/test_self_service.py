@@ -174,7 +174,7 @@ def test_a_paper_form_after_the_online_answer_goes_to_a_person(
 ) -> None:
     offers = mail_case["data"]["eligible_offers"]
     assert _answer(client, _link(ctx, mail_case["id"]), offers[0]).status_code == 200
-    scan = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(2,)))
+    scan = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(2,))).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "exception", page
     case = cases.get_case(ctx, mail_case["id"])

@@ -211,7 +211,9 @@ def test_page_authorisation(
     model = {"process_id": "all_elements", "version": "1", "name": "offer_decision.dmn"}
     starter = actor("starter", "agent", "telemarketing")
     wrong = []
-    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk")["id"]
+    scan_id = scans.ingest(ctx, actor("scanner", "back_office"), "junk.bin", b"junk").model_dump()[
+        "id"
+    ]
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
         ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retention_flow.services.scans.views import ScanPageView, ScanView
+
 #: Largest value of an integer column (PostgreSQL ``integer``).
 MAX_INT = 2**31 - 1
 
@@ -277,22 +279,9 @@ class AuditKeysPublic(BaseModel):
 # --------------------------------------------------------------------------- scans
 
 
-class ScanPagePublic(BaseModel):
-    page_no: int
-    status: str  # queued | processed | verification | exception
-    reasons: list[str]
-    case_number: str | None
-    case_id: str | None
-    template_id: str | None = Field(
-        default=None, description="the response-form template the page was read as"
-    )
-    fields: list[dict[str, Any]]
-    created_at: datetime
-    image_url: str
-    #: an exception page: its back-office exception case, and how it was resolved
-    exception_case_id: str | None = None
-    resolution: str | None = None  # assigning | assigned | discarded
-    resolved_by: str | None = None
+#: a scan and its pages: the views scan intake answers with
+ScanPagePublic = ScanPageView
+ScanPublic = ScanView
 
 
 class ScanPageResolve(BaseModel):
@@ -301,18 +290,6 @@ class ScanPageResolve(BaseModel):
     decision: Literal["assign", "discard"]
     case_number: str | None = Field(default=None, max_length=60)
     reason: str | None = Field(default=None, min_length=3, max_length=1000)
-
-
-class ScanPublic(BaseModel):
-    id: str
-    sha256: str
-    filename: str
-    uploaded_by: str
-    created_at: datetime
-    page_count: int
-    status: str  # reading | read | unreadable
-    error: str | None
-    pages: list[ScanPagePublic]
 
 
 class ScansPublic(BaseModel):

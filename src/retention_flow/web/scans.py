@@ -13,6 +13,7 @@ from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.scans import intake as scans
 from retention_flow.services.scans import review as scan_review
+from retention_flow.services.scans.views import ScanView
 
 from ..core.errors import RetentionFlowError, ScanLimitExceeded
 from .errors import plain_words
@@ -28,11 +29,12 @@ ACCEPT = ".png,.jpg,.jpeg,.tif,.tiff,.pdf"
 PENDING = frozenset({"queued", "reading"})
 
 
-def _with_tasks(ctx: AppContext, scan: dict[str, Any], with_images: bool = False) -> dict[str, Any]:
+def _with_tasks(ctx: AppContext, view: ScanView, with_images: bool = False) -> dict[str, Any]:
     """The scan with, per page, the open task of its case (the verification to do) and,
     ``with_images``, the page's size and read zones (its image is drawn with them)."""
     pages = []
-    for page in scan.get("pages", []):
+    scan = view.model_dump()
+    for page in scan["pages"]:
         task = None
         owner = None
         if page.get("case_id") and page["status"] == "verification":

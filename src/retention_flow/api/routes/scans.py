@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.scans import exceptions as scan_exceptions
 from retention_flow.services.scans import intake as scans
+from retention_flow.services.scans.views import ScanView
 
 from ..deps import CtxDep, require_role
 from ..schemas import ScanPageResolve, ScanPublic, ScansPublic
@@ -40,7 +41,7 @@ async def upload(request: Request, ctx: CtxDep, user: Uploader, files: Files) ->
 
 
 @router.get("/{scan_id}", response_model=ScanPublic)
-def get_scan(ctx: CtxDep, _user: Reader, scan_id: ScanId) -> dict[str, Any]:
+def get_scan(ctx: CtxDep, _user: Reader, scan_id: ScanId) -> ScanView:
     return scans.get_scan(ctx, scan_id)
 
 
@@ -65,7 +66,7 @@ def field_crop(
 @router.post("/{scan_id}/pages/{page_no}/resolve", response_model=ScanPublic)
 def resolve(
     ctx: CtxDep, user: Uploader, scan_id: ScanId, page_no: PageNo, body: ScanPageResolve
-) -> dict[str, Any]:
+) -> ScanView:
     """Complete an exception page's back-office task: assign it or discard it."""
     scan_exceptions.resolve(
         ctx,

@@ -97,17 +97,17 @@ class Inbox:
         except (RetentionFlowError, OSError) as exc:  # passing trouble: the next poll retries
             log.warning("inbox file %s not ingested: %s", path.name, exc)
             return None
-        target = FAILED if stored["status"] == "unreadable" else PROCESSED
-        moved = _move(path, self.folder / target, stored["id"])
+        target = FAILED if stored.status == "unreadable" else PROCESSED
+        moved = _move(path, self.folder / target, stored.id)
         if target == FAILED:
             moved.with_name(moved.name + ".error.txt").write_text(
-                f"{stored['error']}\n", encoding="utf-8"
+                f"{stored.error}\n", encoding="utf-8"
             )
         return {
             "file": path.name,
             "moved_to": str(moved),
-            "scan_id": stored["id"],
-            "status": stored["status"],
+            "scan_id": stored.id,
+            "status": stored.status,
         }
 
 

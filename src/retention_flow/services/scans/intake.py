@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from typing import Any
 
 from PIL import Image
 from sqlalchemy import and_, select
@@ -42,6 +41,7 @@ from retention_flow.services.scans import dispatch as scan_dispatch
 from retention_flow.services.scans.dispatch import page_job
 from retention_flow.services.scans.ocr_jobs import form_reader, load_page
 from retention_flow.services.scans.outcome import MESSAGE
+from retention_flow.services.scans.views import ScanPageView, ScanView
 
 __all__ = [
     "MESSAGE",
@@ -56,16 +56,14 @@ __all__ = [
 ]
 
 
-def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
+def ingest(ctx: AppContext, actor: Actor, filename: str, data: bytes) -> ScanView:
     """Store one file's pages and have them read and routed; the same content answers the
     same scan (and finishes it, if its processing was interrupted). A file over a scan
     limit raises ``ScanLimitExceeded`` and stores nothing."""
     return ingest_files(ctx, actor, [(filename, data)])[0]
 
 
-def ingest_files(
-    ctx: AppContext, actor: Actor, files: list[tuple[str, bytes]]
-) -> list[dict[str, Any]]:
+def ingest_files(ctx: AppContext, actor: Actor, files: list[tuple[str, bytes]]) -> list[ScanView]:
     """One upload of many files: all are decoded first (``read_upload``), then stored
     (``store_upload``); if any is over a limit nothing is stored."""
     return store_upload(ctx, actor, read_upload(ctx, files))
@@ -84,9 +82,7 @@ def read_upload(ctx: AppContext, files: list[tuple[str, bytes]]) -> list[scan_de
     return scan_decode.read_files(ctx, files, known)
 
 
-def store_upload(
-    ctx: AppContext, actor: Actor, read: list[scan_decode.ReadFile]
-) -> list[dict[str, Any]]:
+def store_upload(ctx: AppContext, actor: Actor, read: list[scan_decode.ReadFile]) -> list[ScanView]:
     """Store each decoded file (its scan and pages in one transaction) and dispatch its
     pages, in order; the answer per file."""
     if scan_dispatch.mode(ctx) == "inline" and any(r.pages for r in read):
@@ -94,7 +90,7 @@ def store_upload(
     return [_store(ctx, actor, one) for one in read]
 
 
-def _store(ctx: AppContext, actor: Actor, read: scan_decode.ReadFile) -> dict[str, Any]:
+def _store(ctx: AppContext, actor: Actor, read: scan_decode.ReadFile) -> ScanView:
     known = _scan_id(ctx, read.digest)  # stored before, or earlier in this upload
     if known is not None:
         return _resume(ctx, known)
@@ -111,7 +107,7 @@ def _store(ctx: AppContext, actor: Actor, read: scan_decode.ReadFile) -> dict[st
     return get_scan(ctx, scan_id)
 
 
-def _resume(ctx: AppContext, scan_id: str) -> dict[str, Any]:
+def _resume(ctx: AppContext, scan_id: str) -> ScanView:
     with read_session(ctx.db) as session:
         queued = list(
             session.execute(
@@ -183,7 +179,7 @@ def _claim(
 
 def _store_unreadable(
     ctx: AppContext, actor: Actor, digest: str, filename: str, reason: str
-) -> dict[str, Any]:
+) -> ScanView:
     _claim(ctx, actor, digest, filename, [], error=reason)
     return get_scan(ctx, _stored_id(ctx, digest))
 
@@ -209,7 +205,7 @@ def _stored_id(ctx: AppContext, digest: str) -> str:
 _PAGE_COLUMNS = [c for c in SCAN_PAGE.c if c.name not in ("scan_id", "image", "registration")]
 
 
-def get_scan(ctx: AppContext, scan_id: str) -> dict[str, Any]:
+def get_scan(ctx: AppContext, scan_id: str) -> ScanView:
     with read_session(ctx.db) as session:
         scan = session.execute(select(SCAN).where(SCAN.c.id == scan_id)).mappings().first()
         if scan is None:
@@ -219,17 +215,34 @@ def get_scan(ctx: AppContext, scan_id: str) -> dict[str, Any]:
             .where(SCAN_PAGE.c.scan_id == scan_id)
             .order_by(SCAN_PAGE.c.page_no)
         ).mappings()
-        out = dict(scan)
-        out["pages"] = [
-            {
-                **p,
-                "reasons": readable.names(p["reasons"]),
-                "fields": readable.objects(p["fields"]),
-                "image_url": f"/api/scans/{scan_id}/pages/{p['page_no']}/image",
-            }
+        shown = [
+            ScanPageView(
+                page_no=p["page_no"],
+                status=p["status"],
+                reasons=readable.names(p["reasons"]),
+                case_number=p["case_number"],
+                case_id=p["case_id"],
+                template_id=p["template_id"],
+                fields=readable.objects(p["fields"]),
+                created_at=p["created_at"],
+                image_url=f"/api/scans/{scan_id}/pages/{p['page_no']}/image",
+                exception_case_id=p["exception_case_id"],
+                resolution=p["resolution"],
+                resolved_by=p["resolved_by"],
+            )
             for p in pages
         ]
-    return out
+        return ScanView(
+            id=scan["id"],
+            sha256=scan["sha256"],
+            filename=scan["filename"],
+            uploaded_by=scan["uploaded_by"],
+            created_at=scan["created_at"],
+            page_count=scan["page_count"],
+            status=scan["status"],
+            error=scan["error"],
+            pages=shown,
+        )
 
 
 def page_image(ctx: AppContext, scan_id: str, page_no: int) -> bytes:
