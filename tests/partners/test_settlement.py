@@ -57,7 +57,7 @@ def test_only_validated_retentions_are_paid(seeded: AppContext) -> None:
         "lost",
     ]
     stray = {c["id"]: _line(seeded, c["id"]) for c in (rejected, declined, waiting)}
-    result = settlement.run_settlement(seeded, FINANCE, PERIOD)
+    result = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()
     assert result["added"] == {"p_gamma": 1}
     [statement] = result["statements"]
     assert statement["total_cents"] == 3500 and statement["status"] == "draft"
@@ -78,17 +78,20 @@ def test_a_claim_for_another_partner_is_not_paid(seeded: AppContext) -> None:
             .values(partner_id="p_alpha")
         )
         session.commit()
-    result = settlement.run_settlement(seeded, FINANCE, PERIOD)
+    result = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()
     assert result["added"] == {}
     assert "allocated partner" in result["rejected"][0]["reason"]
 
 
 def test_a_case_is_never_paid_twice(seeded: AppContext) -> None:
     case = partner_case(seeded, 1)
-    first = settlement.run_settlement(seeded, FINANCE, PERIOD)
-    again = settlement.run_settlement(seeded, FINANCE, PERIOD)
+    first = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()
+    again = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()
     assert first["added"] == {"p_gamma": 1} and again["added"] == {}
-    [entry] = first["statements"][0]["entries"]
+    [listed] = first["statements"][0]["entries"]
+    with read_session(seeded.db) as session:  # the stored row, every column
+        stored = select(SETTLEMENT_ENTRY).where(SETTLEMENT_ENTRY.c.id == listed["id"])
+        entry = dict(session.execute(stored).mappings().one())
     with write_session(seeded.db) as session, pytest.raises(IntegrityError):
         session.execute(insert(SETTLEMENT_ENTRY).values({**entry, "id": str(uuid.uuid4())}))
     assert settlement.paid_cents(seeded, case["id"]) == 3500
@@ -98,10 +101,10 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
     seeded: AppContext, clock: FrozenClock
 ) -> None:
     first_case = partner_case(seeded, 1)
-    [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"]
+    [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()["statements"]
     with pytest.raises(Forbidden, match="four eyes: fin ran statement"):
-        settlement.approve_statement(seeded, FINANCE, statement["id"])
-    approved = settlement.approve_statement(seeded, APPROVER, statement["id"])
+        settlement.approve_statement(seeded, FINANCE, statement["id"]).model_dump()
+    approved = settlement.approve_statement(seeded, APPROVER, statement["id"]).model_dump()
     assert approved["status"] == "approved" and approved["hash_ok"]
     with read_session(seeded.db) as session:
         event = session.execute(
@@ -110,12 +113,12 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
         assert audit.verify(session).ok
     assert event["hash"] == approved["hash"] and event["total_cents"] == 3500
     with pytest.raises(Conflict):
-        settlement.approve_statement(seeded, APPROVER, statement["id"])
+        settlement.approve_statement(seeded, APPROVER, statement["id"]).model_dump()
 
     # a late retention of the same month and a correction go on statement no. 2
     clock.advance(timedelta(days=3))
     partner_case(seeded, 2)
-    later = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"][0]
+    later = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()["statements"][0]
     assert later["seq"] == 2 and later["id"] != statement["id"]
     [old_entry] = approved["entries"]
     correction = settlement.correct_entry(
@@ -124,17 +127,17 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
     assert correction["statement_id"] == later["id"]
     assert correction["corrects_entry_id"] == old_entry["id"]
     assert settlement.paid_cents(seeded, first_case["id"]) == 3000
-    frozen = settlement.get_statement(seeded, statement["id"])
+    frozen = settlement.get_statement(seeded, statement["id"]).model_dump()
     assert frozen["entries"] == approved["entries"] and frozen["hash_ok"]
-    assert settlement.get_statement(seeded, later["id"])["total_cents"] == 3500 - 500
+    assert settlement.get_statement(seeded, later["id"]).model_dump()["total_cents"] == 3500 - 500
     with pytest.raises(ValidationFailed):
         settlement.correct_entry(seeded, FINANCE, old_entry["id"], 1, " ")
 
 
 def test_csv_export_traces_each_line_to_its_case(seeded: AppContext) -> None:
     case = partner_case(seeded, 7)
-    [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD)["statements"]
-    settlement.approve_statement(seeded, APPROVER, statement["id"])
+    [statement] = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()["statements"]
+    settlement.approve_statement(seeded, APPROVER, statement["id"]).model_dump()
     rows: list[dict[str, Any]] = list(
         csv.DictReader(io.StringIO(settlement_export.export_csv(seeded, statement["id"])))
     )
@@ -147,5 +150,5 @@ def test_csv_export_traces_each_line_to_its_case(seeded: AppContext) -> None:
 
 def test_periods_must_be_months(seeded: AppContext) -> None:
     with pytest.raises(ValidationFailed):
-        settlement.run_settlement(seeded, FINANCE, "January")
+        settlement.run_settlement(seeded, FINANCE, "January").model_dump()
     assert settlement.period_bounds("2026-12")[1].isoformat() == "2027-01-01"

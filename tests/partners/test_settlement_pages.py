@@ -32,7 +32,7 @@ def auditor(seeded: AppContext) -> Iterator[PageClient]:
 
 def test_statements_entries_hash_and_export(seeded: AppContext, auditor: PageClient) -> None:
     paid = partner_case(seeded, 1)
-    [draft] = settlement.run_settlement(seeded, FINANCE, "2026-01")["statements"]
+    [draft] = settlement.run_settlement(seeded, FINANCE, "2026-01").model_dump()["statements"]
     listing = auditor.get("/settlements?period=2026-01").text
     assert f'data-statement-id="{draft["id"]}"' in listing
     assert "No statement matches" in auditor.get("/settlements?period=2025-12").text
@@ -40,7 +40,9 @@ def test_statements_entries_hash_and_export(seeded: AppContext, auditor: PageCli
     page = auditor.get(f"/settlements/{draft['id']}").text
     assert "a draft has no hash yet" in page
     assert f'href="/audit/cases/{paid["id"]}"' in page
-    settlement.approve_statement(seeded, Actor("ada", frozenset({"admin"})), draft["id"])
+    settlement.approve_statement(
+        seeded, Actor("ada", frozenset({"admin"})), draft["id"]
+    ).model_dump()
     assert 'data-verify="ok"' in auditor.get(f"/settlements/{draft['id']}").text
 
     exported = auditor.get(f"/settlements/{draft['id']}/export.csv")
@@ -54,7 +56,7 @@ def test_approve_on_the_page_needs_a_second_person(seeded: AppContext) -> None:
     """Four eyes on the page: whoever ran the statement is told to let someone else
     approve; a second back-office user approves it."""
     partner_case(seeded, 1)
-    [draft] = settlement.run_settlement(seeded, FINANCE, "2026-01")["statements"]
+    [draft] = settlement.run_settlement(seeded, FINANCE, "2026-01").model_dump()["statements"]
     users.add_user(seeded, "fin", PASSWORD, ["back_office"], None)
     users.add_user(seeded, "fin2", PASSWORD, ["back_office"], None)
     with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
@@ -65,7 +67,7 @@ def test_approve_on_the_page_needs_a_second_person(seeded: AppContext) -> None:
         assert refused.status_code == 303
         shown = page.get(refused.headers["location"]).text
         assert "Not approved: four eyes: fin ran statement" in shown
-        assert settlement.get_statement(seeded, draft["id"])["status"] == "draft"
+        assert settlement.get_statement(seeded, draft["id"]).model_dump()["status"] == "draft"
     with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
         page = PageClient(client)
         assert page.login("fin2").status_code == 303

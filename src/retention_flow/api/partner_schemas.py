@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention_flow.services.insight.views import KpiRow, Scorecard
+from retention_flow.services.partners.views import EntryView, StatementDetailView, StatementView
 
 from .schemas import MAX_INT
 
@@ -103,39 +104,10 @@ class SettlementRunIn(BaseModel):
     partner_id: str | None = Field(default=None, max_length=100)
 
 
-class StatementPublic(BaseModel):
-    id: str
-    partner_id: str
-    period: str
-    seq: int
-    status: str
-    total_cents: int
-    entry_count: int
-    hash: str | None
-    created_by: str
-    created_at: datetime
-    approved_by: str | None
-    approved_at: datetime | None
-
-
-class EntryPublic(BaseModel):
-    id: str
-    kind: str = Field(description="commission | correction")
-    case_id: str
-    partner_id: str
-    amount_cents: int
-    line_id: str | None
-    corrects_entry_id: str | None
-    reason: str | None
-    created_by: str
-    created_at: datetime
-
-
-class StatementDetail(StatementPublic):
-    entries: list[EntryPublic]
-    hash_ok: bool | None = Field(
-        default=None, description="approved statements: the stored hash still matches"
-    )
+#: statements and their entries: the views settlement answers with
+StatementPublic = StatementView
+EntryPublic = EntryView
+StatementDetail = StatementDetailView
 
 
 class StatementsPublic(BaseModel):

@@ -45,7 +45,7 @@ def statement(
     found = settlement.get_statement(ctx, statement_id)
     context = {
         "statement": found,
-        "may_approve": found["status"] == "draft"
+        "may_approve": found.status == "draft"
         and (user.has_role("admin") or user.has_role("back_office")),
     }
     return render(ctx, request, "settlement.html", context, user=user)
@@ -61,14 +61,14 @@ def approve(ctx: PageCtx, user: Approver, statement_id: StatementId) -> Response
     except Conflict as exc:
         flash(ctx, response, plain_words(exc), "error")
     else:
-        flash(ctx, response, f"Approved and frozen with hash {found['hash'][:12]}….", "ok")
+        flash(ctx, response, f"Approved and frozen with hash {(found.hash or '')[:12]}….", "ok")
     return response
 
 
 @router.get("/settlements/{statement_id}/export.csv")
 def export(ctx: PageCtx, _user: Reviewer, statement_id: StatementId) -> Response:
     found = settlement.get_statement(ctx, statement_id)
-    name = f"settlement-{found['partner_id']}-{found['period']}-{found['seq']}.csv"
+    name = f"settlement-{found.partner_id}-{found.period}-{found.seq}.csv"
     return Response(
         settlement_export.export_csv(ctx, statement_id),
         media_type="text/csv; charset=utf-8",

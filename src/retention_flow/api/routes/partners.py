@@ -76,17 +76,18 @@ def statements(
 @router.post("/settlements/run", response_model=SettlementRunPublic)
 def run_settlement(ctx: CtxDep, user: Manager, body: SettlementRunIn) -> dict[str, Any]:
     """Put the month's validated, unpaid commission lines on draft statements."""
-    return settlement.run_settlement(ctx, user, body.period, body.partner_id)
+    run = settlement.run_settlement(ctx, user, body.period, body.partner_id)
+    return run.model_dump(exclude={"statements": {"__all__": {"entries", "hash_ok"}}})
 
 
 @router.get("/settlements/{statement_id}", response_model=StatementDetail)
-def statement(ctx: CtxDep, _user: Reviewer, statement_id: StatementId) -> dict[str, Any]:
+def statement(ctx: CtxDep, _user: Reviewer, statement_id: StatementId) -> StatementDetail:
     """A statement with its entries; for an approved one, whether its hash still holds."""
     return settlement.get_statement(ctx, statement_id)
 
 
 @router.post("/settlements/{statement_id}/approve", response_model=StatementDetail)
-def approve(ctx: CtxDep, user: Manager, statement_id: StatementId) -> dict[str, Any]:
+def approve(ctx: CtxDep, user: Manager, statement_id: StatementId) -> StatementDetail:
     """Freeze a draft statement with its hash (audited); 409 when it is not a draft."""
     return settlement.approve_statement(ctx, user, statement_id)
 

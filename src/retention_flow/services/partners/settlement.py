@@ -28,6 +28,12 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import SETTLEMENT_ENTRY, SETTLEMENT_LINE, SETTLEMENT_STATEMENT
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.partners.settlement_checks import line_problem
+from retention_flow.services.partners.views import (
+    EntryView,
+    SettlementRunView,
+    StatementDetailView,
+    StatementView,
+)
 from retention_flow.services.platform.context import Actor, AppContext
 
 STATEMENT = SETTLEMENT_STATEMENT
@@ -99,7 +105,7 @@ def _add_entry(conn: Connection, statement: dict[str, Any], entry: dict[str, Any
 
 def run_settlement(
     ctx: AppContext, actor: Actor, period: str, partner_id: str | None = None
-) -> dict[str, Any]:
+) -> SettlementRunView:
     """Put the period's unpaid, validated lines on draft statements; report the rest."""
     start, end = period_bounds(period)
     now = ctx.now()
@@ -168,15 +174,16 @@ def run_settlement(
             now,
         )
         session.commit()
-    return {
-        "period": period,
-        "added": added,
-        "statements": [get_statement(ctx, s["id"]) for s in statements.values()],
-        "rejected": rejected,
-    }
+    return SettlementRunView(
+        period=period,
+        added=added,
+        statements=[get_statement(ctx, s["id"]) for s in statements.values()],
+        rejected=rejected,
+    )
 
 
-def _entries(conn: Connection, statement_id: str) -> list[dict[str, Any]]:
+def entry_rows(conn: Connection, statement_id: str) -> list[dict[str, Any]]:
+    """A statement's entries as stored (with each line's ``detail``), oldest first."""
     return [
         dict(r)
         for r in conn.execute(
@@ -215,7 +222,7 @@ def statement_hash(statement: dict[str, Any], entries: list[dict[str, Any]]) -> 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def approve_statement(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str, Any]:
+def approve_statement(ctx: AppContext, actor: Actor, statement_id: str) -> StatementDetailView:
     """Freeze a draft statement; its hash goes into the audit trail."""
     now = ctx.now()
     with write_session(ctx.db) as session:
@@ -234,7 +241,7 @@ def approve_statement(ctx: AppContext, actor: Actor, statement_id: str) -> dict[
                 f"four eyes: {actor.username} ran statement {statement_id}, so someone else "
                 "must approve it"
             )
-        entries = _entries(conn, statement_id)
+        entries = entry_rows(conn, statement_id)
         digest = statement_hash(dict(row), entries)
         total = sum(e["amount_cents"] for e in entries)
         conn.execute(
@@ -331,7 +338,7 @@ def correct_entry(
     return entry | {"statement_id": statement["id"]}
 
 
-def get_statement(ctx: AppContext, statement_id: str) -> dict[str, Any]:
+def get_statement(ctx: AppContext, statement_id: str) -> StatementDetailView:
     with read_session(ctx.db) as session:
         conn = session.connection()
         row = conn.execute(select(STATEMENT).where(STATEMENT.c.id == statement_id)).mappings()
@@ -339,23 +346,25 @@ def get_statement(ctx: AppContext, statement_id: str) -> dict[str, Any]:
         if found is None:
             raise NotFound(f"statement {statement_id} not found")
         statement = dict(found)
-        entries = _entries(conn, statement_id)
-    statement["entries"] = entries
+        entries = entry_rows(conn, statement_id)
+    hash_ok = None
     if statement["status"] == "approved":
-        statement["hash_ok"] = statement_hash(statement, entries) == statement["hash"]
-    return statement
+        hash_ok = statement_hash(statement, entries) == statement["hash"]
+    return StatementDetailView.of(
+        statement, entries=[EntryView.of(e) for e in entries], hash_ok=hash_ok
+    )
 
 
 def list_statements(
     ctx: AppContext, *, period: str | None = None, partner_id: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[StatementView]:
     query = select(STATEMENT).order_by(STATEMENT.c.period, STATEMENT.c.partner_id, STATEMENT.c.seq)
     if period is not None:
         query = query.where(STATEMENT.c.period == period)
     if partner_id is not None:
         query = query.where(STATEMENT.c.partner_id == partner_id)
     with read_session(ctx.db) as session:
-        return [dict(r) for r in session.execute(query).mappings()]
+        return [StatementView.of(r) for r in session.execute(query).mappings()]
 
 
 def paid_cents(ctx: AppContext, case_id: str) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from retention_flow.core.clock import utc_iso
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE
-from retention_flow.services.partners.settlement import get_statement
+from retention_flow.services.partners.settlement import entry_rows, get_statement
 from retention_flow.services.platform.context import AppContext
 
 CSV_COLUMNS = (
@@ -37,8 +37,9 @@ def export_csv(ctx: AppContext, statement_id: str) -> str:
     """The statement as CSV for finance: one row per entry, with the case's business key
     so each line can be traced to the case history."""
     statement = get_statement(ctx, statement_id)
-    case_ids = [e["case_id"] for e in statement["entries"]]
     with read_session(ctx.db) as session:
+        entries = entry_rows(session.connection(), statement_id)  # with each line's offer
+        case_ids = [e["case_id"] for e in entries]
         keys = (
             dict(
                 session.execute(
@@ -51,15 +52,15 @@ def export_csv(ctx: AppContext, statement_id: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for e in statement["entries"]:
+    for e in entries:
         writer.writerow(
             [
-                statement["id"],
-                statement["partner_id"],
-                statement["period"],
-                statement["seq"],
-                statement["status"],
-                statement["hash"] or "",
+                statement.id,
+                statement.partner_id,
+                statement.period,
+                statement.seq,
+                statement.status,
+                statement.hash or "",
                 e["id"],
                 e["kind"],
                 e["case_id"],

@@ -12,6 +12,9 @@ Views are built from rows the service has already checked, so hot paths may use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Self
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -19,6 +22,13 @@ class View(BaseModel):
     """A read-only answer of a service: frozen, and no field it does not declare."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any], **more: Any) -> Self:
+        """The view of a stored row: the row's columns that the view declares, and
+        ``more`` (fields the row does not hold, or that replace a column's value)."""
+        picked = {name: row[name] for name in cls.model_fields if name in row and name not in more}
+        return cls.model_validate(picked | more)
 
 
 __all__ = ["View"]
