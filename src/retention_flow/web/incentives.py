@@ -153,7 +153,7 @@ def approve(ctx: PageCtx, user: Payroll, statement_id: Id) -> Response:
         return _back(ctx, target, f"Not approved: {exc.detail}.", "error")
     except Conflict as exc:
         return _back(ctx, target, plain_words(exc), "error")
-    return _back(ctx, target, f"Approved and frozen with hash {found['hash'][:12]}….", "ok")
+    return _back(ctx, target, f"Approved and frozen with hash {(found.hash or '')[:12]}….", "ok")
 
 
 @router.post("/payouts/{statement_id}/corrections")
@@ -167,7 +167,7 @@ async def correct(request: Request, ctx: PageCtx, user: Payroll, statement_id: I
     except (Conflict, ValidationFailed) as exc:
         return _back(ctx, f"/payouts/{statement_id}", plain_words(exc), "error")
     return _back(
-        ctx, f"/payouts/{found['id']}", "Correction recorded: someone else approves it.", "ok"
+        ctx, f"/payouts/{found.id}", "Correction recorded: someone else approves it.", "ok"
     )
 
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from retention_flow.services.incentives import payouts
+from retention_flow.services.incentives.views import PayoutStatementDetailView
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, require_role
@@ -58,17 +59,19 @@ def export(ctx: CtxDep, user: Payroll, period: Period) -> Response:
 
 
 @router.get("/{statement_id}")
-def statement(ctx: CtxDep, user: Reader, statement_id: str) -> dict[str, Any]:
+def statement(ctx: CtxDep, user: Reader, statement_id: str) -> PayoutStatementDetailView:
     return payouts.get_statement(ctx, user, statement_id)
 
 
 @router.post("/{statement_id}/approve")
-def approve(ctx: CtxDep, user: Payroll, statement_id: str) -> dict[str, Any]:
+def approve(ctx: CtxDep, user: Payroll, statement_id: str) -> PayoutStatementDetailView:
     """Freeze with its hash; 403 for whoever ran it (four eyes)."""
     return payouts.approve(ctx, user, statement_id)
 
 
 @router.post("/{statement_id}/corrections", status_code=201)
-def correct(ctx: CtxDep, user: Payroll, statement_id: str, body: CorrectionIn) -> dict[str, Any]:
+def correct(
+    ctx: CtxDep, user: Payroll, statement_id: str, body: CorrectionIn
+) -> PayoutStatementDetailView:
     """A correction of an approved statement, as a new entry to approve."""
     return payouts.correct(ctx, user, statement_id, body.amount_cents, body.reason)

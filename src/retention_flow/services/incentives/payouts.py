@@ -31,6 +31,7 @@ from retention_flow.db.tables import PAYOUT_STATEMENT
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.incentives.plan_lookup import canonical, plan_in_force
 from retention_flow.services.incentives.qa import period_bounds, quality_by_agent
+from retention_flow.services.incentives.views import PayoutStatementDetailView, PayoutStatementView
 from retention_flow.services.insight import kpis
 from retention_flow.services.platform.context import Actor, AppContext
 
@@ -138,14 +139,14 @@ def _agent_values(ctx: AppContext, period: str) -> dict[str, dict[str, float | N
     return out
 
 
-def _view(row: Any) -> dict[str, Any]:
+def _shown(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for key in ("created_at", "approved_at"):
         out[key] = out[key].isoformat() if out[key] else None
     return out
 
 
-def run(ctx: AppContext, actor: Actor, period: str) -> list[dict[str, Any]]:
+def run(ctx: AppContext, actor: Actor, period: str) -> list[PayoutStatementView]:
     """Draft statements for every agent with work in the period (drafts replaced,
     approved statements kept)."""
     values = _agent_values(ctx, period)
@@ -202,7 +203,7 @@ def run(ctx: AppContext, actor: Actor, period: str) -> list[dict[str, Any]]:
 
 def list_statements(
     ctx: AppContext, actor: Actor, *, period: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[PayoutStatementView]:
     """Statements and corrections; an agent without a payout role sees only their own."""
     statement = select(PAYOUT_STATEMENT).order_by(
         PAYOUT_STATEMENT.c.period.desc(), PAYOUT_STATEMENT.c.agent, PAYOUT_STATEMENT.c.created_at
@@ -213,26 +214,27 @@ def list_statements(
     if not actor.roles & PAYOUT_ROLES:
         statement = statement.where(PAYOUT_STATEMENT.c.agent == actor.username)
     with read_session(ctx.db) as session:
-        return [_view(r) for r in session.execute(statement.limit(2000))]
+        rows = session.execute(statement.limit(2000))
+        return [PayoutStatementView.of(_shown(r)) for r in rows]
 
 
-def get_statement(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str, Any]:
+def get_statement(ctx: AppContext, actor: Actor, statement_id: str) -> PayoutStatementDetailView:
     with read_session(ctx.db) as session:
         row = session.execute(
             select(PAYOUT_STATEMENT).where(PAYOUT_STATEMENT.c.id == statement_id)
         ).first()
     if row is None or not (actor.roles & PAYOUT_ROLES or row.agent == actor.username):
         raise NotFound(f"payout statement {statement_id} not found")
-    view = _view(row)
-    view["hash_ok"] = None if row.hash is None else statement_hash(view) == row.hash
-    return view
+    shown = _shown(row)
+    hash_ok = None if row.hash is None else statement_hash(shown) == row.hash
+    return PayoutStatementDetailView.of(shown, hash_ok=hash_ok)
 
 
 def statement_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: row[k] for k in FROZEN_FIELDS}).encode()).hexdigest()
 
 
-def approve(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str, Any]:
+def approve(ctx: AppContext, actor: Actor, statement_id: str) -> PayoutStatementDetailView:
     """Freeze a draft with its hash; whoever ran (or corrected) it may not approve it."""
     now = ctx.now()
     with write_session(ctx.db) as session:
@@ -272,7 +274,7 @@ def approve(ctx: AppContext, actor: Actor, statement_id: str) -> dict[str, Any]:
 
 def correct(
     ctx: AppContext, actor: Actor, statement_id: str, amount_cents: int, reason: str
-) -> dict[str, Any]:
+) -> PayoutStatementDetailView:
     """A correction of an approved statement, as a new draft entry."""
     if not reason or not reason.strip():
         raise ValidationFailed(
@@ -342,23 +344,23 @@ def payroll_csv(ctx: AppContext, actor: Actor, period: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PAYROLL_COLUMNS)
     for row in list_statements(ctx, actor, period=period):
-        if row["status"] != "approved":
+        if row.status != "approved":
             continue
-        euros = f"{row['amount_cents'] / 100:.2f}"
+        euros = f"{row.amount_cents / 100:.2f}"
         writer.writerow(
             [
-                row["period"],
-                row["agent"],
-                row["id"],
-                row["kind"],
-                row["corrects"] or "",
-                row["amount_cents"],
+                row.period,
+                row.agent,
+                row.id,
+                row.kind,
+                row.corrects or "",
+                row.amount_cents,
                 euros,
-                row["plan_deployment_id"],
-                row["plan_hash"],
-                row["approved_by"],
-                row["approved_at"],
-                row["hash"],
+                row.plan_deployment_id,
+                row.plan_hash,
+                row.approved_by,
+                row.approved_at,
+                row.hash,
             ]
         )
     return out.getvalue()
