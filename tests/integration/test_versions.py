@@ -95,7 +95,7 @@ def test_compare_lists_changed_files_and_elements(ctx: Any) -> None:
             "all_elements.bpmn": bpmn.replace('name="Choose offer"', 'name="Pick offer"'),
         },
     )
-    diff = versions.compare(ctx, "all_elements", 1, 2)
+    diff = versions.compare(ctx, "all_elements", 1, 2).model_dump()
     assert (diff["old"]["version"], diff["new"]["version"]) == (1, 2)
     assert [e["id"] for e in diff["elements"]["changed"]] == ["choose_offer"]
     status = {f["name"]: f["status"] for f in diff["files"]}
@@ -114,7 +114,7 @@ def test_compare_lists_changed_files_and_elements(ctx: Any) -> None:
         }
     ]
     with pytest.raises(NotFound):
-        versions.compare(ctx, "all_elements", 1, 3)
+        versions.compare(ctx, "all_elements", 1, 3).model_dump()
 
 
 def test_compare_ignores_reordered_references(ctx: Any) -> None:
@@ -134,12 +134,12 @@ def test_compare_ignores_reordered_references(ctx: Any) -> None:
     versions.deploy_edit(
         ctx, OWNER, "all_elements", 1, {"all_elements.bpmn": bpmn[:start] + moved + bpmn[end:]}
     )
-    diff = versions.compare(ctx, "all_elements", 1, 2)
+    diff = versions.compare(ctx, "all_elements", 1, 2).model_dump()
     assert diff["elements"] == {"added": [], "removed": [], "changed": []}
     # a real change is still seen
     changed = bpmn.replace('name="Customer response?"', 'name="Reply?"')
     versions.deploy_edit(ctx, OWNER, "all_elements", 1, {"all_elements.bpmn": changed})
-    again = versions.compare(ctx, "all_elements", 1, 3)
+    again = versions.compare(ctx, "all_elements", 1, 3).model_dump()
     assert [e["id"] for e in again["elements"]["changed"]] == ["gw_response"]
 
 

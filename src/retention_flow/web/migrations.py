@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from retention_flow.services.cases import migrations
 from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.process_models.views import VersionDiff
 
 from ..core.errors import RetentionFlowError
 from .session import PageCtx, flash, page_router, require_page_role
@@ -51,15 +52,15 @@ def _choices(params: Any) -> tuple[dict[str, str], str, dict[str, Any] | None, s
 
 
 def migration_panel(
-    ctx: AppContext, request: Request, user: Actor, diff: dict[str, Any]
+    ctx: AppContext, request: Request, user: Actor, diff: VersionDiff
 ) -> dict[str, Any]:
     """What the compare page's migration section shows (a dry run when asked for)."""
     params = request.query_params
     mapping, defaults_text, defaults, problem = _choices(params)
-    removed = diff["elements"]["removed"]
+    removed = diff.elements["removed"]
     panel: dict[str, Any] = {
         "removed": removed,
-        "targets": diff["elements"]["added"],
+        "targets": diff.elements["added"],
         "mapping": mapping,
         "defaults": defaults_text,
         "problem": problem,
@@ -68,9 +69,9 @@ def migration_panel(
     if params.get("dry_run") != "1" or problem is not None or defaults is None:
         return panel
     request_ = migrations.MigrationRequest(
-        process_id=diff["process_id"],
-        from_version=diff["old"]["version"],
-        to_version=diff["new"]["version"],
+        process_id=diff.process_id,
+        from_version=diff.old.version,
+        to_version=diff.new.version,
         mapping=mapping,
         data_defaults=defaults,
     )

@@ -75,15 +75,15 @@ def compare_page(
     (``show=old``) of the old one with the removed elements marked."""
     known = [v.version for v in processes.list_versions(ctx, process_id)]
     diff = versions.compare(ctx, process_id, old, new or (known[-1] if known else old))
-    side = diff[show]
-    elements = diff["elements"]
+    side = diff.old if show == "old" else diff.new
+    elements = diff.elements
     marks = {"removed": elements["removed"]} if show == "old" else elements
     context = {
         "diff": diff,
         "known": known,
         "show": show,
         "marks": marks,
-        "xml_url": f"{_base(process_id, side['version'])}/files/{side['file']}",
+        "xml_url": f"{_base(process_id, side.version)}/files/{side.file}",
         "migration": migration_panel(ctx, request, user, diff),
     }
     return render(ctx, request, "process_compare.html", context, user=user)

@@ -25,6 +25,7 @@ from retention_flow.engine.dmn_diff import cell_changes
 from retention_flow.services.cases.reads import process_models
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models.views import FileChange, VersionDiff, VersionRef
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 
@@ -146,7 +147,7 @@ def catalogue(ctx: AppContext) -> list[dict[str, Any]]:
     return sorted(bundles.values(), key=lambda b: b["deployed_at"], reverse=True)
 
 
-def compare(ctx: AppContext, process_id: str, old: int, new: int) -> dict[str, Any]:
+def compare(ctx: AppContext, process_id: str, old: int, new: int) -> VersionDiff:
     """What changed from version ``old`` to version ``new`` of a process.
 
     ``elements``: the diff of the process's own BPMN file (what the diagram marks);
@@ -155,33 +156,38 @@ def compare(ctx: AppContext, process_id: str, old: int, new: int) -> dict[str, A
     """
     a = version_files(ctx, process_id, old)
     b = version_files(ctx, process_id, new)
-    files: list[dict[str, Any]] = []
-    for name in sorted(a.files.keys() | b.files.keys()):
-        entry: dict[str, Any] = {"name": name, "elements": None}
-        if name not in a.files:
-            entry["status"] = "added"
-        elif name not in b.files:
-            entry["status"] = "removed"
-        elif a.files[name] == b.files[name]:
-            entry["status"] = "same"
-        else:
-            entry["status"] = "changed"
-            if Path(name).suffix.lower() in MODEL_SUFFIXES:
-                entry["elements"] = element_diff(name, a.files[name], b.files[name]).as_dict()
-            if Path(name).suffix.lower() == ".dmn":
-                entry["cells"] = cell_changes(name, a.files[name], b.files[name])
-        files.append(entry)
+    files = [
+        _file_change(name, a.files, b.files) for name in sorted(a.files.keys() | b.files.keys())
+    ]
     if a.file_name == b.file_name:
         own = element_diff(b.file_name, a.files[a.file_name], b.files[b.file_name]).as_dict()
     else:  # the process moved to another file: everything in the new one is new
         own = element_diff(b.file_name, _EMPTY_MODEL, b.files[b.file_name]).as_dict()
-    return {
-        "process_id": process_id,
-        "old": {"version": a.version, "deployment_id": a.deployment_id, "file": a.file_name},
-        "new": {"version": b.version, "deployment_id": b.deployment_id, "file": b.file_name},
-        "elements": own,
-        "files": files,
-    }
+    return VersionDiff(
+        process_id=process_id,
+        old=VersionRef(version=a.version, deployment_id=a.deployment_id, file=a.file_name),
+        new=VersionRef(version=b.version, deployment_id=b.deployment_id, file=b.file_name),
+        elements=own,
+        files=files,
+    )
+
+
+def _file_change(name: str, old: dict[str, str], new: dict[str, str]) -> FileChange:
+    if name not in old:
+        return FileChange(name=name, status="added")
+    if name not in new:
+        return FileChange(name=name, status="removed")
+    if old[name] == new[name]:
+        return FileChange(name=name, status="same")
+    suffix = Path(name).suffix.lower()
+    return FileChange(
+        name=name,
+        status="changed",
+        elements=element_diff(name, old[name], new[name]).as_dict()
+        if suffix in MODEL_SUFFIXES
+        else None,
+        cells=cell_changes(name, old[name], new[name]) if suffix == ".dmn" else None,
+    )
 
 
 _EMPTY_MODEL = "<definitions/>"
