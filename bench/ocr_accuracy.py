@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ocr_pages import (
     DEGRADATIONS,
+    LINK_BASE,
     PAGES_PER_FORM,
     PageOutcome,
     cpu_seconds,
@@ -245,7 +246,14 @@ def main() -> dict[str, Any]:
         default="retention_offer_v1,retention_offer_v2",
         help="pages alternate between these; the reader knows them all (as in production)",
     )
+    parser.add_argument(
+        "--link-base",
+        default=LINK_BASE["value"],
+        help="self-service address in the forms' QR code ('': forms printed without a link)",
+    )
     args = parser.parse_args()
+    LINK_BASE["value"] = args.link_base
+    print(f"QR code: {'self-service link ' + args.link_base if args.link_base else 'plain'}")
     print(
         f"{args.pages} pages, {args.jobs} workers, seed {args.seed}; "
         f"kinds in turn: {', '.join(DEGRADATIONS)}"

@@ -43,6 +43,9 @@ FIRST = ["Erika", "Jan", "Łukasz", "Zoë", "Ahmet", "Marie-Luise", "Chen", "Bj�
 LAST = ["Müller", "Schmidt", "Nowak", "Yilmaz", "García", "O'Neill", "Weiß", "Li"]
 #: pages made from one printed form (workers take this many pages at a time)
 PAGES_PER_FORM = 10
+#: the public address the forms' self-service links start with (their QR code carries the
+#: link, as printed since issue 16); "" prints forms without a link (the plain code)
+LINK_BASE = {"value": "https://selfservice.example-telco.de"}
 
 
 @dataclass
@@ -109,7 +112,14 @@ def _print(
     offers = tuple(rng.sample(OFFERS, rng.randint(1, 4)))
     case = case_number(rng)
     name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    data = FormData(case, name, (f"Hauptstraße {rng.randint(1, 200)}", "10115 Berlin"), offers)
+    extra = {}
+    if LINK_BASE["value"]:  # a token shaped like make_token's, from its own generator
+        own = random.Random(f"link {seed} {form}")
+        chars = string.ascii_letters + string.digits + "-_"
+        token = "".join(own.choices(chars, k=16)) + "." + "".join(own.choices(chars, k=12))
+        extra["self_service_url"] = f"{LINK_BASE['value']}/s/{token}"
+    address = (f"Hauptstraße {rng.randint(1, 200)}", "10115 Berlin")
+    data = FormData(case, name, address, offers, extra)
     return render_image(template, data), case, offers
 
 

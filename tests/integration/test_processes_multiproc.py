@@ -19,7 +19,7 @@ SCRIPT = """
 import json, sys
 from retention_flow.core.config import Settings
 from retention_flow.services.platform.context import Actor, AppContext
-from retention_flow.services import tasks
+from retention_flow.services.tasks import work_items as tasks
 from retention_flow.core.errors import RetentionFlowError
 ctx = AppContext(Settings(database_url=sys.argv[1]))
 who = Actor(sys.argv[3], frozenset({"agent", "telemarketing"}))

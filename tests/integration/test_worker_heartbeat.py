@@ -36,7 +36,7 @@ STUCK_WORKER = """
 import sys, threading
 from retention_flow.core.config import Settings
 from retention_flow.services.platform.context import AppContext
-from retention_flow.services import worker
+from retention_flow.services.platform import worker
 ctx = AppContext(Settings(database_url=sys.argv[1]))
 real, seen = worker.fire_due_timers, []
 def slow_step(ctx, case_id):

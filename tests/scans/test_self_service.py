@@ -8,19 +8,24 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pypdfium2 as pdfium
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, LETTER, SELF_SERVICE_LINK
+from retention_flow.ocr.code import parse, read_code
+from retention_flow.ocr.pages import rasterise_pdf
+from retention_flow.ocr.register import register
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.outreach import response_forms as forms
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import intake as scans
-from tests.scans.conftest import BACK, form_png, messages_to
+from tests.scans.conftest import BACK, START, form_png, messages_to
 
 
 def _link(ctx: AppContext, case_id: str) -> str:
@@ -180,3 +185,60 @@ def test_a_paper_form_after_the_online_answer_goes_to_a_person(
     case = cases.get_case(ctx, mail_case["id"])
     assert case["outcome"] == "retained" and case["data"]["offer_code"] == offers[0]
     assert messages_to(ctx, mail_case["id"]) == 1
+
+
+def _printed_code(pdf: bytes, dpi: int = 200) -> str:
+    """What a phone camera reads from the printed form: the one QR code on the page."""
+    [page] = rasterise_pdf(pdf, dpi=dpi, max_pages=1)
+    found = zxingcpp.read_barcodes(
+        np.asarray(page.convert("L")), formats=zxingcpp.BarcodeFormat.QRCode
+    )
+    assert len(found) == 1, found
+    return str(found[0].text)
+
+
+def test_the_printed_code_opens_the_offer_page_and_still_names_the_case(
+    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+) -> None:
+    link = ctx.settings.self_service_base_url + _link(ctx, mail_case["id"])
+    _document, pdf = forms.case_form(ctx, mail_case["id"])
+    scanned = _printed_code(pdf)
+    assert scanned.startswith(f"{link}#rf2.{mail_case['data']['case_number']}."), scanned
+
+    page = client.get(scanned)  # what the phone's browser asks for (the fragment stays home)
+    assert page.status_code == 200, page.text
+    assert f"Hello {str(mail_case['data']['customer_name']).split()[0]}," in page.text
+    for code in mail_case["data"]["eligible_offers"]:
+        assert f'value="{code}"' in page.text
+
+    # the back office reads case, template and page from the same code on the scanned page
+    template = forms.template()
+    assert template.code is not None
+    [image] = rasterise_pdf(pdf, dpi=150, max_pages=1)
+    read = read_code(
+        register(np.asarray(image.convert("L")), template), template.code, template.id, 150
+    )
+    assert (read.case_number, read.template_id, read.page, read.link) == (
+        mail_case["data"]["case_number"],
+        template.id,
+        1,
+        link,
+    )
+    # printed again: the same document, so the same link (one per letter), byte for byte
+    assert forms.case_form(ctx, mail_case["id"])[1] == pdf
+
+
+def test_without_a_base_url_there_is_no_link_and_the_code_is_the_old_one(
+    ctx: AppContext,
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"self_service_base_url": ""})
+    case = cases.start_case(ctx, BACK, "mail_response", START)
+    document, pdf = forms.case_form(ctx, case["id"])
+    assert "self_service_url" not in document
+    with read_session(ctx.db) as session:
+        assert session.execute(select(SELF_SERVICE_LINK.c.id)).first() is None
+    assert "answer online" not in pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    scanned = _printed_code(pdf)
+    number = cases.get_case(ctx, case["id"])["data"]["case_number"]
+    assert scanned.startswith(f"RF1|{number}|retention_offer_v1|1|"), scanned
+    assert parse(scanned, "retention_offer_v1").case_number == number

@@ -47,8 +47,13 @@ class SelfServiceSettings(BaseSettings):
 
     self_service_base_url: str = Field(
         default="http://127.0.0.1:8000",
+        max_length=64,
+        pattern=r"^(https?://[^#?\s]+)?$",
         description="the public address printed in customers' self-service links "
-        "(letters and response forms): <base>/s/<token>",
+        "(letters, and the response form's QR code): <base>/s/<token>; empty: no links "
+        "(self-service off; the QR code carries only the form's data). At most 64 "
+        "characters: with case numbers of up to 21 characters the QR code then stays at "
+        "version 8 or below (modules of 0.51 mm in the 25 mm box)",
     )
     self_service_link_days: int = Field(
         default=42,

@@ -134,9 +134,11 @@ def render_pdf(
             hole = mark.hole_mm / 2
             pdf.rect(cx - hole, cy - hole, mark.hole_mm, mark.hole_mm, style="F")
     pdf.set_fill_color(0)
-    if data is not None and template.code is not None:
+    link = data.extra.get("self_service_url") if data is not None else None
+    if data is not None and template.code is not None:  # the link too: a phone opens it
         box = template.code
-        pdf.image(code_image(payload(data.case_number, template.id)), box.x, box.y, box.w, box.h)
+        text = payload(data.case_number, template.id, link=link)
+        pdf.image(code_image(text), box.x, box.y, box.w, box.h)
     doc.text(25, 30, template.title, size=15)
     if data is not None:
         for i, line in enumerate((data.customer_name, *data.address_lines)):
@@ -170,7 +172,6 @@ def render_pdf(
         "Tick one box with a clear cross, date and sign, and return this page.",
         size=9,
     )
-    link = data.extra.get("self_service_url") if data is not None else None
     if link:  # the customer's personal link (services/outreach/self_service.py)
         doc.text(25, template.page.height_mm - 35, f"Or answer online: {link}", size=9)
     doc.text(25, template.page.height_mm - 24, f"{template.id} v{template.version}", size=7)

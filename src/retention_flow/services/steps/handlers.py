@@ -114,7 +114,8 @@ def write_letter(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
             [str(o) for o in offers],
             step.now,
         )
-        if step.settings is not None:  # the customer's personal link to answer online
+        if step.settings is not None and step.settings.self_service_base_url:
+            # the customer's personal link to answer online (also in the form's QR code)
             document["self_service_url"] = issue_link(
                 step.settings, conn, step.case_id, letter_id, step.now
             )
