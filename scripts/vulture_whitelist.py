@@ -182,3 +182,5 @@ correct_entry  # unused function (src/retention_flow/services/partners/settlemen
 paid_cents  # unused function (src/retention_flow/services/partners/settlement.py:400)
 validate_edit  # unused function (src/retention_flow/services/process_models/versions.py:87)
 enqueue  # unused function (src/retention_flow/services/platform/worker.py:101)
+buckets  # KpiDashboard field, read by ui/templates/kpis.html's script (src/retention_flow/services/insight/views.py)
+totals  # KpiDashboard field, read by ui/templates/kpis.html's script (src/retention_flow/services/insight/views.py)

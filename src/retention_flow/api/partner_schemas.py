@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention_flow.services.insight.views import KpiRow, Scorecard
-from retention_flow.services.partners.views import EntryView, StatementDetailView, StatementView
+from retention_flow.services.partners.views import StatementDetailView, StatementView
 
 from .schemas import MAX_INT
 
@@ -106,7 +106,6 @@ class SettlementRunIn(BaseModel):
 
 #: statements and their entries: the views settlement answers with
 StatementPublic = StatementView
-EntryPublic = EntryView
 StatementDetail = StatementDetailView
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retention_flow.services.scans.views import ScanPageView, ScanView
+from retention_flow.services.scans.views import ScanView
 
 #: Largest value of an integer column (PostgreSQL ``integer``).
 MAX_INT = 2**31 - 1
@@ -280,7 +280,6 @@ class AuditKeysPublic(BaseModel):
 
 
 #: a scan and its pages: the views scan intake answers with
-ScanPagePublic = ScanPageView
 ScanPublic = ScanView
 
 
