@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from retention_flow.core.config import Settings
-from retention_flow.db.session import checkpointer_of, create_db_engine
+from retention_flow.db.session import CHECKPOINTERS, create_db_engine
 from retention_flow.db.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 #: long enough that the thread never runs a round by itself during a test
@@ -42,7 +42,7 @@ def test_commits_checkpoint_only_as_a_backstop_and_the_thread_copies_the_log(
     engine = _engine(tmp_path / "a.db", NEVER_MS)
     try:
         assert _autocheckpoint(engine) == BACKSTOP_PAGES
-        checkpointer = checkpointer_of(engine)
+        checkpointer = CHECKPOINTERS.get(engine)
         assert checkpointer is not None and checkpointer.running
         _write(engine, 50)
         done = checkpointer.run_once()
@@ -62,7 +62,7 @@ def test_commits_checkpoint_only_as_a_backstop_and_the_thread_copies_the_log(
 def test_the_thread_checkpoints_by_itself(tmp_path: Path) -> None:
     engine = _engine(tmp_path / "b.db", 1)
     try:
-        checkpointer = checkpointer_of(engine)
+        checkpointer = CHECKPOINTERS.get(engine)
         assert checkpointer is not None
         _write(engine, 20)
         seen = threading.Event()
@@ -74,7 +74,7 @@ def test_the_thread_checkpoints_by_itself(tmp_path: Path) -> None:
 
 def test_dispose_stops_the_thread_and_a_new_connection_starts_it(tmp_path: Path) -> None:
     engine = _engine(tmp_path / "c.db", NEVER_MS)
-    checkpointer = checkpointer_of(engine)
+    checkpointer = CHECKPOINTERS.get(engine)
     assert checkpointer is not None
     _write(engine, 1)
     engine.dispose()
@@ -89,9 +89,9 @@ def test_switched_off_or_in_memory_commits_checkpoint_as_sqlite_does(tmp_path: P
     off = _engine(tmp_path / "d.db", 0)
     memory = create_db_engine("sqlite://")
     try:
-        assert checkpointer_of(off) is None
+        assert CHECKPOINTERS.get(off) is None
         assert _autocheckpoint(off) == 1000
-        assert checkpointer_of(memory) is None
+        assert CHECKPOINTERS.get(memory) is None
     finally:
         off.dispose()
         memory.dispose()

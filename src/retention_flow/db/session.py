@@ -46,13 +46,8 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
     return create_engine(url, **kwargs)
 
 
-#: each SQLite file engine's checkpointer (``checkpointer_of``)
-_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
-
-
-def checkpointer_of(engine: Engine) -> Checkpointer | None:
-    """The background checkpointer of a SQLite file engine, if it has one."""
-    return _CHECKPOINTERS.get(engine)
+#: each SQLite file engine's background checkpointer
+CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
 
 
 def _checkpointer(database: str | None, settings: Settings) -> Checkpointer | None:
@@ -68,7 +63,7 @@ def _configure_sqlite(
     engine: Engine, busy_timeout_ms: int, checkpointer: Checkpointer | None
 ) -> None:
     if checkpointer is not None:
-        _CHECKPOINTERS[engine] = checkpointer
+        CHECKPOINTERS[engine] = checkpointer
         # the thread ends with the engine: on dispose, or when the engine is collected
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
         weakref.finalize(engine, checkpointer.stop)

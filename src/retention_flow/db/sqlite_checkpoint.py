@@ -110,6 +110,13 @@ class Checkpointer:
                     if self.on_error is not None:
                         self.on_error(exc)
                     continue
+                log.debug(
+                    "checkpoint of %s: %d of %d log frames in the database file%s",
+                    self.path,
+                    result.checkpointed,
+                    result.log_frames,
+                    " (another checkpoint was running)" if result.busy else "",
+                )
                 if self.on_round is not None:
                     self.on_round(result)
         finally:
