@@ -5,9 +5,11 @@ fsyncs) inside whichever commit pushes the log past ``wal_autocheckpoint`` pages
 step writes about 30 pages, so one step in every 30 or so paid 10-25 ms for everyone
 else's pages, a third or more of the average commit. Here a thread of the process runs
 a PASSIVE checkpoint every ``interval`` seconds on a connection of its own: it never
-blocks a writer (the steps keep committing while it copies), and the log is synced at
-least that often, so a commit waits at most ``interval`` plus one checkpoint for its
-fsync (before, it waited for the next thousand pages, however long they took to come).
+blocks a writer (the steps keep committing while it copies), and it syncs the log before
+copying, so a commit reaches the disk within about ``interval`` plus one checkpoint
+(before, only once a commit pushed the log past a thousand pages, however long that took:
+with ``synchronous=NORMAL`` a commit is safe from a crash of the process at once, from a
+power loss only once synced).
 Commits still checkpoint themselves as a backstop once the log passes ``BACKSTOP_PAGES``
 (a passive checkpoint never waits, so under a steady stream of commits the log is not
 reset until a commit does it). ``synchronous`` stays as the engine sets it (NORMAL).
