@@ -26,6 +26,12 @@ class Settings(RoutingSettings, SelfServiceSettings):
     )
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    sqlite_checkpoint_interval_ms: int = Field(
+        default=100,
+        ge=0,
+        description="SQLite: a background thread checkpoints the WAL this often, off the "
+        "step path (0: commits checkpoint every 1000 pages, SQLite's default)",
+    )
     auto_migrate: bool = Field(
         default=True, description="apply pending migrations when the service starts"
     )

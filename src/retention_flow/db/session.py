@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from ..core import strict_json
 from ..core.config import Settings, ensure_sqlite_dir
+from .sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 #: Execution option asking a SQLite transaction to take the write lock at BEGIN.
 #: Without it a read-then-write transaction can fail to upgrade its lock when another
@@ -32,7 +34,8 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
         )
-        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        checkpointer = _checkpointer(sa_url.database, settings)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms, checkpointer)
         return engine
     kwargs: dict[str, Any] = {
         "pool_pre_ping": True,
@@ -43,7 +46,28 @@ def create_db_engine(url: str, settings: Settings | None = None) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+#: each SQLite file engine's background checkpointer
+CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def _checkpointer(database: str | None, settings: Settings) -> Checkpointer | None:
+    """A background checkpointer for a SQLite file (``sqlite_checkpoint``), unless
+    switched off or the database lives in memory."""
+    interval = settings.sqlite_checkpoint_interval_ms
+    if interval <= 0 or not database or database == ":memory:" or "mode=memory" in database:
+        return None
+    return Checkpointer(database, interval / 1000, settings.sqlite_busy_timeout_ms)
+
+
+def _configure_sqlite(
+    engine: Engine, busy_timeout_ms: int, checkpointer: Checkpointer | None
+) -> None:
+    if checkpointer is not None:
+        CHECKPOINTERS[engine] = checkpointer
+        # the thread ends with the engine: on dispose, or when the engine is collected
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        weakref.finalize(engine, checkpointer.stop)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -53,6 +77,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if checkpointer is not None:
+            # commits checkpoint only as a backstop; the thread does it off the step
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            checkpointer.ensure_running()
         cur.close()
 
     @event.listens_for(engine, "begin")
