@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import engine_throughput as et
 from retention_flow.db.session import create_db_engine
 from retention_flow.engine.runtime import Runtime
-from retention_flow.services import steps, tasks
+from retention_flow.services.steps import save as steps
+from retention_flow.services.tasks import work_items as tasks
 
 STAGES = ("engine", "state", "audit", "read", "writes", "driver", "commit")
 
