@@ -1,5 +1,6 @@
-"""The typed answers of incentive pay: a payout statement (or correction) as agents,
-payroll and the API see it."""
+"""The typed answers of incentive pay and quality review: a payout statement (or
+correction) as agents, payroll and the API see it; a QA sample drawn, a review (with its
+checklist and case), the reviewers' agreement."""
 
 from __future__ import annotations
 
@@ -37,4 +38,72 @@ class PayoutStatementDetailView(PayoutStatementView):
     hash_ok: bool | None
 
 
-__all__ = ["PayoutStatementDetailView", "PayoutStatementView"]
+class QaSampleView(View):
+    """A period's sample drawn: cases sampled, review tasks made, agents and reviewers."""
+
+    period: str
+    samples: int
+    reviews: int
+    agents: int
+    reviewers: list[str]
+
+
+class QaReviewView(View):
+    """A review task: one reviewer scores one ended case of an agent (``state`` open or
+    done); times as ISO 8601 text."""
+
+    id: str
+    sample_id: str
+    period: str
+    case_id: str
+    case_ended_at: str
+    agent: str
+    stratum: str
+    reviewer: str
+    state: str
+    form: str
+    deployment_id: str
+    answers: dict[str, Any] | None
+    score: float | None
+    created_by: str
+    created_at: str
+    done_at: str | None
+
+
+class ReviewedCase(View):
+    """What the reviewer needs of the case (its creation time as ISO 8601 text)."""
+
+    business_key: str | None
+    channel: str | None
+    process_id: str
+    outcome: str | None
+    created_at: str
+    data: dict[str, Any]
+
+
+class QaReviewDetailView(QaReviewView):
+    """A review with its checklist form and the case."""
+
+    form_schema: dict[str, Any]
+    case: ReviewedCase
+
+
+class QaAgreementView(View):
+    """Of the period's samples two reviewers finished: the share of checklist items they
+    answered alike and the mean gap between their scores (None: no such sample)."""
+
+    period: str
+    double_reviewed: int
+    item_agreement: float | None
+    mean_score_gap: float | None
+
+
+__all__ = [
+    "PayoutStatementDetailView",
+    "PayoutStatementView",
+    "QaAgreementView",
+    "QaReviewDetailView",
+    "QaReviewView",
+    "QaSampleView",
+    "ReviewedCase",
+]
