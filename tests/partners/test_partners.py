@@ -95,7 +95,7 @@ def test_partners_are_created_changed_and_audited(pctx: AppContext) -> None:
 )
 def test_invalid_partners_are_refused(pctx: AppContext, values: dict, field: str) -> None:
     with pytest.raises(ValidationFailed) as info:
-        partners.save_partner(pctx, ADMIN, "p_bad", values).model_dump()
+        partners.save_partner(pctx, ADMIN, "p_bad", values)
     assert field in [e["field"] for e in info.value.errors]
 
 
@@ -131,9 +131,7 @@ def test_a_batch_allocation_uses_and_records_capacity(seeded: AppContext) -> Non
     # the same leads again: refused; new leads: nobody left with capacity in the north
     taken = next(iter(result["assignments"]))
     with pytest.raises(Conflict, match="already allocated"):
-        partner_allocation.allocate_leads(
-            seeded, ADMIN, [{**_leads(1)[0], "lead_id": taken}]
-        ).model_dump()
+        partner_allocation.allocate_leads(seeded, ADMIN, [{**_leads(1)[0], "lead_id": taken}])
     again = partner_allocation.allocate_leads(
         seeded, ADMIN, [{**lead, "lead_id": "M1"} for lead in _leads(1)]
     ).model_dump()
@@ -163,7 +161,7 @@ def test_the_process_step_takes_the_most_valuable_partner_with_capacity(
     case = cases.start_case(seeded, BACK, "sales_partner", LEAD_DATA)
     assert case["data"]["allocated_partner"] == "p_gamma"
     assert case["data"]["allocation"]["solver"] == "greedy"
-    partners.save_partner(seeded, ADMIN, "p_gamma", {"capacity_per_period": 1}).model_dump()
+    partners.save_partner(seeded, ADMIN, "p_gamma", {"capacity_per_period": 1})
     second = cases.start_case(seeded, BACK, "sales_partner", {**LEAD_DATA, "case_number": "RC-2"})
     assert second["data"]["allocated_partner"] == "p_alpha"  # gamma is full now
     with read_session(seeded.db) as session:
@@ -181,7 +179,7 @@ def test_the_process_step_takes_the_most_valuable_partner_with_capacity(
 
 def test_no_partner_with_capacity_ends_the_case_with_the_reason(seeded: AppContext) -> None:
     for partner_id in ("p_alpha", "p_gamma", "p_delta"):
-        partners.save_partner(seeded, ADMIN, partner_id, {"capacity_per_period": 0}).model_dump()
+        partners.save_partner(seeded, ADMIN, partner_id, {"capacity_per_period": 0})
     case = cases.start_case(seeded, BACK, "sales_partner", LEAD_DATA)
     assert case["outcome"] == "no_partner"
     assert "no capacity left" in case["data"]["allocation"]["reason"]
