@@ -184,3 +184,7 @@ validate_edit  # unused function (src/retention_flow/services/process_models/ver
 enqueue  # unused function (src/retention_flow/services/platform/worker.py:101)
 buckets  # KpiDashboard field, read by ui/templates/kpis.html's script (src/retention_flow/services/insight/views.py)
 totals  # KpiDashboard field, read by ui/templates/kpis.html's script (src/retention_flow/services/insight/views.py)
+refused_count  # SealedExistingView field, read by operators in `audit seal-existing`'s JSON (src/retention_flow/services/audit/views.py)
+double_reviewed  # QaAgreementView field, read by ui/templates/qa.html and the API's JSON (src/retention_flow/services/incentives/views.py)
+item_agreement  # QaAgreementView field, read by ui/templates/qa.html and the API's JSON (src/retention_flow/services/incentives/views.py)
+mean_score_gap  # QaAgreementView field, read by ui/templates/qa.html and the API's JSON (src/retention_flow/services/incentives/views.py)
