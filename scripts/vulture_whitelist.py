@@ -195,3 +195,5 @@ simulated_hours  # WhatIfAnswer field, read by ui/templates/whatif.html and benc
 runtime_seconds  # WhatIfAnswer field, read by ui/templates/whatif.html (src/retention_flow/services/insight/views.py)
 suggestion  # WhatIfAnswer field, read by ui/templates/whatif.html and the API's JSON (src/retention_flow/services/insight/views.py)
 measured  # WhatIfAnswer field, the API's JSON (src/retention_flow/services/insight/views.py)
+decisions  # CatalogueBundle field, read by ui/templates/processes.html (src/retention_flow/services/process_models/views.py)
+lane_names  # ModelerChoices field, read by the modeler's properties panel script (src/retention_flow/services/process_models/views.py)
