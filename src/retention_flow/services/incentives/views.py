@@ -1,9 +1,10 @@
 """The typed answers of incentive pay and quality review: a payout statement (or
 correction) as agents, payroll and the API see it; a QA sample drawn, a review (with its
-checklist and case), the reviewers' agreement."""
+checklist and case), the reviewers' agreement; the plan editor's source and history."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from retention_flow.services.platform.view import View
@@ -98,9 +99,36 @@ class QaAgreementView(View):
     mean_score_gap: float | None
 
 
+class PlanVersion(View):
+    """A deployment that changed the plan, and the first period it applies to."""
+
+    deployment_id: str
+    deployed_at: datetime
+    deployed_by: str
+    plan_hash: str
+    applies_from: str
+
+
+class PlanSource(View):
+    """The bundle the plan editor starts from: a process version of the newest deployment
+    holding a plan, its plan (as stored and as text), its checklist as text, and the
+    plan's history (newest first)."""
+
+    process_id: str
+    version: int
+    deployment_id: str
+    plan: dict[str, Any]
+    plan_text: str
+    checklist_name: str
+    checklist_text: str | None
+    history: list[PlanVersion]
+
+
 __all__ = [
     "PayoutStatementDetailView",
     "PayoutStatementView",
+    "PlanSource",
+    "PlanVersion",
     "QaAgreementView",
     "QaReviewDetailView",
     "QaReviewView",
