@@ -78,15 +78,15 @@ def main() -> None:
                     }
                 seconds, cpu, answer = _timed(ctx, volume, staffing, args.rounds, args.seed)
                 base.setdefault(plan, seconds)
-                tasks = sum(q["tasks"] for q in answer["queues"])
+                tasks = sum(q.tasks for q in answer.queues)
                 sla = ", ".join(
-                    f"{q['role']} {q['adherence']} (recorded {q['recorded_adherence']})"
-                    for q in answer["queues"]
+                    f"{q.role} {q.adherence} (recorded {q.recorded_adherence})"
+                    for q in answer.queues
                 )
                 print(
                     f"{volume:>4g}x, {plan} staffing: {seconds:.2f} s wall, {cpu:.2f} s CPU "
                     f"({seconds / base[plan]:.1f}x the 1x wall time), {tasks:,} tasks, "
-                    f"{answer['simulated_hours']} h simulated; SLA adherence {sla}",
+                    f"{answer.simulated_hours} h simulated; SLA adherence {sla}",
                     flush=True,
                 )
         began = time.perf_counter()
@@ -94,8 +94,8 @@ def main() -> None:
             whatif.measure(ctx, DAY, DAY + timedelta(days=1)), volumes[-1], args.seed, 0.8
         )
         print(
-            f"suggestion at {volumes[-1]:g}x (target 0.8): {hint['agents']} in "
-            f"{time.perf_counter() - began:.1f} s ({hint['runs']} runs), met: {hint['met']}"
+            f"suggestion at {volumes[-1]:g}x (target 0.8): {hint.agents} in "
+            f"{time.perf_counter() - began:.1f} s ({hint.runs} runs), met: {hint.met}"
         )
         ctx.dispose()
 

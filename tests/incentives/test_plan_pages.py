@@ -133,8 +133,8 @@ def test_a_checklist_edited_in_the_browser_is_the_form_of_the_next_draw(
     assert saved.status_code == 303
     qa.draw_sample(week, Actor("lead", frozenset({"team_lead"})), "2026-03")
     reviewer = Actor("qa1", frozenset({"qa"}))
-    review = qa.list_reviews(week, reviewer, as_="reviewer")[0]
-    form = qa.get_review(week, reviewer, review["id"])["form_schema"]
+    review = qa.list_reviews(week, reviewer, as_="reviewer")[0].model_dump()
+    form = qa.get_review(week, reviewer, review["id"]).model_dump()["form_schema"]
     assert "closing" in form["properties"]
 
 

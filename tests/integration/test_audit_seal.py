@@ -104,7 +104,7 @@ def test_rotated_keys_verify_old_and_new_seals(ctx: AppContext, clock: FrozenClo
     case_id = case_with_history(ctx)
     old = ctx.audit_keys.current()
     write_checkpoint(ctx)
-    rotated = audit_admin.rotate_keys(ctx)
+    rotated = audit_admin.rotate_keys(ctx).model_dump()
     assert rotated["seal_active"] != old.seal_active and old.seal_active in rotated["seal_key_ids"]
     assert stat.S_IMODE(Path(ctx.settings.audit_key_file).stat().st_mode) == 0o600
     finish_case(ctx, case_id)
@@ -171,11 +171,11 @@ def test_forged_removed_and_foreign_checkpoint_lines_are_reported(
 
 def test_checkpoint_records_only_moved_heads_and_commits_to_all(ctx: AppContext) -> None:
     case_id = case_with_history(ctx)
-    first = write_checkpoint(ctx)
+    first = write_checkpoint(ctx).model_dump()
     assert first["full"] and first["heads_written"] == first["streams"] == 2
-    assert write_checkpoint(ctx)["heads_written"] == 0
+    assert write_checkpoint(ctx).model_dump()["heads_written"] == 0
     finish_case(ctx, case_id)
-    third = write_checkpoint(ctx)
+    third = write_checkpoint(ctx).model_dump()
     assert third["heads_written"] == 1 and third["streams"] == 2 and not third["full"]
     line = json.loads(Path(ctx.settings.audit_checkpoint_file).read_text().splitlines()[-1])
     assert list(line["heads"]) == [case_id] and line["n"] == 3
@@ -183,7 +183,7 @@ def test_checkpoint_records_only_moved_heads_and_commits_to_all(ctx: AppContext)
     with open(ctx.settings.audit_checkpoint_file, "a") as handle:
         handle.write('{"v": 1, "n": 4, "at"')
     assert _verify(ctx, Path(ctx.settings.audit_checkpoint_file))["checkpoints"]["incomplete_tail"]
-    assert write_checkpoint(ctx)["n"] == 4
+    assert write_checkpoint(ctx).model_dump()["n"] == 4
     assert _verify(ctx, Path(ctx.settings.audit_checkpoint_file))["ok"]
 
 
@@ -214,7 +214,7 @@ def test_heads_written_before_sealing_are_sealed_once(ctx: AppContext) -> None:
     rewrite_and_recompute(ctx.db, rewritten, first_completed(ctx.db, rewritten), "mallory")
     result = _verify(ctx)
     assert [p["kind"] for p in result["problems"]] == ["legacy_head"] * 4  # 3 cases + system
-    done = audit_admin.seal_existing(ctx, "olga")
+    done = audit_admin.seal_existing(ctx, "olga").model_dump()
     # the rewritten one is caught by the checkpoint and stays unsealed
     assert done["sealed"] == 3 and done["refused_count"] == 1
     assert done["refused"][0]["stream"] == rewritten
@@ -296,5 +296,5 @@ def test_writer_reports_a_checkpoint_file_cut_behind_its_back(
     write_checkpoint(ctx)
     path.write_text(path.read_text().splitlines(keepends=True)[0])
     with caplog.at_level("ERROR"):
-        assert write_checkpoint(ctx)["n"] == 2
+        assert write_checkpoint(ctx).model_dump()["n"] == 2
     assert "lines were removed" in caplog.text

@@ -527,7 +527,9 @@ def test_the_modeler_validation_lists_the_warnings(
     product_ctx: AppContext, retention: dict[str, bytes]
 ) -> None:
     broken = retention[OT].replace(b'isExecutable="true"', b'isExecutable="false"')
-    report = processes.validation_report(product_ctx, {**retention, OT: broken}, warnings=True)
+    report = processes.validation_report(
+        product_ctx, {**retention, OT: broken}, warnings=True
+    ).model_dump()
     assert report["valid"] is True
     assert {
         "file": OT,

@@ -146,18 +146,18 @@ def test_compare_ignores_reordered_references(ctx: Any) -> None:
 def test_check_edit_answers_problems_as_data(ctx: Any) -> None:
     deploy(ctx, "three_steps")
     xml = processes.version_xml(ctx, "three_steps", 1)
-    ok = versions.check_edit(ctx, "three_steps", 1, {"three_steps.bpmn": xml})
+    ok = versions.check_edit(ctx, "three_steps", 1, {"three_steps.bpmn": xml}).model_dump()
     assert ok == {"valid": True, "errors": [], "processes": ["three_steps"]}
     bad = versions.check_edit(
         ctx, "three_steps", 1, {"three_steps.bpmn": xml.replace(' default="flow_declined"', "")}
-    )
+    ).model_dump()
     assert not bad["valid"] and "gw_offer_accepted" in {e["element_id"] for e in bad["errors"]}
 
 
 def test_catalogue_groups_processes_by_their_bundle(ctx: Any) -> None:
     deploy(ctx, "three_steps")
     deploy(ctx, "all_elements")
-    bundles = versions.catalogue(ctx)
+    bundles = [b.model_dump() for b in versions.catalogue(ctx)]
     assert {tuple(p["process_id"] for p in b["processes"]) for b in bundles} == {
         ("three_steps",),
         ("all_elements",),
@@ -171,7 +171,7 @@ def test_a_problem_is_reported_once() -> None:
     same = {"file": "d.dmn", "element_id": "rule_1", "message": "Malformed"}
     other = {**same, "element_id": "rule_2"}
     exc = InvalidProcess("invalid", errors=[same, dict(same), other, dict(same)])
-    assert processes.invalid_report(exc)["errors"] == [same, other]
-    assert processes.invalid_report(InvalidProcess("empty"))["errors"] == [
+    assert processes.invalid_report(exc).model_dump()["errors"] == [same, other]
+    assert processes.invalid_report(InvalidProcess("empty")).model_dump()["errors"] == [
         {"file": None, "element_id": None, "message": "empty"}
     ]

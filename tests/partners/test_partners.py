@@ -42,15 +42,16 @@ def test_partners_are_created_changed_and_audited(pctx: AppContext) -> None:
             "commission_cents": 900,
             "regions": ["north"],
         },
-    )
+    ).model_dump()
     assert created["created"] and created["remaining_capacity"] == 5
     assert created["quality"] == 0.3 and created["products"] == []
-    changed = partners.save_partner(pctx, ADMIN, "p_new", {"capacity_per_period": 7})
+    changed = partners.save_partner(pctx, ADMIN, "p_new", {"capacity_per_period": 7}).model_dump()
     assert not changed["created"] and changed["capacity_per_period"] == 7
     events = _system_events(pctx, "partner_saved")
     assert [e["data_after"] for e in events][-1] == {"capacity_per_period": 7}
     assert events[-1]["data_before"] == {"capacity_per_period": 5}
-    data, count = partners.list_partners(pctx)
+    listed, count = partners.list_partners(pctx)
+    data = [p.model_dump() for p in listed]
     assert count == 1 and data[0]["id"] == "p_new"
     with read_session(pctx.db) as session:
         assert audit.verify(session).ok
@@ -114,12 +115,12 @@ def _leads(n: int, **extra: Any) -> list[dict[str, Any]]:
 
 def test_a_batch_allocation_uses_and_records_capacity(seeded: AppContext) -> None:
     # north mobile 30 months: alpha (50), gamma (30), delta (20) may take it
-    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(120))
+    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(120)).model_dump()
     assert result["solver"] == "highs_milp" and result["gap"] == pytest.approx(0, abs=1e-6)
     assert result["per_partner"] == {"p_alpha": 50, "p_beta": 0, "p_gamma": 30, "p_delta": 20}
     assert len(result["unassigned"]) == 20
     assert all("capacity" in r for r in result["unassigned"].values())
-    by_id = {p["id"]: p for p in partners.list_partners(seeded)[0]}
+    by_id = {p.id: p.model_dump() for p in partners.list_partners(seeded)[0]}
     assert by_id["p_alpha"]["remaining_capacity"] == 0
     assert by_id["p_beta"]["remaining_capacity"] == 40
     # the run is audited with its inputs
@@ -133,12 +134,12 @@ def test_a_batch_allocation_uses_and_records_capacity(seeded: AppContext) -> Non
         partner_allocation.allocate_leads(seeded, ADMIN, [{**_leads(1)[0], "lead_id": taken}])
     again = partner_allocation.allocate_leads(
         seeded, ADMIN, [{**lead, "lead_id": "M1"} for lead in _leads(1)]
-    )
+    ).model_dump()
     assert again["assignments"] == {} and "capacity" in again["unassigned"]["M1"]
 
 
 def test_a_dry_run_records_nothing(seeded: AppContext) -> None:
-    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(3), dry_run=True)
+    result = partner_allocation.allocate_leads(seeded, ADMIN, _leads(3), dry_run=True).model_dump()
     assert len(result["assignments"]) == 3
     with read_session(seeded.db) as session:
         count = session.execute(select(func.count()).select_from(LEAD_ALLOCATION)).scalar_one()
@@ -149,7 +150,7 @@ def test_a_dry_run_records_nothing(seeded: AppContext) -> None:
 def test_rules_from_the_dmn_limit_the_batch(seeded: AppContext) -> None:
     result = partner_allocation.allocate_leads(
         seeded, ADMIN, _leads(2, eligible_partners=["p_delta"]), method="greedy"
-    )
+    ).model_dump()
     assert set(result["assignments"].values()) == {"p_delta"} and result["solver"] == "greedy"
 
 
@@ -203,4 +204,4 @@ def test_quality_is_learned_from_the_partners_history(seeded: AppContext) -> Non
     assert changed == {
         "p_gamma": {"quality": round((1 + 0.3 * 8) / (2 + 8), 4), "worked": 2, "retained": 1}
     }
-    assert partners.get_partner(seeded, "p_gamma")["quality"] == 0.34
+    assert partners.get_partner(seeded, "p_gamma").model_dump()["quality"] == 0.34

@@ -8,7 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention_flow.services.insight.views import KpiRow, Scorecard
-from retention_flow.services.partners.views import StatementDetailView, StatementView
+from retention_flow.services.partners.views import (
+    AllocationView,
+    PartnerView,
+    StatementDetailView,
+    StatementView,
+)
 
 from .schemas import MAX_INT
 
@@ -34,24 +39,8 @@ class PartnerSave(BaseModel):
     active: bool | None = None
 
 
-class PartnerPublic(BaseModel):
-    id: str
-    name: str
-    capacity_per_period: int
-    used_this_period: int
-    remaining_capacity: int
-    products: list[str]
-    regions: list[str]
-    min_contract_age_months: int | None
-    max_contract_age_months: int | None
-    cost_per_lead_cents: int
-    commission_cents: int
-    quality: float
-    min_share: float
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    created: bool | None = None
+#: a partner: the view the partner services answer with
+PartnerPublic = PartnerView
 
 
 class PartnersPublic(BaseModel):
@@ -82,19 +71,8 @@ class AllocateIn(BaseModel):
     dry_run: bool = False
 
 
-class AllocationPublic(BaseModel):
-    run_id: str
-    dry_run: bool
-    solver: str
-    fallback_reason: str | None
-    objective_cents: int
-    lp_bound_cents: int | None
-    gap: float | None
-    solve_seconds: float
-    assignments: dict[str, str]
-    unassigned: dict[str, str]
-    per_partner: dict[str, int]
-    min_leads: dict[str, int]
+#: an allocation run: the view the allocation service answers with
+AllocationPublic = AllocationView
 
 
 class SettlementRunIn(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retention_flow.services.audit.views import AuditKeysView
 from retention_flow.services.scans.views import ScanView
 
 #: Largest value of an integer column (PostgreSQL ``integer``).
@@ -269,11 +270,8 @@ class VerifyPublic(BaseModel):
     checkpoints: CheckpointSummaryPublic | None = None
 
 
-class AuditKeysPublic(BaseModel):
-    seal_active: str
-    seal_key_ids: list[str]
-    sign_active: str
-    signing_public_keys: dict[str, str]
+#: the keys an auditor needs: the view the audit admin service answers with
+AuditKeysPublic = AuditKeysView
 
 
 # --------------------------------------------------------------------------- scans

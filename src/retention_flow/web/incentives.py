@@ -68,7 +68,7 @@ async def draw(request: Request, ctx: PageCtx, user: QaSteward) -> Response:
         drawn = qa.draw_sample(ctx, user, period)
     except (Conflict, ValidationFailed) as exc:
         return _back(ctx, "/qa", plain_words(exc), "error")
-    message = f"Drew {drawn['samples']} cases of {period}: {drawn['reviews']} reviews to do."
+    message = f"Drew {drawn.samples} cases of {period}: {drawn.reviews} reviews to do."
     return _back(ctx, f"/qa?period={period}", message, "ok")
 
 
@@ -82,11 +82,11 @@ def _review_page(
     status_code: int = 200,
 ) -> Response:
     review = qa.get_review(ctx, user, review_id)
-    shown = values if values is not None else review.get("answers") or {}
+    shown = values if values is not None else review.answers or {}
     context = {
         "review": review,
-        "fields": forms.fields_of(review["form_schema"], shown, errors),
-        "may_submit": review["state"] == "open" and review["reviewer"] == user.username,
+        "fields": forms.fields_of(review.form_schema, shown, errors),
+        "may_submit": review.state == "open" and review.reviewer == user.username,
     }
     return render(ctx, request, "qa_review.html", context, user=user, status_code=status_code)
 
@@ -99,15 +99,15 @@ def review(request: Request, ctx: PageCtx, user: QaReader, review_id: Id) -> Res
 @router.post("/qa/reviews/{review_id}", response_class=HTMLResponse)
 async def submit(request: Request, ctx: PageCtx, user: Reviewer, review_id: Id) -> Response:
     found = qa.get_review(ctx, user, review_id)
-    answers = forms.parse(found["form_schema"], dict(await request.form()))
+    answers = forms.parse(found.form_schema, dict(await request.form()))
     try:
         done = qa.submit(ctx, user, review_id, answers)
     except ValidationFailed as exc:
-        errors = forms.plain_errors(exc.errors, forms.fields_of(found["form_schema"]))
+        errors = forms.plain_errors(exc.errors, forms.fields_of(found.form_schema))
         return _review_page(ctx, request, user, review_id, answers, errors, 422)
     except (Conflict, Forbidden) as exc:
         return _back(ctx, "/qa", plain_words(exc), "error")
-    return _back(ctx, "/qa", f"Review saved: score {done['score'] * 100:.0f} %.", "ok")
+    return _back(ctx, "/qa", f"Review saved: score {(done.score or 0) * 100:.0f} %.", "ok")
 
 
 @router.get("/payouts", response_class=HTMLResponse)

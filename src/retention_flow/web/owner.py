@@ -127,7 +127,7 @@ def bundle_file(
 @router.post("/processes/{process_id}/{version}/validate")
 def validate(
     ctx: PageCtx, _user: Owner, process_id: ProcessId, version: Version, body: Edit
-) -> dict[str, Any]:
+) -> Any:
     """``{valid, errors: [{file, element_id, message}], warnings}`` for the bundle as
     edited (``warnings``: the lint's conventions, which do not stop a deployment)."""
     return versions.check_edit(ctx, process_id, version, body.files, warnings=True)
@@ -142,7 +142,8 @@ def deploy(
     try:
         result = versions.deploy_edit(ctx, user, process_id, version, body.files)
     except InvalidProcess as exc:
-        return JSONResponse(processes.invalid_report(exc) | {"detail": exc.detail}, 422)
+        report = processes.invalid_report(exc).model_dump()
+        return JSONResponse(report | {"detail": exc.detail}, 422)
     mine = next((v for v in result.versions if v.process_id == process_id), None)
     others = len(result.versions) - (1 if mine else 0)
     if not result.created:

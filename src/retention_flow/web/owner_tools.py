@@ -45,7 +45,7 @@ def check_expression(
     _user: Owner, process_id: ProcessId, version: Version, body: Expression
 ) -> Any:
     """``{ok}`` or ``{ok: false, message}``: would the deploy's sandbox check accept it."""
-    return editing.check_expression(body.source, body.mode)
+    return editing.check_expression(body.source, body.mode).model_dump(exclude_none=True)
 
 
 @router.get("/processes/{process_id}/{version}/choices")

@@ -121,18 +121,22 @@ def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
     pages = scan_review.pages_of_case(ctx, task["case_id"])
     if not pages:
         return {"scan_page": None, "crops": {}, "read_values": {}, "exception": None}
-    page = pages[0]
+    latest = pages[0]
     # the offers printed on the form, box 1 first (its letter's), else the case's own
     printed = response_forms.printed_offers(ctx, task["case_id"])
-    page["printed_offers"] = printed if printed is not None else data.get("eligible_offers")
-    page["zones"] = scan_review.page_zones(ctx, page["scan_id"], page["page_no"])
+    offers = printed if printed is not None else data.get("eligible_offers")
+    page = {
+        **latest.model_dump(),
+        "printed_offers": offers,
+        "zones": scan_review.page_zones(ctx, latest.scan_id, latest.page_no),
+    }
     crops: dict[str, dict[str, Any]] = {}
-    base = f"/scans/{page['scan_id']}/pages/{page['page_no']}/fields"
-    for f in page["fields"]:
+    base = f"/scans/{latest.scan_id}/pages/{latest.page_no}/fields"
+    for f in latest.fields:
         if f.get("status") != "ok":
-            url = f"{base}/{quote(f['name'])}.png" if page["has_image"] and f.get("box") else None
+            url = f"{base}/{quote(f['name'])}.png" if latest.has_image and f.get("box") else None
             # the form prints the case's eligible offers in order, one box each
-            order = page["printed_offers"] if f.get("kind") == "checkbox_group" else None
+            order = offers if f.get("kind") == "checkbox_group" else None
             crops[f.get("target") or f["name"]] = {**f, "url": url, "order": order or []}
     form_data = data.get("response_form") or {}
     read = {k: v for k, v in form_data.items() if isinstance(v, str | bool | int | float)}

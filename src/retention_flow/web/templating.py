@@ -95,6 +95,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _field(value: Any) -> Any:
+    """A read field for the field filters: a page zone (a view) as its fields."""
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
 def _view_json(value: Any) -> Any:
     """``tojson`` of a service's typed view: its JSON object."""
     if isinstance(value, BaseModel):
@@ -116,8 +121,8 @@ def _environment() -> Environment:
     # scanned pages: reasons and field names as a clerk reads them (services/scan_reasons)
     env.filters["scan_reason"] = scan_reasons.plain
     env.filters["field_label"] = scan_reasons.field_label
-    env.filters["field_note"] = scan_reasons.field_note
-    env.filters["field_value"] = lambda f: _value(scan_reasons.field_value(f))
+    env.filters["field_note"] = lambda f: scan_reasons.field_note(_field(f))
+    env.filters["field_value"] = lambda f: _value(scan_reasons.field_value(_field(f)))
     env.filters["offer_title"] = lambda code: response_forms.offer_title(str(code))
     env.filters["form_title"] = response_forms.form_title
     return env

@@ -15,6 +15,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from retention_flow.services.insight import whatif
+from retention_flow.services.insight.views import WhatIfAnswer
 from retention_flow.services.platform.context import Actor, AppContext
 
 from ..core.errors import ValidationFailed
@@ -54,16 +55,16 @@ def _staffing(request: Request) -> dict[str, list[int] | int]:
     return out
 
 
-def _charts(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    series = answer["series"]
-    hours = next(([r["hour"] for r in rows] for rows in series.values()), [])
+def _charts(answer: WhatIfAnswer) -> list[dict[str, Any]]:
+    series = answer.series
+    hours = next(([r.hour for r in rows] for rows in series.values()), [])
     charts = []
     for key, title, unit in (
         ("backlog", "Backlog per queue (open tasks at the end of each hour)", "tasks"),
         ("wait_mean_seconds", "Mean wait per queue (tasks started in the hour)", "s"),
         ("adherence", "SLA adherence per queue (tasks completed in the hour)", ""),
     ):
-        data = {role: [r[key] for r in rows] for role, rows in series.items()}
+        data = {role: [getattr(r, key) for r in rows] for role, rows in series.items()}
         charts.append(
             {"id": f"chart-{key}", "svg": line_chart(f"chart-{key}", title, data, hours, unit)}
         )
@@ -82,7 +83,7 @@ def _run(ctx: AppContext, request: Request, form: dict[str, Any]) -> dict[str, A
         sla_target=form["target"],
         with_suggestion=form["suggest"],
     )
-    return {"answer": answer, "charts": _charts(answer), "legend": legend(answer["series"])}
+    return {"answer": answer, "charts": _charts(answer), "legend": legend(answer.series)}
 
 
 def _form(
@@ -116,7 +117,7 @@ def whatif_page(
     context: dict[str, Any] = {"form": form, "result": None}
     if run:
         context["result"] = _run(ctx, request, form)
-    context["roles"] = sorted(context["result"]["answer"]["staffing"]) if run else []
+    context["roles"] = sorted(context["result"]["answer"].staffing) if run else []
     context["staff"] = _staffing(request)
     context["query"] = str(request.query_params)
     return render(ctx, request, "whatif.html", context, user=user)

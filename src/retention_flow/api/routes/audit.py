@@ -44,7 +44,7 @@ def checkpoints(ctx: CtxDep, _user: Auditor) -> StreamingResponse:
 
 
 @router.get("/keys", response_model=AuditKeysPublic)
-def keys(ctx: CtxDep, _user: Auditor) -> dict[str, Any]:
+def keys(ctx: CtxDep, _user: Auditor) -> AuditKeysPublic:
     """The seal key ids and the checkpoint signing keys' public halves (Ed25519, raw,
     base64): what an auditor needs to check checkpoint signatures elsewhere."""
     return audit_admin.public_keys(ctx)

@@ -45,16 +45,18 @@ def list_partners(
 
 
 @router.post("", response_model=PartnerPublic)
-def save_partner(ctx: CtxDep, user: Manager, body: PartnerSave, response: Response) -> Any:
+def save_partner(
+    ctx: CtxDep, user: Manager, body: PartnerSave, response: Response
+) -> PartnerPublic:
     """Create a partner (201) or change the fields given of an existing one (200)."""
     values = body.model_dump(exclude={"id"}, exclude_unset=True)
     saved = partners.save_partner(ctx, user, body.id, values)
-    response.status_code = 201 if saved["created"] else 200
+    response.status_code = 201 if saved.created else 200
     return saved
 
 
 @router.post("/allocate", response_model=AllocationPublic)
-def allocate(ctx: CtxDep, user: Manager, body: AllocateIn) -> dict[str, Any]:
+def allocate(ctx: CtxDep, user: Manager, body: AllocateIn) -> AllocationPublic:
     """Allocate leads to partners (HiGHS MILP; a greedy fallback is reported as such)."""
     leads = [lead.model_dump() for lead in body.leads]
     return partner_allocation.allocate_leads(

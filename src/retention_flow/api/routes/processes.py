@@ -9,6 +9,7 @@ from fastapi import Depends, File, Path, Response, UploadFile
 from retention_flow.services.cases import reads as queries
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.process_models import deployments as processes
+from retention_flow.services.process_models.views import BundleCheck
 
 from ...core.errors import InvalidProcess
 from ..deps import CtxDep, require_role
@@ -30,7 +31,7 @@ def list_processes(ctx: CtxDep, _user: Reader) -> dict[str, Any]:
 
 
 @router.post("/validate", response_model=ValidationResult)
-async def validate(ctx: CtxDep, _user: Owner, files: Files) -> dict[str, Any]:
+async def validate(ctx: CtxDep, _user: Owner, files: Files) -> BundleCheck:
     """Validate a bundle; problems are answered as ``valid: false`` with their elements."""
     try:
         bundle = await read_bundle(files, ctx.settings.max_upload_bytes)

@@ -8,6 +8,11 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from retention_flow.services.incentives import qa
+from retention_flow.services.incentives.views import (
+    QaAgreementView,
+    QaReviewDetailView,
+    QaSampleView,
+)
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, require_role
@@ -34,7 +39,7 @@ class AnswersIn(BaseModel):
 
 
 @router.post("/samples", status_code=201)
-def draw_sample(ctx: CtxDep, user: Steward, body: SampleIn) -> dict[str, Any]:
+def draw_sample(ctx: CtxDep, user: Steward, body: SampleIn) -> QaSampleView:
     """Draw the period's stratified sample: review tasks for the qa role (409 if drawn)."""
     return qa.draw_sample(ctx, user, body.period)
 
@@ -52,17 +57,17 @@ def reviews(
 
 
 @router.get("/reviews/{review_id}")
-def review(ctx: CtxDep, user: Reader, review_id: str) -> dict[str, Any]:
+def review(ctx: CtxDep, user: Reader, review_id: str) -> QaReviewDetailView:
     return qa.get_review(ctx, user, review_id)
 
 
 @router.post("/reviews/{review_id}")
-def submit(ctx: CtxDep, user: Reviewer, review_id: str, body: AnswersIn) -> dict[str, Any]:
+def submit(ctx: CtxDep, user: Reviewer, review_id: str, body: AnswersIn) -> QaReviewDetailView:
     """The reviewer's checklist answers (validated against the form; 403 for the agent)."""
     return qa.submit(ctx, user, review_id, body.answers)
 
 
 @router.get("/agreement")
-def agreement(ctx: CtxDep, _user: Reader, period: Period) -> dict[str, Any]:
+def agreement(ctx: CtxDep, _user: Reader, period: Period) -> QaAgreementView:
     """How often two reviewers of one sample answered each checklist item alike."""
     return qa.agreement(ctx, period)

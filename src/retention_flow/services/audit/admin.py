@@ -18,6 +18,12 @@ from retention_flow.services.audit.checkpoint import checkpoint_path, read_log
 from retention_flow.services.audit.seal import HEAD, KeySet, replace_key_file, write_new_key_file
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.audit.verify import MAX_PROBLEMS, SEALED_EXISTING, verify, walk
+from retention_flow.services.audit.views import (
+    AuditKeysView,
+    KeyFileView,
+    NewKeyFileView,
+    SealedExistingView,
+)
 from retention_flow.services.platform.context import AppContext
 
 
@@ -64,7 +70,7 @@ _SEAL_HEAD = (
 )
 
 
-def seal_existing(ctx: AppContext, actor: str) -> dict[str, Any]:
+def seal_existing(ctx: AppContext, actor: str) -> SealedExistingView:
     """Once, after upgrading a database written before sealing: seal every head that has
     none, if its chain verifies (links, hashes, and the checkpoints of the configured
     file). A head with any other finding stays unsealed and is listed. Recorded on the
@@ -117,23 +123,25 @@ def seal_existing(ctx: AppContext, actor: str) -> dict[str, Any]:
             keys,
         )
         session.commit()
-    return {"sealed": sealed, "refused": refused[:MAX_PROBLEMS], "refused_count": len(refused)}
+    return SealedExistingView(
+        sealed=sealed, refused=refused[:MAX_PROBLEMS], refused_count=len(refused)
+    )
 
 
 # --------------------------------------------------------------------------- keys
 
 
-def init_keys(settings: Settings, now: Any) -> dict[str, Any]:
+def init_keys(settings: Settings, now: Any) -> NewKeyFileView:
     """Create the key file (0600) if it does not exist yet."""
     if settings.audit_keys is not None:
         raise Conflict("RETENTION_FLOW_AUDIT_KEYS is set: the keys come from it, not a file")
     path = Path(settings.audit_key_file).expanduser()
     created = write_new_key_file(path, KeySet.generate(now))
     keys = KeySet.from_json(path.read_text(encoding="utf-8"), str(path))
-    return {"file": str(path), "created": created, **_describe(keys)}
+    return NewKeyFileView(file=str(path), created=created, **_describe(keys).model_dump())
 
 
-def rotate_keys(ctx: AppContext) -> dict[str, Any]:
+def rotate_keys(ctx: AppContext) -> KeyFileView:
     """A new active seal key and signing key in the key file; the old ones stay there to
     verify what they sealed and signed. Other processes pick the new keys up within a few
     seconds (they look at the file's modification time)."""
@@ -147,20 +155,21 @@ def rotate_keys(ctx: AppContext) -> dict[str, Any]:
         raise AuditKeysUnavailable(f"no key file at {path} to rotate")
     keys = KeySet.from_json(path.read_text(encoding="utf-8"), str(path)).rotated(ctx.now())
     replace_key_file(path, keys)
-    return {"file": str(path), **_describe(ctx.audit_keys.knowing(keys.seal_active))}
+    described = _describe(ctx.audit_keys.knowing(keys.seal_active))
+    return KeyFileView(file=str(path), **described.model_dump())
 
 
-def public_keys(ctx: AppContext) -> dict[str, Any]:
+def public_keys(ctx: AppContext) -> AuditKeysView:
     return _describe(ctx.audit_keys.current())
 
 
-def _describe(keys: KeySet) -> dict[str, Any]:
-    return {
-        "seal_active": keys.seal_active,
-        "seal_key_ids": sorted(keys.seal_keys),
-        "sign_active": keys.sign_active,
-        "signing_public_keys": keys.public_keys(),
-    }
+def _describe(keys: KeySet) -> AuditKeysView:
+    return AuditKeysView(
+        seal_active=keys.seal_active,
+        seal_key_ids=sorted(keys.seal_keys),
+        sign_active=keys.sign_active,
+        signing_public_keys=keys.public_keys(),
+    )
 
 
 def checkpoint_lines(ctx: AppContext) -> Iterator[bytes]:

@@ -38,6 +38,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_HEAD, CASE
 from retention_flow.services.audit.chain import GENESIS
 from retention_flow.services.audit.seal import HEAD, AuditKeys
+from retention_flow.services.audit.views import CheckpointWritten
 from retention_flow.services.platform.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def checkpoint_path(ctx: AppContext) -> Path:
     return Path(ctx.settings.audit_checkpoint_file).expanduser()
 
 
-def write_checkpoint(ctx: AppContext, *, full: bool = False) -> dict[str, Any]:
+def write_checkpoint(ctx: AppContext, *, full: bool = False) -> CheckpointWritten:
     """Append one signed line with the heads that moved since the last line (every head
     for a new file or ``full``). Answers what was written; a head that moved back or
     whose seal fails is logged and listed (it is recorded as it is: verification judges)."""
@@ -291,18 +292,18 @@ def write_checkpoint(ctx: AppContext, *, full: bool = False) -> dict[str, Any]:
             moved_back[:20],
             bad_seals[:20],
         )
-    return {
-        "file": str(path),
-        "n": line["n"],
-        "at": line["at"],
-        "full": full,
-        "heads_written": len(changed),
-        "streams": len(state),
-        "key_id": line["key_id"],
-        "moved_back": moved_back,
-        "bad_seals": bad_seals,
-        "unsealed": len(unsealed),
-    }
+    return CheckpointWritten(
+        file=str(path),
+        n=line["n"],
+        at=line["at"],
+        full=full,
+        heads_written=len(changed),
+        streams=len(state),
+        key_id=line["key_id"],
+        moved_back=moved_back,
+        bad_seals=bad_seals,
+        unsealed=len(unsealed),
+    )
 
 
 @contextmanager

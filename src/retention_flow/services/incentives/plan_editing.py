@@ -11,7 +11,6 @@ the plan they were computed with.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,35 +23,10 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import DEPLOYMENT, PROCESS_VERSION
 from retention_flow.engine.bundle import MANIFEST_NAME
 from retention_flow.services.incentives.plan_lookup import plan_hash
+from retention_flow.services.incentives.views import PlanSource, PlanVersion
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import versions
 from retention_flow.services.process_models.deployments import DeployResult
-
-
-@dataclass
-class PlanVersion:
-    """A deployment that changed the plan, and the first period it applies to."""
-
-    deployment_id: str
-    deployed_at: datetime
-    deployed_by: str
-    plan_hash: str
-    applies_from: str
-
-
-@dataclass
-class PlanSource:
-    """The bundle the editor starts from: a process version of the newest deployment
-    holding a plan, its plan and checklist as text, and the plan's history."""
-
-    process_id: str
-    version: int
-    deployment_id: str
-    plan: dict[str, Any]
-    plan_text: str
-    checklist_name: str
-    checklist_text: str | None
-    history: list[PlanVersion]
 
 
 def next_period(at: datetime) -> str:
@@ -84,11 +58,11 @@ def source(ctx: AppContext) -> PlanSource | None:
             if not history or history[-1].plan_hash != digest:
                 history.append(
                     PlanVersion(
-                        row.id,
-                        row.deployed_at,
-                        row.deployed_by,
-                        digest,
-                        next_period(row.deployed_at),
+                        deployment_id=row.id,
+                        deployed_at=row.deployed_at,
+                        deployed_by=row.deployed_by,
+                        plan_hash=digest,
+                        applies_from=next_period(row.deployed_at),
                     )
                 )
         if newest is None:
@@ -103,14 +77,14 @@ def source(ctx: AppContext) -> PlanSource | None:
     plan = newest.manifest["incentive_plan"]
     name = ctx.settings.qa_form
     return PlanSource(
-        anchor.process_id,
-        anchor.version,
-        newest.id,
-        plan,
-        json.dumps(plan, indent=2, sort_keys=True),
-        name,
-        found.files.get(name),
-        list(reversed(history)),
+        process_id=anchor.process_id,
+        version=anchor.version,
+        deployment_id=newest.id,
+        plan=plan,
+        plan_text=json.dumps(plan, indent=2, sort_keys=True),
+        checklist_name=name,
+        checklist_text=found.files.get(name),
+        history=list(reversed(history)),
     )
 
 

@@ -29,6 +29,13 @@ from retention_flow.db.json_sql import json_text
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CASE, DEPLOYMENT, QA_REVIEW, USER
 from retention_flow.services.audit.trail import NewEvent, append_system
+from retention_flow.services.incentives.views import (
+    QaAgreementView,
+    QaReviewDetailView,
+    QaReviewView,
+    QaSampleView,
+    ReviewedCase,
+)
 from retention_flow.services.insight import kpi_sql
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.tasks.work_items import validate_form
@@ -109,7 +116,7 @@ def _pick(rows: list[Any], size: int, rng: random.Random) -> list[tuple[Any, str
     return picked
 
 
-def draw_sample(ctx: AppContext, actor: Actor, period: str) -> dict[str, Any]:
+def draw_sample(ctx: AppContext, actor: Actor, period: str) -> QaSampleView:
     """Draw the period's sample and create its review tasks (once per period)."""
     start, end = period_bounds(period)
     settings = ctx.settings
@@ -159,13 +166,13 @@ def draw_sample(ctx: AppContext, actor: Actor, period: str) -> dict[str, Any]:
         if rows:
             conn.execute(insert(QA_REVIEW), rows)
         samples = len({r["sample_id"] for r in rows})
-        detail = {"period": period, "samples": samples, "reviews": len(rows)}
+        detail: dict[str, Any] = {"period": period, "samples": samples, "reviews": len(rows)}
         append_system(session, [NewEvent("qa_sample_drawn", actor.username, detail=detail)], now)
         session.commit()
-    return {**detail, "agents": len(per_agent), "reviewers": reviewers}
+    return QaSampleView(**detail, agents=len(per_agent), reviewers=reviewers)
 
 
-def _view(row: Any) -> dict[str, Any]:
+def _shown(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for key in ("case_ended_at", "created_at", "done_at"):
         out[key] = out[key].isoformat() if out[key] else None
@@ -178,7 +185,7 @@ def _visible(actor: Actor, row: Any) -> bool:
 
 def list_reviews(
     ctx: AppContext, actor: Actor, *, period: str | None = None, as_: str = "auto"
-) -> list[dict[str, Any]]:
+) -> list[QaReviewView]:
     """Reviews the actor may see: a reviewer's own tasks (``as_=reviewer``), an agent's
     reviews of their own cases (``as_=agent``), everything for stewards."""
     statement = select(QA_REVIEW).order_by(QA_REVIEW.c.period.desc(), QA_REVIEW.c.created_at)
@@ -191,10 +198,10 @@ def list_reviews(
     elif as_ == "agent" or not actor.roles & STEWARDS:
         statement = statement.where(QA_REVIEW.c.agent == actor.username)
     with read_session(ctx.db) as session:
-        return [_view(r) for r in session.execute(statement.limit(1000))]
+        return [QaReviewView.of(_shown(r)) for r in session.execute(statement.limit(1000))]
 
 
-def get_review(ctx: AppContext, actor: Actor, review_id: str) -> dict[str, Any]:
+def get_review(ctx: AppContext, actor: Actor, review_id: str) -> QaReviewDetailView:
     """A review with its checklist form and what the reviewer needs of the case."""
     with read_session(ctx.db) as session:
         row = session.execute(select(QA_REVIEW).where(QA_REVIEW.c.id == review_id)).first()
@@ -213,22 +220,20 @@ def get_review(ctx: AppContext, actor: Actor, review_id: str) -> dict[str, Any]:
                 CASE.c.created_at,
             ).where(CASE.c.id == row.case_id)
         ).one()
-    view = _view(row)
-    view["form_schema"] = json.loads(files[row.form])
-    view["case"] = {
-        "business_key": case.business_key,
-        "channel": case.channel,
-        "process_id": case.process_id,
-        "outcome": case.outcome,
-        "created_at": case.created_at.isoformat(),
-        "data": case.data,
-    }
-    return view
+    shown = ReviewedCase(
+        business_key=case.business_key,
+        channel=case.channel,
+        process_id=case.process_id,
+        outcome=case.outcome,
+        created_at=case.created_at.isoformat(),
+        data=case.data,
+    )
+    return QaReviewDetailView.of(_shown(row), form_schema=json.loads(files[row.form]), case=shown)
 
 
 def submit(
     ctx: AppContext, actor: Actor, review_id: str, answers: dict[str, Any]
-) -> dict[str, Any]:
+) -> QaReviewDetailView:
     """The reviewer's checklist: validated against the form, scored, audited."""
     if not isinstance(answers, dict):
         raise ValidationFailed(
@@ -265,7 +270,7 @@ def submit(
     return get_review(ctx, actor, review_id)
 
 
-def agreement(ctx: AppContext, period: str) -> dict[str, Any]:
+def agreement(ctx: AppContext, period: str) -> QaAgreementView:
     """Of the samples two reviewers finished: the share of checklist items they answered
     alike (per sample, then averaged) and the mean gap between their scores."""
     period_bounds(period)
@@ -286,12 +291,12 @@ def agreement(ctx: AppContext, period: str) -> dict[str, Any]:
         if items:
             shares.append(sum(a.get(k) == b.get(k) for k in items) / len(items))
             gaps.append(abs(reviews[0].score - reviews[1].score))
-    return {
-        "period": period,
-        "double_reviewed": len(shares),
-        "item_agreement": round(sum(shares) / len(shares), 6) if shares else None,
-        "mean_score_gap": round(sum(gaps) / len(gaps), 6) if gaps else None,
-    }
+    return QaAgreementView(
+        period=period,
+        double_reviewed=len(shares),
+        item_agreement=round(sum(shares) / len(shares), 6) if shares else None,
+        mean_score_gap=round(sum(gaps) / len(gaps), 6) if gaps else None,
+    )
 
 
 def quality_by_agent(

@@ -1,7 +1,12 @@
 """The typed answers of the KPI services: one KPI row, an agent's scorecard, the
-dashboard's whole answer. The API's KPI schemas are these classes."""
+dashboard's whole answer (the API's KPI schemas are these classes); and the what-if
+simulation's answer: per queue, per hour, the suggested staffing."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
 
 from retention_flow.services.platform.view import View
 
@@ -71,4 +76,71 @@ class KpiDashboard(View):
     periods: list[KpiRow]
 
 
-__all__ = ["KpiDashboard", "KpiRow", "ScoreComponent", "Scorecard"]
+class QueueResult(View):
+    """One queue (role) of a what-if run: the tasks created in the period, how many met
+    their SLA, waits, those left unfinished; ``recorded_adherence``: what happened."""
+
+    role: str
+    tasks: int
+    met: int
+    adherence: float | None
+    wait_mean_seconds: float | None
+    wait_p95_seconds: float | None
+    unfinished: int
+    recorded_adherence: float | None = None
+
+
+class HourPoint(View):
+    """One hour of a queue: arrivals, completions, the backlog at its end, the mean wait
+    of the tasks started in it and the adherence of those completed in it."""
+
+    hour: str
+    arrivals: int
+    completed: int
+    backlog: int
+    wait_mean_seconds: float | None
+    adherence: float | None
+
+
+class StaffingSuggestion(View):
+    """The smallest flat staffing per role meeting ``target`` (``met``: all roles do),
+    the adherence it reaches and how many simulation runs the search took."""
+
+    target: float
+    agents: dict[str, int]
+    adherence: dict[str, float | None]
+    met: bool
+    runs: int
+
+
+class WhatIfAnswer(View):
+    """A what-if run of the recorded period ``from`` to ``to`` (ISO 8601) at ``volume``
+    times its cases with ``staffing`` (agents per role per local hour)."""
+
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    volume: float
+    seed: int
+    staffing: dict[str, list[int]]
+    queues: list[QueueResult]
+    series: dict[str, list[HourPoint]]
+    outcomes: dict[str, dict[str, int]]
+    simulated_hours: float
+    runtime_seconds: float
+    suggestion: StaffingSuggestion | None
+    #: what was measured of the period (counts and medians)
+    measured: dict[str, Any]
+
+
+__all__ = [
+    "HourPoint",
+    "KpiDashboard",
+    "KpiRow",
+    "QueueResult",
+    "ScoreComponent",
+    "Scorecard",
+    "StaffingSuggestion",
+    "WhatIfAnswer",
+]

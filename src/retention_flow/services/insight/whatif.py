@@ -19,6 +19,12 @@ from typing import Any
 
 from retention_flow.core.clock import utc_iso
 from retention_flow.core.errors import ValidationFailed
+from retention_flow.services.insight.views import (
+    HourPoint,
+    QueueResult,
+    StaffingSuggestion,
+    WhatIfAnswer,
+)
 from retention_flow.services.insight.whatif_model import Model, measure
 from retention_flow.services.platform.context import AppContext
 
@@ -50,22 +56,22 @@ def _p95(values: list[float]) -> float | None:
     return round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 1)
 
 
-def _queue(role: str, tasks: list[Task], period: float) -> dict[str, Any]:
+def _queue(role: str, tasks: list[Task], period: float) -> QueueResult:
     mine = [t for t in tasks if t.created < period]
     met = sum(1 for t in mine if t.ended is not None and t.ended <= t.due)
     waits = [t.started - t.created for t in mine if t.started is not None]
-    return {
-        "role": role,
-        "tasks": len(mine),
-        "met": met,
-        "adherence": round(met / len(mine), 4) if mine else None,
-        "wait_mean_seconds": round(sum(waits) / len(waits), 1) if waits else None,
-        "wait_p95_seconds": _p95(waits),
-        "unfinished": sum(1 for t in mine if t.ended is None),
-    }
+    return QueueResult(
+        role=role,
+        tasks=len(mine),
+        met=met,
+        adherence=round(met / len(mine), 4) if mine else None,
+        wait_mean_seconds=round(sum(waits) / len(waits), 1) if waits else None,
+        wait_p95_seconds=_p95(waits),
+        unfinished=sum(1 for t in mine if t.ended is None),
+    )
 
 
-def _series(model: Model, tasks: list[Task], until: float) -> list[dict[str, Any]]:
+def _series(model: Model, tasks: list[Task], until: float) -> list[HourPoint]:
     """Per hour: arrivals, completions, backlog at the hour's end, mean wait of the tasks
     started in the hour and the SLA adherence of those completed in it."""
     hours = period_hours(model, until)
@@ -90,16 +96,16 @@ def _series(model: Model, tasks: list[Task], until: float) -> list[dict[str, Any
     for hour, row in enumerate(rows):
         backlog += delta[hour]
         out.append(
-            {
-                "hour": utc_iso(hour_of(model, hour)),
-                "arrivals": row["arrivals"],
-                "completed": row["completed"],
-                "backlog": backlog,
-                "wait_mean_seconds": round(row["waits"] / row["started"], 1)
+            HourPoint(
+                hour=utc_iso(hour_of(model, hour)),
+                arrivals=int(row["arrivals"]),
+                completed=int(row["completed"]),
+                backlog=backlog,
+                wait_mean_seconds=round(row["waits"] / row["started"], 1)
                 if row["started"]
                 else None,
-                "adherence": round(row["met"] / row["completed"], 4) if row["completed"] else None,
-            }
+                adherence=round(row["met"] / row["completed"], 4) if row["completed"] else None,
+            )
         )
     return out
 
@@ -122,7 +128,7 @@ def _run(model: Model, volume: float, plan: dict[str, list[int]], seed: int) -> 
     return result
 
 
-def suggest(model: Model, volume: float, seed: int, target: float) -> dict[str, Any]:
+def suggest(model: Model, volume: float, seed: int, target: float) -> StaffingSuggestion:
     """The smallest number of agents per role, the same in every open hour, at which each
     role's SLA adherence reaches ``target``: all roles searched at once (doubling, then
     bisection), each role's bracket moved by its own adherence in each joint run; the
@@ -135,7 +141,7 @@ def suggest(model: Model, volume: float, seed: int, target: float) -> dict[str, 
         nonlocal runs
         runs += 1
         queues = _run(model, volume, {r: [counts[r]] * 24 for r in roles}, seed)["queues"]
-        return {q["role"]: q["adherence"] is None or q["adherence"] >= target for q in queues}
+        return {q.role: q.adherence is None or q.adherence >= target for q in queues}
 
     while True:
         ok = meets(hi)
@@ -152,14 +158,14 @@ def suggest(model: Model, volume: float, seed: int, target: float) -> dict[str, 
         for r in roles:
             if hi[r] - lo[r] > 1:
                 lo[r], hi[r] = (lo[r], mid[r]) if ok[r] else (mid[r], hi[r])
-    check = _run(model, volume, {r: [hi[r]] * 24 for r in roles}, seed)["queues"]
-    return {
-        "target": target,
-        "agents": hi,
-        "adherence": {q["role"]: q["adherence"] for q in check},
-        "met": all(q["adherence"] is None or q["adherence"] >= target for q in check),
-        "runs": runs + 1,
-    }
+    check: list[QueueResult] = _run(model, volume, {r: [hi[r]] * 24 for r in roles}, seed)["queues"]
+    return StaffingSuggestion(
+        target=target,
+        agents=hi,
+        adherence={q.role: q.adherence for q in check},
+        met=all(q.adherence is None or q.adherence >= target for q in check),
+        runs=runs + 1,
+    )
 
 
 def what_if(
@@ -173,7 +179,7 @@ def what_if(
     seed: int = 1,
     sla_target: float = 0.8,
     with_suggestion: bool = True,
-) -> dict[str, Any]:
+) -> WhatIfAnswer:
     """Simulate the recorded period ``[start, end)`` (see the module docstring)."""
     if start >= end:
         raise ValidationFailed(
@@ -183,27 +189,29 @@ def what_if(
     plan = staffing_plan(model, staffing)
     result = _run(model, volume, plan, seed)
     recorded = model.recorded_sla
-    for queue in result["queues"]:
-        queue["recorded_adherence"] = recorded.get(queue["role"], {}).get("adherence")
-    return {
-        "from": utc_iso(start),
-        "to": utc_iso(end),
-        "volume": volume,
-        "seed": seed,
-        "staffing": plan,
+    result["queues"] = [
+        q.model_copy(update={"recorded_adherence": recorded.get(q.role, {}).get("adherence")})
+        for q in result["queues"]
+    ]
+    return WhatIfAnswer(
+        from_=utc_iso(start),
+        to=utc_iso(end),
+        volume=volume,
+        seed=seed,
+        staffing=plan,
         **result,
-        "suggestion": suggest(model, volume, seed, sla_target) if with_suggestion else None,
-        "measured": model.summary(),
-    }
+        suggestion=suggest(model, volume, seed, sla_target) if with_suggestion else None,
+        measured=model.summary(),
+    )
 
 
-def to_csv(answer: dict[str, Any]) -> str:
+def to_csv(answer: WhatIfAnswer) -> str:
     """The series of every queue, one row per role and hour."""
     out = io.StringIO()
     fields = ["role", "hour", "arrivals", "completed", "backlog", "wait_mean_seconds", "adherence"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for role, rows in answer["series"].items():
+    for role, rows in answer.series.items():
         for row in rows:
-            writer.writerow({"role": role, **row})
+            writer.writerow({"role": role, **row.model_dump()})
     return out.getvalue()

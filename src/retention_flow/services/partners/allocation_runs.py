@@ -27,6 +27,7 @@ from retention_flow.services.partners.allocation import (
     allocate,
 )
 from retention_flow.services.partners.organisations import month_start, used_since
+from retention_flow.services.partners.views import AllocationView
 from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import Actor, AppContext
 
@@ -112,7 +113,7 @@ def allocate_leads(
     *,
     method: str = "milp",
     dry_run: bool = False,
-) -> dict[str, Any]:
+) -> AllocationView:
     """Allocate a batch of leads (``{"lead_id", "product", "region", "contract_age_months",
     "value_cents" | "monthly_revenue_cents", "eligible_partners"?, "case_id"?}``) to the
     partners' remaining capacity; record the allocations (unless ``dry_run``) and audit
@@ -163,7 +164,7 @@ def allocate_leads(
             ]
             for start in range(0, len(rows), 2000):
                 conn.execute(insert(LEAD_ALLOCATION), rows[start : start + 2000])
-        answer = {"run_id": run_id, "dry_run": dry_run, **result.as_dict()}
+        answer = AllocationView(run_id=run_id, dry_run=dry_run, **result.as_dict())
         append_system(
             session,
             [_run_event(actor.username, run_id, parsed, partners, result, dry_run)],

@@ -19,6 +19,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CASE, LEAD_ALLOCATION, PARTNER
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.partners.rules import validate_partner
+from retention_flow.services.partners.views import PartnerView
 from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import Actor, AppContext
 
@@ -46,7 +47,7 @@ def month_start(now: datetime) -> datetime:
 
 def save_partner(
     ctx: AppContext, actor: Actor, partner_id: str, values: dict[str, Any]
-) -> dict[str, Any]:
+) -> PartnerView:
     """Create a partner, or change the given fields of an existing one (audited)."""
     values = {k: v for k, v in values.items() if k in PARTNER_FIELDS}
     validate_partner(values)
@@ -110,7 +111,7 @@ def save_partner(
                 now,
             )
         session.commit()
-    return {**get_partner(ctx, partner_id), "created": created}
+    return get_partner(ctx, partner_id).model_copy(update={"created": created})
 
 
 def used_since(
@@ -127,16 +128,15 @@ def used_since(
     return {str(r[0]): int(r[1]) for r in conn.execute(query)}
 
 
-def _view(row: Any, used: int) -> dict[str, Any]:
+def _view(row: Any, used: int) -> PartnerView:
     out = readable.partner_row(row)
-    out["used_this_period"] = used
-    out["remaining_capacity"] = max(0, out["capacity_per_period"] - used)
-    return out
+    remaining = max(0, out["capacity_per_period"] - used)
+    return PartnerView.of(out, used_this_period=used, remaining_capacity=remaining)
 
 
 def list_partners(
     ctx: AppContext, *, limit: int = 100, offset: int = 0
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[PartnerView], int]:
     with read_session(ctx.db) as session:
         conn = session.connection()
         rows = conn.execute(
@@ -148,7 +148,7 @@ def list_partners(
     return data, total
 
 
-def get_partner(ctx: AppContext, partner_id: str) -> dict[str, Any]:
+def get_partner(ctx: AppContext, partner_id: str) -> PartnerView:
     with read_session(ctx.db) as session:
         conn = session.connection()
         row = conn.execute(select(PARTNER).where(PARTNER.c.id == partner_id)).mappings().first()
@@ -166,9 +166,11 @@ def commission_of(conn: Connection, partner_id: str) -> int | None:
 
 def refresh_quality(
     ctx: AppContext, actor: Actor, prior: float = 0.3, weight: int = 20
-) -> dict[str, Any]:
+) -> dict[str, dict[str, float]]:
     """Learn each partner's quality from its ended leads: retained and validated claims
-    over all leads it worked (smoothed towards ``prior`` with ``weight`` pseudo-leads)."""
+    over all leads it worked (smoothed towards ``prior`` with ``weight`` pseudo-leads).
+    The answer is the audit event's detail: partner id → its quality, leads worked and
+    retained."""
     partner_col = json_text(CASE.c.data, "allocated_partner")
     with write_session(ctx.db) as session:
         rows = session.execute(
@@ -180,7 +182,7 @@ def refresh_quality(
         for partner_id, outcome, count in rows:
             if partner_id:
                 stats.setdefault(partner_id, {})[str(outcome)] = int(count)
-        changed = {}
+        changed: dict[str, dict[str, float]] = {}
         for partner_id, outcomes in stats.items():
             worked = sum(v for k, v in outcomes.items() if k in WORKED_OUTCOMES)
             retained = outcomes.get("retained", 0)

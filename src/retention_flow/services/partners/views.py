@@ -1,5 +1,6 @@
-"""The typed answers of partner settlement: statements, their entries, a settlement run.
-The API's settlement schemas are these classes."""
+"""The typed answers of the partner services: a partner's master data with its capacity,
+an allocation run, settlement statements, their entries, a settlement run. The API's
+partner, allocation and statement schemas are these classes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,47 @@ from typing import Any
 from pydantic import Field
 
 from retention_flow.services.platform.view import View
+
+
+class PartnerView(View):
+    """A partner's master data with the capacity it has used and has left this month;
+    ``created``: answering a save, whether the partner was new."""
+
+    id: str
+    name: str
+    capacity_per_period: int
+    used_this_period: int
+    remaining_capacity: int
+    products: list[str]
+    regions: list[str]
+    min_contract_age_months: int | None
+    max_contract_age_months: int | None
+    cost_per_lead_cents: int
+    commission_cents: int
+    quality: float
+    min_share: float
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    created: bool | None = None
+
+
+class AllocationView(View):
+    """An allocation run: the solver's answer (``gap`` 0 = proven optimal), the leads
+    assigned (lead id → partner id) and those not (lead id → reason)."""
+
+    run_id: str
+    dry_run: bool
+    solver: str
+    fallback_reason: str | None
+    objective_cents: int
+    lp_bound_cents: int | None
+    gap: float | None
+    solve_seconds: float
+    assignments: dict[str, str]
+    unassigned: dict[str, str]
+    per_partner: dict[str, int]
+    min_leads: dict[str, int]
 
 
 class StatementView(View):
@@ -53,4 +95,11 @@ class SettlementRunView(View):
     rejected: list[dict[str, Any]]
 
 
-__all__ = ["EntryView", "SettlementRunView", "StatementDetailView", "StatementView"]
+__all__ = [
+    "AllocationView",
+    "EntryView",
+    "PartnerView",
+    "SettlementRunView",
+    "StatementDetailView",
+    "StatementView",
+]

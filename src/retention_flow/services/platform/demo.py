@@ -211,7 +211,7 @@ def _users(ctx: AppContext, password: str | None) -> dict[str, str]:
 def _partners(ctx: AppContext, actor: Actor) -> int:
     from retention_flow.services.partners.organisations import list_partners, save_partner
 
-    have = {p["id"] for p in list_partners(ctx, limit=500)[0]}
+    have = {p.id for p in list_partners(ctx, limit=500)[0]}
     created = 0
     for partner_id, values in DEMO_PARTNERS.items():
         if partner_id not in have:

@@ -41,6 +41,7 @@ from retention_flow.services.audit.trail import (
 )
 from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import AppContext
+from retention_flow.services.platform.views import DoctorReport, FindingView
 
 DOCTOR = "doctor"
 #: the shape a column's value must have, beyond being interoperable JSON
@@ -68,14 +69,14 @@ class Finding:
     #: the repaired value (not for audit rows, which are never rewritten)
     value: Any = field(default=None, repr=False)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "key": self.key,
-            "column": self.column,
-            "problems": self.problems,
-            "repaired": self.repaired,
-        }
+    def view(self) -> FindingView:
+        return FindingView(
+            table=self.table,
+            key=self.key,
+            column=self.column,
+            problems=self.problems,
+            repaired=self.repaired,
+        )
 
 
 def _shape_problems(shape: str | None, value: Any) -> list[dict[str, str]]:
@@ -253,13 +254,13 @@ def _note_audit_row(ctx: AppContext, session: Session, finding: Finding) -> None
     append_system(session, [NewEvent("audit_value_found", DOCTOR, detail=detail)], ctx.now())
 
 
-def run(ctx: AppContext, *, dry_run: bool) -> dict[str, Any]:
+def run(ctx: AppContext, *, dry_run: bool) -> DoctorReport:
     findings = examine(ctx)
     if not dry_run:
         repair(ctx, findings)
-    return {
-        "dry_run": dry_run,
-        "found": len(findings),
-        "repaired": sum(f.repaired for f in findings),
-        "findings": [f.as_dict() for f in findings],
-    }
+    return DoctorReport(
+        dry_run=dry_run,
+        found=len(findings),
+        repaired=sum(f.repaired for f in findings),
+        findings=[f.view() for f in findings],
+    )

@@ -354,4 +354,4 @@ def _checkpoint(ctx: AppContext) -> None:
     except (OSError, RetentionFlowError) as exc:
         log.error("audit checkpoint failed: %s", exc)
         return
-    log.info("audit checkpoint %s: %s heads", written["n"], written["heads_written"])
+    log.info("audit checkpoint %s: %s heads", written.n, written.heads_written)

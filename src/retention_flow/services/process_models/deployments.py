@@ -23,6 +23,7 @@ from retention_flow.engine.sandbox import compile_script
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import bundles
+from retention_flow.services.process_models.views import BundleCheck, BundleCheckWithWarnings
 
 
 @dataclass
@@ -90,23 +91,27 @@ def _accepted(result: LintResult) -> CompiledBundle:
 
 def validation_report(
     ctx: AppContext, files: Mapping[str, bytes], *, warnings: bool = False
-) -> dict[str, Any]:
+) -> BundleCheck:
     """``{valid, errors: [{file, element_id, message}], processes}``: problems as data;
     with ``warnings``, also the lint's conventions, which do not stop a deployment."""
     result = lint(ctx, files)
-    extra = {"warnings": [w.as_dict() for w in result.warnings]} if warnings else {}
     try:
         bundle = _accepted(result)
     except InvalidProcess as exc:
-        return invalid_report(exc) | extra
-    return {"valid": True, "errors": [], "processes": sorted(bundle.processes)} | extra
+        report = invalid_report(exc)
+    else:
+        report = BundleCheck(valid=True, errors=[], processes=sorted(bundle.processes))
+    if not warnings:
+        return report
+    found = [w.as_dict() for w in result.warnings]
+    return BundleCheckWithWarnings(**report.model_dump(), warnings=found)
 
 
-def invalid_report(exc: InvalidProcess) -> dict[str, Any]:
+def invalid_report(exc: InvalidProcess) -> BundleCheck:
     """The problems once each (a decision used by several processes is reported by each)."""
     errors = exc.errors or [{"file": None, "element_id": None, "message": exc.detail}]
     unique = list({tuple(sorted(e.items())): e for e in errors}.values())
-    return {"valid": False, "errors": unique, "processes": []}
+    return BundleCheck(valid=False, errors=unique, processes=[])
 
 
 def deploy(ctx: AppContext, files: Mapping[str, bytes], actor: Actor) -> DeployResult:

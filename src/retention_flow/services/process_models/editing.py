@@ -17,20 +17,25 @@ from retention_flow.engine.dmn_try import try_decision
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models import deployments as processes
 from retention_flow.services.process_models import versions
+from retention_flow.services.process_models.views import (
+    ExpressionCheck,
+    ModelerChoices,
+    ServiceChoice,
+)
 
 #: a typed expression longer than this is refused before compiling it
 MAX_SOURCE = 20_000
 
 
-def check_expression(source: str, mode: Literal["eval", "exec"]) -> dict[str, Any]:
-    """``{ok: true}`` or ``{ok: false, message}``: the deploy-time sandbox check."""
+def check_expression(source: str, mode: Literal["eval", "exec"]) -> ExpressionCheck:
+    """``ok``, or not ``ok`` with a ``message``: the deploy-time sandbox check."""
     if len(source) > MAX_SOURCE:
-        return {"ok": False, "message": f"longer than {MAX_SOURCE} characters"}
+        return ExpressionCheck(ok=False, message=f"longer than {MAX_SOURCE} characters")
     try:
         processes.check_source(source, mode)
     except ScriptError as exc:
-        return {"ok": False, "message": exc.detail}
-    return {"ok": True}
+        return ExpressionCheck(ok=False, message=exc.detail)
+    return ExpressionCheck(ok=True)
 
 
 def try_table(
@@ -42,21 +47,21 @@ def try_table(
     return try_decision(name, xml, data, processes.check_source)
 
 
-def modeler_choices(ctx: AppContext, process_id: str, version: int) -> dict[str, Any]:
+def modeler_choices(ctx: AppContext, process_id: str, version: int) -> ModelerChoices:
     """What the modeler's properties panel offers to pick from: the bundle's form
     schemas, the service handlers (with the parameters they read) and the roles."""
     found = versions.version_files(ctx, process_id, version)
     forms = sorted(n for n in found.files if n.lower().endswith(".schema.json"))
-    return {
-        "forms": forms,
-        "services": [
-            {"name": name, "doc": _first_line(fn), "params": _params_read(fn)}
+    return ModelerChoices(
+        forms=forms,
+        services=[
+            ServiceChoice(name=name, doc=_first_line(fn), params=_params_read(fn))
             for name, fn in sorted(ctx.service_handlers.items())
         ],
-        "roles": sorted(WORK_ROLES - {"system"}),
-        "lane_names": sorted(_lane_names(found.files.get(MANIFEST_NAME))),
-        "correlation_keys": _manifest(found.files.get(MANIFEST_NAME)).get("correlation_keys") or [],
-    }
+        roles=sorted(WORK_ROLES - {"system"}),
+        lane_names=sorted(_lane_names(found.files.get(MANIFEST_NAME))),
+        correlation_keys=_manifest(found.files.get(MANIFEST_NAME)).get("correlation_keys") or [],
+    )
 
 
 def _manifest(text: str | None) -> dict[str, Any]:

@@ -25,7 +25,14 @@ from retention_flow.engine.dmn_diff import cell_changes
 from retention_flow.services.cases.reads import process_models
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
-from retention_flow.services.process_models.views import FileChange, VersionDiff, VersionRef
+from retention_flow.services.process_models.views import (
+    BundleAnchor,
+    BundleCheck,
+    CatalogueBundle,
+    FileChange,
+    VersionDiff,
+    VersionRef,
+)
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 
@@ -100,7 +107,7 @@ def check_edit(
     replacements: Mapping[str, str],
     *,
     warnings: bool = False,
-) -> dict[str, Any]:
+) -> BundleCheck:
     """As ``validate_edit``, answered as ``processes.validation_report`` data (with
     ``warnings``: the lint's conventions too, which the modeler lists)."""
     edited = _edited(ctx, process_id, version, replacements)
@@ -126,7 +133,7 @@ def deploy_edit(
     return processes.deploy(ctx, files, actor)
 
 
-def catalogue(ctx: AppContext) -> list[dict[str, Any]]:
+def catalogue(ctx: AppContext) -> list[CatalogueBundle]:
     """The process models grouped by the bundle their latest version is in: per bundle
     its deployment, its processes (each with every version) and its decision tables."""
     bundles: dict[str, dict[str, Any]] = {}
@@ -139,12 +146,13 @@ def catalogue(ctx: AppContext) -> list[dict[str, Any]]:
                 "deployment_id": latest.deployment_id,
                 "deployed_at": latest.deployed_at,
                 "deployed_by": latest.deployed_by,
-                "anchor": {"process_id": model["process_id"], "version": latest.version},
+                "anchor": BundleAnchor(process_id=model["process_id"], version=latest.version),
                 "decisions": sorted(n for n in files if n.lower().endswith(".dmn")),
                 "processes": [],
             }
         entry["processes"].append(model)
-    return sorted(bundles.values(), key=lambda b: b["deployed_at"], reverse=True)
+    shown = [CatalogueBundle(**b) for b in bundles.values()]
+    return sorted(shown, key=lambda b: b.deployed_at, reverse=True)
 
 
 def compare(ctx: AppContext, process_id: str, old: int, new: int) -> VersionDiff:

@@ -1,7 +1,10 @@
-"""The typed answers of the process owner's tools: what changed between two versions."""
+"""The typed answers of the process owner's tools: what changed between two versions,
+the catalogue of bundles, a bundle's check, an expression's check, the modeler's
+choices."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from retention_flow.services.platform.view import View
@@ -37,4 +40,76 @@ class VersionDiff(View):
     files: list[FileChange]
 
 
-__all__ = ["ElementChanges", "FileChange", "VersionDiff", "VersionRef"]
+class BundleAnchor(View):
+    """The process version a bundle's pages open (its decision tables are under it)."""
+
+    process_id: str
+    version: int
+
+
+class CatalogueBundle(View):
+    """A deployed bundle that holds the latest version of some processes: its processes
+    (each as ``cases.reads.process_models`` answers it, with every version) and its
+    decision tables."""
+
+    deployment_id: str
+    deployed_at: datetime
+    deployed_by: str
+    anchor: BundleAnchor
+    decisions: list[str]
+    processes: list[Any]
+
+
+class BundleCheck(View):
+    """A bundle validated: ``errors`` each ``{file, element_id, message}`` (once each);
+    the processes it deploys (none when it is invalid)."""
+
+    valid: bool
+    errors: list[dict[str, Any]]
+    processes: list[str]
+
+
+class BundleCheckWithWarnings(BundleCheck):
+    """As ``BundleCheck``, with the lint's conventions, which do not stop a deployment."""
+
+    warnings: list[dict[str, Any]]
+
+
+class ExpressionCheck(View):
+    """Would the deploy's sandbox accept the expression; ``message``: why not."""
+
+    ok: bool
+    message: str | None = None
+
+
+class ServiceChoice(View):
+    """A service handler: its name, its docstring's first line, the parameters it reads."""
+
+    name: str
+    doc: str
+    params: list[str]
+
+
+class ModelerChoices(View):
+    """What the modeler's properties panel offers to pick from."""
+
+    forms: list[str]
+    services: list[ServiceChoice]
+    roles: list[str]
+    lane_names: list[str]
+    correlation_keys: list[Any]
+
+
+__all__ = [
+    "BundleAnchor",
+    "BundleCheck",
+    "BundleCheckWithWarnings",
+    "CatalogueBundle",
+    "ElementChanges",
+    "ExpressionCheck",
+    "FileChange",
+    "ModelerChoices",
+    "ServiceChoice",
+    "VersionDiff",
+    "VersionRef",
+]

@@ -18,9 +18,16 @@ from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import reasons as scan_reasons
 from retention_flow.services.scans.outcome import EXCEPTION_PROCESS
+from retention_flow.services.scans.views import (
+    CasePageView,
+    PageStatus,
+    PageZones,
+    RecentScanView,
+    Zone,
+)
 
 
-def recent_scans(ctx: AppContext, *, limit: int = 20) -> list[dict[str, Any]]:
+def recent_scans(ctx: AppContext, *, limit: int = 20) -> list[RecentScanView]:
     """The latest uploads, newest first, each with its pages' statuses (``pages``: one
     ``{"status"}`` per page, so a list shows the same badge as the scan's own page)."""
     query = select(SCAN).order_by(SCAN.c.created_at.desc()).limit(max(1, min(limit, 200)))
@@ -30,10 +37,10 @@ def recent_scans(ctx: AppContext, *, limit: int = 20) -> list[dict[str, Any]]:
         statuses = session.execute(
             select(SCAN_PAGE.c.scan_id, SCAN_PAGE.c.status).where(SCAN_PAGE.c.scan_id.in_(ids))
         ).all()
-    by_scan: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+    by_scan: dict[str, list[PageStatus]] = {i: [] for i in ids}
     for scan_id, status in statuses:
-        by_scan[scan_id].append({"status": status})
-    return [{**s, "pages": by_scan[s["id"]]} for s in scans]
+        by_scan[scan_id].append(PageStatus(status=status))
+    return [RecentScanView.of(s, pages=by_scan[s["id"]]) for s in scans]
 
 
 def exception_titles(ctx: AppContext, case_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -58,7 +65,7 @@ def exception_titles(ctx: AppContext, case_ids: Iterable[str]) -> dict[str, dict
     return out
 
 
-def pages_of_case(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
+def pages_of_case(ctx: AppContext, case_id: str) -> list[CasePageView]:
     """The scanned pages that went to a case, newest first, with their file's name and
     whether their image is stored (so crops can be shown)."""
     columns = [c for c in SCAN_PAGE.c if c.name not in ("image", "registration")]
@@ -70,13 +77,16 @@ def pages_of_case(ctx: AppContext, case_id: str) -> list[dict[str, Any]]:
         .order_by(SCAN_PAGE.c.created_at.desc(), SCAN_PAGE.c.page_no)
     )
     with read_session(ctx.db) as session:
-        rows = [dict(r) for r in session.execute(query).mappings()]
-    for row in rows:  # of the shapes the pages expect, whatever is stored
-        row["fields"] = [
-            f for f in readable.objects(row["fields"]) if isinstance(f.get("name"), str)
-        ]
-        row["reasons"] = readable.names(row["reasons"])
-    return rows
+        rows = list(session.execute(query).mappings())
+    return [  # of the shapes the pages expect, whatever is stored
+        CasePageView.of(
+            row,
+            fields=[f for f in readable.objects(row["fields"]) if isinstance(f.get("name"), str)],
+            reasons=readable.names(row["reasons"]),
+            has_image=bool(row["has_image"]),
+        )
+        for row in rows
+    ]
 
 
 #: the page image as the pages show it: at most this wide (the zones scale with it)
@@ -115,7 +125,7 @@ def page_image(ctx: AppContext, scan_id: str, page_no: int) -> bytes:
     return buffer.getvalue()
 
 
-def page_zones(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any] | None:
+def page_zones(ctx: AppContext, scan_id: str, page_no: int) -> PageZones | None:
     """The page's size and each read field's box on it (in the upright page's pixels),
     with what was read and how sure: what the page image is drawn with. None when the
     page has no stored image."""
@@ -125,15 +135,20 @@ def page_zones(ctx: AppContext, scan_id: str, page_no: int) -> dict[str, Any] | 
         return None
     width, height = Image.open(io.BytesIO(bytes(row["image"]))).size  # header only
     zones = [
-        {
-            "name": f["name"],
-            "kind": f.get("kind"),
-            "box": [int(v) for v in f["box"]],
-            "status": str(f.get("status") or "ok"),
-            "value": f.get("value"),
-            "reason": f.get("reason"),
-        }
+        Zone(
+            name=f["name"],
+            kind=_text(f.get("kind")),
+            box=[int(v) for v in f["box"]],
+            status=str(f.get("status") or "ok"),
+            value=f.get("value"),
+            reason=_text(f.get("reason")),
+        )
         for f in readable.objects(row["fields"])
         if isinstance(f.get("name"), str) and readable.is_box(f.get("box"))
     ]
-    return {"width": width, "height": height, "zones": zones}
+    return PageZones(width=width, height=height, zones=zones)
+
+
+def _text(value: Any) -> str | None:
+    """A stored field's text attribute (anything else stored reads as its text)."""
+    return None if value is None else str(value)
