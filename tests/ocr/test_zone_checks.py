@@ -193,3 +193,31 @@ def test_a_text_zone_covered_in_ink_is_not_read_as_writing(
         cv2.line(page, (x, y0 + 20), (x + 20, y1 - 20), 30, max(2, step // 2))
     read = read_field(_registered(page, template), field, _Says("11.11.2011"), 300)
     assert read.problem is not None
+
+
+def test_a_dark_framed_stamp_inside_the_signature_box_is_no_signature(
+    template: FormTemplate, make_filled: Callable[..., Image.Image]
+) -> None:
+    sig = template.field("signature")
+    assert isinstance(sig, SignatureField)
+    page = np.asarray(make_filled(signed=False)).copy()
+    x0, y0, x1, y1 = _px(sig.box)
+    # a blue received-stamp (grey 75) with its rectangular frame, wholly inside the box
+    stamp = np.array(
+        [[x0 + 200, y0 + 60], [x1 - 300, y0 + 45], [x1 - 290, y1 - 90], [x0 + 210, y1 - 75]]
+    )
+    cv2.polylines(page, [stamp.astype(np.int32)], True, 75, 6)
+    cv2.putText(page, "12.02.2027", (x0 + 240, y1 - 120), 0, 2.0, 75, 6)
+    read = _signature(template, page)
+    assert read.state == "unsure" and "stamp's frame" in (read.reason or "")
+
+
+def test_a_signature_with_a_straight_underline_is_still_signed(
+    template: FormTemplate, make_filled: Callable[..., Image.Image]
+) -> None:
+    sig = template.field("signature")
+    assert isinstance(sig, SignatureField)
+    page = np.asarray(make_filled(signed=True)).copy()
+    x0, _, x1, y1 = _px(sig.box)
+    cv2.line(page, (x0 + 120, y1 - 60), (x1 - 150, y1 - 70), 30, 6)  # the flourish under it
+    assert _signature(template, page).state == "marked"

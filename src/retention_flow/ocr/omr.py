@@ -28,6 +28,7 @@ from retention_flow.ocr.zones import (
     frame_contrast,
     ghost_ink,
     ink_contrast,
+    ruled_corner,
     streaks,
 )
 
@@ -177,6 +178,8 @@ def _signature_checks(
     if state == "marked":
         if crosses_edge(inner, norm.threshold, dpi):
             return "unsure", "a mark runs across the box's edge (a stamp?)"
+        if ruled_corner(inner, norm.threshold, dpi):
+            return "unsure", "straight ruled lines at right angles: a stamp's frame, not a pen"
         frame = frame_contrast(image, pad, dpi)
         ink = ink_contrast(inner, norm.threshold)
         if ink < SIGNATURE_INK_CONTRAST * frame:

@@ -194,3 +194,33 @@ def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
         if area >= least and (x < band or y < band or x + bw > w - band or y + bh > h - band):
             return True
     return False
+
+
+#: a straight segment at least this long is ruled, not written (a stamp's frame)
+RULED_MM = 12.0
+
+
+def ruled_corner(inner: np.ndarray, threshold: int, dpi: float) -> bool:
+    """Whether the ink holds two long straight segments at about right angles: a rubber
+    stamp's frame. A pen signature is curved; one straight underline is not enough."""
+    if inner.size == 0:
+        return False
+    k = dpi / MM_PER_INCH
+    ink = (cv2.medianBlur(np.ascontiguousarray(inner), 3) <= threshold).astype(np.uint8)
+    thin = cv2.morphologyEx(ink, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    lines = cv2.HoughLinesP(
+        thin * 255,
+        1,
+        np.pi / 180,
+        threshold=round(RULED_MM * k * 0.6),
+        minLineLength=round(RULED_MM * k),
+        maxLineGap=round(1.0 * k),
+    )
+    if lines is None:
+        return False
+    angles = [
+        float(np.degrees(np.arctan2(y1 - y0, x1 - x0))) % 180 for x0, y0, x1, y1 in lines.reshape(-1, 4)
+    ]
+    return any(
+        abs(((a - b) % 180) - 90) <= 15 for i, a in enumerate(angles) for b in angles[i + 1 :]
+    )
