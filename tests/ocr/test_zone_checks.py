@@ -23,6 +23,7 @@ from PIL import Image
 from retention_flow.ocr.fields import read_field
 from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.readers import LineRead
+from retention_flow.ocr.reading import read_text_field
 from retention_flow.ocr.register import MM_PER_INCH, Registered, register
 from retention_flow.ocr.template import Box, CheckboxGroup, FormTemplate, OcrField, SignatureField
 
@@ -221,3 +222,34 @@ def test_a_signature_with_a_straight_underline_is_still_signed(
     x0, _, x1, y1 = _px(sig.box)
     cv2.line(page, (x0 + 120, y1 - 60), (x1 - 150, y1 - 70), 30, 6)  # the flourish under it
     assert _signature(template, page).state == "marked"
+
+
+class _Script:
+    """A line reader answering from a script, one answer a call (the last one repeats)."""
+
+    name = "script"
+
+    def __init__(self, *answers: tuple[str, float]) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def read_line(self, image: np.ndarray, whitelist: str) -> LineRead:
+        text, confidence = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        return LineRead(text, confidence)
+
+
+def test_two_agreeing_readings_of_middling_confidence_need_a_third(
+    template: FormTemplate, make_filled: Callable[..., Image.Image]
+) -> None:
+    field = _date(template)
+    reg = _registered(np.asarray(make_filled(date_text="11.05.2027")), template)
+    # both readings say 12.05 at confidence 83 (a speck beside the 11); scaled up it reads
+    # differently: a person decides
+    script = _Script(("12.05.2027", 83.5), ("12.05.2027", 83.5), ("2121.05.2027", 62.8))
+    result = read_text_field(reg, field, script, 300)
+    assert result.status == "unsure" and script.calls == 3, result
+    # confident readings that agree are booked without a third
+    sure = _Script(("11.05.2027", 99.0))
+    result = read_text_field(reg, field, sure, 300)
+    assert result.status == "ok" and result.value == "2027-05-11" and sure.calls == 2
