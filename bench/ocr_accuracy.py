@@ -111,6 +111,24 @@ class Tally:
             if not right:
                 self.wrong_booked.append(f"page {outcome.index} {outcome.degradation}: {name}")
 
+    def interim(self) -> str:
+        """The running figures, printed with the progress (a run cut short keeps them)."""
+        booked: Counter[str] = sum(self.calibration.values(), Counter())
+        n = booked["right"] + booked["wrong"]
+        scanner = [
+            c
+            for k, c in self.per_kind.items()
+            if k.endswith("/2") and k.split("/")[0] not in CAMERA_KINDS + tuple(OFFICE)
+        ]
+        phone = [c for k, c in self.per_kind.items() if k.startswith("phone/")]
+        return (
+            f"wrong auto-accepted {booked['wrong']}, accepted correct "
+            f"{booked['right'] / max(n, 1):.3%} of {n}, straight-through scanner moderate "
+            f"{_stp(scanner)[0]:.1%}, phone {_stp(phone)[0]:.1%}, "
+            f"all {_stp(list(self.per_kind.values()))[0]:.1%}"
+            + "".join(f"\n      booked wrong: {w}" for w in self.wrong_booked)
+        )
+
 
 def _row(label: str, value: str, target: str, met: bool | None) -> None:
     verdict = "" if met is None else ("met" if met else "MISSED")
@@ -305,7 +323,7 @@ def main() -> dict[str, Any]:
         if tally.pages % 250 == 0:
             print(
                 f"  ... {tally.pages} pages read, {time.perf_counter() - start:.0f} s, "
-                f"load {os.getloadavg()[0]:.1f}",
+                f"load {os.getloadavg()[0]:.1f}; so far {tally.interim()}",
                 flush=True,
             )
     wall = time.perf_counter() - start

@@ -218,9 +218,8 @@ def ruled_corner(inner: np.ndarray, threshold: int, dpi: float) -> bool:
     )
     if lines is None:
         return False
-    angles = [
-        float(np.degrees(np.arctan2(y1 - y0, x1 - x0))) % 180 for x0, y0, x1, y1 in lines.reshape(-1, 4)
-    ]
+    segments = lines.reshape(-1, 4)
+    angles = [float(np.degrees(np.arctan2(y1 - y0, x1 - x0))) % 180 for x0, y0, x1, y1 in segments]
     return any(
         abs(((a - b) % 180) - 90) <= 15 for i, a in enumerate(angles) for b in angles[i + 1 :]
     )
