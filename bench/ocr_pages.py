@@ -14,6 +14,7 @@ import os
 import random
 import string
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,12 +27,21 @@ from retention_flow.ocr.forms import CASE_NUMBER_RE, FormData, Offer, render_ima
 from retention_flow.ocr.pipeline import FormReader, OcrContext
 from retention_flow.ocr.readers import make_reader
 from retention_flow.ocr.synthetic import fill
-from retention_flow.ocr.template import FormTemplate, load_template
+from retention_flow.ocr.template import CheckboxGroup, FormTemplate, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "ocr_templates"
-#: damage kinds and severities in turn ("clean/0": an undamaged page)
-DEGRADATIONS = ("clean/0", *(f"{k}/{s}" for k in KINDS for s in SEVERITIES))
+
+
+def degradations(kinds: Sequence[str] = KINDS) -> tuple[str, ...]:
+    """Damage kinds and severities in turn ("clean/0": an undamaged page)."""
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown damage kinds {unknown}; kinds: {', '.join(KINDS)}")
+    return ("clean/0", *(f"{k}/{s}" for k in kinds for s in SEVERITIES))
+
+
+DEGRADATIONS = degradations()
 OFFERS = [
     Offer("NEW_DEVICE", "New device"),
     Offer("DISCOUNT_20", "20 % off the monthly fee for 12 months"),
@@ -123,10 +133,15 @@ def _print(
     return render_image(template, data), case, offers
 
 
-def make_sample(templates: list[FormTemplate], seed: int, i: int) -> Sample:
-    """Page ``i`` of the run with ``seed`` (see the module docstring)."""
+def make_sample(
+    templates: list[FormTemplate],
+    seed: int,
+    i: int,
+    labels: Sequence[str] = DEGRADATIONS,
+) -> Sample:
+    """Page ``i`` of the run with ``seed`` over ``labels`` (see the module docstring)."""
     rng = random.Random(seed * 1_000_003 + i)
-    kind = DEGRADATIONS[i % len(DEGRADATIONS)]
+    kind = labels[i % len(labels)]
     form = i // PAGES_PER_FORM
     template = templates[form % len(templates)]
     image, case, offers = printed(template, seed, form)
@@ -143,7 +158,11 @@ def make_sample(templates: list[FormTemplate], seed: int, i: int) -> Sample:
         rng=rng,
     )
     damage_kind, severity = kind.split("/")
-    scan = page if damage_kind == "clean" else damage(page, damage_kind, int(severity), rng)[0]
+    scan = (
+        page
+        if damage_kind == "clean"
+        else damage(page, damage_kind, int(severity), rng, zones=zones(template, len(offers)))[0]
+    )
     truth = {
         "case_number": case,
         "offer": offers[tick].code,
@@ -151,6 +170,16 @@ def make_sample(templates: list[FormTemplate], seed: int, i: int) -> Sample:
         "signature": signed,
     }
     return Sample(scan, kind, truth, [o.code for o in offers], template.id)
+
+
+def zones(template: FormTemplate, slots: int) -> list[tuple[float, float, float, float]]:
+    """Where the field-aimed damage kinds aim: every field's box (each printed tick box
+    alone)."""
+    out: list[tuple[float, float, float, float]] = []
+    for f in template.fields:
+        boxes = f.boxes[:slots] if isinstance(f, CheckboxGroup) else [f.box]
+        out += [(b.x, b.y, b.w, b.h) for b in boxes]
+    return out
 
 
 def lookup_for(sample: Sample) -> Any:
@@ -202,17 +231,24 @@ def cpu_seconds() -> float:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(templates: str, seed: int, backend: str) -> None:
+def init_worker(
+    templates: str,
+    seed: int,
+    backend: str,
+    labels: Sequence[str] = DEGRADATIONS,
+    loaded: list[FormTemplate] | None = None,
+) -> None:
+    """``loaded``: the templates themselves (the calibration reads with its own limits)."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    loaded = load(templates)
+    loaded = loaded if loaded is not None else load(templates)
     reader = FormReader(loaded, OcrContext(backend=backend), make_reader(backend))  # type: ignore[arg-type]
-    _WORKER.update(templates=loaded, seed=seed, reader=reader)
+    _WORKER.update(templates=loaded, seed=seed, reader=reader, labels=tuple(labels))
 
 
 def work(index: int) -> tuple[PageOutcome, float]:
     """Make page ``index`` and read it (in a worker): its outcome and the seconds of
     CPU that making it took."""
     start = time.process_time()
-    sample = make_sample(_WORKER["templates"], _WORKER["seed"], index)
+    sample = make_sample(_WORKER["templates"], _WORKER["seed"], index, _WORKER["labels"])
     made = time.process_time() - start
     return judge(_WORKER["reader"], sample, index), made

@@ -17,13 +17,13 @@ import pytest
 from PIL import Image
 
 from retention_flow.ocr.damage import damage
-from retention_flow.ocr.omr import crosses_edge
 from retention_flow.ocr.pipeline import FormReader
 from retention_flow.ocr.readers import LineRead
 from retention_flow.ocr.register import MM_PER_INCH
 from retention_flow.ocr.template import FormTemplate, SignatureField
 from retention_flow.ocr.validate import FieldResult, route
 from retention_flow.ocr.wording import plain_field_reason
+from retention_flow.ocr.zones import crosses_edge
 
 K = 300 / MM_PER_INCH
 

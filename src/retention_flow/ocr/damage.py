@@ -1,22 +1,26 @@
-"""A degradation generator built to break the reader: 22 kinds of real-world damage, each at
+"""A degradation generator built to break the reader: 28 kinds of real-world damage, each at
 three severities (1 mild, 2 moderate, 3 severe), deterministic for a seed. Used by
 ``bench/ocr_accuracy.py`` and the tests; pure (numpy, OpenCV, Pillow).
 
 Scanner class: skew, dpi, jpeg, streaks, fax, halftone, faded, show_through, crease, stain,
 stamp, staple, and (ocr/damage_more.py, kinds the reader was not designed for) speckle,
-cutoff, rotated, combined. Camera class: perspective, shadow, phone, glare, curl, blur.
+cutoff, rotated, combined, and (ocr/damage_office.py, aimed at the fields) pen_stroke,
+colour_stamp, coffee_ring, double_feed, highlighter, tint. Camera class: perspective,
+shadow, phone, glare, curl, blur.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from retention_flow.ocr.damage_more import CAMERA_MORE, SCANNER_MORE
+from retention_flow.ocr.damage_office import OFFICE, Zone
 from retention_flow.ocr.register import MM_PER_INCH
 
 SCANNER_KINDS = (
@@ -33,10 +37,42 @@ SCANNER_KINDS = (
     "stamp",
     "staple",
     *SCANNER_MORE,
+    *OFFICE,
 )
 CAMERA_KINDS = ("perspective", "shadow", "phone", *CAMERA_MORE)
 KINDS = SCANNER_KINDS + CAMERA_KINDS
 SEVERITIES = (1, 2, 3)
+#: one line per kind (the bench prints the list): what it does to the page
+DESCRIPTIONS = {
+    "skew": "rotated 1.5 / 4 / 7.5 degrees",
+    "dpi": "scanned at 400-600 / 200 / 150 dpi",
+    "jpeg": "JPEG quality 60 / 40 / 30",
+    "streaks": "dirty scanner glass: 2 / 5 / 10 dark or white vertical lines",
+    "fax": "200x200 / 200x150 / 200x100 dpi, binarised",
+    "halftone": "a copy of a copy: dot screen and moire",
+    "faded": "toner running out: ink at 60 / 40 / 25 %, patchy",
+    "show_through": "the back page's print seen through thin paper",
+    "crease": "the letter's two folds pressed into dark lines",
+    "stain": "a translucent blob over part of the page",
+    "stamp": "a grey received-stamp ring and text somewhere on the page",
+    "staple": "a torn or stapled corner folded back",
+    "speckle": "dust and toner specks, white drop-outs",
+    "cutoff": "6 / 12 / 20 mm of one edge missing",
+    "rotated": "upside down / upside down and skewed / sideways",
+    "combined": "office copier: skew, low dpi, faded, specks, JPEG",
+    "pen_stroke": "a pen line through a field (new)",
+    "colour_stamp": "red or blue received-stamp with a DD.MM.YYYY date over a field (new)",
+    "coffee_ring": "a cup's ring, its dark rim over a box (new)",
+    "double_feed": "a strip of a second printed sheet over the lower page (new)",
+    "highlighter": "yellow / green / pink marker band over a field (new)",
+    "tint": "coloured or recycled paper at 88 / 75 / 62 % of white (new)",
+    "perspective": "camera tilted 5 / 10 / 15 degrees",
+    "shadow": "uneven light and a shadow wedge",
+    "phone": "phone photo: tilt, light, blur, noise, sharpening, JPEG",
+    "glare": "a bright patch washing ink out",
+    "curl": "paper not lying flat: 0.8 / 1.6 / 3 mm bend",
+    "blur": "out of focus or moved",
+}
 
 
 def _jpeg(a: np.ndarray, quality: int) -> np.ndarray:
@@ -132,10 +168,16 @@ def _staple(a: np.ndarray, side: int, rng: random.Random) -> None:
 
 
 def damage(
-    image: Image.Image, kind: str, severity: int, rng: random.Random, dpi: float = 300
+    image: Image.Image,
+    kind: str,
+    severity: int,
+    rng: random.Random,
+    dpi: float = 300,
+    zones: Sequence[Zone] = (),
 ) -> tuple[Image.Image, float]:
     """``image`` (an upright page at ``dpi``) damaged by ``kind`` at ``severity`` (1-3);
-    returns the damaged page and its resolution."""
+    returns the damaged page and its resolution. ``zones`` (field boxes in mm: x, y, w, h)
+    are where the kinds of ocr/damage_office.py aim."""
     if kind not in KINDS or severity not in SEVERITIES:
         raise ValueError(f"unknown damage {kind!r}/{severity}; kinds: {', '.join(KINDS)}")
     a: np.ndarray = np.asarray(image.convert("L")).copy()
@@ -143,8 +185,9 @@ def damage(
     k = dpi / MM_PER_INCH
     h, w = a.shape
     out_dpi = dpi
-    more = SCANNER_MORE.get(kind) or CAMERA_MORE.get(kind)
-    if more is not None:
+    if kind in OFFICE:
+        a, out_dpi = OFFICE[kind](a, s, rng, dpi, zones)
+    elif (more := SCANNER_MORE.get(kind) or CAMERA_MORE.get(kind)) is not None:
         a, out_dpi = more(a, s, rng, dpi)
     elif kind == "skew":
         a = _rotate(a, rng.choice((-1, 1)) * (1.5, 4.0, 7.5)[s - 1] * rng.uniform(0.7, 1.0))
@@ -201,11 +244,16 @@ def damage(
         a = _perspective(a, (5.0, 10.0, 15.0)[s - 1], rng, 0.05)
     elif kind == "shadow":
         a = _shadow(a, (0.25, 0.45, 0.7)[s - 1], rng)
-    elif kind == "phone":  # tilt, uneven light, lens blur, sensor noise, sharpening, JPEG
-        a = _perspective(a, (4.0, 8.0, 12.0)[s - 1], rng, 0.06)
-        a = _shadow(a, (0.15, 0.3, 0.45)[s - 1], rng)
-        a = cv2.GaussianBlur(a, (0, 0), (0.6, 1.0, 1.4)[s - 1])
-        a = _noise(a, (3, 6, 9)[s - 1], rng)
-        sharp = cv2.addWeighted(a, 1.5, cv2.GaussianBlur(a, (0, 0), 2), -0.5, 0)
-        a = _jpeg(sharp, (70, 45, 30)[s - 1])
+    elif kind == "phone":
+        a = _phone(a, s, rng)
     return Image.fromarray(a), out_dpi
+
+
+def _phone(a: np.ndarray, s: int, rng: random.Random) -> np.ndarray:
+    """Tilt, uneven light, lens blur, sensor noise, sharpening, JPEG."""
+    a = _perspective(a, (4.0, 8.0, 12.0)[s - 1], rng, 0.06)
+    a = _shadow(a, (0.15, 0.3, 0.45)[s - 1], rng)
+    a = cv2.GaussianBlur(a, (0, 0), (0.6, 1.0, 1.4)[s - 1])
+    a = _noise(a, (3, 6, 9)[s - 1], rng)
+    sharp = cv2.addWeighted(a, 1.5, cv2.GaussianBlur(a, (0, 0), 2), -0.5, 0)
+    return _jpeg(sharp, (70, 45, 30)[s - 1])

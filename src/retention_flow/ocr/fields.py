@@ -7,16 +7,33 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from retention_flow.ocr.normalise import normalise
+from retention_flow.ocr.normalise import Normalised, normalise
 from retention_flow.ocr.readers import LineRead, LineReader
 from retention_flow.ocr.register import MM_PER_INCH, Registered
 from retention_flow.ocr.template import Box, OcrField
+from retention_flow.ocr.zones import (
+    crosses_edge,
+    erase_streaks,
+    frame_contrast,
+    ghost_ink,
+    ink_contrast,
+    streak_touches_ink,
+    streaks,
+)
 
 PAD_MM = 2.5
 #: a printed box edge: a row/column whose middle part is at least this much ink
 EDGE_MIN_INK = 0.5
 #: a field with less ink than this (share of its inside) was left empty
 EMPTY_INK = 0.002
+#: writing covers at most this share of a text box's inside; more is a stain or a shadow
+SATURATED_TEXT = 0.3
+#: writing at least this share of the printed frame's contrast; lighter is a stamp's ink
+TEXT_INK_CONTRAST = 0.55
+#: an empty zone whose frame is fainter than this (0-1) may hold washed-out writing
+FAINT_FRAME = 0.5
+#: an empty zone with more ghost ink than this (washed-out strokes) is not empty
+GHOST_MAX = 0.01
 
 
 @dataclass(frozen=True)
@@ -125,11 +142,20 @@ def read_field(
 ) -> FieldRead:
     crop = registered.crop(field.box, PAD_MM, dpi)
     norm = normalise(crop, dpi, registered.paper)
-    snapped = snap(norm.image, field.box, PAD_MM, dpi, norm.threshold)
+    pad = round(PAD_MM * dpi / MM_PER_INCH)
+    found = streaks(norm.image, norm.threshold, pad, dpi)
+    image = erase_streaks(norm.image, found)  # a line across the whole zone is no writing
+    snapped = snap(image, field.box, PAD_MM, dpi, norm.threshold)
     problem = "too dark in this region to read (shadow or stain?)" if norm.too_dark else None
     line = prepare_line(snapped.inner, norm.threshold, variant)
     if line is None:
+        problem = problem or empty_zone_problem(image, snapped.inner, norm.threshold, pad, dpi)
         return FieldRead("", 100.0, snapped.edges_found, empty=True, problem=problem)
+    if problem is None:
+        crossing = any(
+            streak_touches_ink(norm.image, norm.threshold, s, snapped.bounds, dpi) for s in found
+        )
+        problem = written_zone_problem(image, snapped.inner, norm, pad, dpi, crossing)
     try:
         result: LineRead = reader.read_line(line, field.whitelist)
     except Exception as exc:
@@ -138,3 +164,39 @@ def read_field(
         )
     text = " ".join(result.text.split())
     return FieldRead(text, result.confidence, snapped.edges_found, empty=False, problem=problem)
+
+
+def empty_zone_problem(
+    image: np.ndarray, inner: np.ndarray, threshold: int, pad: int, dpi: float
+) -> str | None:
+    """Why a zone without ink may not be empty after all (None: it is empty)."""
+    frame = frame_contrast(image, pad, dpi)
+    if frame < FAINT_FRAME:
+        return (
+            f"the printed frame is faint here (contrast {frame:.2f}: glare or faded print?), "
+            "writing may be washed out"
+        )
+    if ghost_ink(inner, threshold) > GHOST_MAX:
+        return "faint strokes that may be washed-out writing"
+    return None
+
+
+def written_zone_problem(
+    image: np.ndarray, inner: np.ndarray, norm: Normalised, pad: int, dpi: float, streak: bool
+) -> str | None:
+    """Why the writing in a zone cannot be trusted whatever it reads (None: it can)."""
+    if streak:
+        return "a straight line (a scanner streak?) runs through the writing"
+    share = float((inner <= norm.threshold).mean()) if inner.size else 0.0
+    if share > SATURATED_TEXT:
+        return f"implausibly much ink ({share:.0%} of the box: shadow or stain?)"
+    if crosses_edge(inner, norm.threshold, dpi):
+        return "ink runs into the box's edge (a stamp or a line across the field?)"
+    frame = frame_contrast(image, pad, dpi)
+    ink = ink_contrast(inner, norm.threshold)
+    if ink < TEXT_INK_CONTRAST * frame:
+        return (
+            f"the writing is much lighter than the printed frame (contrast {ink:.2f} "
+            f"against {frame:.2f}: a stamp?)"
+        )
+    return None

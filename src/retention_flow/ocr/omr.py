@@ -19,9 +19,18 @@ import cv2
 import numpy as np
 
 from retention_flow.ocr.fields import PAD_MM, snap
-from retention_flow.ocr.normalise import normalise
-from retention_flow.ocr.register import Registered
+from retention_flow.ocr.normalise import Normalised, normalise
+from retention_flow.ocr.register import MM_PER_INCH, Registered
 from retention_flow.ocr.template import Box
+from retention_flow.ocr.zones import (
+    crosses_edge,
+    erase_streaks,
+    frame_contrast,
+    ghost_ink,
+    ink_contrast,
+    ruled_corner,
+    streaks,
+)
 
 MarkState = Literal["empty", "marked", "unsure"]
 #: a share within this fraction of a line (empty_max, marked_min) is too close to call
@@ -29,6 +38,13 @@ NEAR = 0.2
 #: ink shares no real tick / signature reaches: the zone is dark, not inked
 SATURATED_BOX = 0.6
 SATURATED_SIGNATURE = 0.3
+#: a signature's ink is at least this share of its frame's contrast: lighter ink is a
+#: stamp's (red, blue, grey rubber-stamp ink), not a pen's
+SIGNATURE_INK_CONTRAST = 0.6
+#: an "empty" box whose frame is fainter than this (0-1) may hold washed-out ink
+FAINT_FRAME = 0.5
+#: an "empty" box with more ghost ink than this (washed-out strokes) is not empty
+GHOST_MAX = 0.01
 
 
 @dataclass(frozen=True)
@@ -74,29 +90,6 @@ def decide(
             f"light, {raw_density:.3f} before)"
         )
     return state, None
-
-
-#: ink within this distance of the box's inner edge "reaches the edge"
-EDGE_BAND_MM = 0.6
-#: ink blobs smaller than this square are specks, not strokes
-SPECK_MM = 0.4
-
-
-def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
-    """Whether a stroke (not a speck) inside the box reaches its printed edge: a stamp laid
-    over the box, or a signature over the line — ink the box does not hold by itself."""
-    if inner.size == 0:
-        return False
-    k = dpi / 25.4
-    band = max(2, round(EDGE_BAND_MM * k))
-    ink = (cv2.medianBlur(np.ascontiguousarray(inner), 3) <= threshold).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    h, w = ink.shape
-    least = (SPECK_MM * k) ** 2
-    for x, y, bw, bh, area in stats[1:count]:
-        if area >= least and (x < band or y < band or x + bw > w - band or y + bh > h - band):
-            return True
-    return False
 
 
 def _core(inner: np.ndarray, inset: float) -> np.ndarray:
@@ -146,12 +139,19 @@ def read_box(
     edge_check: bool = False,
 ) -> BoxRead:
     """One box's ink. ``edge_check`` (signatures): a mark that reaches the box's edge is
-    not taken as present — a stamp over the box reads as much ink as a signature."""
+    not taken as present — a stamp over the box reads as much ink as a signature — nor is
+    ink much lighter than the printed frame, and an "empty" box under a faint frame or with
+    washed-out strokes is unsure. Straight lines across the whole crop (scanner streaks)
+    are painted out before the ink is measured: they are no mark."""
     crop = registered.crop(box, PAD_MM, dpi)
     norm = normalise(crop, dpi, registered.paper)
-    snapped = snap(norm.image, box, PAD_MM, dpi, norm.threshold)
+    pad = round(PAD_MM * dpi / MM_PER_INCH)
+    found = [s for s in streaks(norm.image, norm.threshold, pad, dpi) if s.dark]
+    image = erase_streaks(norm.image, found)
+    raw = erase_streaks(crop, found, float(np.percentile(crop, 90))) if found else crop
+    snapped = snap(image, box, PAD_MM, dpi, norm.threshold)
     density = ink_density(snapped.inner, norm.threshold, inset)
-    raw_density = adaptive_density(crop, snapped.bounds, dpi, inset)
+    raw_density = adaptive_density(raw, snapped.bounds, dpi, inset)
     state, reason = decide(
         density,
         raw_density,
@@ -160,6 +160,40 @@ def read_box(
         saturated=saturated,
         too_dark=norm.too_dark,
     )
-    if edge_check and state == "marked" and crosses_edge(snapped.inner, norm.threshold, dpi):
-        state, reason = "unsure", "a mark runs across the box's edge (a stamp?)"
+    if edge_check:
+        state, reason = _signature_checks(state, reason, image, snapped.inner, norm, pad, dpi)
     return BoxRead(density, state, snapped.edges_found >= 3, reason, raw_density)
+
+
+def _signature_checks(
+    state: MarkState,
+    reason: str | None,
+    image: np.ndarray,
+    inner: np.ndarray,
+    norm: Normalised,
+    pad: int,
+    dpi: float,
+) -> tuple[MarkState, str | None]:
+    """A signature box's state after the checks a signature needs beyond its ink share."""
+    if state == "marked":
+        if crosses_edge(inner, norm.threshold, dpi):
+            return "unsure", "a mark runs across the box's edge (a stamp?)"
+        if ruled_corner(inner, norm.threshold, dpi):
+            return "unsure", "straight ruled lines at right angles: a stamp's frame, not a pen"
+        frame = frame_contrast(image, pad, dpi)
+        ink = ink_contrast(inner, norm.threshold)
+        if ink < SIGNATURE_INK_CONTRAST * frame:
+            return "unsure", (
+                f"the mark is much lighter than the printed frame (contrast {ink:.2f} "
+                f"against {frame:.2f}: a stamp?)"
+            )
+    elif state == "empty":
+        frame = frame_contrast(image, pad, dpi)
+        if frame < FAINT_FRAME:
+            return "unsure", (
+                f"the printed frame is faint here (contrast {frame:.2f}: glare or faded "
+                "print?), a signature may be washed out"
+            )
+        if ghost_ink(inner, norm.threshold) > GHOST_MAX:
+            return "unsure", "faint strokes that may be a washed-out signature"
+    return state, reason

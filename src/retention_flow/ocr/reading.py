@@ -5,6 +5,9 @@ customer wrote Tesseract on the grey line (the first reading is of the threshold
 * both readings pass the validator and agree: that reading;
 * only one passes: ``unsure`` (no second reading backs it);
 * both pass but differ: ``unsure`` — a person decides, nothing is booked on a guess;
+* a customer's line the two readings agree on, but with a confidence below
+  ``THIRD_OPINION_BELOW``: a third reading (scaled up) must agree too, or a person decides
+  (a speck beside an 11 made both readings say 12 at confidence 83);
 * neither passes: Tesseract again on differently prepared images. A reading that passes only
   there is at best ``unsure``: readings are never tried until one happens to pass the check
   (with dense case numbers a misread can land on a real case), so a person confirms it.
@@ -24,6 +27,8 @@ from retention_flow.ocr.template import OcrField
 from retention_flow.ocr.validate import FieldResult, validate_ocr
 
 PASSED = frozenset({"ok", "unsure"})
+#: below this confidence two agreeing readings of a customer's line need a third
+THIRD_OPINION_BELOW = 90.0
 
 
 def _vote(first: FieldResult, second: FieldResult) -> FieldResult:
@@ -81,6 +86,9 @@ def _read_text_field(
         # second opinion from other pixels (faint ink thresholded loses strokes: 09 -> 05)
         grey = validate_ocr(field, read_field(registered, field, reader, dpi, "grey"))
         result = _vote(result, grey)
+        if result.status == "ok" and result.confidence < THIRD_OPINION_BELOW:
+            large = read_field(registered, field, reader, dpi, "binary_large")
+            result = _vote(result, validate_ocr(field, large))
     # a check character / date that fails may be a misread: read again, prepared differently
     for variant in VARIANTS[1:] if result.status == "invalid" and not read.empty else ():
         again = validate_ocr(field, read_field(registered, field, reader, dpi, variant))

@@ -130,6 +130,8 @@ class OcrField(_FieldBase):
     box: Box
     whitelist: str = Field(min_length=1)
     min_confidence: float = Field(default=75, ge=0, le=100)
+    #: how ``min_confidence`` was obtained (JSON holds no comments): see bench/ocr_calibrate.py
+    min_confidence_source: str | None = None
     validator: Literal["none", "mod97_10", "mod37_36", "mod11_10", "date", "regex"] = "none"
     pattern: str | None = None
     date_format: str = "%d.%m.%Y"
