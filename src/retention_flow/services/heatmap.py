@@ -43,7 +43,9 @@ from ..core.errors import ValidationFailed
 from ..db.session import read_session
 from ..db.types import UTCDateTime
 from ..engine.diagram import Flow, diagram_shape
+from . import heatmap_fast
 from .context import AppContext
+from .heatmap_fast import Figures
 from .processes import get_version, version_xml
 
 DEFAULT_DAYS = 30
@@ -211,6 +213,35 @@ def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
+def _raw(
+    session: Session, dialect: str, params: dict[str, Any], asof: datetime, flows: list[Flow]
+) -> Figures:
+    """The figures read from the audit events of the period (exact waits)."""
+    out = Figures(total=int(_run(session, _cases_sql(), params)[0][0]))
+    for r in _run(session, _passed_sql(dialect), params):
+        out.passed[r.element_id] = (int(r.times), int(r.cases))
+    for r in _run(session, _counts_sql(), params):
+        out.counts[r.element_id] = (int(r.entered), int(r.escalations), int(r.incidents))
+    for r in _run(session, _waits_sql(dialect), params):
+        out.waits[r.element_id] = (int(r.waits), _round(r.p50), _round(r.p95))
+    for r in _run(session, _breaches_sql(), {**params, "asof": asof}):
+        out.breaches[r.element_id] = int(r.breaches)
+    out.taken = _taken(_run(session, _paths_sql(dialect), params), flows)
+    return out
+
+
+def figures(
+    session: Session, dialect: str, params: dict[str, Any], flows: list[Flow]
+) -> tuple[Figures, str]:
+    """From the rollup where it has something and the period holds a whole hour,
+    else from the raw events; with the source used (``rollup`` or ``events``)."""
+    w = heatmap_fast.watermark(session)
+    h1, h2 = heatmap_fast.whole_hours(params["start"], params["end"])
+    if w and h1 < h2:
+        return heatmap_fast.figures(session, dialect, params, flows, w), "rollup"
+    return _raw(session, dialect, params, params["asof"], flows), "events"
+
+
 def heatmap(
     ctx: AppContext,
     process_id: str,
@@ -228,36 +259,31 @@ def heatmap(
         dialect = dialect if dialect in _RAN else "postgresql"
         _tune(session, dialect)
         params: dict[str, Any] = {"p": process_id, "v": version, "start": start, "end": end}
-        passed = {r.element_id: r for r in _run(session, _passed_sql(dialect), params)}
-        counts = {r.element_id: r for r in _run(session, _counts_sql(), params)}
-        waits = {r.element_id: r for r in _run(session, _waits_sql(dialect), params)}
-        asof = {**params, "asof": min(end, ctx.now())}
-        breaches = {r.element_id: r.breaches for r in _run(session, _breaches_sql(), asof)}
-        taken = _taken(_run(session, _paths_sql(dialect), params), flows)
-        total = int(_run(session, _cases_sql(), params)[0][0])
+        found, source = figures(session, dialect, {**params, "asof": min(end, ctx.now())}, flows)
     known = {n.id: n for n in nodes}
-    ids = [n.id for n in nodes] + sorted(
-        (set(passed) | set(counts) | set(waits) | set(breaches)) - set(known)
-    )
+    seen = set(found.passed) | set(found.counts) | set(found.waits) | set(found.breaches)
+    ids = [n.id for n in nodes] + sorted(seen - set(known))
     elements = []
     for element_id in ids:
         node = known.get(element_id)
-        p, c, w = passed.get(element_id), counts.get(element_id), waits.get(element_id)
+        times, passed = found.passed.get(element_id, (0, 0))
+        entered, escalations, incidents = found.counts.get(element_id, (0, 0, 0))
+        waits, p50, p95 = found.waits.get(element_id, (0, None, None))
         elements.append(
             {
                 "element_id": element_id,
                 "name": node.name if node else None,
                 "type": node.type if node else None,
                 "on_diagram": node is not None,
-                "cases": int(p.cases) if p else 0,
-                "times": int(p.times) if p else 0,
-                "entered": int(c.entered) if c else 0,
-                "waits": int(w.waits) if w else 0,
-                "wait_p50_seconds": _round(w.p50) if w else None,
-                "wait_p95_seconds": _round(w.p95) if w else None,
-                "sla_breaches": int(breaches.get(element_id, 0)),
-                "escalations": int(c.escalations) if c else 0,
-                "incidents": int(c.incidents) if c else 0,
+                "cases": passed,
+                "times": times,
+                "entered": entered,
+                "waits": waits,
+                "wait_p50_seconds": p50,
+                "wait_p95_seconds": p95,
+                "sla_breaches": found.breaches.get(element_id, 0),
+                "escalations": escalations,
+                "incidents": incidents,
             }
         )
     return {
@@ -265,7 +291,8 @@ def heatmap(
         "version": version,
         "from": utc_iso(start),
         "to": utc_iso(end),
-        "cases": total,
+        "cases": found.total,
+        "source": source,
         "elements": elements,
         "flows": [
             {
@@ -273,7 +300,7 @@ def heatmap(
                 "source": f.source,
                 "target": f.target,
                 "name": f.name,
-                "cases": taken.get(f.id, 0),
+                "cases": found.taken.get(f.id, 0),
             }
             for f in flows
         ],

@@ -1,0 +1,162 @@
+"""The heatmap rollup against the audit trail: the figures read through the rollup equal
+the ones read event by event (counts exactly; waits within the stated tolerance), before
+the rollup ran, after it, and with events on both sides of the watermark; rolling up is
+idempotent and an incremental rollup equals a rebuild.
+
+The fixture is the known answer of tests/api/test_heatmap.py (three cases of
+``three_steps`` v1, one failing v2 case), continued past the watermark.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from retention_flow.core.clock import FrozenClock
+from retention_flow.db.session import read_session
+from retention_flow.engine.diagram import diagram_shape
+from retention_flow.services import cases, heatmap, heatmap_rollup, processes, tasks
+from retention_flow.services.context import AppContext
+from retention_flow.services.heatmap_marks import WAIT_TOLERANCE
+from tests.api.test_heatmap import AGENT, _fixture
+
+COUNTS = ("cases", "times", "entered", "waits", "sla_breaches", "escalations", "incidents")
+
+
+def _raw(ctx: AppContext, version: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """The figures read from the events alone (the exact path)."""
+    with read_session(ctx.db) as session:
+        pv = processes.get_version(session, "three_steps", version)
+        flows = diagram_shape(pv.file_name, processes.version_xml(ctx, "three_steps", version))[1]
+        dialect = session.get_bind().dialect.name
+        params = {"p": "three_steps", "v": version, "start": start, "end": end}
+        found = heatmap._raw(session, dialect, params, min(end, ctx.now()), flows)
+    return {
+        "total": found.total,
+        "passed": found.passed,
+        "counts": found.counts,
+        "waits": found.waits,
+        "breaches": found.breaches,
+        "taken": found.taken,
+    }
+
+
+def _check(ctx: AppContext, version: int, start: datetime, end: datetime) -> str:
+    """The API's figures equal the raw ones; returns the source the API used."""
+    got = heatmap.heatmap(ctx, "three_steps", version, start, end)
+    want = _raw(ctx, version, start, end)
+    assert got["cases"] == want["total"], (start, end)
+    for e in got["elements"]:
+        key = e["element_id"]
+        times, passed = want["passed"].get(key, (0, 0))
+        entered, escalations, incidents = want["counts"].get(key, (0, 0, 0))
+        waits, p50, p95 = want["waits"].get(key, (0, None, None))
+        expected = {
+            "cases": passed,
+            "times": times,
+            "entered": entered,
+            "waits": waits,
+            "sla_breaches": want["breaches"].get(key, 0),
+            "escalations": escalations,
+            "incidents": incidents,
+        }
+        assert {k: e[k] for k in COUNTS} == expected, (key, start, end)
+        for name, exact in (("wait_p50_seconds", p50), ("wait_p95_seconds", p95)):
+            if exact is None:
+                assert e[name] is None
+            elif got["source"] == "events":
+                assert e[name] == exact
+            else:
+                assert abs(e[name] - exact) <= WAIT_TOLERANCE * exact + 0.001, (key, name)
+    assert {f["flow_id"]: f["cases"] for f in got["flows"]} == want["taken"], (start, end)
+    return str(got["source"])
+
+
+def _periods(t0: datetime) -> list[tuple[datetime, datetime]]:
+    """Whole days, hour-aligned edges, edges inside hours (cutting cases), a period
+    under an hour, and periods that start or end between two events of a case."""
+    day = t0.replace(hour=0, minute=0, second=0, microsecond=0)
+    return [
+        (day - timedelta(days=1), day + timedelta(days=3)),
+        (t0 - timedelta(minutes=7), t0 + timedelta(days=2)),
+        (t0 + timedelta(minutes=45), t0 + timedelta(hours=5, minutes=40)),
+        (t0 + timedelta(hours=1, minutes=10), t0 + timedelta(hours=12, minutes=5)),
+        (t0 + timedelta(hours=2), t0 + timedelta(hours=3)),
+        (t0 + timedelta(minutes=20), t0 + timedelta(minutes=50)),
+        (t0 + timedelta(hours=3), t0 + timedelta(days=1)),
+        (t0 + timedelta(hours=5, minutes=30), t0 + timedelta(days=1, hours=6, minutes=1)),
+    ]
+
+
+def _check_all(ctx: AppContext, t0: datetime) -> set[str]:
+    return {_check(ctx, v, s, e) for v in (1, 2) for s, e in _periods(t0)}
+
+
+def _rollup(ctx: AppContext) -> list[tuple[Any, ...]]:
+    with read_session(ctx.db) as session:
+        rows = session.execute(text("SELECT * FROM heatmap_rollup WHERE n <> 0"))
+        return sorted(tuple(r) for r in rows)
+
+
+def _more_steps(ctx: AppContext, clock: FrozenClock, ids: tuple[str, str, str]) -> None:
+    """After the watermark: C's call done (late), its offer left open past its due
+    time, and a new case whose call is done on time."""
+    c_call = cases.get_case(ctx, ids[2])["open_tasks"][0]["id"]
+    offer = tasks.complete(ctx, AGENT, c_call, {"call_result": "reached"})["next_tasks"][0]
+    d = cases.start_case(ctx, AGENT, "three_steps", {}, version=1)
+    clock.advance(timedelta(minutes=50))
+    tasks.complete(ctx, AGENT, d["open_tasks"][0]["id"], {"call_result": "reached"})
+    clock.advance(timedelta(hours=6))  # C's offer: open past its 4 h
+    assert offer["id"]
+
+
+def test_rollup_equals_the_audit_trail(ctx: AppContext, clock: FrozenClock) -> None:
+    fx = _fixture(ctx, clock)
+    t0 = fx["t0"]
+    assert _check_all(ctx, t0) == {"events"}  # no rollup yet: read event by event
+
+    assert heatmap_rollup.catch_up(ctx) > 0
+    assert _check_all(ctx, t0) == {"rollup", "events"}  # "events": the period under an hour
+    rolled = _rollup(ctx)
+    assert rolled and heatmap_rollup.catch_up(ctx) == 0 and _rollup(ctx) == rolled
+
+    _more_steps(ctx, clock, fx["ids"])  # events after the watermark: read through x
+    assert _check_all(ctx, t0) == {"rollup", "events"}
+    assert heatmap_rollup.roll_up_once(ctx, batch=3) == 3  # a part of them
+    assert _check_all(ctx, t0) == {"rollup", "events"}
+    heatmap_rollup.catch_up(ctx, batch=4)
+    assert _check_all(ctx, t0) == {"rollup", "events"}
+    incremental = _rollup(ctx)
+    assert incremental != rolled
+
+    # a rebuild counts the same as the batches did, and again the same
+    first = heatmap_rollup.rebuild(ctx)
+    assert _rollup(ctx) == incremental
+    assert heatmap_rollup.rebuild(ctx) == first and _rollup(ctx) == incremental
+
+
+def test_known_answer_through_the_rollup(ctx: AppContext, clock: FrozenClock) -> None:
+    """The hand-made figures of tests/api/test_heatmap.py, read through the rollup."""
+    t0 = _fixture(ctx, clock)["t0"]
+    heatmap_rollup.catch_up(ctx)
+    body = heatmap.heatmap(ctx, "three_steps", 1, t0, t0 + timedelta(days=1))
+    assert body["source"] == "rollup" and body["cases"] == 3
+    e = {x["element_id"]: x for x in body["elements"]}
+    call, offer = e["call_customer"], e["present_offer"]
+    assert (call["cases"], call["entered"], call["waits"], call["sla_breaches"]) == (2, 3, 2, 1)
+    assert (offer["cases"], offer["sla_breaches"], e["confirm_change"]["sla_breaches"]) == (2, 1, 1)
+    assert e["prepare_case"]["cases"] == 3 and e["end_retained"]["cases"] == 1
+    for got, exact in ((call["wait_p50_seconds"], 1800.0), (offer["wait_p95_seconds"], 18000.0)):
+        assert got != exact and abs(got - exact) <= WAIT_TOLERANCE * exact
+    flows = {f["flow_id"]: f["cases"] for f in body["flows"]}
+    assert (flows["flow_prepared"], flows["flow_called"], flows["flow_accepted"]) == (3, 2, 1)
+
+
+def test_rollup_batch_must_be_positive(ctx: AppContext) -> None:
+    from retention_flow.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        heatmap_rollup.roll_up_once(ctx, batch=0)
