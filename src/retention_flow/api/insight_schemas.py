@@ -43,5 +43,8 @@ class HeatmapPublic(BaseModel):
         description="rollup: counts exact, waits within 2 % (log-spaced histogram); "
         "events: read from the audit events (no rollup yet, or a period under an hour)"
     )
+    wait_relative_error: float = Field(
+        description="how far the p50/p95 waits may be off, relative (0: exact)"
+    )
     elements: list[HeatElement]
     flows: list[HeatFlow]

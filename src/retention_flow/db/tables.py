@@ -7,7 +7,6 @@ from typing import cast
 from sqlalchemy import Table
 
 from .channels import ContractChange, Customer, Letter, SettlementLine
-from .heatmap import HeatmapBreach, HeatmapCase, HeatmapRollup, HeatmapWatermark
 from .incentives import PayoutStatement, QaReview
 from .models import (
     AuditEvent,
@@ -82,7 +81,3 @@ from .case_migration import CaseMigration, CaseMigrationItem  # noqa: E402
 
 CASE_MIGRATION = _t(CaseMigration)
 CASE_MIGRATION_ITEM = _t(CaseMigrationItem)
-HEATMAP_ROLLUP = _t(HeatmapRollup)
-HEATMAP_CASE = _t(HeatmapCase)
-HEATMAP_BREACH = _t(HeatmapBreach)
-HEATMAP_WATERMARK = _t(HeatmapWatermark)

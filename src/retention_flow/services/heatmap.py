@@ -46,6 +46,7 @@ from ..engine.diagram import Flow, diagram_shape
 from . import heatmap_fast
 from .context import AppContext
 from .heatmap_fast import Figures
+from .heatmap_marks import WAIT_TOLERANCE
 from .processes import get_version, version_xml
 
 DEFAULT_DAYS = 30
@@ -293,6 +294,7 @@ def heatmap(
         "to": utc_iso(end),
         "cases": found.total,
         "source": source,
+        "wait_relative_error": round(WAIT_TOLERANCE, 4) if source == "rollup" else 0.0,
         "elements": elements,
         "flows": [
             {

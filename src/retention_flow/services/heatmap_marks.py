@@ -52,8 +52,7 @@ _BUCKET = {
 }
 _ELEMENTS = {
     "sqlite": (
-        ", json_each(CASE WHEN json_valid(s.detail) THEN s.detail ELSE '{}' END, "
-        "'$.elements') j",
+        ", json_each(CASE WHEN json_valid(s.detail) THEN s.detail ELSE '{}' END, '$.elements') j",
         "j.type = 'text'",
     ),
     "postgresql": (
