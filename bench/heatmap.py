@@ -38,7 +38,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE, WORK_ITEM
 from retention_flow.db.types import UTCDateTime
 from retention_flow.engine.bundle import load_bundle_path
-from retention_flow.services import cases, heatmap, processes, tasks
+from retention_flow.services import cases, heatmap, heatmap_rollup, processes, tasks
 from retention_flow.services.context import Actor, AppContext
 
 AGENT = Actor("bench-agent", frozenset({"agent", "telemarketing"}))
@@ -196,35 +196,62 @@ def _fill_to(ctx: AppContext, templates: list[dict[str, Any]], size: int, args: 
     return events
 
 
-def _time(ctx: AppContext, start: datetime, end: datetime, rounds: int) -> tuple[float, int]:
-    best, found = float("inf"), 0
+def _time(
+    ctx: AppContext, start: datetime, end: datetime, rounds: int
+) -> tuple[float, dict[str, Any]]:
+    best, found = float("inf"), {}
     for _ in range(rounds):
         began = time.perf_counter()
-        result = heatmap.heatmap(ctx, "three_steps", 1, start, end)
+        found = heatmap.heatmap(ctx, "three_steps", 1, start, end)
         best = min(best, time.perf_counter() - began)
-        found = result["cases"]
     return best, found
 
 
-def _measure(database: Any, size: int, args: Any) -> tuple[int, float, Any, Any]:
+def _counts(answer: dict[str, Any]) -> Any:
+    """The exact part of an answer (everything but the waits)."""
+    if not answer:
+        return None
+    keep = ("cases", "times", "entered", "waits", "sla_breaches", "escalations", "incidents")
+    return (
+        answer["cases"],
+        [tuple(e[k] for k in keep) for e in answer["elements"]],
+        [f["cases"] for f in answer["flows"]],
+    )
+
+
+def _measure(database: Any, size: int, args: Any) -> dict[str, Any]:
+    """Raw (no rollup yet), then the rollup built, then the same periods through it."""
+    out: dict[str, Any] = {}
     with database() as url:
         clock = FrozenClock(datetime(2025, 12, 1, 9, tzinfo=UTC))
         ctx = make_context(url, clock)
         templates = _templates(ctx, _run_templates(ctx, clock))
         began = time.perf_counter()
-        events = _fill_to(ctx, templates, size, args)
-        filled = time.perf_counter() - began
-        clock.set(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days + 1))
-        whole = (
-            (float("nan"), 0)
-            if args.skip_whole
-            else _time(ctx, datetime(2025, 11, 1, tzinfo=UTC), clock.now(), args.rounds)
-        )
-        day0 = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days // 2)
-        window = timedelta(days=args.days) * args.window / size
-        one_day = _time(ctx, day0, day0 + window, args.rounds)
+        out["events"] = _fill_to(ctx, templates, size, args)
+        out["filled"] = time.perf_counter() - began
+        first = datetime(2026, 1, 1, tzinfo=UTC)
+        clock.set(first + timedelta(days=args.days + 1))
+        whole = (datetime(2025, 11, 1, tzinfo=UTC), clock.now())
+        day0 = first + timedelta(days=args.days // 2)
+        window = (day0, day0 + timedelta(days=args.days) * args.window / size)
+        # edges inside hours, inside the data: the cases there are read from their events
+        edges = (first + timedelta(hours=7, minutes=13), first + timedelta(days=args.days - 1))
+        edges = (edges[0], edges[1] + timedelta(hours=5, minutes=41))
+        raw_rounds = args.rounds if size <= args.raw_rounds_max else 1
+        skip = args.skip_whole or size > args.raw_max
+        out["raw_whole"] = (float("nan"), {}) if skip else _time(ctx, *whole, raw_rounds)
+        out["raw_window"] = _time(ctx, *window, args.rounds)
+        began = time.perf_counter()
+        rebuilt = heatmap_rollup.rebuild(ctx)
+        out["rebuild"], out["rows"] = time.perf_counter() - began, rebuilt["rows"]
+        out["whole"] = _time(ctx, *whole, args.rounds)
+        out["edges"] = _time(ctx, *edges, args.rounds)
+        out["window"] = _time(ctx, *window, args.rounds)
+        assert out["whole"][1]["source"] == "rollup" and out["edges"][1]["source"] == "rollup"
+        if out["raw_whole"][1]:  # the rollup's counts are the events'
+            assert _counts(out["whole"][1]) == _counts(out["raw_whole"][1])
         ctx.dispose()
-    return events, filled, whole, one_day
+    return out
 
 
 def main() -> None:
@@ -235,7 +262,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--window", type=int, default=1000, help="cases in the short period")
-    parser.add_argument("--skip-whole", action="store_true", help="time the window only")
+    parser.add_argument("--skip-whole", action="store_true", help="no raw whole-period read")
+    parser.add_argument(
+        "--raw-max", type=int, default=1_000_000, help="larger: no raw whole-period read"
+    )
+    parser.add_argument(
+        "--raw-rounds-max", type=int, default=100_000, help="larger: the raw read once"
+    )
     parser.add_argument("--no-analyze", action="store_true", help="no planner statistics")
     args = parser.parse_args()
     for label, database in backends():
@@ -244,14 +277,21 @@ def main() -> None:
             sizes = [s for s in sizes if s <= args.sqlite_max]
         results = []
         for size in sizes:
-            events, filled, whole, one_day = _measure(database, size, args)
-            results.append((size, whole, one_day))
-            w0, d0 = results[0][1][0], results[0][2][0]
+            r = _measure(database, size, args)
+            results.append((size, r))
+            r0 = results[0][1]
             print(
-                f"{label}: {size:>9,} cases ({events:,} events, filled in {filled:.0f} s): "
-                f"whole period {whole[0]:.3f} s ({whole[1]:,} cases, "
-                f"{whole[0] / w0:.1f}x the {results[0][0]:,}-case time), "
-                f"window {one_day[0]:.3f} s ({one_day[1]:,} cases, {one_day[0] / d0:.1f}x)",
+                f"{label}: {size:>9,} cases ({r['events']:,} events, filled in "
+                f"{r['filled']:.0f} s; rollup rebuilt in {r['rebuild']:.1f} s, "
+                f"{r['rows']:,} rows)\n"
+                f"  raw events: whole period {r['raw_whole'][0]:.3f} s, "
+                f"window {r['raw_window'][0]:.3f} s ({r['raw_window'][1]['cases']:,} cases)\n"
+                f"  rollup:     whole period {r['whole'][0]:.3f} s "
+                f"({r['whole'][1]['cases']:,} cases; raw/rollup "
+                f"{r['raw_whole'][0] / r['whole'][0]:.0f}x; "
+                f"{r['whole'][0] / r0['whole'][0]:.1f}x the {results[0][0]:,}-case time), "
+                f"edges inside hours {r['edges'][0]:.3f} s, "
+                f"window {r['window'][0]:.3f} s ({r['window'][1]['source']})",
                 flush=True,
             )
 

@@ -74,9 +74,9 @@ t AS (
   SELECT kind, key, CASE WHEN kind = 'wait' THEN sub ELSE -1 END AS sub, n AS n_all,
     CASE WHEN sub < :h1 THEN n ELSE 0 END AS n_first
   FROM heatmap_rollup WHERE process_id = :p AND process_version = :v AND hour {in_hours}
-  UNION ALL SELECT kind, key, -1, -1,
-    CASE WHEN prev IS NULL OR {hour_of(dialect, "prev")} < :h1 THEN -1 ELSE 0 END
-  FROM m_occ WHERE {hour} {in_hours}
+  UNION ALL SELECT kind, key, -1, -c,
+    CASE WHEN prev_hour IS NULL OR prev_hour < :h1 THEN -1 ELSE 0 END
+  FROM m_hocc WHERE hour {in_hours}
   UNION ALL SELECT 'wait', key, {bucket_of(dialect, "secs")}, -1, 0 FROM m_wt
   WHERE {hour} {in_hours}
   UNION ALL SELECT 'breach', key, -1, -1, 0 FROM m_br WHERE {hour} {in_hours}

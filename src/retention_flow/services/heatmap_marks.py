@@ -104,10 +104,12 @@ def flows_cte(flows: Sequence[Flow]) -> tuple[str, dict[str, Any]]:
 def marks_ctes(
     dialect: str, prefix: str, *, source: str, cases: str, bound: str, breach: str
 ) -> str:
-    """CTEs ``{prefix}_occ`` (kind, key, at, prev), ``{prefix}_wt`` (key, at, secs) and
-    ``{prefix}_br`` (key, at) for the cases of version ``:p``/``:v`` (read from
-    ``source``) that ``cases`` (a condition on ``e.case_id``) selects, over their events
-    with ``id <= bound`` (``bound`` a bound parameter, or empty for all). Needs ``fl``."""
+    """CTEs ``{prefix}_occ`` (kind, key, at, prev), ``{prefix}_hocc`` (the same by hour:
+    kind, key, hour, ``c`` marks in it, ``prev_hour`` the case's previous hour with that
+    mark), ``{prefix}_wt`` (key, at, secs) and ``{prefix}_br`` (key, at) for the cases
+    of version ``:p``/``:v`` (read from ``source``) that ``cases`` (a condition on
+    ``e.case_id``) selects, over their events with ``id <= bound`` (``bound`` a bound
+    parameter, or empty for all). Needs ``fl``."""
     p = prefix
     join, elements_ok = _ELEMENTS[dialect]
     limit = f" AND e.id <= {bound}" if bound else ""
@@ -115,7 +117,7 @@ def marks_ctes(
     steps_src = SOURCES[source].format(e="s")
     steps_cases = cases.replace("e.case_id", "s.case_id")
     steps_limit = limit.replace("e.id", "s.id")
-    ready_limit = limit.replace("e.id", "r.id")
+    hour = hour_of(dialect, "at")
     return f"""{p}_ev AS (
   SELECT e.id, e.case_id, e.type, e.element_id, e.task_id, e.at
   FROM audit_event e JOIN {SOURCES[source].format(e="e")}
@@ -155,10 +157,19 @@ def marks_ctes(
     LAG(at) OVER (PARTITION BY case_id, kind, key ORDER BY at, id) AS prev
   FROM {p}_mk
 ),
+{p}_hm AS (
+  SELECT case_id, kind, key, {hour} AS hour, COUNT(*) AS c FROM {p}_mk
+  GROUP BY case_id, kind, key, {hour}
+),
+{p}_hocc AS (
+  SELECT kind, key, hour, c,
+    LAG(hour) OVER (PARTITION BY case_id, kind, key ORDER BY hour) AS prev_hour
+  FROM {p}_hm
+),
 {p}_wt AS (
   SELECT c.element_id AS key, c.at, {_SECONDS[dialect]} AS secs
-  FROM {p}_ev c JOIN audit_event r
-    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'{ready_limit}
+  FROM {p}_ev c JOIN {p}_ev r
+    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'
   WHERE c.type = 'task_completed' AND c.element_id IS NOT NULL
 ),
 {p}_br AS (

@@ -60,24 +60,27 @@ BATCH = 50_000
 LOCK_TIMEOUT = "5s"
 
 _DIRTY = "e.case_id IN (SELECT d.case_id FROM audit_event d WHERE d.id > :lo AND d.id <= :hi)"
-_ALL = "1 = 1"
+_CHUNK = "e.case_id > :after AND e.case_id <= :upto"
+CHUNK = 20_000
+WORK_MEM = "256MB"
 
 
 def _upsert_sql(dialect: str, cases: str, bound: str, source: str, breach: str) -> str:
     """Add (``:sign`` 1) or take away (-1) the marks of the selected cases of ``:p``/``:v``."""
     distinct = ", ".join(f"'{k}'" for k in DISTINCT_KINDS)
     ctes = marks_ctes(dialect, "m", source=source, cases=cases, bound=bound, breach=breach)
-    hour, prev_hour = hour_of(dialect, "at"), hour_of(dialect, "prev")
+    hour = hour_of(dialect, "at")
     return f"""INSERT INTO heatmap_rollup (process_id, process_version, kind, key, hour, sub, n)
 WITH __FLOWS__, {ctes},
 t AS (
-  SELECT kind, key, {hour} AS hour,
-    CASE WHEN kind IN ({distinct}) AND prev IS NOT NULL THEN {prev_hour} ELSE -1 END AS sub
-  FROM m_occ
-  UNION ALL SELECT 'wait', key, {hour}, {bucket_of(dialect, "secs")} FROM m_wt
-  UNION ALL SELECT 'breach', key, {hour}, -1 FROM m_br
+  SELECT kind, key, hour, COALESCE(prev_hour, -1) AS sub, 1 AS n
+  FROM m_hocc WHERE kind IN ({distinct})
+  UNION ALL SELECT kind, key, hour, hour, c - 1 FROM m_hocc WHERE kind IN ({distinct}) AND c > 1
+  UNION ALL SELECT kind, key, hour, -1, c FROM m_hocc WHERE kind NOT IN ({distinct})
+  UNION ALL SELECT 'wait', key, {hour}, {bucket_of(dialect, "secs")}, 1 FROM m_wt
+  UNION ALL SELECT 'breach', key, {hour}, -1, 1 FROM m_br
 )
-SELECT :p, :v, kind, key, hour, sub, :sign * COUNT(*) FROM t WHERE TRUE
+SELECT :p, :v, kind, key, hour, sub, :sign * SUM(n) FROM t WHERE TRUE
 GROUP BY kind, key, hour, sub
 ON CONFLICT (process_id, process_version, kind, key, hour, sub)
 DO UPDATE SET n = heatmap_rollup.n + excluded.n"""
@@ -198,6 +201,7 @@ def roll_up_once(ctx: AppContext, batch: int = BATCH) -> int:
     if top is None:
         return 0
     with write_session(ctx.db) as session:
+        _tune(session)
         lo = _watermark(session)
         hi = min(top, lo + batch)
         if hi <= lo:
@@ -222,20 +226,51 @@ def catch_up(ctx: AppContext, batch: int = BATCH) -> int:
     return total
 
 
-def _rebuild(ctx: AppContext, session: Session, top: int) -> None:
+def _tune(session: Session) -> None:
+    """PostgreSQL, this transaction only: no JIT (see ``heatmap._tune``) and room to
+    sort a chunk's marks in memory."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
+def _rebuild(ctx: AppContext, session: Session, top: int, chunk: int = CHUNK) -> None:
+    """Empty the rollup and count the cases again, ``CHUNK`` cases (by id) at a time so
+    that a chunk's marks sort in memory."""
     for table in ("heatmap_rollup", "heatmap_case", "heatmap_breach"):
         session.execute(text(f"DELETE FROM {table}"))
-    _add(ctx, session, _ALL, {"hi": top})
+    after = ""
+    while True:
+        upto = session.execute(
+            text('SELECT id FROM "case" WHERE id > :a ORDER BY id LIMIT 1 OFFSET :k'),
+            {"a": after, "k": chunk - 1},
+        ).scalar_one_or_none()
+        upto = (
+            upto
+            or session.execute(
+                text('SELECT MAX(id) FROM "case" WHERE id > :a'), {"a": after}
+            ).scalar_one_or_none()
+        )
+        if upto is None:
+            return
+        _add(ctx, session, _CHUNK, {"hi": top, "after": after, "upto": upto})
+        after = upto
 
 
-def rebuild(ctx: AppContext) -> dict[str, int]:
-    """Count everything again, up to the newest committed event. Idempotent."""
+def rebuild(ctx: AppContext, chunk: int = CHUNK) -> dict[str, int]:
+    """Count everything again, up to the newest committed event, ``chunk`` cases at a
+    time. Idempotent."""
+    if chunk < 1:
+        raise ValidationFailed(
+            "the chunk is empty", errors=[{"field": "chunk", "message": "at least 1"}]
+        )
     top = _safe_max(ctx)
     if top is None:
         raise TimeoutError("audit_event stayed busy; run the rebuild again")
     with write_session(ctx.db) as session:
+        _tune(session)
         _watermark(session)
-        _rebuild(ctx, session, top)
+        _rebuild(ctx, session, top, chunk)
         _move(ctx, session, top)
         rows = session.execute(text("SELECT COUNT(*) FROM heatmap_rollup")).scalar_one()
         session.commit()
