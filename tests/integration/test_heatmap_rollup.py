@@ -9,6 +9,7 @@ The fixture is the known answer of tests/api/test_heatmap.py (three cases of
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -136,6 +137,20 @@ def test_rollup_equals_the_audit_trail(ctx: AppContext, clock: FrozenClock) -> N
     first = heatmap_rollup.rebuild(ctx)
     assert _rollup(ctx) == incremental
     assert heatmap_rollup.rebuild(ctx, chunk=2) == first and _rollup(ctx) == incremental
+
+
+def test_concurrent_workers_count_once(ctx: AppContext, clock: FrozenClock) -> None:
+    """Two workers rolling up the same new events at once: each event counted once
+    (the watermark row is held by one batch at a time)."""
+    fx = _fixture(ctx, clock)
+    heatmap_rollup.catch_up(ctx)
+    _more_steps(ctx, clock, fx["ids"])
+    with ThreadPoolExecutor(2) as pool:
+        taken = list(pool.map(lambda _: heatmap_rollup.catch_up(ctx, batch=2), range(2)))
+    together = _rollup(ctx)
+    heatmap_rollup.rebuild(ctx)
+    assert sum(taken) > 0 and together == _rollup(ctx)
+    assert _check_all(ctx, fx["t0"]) == {"rollup", "events"}
 
 
 def test_known_answer_through_the_rollup(ctx: AppContext, clock: FrozenClock) -> None:
