@@ -1,24 +1,26 @@
-"""The heatmap query (services/heatmap.py) at growing case counts.
+"""The heatmap query (services/heatmap.py) at growing case counts: raw events against the rollup.
 
 Per size, a database of its own: ``three_steps`` (tests/data) deployed, two real cases run
 through the engine (offer accepted, offer declined), then their case rows, work items and
 audit events cloned (new ids, times spread over ``--days`` days) up to the size, with
 SQLAlchemy Core bulk inserts (on PostgreSQL past ``--base`` cases, copied in SQL), then
-ANALYZE. The heatmap of the version is then timed over the whole
-period (every event read) and over one day of it (the ``at`` index), ``--rounds`` times
-each; the figures are the best round. The ratio of the largest size to the smallest is
-the figure to watch (linear in the events of the period is the expectation: the query
-aggregates in SQL and loads no case). The window holds ``--window`` cases at every size
-(it shrinks as the size grows), so its ratio shows the cost of the period alone against
-a growing table (close to 1 is the target: the ``at`` index, not the table size).
+ANALYZE.
+
+Then, in the same run: the heatmap of the version read from the raw events (no rollup
+yet) over the whole period (once only past ``--raw-rounds-max`` cases; left out past
+``--raw-max``) and over a window of ``--window`` cases; the rollup rebuilt
+(``heatmap_rollup.rebuild``, timed: what ``retention-flow heatmap rebuild`` does); and the
+same periods read through the rollup, plus a period whose edges fall inside hours (the
+cases with events in those partial hours are read from their events). The figures are
+the best of ``--rounds``; ``raw/rollup`` is the whole period's speed-up, and the rollup's
+counts are checked equal to the raw read's. The window's source says whether the rollup
+answered it (a window under a whole hour is read from the events).
 
 On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQL.
 
-Each size's times are printed with their ratio to the first (smallest) size's.
-
     python bench/heatmap.py [--sizes 10000,100000,1000000] [--sqlite-max 100000]
                             [--days 30] [--rounds 2] [--window 1000] [--skip-whole]
-                            [--no-analyze]
+                            [--raw-max 1000000] [--raw-rounds-max 100000] [--no-analyze]
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ from .heatmap_marks import bucket_of, bucket_value, flows_cte, hour_of, marks_ct
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 _X = "e.case_id IN (SELECT case_id FROM x)"
+#: the watermark read in the statement itself: one snapshot with the rollup it describes
+#: (a worker committing between two statements would otherwise be counted twice)
+_W = "(SELECT w FROM wm)"
 
 
 @dataclass
@@ -59,12 +62,15 @@ def whole_hours(start: datetime, end: datetime) -> tuple[int, int]:
 
 
 def _sql(dialect: str) -> str:
-    m = marks_ctes(dialect, "m", source="rolled", cases=_X, bound=":w", breach="rolled")
+    m = marks_ctes(dialect, "m", source="rolled", cases=_X, bound=_W, breach="rolled")
     q = marks_ctes(dialect, "q", source="case", cases=_X, bound="", breach="exact")
     hour, in_hours = hour_of(dialect, "at"), "BETWEEN :h1 AND :h2 - 1"
     return f"""WITH __FLOWS__,
+wm AS (
+  SELECT COALESCE(MAX(last_event_id), 0) AS w FROM heatmap_watermark WHERE name = 'heatmap'
+),
 x AS (
-  SELECT case_id FROM audit_event WHERE id > :w AND case_id IS NOT NULL
+  SELECT case_id FROM audit_event WHERE id > {_W} AND case_id IS NOT NULL
   UNION SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
     AND ((at >= :start AND at < :h1t) OR (at >= :h2t AND at < :end))
 ),
@@ -116,11 +122,9 @@ def _percentile(hist: dict[int, int], q: int) -> float | None:
     return None  # pragma: no cover - the ranks are within the total
 
 
-def figures(
-    session: Session, dialect: str, params: dict[str, Any], flows: list[Flow], w: int
-) -> Figures:
+def figures(session: Session, dialect: str, params: dict[str, Any], flows: list[Flow]) -> Figures:
     """The figures of ``params`` (``p``, ``v``, ``start``, ``end``, ``asof``) for a
-    period with whole hours in it, from the rollup up to the watermark ``w``."""
+    period with whole hours in it, from the rollup and the events after its watermark."""
     h1, h2 = whole_hours(params["start"], params["end"])
     fl, flow_params = flows_cte(flows)
     stmt = text(_sql(dialect).replace("__FLOWS__", fl)).bindparams(
@@ -131,7 +135,6 @@ def figures(
         {
             **params,
             **flow_params,
-            "w": w,
             "h1": h1,
             "h2": h2,
             "h1t": EPOCH + h1 * HOUR,
