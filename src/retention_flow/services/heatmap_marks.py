@@ -18,7 +18,7 @@ That is what keeps distinct-case counts additive over cases, hours and versions.
 
 ``wt`` holds the waits (a task completed at ``at``, ``secs`` after its ``task_ready``);
 ``br`` the ``task_ready`` events of the tasks that count as SLA breaches, by a condition
-the caller picks (ended late at roll-up time, the rolled-up list, or the exact one).
+the caller picks (the roll-up's list of tasks ended late, or the exact one).
 """
 
 from __future__ import annotations
@@ -69,8 +69,6 @@ SOURCES = {
 }
 #: which ready events are SLA breaches (``r`` the event; ``w`` its work item)
 BREACHES = {
-    "ended_late": "JOIN work_item w ON w.id = r.task_id "
-    "WHERE w.ended_at IS NOT NULL AND w.ended_at > w.due_at AND",
     "rolled": "JOIN heatmap_breach b ON b.task_id = r.task_id WHERE",
     "exact": "JOIN work_item w ON w.id = r.task_id "
     "WHERE COALESCE(w.ended_at, :asof) > w.due_at AND",

@@ -108,14 +108,20 @@ def _versions(session: Session, table: str, key: str, cases: str, params: dict[s
     return [(r[0], int(r[1])) for r in session.execute(text(sql), params)]
 
 
-def _add(ctx: AppContext, session: Session, cases: str, params: dict[str, Any]) -> None:
-    """Count the selected cases under their version now, up to ``:hi``, and record
-    them (``heatmap_case``) and their breaches (``heatmap_breach``)."""
-    for pv in _versions(session, '"case"', "id", cases, params):
-        _apply(
-            ctx, session, pv, {**params, "sign": 1},
-            cases=cases, bound=":hi", source="case", breach="ended_late",
-        )  # fmt: skip
+def _add(
+    ctx: AppContext, session: Session, cases: str, params: dict[str, Any], analyze: bool = False
+) -> None:
+    """Record the selected cases' version now (``heatmap_case``) and their tasks ended
+    late (``heatmap_breach``), then count them, up to ``:hi``, from that record: what a
+    later subtraction reads, even if a case or task changes while the batch runs."""
+    session.execute(
+        text(
+            "INSERT INTO heatmap_case (case_id, process_id, process_version) "
+            'SELECT c.id, c.process_id, c.process_version FROM "case" c WHERE '
+            + cases.replace("e.case_id", "c.id")
+        ),
+        params,
+    )
     session.execute(
         text(
             "INSERT INTO heatmap_breach (task_id, case_id) "
@@ -127,14 +133,15 @@ def _add(ctx: AppContext, session: Session, cases: str, params: dict[str, Any]) 
         ),
         params,
     )
-    session.execute(
-        text(
-            "INSERT INTO heatmap_case (case_id, process_id, process_version) "
-            'SELECT c.id, c.process_id, c.process_version FROM "case" c WHERE '
-            + cases.replace("e.case_id", "c.id")
-        ),
-        params,
-    )
+    if analyze and session.get_bind().dialect.name == "postgresql":
+        # a rebuild: the rows just written, in the planner's statistics (else it takes
+        # the emptied table for empty and may scan it once per case)
+        session.execute(text("ANALYZE heatmap_case, heatmap_breach"))
+    for pv in _versions(session, "heatmap_case", "case_id", cases, params):
+        _apply(
+            ctx, session, pv, {**params, "sign": 1},
+            cases=cases, bound=":hi", source="rolled", breach="rolled",
+        )  # fmt: skip
 
 
 def _subtract(ctx: AppContext, session: Session, cases: str, params: dict[str, Any]) -> None:
@@ -253,7 +260,7 @@ def _rebuild(ctx: AppContext, session: Session, top: int, chunk: int = CHUNK) ->
         )
         if upto is None:
             return
-        _add(ctx, session, _CHUNK, {"hi": top, "after": after, "upto": upto})
+        _add(ctx, session, _CHUNK, {"hi": top, "after": after, "upto": upto}, analyze=True)
         after = upto
 
 
@@ -273,9 +280,7 @@ def rebuild(ctx: AppContext, chunk: int = CHUNK) -> dict[str, int]:
         _rebuild(ctx, session, top, chunk)
         _move(ctx, session, top)
         if session.get_bind().dialect.name == "postgresql":
-            # fresh statistics: a planner that takes heatmap_case for empty scans it
-            # once per case read at the period's edges
-            session.execute(text("ANALYZE heatmap_case, heatmap_breach, heatmap_rollup"))
+            session.execute(text("ANALYZE heatmap_rollup"))
         rows = session.execute(text("SELECT COUNT(*) FROM heatmap_rollup")).scalar_one()
         session.commit()
     return {"watermark": top, "rows": int(rows)}
