@@ -170,6 +170,22 @@ def test_known_answer_through_the_rollup(ctx: AppContext, clock: FrozenClock) ->
     assert (flows["flow_prepared"], flows["flow_called"], flows["flow_accepted"]) == (3, 2, 1)
 
 
+def test_the_worker_rolls_up(ctx: AppContext, clock: FrozenClock) -> None:
+    """The worker loop rolls the audit trail up on its first pass, and not with
+    ``heatmap_rollup_seconds`` 0."""
+    from retention_flow.services.worker import run_worker
+
+    t0 = _fixture(ctx, clock)["t0"]
+    period = (t0, t0 + timedelta(days=1))
+    ctx.settings = ctx.settings.model_copy(update={"heatmap_rollup_seconds": 0})
+    run_worker(ctx, handlers={}, poll_seconds=0.001, max_passes=1)
+    assert heatmap.heatmap(ctx, "three_steps", 1, *period)["source"] == "events"
+    ctx.settings = ctx.settings.model_copy(update={"heatmap_rollup_seconds": 60})
+    run_worker(ctx, handlers={}, poll_seconds=0.001, max_passes=1)
+    assert heatmap.heatmap(ctx, "three_steps", 1, *period)["source"] == "rollup"
+    assert heatmap_rollup.catch_up(ctx) == 0  # nothing left behind
+
+
 def test_rollup_batch_must_be_positive(ctx: AppContext) -> None:
     from retention_flow.core.errors import ValidationFailed
 
