@@ -9,6 +9,10 @@ The fixture is the known answer of tests/api/test_heatmap.py (three cases of
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,3 +197,22 @@ def test_rollup_batch_must_be_positive(ctx: AppContext) -> None:
         heatmap_rollup.roll_up_once(ctx, batch=0)
     with pytest.raises(ValidationFailed):
         heatmap_rollup.rebuild(ctx, chunk=0)
+
+
+def test_the_commands(ctx: AppContext, clock: FrozenClock) -> None:
+    """``retention-flow heatmap rebuild`` and ``catch-up`` on the test's database (a
+    subprocess: one run of each)."""
+    _fixture(ctx, clock)
+    env = {**os.environ, "RETENTION_FLOW_DATABASE_URL": ctx.settings.database_url}
+
+    def cli(*args: str) -> Any:
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "retention_flow.cli", "heatmap", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    built = cli("rebuild")
+    assert built["watermark"] > 0 and built["rows"] == len(_rollup(ctx))
+    assert cli("catch-up", "--batch", "10") == {"events": 0}
