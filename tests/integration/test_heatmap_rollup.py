@@ -157,6 +157,21 @@ def test_concurrent_workers_count_once(ctx: AppContext, clock: FrozenClock) -> N
     assert _check_all(ctx, fx["t0"]) == {"rollup", "events"}
 
 
+def test_a_worker_skips_while_the_watermark_is_held(ctx: AppContext, clock: FrozenClock) -> None:
+    """PostgreSQL: a worker's batch does not wait behind a rebuild holding the watermark
+    row (its timers would stall); it takes the events on a later pass."""
+    if ctx.db.dialect.name != "postgresql":
+        pytest.skip("SQLite: the writer lock at BEGIN serialises batches instead")
+    fx = _fixture(ctx, clock)
+    heatmap_rollup.catch_up(ctx)  # the row exists
+    _more_steps(ctx, clock, fx["ids"])
+    with ctx.db.connect() as holder:
+        holder.execute(text("SELECT 1 FROM heatmap_watermark FOR UPDATE"))
+        assert heatmap_rollup.roll_up_once(ctx, wait=False) == 0
+        holder.rollback()
+    assert heatmap_rollup.roll_up_once(ctx, wait=False) > 0
+
+
 def test_known_answer_through_the_rollup(ctx: AppContext, clock: FrozenClock) -> None:
     """The hand-made figures of tests/api/test_heatmap.py, read through the rollup."""
     t0 = _fixture(ctx, clock)["t0"]

@@ -174,8 +174,10 @@ def _safe_max(ctx: AppContext) -> int | None:
     return int(top)
 
 
-def _watermark(session: Session) -> int:
-    """Lock the watermark row (made on first use) and return it."""
+def _watermark(session: Session, wait: bool = True) -> int | None:
+    """Lock the watermark row (made on first use) and return it; without ``wait``, None
+    when another transaction holds it (PostgreSQL: a worker does not stall its timers
+    behind a rebuild; SQLite's writer lock already made everyone wait at BEGIN)."""
     session.execute(
         text(
             "INSERT INTO heatmap_watermark (name, last_event_id) VALUES (:n, 0) "
@@ -183,9 +185,12 @@ def _watermark(session: Session) -> int:
         ),
         {"n": WATERMARK},
     )
-    lock = " FOR UPDATE" if session.get_bind().dialect.name == "postgresql" else ""
+    lock = ""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = " FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED"
     sql = f"SELECT last_event_id FROM heatmap_watermark WHERE name = :n{lock}"
-    return int(session.execute(text(sql), {"n": WATERMARK}).scalar_one())
+    found = session.execute(text(sql), {"n": WATERMARK}).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def _move(ctx: AppContext, session: Session, to: int) -> None:
@@ -197,9 +202,10 @@ def _move(ctx: AppContext, session: Session, to: int) -> None:
     )
 
 
-def roll_up_once(ctx: AppContext, batch: int = BATCH) -> int:
+def roll_up_once(ctx: AppContext, batch: int = BATCH, wait: bool = True) -> int:
     """One batch: the events after the watermark, up to ``batch`` of them, into the
-    rollup (a rebuild if the rollup is empty). Returns the events taken."""
+    rollup (a rebuild if the rollup is empty). Returns the events taken (0 as well when,
+    without ``wait``, another worker or a rebuild holds the watermark)."""
     if batch < 1:
         raise ValidationFailed(
             "the batch is empty", errors=[{"field": "batch", "message": "at least 1"}]
@@ -209,7 +215,9 @@ def roll_up_once(ctx: AppContext, batch: int = BATCH) -> int:
         return 0
     with write_session(ctx.db) as session:
         _tune(session)
-        lo = _watermark(session)
+        lo = _watermark(session, wait)
+        if lo is None:
+            return 0
         hi = min(top, lo + batch)
         if hi <= lo:
             return 0

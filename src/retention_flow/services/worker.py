@@ -359,7 +359,7 @@ def _roll_up(ctx: AppContext) -> int:
     heatmap reads what is not rolled up yet from the events)."""
 
     try:
-        return roll_up_once(ctx)
+        return roll_up_once(ctx, wait=False)
     except (SQLAlchemyError, RetentionFlowError) as exc:
         log.error("heatmap rollup failed: %s", exc)
         return 0
