@@ -243,7 +243,7 @@ def figures(
     w = heatmap_fast.watermark(session)
     h1, h2 = heatmap_fast.whole_hours(params["start"], params["end"])
     if w and h1 < h2:
-        return heatmap_fast.figures(session, dialect, params, flows), "rollup"
+        return heatmap_fast.figures(session, dialect, params, flows, w), "rollup"
     return _raw(session, dialect, params, params["asof"], flows), "events"
 
 
@@ -258,6 +258,8 @@ def heatmap(
     start, end = period(ctx.now(), start, end)
     xml = version_xml(ctx, process_id, version)
     with read_session(ctx.db) as session:
+        if ctx.db.dialect.name == "postgresql":  # the watermark and the rollup: one snapshot
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         pv = get_version(session, process_id, version)
         nodes, flows = diagram_shape(pv.file_name, xml)
         dialect = session.get_bind().dialect.name

@@ -38,9 +38,10 @@ from .heatmap_marks import bucket_of, bucket_value, flows_cte, hour_of, marks_ct
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 _X = "e.case_id IN (SELECT case_id FROM x)"
-#: the watermark read in the statement itself: one snapshot with the rollup it describes
-#: (a worker committing between two statements would otherwise be counted twice)
-_W = "(SELECT w FROM wm)"
+#: the watermark, read in the same snapshot as the rollup it describes (``heatmap.py``
+#: reads in one REPEATABLE READ transaction on PostgreSQL; a SQLite read transaction
+#: keeps its snapshot): a batch committed in between would otherwise count twice
+_W = ":w"
 
 
 @dataclass
@@ -66,9 +67,6 @@ def _sql(dialect: str) -> str:
     q = marks_ctes(dialect, "q", source="case", cases=_X, bound="", breach="exact")
     hour, in_hours = hour_of(dialect, "at"), "BETWEEN :h1 AND :h2 - 1"
     return f"""WITH __FLOWS__,
-wm AS (
-  SELECT COALESCE(MAX(last_event_id), 0) AS w FROM heatmap_watermark WHERE name = 'heatmap'
-),
 x AS (
   SELECT case_id FROM audit_event WHERE id > {_W} AND case_id IS NOT NULL
   UNION SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
@@ -122,9 +120,12 @@ def _percentile(hist: dict[int, int], q: int) -> float | None:
     return None  # pragma: no cover - the ranks are within the total
 
 
-def figures(session: Session, dialect: str, params: dict[str, Any], flows: list[Flow]) -> Figures:
+def figures(
+    session: Session, dialect: str, params: dict[str, Any], flows: list[Flow], w: int
+) -> Figures:
     """The figures of ``params`` (``p``, ``v``, ``start``, ``end``, ``asof``) for a
-    period with whole hours in it, from the rollup and the events after its watermark."""
+    period with whole hours in it, from the rollup and the events after its watermark
+    ``w`` (read in the same snapshot)."""
     h1, h2 = whole_hours(params["start"], params["end"])
     fl, flow_params = flows_cte(flows)
     stmt = text(_sql(dialect).replace("__FLOWS__", fl)).bindparams(
@@ -135,6 +136,7 @@ def figures(session: Session, dialect: str, params: dict[str, Any], flows: list[
         {
             **params,
             **flow_params,
+            "w": w,
             "h1": h1,
             "h2": h2,
             "h1t": EPOCH + h1 * HOUR,
