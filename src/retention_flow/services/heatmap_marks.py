@@ -100,14 +100,25 @@ def flows_cte(flows: Sequence[Flow]) -> tuple[str, dict[str, Any]]:
 
 
 def marks_ctes(
-    dialect: str, prefix: str, *, source: str, cases: str, bound: str, breach: str
+    dialect: str,
+    prefix: str,
+    *,
+    source: str,
+    cases: str,
+    bound: str,
+    breach: str,
+    ready_from: str = "index",
 ) -> str:
     """CTEs ``{prefix}_occ`` (kind, key, at, prev), ``{prefix}_hocc`` (the same by hour:
     kind, key, hour, ``c`` marks in it, ``prev_hour`` the case's previous hour with that
     mark), ``{prefix}_wt`` (key, at, secs) and ``{prefix}_br`` (key, at) for the cases
     of version ``:p``/``:v`` (read from ``source``) that ``cases`` (a condition on
     ``e.case_id``) selects, over their events with ``id <= bound`` (``bound`` a bound
-    parameter, or empty for all). Needs ``fl``."""
+    parameter, or empty for all). Needs ``fl``.
+
+    A wait's ``task_ready`` event is looked up by ``ix_audit_event_task`` (``index``: a
+    few cases; a join of the CTE with itself went quadratic where the planner took it
+    for one row) or hash-joined within ``{prefix}_ev`` (``ev``: a rebuild's many cases)."""
     p = prefix
     join, elements_ok = _ELEMENTS[dialect]
     limit = f" AND e.id <= {bound}" if bound else ""
@@ -116,6 +127,8 @@ def marks_ctes(
     steps_cases = cases.replace("e.case_id", "s.case_id")
     steps_limit = limit.replace("e.id", "s.id")
     hour = hour_of(dialect, "at")
+    ready = f"{p}_ev r" if ready_from == "ev" else "audit_event r"
+    ready_limit = "" if ready_from == "ev" else limit.replace("e.id", "r.id")
     return f"""{p}_ev AS (
   SELECT e.id, e.case_id, e.type, e.element_id, e.task_id, e.at
   FROM audit_event e JOIN {SOURCES[source].format(e="e")}
@@ -166,8 +179,8 @@ def marks_ctes(
 ),
 {p}_wt AS (
   SELECT c.element_id AS key, c.at, {_SECONDS[dialect]} AS secs
-  FROM {p}_ev c JOIN {p}_ev r
-    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'
+  FROM {p}_ev c JOIN {ready}
+    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'{ready_limit}
   WHERE c.type = 'task_completed' AND c.element_id IS NOT NULL
 ),
 {p}_br AS (

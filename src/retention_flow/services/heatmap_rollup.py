@@ -65,10 +65,13 @@ CHUNK = 20_000
 WORK_MEM = "256MB"
 
 
-def _upsert_sql(dialect: str, cases: str, bound: str, source: str, breach: str) -> str:
+def _upsert_sql(dialect: str, cases: str, bound: str, source: str, ready_from: str) -> str:
     """Add (``:sign`` 1) or take away (-1) the marks of the selected cases of ``:p``/``:v``."""
     distinct = ", ".join(f"'{k}'" for k in DISTINCT_KINDS)
-    ctes = marks_ctes(dialect, "m", source=source, cases=cases, bound=bound, breach=breach)
+    ctes = marks_ctes(
+        dialect, "m", source=source, cases=cases, bound=bound, breach="rolled",
+        ready_from=ready_from,
+    )  # fmt: skip
     hour = hour_of(dialect, "at")
     return f"""INSERT INTO heatmap_rollup (process_id, process_version, kind, key, hour, sub, n)
 WITH __FLOWS__, {ctes},
@@ -96,7 +99,7 @@ def _apply(
 ) -> None:
     dialect = session.get_bind().dialect.name
     fl, flow_params = flows_cte(_flows(ctx, session, *pv))
-    sql = _upsert_sql(dialect, how["cases"], how["bound"], how["source"], how["breach"])
+    sql = _upsert_sql(dialect, how["cases"], how["bound"], how["source"], how["ready_from"])
     sql = sql.replace("__FLOWS__", fl)
     session.execute(text(sql), {**params, **flow_params, "p": pv[0], "v": pv[1]})
 
@@ -140,7 +143,7 @@ def _add(
     for pv in _versions(session, "heatmap_case", "case_id", cases, params):
         _apply(
             ctx, session, pv, {**params, "sign": 1},
-            cases=cases, bound=":hi", source="rolled", breach="rolled",
+            cases=cases, bound=":hi", source="rolled", ready_from="ev" if analyze else "index",
         )  # fmt: skip
 
 
@@ -150,7 +153,7 @@ def _subtract(ctx: AppContext, session: Session, cases: str, params: dict[str, A
     for pv in _versions(session, "heatmap_case", "case_id", cases, params):
         _apply(
             ctx, session, pv, {**params, "sign": -1},
-            cases=cases, bound=":lo", source="rolled", breach="rolled",
+            cases=cases, bound=":lo", source="rolled", ready_from="index",
         )  # fmt: skip
     for table in ("heatmap_breach", "heatmap_case"):
         where = cases.replace("e.case_id", f"{table}.case_id")
