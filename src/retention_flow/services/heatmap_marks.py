@@ -99,6 +99,20 @@ def flows_cte(flows: Sequence[Flow]) -> tuple[str, dict[str, Any]]:
     return f"fl(flow_id, source, target) AS (VALUES {rows})", params
 
 
+def _waits(dialect: str, p: str, ready_from: str, limit: str) -> str:
+    """``{p}_wt``. A wait's ``task_ready`` event is looked up by ``ix_audit_event_task``
+    (``index``: a few cases; the CTE joined with itself went quadratic where the planner
+    took it for one row) or hash-joined within ``{p}_ev`` (``ev``: a rebuild's cases)."""
+    ready = f"{p}_ev r" if ready_from == "ev" else "audit_event r"
+    ready_limit = "" if ready_from == "ev" else limit.replace("e.id", "r.id")
+    return f"""{p}_wt AS (
+  SELECT c.element_id AS key, c.at, {_SECONDS[dialect]} AS secs
+  FROM {p}_ev c JOIN {ready}
+    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'{ready_limit}
+  WHERE c.type = 'task_completed' AND c.element_id IS NOT NULL
+)"""
+
+
 def marks_ctes(
     dialect: str,
     prefix: str,
@@ -114,11 +128,7 @@ def marks_ctes(
     mark), ``{prefix}_wt`` (key, at, secs) and ``{prefix}_br`` (key, at) for the cases
     of version ``:p``/``:v`` (read from ``source``) that ``cases`` (a condition on
     ``e.case_id``) selects, over their events with ``id <= bound`` (``bound`` a bound
-    parameter, or empty for all). Needs ``fl``.
-
-    A wait's ``task_ready`` event is looked up by ``ix_audit_event_task`` (``index``: a
-    few cases; a join of the CTE with itself went quadratic where the planner took it
-    for one row) or hash-joined within ``{prefix}_ev`` (``ev``: a rebuild's many cases)."""
+    parameter, or empty for all). Needs ``fl``. ``ready_from``: see ``_waits``."""
     p = prefix
     join, elements_ok = _ELEMENTS[dialect]
     limit = f" AND e.id <= {bound}" if bound else ""
@@ -127,8 +137,6 @@ def marks_ctes(
     steps_cases = cases.replace("e.case_id", "s.case_id")
     steps_limit = limit.replace("e.id", "s.id")
     hour = hour_of(dialect, "at")
-    ready = f"{p}_ev r" if ready_from == "ev" else "audit_event r"
-    ready_limit = "" if ready_from == "ev" else limit.replace("e.id", "r.id")
     return f"""{p}_ev AS (
   SELECT e.id, e.case_id, e.type, e.element_id, e.task_id, e.at
   FROM audit_event e JOIN {SOURCES[source].format(e="e")}
@@ -177,12 +185,7 @@ def marks_ctes(
     LAG(hour) OVER (PARTITION BY case_id, kind, key ORDER BY hour) AS prev_hour
   FROM {p}_hm
 ),
-{p}_wt AS (
-  SELECT c.element_id AS key, c.at, {_SECONDS[dialect]} AS secs
-  FROM {p}_ev c JOIN {ready}
-    ON r.case_id = c.case_id AND r.task_id = c.task_id AND r.type = 'task_ready'{ready_limit}
-  WHERE c.type = 'task_completed' AND c.element_id IS NOT NULL
-),
+{_waits(dialect, p, ready_from, limit)},
 {p}_br AS (
   SELECT r.element_id AS key, r.at FROM {p}_ev r {BREACHES[breach]}
     r.type = 'task_ready' AND r.element_id IS NOT NULL
