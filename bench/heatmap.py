@@ -1,24 +1,27 @@
-"""The heatmap query (services/insight/heatmap.py) at growing case counts.
+"""The heatmap query (services/insight/heatmap.py) at growing case counts: raw events
+against the rollup.
 
 Per size, a database of its own: ``three_steps`` (tests/data) deployed, two real cases run
 through the engine (offer accepted, offer declined), then their case rows, work items and
 audit events cloned (new ids, times spread over ``--days`` days) up to the size, with
 SQLAlchemy Core bulk inserts (on PostgreSQL past ``--base`` cases, copied in SQL), then
-ANALYZE. The heatmap of the version is then timed over the whole
-period (every event read) and over one day of it (the ``at`` index), ``--rounds`` times
-each; the figures are the best round. The ratio of the largest size to the smallest is
-the figure to watch (linear in the events of the period is the expectation: the query
-aggregates in SQL and loads no case). The window holds ``--window`` cases at every size
-(it shrinks as the size grows), so its ratio shows the cost of the period alone against
-a growing table (close to 1 is the target: the ``at`` index, not the table size).
+ANALYZE.
+
+Then, in the same run: the heatmap of the version read from the raw events (no rollup
+yet) over the whole period (once only past ``--raw-rounds-max`` cases; left out past
+``--raw-max``) and over a window of ``--window`` cases; the rollup rebuilt
+(``heatmap_rollup.rebuild``, timed: what ``retention-flow heatmap rebuild`` does); and the
+same periods read through the rollup, plus a period whose edges fall inside hours (the
+cases with events in those partial hours are read from their events). The figures are
+the best of ``--rounds``; ``raw/rollup`` is the whole period's speed-up, and the rollup's
+counts are checked equal to the raw read's. The window's source says whether the rollup
+answered it (a window under a whole hour is read from the events).
 
 On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQL.
 
-Each size's times are printed with their ratio to the first (smallest) size's.
-
     python bench/heatmap.py [--sizes 10000,100000,1000000] [--sqlite-max 100000]
                             [--days 30] [--rounds 2] [--window 1000] [--skip-whole]
-                            [--no-analyze]
+                            [--raw-max 1000000] [--raw-rounds-max 100000] [--no-analyze]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from retention_flow.db.tables import AUDIT_EVENT, CASE, WORK_ITEM
 from retention_flow.db.types import UTCDateTime
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.cases import lifecycle as cases
-from retention_flow.services.insight import heatmap
+from retention_flow.services.insight import heatmap, heatmap_rollup
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
 from retention_flow.services.tasks import work_items as tasks
@@ -199,35 +202,62 @@ def _fill_to(ctx: AppContext, templates: list[dict[str, Any]], size: int, args: 
     return events
 
 
-def _time(ctx: AppContext, start: datetime, end: datetime, rounds: int) -> tuple[float, int]:
-    best, found = float("inf"), 0
+def _time(
+    ctx: AppContext, start: datetime, end: datetime, rounds: int
+) -> tuple[float, dict[str, Any]]:
+    best, found = float("inf"), {}
     for _ in range(rounds):
         began = time.perf_counter()
-        result = heatmap.heatmap(ctx, "three_steps", 1, start, end)
+        found = heatmap.heatmap(ctx, "three_steps", 1, start, end)
         best = min(best, time.perf_counter() - began)
-        found = result["cases"]
     return best, found
 
 
-def _measure(database: Any, size: int, args: Any) -> tuple[int, float, Any, Any]:
+def _counts(answer: dict[str, Any]) -> Any:
+    """The exact part of an answer (everything but the waits)."""
+    if not answer:
+        return None
+    keep = ("cases", "times", "entered", "waits", "sla_breaches", "escalations", "incidents")
+    return (
+        answer["cases"],
+        [tuple(e[k] for k in keep) for e in answer["elements"]],
+        [f["cases"] for f in answer["flows"]],
+    )
+
+
+def _measure(database: Any, size: int, args: Any) -> dict[str, Any]:
+    """Raw (no rollup yet), then the rollup built, then the same periods through it."""
+    out: dict[str, Any] = {}
     with database() as url:
         clock = FrozenClock(datetime(2025, 12, 1, 9, tzinfo=UTC))
         ctx = make_context(url, clock)
         templates = _templates(ctx, _run_templates(ctx, clock))
         began = time.perf_counter()
-        events = _fill_to(ctx, templates, size, args)
-        filled = time.perf_counter() - began
-        clock.set(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days + 1))
-        whole = (
-            (float("nan"), 0)
-            if args.skip_whole
-            else _time(ctx, datetime(2025, 11, 1, tzinfo=UTC), clock.now(), args.rounds)
-        )
-        day0 = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=args.days // 2)
-        window = timedelta(days=args.days) * args.window / size
-        one_day = _time(ctx, day0, day0 + window, args.rounds)
+        out["events"] = _fill_to(ctx, templates, size, args)
+        out["filled"] = time.perf_counter() - began
+        first = datetime(2026, 1, 1, tzinfo=UTC)
+        clock.set(first + timedelta(days=args.days + 1))
+        whole = (datetime(2025, 11, 1, tzinfo=UTC), clock.now())
+        day0 = first + timedelta(days=args.days // 2)
+        window = (day0, day0 + timedelta(days=args.days) * args.window / size)
+        # edges inside hours, inside the data: the cases there are read from their events
+        edges = (first + timedelta(hours=7, minutes=13), first + timedelta(days=args.days - 1))
+        edges = (edges[0], edges[1] + timedelta(hours=5, minutes=41))
+        raw_rounds = args.rounds if size <= args.raw_rounds_max else 1
+        skip = args.skip_whole or size > args.raw_max
+        out["raw_whole"] = (float("nan"), {}) if skip else _time(ctx, *whole, raw_rounds)
+        out["raw_window"] = _time(ctx, *window, args.rounds)
+        began = time.perf_counter()
+        rebuilt = heatmap_rollup.rebuild(ctx)
+        out["rebuild"], out["rows"] = time.perf_counter() - began, rebuilt["rows"]
+        out["whole"] = _time(ctx, *whole, args.rounds)
+        out["edges"] = _time(ctx, *edges, args.rounds)
+        out["window"] = _time(ctx, *window, args.rounds)
+        assert out["whole"][1]["source"] == "rollup" and out["edges"][1]["source"] == "rollup"
+        if out["raw_whole"][1]:  # the rollup's counts are the events'
+            assert _counts(out["whole"][1]) == _counts(out["raw_whole"][1])
         ctx.dispose()
-    return events, filled, whole, one_day
+    return out
 
 
 def main() -> None:
@@ -238,7 +268,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--window", type=int, default=1000, help="cases in the short period")
-    parser.add_argument("--skip-whole", action="store_true", help="time the window only")
+    parser.add_argument("--skip-whole", action="store_true", help="no raw whole-period read")
+    parser.add_argument(
+        "--raw-max", type=int, default=1_000_000, help="larger: no raw whole-period read"
+    )
+    parser.add_argument(
+        "--raw-rounds-max", type=int, default=100_000, help="larger: the raw read once"
+    )
     parser.add_argument("--no-analyze", action="store_true", help="no planner statistics")
     args = parser.parse_args()
     for label, database in backends():
@@ -247,14 +283,21 @@ def main() -> None:
             sizes = [s for s in sizes if s <= args.sqlite_max]
         results = []
         for size in sizes:
-            events, filled, whole, one_day = _measure(database, size, args)
-            results.append((size, whole, one_day))
-            w0, d0 = results[0][1][0], results[0][2][0]
+            r = _measure(database, size, args)
+            results.append((size, r))
+            r0 = results[0][1]
             print(
-                f"{label}: {size:>9,} cases ({events:,} events, filled in {filled:.0f} s): "
-                f"whole period {whole[0]:.3f} s ({whole[1]:,} cases, "
-                f"{whole[0] / w0:.1f}x the {results[0][0]:,}-case time), "
-                f"window {one_day[0]:.3f} s ({one_day[1]:,} cases, {one_day[0] / d0:.1f}x)",
+                f"{label}: {size:>9,} cases ({r['events']:,} events, filled in "
+                f"{r['filled']:.0f} s; rollup rebuilt in {r['rebuild']:.1f} s, "
+                f"{r['rows']:,} rows)\n"
+                f"  raw events: whole period {r['raw_whole'][0]:.3f} s, "
+                f"window {r['raw_window'][0]:.3f} s ({r['raw_window'][1]['cases']:,} cases)\n"
+                f"  rollup:     whole period {r['whole'][0]:.3f} s "
+                f"({r['whole'][1]['cases']:,} cases; raw/rollup "
+                f"{r['raw_whole'][0] / r['whole'][0]:.0f}x; "
+                f"{r['whole'][0] / r0['whole'][0]:.1f}x the {results[0][0]:,}-case time), "
+                f"edges inside hours {r['edges'][0]:.3f} s, "
+                f"window {r['window'][0]:.3f} s ({r['window'][1]['source']})",
                 flush=True,
             )
 

@@ -38,6 +38,14 @@ _.allowed_roles  # unused attribute (src/retention_flow/web/session.py:104)
 
 # --- fields read by pydantic, SQLModel or the templates (schemas, tables, enums, settings) ---
 on_diagram  # unused variable (src/retention_flow/api/insight_schemas.py:12)
+wait_relative_error  # unused variable (src/retention_flow/api/insight_schemas.py:46)
+# the heatmap rollup's tables: SQLModel metadata for the migrations; the rollup's SQL
+# (services/heatmap_rollup.py, heatmap_fast.py) names them in text
+HeatmapRollup  # unused class (src/retention_flow/db/heatmap.py:27)
+HeatmapCase  # unused class (src/retention_flow/db/heatmap.py:41)
+HeatmapBreach  # unused class (src/retention_flow/db/heatmap.py:51)
+HeatmapWatermark  # unused class (src/retention_flow/db/heatmap.py:60)
+last_event_id  # unused variable (src/retention_flow/db/heatmap.py:66)
 wait_p50_seconds  # unused variable (src/retention_flow/api/insight_schemas.py:17)
 wait_p95_seconds  # unused variable (src/retention_flow/api/insight_schemas.py:18)
 sla_breaches  # unused variable (src/retention_flow/api/insight_schemas.py:19)

@@ -12,6 +12,7 @@ import typer
 from .cli_audit import audit_app, verify_audit
 from .cli_common import RoleOpt, UserOpt, _actor, _ctx, _json_arg, _out
 from .cli_deploy import backup, restore, up
+from .cli_heatmap import heatmap_app
 from .cli_lint import lint
 from .cli_migrations import migrations_app, move
 from .cli_ops import case_app, incidents_app
@@ -37,6 +38,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(skills_app, name="skills")
 app.add_typer(routing_app, name="routing")
 app.add_typer(case_app, name="case")
+app.add_typer(heatmap_app, name="heatmap")
 app.command()(scan)
 app.add_typer(migrations_app, name="migrations")
 app.command()(move)

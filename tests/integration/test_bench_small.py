@@ -27,7 +27,9 @@ def _run(*args: str) -> str:
 def test_heatmap_bench_prints_times_and_ratios() -> None:
     out = _run("bench/heatmap.py", "--sizes", "40,80", "--rounds", "1", "--window", "10")
     lines = [line for line in out.splitlines() if line.startswith("SQLite:")]
-    assert len(lines) == 2 and "80 cases" in lines[1] and "the 40-case time" in lines[1]
+    assert len(lines) == 2 and "80 cases" in lines[1] and "rollup rebuilt in" in lines[1]
+    rollup = [line for line in out.splitlines() if line.startswith("  rollup:")]
+    assert len(rollup) == 2 and "raw/rollup" in rollup[1] and "the 40-case time" in rollup[1]
 
 
 def test_whatif_bench_prints_times_and_ratios() -> None:

@@ -14,7 +14,9 @@ class HeatElement(BaseModel):
     times: int = Field(description="times it was passed (loops count each time)")
     entered: int = Field(description="user tasks that became ready")
     waits: int = Field(description="completed user tasks measured for the waits")
-    wait_p50_seconds: float | None = Field(description="ready -> completed, median")
+    wait_p50_seconds: float | None = Field(
+        description="ready -> completed, median (within 2 % when source is rollup)"
+    )
     wait_p95_seconds: float | None = Field(description="ready -> completed, 95th percentile")
     sla_breaches: int = Field(description="tasks ended after their due time or open past it")
     escalations: int = Field(description="SLA timers fired on an open task")
@@ -37,5 +39,12 @@ class HeatmapPublic(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     cases: int = Field(description="cases of the version with an audit event in the period")
+    source: str = Field(
+        description="rollup: counts exact, waits within 2 % (log-spaced histogram); "
+        "events: read from the audit events (no rollup yet, or a period under an hour)"
+    )
+    wait_relative_error: float = Field(
+        description="how far the p50/p95 waits may be off, relative (0: exact)"
+    )
     elements: list[HeatElement]
     flows: list[HeatFlow]

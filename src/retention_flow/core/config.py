@@ -331,6 +331,12 @@ class Settings(RoutingSettings, SelfServiceSettings):
         description="how often `retention-flow worker` writes a checkpoint (0: never; "
         "`retention-flow audit checkpoint` writes one on demand)",
     )
+    heatmap_rollup_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how often `retention-flow worker` rolls the new audit events up for the "
+        "heatmap (0: never; `retention-flow heatmap catch-up` does it on demand)",
+    )
 
     def api_threads_for(self, dialect: str) -> int:
         """Threads serving requests. Measured (bench/http_load.py): SQLite writes one at a

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 from retention_flow.db import (  # noqa: F401  (registers the tables)
     case_migration,
     channels,
+    heatmap,
     incentives,
     models,
     operations,

@@ -29,11 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from retention_flow.core.errors import CaseNotActive, RetentionFlowError
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import JOB, TIMER
 from retention_flow.services.cases.lifecycle import fire_due_timers
+from retention_flow.services.insight.heatmap_rollup import BATCH, roll_up_once
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.platform.leases import Leases, heartbeat
 
@@ -310,7 +312,9 @@ def run_worker(
     each pass also takes the settled files of the inbox folder; once a minute, scan pages
     left queued longer than ``scan_stale_minutes`` are dispatched again and expired
     idempotency keys are removed; every ``audit_checkpoint_seconds`` (and on the first
-    pass) a signed checkpoint of the audit heads is appended to the checkpoint file."""
+    pass) a signed checkpoint of the audit heads is appended to the checkpoint file; every
+    ``heatmap_rollup_seconds`` (and on the first pass) a batch of new audit events goes
+    into the heatmap's rollup (``heatmap_rollup.py``)."""
     from retention_flow.services.platform.idempotency import purge_expired
     from retention_flow.services.scans.dispatch import requeue_stale_pages
     from retention_flow.services.scans.inbox import Inbox
@@ -320,7 +324,7 @@ def run_worker(
     passes = 0
     inbox = Inbox.from_settings(ctx)
     stale = timedelta(minutes=ctx.settings.scan_stale_minutes)
-    next_sweep = next_checkpoint = ctx.now()
+    next_sweep = next_checkpoint = next_rollup = ctx.now()
     log.info("worker %s started", worker)
     with heartbeat(ctx, worker) as leases:
         while not stop.is_set():
@@ -337,12 +341,28 @@ def run_worker(
                 _checkpoint(ctx)
                 every = timedelta(seconds=ctx.settings.audit_checkpoint_seconds)
                 next_checkpoint = ctx.now() + every
+            if ctx.settings.heatmap_rollup_seconds and ctx.now() >= next_rollup:
+                taken = _roll_up(ctx)  # a full batch: more are waiting, go on next pass
+                wait = 0.0 if taken >= BATCH else ctx.settings.heatmap_rollup_seconds
+                busy += taken
+                next_rollup = ctx.now() + timedelta(seconds=wait)
             passes += 1
             if max_passes is not None and passes >= max_passes:
                 break
             if not busy:
                 stop.wait(idle_wait(ctx, poll_seconds))
     log.info("worker %s stopped", worker)
+
+
+def _roll_up(ctx: AppContext) -> int:
+    """One batch of the heatmap rollup; a failure is logged and the worker goes on (the
+    heatmap reads what is not rolled up yet from the events)."""
+
+    try:
+        return roll_up_once(ctx, wait=False)
+    except (SQLAlchemyError, RetentionFlowError) as exc:
+        log.error("heatmap rollup failed: %s", exc)
+        return 0
 
 
 def _checkpoint(ctx: AppContext) -> None:
