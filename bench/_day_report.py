@@ -6,6 +6,7 @@ runs, the headroom."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,11 @@ class Outcome:
     @property
     def backlog_per_case(self) -> float:
         return self.backlog / max(1, self.started)
+
+    def server_cpu_ms(self) -> float:
+        """CPU milliseconds of the deployment and its database per request."""
+        spent = self.run.cpu.get("deployment", 0.0) + self.run.cpu.get("postgres", 0.0)
+        return spent * 1000 / max(1, self.requests)
 
     def p95(self, endpoint: str) -> float:
         return percentile(self.run.calls[endpoint], 0.95) if self.run.calls[endpoint] else 0.0
@@ -149,6 +155,15 @@ def print_run(label: str, outcome: Outcome, limit_ms: float) -> None:
         f"({label}) case starts behind plan: p95 {outcome.lag_p95():.1f}, max"
         f" {max(lag, default=0):.1f} simulated min;  refused: {dict(run.errors) or 'none'}"
     )
+    if run.cpu:
+        server = outcome.server_cpu_ms()
+        print(
+            f"({label}) CPU while measuring: deployment {run.cpu['deployment']:.1f} s,"
+            f" PostgreSQL {run.cpu.get('postgres', 0.0):.1f} s, client {run.cpu['client']:.1f} s"
+            f" = {server:.1f} ms of server CPU per request (deployment + database)"
+        )
+    if run.pg:
+        print(f"({label}) PostgreSQL while loaded (scale_out's PgWatch): {run.pg}")
     if run.load:
         print(
             f"({label}) load average (1 min) while measuring: mean"
@@ -182,6 +197,7 @@ def headroom(label: str, outcomes: list[Outcome], limit_ms: float) -> dict[str, 
         print(f"({label}) {o.run.multiple:g}x: {'sustained' if not why else '; '.join(why)}")
     held = [o.run.multiple for o, why in itertools.takewhile(lambda v: not v[1], verdicts)]
     per_multiple = base.peak_rps() / base.run.multiple
+    top = outcomes[-1]
     saturated = next((o for o, why in verdicts if why), None)
     if saturated is not None:
         computed = saturated.peak_rps() / per_multiple
@@ -192,13 +208,23 @@ def headroom(label: str, outcomes: list[Outcome], limit_ms: float) -> dict[str, 
         )
         text = f"about {computed:.0f}x"
     else:
-        top = outcomes[-1]
         computed = top.peak_rps() / per_multiple
         method = f"every run sustained: at least the largest, {top.run.multiple:g}x"
         text = f"at least {computed:.0f}x"
+    if top.server_cpu_ms() > 0:
+        cores = os.cpu_count() or 1
+        capacity = cores * 1000 / top.server_cpu_ms()
+        print(
+            f"({label}) CPU-bound estimate: {cores} cores / {top.server_cpu_ms():.1f} ms of"
+            f" server CPU per request (at {top.run.multiple:g}x) = {capacity:.0f} requests/s"
+            f" with the machine to itself and the client elsewhere = about"
+            f" {capacity / per_multiple:.0f}x ({per_multiple:.2f} requests/s per multiple in"
+            f" the busiest hour)"
+        )
     best = max(held, default=0.0)
+    measured = f"{best:g}x" if held else f"none (not even {base.run.multiple:g}x)"
     print(
-        f"({label}) headroom: highest multiple sustained {best:g}x (measured);"
+        f"({label}) headroom: highest multiple sustained {measured} (measured);"
         f" computed from the saturation point {text} ({method})"
     )
     return {"sustained": best, "computed": computed}

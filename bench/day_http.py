@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +21,12 @@ import httpx
 from sqlalchemy import make_url, text
 
 from _common import customer, make_context
+from _day_cpu import CpuMeter
 from _deploy import Up
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import create_db_engine
 from retention_flow.services import users
+from scale_out import PgWatch
 from simulate_day import (
     ARRIVAL_HOURS,
     CAMPAIGN_BATCHES,
@@ -59,8 +61,8 @@ Steps per case: 1 start + the human tasks of processes/retention (measured: the 
 tasks and requests per case; each task costs claim + get + complete, plus the queue
 listing). Arrivals 08:00-18:00 by the hourly profile of simulate_day (peaks late morning
 and afternoon; peak hour 12 % of the day against a mean of 10 %, factor 1.2), outbound in
-two campaign batches at 08:00 and 13:00 of a quarter of an hour each (the peak hour holds
-about 26 % of the day's cases: peak-hour factor about 2.6, printed by the run). Staff works
+two campaign batches at 08:00 and 13:00 of a quarter of an hour each: the peak hour holds
+2.55 times the mean hour's cases (the peak-hour factor, printed by the run). Staff works
 08:00-20:00 at simulate_day's rates (tasks per hour per queue on a {FULL_DAY:,}-case day),
 scaled with the volume: at 10x and 50x the operation has 10x and 50x the people, so any
 backlog beyond 1x's per case is the deployment not keeping up. 10x (4.4 million cases a
@@ -100,6 +102,8 @@ class Run:
     seen: set[str] = field(default_factory=set)
     draws: Counter[tuple[str, str]] = field(default_factory=Counter)
     load: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by side
+    pg: dict[str, Any] = field(default_factory=dict)  # PgWatch's summary
 
     @property
     def cases(self) -> int:
@@ -179,7 +183,10 @@ def prepare(url: str) -> None:
         ctx.dispose()
 
 
-def deployment_env(run: Run) -> dict[str, str]:
+def deployment_env(run: Run, startup: float) -> dict[str, str]:
+    # people log in before the anchor, up to ``startup`` wall seconds of simulated time
+    # before the day opens: their tokens must last from then to the day's end
+    ttl_minutes = int(startup * run.speed / 60 + 60 * (run.hours + 24))
     return {
         **{f"RETENTION_FLOW_{k.upper()}": str(v) for k, v in CHEAP_HASH.items()},
         "RETENTION_FLOW_SIM_CLOCK_START": OPENS.isoformat(),
@@ -187,7 +194,7 @@ def deployment_env(run: Run) -> dict[str, str]:
         "RETENTION_FLOW_SIM_CLOCK_SPEED": repr(run.speed),
         # tokens live through the simulated day; the worker looks every simulated minute;
         # leases last 10 wall seconds (their heartbeat runs on wall time)
-        "RETENTION_FLOW_TOKEN_TTL_MINUTES": str(int(60 * (run.hours + 24))),
+        "RETENTION_FLOW_TOKEN_TTL_MINUTES": str(ttl_minutes),
         "RETENTION_FLOW_WORKER_POLL_SECONDS": repr(max(0.02, min(1.0, 60 / run.speed))),
         "RETENTION_FLOW_WORKER_LEASE_SECONDS": repr(min(3600.0, max(10.0, 10 * run.speed))),
     }
@@ -326,19 +333,33 @@ async def watch_load(run: Run) -> None:
         await asyncio.sleep(2)
 
 
-async def drive(run: Run, base: str, tokens: dict[str, str]) -> float:
+async def drive(run: Run, base: str, tokens: dict[str, str], meter: CpuMeter) -> float:
     """The simulated day; returns its wall time."""
     client = Client(run, base, tokens)
     planned = plan(run)
     await asyncio.sleep(max(0.0, run.anchor - time.time()))
     began = time.perf_counter()
+    meter.start()
     try:
         await asyncio.gather(
             arrivals(client, planned), watch_load(run), *(staff(client, q) for q in STAFF)
         )
     finally:
+        meter.stop()
         await client.http.aclose()
     return time.perf_counter() - began
+
+
+def measured(url: str, run: Run, up: Up, tokens: dict[str, str], api: int, workers: int) -> float:
+    """Drive the day with the CPU meter and, on PostgreSQL, scale_out's PgWatch."""
+    pids = [up.pid("api", i) for i in range(api)] + [up.pid("worker", i) for i in range(workers)]
+    meter = CpuMeter(url, [p for p in pids if p is not None])
+    watch = PgWatch(url) if url.startswith("postgresql") else None
+    with watch if watch is not None else nullcontext():
+        wall = asyncio.run(drive(run, up.base, tokens, meter))
+    run.cpu = meter.seconds
+    run.pg = watch.summary() if watch is not None else {}
+    return wall
 
 
 def simulate(url: str, run: Run, api: int, workers: int, startup: float) -> float:
@@ -351,7 +372,7 @@ def simulate(url: str, run: Run, api: int, workers: int, startup: float) -> floa
     for _attempt in range(3):
         launched = time.time()
         run.anchor = launched + startup
-        up = Up(url, api, workers, SECRET, **deployment_env(run))
+        up = Up(url, api, workers, SECRET, **deployment_env(run, startup))
         try:
             up.ready(api, timeout=startup)
             names = [n for n, _r in STARTERS.values()] + [queue_user(q)[0] for q in STAFF]
@@ -359,7 +380,7 @@ def simulate(url: str, run: Run, api: int, workers: int, startup: float) -> floa
             took = time.time() - launched
             if time.time() < run.anchor:
                 print(f"deployment ready, {len(tokens)} people logged in, after {took:.1f} s")
-                return asyncio.run(drive(run, up.base, tokens))
+                return measured(url, run, up, tokens, api, workers)
         except SystemExit:  # Up.ready: not ready within the time
             took = time.time() - launched
         finally:
