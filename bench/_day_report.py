@@ -150,6 +150,12 @@ def print_run(label: str, outcome: Outcome, limit_ms: float) -> None:
         f"({label}) p95 ms (p50) per endpoint: {calls}"
         + (f"  over {limit_ms:.0f} ms: {', '.join(over)}" if over else "")
     )
+    planned = run.hours * 3600 / run.speed
+    if wall > 1.05 * planned:
+        print(
+            f"({label}) the day took {wall:.0f} s wall against its {planned:.0f} s: work taken"
+            " up before 20:00 was still being answered after it (the deployment fell behind)"
+        )
     lag = run.lag_minutes
     print(
         f"({label}) case starts behind plan: p95 {outcome.lag_p95():.1f}, max"

@@ -280,7 +280,7 @@ async def arrivals(client: Client, planned: list[tuple[datetime, int, str]]) -> 
 async def work_item(client: Client, queue: str, user: str, item: dict[str, Any]) -> None:
     """Claim, open and complete a task, then the tasks it hands straight back."""
     run, follow = client.run, [item]
-    while follow and run.budget[queue] >= 1:
+    while follow and run.budget[queue] >= 1 and run.now() < run.ends:  # home at 20:00
         task = follow.pop()
         run.budget[queue] -= 1
         if not await client.call("claim", user, "POST", f"/api/tasks/{task['id']}/claim"):
