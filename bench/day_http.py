@@ -223,16 +223,26 @@ class Client:
         planned: datetime | None = None,
         **kw: Any,
     ) -> httpx.Response | None:
-        """The answer, or None when refused (counted by endpoint and status). With
-        ``planned``, how late the request is sent (it may wait for a free slot) is kept."""
+        """The answer, or None when refused (counted by endpoint and status) or lost (a
+        connection closed under the request: counted; GETs and keyed starts, which are
+        safe to repeat, are tried once more). With ``planned``, how late the request is
+        sent (it may wait for a free slot) is kept."""
+        headers = {"Authorization": f"Bearer {self.tokens[user]}", **kw.pop("headers", {})}
+        repeatable = method == "GET" or "Idempotency-Key" in headers
         async with self.slots:
             if planned is not None:
                 late = (self.run.now() - planned) / timedelta(minutes=1)
                 self.run.lag_minutes.append(max(0.0, late))
             self.run.by_hour[int((self.run.now() - DAY) / timedelta(hours=1))] += 1
             began = time.perf_counter()
-            headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-            response = await self.http.request(method, url, headers=headers, **kw)
+            for attempt in (1, 2):
+                try:
+                    response = await self.http.request(method, url, headers=headers, **kw)
+                    break
+                except httpx.TransportError as exc:
+                    self.run.errors[f"{endpoint} lost ({type(exc).__name__})"] += 1
+                    if attempt == 2 or not repeatable:
+                        return None
             self.run.calls[endpoint].append((time.perf_counter() - began) * 1000)
         if response.status_code >= 400:
             code = response.json().get("code", "") if response.content else ""
@@ -259,8 +269,9 @@ async def arrivals(client: Client, planned: list[tuple[datetime, int, str]]) -> 
     async def start(when: datetime, serial: int, channel: str) -> None:
         data = customer(random.Random(f"{run.seed}/customer/{serial}"), serial, when.date())
         body = {"process_id": PROCESS[channel], "data": data, "business_key": data["case_number"]}
+        key = {"Idempotency-Key": data["case_number"]}
         answer = await client.call(
-            "start", STARTERS[channel][0], "POST", "/api/cases", json=body, planned=when
+            "start", STARTERS[channel][0], "POST", "/api/cases", when, json=body, headers=key
         )
         if answer is not None:
             run.counts[f"started {channel}"] += 1
