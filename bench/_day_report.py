@@ -194,8 +194,9 @@ def sustained(outcome: Outcome, base: Outcome, limit_ms: float) -> list[str]:
 
 def headroom(label: str, outcomes: list[Outcome], limit_ms: float) -> dict[str, Any]:
     """The highest multiple sustained (measured), and the multiple the saturation point
-    allows (computed: requests/s in the busiest simulated hour of the first run that was
-    not sustained, over the lowest multiple's busiest-hour requests/s per multiple)."""
+    allows (computed: the most requests/s answered in the busiest simulated hour of a run
+    that was not sustained, over the lowest multiple's busiest-hour requests/s per
+    multiple); and a CPU-bound estimate."""
     outcomes = sorted(outcomes, key=lambda o: o.run.multiple)
     base = outcomes[0]
     verdicts = [(o, sustained(o, base, limit_ms)) for o in outcomes]
@@ -204,7 +205,9 @@ def headroom(label: str, outcomes: list[Outcome], limit_ms: float) -> dict[str, 
     held = [o.run.multiple for o, why in itertools.takewhile(lambda v: not v[1], verdicts)]
     per_multiple = base.peak_rps() / base.run.multiple
     top = outcomes[-1]
-    saturated = next((o for o, why in verdicts if why), None)
+    behind = [o for o, why in verdicts if why]
+    # the saturation point: the most requests/s a run that did not keep up got answered
+    saturated = max(behind, key=lambda o: o.peak_rps()) if behind else None
     if saturated is not None:
         computed = saturated.peak_rps() / per_multiple
         method = (

@@ -377,10 +377,10 @@ def simulate(url: str, run: Run, api: int, workers: int, startup: float) -> floa
     """Prepare the database, start the deployment on the simulated clock, drive the day,
     stop it. Returns the day's wall time. The clock's anchor is fixed when the processes
     start, so they get ``startup`` wall seconds to be ready; a deployment that is not (a
-    busy machine) is stopped and started again with twice the time, three times at most
+    busy machine) is stopped and started again with twice the time, four times at most
     (nothing has happened in the database yet)."""
     prepare(url)
-    for _attempt in range(3):
+    for _attempt in range(4):
         launched = time.time()
         run.anchor = launched + startup
         up = Up(url, api, workers, SECRET, **deployment_env(run, startup))
@@ -401,7 +401,7 @@ def simulate(url: str, run: Run, api: int, workers: int, startup: float) -> floa
             f" again with {2 * startup:.0f} s"
         )
         startup *= 2
-    raise SystemExit("the deployment did not get ready three times: is the machine overloaded?")
+    raise SystemExit("the deployment did not get ready four times: is the machine overloaded?")
 
 
 @contextmanager
