@@ -21,6 +21,20 @@ PostgreSQL (a schema of its own, dropped afterwards).
 
     python bench/simulate_day.py [--cases 2000] [--seed 7]
                                  [--mix outbound=40,inbound=30,mail=20,partner=10]
+
+HTTP mode (``--http``, bench/day_http.py): the same day, people and answers driven over
+loopback HTTP (httpx.AsyncClient, at most ``--concurrency`` requests in flight) against
+``retention-flow up --api N --workers M`` running on a simulated clock, at ``--multiples``
+of the baseline volume (below), each on a fresh database: a scratch PostgreSQL database
+``daysim_*`` (dropped afterwards), or a SQLite file with 1 API process (``--sqlite``).
+Prints per multiple throughput, p95 per endpoint, case starts behind plan, SLA adherence
+and backlog per queue at the end of the simulated day and the load average, then the
+headroom: the highest multiple sustained (starts at most 5 simulated minutes late at p95,
+every endpoint's p95 under ``--p95-limit-ms``, backlog per case at most 1.5x the lowest
+multiple's), and the multiple computed from the saturation point.
+
+    python bench/simulate_day.py --http [--multiples 1,10,50] [--speed 240] [--api 2]
+                                 [--workers 1] [--pg-url URL | --sqlite | --db-url URL]
 """
 
 from __future__ import annotations
@@ -32,13 +46,14 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, func, select
 
-from _common import backends, customer, make_context
+from _common import backends, customer, make_context, pg_url
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import MessageNotCorrelated, RetentionFlowError
 from retention_flow.db.tables import CASE, LETTER, TIMER, WORK_ITEM
@@ -163,6 +178,18 @@ def answer(sim: Sim, actor: Actor, item: dict[str, Any]) -> dict[str, Any]:
     """What the person enters in the task's form (some read the case first)."""
     element = item["element_id"]
     rng = sim.rng_for(item["business_key"] or item["case_id"], element)
+    return choose(rng, element, sim.now(), lambda: context(sim, actor, item))
+
+
+def choose(
+    rng: random.Random,
+    element: str,
+    now: datetime,
+    read_context: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """The form data for task ``element``, drawn from ``rng`` at realistic rates;
+    ``read_context`` gives the task's context (the case data) where the answer needs it.
+    Shared by the in-process simulation and its HTTP mode (bench/day_http.py)."""
     if element == "call_customer":
         if rng.random() >= 0.6:
             return {"reached": False}
@@ -181,16 +208,16 @@ def answer(sim: Sim, actor: Actor, item: dict[str, Any]) -> dict[str, Any]:
     if element == "specialist_callback":
         if rng.random() >= 0.45:
             return {"final_response": "declined", "note": "insists on cancelling"}
-        eligible = context(sim, actor, item).get("eligible_offers") or ["LOYALTY_BONUS"]
+        eligible = read_context().get("eligible_offers") or ["LOYALTY_BONUS"]
         offer = rng.choice(eligible) if rng.random() < 0.95 else rng.choice(OFFERS)
         return {"final_response": "accepted", "final_offer": offer}
     if element == "overdue_callback":
         return {"overdue_action": rng.choices(("assign", "extend", "close"), (50, 30, 20))[0]}
     if element == "confirm_cancellation":
-        effective = (sim.now() + timedelta(days=30)).date().isoformat()
+        effective = (now + timedelta(days=30)).date().isoformat()
         return {"cancellation_confirmed": True, "effective_date": effective}
     if element == "verify_response_form":
-        form = context(sim, actor, item).get("response_form") or {}
+        form = read_context().get("response_form") or {}
         chosen = form.get("chosen_offer", "none") if rng.random() < 0.9 else "none"
         return {"chosen_offer": chosen, "signed": bool(form.get("signed"))}
     if element == "work_lead":
@@ -493,13 +520,21 @@ def report(label: str, sim: Sim, wall: float, cpu: float, steps: int) -> None:
         print(f"({label}) {channel:>8}: retention {rate:6.1%} of {ended} ended  ({shares})")
 
 
-def run_backend(label: str, make_db: Any, args: argparse.Namespace) -> None:
+def parse_mix(text: str) -> dict[str, float]:
     mix = {}
-    for part in args.mix.split(","):
-        channel, weight = part.split("=")
+    for part in text.split(","):
+        channel, _, weight = part.partition("=")
         if channel not in PROCESS:
-            raise SystemExit(f"unknown channel '{channel}' in --mix")
-        mix[channel] = float(weight)
+            raise SystemExit(f"unknown channel '{channel}' in --mix (one of {', '.join(PROCESS)})")
+        try:
+            mix[channel] = float(weight)
+        except ValueError:
+            raise SystemExit(f"--mix: '{part}' needs a number after '='") from None
+    return mix
+
+
+def run_backend(label: str, make_db: Any, args: argparse.Namespace) -> None:
+    mix = parse_mix(args.mix)
     with make_db() as url:
         clock = FrozenClock(DAY)
         ctx = make_context(url, clock)
@@ -514,14 +549,82 @@ def run_backend(label: str, make_db: Any, args: argparse.Namespace) -> None:
             ctx.dispose()
 
 
+def run_http(args: argparse.Namespace) -> None:
+    """--http: the day over loopback HTTP against ``retention-flow up`` at each multiple."""
+    import os
+    from contextlib import AbstractContextManager
+
+    from _common import sqlite_database
+    from _day_report import Outcome, headroom, print_run, read_end_of_day
+    from day_http import VOLUME_MODEL, Run, daysim_database, peak_hour_factor, plan, simulate
+
+    multiples = [float(m) for m in args.multiples.split(",")]
+    share = args.share if args.share is not None else 1 / args.speed
+    if args.db_url and len(multiples) != 1:
+        raise SystemExit("--db-url takes one multiple (each run needs an empty database)")
+    if args.sqlite and (args.api != 1 or args.workers != 1):
+        raise SystemExit("on SQLite the HTTP mode runs 1 API process and 1 worker")
+    if not (args.sqlite or args.db_url or (args.pg_url or "").startswith("postgresql")):
+        raise SystemExit(
+            "--http needs --pg-url (or RETENTION_FLOW_BENCH_PG_URL), --sqlite or --db-url"
+        )
+
+    def database() -> AbstractContextManager[str]:
+        if args.db_url:
+            return nullcontext(args.db_url)
+        return sqlite_database() if args.sqlite else daysim_database(args.pg_url)
+
+    label = "SQLite" if (args.sqlite or (args.db_url or "").startswith("sqlite")) else "PostgreSQL"
+    print(VOLUME_MODEL)
+    print(
+        f"\n{label}, retention-flow up --api {args.api} --workers {args.workers}; client"
+        f" concurrency {args.concurrency}; {os.cpu_count()} cores, load {os.getloadavg()}"
+    )
+    outcomes = []
+    mix = parse_mix(args.mix)
+    whole = Run(1, 1, 1, args.hours, args.seed, mix, 1)  # a whole baseline day
+    print(f"peak-hour factor of the arrivals: {peak_hour_factor(plan(whole)):.2f}")
+    for multiple in multiples:
+        run = Run(multiple, args.speed, share, args.hours, args.seed, mix, args.concurrency)
+        with database() as url:
+            wall = simulate(url, run, args.api, args.workers, args.startup)
+            outcome = Outcome(run, wall)
+            print_run(label, outcome, args.p95_limit_ms)
+            read_end_of_day(url, outcome, label)
+        outcomes.append(outcome)
+    print()
+    headroom(label, outcomes, args.p95_limit_ms)
+
+
 def main() -> None:
+    from day_http import COMPRESSION, VOLUME_MODEL
+
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        epilog=f"{VOLUME_MODEL}\n\n{COMPRESSION}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--cases", type=int, default=2000, help="cases arriving on the day")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mix", default="outbound=40,inbound=30,mail=20,partner=10")
+    http = parser.add_argument_group("HTTP mode (--http)")
+    http.add_argument("--http", action="store_true", help="drive retention-flow up over HTTP")
+    http.add_argument("--multiples", default="1,10,50", help="of the baseline volume")
+    http.add_argument("--speed", type=float, default=240.0, help="simulated s per wall s")
+    http.add_argument("--share", type=float, help="of the cases and staff (default 1/speed)")
+    http.add_argument("--hours", type=float, default=12.0, help="simulated, from 08:00")
+    http.add_argument("--api", type=int, default=2, help="serving processes")
+    http.add_argument("--workers", type=int, default=1, help="worker processes")
+    http.add_argument("--concurrency", type=int, default=32, help="requests in flight at most")
+    http.add_argument("--startup", type=float, default=40.0, help="wall s to get ready")
+    http.add_argument("--p95-limit-ms", type=float, default=500.0, help="p95 a multiple may reach")
+    http.add_argument("--pg-url", default=pg_url(), help="server for daysim_* databases")
+    http.add_argument("--sqlite", action="store_true", help="a SQLite file, 1 API process")
+    http.add_argument("--db-url", help="an empty database to use as is (one multiple)")
     args = parser.parse_args()
+    if args.http:
+        run_http(args)
+        return
     for label, make_db in backends():
         run_backend(label, make_db, args)
     if len(backends()) == 1:

@@ -10,14 +10,14 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from .settings_groups import RoutingSettings, SelfServiceSettings
+from .settings_groups import RoutingSettings, SelfServiceSettings, SimulationSettings
 
 #: The development default; ``environment=production`` refuses to start with it.
 PLACEHOLDER_SECRET = "development-only-secret-change-me-in-production"  # noqa: S105
 MIN_METRICS_TOKEN_LENGTH = 16
 
 
-class Settings(RoutingSettings, SelfServiceSettings):
+class Settings(RoutingSettings, SelfServiceSettings, SimulationSettings):
     model_config = SettingsConfigDict(env_prefix="RETENTION_FLOW_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
@@ -348,7 +348,8 @@ class Settings(RoutingSettings, SelfServiceSettings):
 
     def startup_problems(self) -> list[str]:
         """Why this configuration must not serve (empty when it may): in production the
-        placeholder or a short secret key; anywhere, a metrics token short enough to guess."""
+        placeholder or a short secret key, or a simulated clock; anywhere, a metrics token
+        short enough to guess."""
         problems: list[str] = []
         token = self.metrics_token.get_secret_value() if self.metrics_token else ""
         if 0 < len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
@@ -361,6 +362,8 @@ class Settings(RoutingSettings, SelfServiceSettings):
                 problems.append("RETENTION_FLOW_SECRET_KEY is the placeholder")
             elif len(self.secret_key) < 32:
                 problems.append("RETENTION_FLOW_SECRET_KEY is shorter than 32 characters")
+            if self.sim_clock_start is not None:
+                problems.append("RETENTION_FLOW_SIM_CLOCK_START is set (simulations only)")
         return problems
 
 

@@ -4,9 +4,10 @@ environment prefix and ``.env`` come from ``Settings``' own ``model_config``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 
@@ -68,3 +69,29 @@ class SelfServiceSettings(BaseSettings):
         description="requests one client address may make to the self-service page per "
         "minute (429 beyond)",
     )
+
+
+class SimulationSettings(BaseSettings):
+    """A clock that runs faster than the wall clock, for load simulations of a working
+    day in minutes (bench/simulate_day.py --http). Every process of a deployment reads the
+    same three values, so they agree on the time; production refuses to start with it."""
+
+    sim_clock_start: datetime | None = Field(
+        default=None,
+        description="simulations only: the simulated moment at `sim_clock_anchor` "
+        "(an aware ISO time); unset, the processes use the real clock",
+    )
+    sim_clock_anchor: float | None = Field(
+        default=None, description="the wall-clock moment (Unix seconds) the simulated clock starts"
+    )
+    sim_clock_speed: float = Field(
+        default=1.0, gt=0, le=10_000, description="simulated seconds per wall-clock second"
+    )
+
+    @model_validator(mode="after")
+    def _whole_clock(self) -> SimulationSettings:
+        if (self.sim_clock_start is None) != (self.sim_clock_anchor is None):
+            raise ValueError("set RETENTION_FLOW_SIM_CLOCK_START and _ANCHOR together")
+        if self.sim_clock_start is not None and self.sim_clock_start.tzinfo is None:
+            raise ValueError("RETENTION_FLOW_SIM_CLOCK_START needs a time zone (e.g. Z)")
+        return self

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from retention_flow.core.calendar import BusinessCalendar
-from retention_flow.core.clock import Clock, SystemClock
+from retention_flow.core.clock import Clock, ScaledClock, SystemClock
 from retention_flow.core.config import Settings, get_settings
 from retention_flow.core.data_limits import DataLimits
 from retention_flow.db.session import create_db_engine
@@ -180,6 +180,15 @@ class SpecCache:
         return len(self._items)
 
 
+def settings_clock(settings: Settings) -> Clock:
+    """The real clock, or the simulated one the settings name (simulations only)."""
+    if settings.sim_clock_start is not None and settings.sim_clock_anchor is not None:
+        return ScaledClock(
+            settings.sim_clock_start, settings.sim_clock_anchor, settings.sim_clock_speed
+        )
+    return SystemClock()
+
+
 ServiceHandler = Callable[[dict[str, Any], dict[str, Any]], Any]
 
 
@@ -193,7 +202,7 @@ class AppContext:
         service_handlers: Mapping[str, ServiceHandler] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or settings_clock(self.settings)
         self.db: Engine = engine or create_db_engine(self.settings.database_url, self.settings)
         self.service_handlers: dict[str, ServiceHandler] = dict(service_handlers or {})
         self.calendar = BusinessCalendar.from_settings(
