@@ -22,6 +22,8 @@ turn, every len(DEGRADATIONS)-th page left clean; fixed seeds), reads them back 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import multiprocessing
 import os
 import re
@@ -47,6 +49,7 @@ from ocr_pages import (
     make_sample,
     work,
 )
+from ocr_reasons import Reasons
 from retention_flow.ocr.damage import CAMERA_KINDS
 from retention_flow.ocr.errors import OcrUnavailable
 from retention_flow.ocr.pipeline import FormReader, OcrContext
@@ -60,17 +63,23 @@ BANDS = ((0, 50), (50, 70), (70, 85), (85, 95), (95, 101))
 
 
 def read_all(
-    pages: int, jobs: int, templates: str, seed: int
+    pages: int, jobs: int, templates: str, seed: int, only: str | None = None
 ) -> Iterable[tuple[PageOutcome, float]]:
     """Every page's outcome, made and read in ``jobs`` worker processes (in this process
-    when ``jobs`` is 1)."""
+    when ``jobs`` is 1); with ``only`` (a regular expression over ``kind/severity``), just
+    the pages whose damage matches it (each the same page as in a full run)."""
+    chosen = [
+        i
+        for i in range(pages)
+        if only is None or re.search(only, DEGRADATIONS[i % len(DEGRADATIONS)])
+    ]
     if jobs <= 1:
         init_worker(templates, seed, "tesserocr")
-        yield from (work(i) for i in range(pages))
+        yield from (work(i) for i in chosen)
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs, init_worker, (templates, seed, "tesserocr")) as pool:
-        yield from pool.imap_unordered(work, range(pages), chunksize=PAGES_PER_FORM)
+        yield from pool.imap_unordered(work, chosen, chunksize=PAGES_PER_FORM)
 
 
 class Tally:
@@ -84,8 +93,10 @@ class Tally:
         self.wrong_booked: list[str] = []
         self.read_cpu = self.make_cpu = 0.0
         self.pages = 0
+        self.causes = Reasons()
 
     def add(self, outcome: PageOutcome, made: float) -> None:
+        self.causes.add(outcome)
         row = self.per_kind[outcome.degradation]
         self.pages += 1
         self.read_cpu += outcome.cpu
@@ -188,6 +199,7 @@ def targets(tally: Tally) -> None:
     print("\n  most frequent reasons a page went to a person (numbers and readings as #)")
     for reason, count in tally.reasons.most_common(15):
         print(f"    {count:5d}  {reason}")
+    tally.causes.print()
 
 
 def speed(templates: str, seed: int, count: int) -> dict[str, float]:
@@ -239,6 +251,14 @@ def main() -> dict[str, Any]:
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        help="read only the pages whose kind/severity matches this regular expression "
+        "(e.g. '/2$|^phone/'); each is the same page as in a full run",
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write every page's outcome to this file (JSON lines)"
+    )
     parser.add_argument("--speed-pages", type=int, default=20, help="clean pages timed per backend")
     parser.add_argument(
         "--templates",
@@ -256,8 +276,11 @@ def main() -> dict[str, Any]:
     )
     tally = Tally()
     start = time.perf_counter()
-    for outcome, made in read_all(args.pages, args.jobs, args.templates, args.seed):
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
+    for outcome, made in read_all(args.pages, args.jobs, args.templates, args.seed, args.only):
         tally.add(outcome, made)
+        if dump is not None:
+            dump.write(json.dumps(dataclasses.asdict(outcome)) + "\n")
         if tally.pages % 250 == 0:
             print(
                 f"  ... {tally.pages} pages read, {time.perf_counter() - start:.0f} s, "
@@ -265,6 +288,8 @@ def main() -> dict[str, Any]:
                 flush=True,
             )
     wall = time.perf_counter() - start
+    if dump is not None:
+        dump.close()
     print(
         f"\n== tesserocr on {tally.pages} pages: {wall:.0f} s wall; CPU per page: making "
         f"{tally.make_cpu / max(tally.pages, 1) * 1000:.0f} ms, "

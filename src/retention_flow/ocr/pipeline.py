@@ -74,6 +74,8 @@ class PageResult(BaseModel):
     page: int  # 0-based index within its file
     status: PageStatus
     reasons: list[str]
+    #: why the page could not be aligned with any form (one of ocr/refusal.CAUSES), when so
+    refusal: str | None = None
     template_id: str | None = None
     template_version: int | None = None
     case_number: str | None = None
@@ -132,7 +134,9 @@ class FormReader:
             template, registered = self.identifier.identify(gray)
         except RegistrationFailed as exc:
             log.info("page %d refused: %s (%s)", index, exc.reason, exc.detail)
-            return PageResult(page=index, status="exception", reasons=[exc.reason])
+            return PageResult(
+                page=index, status="exception", reasons=[exc.reason], refusal=exc.cause
+            )
         except Exception:
             log.exception("page %d: aligning failed", index)
             reason = "the page could not be aligned with any of our forms (an internal error)"
