@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from retention_flow.ocr.cleanup import clean_page
 from retention_flow.ocr.code import read_code
 from retention_flow.ocr.identify import Identifier
 from retention_flow.ocr.identity import combine
@@ -24,7 +25,12 @@ from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
 from retention_flow.ocr.reading import confirmed_by_code, read_text_field
-from retention_flow.ocr.register import Registered, RegistrationFailed, square_pixels
+from retention_flow.ocr.register import (
+    Registered,
+    RegistrationFailed,
+    page_size_dpi,
+    square_pixels,
+)
 from retention_flow.ocr.template import (
     CASE_TARGET,
     CheckboxGroup,
@@ -131,6 +137,7 @@ class FormReader:
     ) -> PageResult:
         try:
             gray = square_pixels(_gray(image), self.templates[0])
+            gray = clean_page(gray, page_size_dpi(gray, self.templates[0]))
             template, registered = self.identifier.identify(gray)
         except RegistrationFailed as exc:
             log.info("page %d refused: %s (%s)", index, exc.reason, exc.detail)
