@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from retention_flow.ocr.levels import otsu
 from retention_flow.ocr.perspective import project
 from retention_flow.ocr.register import (
     MM_PER_INCH,
@@ -109,7 +110,16 @@ def register_by_features(
     """Align ``gray`` with ``template`` by its features or raise :class:`RegistrationFailed`."""
     factor = FEATURE_DPI / page_size_dpi(gray, template)
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    keypoints, descriptors = describe(small)
+    x0, y0, x1, y1 = paper_bounds(small)
+    # a photo: the page lies on a desk; scale and describe the paper alone
+    inner = FEATURE_DPI / page_size_dpi(small[y0:y1, x0:x1], template)
+    if inner > 1.05:
+        factor *= inner
+        x0, y0, x1, y1 = (round(v * inner) for v in (x0, y0, x1, y1))
+        small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    keypoints, descriptors = describe(small[y0:y1, x0:x1])
+    for kp in keypoints:
+        kp.pt = (kp.pt[0] + x0, kp.pt[1] + y0)
     if descriptors is None or len(keypoints) < MIN_INLIERS:
         raise _no_match("too few features on the page")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(reference.descriptors, descriptors, k=2)
@@ -130,6 +140,24 @@ def register_by_features(
     if misplaced:
         raise _no_match(f"the marks {', '.join(misplaced)} are not where the alignment puts them")
     return registered
+
+
+def paper_bounds(small: np.ndarray) -> tuple[int, int, int, int]:
+    """The bounding box (x0, y0, x1, y1) of the largest bright region: the paper of a
+    photographed page on a darker desk; the whole image for a scan."""
+    height, width = small.shape[:2]
+    threshold, contrast = otsu(small)
+    if contrast < 40:
+        return 0, 0, width, height
+    paper = (small > threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(paper, connectivity=4)
+    if count < 2:
+        return 0, 0, width, height
+    largest = 1 + int(np.argmax(stats[1:, 4]))
+    x, y, w, h, area = (int(v) for v in stats[largest])
+    if area < 0.3 * width * height:  # no one paper region: not a photo on a desk
+        return 0, 0, width, height
+    return x, y, x + w, y + h
 
 
 def _inlier_gate(template: FormTemplate, src: np.ndarray, inliers: np.ndarray, model: str) -> None:

@@ -28,7 +28,7 @@ SIZE_RANGE = (0.6, 1.5)
 #: the marks' quadrilateral: its width / height may differ this much from the template's
 MAX_ASPECT_CHANGE = 0.3
 #: each angle of the quadrilateral stays within this of the template's (90° for corners)
-MAX_CORNER_CHANGE_DEG = 25.0
+MAX_CORNER_CHANGE_DEG = 15.0
 
 
 @dataclass(frozen=True)

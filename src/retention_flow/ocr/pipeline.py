@@ -193,7 +193,8 @@ class FormReader:
         for field in ordered:
             if isinstance(field, OcrField):
                 result = self._read_text(registered, template, field)
-                if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
+                readable = result.status in {"ok", "unsure"} and result.value is not None
+                if field.target == CASE_TARGET and readable:
                     case_number = str(result.value)
                     if lookup is not None:
                         options = lookup(case_number)
