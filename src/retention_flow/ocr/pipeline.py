@@ -101,6 +101,16 @@ def _gray(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The bounding box of image boxes (x0, y0, x1, y1)."""
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
 class FormReader:
     """Reads scanned response forms. One per process; thread-safe (one engine per thread)."""
 
@@ -214,13 +224,7 @@ class FormReader:
                     for box in field.boxes
                 ]
                 result = validate_checkboxes(field, reads, options if lookup else None)
-                xs = [registered.image_box(b) for b in field.boxes]
-                result.box = (
-                    min(b[0] for b in xs),
-                    min(b[1] for b in xs),
-                    max(b[2] for b in xs),
-                    max(b[3] for b in xs),
-                )
+                result.box = _union([registered.image_box(b) for b in field.boxes])
             elif isinstance(field, SignatureField):
                 mark = read_box(
                     registered,
