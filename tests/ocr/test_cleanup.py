@@ -96,3 +96,18 @@ def test_a_page_with_a_streak_through_the_signature_reads_straight_through(
     result = form_reader.read_page(page, lookup)
     assert result.status == "processed", result.reasons
     assert result.field("signature").value is True
+
+
+@pytest.mark.tesseract
+@pytest.mark.parametrize("turn", [1, 3])
+def test_a_page_scanned_sideways_is_refused_as_sideways(
+    form_reader: FormReader, make_filled: Callable[..., Image.Image], turn: int
+) -> None:
+    """A landscape image of the portrait form has the shape of a 200x100 dpi fax; it is
+    not "cut off" but sideways."""
+    sideways = np.ascontiguousarray(np.rot90(_page(make_filled), turn))
+    result = form_reader.read_page(sideways, lookup)
+    assert result.status == "exception" and result.refusal == "sideways"
+    assert result.reasons == [
+        "the page is sideways (a landscape scan of a portrait form): scan it upright"
+    ]

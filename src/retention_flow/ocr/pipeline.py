@@ -145,11 +145,14 @@ class FormReader:
     def read_page(
         self, image: Image.Image | np.ndarray, lookup: CaseLookup | None = None, index: int = 0
     ) -> PageResult:
+        raw: np.ndarray | None = None
         try:
-            gray = square_pixels(_gray(image), self.templates[0])
+            raw = _gray(image)
+            gray = square_pixels(raw, self.templates[0])
             gray = clean_page(gray, page_size_dpi(gray, self.templates[0]))
             template, registered = self.identifier.identify(gray)
-        except RegistrationFailed as exc:
+        except RegistrationFailed as refused:
+            exc = refused if raw is None else self._sideways(raw, refused)
             log.info("page %d refused: %s (%s)", index, exc.reason, exc.detail)
             return PageResult(
                 page=index, status="exception", reasons=[exc.reason], refusal=exc.cause
@@ -159,6 +162,26 @@ class FormReader:
             reason = "the page could not be aligned with any of our forms (an internal error)"
             return PageResult(page=index, status="exception", reasons=[reason])
         return self._read_registered(registered, template, lookup, index)
+
+    def _sideways(self, raw: np.ndarray, refused: RegistrationFailed) -> RegistrationFailed:
+        """A landscape image of a portrait form has the shape of a fax in normal mode
+        (200x100 dpi), so it was stretched as one and its marks were not found: when the
+        image turned a quarter registers, the page was scanned sideways — say so."""
+        page = self.templates[0].page
+        height, width = raw.shape[:2]
+        if refused.cause in {"blank", "sideways"} or not (
+            width > height and page.height_mm > page.width_mm
+        ):
+            return refused
+        try:
+            self.identifier.identify(np.ascontiguousarray(np.rot90(raw)))
+        except Exception:  # not a form turned a quarter either: the first reason holds
+            return refused
+        return RegistrationFailed(
+            "the page is sideways (a landscape scan of a portrait form): scan it upright",
+            retry=False,
+            cause="sideways",
+        )
 
     def _read_text(
         self, registered: Registered, template: FormTemplate, field: OcrField
