@@ -276,7 +276,8 @@ def main() -> dict[str, Any]:
     )
     tally = Tally()
     start = time.perf_counter()
-    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
+    # line-buffered: a run stopped early keeps every page read so far
+    dump = args.dump.open("w", encoding="utf-8", buffering=1) if args.dump else None
     for outcome, made in read_all(args.pages, args.jobs, args.templates, args.seed, args.only):
         tally.add(outcome, made)
         if dump is not None:
