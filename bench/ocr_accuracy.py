@@ -23,6 +23,8 @@ reads them back in ``--jobs`` worker processes and prints:
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import multiprocessing
 import os
 import re
@@ -50,6 +52,7 @@ from ocr_pages import (
     make_sample,
     work,
 )
+from ocr_reasons import Reasons
 from retention_flow.ocr.damage import CAMERA_KINDS, DESCRIPTIONS, KINDS
 from retention_flow.ocr.damage_office import OFFICE
 from retention_flow.ocr.errors import OcrUnavailable
@@ -64,17 +67,24 @@ BANDS = ((0, 50), (50, 70), (70, 85), (85, 95), (95, 101))
 
 
 def read_all(
-    pages: int, jobs: int, templates: str, seed: int, labels: tuple[str, ...] = DEGRADATIONS
+    pages: int,
+    jobs: int,
+    templates: str,
+    seed: int,
+    labels: tuple[str, ...] = DEGRADATIONS,
+    only: str | None = None,
 ) -> Iterable[tuple[PageOutcome, float]]:
     """Every page's outcome, made and read in ``jobs`` worker processes (in this process
-    when ``jobs`` is 1)."""
+    when ``jobs`` is 1); with ``only`` (a regular expression over ``kind/severity``), just
+    the pages whose damage matches it (each the same page as in a full run)."""
+    chosen = [i for i in range(pages) if only is None or re.search(only, labels[i % len(labels)])]
     if jobs <= 1:
         init_worker(templates, seed, "tesserocr", labels)
-        yield from (work(i) for i in range(pages))
+        yield from (work(i) for i in chosen)
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs, init_worker, (templates, seed, "tesserocr", labels)) as pool:
-        yield from pool.imap_unordered(work, range(pages), chunksize=PAGES_PER_FORM)
+        yield from pool.imap_unordered(work, chosen, chunksize=PAGES_PER_FORM)
 
 
 class Tally:
@@ -88,8 +98,10 @@ class Tally:
         self.wrong_booked: list[str] = []
         self.read_cpu = self.make_cpu = 0.0
         self.pages = 0
+        self.causes = Reasons()
 
     def add(self, outcome: PageOutcome, made: float) -> None:
+        self.causes.add(outcome)
         row = self.per_kind[outcome.degradation]
         self.pages += 1
         self.read_cpu += outcome.cpu
@@ -236,6 +248,7 @@ def targets(tally: Tally) -> None:
     print("\n  most frequent reasons a page went to a person (numbers and readings as #)")
     for reason, count in tally.reasons.most_common(15):
         print(f"    {count:5d}  {reason}")
+    tally.causes.print()
 
 
 def speed(templates: str, seed: int, count: int) -> dict[str, float]:
@@ -302,6 +315,14 @@ def main() -> dict[str, Any]:
         help="damage kinds in turn, comma-separated; 'all' (default) or 'original' (the 22 "
         "kinds before the field-aimed ones of ocr/damage_office.py)",
     )
+    parser.add_argument(
+        "--only",
+        help="read only the pages whose kind/severity matches this regular expression "
+        "(e.g. '/2$|^phone/'); each is the same page as in a full run",
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write every page's outcome to this file (JSON lines)"
+    )
     parser.add_argument("--speed-pages", type=int, default=20, help="clean pages timed per backend")
     parser.add_argument(
         "--templates",
@@ -326,8 +347,14 @@ def main() -> dict[str, Any]:
     )
     tally = Tally()
     start = time.perf_counter()
-    for outcome, made in read_all(args.pages, args.jobs, args.templates, args.seed, labels):
+    # line-buffered: a run stopped early keeps every page read so far
+    dump = args.dump.open("w", encoding="utf-8", buffering=1) if args.dump else None
+    for outcome, made in read_all(
+        args.pages, args.jobs, args.templates, args.seed, labels, args.only
+    ):
         tally.add(outcome, made)
+        if dump is not None:
+            dump.write(json.dumps(dataclasses.asdict(outcome)) + "\n")
         if tally.pages % 250 == 0:
             print(
                 f"  ... {tally.pages} pages read, {time.perf_counter() - start:.0f} s, "
@@ -335,6 +362,8 @@ def main() -> dict[str, Any]:
                 flush=True,
             )
     wall = time.perf_counter() - start
+    if dump is not None:
+        dump.close()
     print(
         f"\n== tesserocr on {tally.pages} pages: {wall:.0f} s wall; CPU per page: making "
         f"{tally.make_cpu / max(tally.pages, 1) * 1000:.0f} ms, "

@@ -80,6 +80,10 @@ class PageOutcome:
     #: (field name, kind, right, field status, confidence)
     fields: list[tuple[str, str, bool, str, float]] = field(default_factory=list)
     cpu: float = 0.0  # seconds of CPU the reading took (this process and its children)
+    #: why no form could be aligned (ocr/refusal.CAUSES), when so
+    refusal: str | None = None
+    #: each field that is neither ok nor empty: its technical reason
+    field_reasons: dict[str, str] = field(default_factory=dict)
 
 
 def case_number(rng: random.Random) -> str:
@@ -209,6 +213,12 @@ def judge(reader: FormReader, sample: Sample, index: int) -> PageOutcome:
         list(result.reasons),
         result.template_id,
         cpu=spent,
+        refusal=result.refusal,
+        field_reasons={
+            f.name: f"{f.status}: {f.reason or ''}"
+            for f in result.fields
+            if f.status not in {"ok", "empty"}
+        },
     )
     for name, expected in sample.truth.items():
         found = [f for f in result.fields if f.name == name]

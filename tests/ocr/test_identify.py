@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from retention_flow.ocr.damage import damage
 from retention_flow.ocr.features import misplaced_marks
 from retention_flow.ocr.forms import FormData, render_image
 from retention_flow.ocr.identify import Identifier
@@ -121,6 +122,18 @@ def test_templates_with_the_same_marks_are_told_apart(
     for form in (template, v2):
         found, registered = both.identify(_gray(_page(form)))
         assert found.id == form.id and registered.method == "marks"
+
+
+@pytest.mark.parametrize("seed", [4, 9, 14])
+def test_a_shadow_does_not_make_another_layout_fit(
+    template: FormTemplate, v2: FormTemplate, seed: int
+) -> None:
+    """Under the page's one threshold a deep shadow is all ink, so every box of the other
+    layout would seem printed there: boxes in shadow are judged on the evened-out crop."""
+    for form in (v2, template):
+        page, _ = damage(_page(form), "shadow", 3, random.Random(seed))
+        found, _ = Identifier([template, v2], 300, features=True).identify(_gray(page))
+        assert found.id == form.id
 
 
 def test_a_form_of_an_unknown_layout_is_a_wrong_form(

@@ -15,6 +15,7 @@ import numpy as np
 
 from retention_flow.ocr.features import ReferenceFeatures, reference_features, register_by_features
 from retention_flow.ocr.fields import PAD_MM, snap
+from retention_flow.ocr.normalise import normalise
 from retention_flow.ocr.register import CAUSES, Registered, RegistrationFailed, register
 from retention_flow.ocr.template import Box, CheckboxGroup, FormTemplate
 
@@ -25,12 +26,22 @@ def layout_boxes(template: FormTemplate) -> list[Box]:
     return [f.boxes[0] if isinstance(f, CheckboxGroup) else f.box for f in template.fields]
 
 
+#: a box whose paper is darker than this share of the page's lies in shadow: its edges are
+#: looked for after evening out the light (under the page's threshold a shadow is all "ink",
+#: and every edge of any layout would seem printed there)
+SHADED = 0.8
+
+
 def boxes_in_place(registered: Registered, template: FormTemplate, dpi: float) -> int:
     """How many of :func:`layout_boxes` show at least 3 printed edges where expected."""
     found = 0
     for box in layout_boxes(template):
         crop = registered.crop(box, PAD_MM, dpi)
-        found += snap(crop, box, PAD_MM, dpi, registered.ink_threshold).edges_found >= 3
+        if float(np.percentile(crop[::4, ::4], 90)) >= registered.paper * SHADED:
+            found += snap(crop, box, PAD_MM, dpi, registered.ink_threshold).edges_found >= 3
+            continue
+        norm = normalise(crop, dpi, registered.paper)
+        found += snap(norm.image, box, PAD_MM, dpi, norm.threshold).edges_found >= 3
     return found
 
 

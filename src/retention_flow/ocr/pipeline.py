@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from retention_flow.ocr.cleanup import clean_page
 from retention_flow.ocr.code import read_code
 from retention_flow.ocr.identify import Identifier
 from retention_flow.ocr.identity import combine
@@ -24,7 +25,12 @@ from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pages import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, load_pages
 from retention_flow.ocr.readers import Backend, LineReader, make_reader
 from retention_flow.ocr.reading import confirmed_by_code, read_text_field
-from retention_flow.ocr.register import Registered, RegistrationFailed, square_pixels
+from retention_flow.ocr.register import (
+    Registered,
+    RegistrationFailed,
+    page_size_dpi,
+    square_pixels,
+)
 from retention_flow.ocr.template import (
     CASE_TARGET,
     CheckboxGroup,
@@ -74,6 +80,8 @@ class PageResult(BaseModel):
     page: int  # 0-based index within its file
     status: PageStatus
     reasons: list[str]
+    #: why the page could not be aligned with any form (one of ocr/refusal.CAUSES), when so
+    refusal: str | None = None
     template_id: str | None = None
     template_version: int | None = None
     case_number: str | None = None
@@ -91,6 +99,16 @@ def _gray(image: Image.Image | np.ndarray) -> np.ndarray:
         return image if image.ndim == 2 else np.asarray(Image.fromarray(image).convert("L"))
     # a grey page is used as it is: converting would copy 8 MB for nothing
     return np.asarray(image if image.mode == "L" else image.convert("L"))
+
+
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The bounding box of image boxes (x0, y0, x1, y1)."""
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 class FormReader:
@@ -127,17 +145,43 @@ class FormReader:
     def read_page(
         self, image: Image.Image | np.ndarray, lookup: CaseLookup | None = None, index: int = 0
     ) -> PageResult:
+        raw: np.ndarray | None = None
         try:
-            gray = square_pixels(_gray(image), self.templates[0])
+            raw = _gray(image)
+            gray = square_pixels(raw, self.templates[0])
+            gray = clean_page(gray, page_size_dpi(gray, self.templates[0]))
             template, registered = self.identifier.identify(gray)
-        except RegistrationFailed as exc:
+        except RegistrationFailed as refused:
+            exc = refused if raw is None else self._sideways(raw, refused)
             log.info("page %d refused: %s (%s)", index, exc.reason, exc.detail)
-            return PageResult(page=index, status="exception", reasons=[exc.reason])
+            return PageResult(
+                page=index, status="exception", reasons=[exc.reason], refusal=exc.cause
+            )
         except Exception:
             log.exception("page %d: aligning failed", index)
             reason = "the page could not be aligned with any of our forms (an internal error)"
             return PageResult(page=index, status="exception", reasons=[reason])
         return self._read_registered(registered, template, lookup, index)
+
+    def _sideways(self, raw: np.ndarray, refused: RegistrationFailed) -> RegistrationFailed:
+        """A landscape image of a portrait form has the shape of a fax in normal mode
+        (200x100 dpi), so it was stretched as one and its marks were not found: when the
+        image turned a quarter registers, the page was scanned sideways — say so."""
+        page = self.templates[0].page
+        height, width = raw.shape[:2]
+        if refused.cause in {"blank", "sideways"} or not (
+            width > height and page.height_mm > page.width_mm
+        ):
+            return refused
+        try:
+            self.identifier.identify(np.ascontiguousarray(np.rot90(raw)))
+        except Exception:  # not a form turned a quarter either: the first reason holds
+            return refused
+        return RegistrationFailed(
+            "the page is sideways (a landscape scan of a portrait form): scan it upright",
+            retry=False,
+            cause="sideways",
+        )
 
     def _read_text(
         self, registered: Registered, template: FormTemplate, field: OcrField
@@ -182,7 +226,8 @@ class FormReader:
         for field in ordered:
             if isinstance(field, OcrField):
                 result = self._read_text(registered, template, field)
-                if field.target == CASE_TARGET and result.status in {"ok", "unsure"}:
+                readable = result.status in {"ok", "unsure"} and result.value is not None
+                if field.target == CASE_TARGET and readable:
                     case_number = str(result.value)
                     if lookup is not None:
                         options = lookup(case_number)
@@ -202,13 +247,7 @@ class FormReader:
                     for box in field.boxes
                 ]
                 result = validate_checkboxes(field, reads, options if lookup else None)
-                xs = [registered.image_box(b) for b in field.boxes]
-                result.box = (
-                    min(b[0] for b in xs),
-                    min(b[1] for b in xs),
-                    max(b[2] for b in xs),
-                    max(b[3] for b in xs),
-                )
+                result.box = _union([registered.image_box(b) for b in field.boxes])
             elif isinstance(field, SignatureField):
                 mark = read_box(
                     registered,

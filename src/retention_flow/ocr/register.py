@@ -15,9 +15,20 @@ import numpy as np
 
 from retention_flow.ocr.levels import otsu as otsu
 from retention_flow.ocr.levels import page_levels
+from retention_flow.ocr.marks import (
+    candidates,
+    corner_marks,
+    evened_binary,
+    mark_points,
+    marks_missing,
+    near_expected,
+    near_marks,
+    quad_problem,
+)
+from retention_flow.ocr.perspective import jacobian, project, tilt_deg
 from retention_flow.ocr.refusal import CAUSES as CAUSES
 from retention_flow.ocr.refusal import RegistrationFailed as RegistrationFailed
-from retention_flow.ocr.template import Box, FormTemplate, Mark
+from retention_flow.ocr.template import Box, FormTemplate
 
 MM_PER_INCH = 25.4
 DETECT_DPI = 75.0
@@ -96,33 +107,6 @@ class Registered:
         )
 
 
-@dataclass(frozen=True)
-class _Found:
-    x: float
-    y: float
-    ring: bool
-
-
-def _candidates(binary: np.ndarray, side_px: float) -> list[_Found]:
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    found = []
-    for i in range(1, count):
-        _, _, w, h, area = stats[i]
-        if not (0.6 * side_px <= w <= 1.5 * side_px and 0.6 * side_px <= h <= 1.5 * side_px):
-            continue
-        if not 0.75 <= w / h <= 1.33 or area / (w * h) < 0.55:
-            continue
-        cx, cy = centroids[i]
-        # a ring's centre is paper, a solid square's is ink
-        row, col = round(cy), round(cx)
-        core = labels[row - 1 : row + 2, col - 1 : col + 2]
-        ring = bool((core != i).all())
-        if not ring and area / (w * h) < 0.8:
-            continue
-        found.append(_Found(float(cx), float(cy), ring))
-    return found
-
-
 def _fit(src_mm: np.ndarray, dst_px: np.ndarray) -> tuple[np.ndarray, float]:
     design = np.hstack([src_mm, np.ones((len(src_mm), 1))])
     solution, *_ = np.linalg.lstsq(design, dst_px, rcond=None)
@@ -164,61 +148,45 @@ def register(gray: np.ndarray, template: FormTemplate) -> Registered:
     binary = (small <= threshold).astype(np.uint8)
     ring_mark = next(m for m in reg.marks if m.shape == "ring")
     side = ring_mark.size_mm * detect_dpi / MM_PER_INCH
-    candidates = _candidates(binary, side)
-
-    sh, sw = small.shape[:2]
+    found = candidates(binary, side)
     k = detect_dpi / MM_PER_INCH
-    window = 30 * k
-
-    def nearest(mark: Mark, flipped: bool) -> _Found | None:
-        ex, ey = mark.center[0] * k, mark.center[1] * k
-        if flipped:
-            ex, ey = sw - 1 - ex, sh - 1 - ey
-        near = [c for c in candidates if abs(c.x - ex) < window and abs(c.y - ey) < window]
-        return min(near, key=lambda c: (c.x - ex) ** 2 + (c.y - ey) ** 2, default=None)
-
-    best: tuple[bool, list[tuple[Mark, _Found]]] | None = None
-    for flipped in (False, True):
-        pairs = [(m, f) for m in reg.marks if (f := nearest(m, flipped)) is not None]
-        if len(pairs) == 4 and all((m.shape == "ring") == f.ring for m, f in pairs):
-            best = (flipped, pairs)
-            break
+    shape = (small.shape[0], small.shape[1])
+    scale = 1 / factor
+    best = near_marks(found, reg.marks, k, shape)
     if best is None:
-        raise _marks_missing(reg.marks, [m.name for m in reg.marks if nearest(m, False)])
+        # a photo: uneven light merges a mark with a shadow or the desk under one
+        # threshold for the whole page, and the page lies off-centre, so its marks are not
+        # where the image's size puts them: look again on the evened-out page, near where
+        # they should be, then toward the image's corners
+        upright = [m.name for m, _ in near_expected(found, reg.marks, k, shape, False)]
+        missing = marks_missing(reg.marks, upright)
+        local = candidates(evened_binary(small, side), side)
+        best = near_marks(local, reg.marks, k, shape)
+        if best is None:
+            best = corner_marks(local, reg.marks, shape, scale) or corner_marks(
+                found, reg.marks, shape, scale
+            )
+        if best is None:
+            raise missing
     flipped, pairs = best
     if flipped:
         gray = cv2.rotate(gray, cv2.ROTATE_180)
-    src = np.array([m.center for m, _ in pairs], dtype=np.float64)
-    dst = np.array(
-        [
-            ((sw - 1 - f.x) if flipped else f.x, (sh - 1 - f.y) if flipped else f.y)
-            for _, f in pairs
-        ],
-        dtype=np.float64,
-    )
-    scale = 1 / factor
-    points = (dst + 0.5) * scale - 0.5
+    src, points = mark_points(pairs, flipped, shape, scale)
+    problem = quad_problem(src, points)
+    if problem is not None:
+        raise RegistrationFailed(problem, cause="distorted", detail=f"marks at {points.tolist()}")
+    return _fit_marks(gray, template, src, points, flipped)
+
+
+def _fit_marks(
+    gray: np.ndarray, template: FormTemplate, src: np.ndarray, points: np.ndarray, flipped: bool
+) -> Registered:
+    """The affine map through the marks when it fits them, else the homography."""
     matrix, residual_px = _fit(src, points)
-    if residual_px / _mean_scale(matrix) <= reg.max_residual_mm:
+    if residual_px / _mean_scale(matrix) <= template.registration.max_residual_mm:
         return aligned(gray, template, matrix, residual_px, upside_down=flipped, method="marks")
     # the marks do not fit an affine map: a page seen in perspective (photo, off-square)
     return in_perspective(gray, template, src, points, flipped)
-
-
-def _marks_missing(marks: list[Mark], upright: list[str]) -> RegistrationFailed:
-    """Why the four marks were not found (``upright``: those found the right way up)."""
-    if len(upright) < 4:
-        missing = [m.name.replace("_", " ") for m in marks if m.name not in upright]
-        return RegistrationFailed(
-            f"the corner marks are not all there (missing: {', '.join(missing)}): the page "
-            "is cut off or covered there, or it is not one of our forms",
-            cause="cut_off",
-            detail=f"registration marks found: {len(upright)} of 4 ({', '.join(upright)})",
-        )
-    return RegistrationFailed(
-        "the orientation mark (the ring at the top left) is missing: page mirrored?",
-        cause="orientation",
-    )
 
 
 def _mean_scale(matrix: np.ndarray) -> float:
@@ -228,33 +196,48 @@ def _mean_scale(matrix: np.ndarray) -> float:
 def in_perspective(
     gray: np.ndarray, template: FormTemplate, src: np.ndarray, points: np.ndarray, flipped: bool
 ) -> Registered:
-    """The homography through the four marks, with its quality gates: the affine map at the
-    page's centre passes :func:`aligned`'s rotation and resolution gates, and the tilt it
-    implies (how much the scale changes across the page) stays within MAX_TILT_DEG."""
+    """The homography through the four marks, with the gates of :func:`by_homography`."""
     homography = cv2.getPerspectiveTransform(src.astype(np.float32), points.astype(np.float32))
+    return by_homography(gray, template, homography, flipped, "marks (perspective)")
+
+
+def by_homography(
+    gray: np.ndarray, template: FormTemplate, homography: np.ndarray, flipped: bool, method: str
+) -> Registered:
+    """The page aligned by ``homography`` (template mm → pixels of the upright page), past
+    its quality gates: the page's corners map to a quadrilateral a flat page can show (not
+    collapsed, not mirrored, in proportion), the tilt it implies (how much the scale
+    changes across the page) stays within MAX_TILT_DEG, and the affine map at the page's
+    centre passes :func:`aligned`'s rotation and resolution gates."""
     page = template.page
-    cx, cy = page.width_mm / 2, page.height_mm / 2
-    local = _jacobian(homography, cx, cy)
-    scales = [
-        abs(float(np.linalg.det(_jacobian(homography, x, y)))) ** 0.5
-        for x in (0, page.width_mm)
-        for y in (0, page.height_mm)
-    ]
-    change = max(scales) / min(scales) - 1
-    # a tilt t shortens the far edge by ~tan(t) * (extent / distance): with the camera
-    # about one page height away, the scale across the page changes by ~tan(t)
-    tilt = math.degrees(math.atan(change))
+    corners = np.array(
+        [[0, 0], [page.width_mm, 0], [page.width_mm, page.height_mm], [0, page.height_mm]],
+        dtype=np.float64,
+    )
+    if abs(float(np.linalg.det(homography))) < 1e-12:
+        raise RegistrationFailed(
+            "the page could not be aligned (its marks or print collapse onto a line)",
+            cause="distorted",
+        )
+    mapped = np.array([project(homography, x, y) for x, y in corners])
+    problem = quad_problem(corners, mapped)
+    if problem is not None:
+        raise RegistrationFailed(problem, cause="distorted", detail=f"{method}: {mapped}")
+    tilt = tilt_deg(homography, page.width_mm, page.height_mm)
     if tilt > MAX_TILT_DEG:
         raise RegistrationFailed(
             f"the page is seen at too steep an angle (about {tilt:.0f}°, at most "
             f"{MAX_TILT_DEG:g}° can be read): photograph it from straight above",
             cause="angle",
+            detail=f"{method}: tilt {tilt:.1f}°",
         )
-    centre = np.array([*_project(homography, cx, cy)], dtype=np.float64)
+    cx, cy = page.width_mm / 2, page.height_mm / 2
+    local = jacobian(homography, cx, cy)
+    centre = np.array([*project(homography, cx, cy)], dtype=np.float64)
     offset = centre - local @ np.array([cx, cy])
     affine = np.hstack([local, offset[:, None]])
     registered = aligned(
-        gray, template, affine, 0.0, upside_down=flipped, method="marks", perspective=True
+        gray, template, affine, 0.0, upside_down=flipped, method=method, perspective=True
     )
     return Registered(
         image=registered.image,
@@ -264,25 +247,10 @@ def in_perspective(
         dpi=registered.dpi,
         residual_mm=0.0,
         upside_down=flipped,
-        method="marks (perspective)",
+        method=method,
         paper=registered.paper,
         homography=homography,
     )
-
-
-def _project(h: np.ndarray, x: float, y: float) -> tuple[float, float]:
-    px, py, pw = h @ np.array([x, y, 1.0])
-    return float(px / pw), float(py / pw)
-
-
-def _jacobian(h: np.ndarray, x: float, y: float) -> np.ndarray:
-    """The 2x2 derivative of the homography at (x, y) mm: the local affine map."""
-    eps = 1.0
-    x1, y1 = _project(h, x + eps, y)
-    x0, y0 = _project(h, x - eps, y)
-    x2, y2 = _project(h, x, y + eps)
-    x3, y3 = _project(h, x, y - eps)
-    return np.array([[x1 - x0, x2 - x3], [y1 - y0, y2 - y3]]) / (2 * eps)
 
 
 def square_pixels(gray: np.ndarray, template: FormTemplate) -> np.ndarray:
