@@ -2,8 +2,10 @@
 
 For each size in ``--sizes`` a fresh database is bulk-loaded with ``bench/kpis.py``'s
 loader (cases over a steady ``--per-day`` history with their work items, customer keys
-and audit events; the last two days' cases open), then ``--samples`` calls of each of
-these, on cases drawn at random, are timed (after a warm-up call each):
+and audit events, hash-chained and sealed as the product writes them, each case row with
+its sealed head; the last two days' cases open; SQLite: big transactions without
+secondary indexes, PostgreSQL: COPY, indexes built after), then ``--samples`` calls of
+each of these, on cases drawn at random, are timed (after a warm-up call each):
 
 - ``queue``: the telemarketing queue's first page (``queue.list_queue``, 50 rows);
 - ``search_key``: case search by business key (``queries.list_cases``, exact key);
@@ -11,36 +13,55 @@ these, on cases drawn at random, are timed (after a warm-up call each):
 - ``case``: the case page's data (``cases.get_case``);
 - ``history``: the history page's data (``case_history.case_history``);
 - ``verify_case``: audit verification of one case's chain (``audit_verify.verify`` with
-  its stream; the loader's hashes are not a real chain, so every event is a finding:
-  the cost of the walk is what is measured).
+  its stream: links, hashes, seals and head; every answer must be ok).
 
 It prints p95 per call and size, and the ratio of each size's p95 to the smallest
 size's (target <= 1.5), and for sizes up to ``--full-verify-max`` the rate of a full
-verification (events/s). On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is
-set, on PostgreSQL (a schema of its own, dropped afterwards).
+verification (events/s, ``audit_verify_run.verify_all``: streaming, as ``retention-flow
+verify-audit`` runs it). On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is
+set, on PostgreSQL (a schema of its own, dropped afterwards); ``--only`` picks one.
+Each figure line carries the load average (a shared machine).
 
-    python bench/growth.py [--sizes 10000,100000,1000000] [--samples 200]
+``--keep DIR`` keeps the loaded databases (SQLite: ``DIR/growth-SIZE.db``; PostgreSQL:
+schema ``growth_SIZE`` of the bench database) and their audit key file
+(``DIR/audit-keys.json``) and measures them again on the next run instead of loading
+(a migration added meanwhile is applied first: re-measure after an index without a
+1,000,000-case reload). Drop them yourself afterwards.
+
+    python bench/growth.py [--sizes 10000,100000,1000000] [--samples 300]
+                           [--only SQLite|PostgreSQL] [--keep /tmp/growth]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import tempfile
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
-from _common import backends, percentile
+from _common import backends, percentile, pg_url
 from kpis import NOW, _load
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine, read_session
 from retention_flow.db.tables import CASE, CASE_KEY
-from retention_flow.services import audit_verify, case_history, cases, queries, queue
+from retention_flow.services import (
+    audit_verify,
+    audit_verify_run,
+    case_history,
+    cases,
+    queries,
+    queue,
+)
 from retention_flow.services.context import Actor, AppContext
 
 AGENT = Actor("agent00", frozenset({"agent", "telemarketing"}))
@@ -51,7 +72,10 @@ Call = Callable[[AppContext, dict[str, str]], Any]
 
 def _verify_case(ctx: AppContext, pick: dict[str, str]) -> Any:
     with read_session(ctx.db) as session:
-        return audit_verify.verify(session, pick["case_id"])
+        result = audit_verify.verify(session, pick["case_id"])
+    if not result.ok:
+        raise SystemExit(f"case {pick['case_id']} does not verify: {result.reason}")
+    return result
 
 
 CALLS: dict[str, Call] = {
@@ -64,16 +88,28 @@ CALLS: dict[str, Call] = {
 }
 
 
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _picks(ctx: AppContext, n: int, rng: random.Random) -> list[dict[str, str]]:
-    """``n`` cases at random (ids, business keys, customers)."""
+    """``n`` distinct cases at random (ids, business keys, customers): the first case id
+    at or after a random uuid (the ids are random uuids; no million-row list in memory)."""
+    query = (
+        select(CASE.c.id, CASE.c.business_key, CASE_KEY.c.value)
+        .join(CASE_KEY, CASE_KEY.c.case_id == CASE.c.id)
+        .order_by(CASE.c.id)
+        .limit(1)
+    )
+    picks: dict[str, dict[str, str]] = {}
     with ctx.db.connect() as conn:
-        rows = conn.execute(
-            select(CASE.c.id, CASE.c.business_key, CASE_KEY.c.value).join(
-                CASE_KEY, CASE_KEY.c.case_id == CASE.c.id
-            )
-        ).all()
-    chosen = rng.sample(rows, min(n, len(rows)))
-    return [{"case_id": r[0], "key": r[1], "customer": r[2]} for r in chosen]
+        total = conn.execute(select(func.count()).select_from(CASE)).scalar_one()
+        while len(picks) < min(n, total):
+            start = str(uuid.UUID(int=rng.getrandbits(128)))
+            row = conn.execute(query.where(CASE.c.id >= start)).first()
+            if row is not None:
+                picks[row[0]] = {"case_id": row[0], "key": row[1], "customer": row[2]}
+    return list(picks.values())
 
 
 def measure(ctx: AppContext, samples: int, seed: int) -> dict[str, float]:
@@ -92,29 +128,79 @@ def measure(ctx: AppContext, samples: int, seed: int) -> dict[str, float]:
 
 def full_verify(ctx: AppContext) -> tuple[int, float]:
     began = time.perf_counter()
-    with read_session(ctx.db) as session:
-        result = audit_verify.verify(session)
-    return result.events, time.perf_counter() - began
+    result = audit_verify_run.verify_all(ctx)
+    if not result["ok"]:
+        raise SystemExit(f"full verification failed: {result['reason']}")
+    return result["events"], time.perf_counter() - began
+
+
+@contextmanager
+def kept_database(label: str, size: int, keep: Path) -> Iterator[str]:
+    """The kept database of ``size`` (created empty when missing); never dropped."""
+    if label == "SQLite":
+        yield f"sqlite:///{keep}/growth-{size}.db"
+        return
+    base = pg_url()
+    assert base is not None
+    schema = f"growth_{size}"
+    admin = create_db_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    admin.dispose()
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def _cases(ctx: AppContext) -> int:
+    with ctx.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(CASE)).scalar_one())
 
 
 def run(label: str, factory: Any, args: argparse.Namespace) -> dict[int, dict[str, float]]:
     sizes = [int(s) for s in args.sizes.split(",")]
     figures: dict[int, dict[str, float]] = {}
-    for size in sizes:
-        with ExitStack() as stack:
-            url = stack.enter_context(factory())
-            engine = create_db_engine(url)
-            stack.callback(engine.dispose)
-            upgrade(engine)
-            ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-            seconds, rows = _load(ctx, size, args.per_day)
-            print(f"{label}: {size:,} cases ({rows:,} rows) loaded in {seconds:.1f} s", flush=True)
-            figures[size] = measure(ctx, args.samples, args.seed)
-            if size <= args.full_verify_max:
-                events, took = full_verify(ctx)
-                figures[size]["verify_all_events_s"] = events / took
-                print(f"  full verification: {events:,} events in {took:.1f} s", flush=True)
-    report(label, figures)
+    with ExitStack() as outer:
+        key_dir = args.keep or Path(outer.enter_context(tempfile.TemporaryDirectory()))
+        for size in sizes:
+            with ExitStack() as stack:
+                if args.keep:
+                    url = stack.enter_context(kept_database(label, size, args.keep))
+                else:
+                    url = stack.enter_context(factory())
+                engine = create_db_engine(url)
+                stack.callback(engine.dispose)
+                upgrade(engine)
+                settings = Settings(
+                    database_url=url, audit_key_file=str(key_dir / "audit-keys.json")
+                )
+                ctx = AppContext(settings, clock=FrozenClock(NOW), engine=engine)
+                found = _cases(ctx)
+                if found == size:
+                    print(f"{label}: {size:,} cases kept from an earlier run", flush=True)
+                elif found:
+                    raise SystemExit(f"{url} holds {found:,} cases, not {size:,}: drop it")
+                else:
+                    keys = ctx.audit_keys.current()
+                    seconds, rows = _load(ctx, size, args.per_day, keys=keys)
+                    print(
+                        f"{label}: {size:,} cases ({rows:,} rows, chained and sealed) loaded "
+                        f"in {seconds:.1f} s ({load_average()})",
+                        flush=True,
+                    )
+                if args.load_only:
+                    continue
+                figures[size] = measure(ctx, args.samples, args.seed)
+                print(f"  measured {size:,} ({load_average()})", flush=True)
+                if size <= args.full_verify_max:
+                    events, took = full_verify(ctx)
+                    figures[size]["verify_all_events_s"] = events / took
+                    print(
+                        f"  full verification: {events:,} events in {took:.1f} s, "
+                        f"{events / took:,.0f} events/s ({load_average()})",
+                        flush=True,
+                    )
+    if figures:
+        report(label, figures)
     return figures
 
 
@@ -137,6 +223,7 @@ def report(label: str, figures: dict[int, dict[str, float]]) -> None:
         if "verify_all_events_s" in figures[s]
     ]
     print("full verification, events/s: " + ("; ".join(rates) or "not run"))
+    print(f"({load_average()})")
 
 
 def main() -> None:
@@ -147,10 +234,16 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--full-verify-max", type=int, default=100_000)
+    parser.add_argument("--full-verify-max", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("SQLite", "PostgreSQL"))
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the loaded databases")
+    parser.add_argument("--load-only", action="store_true", help="with --keep: load, no timing")
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     for label, factory in backends():
-        run(label, factory, args)
+        if args.only in (None, label):
+            run(label, factory, args)
 
 
 if __name__ == "__main__":
