@@ -112,17 +112,25 @@ def _picks(ctx: AppContext, n: int, rng: random.Random) -> list[dict[str, str]]:
     return list(picks.values())
 
 
-def measure(ctx: AppContext, samples: int, seed: int) -> dict[str, float]:
-    picks = _picks(ctx, samples, random.Random(seed))
-    out: dict[str, float] = {}
+def measure(
+    contexts: dict[int, AppContext], samples: int, seed: int
+) -> dict[int, dict[str, float]]:
+    """p95 per size and call. The sizes take turns call by call (sample i of every size,
+    then sample i + 1), so the noise of a shared machine falls on every size alike."""
+    picks = {size: _picks(ctx, samples, random.Random(seed)) for size, ctx in contexts.items()}
+    out: dict[int, dict[str, float]] = {size: {} for size in contexts}
     for name, call in CALLS.items():
-        call(ctx, picks[0])  # warm-up
-        times = []
-        for pick in picks:
-            began = time.perf_counter()
-            call(ctx, pick)
-            times.append((time.perf_counter() - began) * 1000)
-        out[name] = percentile(times, 0.95)
+        times: dict[int, list[float]] = {size: [] for size in contexts}
+        for size, ctx in contexts.items():
+            call(ctx, picks[size][-1])  # warm-up
+        for i in range(samples):
+            for size, ctx in contexts.items():
+                began = time.perf_counter()
+                call(ctx, picks[size][i % len(picks[size])])
+                times[size].append((time.perf_counter() - began) * 1000)
+        for size in contexts:
+            out[size][name] = percentile(times[size], 0.95)
+        print(f"  {name} timed ({load_average()})", flush=True)
     return out
 
 
@@ -156,51 +164,52 @@ def _cases(ctx: AppContext) -> int:
         return int(conn.execute(select(func.count()).select_from(CASE)).scalar_one())
 
 
+def open_size(
+    label: str, factory: Any, size: int, args: argparse.Namespace, stack: ExitStack, keys: Path
+) -> AppContext:
+    """The database of ``size``, loaded (or kept from an earlier run)."""
+    if args.keep:
+        url = stack.enter_context(kept_database(label, size, args.keep))
+    else:
+        url = stack.enter_context(factory())
+    engine = create_db_engine(url)
+    stack.callback(engine.dispose)
+    upgrade(engine)
+    settings = Settings(database_url=url, audit_key_file=str(keys / "audit-keys.json"))
+    ctx = AppContext(settings, clock=FrozenClock(NOW), engine=engine)
+    found = _cases(ctx)
+    if found == size:
+        print(f"{label}: {size:,} cases kept from an earlier run", flush=True)
+    elif found:
+        raise SystemExit(f"{url} holds {found:,} cases, not {size:,}: drop it")
+    else:
+        seconds, rows = _load(ctx, size, args.per_day, keys=ctx.audit_keys.current())
+        print(
+            f"{label}: {size:,} cases ({rows:,} rows, chained and sealed) loaded "
+            f"in {seconds:.1f} s ({load_average()})",
+            flush=True,
+        )
+    return ctx
+
+
 def run(label: str, factory: Any, args: argparse.Namespace) -> dict[int, dict[str, float]]:
     sizes = [int(s) for s in args.sizes.split(",")]
-    figures: dict[int, dict[str, float]] = {}
-    with ExitStack() as outer:
-        key_dir = args.keep or Path(outer.enter_context(tempfile.TemporaryDirectory()))
-        for size in sizes:
-            with ExitStack() as stack:
-                if args.keep:
-                    url = stack.enter_context(kept_database(label, size, args.keep))
-                else:
-                    url = stack.enter_context(factory())
-                engine = create_db_engine(url)
-                stack.callback(engine.dispose)
-                upgrade(engine)
-                settings = Settings(
-                    database_url=url, audit_key_file=str(key_dir / "audit-keys.json")
+    with ExitStack() as stack:
+        keys = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        contexts = {size: open_size(label, factory, size, args, stack, keys) for size in sizes}
+        if args.load_only:
+            return {}
+        figures = measure(contexts, args.samples, args.seed)
+        for size, ctx in contexts.items():
+            if size <= args.full_verify_max:
+                events, took = full_verify(ctx)
+                figures[size]["verify_all_events_s"] = events / took
+                print(
+                    f"  {size:,}: full verification: {events:,} events in {took:.1f} s, "
+                    f"{events / took:,.0f} events/s ({load_average()})",
+                    flush=True,
                 )
-                ctx = AppContext(settings, clock=FrozenClock(NOW), engine=engine)
-                found = _cases(ctx)
-                if found == size:
-                    print(f"{label}: {size:,} cases kept from an earlier run", flush=True)
-                elif found:
-                    raise SystemExit(f"{url} holds {found:,} cases, not {size:,}: drop it")
-                else:
-                    keys = ctx.audit_keys.current()
-                    seconds, rows = _load(ctx, size, args.per_day, keys=keys)
-                    print(
-                        f"{label}: {size:,} cases ({rows:,} rows, chained and sealed) loaded "
-                        f"in {seconds:.1f} s ({load_average()})",
-                        flush=True,
-                    )
-                if args.load_only:
-                    continue
-                figures[size] = measure(ctx, args.samples, args.seed)
-                print(f"  measured {size:,} ({load_average()})", flush=True)
-                if size <= args.full_verify_max:
-                    events, took = full_verify(ctx)
-                    figures[size]["verify_all_events_s"] = events / took
-                    print(
-                        f"  full verification: {events:,} events in {took:.1f} s, "
-                        f"{events / took:,.0f} events/s ({load_average()})",
-                        flush=True,
-                    )
-    if figures:
-        report(label, figures)
+    report(label, figures)
     return figures
 
 
