@@ -41,19 +41,19 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
 
 from _common import backends, percentile, pg_url
-from kpis import NOW, _load
+from kpis import NOW, TABLES, _load, _sqlite_fast_load
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine, read_session
-from retention_flow.db.tables import CASE, CASE_KEY
+from retention_flow.db.tables import CASE, CASE_KEY, DEPLOYMENT
 from retention_flow.services import (
     audit_verify,
     audit_verify_run,
@@ -182,6 +182,14 @@ def open_size(
         print(f"{label}: {size:,} cases kept from an earlier run", flush=True)
     elif found:
         raise SystemExit(f"{url} holds {found:,} cases, not {size:,}: drop it")
+    elif label == "SQLite" and args.sqlite_from_pg:
+        began = time.perf_counter()
+        rows = copy_from_pg(ctx, size, args.keep)
+        print(
+            f"{label}: {size:,} cases ({rows:,} rows) copied from PostgreSQL's growth_{size} "
+            f"in {time.perf_counter() - began:.1f} s ({load_average()})",
+            flush=True,
+        )
     else:
         seconds, rows = _load(ctx, size, args.per_day, keys=ctx.audit_keys.current())
         print(
@@ -190,6 +198,55 @@ def open_size(
             flush=True,
         )
     return ctx
+
+
+def copy_from_pg(ctx: AppContext, size: int, keep: Path) -> int:
+    """The rows of the kept PostgreSQL database of ``size`` into this SQLite one, in the
+    form SQLite stores them (timestamps as naive UTC text, JSON as text), with the same
+    fast-load settings as ``kpis._load`` (indexes built after). The generator's hashing
+    and sealing, most of a load's cost, is not done twice: the chains are the same."""
+    with ExitStack() as stack:
+        source = stack.enter_context(kept_database("PostgreSQL", size, keep))
+        pg = create_db_engine(source)
+        stack.callback(pg.dispose)
+        raw = stack.enter_context(closing(pg.raw_connection()))
+        target = stack.enter_context(closing(ctx.db.raw_connection()))
+        driver: Any = target.driver_connection
+        indexes = _sqlite_fast_load(driver)
+        written = 0
+        for name, table in {"deployment": DEPLOYMENT, **TABLES}.items():
+            columns = [c.name for c in table.columns]
+            shown = []
+            for c in table.columns:
+                kind = type(c.type).__name__
+                if kind == "UTCDateTime":
+                    shown.append(
+                        f"""to_char("{c.name}" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"""
+                    )
+                else:
+                    shown.append(f'"{c.name}"::text' if kind == "JSON" else f'"{c.name}"')
+            marks = ", ".join("?" * len(columns))
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            insert_sql = f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})'
+            cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f'COPY (SELECT {", ".join(shown)} FROM "{name}") TO STDOUT') as copy:
+                batch: list[tuple[Any, ...]] = []
+                for row in copy.rows():
+                    batch.append(row)
+                    if len(batch) >= 50_000:
+                        driver.executemany(insert_sql, batch)
+                        driver.commit()
+                        written += len(batch)
+                        batch = []
+                driver.executemany(insert_sql, batch)
+                driver.commit()
+                written += len(batch)
+        for statement in indexes:
+            driver.execute(statement)
+        driver.execute("ANALYZE")
+        driver.commit()
+        driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return written
 
 
 def run(label: str, factory: Any, args: argparse.Namespace) -> dict[int, dict[str, float]]:
@@ -246,6 +303,11 @@ def main() -> None:
     parser.add_argument("--full-verify-max", type=int, default=1_000_000)
     parser.add_argument("--only", choices=("SQLite", "PostgreSQL"))
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the loaded databases")
+    parser.add_argument(
+        "--sqlite-from-pg",
+        action="store_true",
+        help="with --keep: fill SQLite's databases from PostgreSQL's kept ones (same rows)",
+    )
     parser.add_argument("--load-only", action="store_true", help="with --keep: load, no timing")
     args = parser.parse_args()
     if args.keep:
