@@ -4,8 +4,9 @@ For each size in ``--sizes`` a fresh database is bulk-loaded with ``bench/kpis.p
 loader (cases over a steady ``--per-day`` history with their work items, customer keys
 and audit events, hash-chained and sealed as the product writes them, each case row with
 its sealed head; the last two days' cases open; SQLite: big transactions without
-secondary indexes, PostgreSQL: COPY, indexes built after), then ``--samples`` calls of
-each of these, on cases drawn at random, are timed (after a warm-up call each):
+secondary indexes, PostgreSQL: COPY, indexes built after). Then ``--samples`` calls of
+each of these, on cases drawn at random, are timed (after a warm-up call each), the sizes
+taking turns call by call so that a shared machine's noise falls on all of them alike:
 
 - ``queue``: the telemarketing queue's first page (``queue.list_queue``, 50 rows);
 - ``search_key``: case search by business key (``queries.list_cases``, exact key);
@@ -26,7 +27,9 @@ Each figure line carries the load average (a shared machine).
 schema ``growth_SIZE`` of the bench database) and their audit key file
 (``DIR/audit-keys.json``) and measures them again on the next run instead of loading
 (a migration added meanwhile is applied first: re-measure after an index without a
-1,000,000-case reload). Drop them yourself afterwards.
+1,000,000-case reload). Drop them yourself afterwards. With ``--sqlite-from-pg`` the
+SQLite databases are filled from PostgreSQL's kept ones (the same rows: the generator's
+hashing and sealing, most of a load, is not done twice).
 
     python bench/growth.py [--sizes 10000,100000,1000000] [--samples 300]
                            [--only SQLite|PostgreSQL] [--keep /tmp/growth]
@@ -95,20 +98,17 @@ def load_average() -> str:
 def _picks(ctx: AppContext, n: int, rng: random.Random) -> list[dict[str, str]]:
     """``n`` distinct cases at random (ids, business keys, customers): the first case id
     at or after a random uuid (the ids are random uuids; no million-row list in memory)."""
-    query = (
-        select(CASE.c.id, CASE.c.business_key, CASE_KEY.c.value)
-        .join(CASE_KEY, CASE_KEY.c.case_id == CASE.c.id)
-        .order_by(CASE.c.id)
-        .limit(1)
-    )
+    first = select(CASE.c.id, CASE.c.business_key).order_by(CASE.c.id).limit(1)
+    customer = select(CASE_KEY.c.value).where(CASE_KEY.c.key == "customer_id")
     picks: dict[str, dict[str, str]] = {}
     with ctx.db.connect() as conn:
         total = conn.execute(select(func.count()).select_from(CASE)).scalar_one()
         while len(picks) < min(n, total):
             start = str(uuid.UUID(int=rng.getrandbits(128)))
-            row = conn.execute(query.where(CASE.c.id >= start)).first()
-            if row is not None:
-                picks[row[0]] = {"case_id": row[0], "key": row[1], "customer": row[2]}
+            row = conn.execute(first.where(CASE.c.id >= start)).first()
+            if row is not None:  # two lookups: a join here became a merge join from the start
+                value = conn.execute(customer.where(CASE_KEY.c.case_id == row[0])).scalar_one()
+                picks[row[0]] = {"case_id": row[0], "key": row[1], "customer": value}
     return list(picks.values())
 
 
