@@ -17,7 +17,9 @@ from retention_flow.cli import app
 from retention_flow.cli_progress import ProgressLine
 from retention_flow.core.config import get_settings
 from retention_flow.core.errors import Conflict
+from retention_flow.db.session import read_session
 from retention_flow.services import audit_verify_run, cases
+from retention_flow.services.audit_verify import verify
 from retention_flow.services.context import AppContext
 from tests.factories import actor, deploy
 
@@ -188,3 +190,17 @@ def test_cli_resumes_or_starts_over(ctx: AppContext, tmp_path: Path) -> None:
     fresh = runner.invoke(app, [*args, "--from-start", "--no-progress"])
     assert fresh.exit_code == 1 and fresh.stderr == ""
     assert json.loads(fresh.stdout)["broken_stream"] == ids[0]
+
+
+def test_pages_of_any_size_find_the_same(ctx: AppContext) -> None:
+    """A page boundary anywhere (inside a stream, between a stream and a head without
+    events) changes nothing in the verdict."""
+    ids = _cases(ctx)
+    _tamper(ctx, ids[1], 2)
+    with ctx.db.begin() as conn:  # a head left without a single event
+        conn.execute(text("DELETE FROM audit_event WHERE stream = :s"), {"s": ids[3]})
+    with read_session(ctx.db) as session:
+        answers = [verify(session, batch=batch).as_dict() for batch in (1, 2, 3, 5000)]
+    assert all(answer == answers[-1] for answer in answers)
+    found = [(p["stream"], p["kind"]) for p in answers[-1]["problems"]]
+    assert found == [(ids[1], "altered"), (ids[3], "missing")]
