@@ -56,6 +56,8 @@ from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine
 from retention_flow.db.tables import AUDIT_EVENT, CASE, CASE_KEY, DEPLOYMENT, WORK_ITEM
+from retention_flow.services.audit.chain import GENESIS, chain_hash
+from retention_flow.services.audit.seal import EVENT, HEAD, KeySet
 from retention_flow.services.insight import kpis
 from retention_flow.services.platform.context import AppContext
 
@@ -68,34 +70,42 @@ DEPLOYMENT_ID = "bench-retention"
 BATCH = 20_000
 
 
-def _rows(size: int, per_day: int, seed: int = 7) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(table name, rows) batches of the history; newest cases last."""
+def _rows(
+    size: int, per_day: int, seed: int = 7, keys: KeySet | None = None
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(table name, rows) batches of the history; newest cases last. With ``keys`` the
+    events are chained and sealed as the product writes them (``audit.build_rows``: the
+    hash of each over the previous one, an HMAC seal on each, and the case row's sealed
+    head), so ``verify-audit`` passes on them; without, the hashes are placeholders (the
+    dashboard bench reads no hash)."""
     rng = random.Random(seed)
     spacing = timedelta(days=1) / per_day
     first = NOW - spacing * size
     cases: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
-    keys: list[dict[str, Any]] = []
+    case_keys: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
 
     def event(case_id: str, seq: int, type_: str, at: datetime, **kw: Any) -> None:
-        events.append(
-            {
-                "stream": case_id,
-                "seq": seq,
-                "case_id": case_id,
-                "type": type_,
-                "actor": kw.pop("actor", "engine"),
-                "at": at,
-                "element_id": kw.pop("element_id", None),
-                "task_id": kw.pop("task_id", None),
-                "data_before": None,
-                "data_after": kw.pop("data_after", None),
-                "detail": kw.pop("detail", None),
-                "prev_hash": "0" * 64,
-                "hash": f"{len(events):064x}",
-            }
-        )
+        row: dict[str, Any] = {
+            "stream": case_id,
+            "seq": seq,
+            "case_id": case_id,
+            "type": type_,
+            "actor": kw.pop("actor", "engine"),
+            "at": at,
+            "element_id": kw.pop("element_id", None),
+            "task_id": kw.pop("task_id", None),
+            "data_before": None,
+            "data_after": kw.pop("data_after", None),
+            "detail": kw.pop("detail", None),
+            "prev_hash": GENESIS if seq == 1 or keys is None else events[-1]["hash"],
+            "hash": f"{len(events):064x}",
+        }
+        if keys is not None:
+            row["hash"] = chain_hash(row["prev_hash"], row)
+            row["seal_key"], row["seal"] = keys.seal(EVENT, case_id, seq, row["hash"])
+        events.append(row)
 
     for n in range(size):
         created = first + spacing * n
@@ -183,18 +193,21 @@ def _rows(size: int, per_day: int, seed: int = 7) -> Iterator[tuple[str, list[di
                 "started_by": "system",
                 "starter_role": "system",
                 "audit_seq": seq,
-                "audit_hash": "0" * 64,
+                "audit_hash": events[-1]["hash"] if keys is not None else GENESIS,
                 "created_at": created,
                 "updated_at": ended or at,
                 "ended_at": ended,
             }
         )
-        keys.append({"case_id": case_id, "key": "customer_id", "value": customer})
+        if keys is not None:
+            head = keys.seal(HEAD, case_id, seq, events[-1]["hash"])
+            cases[-1]["audit_seal_key"], cases[-1]["audit_seal"] = head
+        case_keys.append({"case_id": case_id, "key": "customer_id", "value": customer})
         if len(cases) >= BATCH:
-            yield from (("case", cases), ("work_item", items), ("case_key", keys))
+            yield from (("case", cases), ("work_item", items), ("case_key", case_keys))
             yield ("audit_event", events)
-            cases, items, keys, events = [], [], [], []
-    yield from (("case", cases), ("work_item", items), ("case_key", keys))
+            cases, items, case_keys, events = [], [], [], []
+    yield from (("case", cases), ("work_item", items), ("case_key", case_keys))
     yield ("audit_event", events)
 
 
@@ -223,6 +236,7 @@ def _load(
     replicate_from: int | None = None,
     *,
     seeded: bool = False,
+    keys: KeySet | None = None,
 ) -> tuple[float, int]:
     """Bulk-load the history; (seconds, rows). With ``replicate_from`` (fewer than
     ``size``): that many cases row by row, the rest copied in the database
@@ -235,10 +249,13 @@ def _load(
     try:
         driver: Any = raw.driver_connection
         postgres = ctx.db.dialect.name == "postgresql"
-        indexes = [] if postgres else _sqlite_fast_load(driver)
+        indexes = _pg_fast_load(driver) if postgres else _sqlite_fast_load(driver)
         if not seeded:
-            rows_written = _insert_rows(ctx, driver, loaded, per_day)
+            rows_written = _insert_rows(ctx, driver, loaded, per_day, keys)
         driver.commit()
+        if postgres:  # the connection goes back to the pool: triggers on again
+            driver.execute("SET session_replication_role = DEFAULT")
+            driver.commit()
     finally:
         raw.close()
     with ctx.db.begin() as conn:
@@ -260,7 +277,9 @@ def _load(
     return time.perf_counter() - begin, rows_written
 
 
-def _insert_rows(ctx: AppContext, driver: Any, size: int, per_day: int) -> int:
+def _insert_rows(
+    ctx: AppContext, driver: Any, size: int, per_day: int, keys: KeySet | None = None
+) -> int:
     """The bench deployment and ``size`` cases row by row (PostgreSQL: COPY)."""
     driver.commit()
     with ctx.db.begin() as conn:
@@ -276,7 +295,7 @@ def _insert_rows(ctx: AppContext, driver: Any, size: int, per_day: int) -> int:
         )
     postgres = ctx.db.dialect.name == "postgresql"
     rows_written = 0
-    for name, rows in _rows(size, per_day):
+    for name, rows in _rows(size, per_day, keys=keys):
         if not rows:
             continue
         columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
@@ -307,6 +326,27 @@ def _sqlite_fast_load(driver: Any) -> list[str]:
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
         f"AND tbl_name IN ({marks})",
         list(TABLES),
+    ).fetchall()
+    for name, _sql in found:
+        driver.execute(f'DROP INDEX "{name}"')
+    driver.commit()
+    return [sql for _name, sql in found]
+
+
+def _pg_fast_load(driver: Any) -> list[str]:
+    """A bench database, loaded once by COPY: the loaded tables' plain secondary indexes
+    dropped (their ``CREATE INDEX`` statements are returned, to run after the load; keys
+    and unique constraints stay), and no foreign-key triggers for this session (the
+    loader writes the parents first). Random-key index updates past the buffer cache
+    made the load crawl."""
+    driver.execute("SET session_replication_role = replica")
+    found = driver.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+        "JOIN pg_class c ON c.relname = i.indexname "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname "
+        "WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
+        [list(TABLES)],
     ).fetchall()
     for name, _sql in found:
         driver.execute(f'DROP INDEX "{name}"')

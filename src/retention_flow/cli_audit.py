@@ -29,12 +29,46 @@ def verify_audit(
     no_checkpoints: Annotated[
         bool, typer.Option("--no-checkpoints", help="check links and seals only")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--from-start",
+            help="continue an interrupted run after the last stream it verified (the "
+            "default when its progress file is there), or verify every stream again",
+        ),
+    ] = True,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="where the position of a run is kept (default: audit-verify-progress.json "
+            "beside the checkpoint file)"
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option(help="show progress on standard error (a bar on a terminal)")
+    ] = True,
 ) -> None:
     """Check every audit chain: links, hashes, seals, heads and the signed checkpoints;
-    exit 1 when anything is wrong (the first finding, then up to 100 more)."""
-    from retention_flow.services.audit import admin as audit_admin
+    exit 1 when anything is wrong (the first finding, then up to 100 more). Streams the
+    trail; an interrupted run continues where it stopped unless --from-start."""
+    from retention_flow.services.audit import verify_run as audit_verify_run
 
-    result = audit_admin.verify_trail(_ctx(), checkpoints, use_checkpoints=not no_checkpoints)
+    from .cli_progress import ProgressLine
+
+    ctx = _ctx()
+    line = ProgressLine("verify-audit") if progress else None
+    try:
+        result = audit_verify_run.verify_all(
+            ctx,
+            checkpoints,
+            use_checkpoints=not no_checkpoints,
+            state_file=state_file or audit_verify_run.default_state_file(ctx),
+            resume=resume,
+            on_progress=line,
+        )
+    finally:
+        if line is not None:
+            line.finish()
     _out(result)
     if not result["ok"]:
         raise typer.Exit(1)

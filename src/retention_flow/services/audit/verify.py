@@ -21,11 +21,12 @@ Each stream is walked in order; its first finding is reported (later ones follow
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlmodel import Session
 
 from retention_flow.db.tables import AUDIT_EVENT, AUDIT_HEAD, CASE
@@ -105,13 +106,13 @@ def walk(
     *,
     keys: AuditKeys | None = None,
     checkpoints: CheckpointLog | None = None,
+    after: str | None = None,
 ) -> Iterator[StreamOutcome]:
-    """Every stream (with events, a head, or a checkpoint) and its first finding."""
+    """Every stream (with events, a head, or a checkpoint) in name order, and its first
+    finding; with ``after``, the streams named after it only (a resumed run). Reads
+    ``batch`` events at a time by keyset (stream, seq) and the heads of the streams each
+    page covers: memory stays the same whatever the size of the trail."""
     keys = keys or keys_of(session)
-    query = select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.stream, AUDIT_EVENT.c.seq)
-    if stream is not None:
-        query = query.where(AUDIT_EVENT.c.stream == stream)
-    heads = stored_heads(session, stream)
     log = checkpoints or CheckpointLog("")
     legacy_sealed = session.execute(
         select(AUDIT_EVENT.c.at).where(
@@ -121,37 +122,111 @@ def walk(
     sealing_began = session.execute(
         select(func.min(AUDIT_EVENT.c.id)).where(AUDIT_EVENT.c.seal.is_not(None))
     ).scalar()
-    walked: set[str] = set()
+    pages = _Pages(session, stream, batch, after, sorted(log.furthest))
     walker: _StreamWalk | None = None
-    for row in _iterate(session, query, batch):
+    for row in pages.events():
         if walker is None or row["stream"] != walker.stream:
             if walker is not None:
-                yield walker.close(heads.pop(walker.stream, None))
+                yield walker.close(pages.heads.pop(walker.stream, None))
+            yield from _without_events(pages.before(row["stream"]), log)
             walker = _StreamWalk(row["stream"], keys, log, legacy_sealed is not None)
             walker.sealing_began = sealing_began
-            walked.add(walker.stream)
         walker.add(row)
     if walker is not None:
-        yield walker.close(heads.pop(walker.stream, None))
-    for name, head in sorted(heads.items()):  # heads without a single event
-        walked.add(name)
+        yield walker.close(pages.heads.pop(walker.stream, None))
+    yield from _without_events(pages.rest(), log)
+
+
+def _without_events(
+    found: Iterable[tuple[str, tuple[int, str, str | None, str | None] | None]],
+    log: CheckpointLog,
+) -> Iterator[StreamOutcome]:
+    """Streams with a head or a checkpoint but not a single event."""
+    for name, head in found:
         problem = None
-        if head[0] > 0:
+        if head is not None and head[0] > 0:
             problem = Problem(
                 "missing", f"the head records {head[0]} events but none are stored", name, 1
             )
-        elif name in log.furthest:
+        elif head is not None and name in log.furthest:
             problem = _truncated(name, 0, log)
+        elif head is None:
+            seen = log.furthest[name]
+            reason = (
+                f"checkpoint line {seen.line} ({seen.at}) saw the stream at seq {seen.seq}; "
+                "its events and its head are gone"
+            )
+            problem = Problem("stream_missing", reason, name, 1)
         yield StreamOutcome(name, 0, head, problem)
-    for name in sorted(log.furthest):  # checkpointed streams with neither events nor head
-        if name in walked or stream not in (None, name):
-            continue
-        seen = log.furthest[name]
-        reason = (
-            f"checkpoint line {seen.line} ({seen.at}) saw the stream at seq {seen.seq}; "
-            "its events and its head are gone"
+
+
+class _Pages:
+    """The events in (stream, seq) order a page at a time, and beside them the heads and
+    the checkpointed names of the streams the pages have reached."""
+
+    def __init__(
+        self,
+        session: Session,
+        stream: str | None,
+        batch: int,
+        after: str | None,
+        checkpointed: list[str],
+    ) -> None:
+        self.session, self.stream, self.batch = session, stream, batch
+        #: heads (and checkpointed names, without a head: None) of streams not yet closed
+        self.heads: dict[str, tuple[int, str, str | None, str | None] | None] = {}
+        self._reached = after  # heads are read up to here (inclusive)
+        self._names = deque(n for n in checkpointed if stream in (None, n) and (after or "") < n)
+        self._order: deque[str] = deque()
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        position: tuple[str, int] | None = None
+        while True:
+            query = select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.stream, AUDIT_EVENT.c.seq)
+            if self.stream is not None:
+                query = query.where(AUDIT_EVENT.c.stream == self.stream)
+            if position is not None:
+                query = query.where(
+                    tuple_(AUDIT_EVENT.c.stream, AUDIT_EVENT.c.seq) > tuple_(*position)
+                )
+            elif self._reached is not None:
+                query = query.where(AUDIT_EVENT.c.stream > self._reached)
+            rows = self.session.execute(query.limit(self.batch)).mappings().all()
+            if not rows:
+                return
+            last = rows[-1]
+            self._read_heads(last["stream"])
+            for row in rows:
+                yield dict(row)
+            if len(rows) < self.batch:
+                return
+            position = (last["stream"], last["seq"])
+
+    def _read_heads(self, upto: str | None) -> None:
+        """The heads of the streams after the last page's up to ``upto`` (None: all)."""
+        found: dict[str, tuple[int, str, str | None, str | None] | None] = dict(
+            stored_heads(self.session, self.stream, self._reached, upto)
         )
-        yield StreamOutcome(name, 0, None, Problem("stream_missing", reason, name, 1))
+        while self._names and (upto is None or self._names[0] <= upto):
+            found.setdefault(self._names.popleft(), None)
+        self.heads.update(found)
+        self._order.extend(sorted(found))  # each page's names come after the last's
+        if upto is not None:
+            self._reached = upto
+
+    def before(self, name: str | None) -> list[tuple[str, Any]]:
+        """The pending names before ``name`` (all: None) that no walk closed: they have
+        no events. Taken out."""
+        out = []
+        while self._order and (name is None or self._order[0] < name):
+            earlier = self._order.popleft()
+            if earlier in self.heads:
+                out.append((earlier, self.heads.pop(earlier)))
+        return out
+
+    def rest(self) -> list[tuple[str, Any]]:
+        self._read_heads(None)
+        return self.before(None)
 
 
 class _StreamWalk:
@@ -295,8 +370,12 @@ def _truncated(stream: str, end: int, log: CheckpointLog) -> Problem | None:
 
 
 def stored_heads(
-    session: Session, stream: str | None
+    session: Session,
+    stream: str | None,
+    after: str | None = None,
+    upto: str | None = None,
 ) -> dict[str, tuple[int, str, str | None, str | None]]:
+    """The heads of one stream, or of the streams named in (``after``, ``upto``]."""
     cases = select(
         CASE.c.id, CASE.c.audit_seq, CASE.c.audit_hash, CASE.c.audit_seal_key, CASE.c.audit_seal
     )
@@ -310,12 +389,12 @@ def stored_heads(
     if stream is not None:
         cases = cases.where(CASE.c.id == stream)
         system = system.where(AUDIT_HEAD.c.stream == stream)
+    if after is not None:
+        cases = cases.where(CASE.c.id > after)
+        system = system.where(AUDIT_HEAD.c.stream > after)
+    if upto is not None:
+        cases = cases.where(CASE.c.id <= upto)
+        system = system.where(AUDIT_HEAD.c.stream <= upto)
     heads = {r[0]: (r[1], r[2], r[3], r[4]) for r in session.execute(cases)}
     heads.update({r[0]: (r[1], r[2], r[3], r[4]) for r in session.execute(system)})
     return heads
-
-
-def _iterate(session: Session, query: Any, batch: int) -> Iterable[dict[str, Any]]:
-    result = session.execute(query.execution_options(yield_per=batch))
-    for row in result.mappings():
-        yield dict(row)
