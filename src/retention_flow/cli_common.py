@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="acting user name")]
 RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="role(s) the user acts with")]
@@ -23,8 +24,16 @@ def _actor(user: str, roles: list[str]) -> Any:
     return Actor(user, frozenset(roles or ["system"]))
 
 
+def _plain(value: Any) -> Any:
+    """What JSON cannot hold as it is: a service's view as the API answers it (its
+    JSON), anything else as its text."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
 def _out(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    typer.echo(json.dumps(value, indent=2, default=_plain, ensure_ascii=False))
 
 
 def _json_arg(text: str, what: str) -> dict[str, Any]:

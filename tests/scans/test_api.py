@@ -34,7 +34,7 @@ def test_upload_and_read_back(
     assert form["status"] == "read" and form["pages"][0]["status"] == "processed"
     assert form["pages"][0]["case_id"] == mail_case["id"]
     assert empty["status"] == "unreadable" and empty["error"] and empty["pages"] == []
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case["id"]).outcome == "retained"
 
     auditor = auth("aud", "auditor")
     got = client.get(f"/api/scans/{form['id']}", headers=auditor)

@@ -55,7 +55,7 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
 ) -> None:
     good = form_png(mail_case)
     second = {**START, "case_number": "RC-2026-000790-1", "customer_id": "C-300513"}
-    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second)["id"])
+    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second).id)
     upright = Image.open(io.BytesIO(form_png(other))).convert("L")
     upside_down = _png(upright.rotate(180))
     batch = {
@@ -87,13 +87,13 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
         assert scan["status"] == "unreadable" and reason in scan["error"], (name, scan["error"])
         assert scan["page_count"] == 0 and scan["pages"] == []
     assert got["good.png"]["pages"][0]["status"] == "processed"
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case["id"]).outcome == "retained"
     for name in ("wrong_form.pdf", "blank.png"):
         [page] = got[name]["pages"]
         assert page["status"] == "exception" and page["reasons"] and page["exception_case_id"]
     [flipped] = got["upside_down.png"]["pages"]
     assert flipped["status"] in ("processed", "verification"), flipped["reasons"]
-    assert flipped["case_id"] == other["id"]
+    assert flipped["case_id"] == other.id
     crop_url = f"/api/scans/{got['upside_down.png']['id']}/pages/1/fields/case_number/crop"
     crop = client.get(crop_url, headers=auth("aud", "auditor"))
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/png"

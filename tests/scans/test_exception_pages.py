@@ -19,6 +19,7 @@ from retention_flow.db.session import write_session
 from retention_flow.db.tables import SCAN_PAGE
 from retention_flow.services.cases import control as case_control
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.outreach import response_forms as forms
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import Actor, AppContext
@@ -49,9 +50,9 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def _exception_task(ctx: AppContext, scan: dict[str, Any]) -> dict[str, Any]:
+def _exception_task(ctx: AppContext, scan: dict[str, Any]) -> TaskView:
     [page] = scans.get_scan(ctx, scan["id"])["pages"]
-    [task] = cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
+    [task] = cases.get_case(ctx, page["exception_case_id"]).open_tasks
     return task
 
 
@@ -93,7 +94,7 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
         ctx, BACK, "unknown.png", form_png({"data": {**mail_case["data"], "case_number": UNKNOWN}})
     )
     task = _exception_task(ctx, unknown)
-    html = clerk.get(f"/tasks/{task['id']}").text
+    html = clerk.get(f"/tasks/{task.id}").text
     shown = _text(html)
     assert f"<h1>Scanned page not booked: no case has the number {UNKNOWN}" in html
     assert f"No case has the number read from the page ({UNKNOWN}): find the case below." in shown
@@ -106,7 +107,7 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
     data = forms.printed_offers(ctx, mail_case["id"]) or mail_case["data"]["eligible_offers"]
     case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
     late = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(1,)))
-    shown = _text(clerk.get(f"/tasks/{_exception_task(ctx, late)['id']}").text)
+    shown = _text(clerk.get(f"/tasks/{_exception_task(ctx, late).id}").text)
     number = mail_case["data"]["case_number"]
     assert f"Scanned page not booked: no open case has the case number {number}" in shown
     assert f"The page names case {number}" in shown
@@ -144,8 +145,8 @@ def test_a_scanned_form_offers_the_choices_printed_on_it(
     other = ["NEW_DEVICE", "DISCOUNT_20"]
     case_control.patch_case_data(ctx, OWNER, mail_case["id"], {"eligible_offers": other}, "fix")
     scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2)))  # two: a person
-    [task] = [t for t in tasks.list_queue(ctx, CLERK) if t["case_id"] == mail_case["id"]]
-    html = clerk.get(f"/tasks/{task['id']}").text
+    [task] = [t for t in tasks.list_queue(ctx, CLERK) if t.case_id == mail_case["id"]]
+    html = clerk.get(f"/tasks/{task.id}").text
     select = html[html.index('name="chosen_offer"') :]
     select = select[: select.index("</select>")]
     choices = re.findall(r'<option value="([A-Z0-9_]+)"', select)

@@ -76,10 +76,10 @@ def test_unknown_case_number_is_queued_and_assigned_over_http(
     )
     assert after["resolved_by"] == "bea"
     target = cases.get_case(ctx, mail_case["id"])
-    assert [t["element_id"] for t in target["open_tasks"]] == ["verify_response_form"]
-    assert target["data"]["response_form"]["uncertain"] is True
+    assert [t.element_id for t in target.open_tasks] == ["verify_response_form"]
+    assert target.data["response_form"]["uncertain"] is True
     exception_case = cases.get_case(ctx, page["exception_case_id"])
-    assert (exception_case["status"], exception_case["outcome"]) == ("completed", "assigned")
+    assert (exception_case.status, exception_case.outcome) == ("completed", "assigned")
     assert "scan_page_assigned" in _events(ctx, page["exception_case_id"])
     assert (
         client.post(url, headers=back, json={"decision": "discard", "reason": "again"}).status_code
@@ -100,7 +100,7 @@ def test_blank_page_is_discarded_with_a_reason(ctx: AppContext) -> None:
         "discarded",
         BACK.username,
     )
-    assert cases.get_case(ctx, page["exception_case_id"])["outcome"] == "discarded"
+    assert cases.get_case(ctx, page["exception_case_id"]).outcome == "discarded"
     assert "scan_page_discarded" in _events(ctx, page["exception_case_id"])
 
 
@@ -111,8 +111,8 @@ def test_assignment_that_does_not_correlate_opens_a_new_exception(
     scan = scans.ingest(ctx, BACK, "unknown.png", _unknown_case_form(mail_case))
     [page] = scan["pages"]
     first = page["exception_case_id"]
-    [task] = cases.get_case(ctx, first)["open_tasks"]
-    tasks.complete(ctx, BACK, task["id"], {"decision": "assign", "case_number": "RC-1-2"})
+    [task] = cases.get_case(ctx, first).open_tasks
+    tasks.complete(ctx, BACK, task.id, {"decision": "assign", "case_number": "RC-1-2"})
     [page] = scans.get_scan(ctx, scan["id"])["pages"]
     assert page["resolution"] == "assigning"
     assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 1
@@ -120,5 +120,5 @@ def test_assignment_that_does_not_correlate_opens_a_new_exception(
     assert page["status"] == "exception" and page["resolution"] is None
     assert page["exception_case_id"] not in (None, first)
     assert "assigned to RC-1-2" in page["reasons"][-1]
-    assert cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
+    assert cases.get_case(ctx, page["exception_case_id"]).open_tasks
     assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 0

@@ -50,7 +50,7 @@ def test_forms_print_cli_for_a_live_mail_case(ctx: AppContext, db_url: str, tmp_
     assert summary["case_number"] == START["case_number"] and summary["bytes"] > 1000
     [page] = rasterise_pdf(out.read_bytes(), max_pages=1)
     read = form_reader(ctx).read_page(
-        page, lambda n: cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
+        page, lambda n: cases.get_case(ctx, case.id).data["eligible_offers"]
     )
     assert read.case_number == START["case_number"]  # the printed number reads back
 

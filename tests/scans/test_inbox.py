@@ -47,7 +47,7 @@ def test_inbox_takes_settled_files_once(
     assert done["bomb.png"]["status"] == "refused" and done["bomb.png"]["scan_id"] is None
     assert "decompression bomb" in (folder / "failed" / "bomb.png.error.txt").read_text()
     assert (folder / "late.png").exists() and (folder / "copying.tif.part").exists()
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case["id"]).outcome == "retained"
 
     clock.advance(SETTLE)
     [late] = inbox.poll()  # complete now: read whole, not as a truncated file

@@ -30,12 +30,12 @@ def test_async_upload_is_read_by_the_worker(
     monkeypatch.setattr(ctx.settings, "scan_async", True)
     scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case))
     assert scan["status"] == "reading" and [p["status"] for p in scan["pages"]] == ["queued"]
-    assert cases.get_case(ctx, mail_case["id"])["status"] == "active"
+    assert cases.get_case(ctx, mail_case["id"]).status == "active"
     handlers = worker.default_job_handlers()
     assert worker.run_jobs_once(ctx, "w1", handlers) == 1
     after = scans.get_scan(ctx, scan["id"])
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case["id"]).outcome == "retained"
     assert worker.run_jobs_once(ctx, "w1", handlers) == 0
     with read_session(ctx.db) as session:
         states = session.execute(select(JOB.c.state).where(JOB.c.kind == "scan_page")).scalars()

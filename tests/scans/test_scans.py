@@ -30,8 +30,8 @@ def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str
     assert page["case_number"] == mail_case["data"]["case_number"]
     assert page["case_id"] == mail_case["id"]
     case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] == "retained"
-    assert case["data"]["offer_code"] == offers[1]
+    assert case.status == "completed" and case.outcome == "retained"
+    assert case.data["offer_code"] == offers[1]
     assert messages_to(ctx, mail_case["id"]) == 1
 
     again = scans.ingest(ctx, BACK, "renamed.png", data)
@@ -49,8 +49,8 @@ def test_unsure_form_goes_to_verification(ctx: AppContext, mail_case: dict[str, 
     [page] = scan["pages"]
     assert page["status"] == "verification" and page["reasons"]
     case = cases.get_case(ctx, mail_case["id"])
-    assert [t["element_id"] for t in case["open_tasks"]] == ["verify_response_form"]
-    assert case["data"]["response_form"]["uncertain"] is True
+    assert [t.element_id for t in case.open_tasks] == ["verify_response_form"]
+    assert case.data["response_form"]["uncertain"] is True
 
 
 @pytest.mark.tesseract

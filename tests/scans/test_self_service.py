@@ -71,10 +71,10 @@ def test_the_customer_accepts_an_offer_through_the_link(
     assert "Your answer has reached us" in done.text
 
     case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] == "retained"
-    assert case["data"]["offer_code"] == offers[1]
-    assert case["data"]["csat"] == 4
-    assert case["data"]["response_form"]["source"] == "self_service"
+    assert case.status == "completed" and case.outcome == "retained"
+    assert case.data["offer_code"] == offers[1]
+    assert case.data["csat"] == 4
+    assert case.data["response_form"]["source"] == "self_service"
     assert messages_to(ctx, mail_case["id"]) == 1
     with read_session(ctx.db) as session:
         actors = session.execute(
@@ -112,8 +112,8 @@ def test_declining_ends_the_case_lost(
     done = _answer(client, _link(ctx, mail_case["id"]), "none")
     assert done.status_code == 200 and "you do not want any of the offers" in done.text
     case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] != "retained"
-    assert "csat" not in case["data"]
+    assert case.status == "completed" and case.outcome != "retained"
+    assert "csat" not in case.data
 
 
 def test_an_offer_not_in_the_letter_is_refused_with_nothing_changed(
@@ -178,5 +178,5 @@ def test_a_paper_form_after_the_online_answer_goes_to_a_person(
     [page] = scan["pages"]
     assert page["status"] == "exception", page
     case = cases.get_case(ctx, mail_case["id"])
-    assert case["outcome"] == "retained" and case["data"]["offer_code"] == offers[0]
+    assert case.outcome == "retained" and case.data["offer_code"] == offers[0]
     assert messages_to(ctx, mail_case["id"]) == 1

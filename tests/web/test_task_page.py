@@ -9,6 +9,7 @@ import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.tasks import work_items as tasks
@@ -20,7 +21,7 @@ AGENT = actor("agent", "agent", "telemarketing")
 
 
 @pytest.fixture
-def case(ctx: AppContext) -> dict:
+def case(ctx: AppContext) -> CaseView:
     deploy(ctx, "three_steps")
     data = {"customer_name": "<script>alert(1)</script> Erika", "case_number": "RC-1"}
     return cases.start_case(ctx, AGENT, "three_steps", data, business_key="RC-1")
@@ -31,7 +32,7 @@ def test_the_task_page_shows_previous_steps_with_their_notes(
 ) -> None:
     first = case["open_tasks"][0]["id"]
     result = tasks.complete(ctx, AGENT, first, {"call_result": "reached", "notes": "call at 5"})
-    second = result["next_tasks"][0]["id"]
+    second = result.next_tasks[0].id
     html = pages["agent"].get(f"/tasks/{second}").text
     assert "Call customer" in html and "call at 5" in html and "reached" in html
     assert "<script>alert(1)</script>" not in html  # case data is escaped

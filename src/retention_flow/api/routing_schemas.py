@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schemas import TaskPublic
+from retention_flow.services.routing.views import NextTask
 
 SKILL_VALUE = r"^[A-Za-z0-9_.-]+$"
 
@@ -31,16 +31,7 @@ class SkillsPublic(BaseModel):
     count: int
 
 
-class OfferWhy(BaseModel):
-    rule: str = Field(description="sla | outcome | explore | fifo")
-    score: float
-    reason: str = Field(description="one line: why this task came to this agent")
-
-
-class NextTaskPublic(BaseModel):
-    task: TaskPublic | None = Field(description="claimed for you; null: nothing for you now")
-    offer: OfferWhy | None = Field(description="null when the task was already yours")
-    held: int = Field(description="tasks held for better-matched colleagues until at risk")
+NextTaskPublic = NextTask
 
 
 class OfferDecisionPublic(BaseModel):

@@ -6,6 +6,7 @@ admins and leads without a team keep everyone's. Agents read their own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -24,6 +25,7 @@ from retention_flow.core.text_rules import check_name
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AGENT_SKILL, USER
 from retention_flow.services.audit.trail import NewEvent, append_system
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.tasks.rules import SUPERVISOR_ROLES
 
@@ -161,14 +163,18 @@ def remove_skill(ctx: AppContext, actor: Actor, username: str, kind: str, value:
         session.commit()
 
 
-def mark_not_offered(conn: Connection, username: str, items: list[dict[str, Any]]) -> None:
-    """Set ``not_offered`` on the queue items whose required skills the agent lacks (one
-    query, only when a listed item requires any)."""
-    if not any(item.get("required_skills") for item in items):
-        return
+def mark_not_offered(conn: Connection, username: str, items: Iterable[TaskView]) -> list[TaskView]:
+    """The queue items, with ``not_offered`` set on those whose required skills the agent
+    lacks (one query, only when a listed item requires any)."""
+    listed = list(items)
+    if not any(item.required_skills for item in listed):
+        return listed
     held = held_by(conn, username)
-    for item in items:
-        item["not_offered"] = why_not(item.get("required_skills"), held)
+    reasons = [why_not(item.required_skills, held) for item in listed]
+    return [
+        item if why is None else item.model_copy(update={"not_offered": why})
+        for item, why in zip(listed, reasons, strict=True)
+    ]
 
 
 def lacks(session: Session, username: str, item: Any) -> list[str]:
