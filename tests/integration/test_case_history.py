@@ -37,7 +37,7 @@ def test_history_marks_completed_and_current_elements(ctx: Any) -> None:
     found = case_history.case_history(ctx, case_id)
     assert found.case.id == case_id
     assert [e.seq for e in found.events] == list(range(1, len(found.events) + 1))
-    assert found.marks == {
+    assert found.marks.model_dump() == {
         "completed": {"start_event": 1, "prepare_case": 1, "call_customer": 1},
         "current": ["present_offer"],
         "failed": [],
@@ -75,7 +75,7 @@ def test_a_tampered_event_shows_in_the_case_check(ctx: Any) -> None:
 def test_exports_hold_every_event(ctx: Any) -> None:
     case_id = _worked_case(ctx)
     document = case_history.export(ctx, case_id)
-    json.dumps(document)  # JSON-ready
+    json.dumps(document.model_dump(mode="json"))  # JSON-ready
     rows = list(csv.DictReader(io.StringIO(case_history.export_csv(ctx, case_id))))
     assert len(rows) == len(document.events)
     assert [r["hash"] for r in rows] == [e.hash for e in document.events]

@@ -6,7 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retention_flow.services.routing.views import NextTask
+from retention_flow.services.routing.views import (
+    NextTask,
+    OfferDecisionView,
+    OfferReview,
+    SkillView,
+)
 
 SKILL_VALUE = r"^[A-Za-z0-9_.-]+$"
 
@@ -17,13 +22,7 @@ class SkillSet(BaseModel):
     proficiency: int = Field(ge=1, le=5, description="1 basic ... 5 expert")
 
 
-class SkillPublic(BaseModel):
-    username: str
-    kind: str
-    value: str
-    proficiency: int
-    updated_by: str
-    updated_at: str | None
+SkillPublic = SkillView
 
 
 class SkillsPublic(BaseModel):
@@ -34,26 +33,8 @@ class SkillsPublic(BaseModel):
 NextTaskPublic = NextTask
 
 
-class OfferDecisionPublic(BaseModel):
-    id: int
-    at: str
-    username: str
-    task_id: str
-    case_id: str
-    segment: str | None
-    rule: str
-    score: float
-    reason: str
-    candidates: int
-    inputs: dict[str, Any]
-
-
-class OfferDecisionsPublic(BaseModel):
-    data: list[OfferDecisionPublic]
-    count: int
-    by_agent: list[dict[str, Any]] = Field(
-        description="per agent: offers, by rule, by segment (for a fairness review)"
-    )
+OfferDecisionPublic = OfferDecisionView
+OfferDecisionsPublic = OfferReview
 
 
 class AtRiskStart(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Query, Response
 from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.routing import channel_choice, next_task, offer_review, skills
-from retention_flow.services.routing.views import NextTask
+from retention_flow.services.routing.views import NextTask, OfferReview, SkillView
 from retention_flow.services.tasks.queue_pages import QueueFilter
 
 from ...core.roles import WorkRole
@@ -59,7 +59,7 @@ def list_skills(
 @router.put("/api/skills/{username}/{kind}/{value}", response_model=SkillPublic)
 def set_skill(
     ctx: CtxDep, user: Lead, username: Username, kind: Kind, value: Value, body: SkillSet
-) -> dict[str, Any]:
+) -> SkillView:
     """Give an agent a skill or change its proficiency (audited)."""
     return skills.set_skill(ctx, user, username, kind, value, body.proficiency)
 
@@ -77,7 +77,7 @@ def offers(
     user: Reviewer,
     username: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> OfferReview:
     """Recent offer decisions (inputs, score, rule) and a summary per agent."""
     return offer_review.review(ctx, user, username=username, limit=limit)
 

@@ -27,6 +27,7 @@ from retention_flow.db.tables import AGENT_SKILL, USER
 from retention_flow.services.audit.trail import NewEvent, append_system
 from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.routing.views import SkillView
 from retention_flow.services.tasks.rules import SUPERVISOR_ROLES
 
 SK = AGENT_SKILL
@@ -40,15 +41,15 @@ def held_by(conn: Connection, username: str) -> dict[tuple[str, str], int]:
     return {(r.kind, r.value): int(r.proficiency) for r in rows}
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {
-        "username": r.username,
-        "kind": r.kind,
-        "value": r.value,
-        "proficiency": int(r.proficiency),
-        "updated_by": r.updated_by,
-        "updated_at": r.updated_at.isoformat() if r.updated_at else None,
-    }
+def _row(r: Any) -> SkillView:
+    return SkillView(
+        username=r.username,
+        kind=r.kind,
+        value=r.value,
+        proficiency=int(r.proficiency),
+        updated_by=r.updated_by,
+        updated_at=r.updated_at.isoformat() if r.updated_at else None,
+    )
 
 
 def _lead_team(session: Session, actor: Actor) -> str | None:
@@ -61,7 +62,7 @@ def _lead_team(session: Session, actor: Actor) -> str | None:
     return team.scalar_one_or_none()
 
 
-def list_skills(ctx: AppContext, actor: Actor, username: str | None = None) -> list[dict[str, Any]]:
+def list_skills(ctx: AppContext, actor: Actor, username: str | None = None) -> list[SkillView]:
     """Skills of one agent or, for a team lead, of their team (everyone for an admin)."""
     with read_session(ctx.db) as session:
         query = select(SK).order_by(SK.c.username, SK.c.kind, SK.c.value)
@@ -106,7 +107,7 @@ def _member(session: Session, actor: Actor, username: str) -> None:
 
 def set_skill(
     ctx: AppContext, actor: Actor, username: str, kind: str, value: str, proficiency: int
-) -> dict[str, Any]:
+) -> SkillView:
     """Give an agent a skill, or change its proficiency (audited as ``skill_set``)."""
     _check(kind, value, proficiency)
     now = ctx.now()
@@ -134,7 +135,9 @@ def set_skill(
             now,
         )
         session.commit()
-    return {**skill, **values, "updated_at": now.isoformat()}
+    return SkillView(
+        **skill, proficiency=proficiency, updated_by=actor.username, updated_at=now.isoformat()
+    )
 
 
 def remove_skill(ctx: AppContext, actor: Actor, username: str, kind: str, value: str) -> None:

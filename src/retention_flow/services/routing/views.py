@@ -3,6 +3,8 @@ REST contract."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from retention_flow.services.cases.views import TaskView
@@ -32,4 +34,58 @@ class OfferNote(View):
     reason: str
 
 
-__all__ = ["NextTask", "OfferNote", "OfferWhy"]
+class SkillView(View):
+    """A skill an agent holds, at a proficiency (1 basic ... 5 expert)."""
+
+    username: str
+    kind: str
+    value: str
+    proficiency: int
+    updated_by: str
+    updated_at: str | None
+
+
+class OfferDecisionView(View):
+    """One task offered to one agent by "next task": the rule, its score and its inputs."""
+
+    id: int
+    at: str
+    username: str
+    task_id: str
+    case_id: str
+    segment: str | None
+    rule: str
+    score: float
+    reason: str
+    candidates: int
+    inputs: dict[str, Any]
+
+
+class AgentOffers(View):
+    """How many offers an agent had, by rule and by segment (a fairness review)."""
+
+    username: str
+    offers: int
+    by_rule: dict[str, int] = Field(default_factory=dict)
+    by_segment: dict[str, int] = Field(default_factory=dict)
+
+
+class OfferReview(View):
+    """Recent offer decisions, how many match, and a summary per agent."""
+
+    data: list[OfferDecisionView]
+    count: int
+    by_agent: list[AgentOffers] = Field(
+        description="per agent: offers, by rule, by segment (for a fairness review)"
+    )
+
+
+__all__ = [
+    "AgentOffers",
+    "NextTask",
+    "OfferDecisionView",
+    "OfferNote",
+    "OfferReview",
+    "OfferWhy",
+    "SkillView",
+]
