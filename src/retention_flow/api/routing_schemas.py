@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retention_flow.services.routing.views import (
     NextTask,
-    OfferDecisionView,
     OfferReview,
     SkillView,
 )
@@ -33,7 +32,6 @@ class SkillsPublic(BaseModel):
 NextTaskPublic = NextTask
 
 
-OfferDecisionPublic = OfferDecisionView
 OfferDecisionsPublic = OfferReview
 
 
