@@ -98,11 +98,11 @@ def test_missing_values_are_named_in_plain_words(
 
 
 def test_a_conflict_keeps_the_typed_values_and_says_who_completed_it(
-    page: Any, opened: dict[str, Any], live_server: Any
+    page: Any, opened: TaskView, live_server: Any
 ) -> None:
     ctx, task = live_server.ctx, opened
     other = Actor("agent1", frozenset({"agent", "telemarketing"}))
-    tasks.complete(ctx, other, task["id"], {"reached": False})
+    tasks.complete(ctx, other, task.id, {"reached": False})
     page.get_by_role("radio", name="No", exact=True).check()
     page.get_by_role("textbox", name="Note").fill("asked to call back after six")
     page.click("button:has-text('Submit')")
@@ -114,15 +114,15 @@ def test_a_conflict_keeps_the_typed_values_and_says_who_completed_it(
 
 
 def test_claim_with_the_keyboard_and_the_queue_refreshes_itself(
-    page: Any, opened: dict[str, Any], live_server: Any
+    page: Any, opened: TaskView, live_server: Any
 ) -> None:
     ctx, task = live_server.ctx, opened
     page.keyboard.press("c")
     page.get_by_text("Claimed by you").wait_for()
     page.goto("/queue")
-    row = page.locator(f"tr[data-task-id='{task['id']}']")
+    row = page.locator(f"tr[data-task-id='{task.id}']")
     assert "Claimed by you" in row.inner_text()
-    start = tasks.get_task(ctx, AGENT, task["id"]).context
+    start = tasks.get_task(ctx, AGENT, task.id).context
     keys = ("customer_id", "customer_name", "tenure_months", "monthly_revenue_cents")
     keys += ("contract_end", "churn_risk", "product", "region", "contract_age_months")
     data = {k: start[k] for k in keys} | {"case_number": "RC-2026-999999-9"}

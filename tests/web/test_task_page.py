@@ -28,9 +28,9 @@ def case(ctx: AppContext) -> CaseView:
 
 
 def test_the_task_page_shows_previous_steps_with_their_notes(
-    ctx: AppContext, pages: dict[str, PageClient], case: dict
+    ctx: AppContext, pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    first = case["open_tasks"][0]["id"]
+    first = case.open_tasks[0].id
     result = tasks.complete(ctx, AGENT, first, {"call_result": "reached", "notes": "call at 5"})
     second = result.next_tasks[0].id
     html = pages["agent"].get(f"/tasks/{second}").text
@@ -40,9 +40,9 @@ def test_the_task_page_shows_previous_steps_with_their_notes(
 
 
 def test_completing_goes_straight_to_the_cases_next_task(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     answer = pages["agent"].post(f"/tasks/{task_id}/complete", {"call_result": "reached"})
     assert answer.status_code == 303
     nxt = pages["agent"].get(answer.headers["location"])
@@ -50,9 +50,9 @@ def test_completing_goes_straight_to_the_cases_next_task(
 
 
 def test_a_refused_form_names_the_field_and_keeps_the_input(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     answer = pages["agent"].post(f"/tasks/{task_id}/complete", {"notes": "tried twice"})
     assert answer.status_code == 422
     assert "Please fill in “Result of the call”." in answer.text
@@ -60,9 +60,9 @@ def test_a_refused_form_names_the_field_and_keeps_the_input(
 
 
 def test_a_post_without_the_csrf_token_is_refused_with_a_page(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     page = pages["agent"]
     answer = page.client.post(
         f"/tasks/{task_id}/complete", data={"call_result": "reached"}, follow_redirects=False
@@ -146,11 +146,11 @@ def test_the_submitted_form_is_read_back_as_typed_data() -> None:
 
 
 def test_a_refused_reassignment_is_explained_on_the_team_page(
-    ctx: AppContext, pages: dict[str, PageClient], case: dict
+    ctx: AppContext, pages: dict[str, PageClient], case: CaseView
 ) -> None:
     users.set_team(ctx, "team_lead", "north")
     users.set_team(ctx, "agent", "south")
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     lead = pages["team_lead"]
     lead.login("team_lead")  # a changed user logs in again
     answer = lead.post(f"/team/tasks/{task_id}/assign", {"assignee": "agent", "reason": "cover"})
