@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from retention_flow.services.cases.views import CaseView, TaskView
+from retention_flow.services.cases.views import CaseView, TaskView, built
 
 TASK = {
     "id": "t1",
@@ -66,3 +66,20 @@ def test_a_tasks_partner_scope_is_read_by_services_but_not_answered() -> None:
     assert task.partner == "acme"
     assert "partner" not in task.model_dump()
     assert "partner" not in TaskView.model_json_schema(mode="serialization")["properties"]
+
+
+def test_the_fast_build_equals_model_construct() -> None:
+    """``built`` sets what ``model_construct`` sets (a pydantic upgrade that changes how a
+    model holds its state fails here, not on a queue page)."""
+    fields = {**TASK, "claimed_at": None, "form": None, "segment": None}
+    fields |= {"required_skills": [], "not_offered": None, "partner": "acme"}
+    fast, slow = built(TaskView, dict(fields)), TaskView.model_construct(**fields)
+    assert fast == slow and fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == slow.model_fields_set == set(fields)
+    assert fast.__pydantic_extra__ == slow.__pydantic_extra__
+    assert fast.__pydantic_private__ == slow.__pydantic_private__
+    assert fast.model_copy(update={"not_offered": "x"}).not_offered == "x"
+    with pytest.raises(ValidationError, match="frozen"):
+        fast.state = "claimed"  # type: ignore[misc]
+    case = {**CASE, "segment": None, "channel_reason": None, "open_tasks": [fast]}
+    assert built(CaseView, dict(case)) == CaseView.model_construct(**case)
