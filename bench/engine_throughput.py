@@ -180,12 +180,12 @@ def service_layer(ctx: AppContext, n: int) -> float:
     started = time.perf_counter()
     for _ in range(n):
         case = cases.start_case(ctx, AGENT, PROCESS, {"customer_id": "C-1"})
-        task_id = case["open_tasks"][0]["id"]
+        task_id = case.open_tasks[0].id
         for index, (_element, data) in enumerate(PATH):
             result = tasks.complete(ctx, AGENT, task_id, data)
             if index < len(PATH) - 1:
-                task_id = result["next_tasks"][0]["id"]
-        assert result["case"]["status"] == "completed", result["case"]
+                task_id = result.next_tasks[0].id
+        assert result.case.status == "completed", result.case
     return n / (time.perf_counter() - started)
 
 

@@ -58,13 +58,13 @@ def _run_templates(ctx: AppContext, clock: FrozenClock) -> list[str]:
     for answer in ("accepted", "declined"):
         case = cases.start_case(ctx, AGENT, "three_steps", {}, version=1)
         clock.advance(timedelta(minutes=20))
-        step = tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"call_result": "reached"})
+        step = tasks.complete(ctx, AGENT, case.open_tasks[0].id, {"call_result": "reached"})
         clock.advance(timedelta(hours=2))
-        step = tasks.complete(ctx, AGENT, step["next_tasks"][0]["id"], {"offer_response": answer})
+        step = tasks.complete(ctx, AGENT, step.next_tasks[0].id, {"offer_response": answer})
         if answer == "accepted":
             clock.advance(timedelta(hours=9))
-            tasks.complete(ctx, AGENT, step["next_tasks"][0]["id"], {"confirmation_channel": "sms"})
-        ids.append(case["id"])
+            tasks.complete(ctx, AGENT, step.next_tasks[0].id, {"confirmation_channel": "sms"})
+        ids.append(case.id)
     return ids
 
 

@@ -89,7 +89,7 @@ def setup(url: str, n: int) -> list[bytes]:
     for i in range(n):
         data = {**START, "case_number": f"RC-2026-77{i:04d}-1", "customer_id": f"C-{i}"}
         case = cases.start_case(ctx, BACK, "mail_response", data)
-        [printed] = rasterise_pdf(forms.case_form(ctx, case["id"])[1], max_pages=1)
+        [printed] = rasterise_pdf(forms.case_form(ctx, case.id)[1], max_pages=1)
         filled = fill(printed, forms.template(), ticks=(i % 3,), date_text="07.01.2026", rng=rng)
         page = degrade(filled, "rotate", rng)[0]
         buffer = io.BytesIO()

@@ -102,7 +102,7 @@ def add_ballast(ctx: AppContext, total: int) -> None:
     rows = [
         {
             "id": str(uuid.uuid4()),
-            "case_id": holder["id"],
+            "case_id": holder.id,
             "business_key": None,
             "process_id": "three_steps",
             "element_id": "call_customer",

@@ -64,10 +64,10 @@ def templates(ctx: AppContext, clock: FrozenClock) -> list[str]:
         pass
     calling = cases.start_case(ctx, AGENT, PROCESS, data)
     waiting = cases.start_case(ctx, AGENT, PROCESS, data)
-    tasks.complete(ctx, AGENT, waiting["open_tasks"][0]["id"], {"reached": False})
+    tasks.complete(ctx, AGENT, waiting.open_tasks[0].id, {"reached": False})
     mail = cases.start_case(ctx, AGENT, PROCESS, {**data, "max_attempts": 1})
-    tasks.complete(ctx, AGENT, mail["open_tasks"][0]["id"], {"reached": False})
-    return [escalated["id"], calling["id"], waiting["id"], mail["id"]]
+    tasks.complete(ctx, AGENT, mail.open_tasks[0].id, {"reached": False})
+    return [escalated.id, calling.id, waiting.id, mail.id]
 
 
 def _rows(session: Any, table: Any, case_id: str, **where: Any) -> list[dict[str, Any]]:

@@ -63,7 +63,7 @@ def _batch(ctx: AppContext, n: int, seed: int) -> tuple[bytes, list[Image.Image]
     for i in range(n):
         data = {**START, "case_number": f"RC-2026-{seed:02d}{i:04d}-1", "customer_id": f"C-{i}"}
         case = cases.start_case(ctx, BACK, "mail_response", data)
-        [printed] = rasterise_pdf(forms.case_form(ctx, case["id"])[1], max_pages=1)
+        [printed] = rasterise_pdf(forms.case_form(ctx, case.id)[1], max_pages=1)
         filled = fill(
             printed, forms.template(), ticks=(i % 3,), date_text="07.01.2026", signed=True, rng=rng
         )

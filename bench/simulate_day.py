@@ -58,6 +58,7 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.core.errors import MessageNotCorrelated, RetentionFlowError
 from retention_flow.db.tables import CASE, LETTER, TIMER, WORK_ITEM
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.tasks import work_items as tasks
@@ -174,10 +175,10 @@ def people(queue: str) -> tuple[Actor, str | None]:
     return Actor(f"{queue}-agent", frozenset({queue})), queue
 
 
-def answer(sim: Sim, actor: Actor, item: dict[str, Any]) -> dict[str, Any]:
+def answer(sim: Sim, actor: Actor, item: TaskView) -> dict[str, Any]:
     """What the person enters in the task's form (some read the case first)."""
-    element = item["element_id"]
-    rng = sim.rng_for(item["business_key"] or item["case_id"], element)
+    element = item.element_id
+    rng = sim.rng_for(item.business_key or item.case_id, element)
     return choose(rng, element, sim.now(), lambda: context(sim, actor, item))
 
 
@@ -232,9 +233,9 @@ def choose(
     raise AssertionError(f"no simulated answer for {element}")
 
 
-def context(sim: Sim, actor: Actor, item: dict[str, Any]) -> dict[str, Any]:
-    view = sim.timed("get_task", tasks.get_task, sim.ctx, actor, item["id"])
-    return dict(view["context"] or {})
+def context(sim: Sim, actor: Actor, item: TaskView) -> dict[str, Any]:
+    view = sim.timed("get_task", tasks.get_task, sim.ctx, actor, item.id)
+    return dict(view.context or {})
 
 
 def work_queue(sim: Sim, queue: str, hours: float) -> None:
@@ -246,12 +247,12 @@ def work_queue(sim: Sim, queue: str, hours: float) -> None:
         page = sim.timed("list_queue", tasks.list_queue, sim.ctx, actor, role=role, limit=want)
         if role is None:  # a partner: some leads are never worked
             for item in page:
-                if item["id"] not in sim.leads_seen:
-                    sim.leads_seen.add(item["id"])
-                    draw = sim.rng_for(item["business_key"] or item["case_id"], "neglect")
+                if item.id not in sim.leads_seen:
+                    sim.leads_seen.add(item.id)
+                    draw = sim.rng_for(item.business_key or item.case_id, "neglect")
                     if draw.random() < PARTNER_NEGLECTS:
-                        sim.neglected.add(item["id"])
-        page = [t for t in page if t["id"] not in sim.neglected]
+                        sim.neglected.add(item.id)
+        page = [t for t in page if t.id not in sim.neglected]
         if not page:
             sim.budget[queue] = 0  # idle: capacity is not saved up
             return
@@ -262,14 +263,12 @@ def work_queue(sim: Sim, queue: str, hours: float) -> None:
                 sim.budget[queue] -= 1
                 data = answer(sim, actor, current)
                 try:
-                    result = sim.timed(
-                        "complete", tasks.complete, sim.ctx, actor, current["id"], data
-                    )
+                    result = sim.timed("complete", tasks.complete, sim.ctx, actor, current.id, data)
                 except RetentionFlowError as exc:
                     sim.counts[f"refused: {exc.code}"] += 1
                     continue
                 sim.counts["tasks"] += 1
-                follow.extend(result["next_tasks"])
+                follow.extend(result.next_tasks)
 
 
 # --------------------------------------------------------------------------- the day

@@ -42,6 +42,7 @@ from retention_flow.core.errors import RetentionFlowError  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402
 from retention_flow.db.session import create_db_engine  # noqa: E402
 from retention_flow.services.cases import lifecycle as cases  # noqa: E402
+from retention_flow.services.cases.views import CaseView, TaskView  # noqa: E402
 from retention_flow.services.platform import demo, worker  # noqa: E402
 from retention_flow.services.platform.context import Actor, AppContext  # noqa: E402
 from retention_flow.services.process_models import versions  # noqa: E402
@@ -142,33 +143,33 @@ WORKERS = {
 }
 
 
-def _worker(task: dict[str, Any], rng: random.Random) -> Actor | None:
-    if task["role"] == "partner":
-        name = next((n for n, (_r, p) in demo.DEMO_USERS.items() if p == task["partner"]), None)
+def _worker(task: TaskView, rng: random.Random) -> Actor | None:
+    if task.role == "partner":
+        name = next((n for n, (_r, p) in demo.DEMO_USERS.items() if p == task.partner), None)
     else:
-        name = rng.choice(WORKERS.get(task["role"], [""]))
+        name = rng.choice(WORKERS.get(task.role, [""]))
     if not name or name not in demo.DEMO_USERS:
         return None
     roles, partner = demo.DEMO_USERS[name]
     return Actor(name, frozenset(roles), partner)
 
 
-def _work(ctx: AppContext, clock: ShiftedClock, case: dict[str, Any], rng: random.Random) -> None:
+def _work(ctx: AppContext, clock: ShiftedClock, case: CaseView, rng: random.Random) -> None:
     """Claim and complete the case's first task or two, taking a minute or so each."""
     for _ in range(rng.choice((0, 1, 1, 2))):
-        if not case["open_tasks"]:
+        if not case.open_tasks:
             return
-        task = case["open_tasks"][0]
+        task = case.open_tasks[0]
         worker = _worker(task, rng)
-        answers = demo.ANSWERS.get(task["element_id"])
+        answers = demo.ANSWERS.get(task.element_id)
         if worker is None or not answers:
             return
         clock.offset += timedelta(minutes=rng.randint(2, 90))
-        tasks.claim(ctx, worker, task["id"])
+        tasks.claim(ctx, worker, task.id)
         clock.offset += timedelta(seconds=rng.randint(25, 110))
         for answer in rng.sample(answers, len(answers)):
             try:
-                case = tasks.complete(ctx, worker, task["id"], answer)["case"]
+                case = tasks.complete(ctx, worker, task.id, answer).case
                 break
             except RetentionFlowError:
                 continue
@@ -186,7 +187,7 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         ctx, processes_dir=ROOT / "processes", customers=400, cases_total=40, password=PASSWORD
     )
     system = Actor("system", frozenset({"system", "agent"}))
-    template = cases.list_cases(ctx, process_id="outbound_telemarketing", limit=1)[0][0]["data"]
+    template = cases.list_cases(ctx, process_id="outbound_telemarketing", limit=1)[0][0].data
     mix = list(demo.CASE_MIX)
     number = 0
     for day in range(days - 1, -1, -1):
@@ -210,10 +211,10 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         ctx, system, "outbound_telemarketing", data, business_key=data["case_number"]
     )
     agent = Actor("agent1", frozenset({"agent", "telemarketing"}))
-    task = case["open_tasks"][0]
-    tasks.claim(ctx, agent, task["id"])
+    task = case.open_tasks[0]
+    tasks.claim(ctx, agent, task.id)
     clock.offset += timedelta(seconds=40)
-    tasks.complete(ctx, agent, task["id"], {"reached": False})
+    tasks.complete(ctx, agent, task.id, {"reached": False})
     clock.offset = timedelta(0)
     routed = _routing(ctx, system, agent, template)
     queue = tasks.list_queue(ctx, agent, queue="available", limit=1)
@@ -224,7 +225,7 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
     lead_case = cases.start_case(
         ctx, system, "sales_partner", lead_data, business_key="RC-2026-DEMO-2"
     )
-    lead = next((t for t in lead_case["open_tasks"] if t["role"] == "partner"), None)
+    lead = next((t for t in lead_case.open_tasks if t.role == "partner"), None)
     statement_id = _settlement(ctx, scenarios["bundles"]["sales_partner"]["start_data"])
     scan_id, verify_task = _scanned_form(ctx, scenarios["bundles"]["mail_response"]["start_data"])
     exception_scan, exception_task = _exception(
@@ -238,10 +239,10 @@ def seed(ctx: AppContext, clock: ShiftedClock, days: int = 14) -> dict[str, str]
         "verify_task_id": verify_task,
         "exception_scan_id": exception_scan,
         "exception_task_id": exception_task,
-        "case_id": case["id"],
-        "task_id": routed or (queue[0]["id"] if queue else ""),
-        "partner_task_id": lead["id"] if lead else "",
-        "partner_user": f"partner_{lead['partner'][2:]}" if lead else "",
+        "case_id": case.id,
+        "task_id": routed or (queue[0].id if queue else ""),
+        "partner_task_id": lead.id if lead else "",
+        "partner_user": f"partner_{lead.partner[2:]}" if lead else "",
         "process_id": "outbound_telemarketing",
         "version": "2",
         "name": "offer_eligibility.dmn",
@@ -260,7 +261,7 @@ def _routing(ctx: AppContext, system: Actor, agent: Actor, template: dict[str, A
     other = Actor("agent2", frozenset({"agent", "telemarketing"}))
     next_task.next_task(ctx, other, claim=False)
     found = next_task.next_task(ctx, agent, claim=False)
-    return str(found["task"]["id"]) if found["task"] else ""
+    return str(found.task.id) if found.task else ""
 
 
 def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:
@@ -280,7 +281,7 @@ def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:
             cases.start_case(ctx, system, "outbound_telemarketing", data, business_key=key)
         )
     reason = "the import wrote the number in words"
-    case_control.patch_case_data(ctx, owner, started[0]["id"], {"max_attempts": 3}, reason)
+    case_control.patch_case_data(ctx, owner, started[0].id, {"max_attempts": 3}, reason)
     filters = {"process_id": "outbound_telemarketing", "element_id": "prepare_outbound"}
     batch = incident_batches.start_batch(ctx, owner, filters, "after the import was fixed")
     worker.run_jobs_once(ctx, "screenshots", worker.default_job_handlers())
@@ -302,7 +303,7 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     back = Actor("backoffice1", frozenset({"back_office"}))
     data = {**start, "case_number": "RC-2026-000790-7", "customer_id": "C-300513"}
     case = cases.start_case(ctx, back, "mail_response", data, business_key=data["case_number"])
-    data = case["data"]
+    data = case.data
     template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
     offers = tuple(Offer(c, c.replace("_", " ").title()) for c in data["eligible_offers"])
     blank = render_image(
@@ -317,8 +318,8 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
         print(f"no scan: {exc}")
         return "", ""
     queue = tasks.list_queue(ctx, back, queue="available", limit=50)
-    verify = next((t for t in queue if t["case_id"] == case["id"]), None)
-    return str(scan["id"]), str(verify["id"]) if verify else ""
+    verify = next((t for t in queue if t.case_id == case.id), None)
+    return str(scan["id"]), str(verify.id) if verify else ""
 
 
 def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
@@ -344,8 +345,8 @@ def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
         print(f"no scan: {exc}")
         return "", ""
     case_id = scan["pages"][0].get("exception_case_id")
-    open_tasks = cases.get_case(ctx, case_id)["open_tasks"] if case_id else []
-    return str(scan["id"]), str(open_tasks[0]["id"]) if open_tasks else ""
+    open_tasks = cases.get_case(ctx, case_id).open_tasks if case_id else []
+    return str(scan["id"]), str(open_tasks[0].id) if open_tasks else ""
 
 
 def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
@@ -360,15 +361,15 @@ def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
         case = cases.start_case(
             ctx, system, "sales_partner", {**start, "case_number": key}, business_key=key
         )
-        lead = next((t for t in case["open_tasks"] if t["element_id"] == "work_lead"), None)
+        lead = next((t for t in case.open_tasks if t.element_id == "work_lead"), None)
         if lead is None:
             continue
-        roles, _org = demo.DEMO_USERS[f"partner_{lead['partner'][2:]}"]
-        partner = Actor(f"partner_{lead['partner'][2:]}", frozenset(roles), lead["partner"])
+        roles, _org = demo.DEMO_USERS[f"partner_{lead.partner[2:]}"]
+        partner = Actor(f"partner_{lead.partner[2:]}", frozenset(roles), lead.partner)
         answer = {"partner_outcome": "retained", "offer_code": "DISCOUNT_10"}
-        case = tasks.complete(ctx, partner, lead["id"], answer)["case"]
-        check = next(t for t in case["open_tasks"] if t["element_id"] == "validate_claim")
-        tasks.complete(ctx, checker, check["id"], {"claim_valid": True})
+        case = tasks.complete(ctx, partner, lead.id, answer).case
+        check = next(t for t in case.open_tasks if t.element_id == "validate_claim")
+        tasks.complete(ctx, checker, check.id, {"claim_valid": True})
     period = datetime.now(UTC).strftime("%Y-%m")
     run = settlement.run_settlement(ctx, Actor("backoffice1", frozenset({"back_office"})), period)
     if not run["statements"]:

@@ -24,19 +24,19 @@ def case_with_history(ctx: AppContext) -> str:
 
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"})
-    task = case["open_tasks"][0]["id"]
+    task = case.open_tasks[0].id
     claim(ctx, AGENT, task)
     done = complete(ctx, AGENT, task, {"call_result": "reached"})
-    task = done["next_tasks"][0]["id"]
+    task = done.next_tasks[0].id
     complete(ctx, AGENT, task, {"offer_response": "accepted"})
-    return str(case["id"])
+    return str(case.id)
 
 
 def finish_case(ctx: AppContext, case_id: str) -> None:
     from retention_flow.services.cases import lifecycle as cases
 
-    [task] = cases.get_case(ctx, case_id)["open_tasks"]
-    complete(ctx, AGENT, task["id"], {"confirmation_channel": "sms"})
+    [task] = cases.get_case(ctx, case_id).open_tasks
+    complete(ctx, AGENT, task.id, {"confirmation_channel": "sms"})
 
 
 def events(engine: Engine, stream: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.tasks import claims
 from retention_flow.services.tasks import work_items as tasks
@@ -71,25 +72,25 @@ def record_period(
     queue: list[tuple[str, int, str]] = []
     idle: list[Actor] = []
 
-    def offer(found: list[dict[str, Any]]) -> None:
+    def offer(found: list[TaskView]) -> None:
         nonlocal serial
         for task in found:
             serial += 1
-            heapq.heappush(queue, (task["due_at"], serial, task["id"]))
+            heapq.heappush(queue, (task.due_at, serial, task.id))
             push(clock.now(), "wake", None)
 
     while events:
         when, _, kind, payload = heapq.heappop(events)
         clock.set(max(when, clock.now()))
         if kind == "arrive":
-            offer(cases.start_case(ctx, STARTER, "three_steps", {}, version=1)["open_tasks"])
+            offer(cases.start_case(ctx, STARTER, "three_steps", {}, version=1).open_tasks)
             continue
         if kind == "done":
             person, task_id, element = payload
             data = ANSWER.get(element) or {
                 "offer_response": "accepted" if rng.random() < 0.4 else "declined"
             }
-            offer(tasks.complete(ctx, person, task_id, data)["next_tasks"])
+            offer(tasks.complete(ctx, person, task_id, data).next_tasks)
             idle.append(person)
         elif kind == "free":
             idle.append(payload)
@@ -104,6 +105,6 @@ def record_period(
             _due, _, task_id = heapq.heappop(queue)
             claimed = claims.claim(ctx, person, task_id)
             duration = timedelta(minutes=rng.expovariate(1 / handling))
-            push(clock.now() + duration, "done", (person, task_id, claimed["element_id"]))
+            push(clock.now() + duration, "done", (person, task_id, claimed.element_id))
     start = datetime.combine(day.date(), datetime.min.time(), cal.zone)
     return start, start + timedelta(days=1)

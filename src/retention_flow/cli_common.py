@@ -24,15 +24,16 @@ def _actor(user: str, roles: list[str]) -> Any:
     return Actor(user, frozenset(roles or ["system"]))
 
 
-def _jsonable(value: Any) -> Any:
-    """A service's typed view as its JSON object; anything else JSON cannot hold as text."""
+def _plain(value: Any) -> Any:
+    """What JSON cannot hold as it is: a service's view as the API answers it (its
+    JSON), anything else as its text."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return str(value)
 
 
 def _out(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, default=_jsonable, ensure_ascii=False))
+    typer.echo(json.dumps(value, indent=2, default=_plain, ensure_ascii=False))
 
 
 def _json_arg(text: str, what: str) -> dict[str, Any]:

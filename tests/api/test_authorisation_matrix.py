@@ -286,7 +286,7 @@ def _incident(ctx: AppContext) -> str:
         version=2,
     )
     [incident] = incidents.list_incidents(ctx, process_id="three_steps")[0][:1]
-    assert incident["case_id"] == case["id"]
+    assert incident["case_id"] == case.id
     return str(incident["id"])
 
 
@@ -413,7 +413,7 @@ def test_route_authorisation(
         case = cases.start_case(
             ctx, starter, "three_steps", {"allocated_partner": "acme"}, version=1
         )
-        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
+        ids = {"case_id": case.id, "task_id": case.open_tasks[0].id, "scan_id": scan_id}
         if statement_id:
             ids["statement_id"] = statement_id
         if batch_id:
@@ -421,11 +421,11 @@ def test_route_authorisation(
         if incident_id:  # retried by the first allowed persona: then 409, still "A"
             ids["incident_id"] = incident_id
         if path.endswith("/resume"):  # a suspended case to resume
-            case_control.suspend_case(ctx, actor("olga", "process_owner"), case["id"], "matrix")
+            case_control.suspend_case(ctx, actor("olga", "process_owner"), case.id, "matrix")
         if migration_id:
             ids["migration_id"] = migration_id
         if "{review_id}" in path:
-            ids["review_id"] = _qa_review(ctx, case["id"])
+            ids["review_id"] = _qa_review(ctx, case.id)
         if path.endswith("/unclaim"):
             tasks.claim(ctx, actor("agent", "agent", "telemarketing"), ids["task_id"])
         response = _request(client, method, path, persona, ids, headers[persona])

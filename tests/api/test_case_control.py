@@ -15,6 +15,7 @@ from retention_flow.core.config import Settings
 from retention_flow.db.session import read_session
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
@@ -36,7 +37,7 @@ def _events(ctx: AppContext, case_id: str) -> list[Any]:
         return audit.history(session, case_id)
 
 
-def _start(ctx: AppContext, process: str = "three_steps", **data: Any) -> dict[str, Any]:
+def _start(ctx: AppContext, process: str = "three_steps", **data: Any) -> CaseView:
     return cases.start_case(ctx, AGENT, process, data)
 
 
@@ -45,7 +46,7 @@ def test_cancel_needs_a_reason_and_is_audited(
 ) -> None:
     deploy(ctx, "three_steps")
     case = _start(ctx)
-    url = f"/api/cases/{case['id']}/cancel"
+    url = f"/api/cases/{case.id}/cancel"
     assert_problem(
         client.post(url, json={"reason": ""}, headers=headers["team_lead"]),
         422,
@@ -57,7 +58,7 @@ def test_cancel_needs_a_reason_and_is_audited(
     done = client.post(url, json={"reason": "customer moved abroad"}, headers=headers["team_lead"])
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "cancelled" and done.json()["open_tasks"] == []
-    event = next(e for e in _events(ctx, case["id"]) if e.type == "case_cancel_requested")
+    event = next(e for e in _events(ctx, case.id) if e.type == "case_cancel_requested")
     assert event.actor == "team_lead"
     assert event.detail == {
         "reason": "customer moved abroad",
@@ -73,8 +74,8 @@ def test_a_suspended_case_refuses_claims_completions_and_messages(
 ) -> None:
     deploy(ctx, "message_wait")
     case = cases.start_case(ctx, actor("bo", "back_office"), "message_wait", {})
-    task_id = case["open_tasks"][0]["id"]
-    base = f"/api/cases/{case['id']}"
+    task_id = case.open_tasks[0].id
+    base = f"/api/cases/{case.id}"
     suspended = client.post(
         f"{base}/suspend", json={"reason": "fraud check"}, headers=headers["process_owner"]
     )
@@ -103,20 +104,20 @@ def test_a_suspended_case_refuses_claims_completions_and_messages(
     assert done.status_code == 200, done.text
     # now waiting for the response form: a message to a suspended case answers 409
     client.post(f"{base}/suspend", json={"reason": "hold the mail"}, headers=headers["admin"])
-    message = {"correlation": {"case_id": case["id"]}, "data": {"case_number": "RC-1"}}
+    message = {"correlation": {"case_id": case.id}, "data": {"case_number": "RC-1"}}
     sent = client.post("/api/messages/response_form_received", json=message, headers=bo)
     assert_problem(sent, 409, "case_suspended")
     client.post(f"{base}/resume", headers=headers["admin"])
     sent = client.post(
         "/api/messages/response_form_received",
         json={
-            "correlation": {"case_id": case["id"]},
+            "correlation": {"case_id": case.id},
             "data": {"case_number": "RC-1", "accepted_offer": "X"},
         },
         headers=bo,
     )
     assert sent.status_code == 200 and sent.json()["status"] == "completed", sent.text
-    kinds = [(e.type, (e.detail or {}).get("status_after")) for e in _events(ctx, case["id"])]
+    kinds = [(e.type, (e.detail or {}).get("status_after")) for e in _events(ctx, case.id)]
     assert ("case_suspended", "suspended") in kinds and ("case_resumed", "active") in kinds
 
 
@@ -129,29 +130,23 @@ def test_timers_are_held_while_suspended_and_fire_at_resume(
     late, early = _start(ctx, "timers"), _start(ctx, "timers")  # call_overdue: PT2H
     owner = headers["process_owner"]
     for case in (late, early):
-        r = client.post(f"/api/cases/{case['id']}/suspend", json={"reason": "audit"}, headers=owner)
+        r = client.post(f"/api/cases/{case.id}/suspend", json={"reason": "audit"}, headers=owner)
         assert r.status_code == 200, r.text
     clock.advance(timedelta(hours=1))
-    resumed = client.post(f"/api/cases/{early['id']}/resume", headers=owner)
+    resumed = client.post(f"/api/cases/{early.id}/resume", headers=owner)
     assert resumed.status_code == 200
     clock.advance(timedelta(hours=2))  # both timers are due now; `late` is still suspended
     assert worker.fire_timers_once(ctx, "w1") == 1  # only the resumed case's timer
-    assert [t["element_id"] for t in cases.get_case(ctx, early["id"])["open_tasks"]] == [
-        "handle_overdue"
-    ]
-    assert [t["element_id"] for t in cases.get_case(ctx, late["id"])["open_tasks"]] == [
-        "call_customer"
-    ]
+    assert [t.element_id for t in cases.get_case(ctx, early.id).open_tasks] == ["handle_overdue"]
+    assert [t.element_id for t in cases.get_case(ctx, late.id).open_tasks] == ["call_customer"]
     clock.advance(timedelta(hours=5))
     assert worker.fire_timers_once(ctx, "w1") == 0  # held: not fired, not dropped
-    resumed = client.post(f"/api/cases/{late['id']}/resume", json={"reason": "done"}, headers=owner)
-    event = [e for e in _events(ctx, late["id"]) if e.type == "case_resumed"][-1]
+    resumed = client.post(f"/api/cases/{late.id}/resume", json={"reason": "done"}, headers=owner)
+    event = [e for e in _events(ctx, late.id) if e.type == "case_resumed"][-1]
     assert event.detail["timers_due"] == ["call_overdue"]
     assert worker.fire_timers_once(ctx, "w1") == 1  # fell due while suspended: fires now
     assert worker.fire_timers_once(ctx, "w1") == 0  # once
-    assert [t["element_id"] for t in cases.get_case(ctx, late["id"])["open_tasks"]] == [
-        "handle_overdue"
-    ]
+    assert [t.element_id for t in cases.get_case(ctx, late.id).open_tasks] == ["handle_overdue"]
 
 
 def test_resume_of_a_case_with_an_open_incident_goes_back_to_incident(
@@ -164,8 +159,8 @@ def test_resume_of_a_case_with_an_open_incident_goes_back_to_incident(
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
     processes.deploy(ctx, files, OWNER)
     case = _start(ctx, d=0)
-    assert case["status"] == "incident"
-    base, admin = f"/api/cases/{case['id']}", headers["admin"]
+    assert case.status == "incident"
+    base, admin = f"/api/cases/{case.id}", headers["admin"]
     assert (
         client.post(f"{base}/suspend", json={"reason": "look"}, headers=admin).json()["status"]
         == "suspended"
@@ -179,7 +174,7 @@ def test_data_correction_is_checked_against_the_forms_and_reaches_the_workflow(
 ) -> None:
     deploy(ctx, "all_elements")
     case = _start(ctx, "all_elements", customer_id="C-1")
-    url, owner = f"/api/cases/{case['id']}/data", headers["process_owner"]
+    url, owner = f"/api/cases/{case.id}/data", headers["process_owner"]
     wrong = client.patch(
         url, json={"patch": {"tenure_months": "twelve"}, "reason": "typo"}, headers=owner
     )
@@ -218,7 +213,7 @@ def test_data_correction_is_checked_against_the_forms_and_reaches_the_workflow(
         url, json={"patch": {"customer_id": "C-2"}, "reason": "again"}, headers=owner
     )
     assert_problem(same, 422, "validation_failed")
-    event = next(e for e in _events(ctx, case["id"]) if e.type == "case_data_patched")
+    event = next(e for e in _events(ctx, case.id) if e.type == "case_data_patched")
     assert event.actor == "process_owner" and event.detail["reason"] == "wrong customer"
     assert event.data_before == {"customer_id": "C-1", "channel": "outbound", "note": None}
     assert event.data_after == {"customer_id": "C-2", "channel": None, "note": {"a": 1}}
@@ -226,9 +221,9 @@ def test_data_correction_is_checked_against_the_forms_and_reaches_the_workflow(
     # the workflow carries the corrected data on: the next steps see it
     from retention_flow.services.tasks import work_items as tasks
 
-    task = cases.get_case(ctx, case["id"])["open_tasks"][0]
-    result = tasks.complete(ctx, AGENT, task["id"], {"tenure_months": 30, "churn_risk": "high"})
-    after = result["case"]["data"]
+    task = cases.get_case(ctx, case.id).open_tasks[0]
+    result = tasks.complete(ctx, AGENT, task.id, {"tenure_months": 30, "churn_risk": "high"})
+    after = result.case.data
     assert (
         after["customer_id"] == "C-2"
         and "channel" not in after
@@ -236,13 +231,11 @@ def test_data_correction_is_checked_against_the_forms_and_reaches_the_workflow(
     )
     ctx.live.clear()  # and so does the stored state
     task = next(
-        t
-        for t in cases.get_case(ctx, case["id"])["open_tasks"]
-        if t["element_id"] == "check_contract"
+        t for t in cases.get_case(ctx, case.id).open_tasks if t.element_id == "check_contract"
     )
-    after = tasks.complete(ctx, actor("bo", "back_office"), task["id"], {"contract_ok": True})[
-        "case"
-    ]["data"]
+    after = tasks.complete(
+        ctx, actor("bo", "back_office"), task.id, {"contract_ok": True}
+    ).case.data
     assert after["customer_id"] == "C-2" and after["note"] == {"a": 1, "b": 2}
 
 
@@ -251,7 +244,7 @@ def test_a_suspended_case_can_be_corrected_and_cancelled(
 ) -> None:
     deploy(ctx, "timers")
     case = _start(ctx, "timers")
-    base, admin = f"/api/cases/{case['id']}", headers["admin"]
+    base, admin = f"/api/cases/{case.id}", headers["admin"]
     client.post(f"{base}/suspend", json={"reason": "check"}, headers=admin)
     fixed = client.patch(
         f"{base}/data", json={"patch": {"customer_id": "C-7"}, "reason": "fix"}, headers=admin
@@ -261,7 +254,7 @@ def test_a_suspended_case_can_be_corrected_and_cancelled(
     assert cancelled.json()["status"] == "cancelled"
     clock.advance(timedelta(hours=3))
     assert worker.fire_timers_once(ctx, "w1") == 0  # the held timer went with the case
-    event = next(e for e in _events(ctx, case["id"]) if e.type == "case_cancel_requested")
+    event = next(e for e in _events(ctx, case.id) if e.type == "case_cancel_requested")
     assert event.detail["status_before"] == "suspended"
 
 

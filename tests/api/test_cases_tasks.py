@@ -216,7 +216,7 @@ def test_concurrent_claims_one_wins(
 def test_message_is_idempotent(ctx: AppContext, client: TestClient, headers: Headers) -> None:
     deploy(ctx, "message_wait")
     case = cases.start_case(ctx, actor("bea", "back_office"), "message_wait", {}, business_key="M1")
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     back = headers["back_office"]
     letter = client.post(
         f"/api/tasks/{task_id}/complete", json={"data": {"letter_channel": "post"}}, headers=back
@@ -254,10 +254,10 @@ def test_partner_sees_only_its_organisation(
     cases.start_case(ctx, system, "three_steps", {})
     partner = headers["partner"]
     listed = client.get("/api/cases", headers=partner).json()
-    assert listed["count"] == 1 and listed["data"][0]["id"] == mine["id"]
-    assert client.get(f"/api/cases/{mine['id']}", headers=partner).status_code == 200
-    assert_problem(client.get(f"/api/cases/{theirs['id']}", headers=partner), 404, "not_found")
-    their_task = theirs["open_tasks"][0]["id"]
+    assert listed["count"] == 1 and listed["data"][0]["id"] == mine.id
+    assert client.get(f"/api/cases/{mine.id}", headers=partner).status_code == 200
+    assert_problem(client.get(f"/api/cases/{theirs.id}", headers=partner), 404, "not_found")
+    their_task = theirs.open_tasks[0].id
     for method, path in [
         ("GET", f"/api/tasks/{their_task}"),
         ("POST", f"/api/tasks/{their_task}/claim"),
@@ -271,4 +271,4 @@ def test_partner_sees_only_its_organisation(
     )
     assert client.get("/api/tasks", headers=partner).json()["data"] == []
     other = client.get("/api/cases", headers=headers["partner2"]).json()
-    assert [c["id"] for c in other["data"]] == [theirs["id"]]
+    assert [c["id"] for c in other["data"]] == [theirs.id]

@@ -30,8 +30,8 @@ def known_ids(ctx: AppContext) -> dict[str, str]:
     data = {"customer_id": "C-1", "allocated_partner": "acme"}
     case = cases.start_case(ctx, actor("starter"), "three_steps", data)
     return {
-        "case_id": case["id"],
-        "task_id": case["open_tasks"][0]["id"],
+        "case_id": case.id,
+        "task_id": case.open_tasks[0].id,
         "process_id": "three_steps",
         "version": "1",
         "scan_id": _stored_scan(ctx),

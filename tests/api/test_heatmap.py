@@ -22,6 +22,7 @@ from retention_flow.core.clock import FrozenClock, utc_iso
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, CASE
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models import deployments as processes
 from retention_flow.services.tasks import work_items as tasks
@@ -37,25 +38,25 @@ def _fixture(ctx: AppContext, clock: FrozenClock) -> dict[str, Any]:
     a, b, c = (cases.start_case(ctx, AGENT, "three_steps", {}, version=1) for _ in range(3))
     clock.advance(timedelta(minutes=30))
     nxt = tasks.complete(ctx, AGENT, a_task(b), {"call_result": "reached"})
-    b_offer = nxt["next_tasks"][0]["id"]
+    b_offer = nxt.next_tasks[0].id
     clock.advance(timedelta(minutes=30))  # +1h
-    a_offer = tasks.complete(ctx, AGENT, a_task(a), {"call_result": "reached"})["next_tasks"][0]
+    a_offer = tasks.complete(ctx, AGENT, a_task(a), {"call_result": "reached"}).next_tasks[0]
     clock.advance(timedelta(hours=1))  # +2h
-    confirm = tasks.complete(ctx, AGENT, a_offer["id"], {"offer_response": "accepted"})
+    confirm = tasks.complete(ctx, AGENT, a_offer.id, {"offer_response": "accepted"})
     clock.advance(timedelta(hours=3, minutes=30))  # +5h30
     tasks.complete(ctx, AGENT, b_offer, {"offer_response": "declined"})
     clock.advance(timedelta(hours=6, minutes=30))  # +12h
-    tasks.complete(ctx, AGENT, confirm["next_tasks"][0]["id"], {"confirmation_channel": "sms"})
+    tasks.complete(ctx, AGENT, confirm.next_tasks[0].id, {"confirmation_channel": "sms"})
     files = bundle_files("three_steps")
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
     processes.deploy(ctx, files, actor("olga", "process_owner"))
     cases.start_case(ctx, AGENT, "three_steps", {"d": 0}, version=2)
     clock.advance(timedelta(hours=12))  # +24h: C's call is 20 h late
-    return {"t0": t0, "ids": (a["id"], b["id"], c["id"])}
+    return {"t0": t0, "ids": (a.id, b.id, c.id)}
 
 
-def a_task(case: dict[str, Any]) -> str:
-    return str(case["open_tasks"][0]["id"])
+def a_task(case: CaseView) -> str:
+    return str(case.open_tasks[0].id)
 
 
 def _by_id(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -69,7 +69,7 @@ def test_start_refuses_what_is_not_interoperable_json(
 def test_every_body_door_is_strict(ctx: AppContext, client: TestClient, headers: Headers) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, actor("starter"), "three_steps", {"customer_id": "C-1"})
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     doors = [
         (
             "agent",
@@ -100,7 +100,7 @@ def test_every_body_door_is_strict(ctx: AppContext, client: TestClient, headers:
         ("process_owner", "/api/signals/s", '{"data": {"x": -Infinity}}', "data.x"),
         (
             "process_owner",
-            f"/api/cases/{case['id']}/suspend",
+            f"/api/cases/{case.id}/suspend",
             '{"reason": "\\ud800"}',
             "reason",
         ),
@@ -246,7 +246,7 @@ def test_case_data_limits_are_refused_at_the_door(
         )
         assert limit in problem["errors"][0]["limit"], problem
     case = cases.start_case(ctx, actor("starter"), "three_steps", {"customer_id": "C-1"})
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     response = client.post(
         f"/api/tasks/{task_id}/complete", json={"data": {"wide": wide}}, headers=headers["agent"]
     )
@@ -266,7 +266,7 @@ def test_a_step_cannot_grow_case_data_past_the_limit(
     deploy(ctx, "three_steps")
     ctx.data_limits = replace(ctx.data_limits, max_bytes=5000)
     case = cases.start_case(ctx, actor("starter"), "three_steps", {"filler": "x" * 4600})
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     response = client.post(
         f"/api/tasks/{task_id}/complete",
         json={"data": {"call_result": "reached", "notes": "n" * 500}},
@@ -274,8 +274,8 @@ def test_a_step_cannot_grow_case_data_past_the_limit(
     )
     problem = assert_problem(response, 413, "case_data_too_large")
     assert problem["errors"][0]["limit"] == "RETENTION_FLOW_CASE_DATA_MAX_BYTES=5000"
-    after = cases.get_case(ctx, case["id"])  # nothing applied
-    assert after["open_tasks"][0]["id"] == task_id and "notes" not in after["data"]
+    after = cases.get_case(ctx, case.id)  # nothing applied
+    assert after.open_tasks[0].id == task_id and "notes" not in after.data
 
 
 # --------------------------------------------------------------------------- storage
@@ -399,8 +399,8 @@ def _seed(ctx: AppContext, add_user: Callable[..., dict[str, str]]) -> dict[str,
         case = cases.start_case(
             ctx, starter, "three_steps", {"customer_id": "C-1", "allocated_partner": "acme"}
         )
-        ids[f"case_{name}"] = case["id"]
-        ids[f"task_{name}"] = case["open_tasks"][0]["id"]
+        ids[f"case_{name}"] = case.id
+        ids[f"task_{name}"] = case.open_tasks[0].id
     ids["scan_id"] = _stored_scan(ctx)  # one stored page (its fields are corrupted below)
     return ids
 
@@ -556,15 +556,15 @@ def test_a_decision_answering_nan_raises_an_incident_naming_it(
     )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, actor("starter"), "all_elements", {"customer_id": "C-1"})
-    [task] = case["open_tasks"]
+    [task] = case.open_tasks
     response = client.post(
-        f"/api/tasks/{task['id']}/complete",
+        f"/api/tasks/{task.id}/complete",
         json={"data": {"tenure_months": 30, "churn_risk": "high"}},
         headers=headers["agent"],
     )
     assert response.status_code == 200, response.text
     assert response.json()["case"]["status"] == "incident"
-    [incident] = incidents.case_incidents(ctx, case["id"])
+    [incident] = incidents.case_incidents(ctx, case.id)
     assert incident["element_id"] == "choose_offer", incident
     assert incident["error_type"] == "JsonRefused", incident
     assert "not a JSON number" in incident["message"], incident

@@ -17,6 +17,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, IDEMPOTENCY_KEY
 from retention_flow.services.cases import keyed_starts as case_requests
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from tests.api.conftest import assert_problem
 from tests.factories import actor, deploy
@@ -53,7 +54,7 @@ def test_a_replay_answers_the_original_status_and_body(
     from retention_flow.services.tasks import work_items as tasks
 
     tasks.complete(ctx, agent, task, {"call_result": "reached"})
-    assert cases.get_case(ctx, case["id"])["open_tasks"][0]["id"] != task
+    assert cases.get_case(ctx, case["id"]).open_tasks[0].id != task
     again = _post(client, headers["agent"], "order-1")
     assert again.status_code == 201 and again.json() == case
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -119,7 +120,7 @@ def test_a_duplicate_while_the_first_runs_is_409(
     entered, release = threading.Event(), threading.Event()
     real_start = case_requests.start_case
 
-    def held_start(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    def held_start(*args: Any, **kwargs: Any) -> CaseView:
         if not entered.is_set():
             entered.set()
             assert release.wait(30)
@@ -152,7 +153,7 @@ def test_a_crash_before_commit_leaves_neither_case_nor_key(
     real_start = case_requests.start_case
 
     def crash_after_record(*args: Any, before_commit: Any = None, **kwargs: Any) -> Any:
-        def then_crash(session: Any, view: dict[str, Any]) -> None:
+        def then_crash(session: Any, view: CaseView) -> None:
             before_commit(session, view)
             raise RuntimeError("process died before commit")
 
@@ -180,7 +181,7 @@ def test_message_keys_belong_to_their_user(
     from retention_flow.services.tasks import work_items as tasks
 
     tasks.complete(
-        ctx, actor("bea", "back_office"), case["open_tasks"][0]["id"], {"letter_channel": "post"}
+        ctx, actor("bea", "back_office"), case.open_tasks[0].id, {"letter_channel": "post"}
     )
     body = {
         "correlation": {"business_key": "M1"},

@@ -13,6 +13,7 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -31,12 +32,12 @@ def _deploy_failing(ctx: AppContext) -> None:
     processes.deploy(ctx, files, OWNER)
 
 
-def _failing_cases(ctx: AppContext, n: int) -> list[dict[str, Any]]:
+def _failing_cases(ctx: AppContext, n: int) -> list[CaseView]:
     _deploy_failing(ctx)
     started = [
         cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0, "n": i}) for i in range(n)
     ]
-    assert all(c["status"] == "incident" for c in started)
+    assert all(c.status == "incident" for c in started)
     return started
 
 
@@ -48,7 +49,7 @@ def test_list_filters_and_shows_one_incident(
     listed = client.get("/api/incidents", params={"process_id": "three_steps"}, headers=owner)
     assert listed.status_code == 200, listed.text
     body = listed.json()
-    assert body["count"] == 3 and {i["case_id"] for i in body["data"]} == {c["id"] for c in started}
+    assert body["count"] == 3 and {i["case_id"] for i in body["data"]} == {c.id for c in started}
     first = body["data"][0]
     assert first["element_id"] == "prepare_case" and first["error_code"] == "script_error"
     assert first["process_version"] == 1 and first["status"] == "open"
@@ -114,7 +115,7 @@ def test_retry_with_a_correction_resolves_the_incident(
     assert [i["status"] for i in resolved["data"]] == ["resolved", "resolved"]
     assert {i["resolved_by"] for i in resolved["data"]} == {"process_owner", "admin"}
     with read_session(ctx.db) as session:
-        events = [e for e in audit.history(session, case["id"]) if e.type == "incident_retried"]
+        events = [e for e in audit.history(session, case.id) if e.type == "incident_retried"]
     assert events[-1].actor == "admin"
     assert events[-1].data_before == {"divisor": 0} and events[-1].data_after == {"divisor": 4}
     assert events[-1].detail["reason"] == "divisor was missing"
@@ -142,7 +143,7 @@ def test_bulk_retry_runs_as_a_job_with_progress(
 
     for case in started[:2]:  # correct two cases' data, then retry in bulk again
         patched = client.patch(
-            f"/api/cases/{case['id']}/data",
+            f"/api/cases/{case.id}/data",
             json={"patch": {"divisor": 5}, "reason": "divisor from the contract"},
             headers=owner,
         )
@@ -154,7 +155,7 @@ def test_bulk_retry_runs_as_a_job_with_progress(
     worker.run_jobs_once(ctx, "w1", worker.default_job_handlers())
     after = client.get(f"/api/incidents/retry/{batch['id']}", headers=owner).json()
     assert (after["resolved"], after["failed_again"], after["skipped"]) == (2, 1, 0)
-    statuses = sorted(cases.get_case(ctx, c["id"])["status"] for c in started)
+    statuses = sorted(cases.get_case(ctx, c.id).status for c in started)
     assert statuses == ["active", "active", "incident"]
     assert client.get("/api/processes", headers=owner).json()["data"][0]["open_incidents"] == {
         "1": 1
@@ -194,7 +195,7 @@ def test_a_bulk_retry_interrupted_by_a_crash_goes_on_without_retrying_twice(
     owner = headers["process_owner"]
     for case in started:
         client.patch(
-            f"/api/cases/{case['id']}/data",
+            f"/api/cases/{case.id}/data",
             json={"patch": {"divisor": 2}, "reason": "corrected"},
             headers=owner,
         )
@@ -220,7 +221,5 @@ def test_a_bulk_retry_interrupted_by_a_crash_goes_on_without_retrying_twice(
     assert len(calls) == 4 and len(set(calls)) == 3  # the crashed one once more, no other
     with read_session(ctx.db) as session:
         for case in started:
-            retried = [
-                e for e in audit.history(session, case["id"]) if e.type == "incident_retried"
-            ]
+            retried = [e for e in audit.history(session, case.id) if e.type == "incident_retried"]
             assert len(retried) == 1

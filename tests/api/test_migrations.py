@@ -21,6 +21,7 @@ from retention_flow.db.tables import AUDIT_EVENT, CASE, TIMER, WORK_ITEM
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -42,14 +43,14 @@ def ctx(product_ctx: AppContext) -> AppContext:
     return product_ctx
 
 
-def _start(ctx: AppContext, n: int, **extra: Any) -> dict[str, Any]:
+def _start(ctx: AppContext, n: int, **extra: Any) -> CaseView:
     data = {**START, "case_number": f"RC-M-{n:05d}", "customer_id": f"C-{n}", **extra}
     return cases.start_case(ctx, AGENT, PROCESS, data)
 
 
-def _call(ctx: AppContext, case: dict[str, Any], result: dict[str, Any]) -> None:
-    [task] = [t for t in case["open_tasks"] if t["element_id"] == "call_customer"]
-    tasks.complete(ctx, AGENT, task["id"], result)
+def _call(ctx: AppContext, case: CaseView, result: dict[str, Any]) -> None:
+    [task] = [t for t in case.open_tasks if t.element_id == "call_customer"]
+    tasks.complete(ctx, AGENT, task.id, result)
 
 
 def running_cases(ctx: AppContext, clock: Any, per_group: int) -> dict[str, list[str]]:
@@ -64,21 +65,21 @@ def running_cases(ctx: AppContext, clock: Any, per_group: int) -> dict[str, list
 
     for _ in range(per_group):
         serial += 1
-        groups["escalated"].append(_start(ctx, serial, **extra())["id"])
+        groups["escalated"].append(_start(ctx, serial, **extra()).id)
     clock.advance(timedelta(hours=5))  # their 4-hour call SLA timers fall due
     while worker.fire_timers_once(ctx, "setup"):
         pass
     for _ in range(per_group):
         serial += 1
-        groups["call"].append(_start(ctx, serial, **extra())["id"])
+        groups["call"].append(_start(ctx, serial, **extra()).id)
         serial += 1
         case = _start(ctx, serial, **extra())
         _call(ctx, case, {"reached": False})
-        groups["waiting"].append(case["id"])
+        groups["waiting"].append(case.id)
         serial += 1
         case = _start(ctx, serial, max_attempts=1, **extra())
         _call(ctx, case, {"reached": False})
-        groups["mail"].append(case["id"])
+        groups["mail"].append(case.id)
     return groups
 
 
@@ -223,17 +224,17 @@ def _continue_migrated(ctx: AppContext, groups: dict[str, list[str]], clock: Any
     timer; the timer fires into a new call; the mail cases still end."""
     case = cases.get_case(ctx, groups["call"][0])
     _call(ctx, case, {"reached": False})
-    after = cases.get_case(ctx, case["id"])
-    assert after["status"] == "active" and after["open_tasks"] == []
+    after = cases.get_case(ctx, case.id)
+    assert after.status == "active" and after.open_tasks == []
     clock.advance(timedelta(days=4))
     while worker.fire_timers_once(ctx, "w1"):
         pass
     again = cases.get_case(ctx, groups["waiting"][0])
-    assert [t["element_id"] for t in again["open_tasks"]] == ["call_customer"]
+    assert [t.element_id for t in again.open_tasks] == ["call_customer"]
     mail = groups["mail"][0]
-    assert cases.get_case(ctx, mail)["process_version"] == 2
+    assert cases.get_case(ctx, mail).process_version == 2
     for _deadline in ("first_deadline", "final_deadline"):  # no answer to the letters
         clock.advance(timedelta(days=15))
         cases.fire_due_timers(ctx, mail)
     ended = cases.get_case(ctx, mail)
-    assert (ended["status"], ended["outcome"]) == ("completed", "no_response")
+    assert (ended.status, ended.outcome) == ("completed", "no_response")

@@ -62,9 +62,9 @@ def test_parallel_instances_are_numbered_and_need_their_output_item(
         _complete(
             client, headers, task["id"], {"result": "reached" if task is first else "no_answer"}
         )
-    final = cases.get_case(ctx, case["id"])
-    assert final["status"] == "completed"
-    assert final["data"]["results"] == ["reached", "no_answer", "no_answer"]
+    final = cases.get_case(ctx, case.id)
+    assert final.status == "completed"
+    assert final.data["results"] == ["reached", "no_answer", "no_answer"]
 
 
 def test_sequential_instances_come_one_by_one_with_their_index(
@@ -82,6 +82,6 @@ def test_sequential_instances_come_one_by_one_with_their_index(
         assert_problem(missing, 422, "validation_failed")
         _complete(client, headers, task["id"], {"result": result})
     assert seen == ["Call (1 of 3)", "Call (2 of 3)", "Call (3 of 3)"]
-    final = cases.get_case(ctx, case["id"])
-    assert final["status"] == "completed"
-    assert final["data"]["results"] == ["reached", "no_answer", "reached"]
+    final = cases.get_case(ctx, case.id)
+    assert final.status == "completed"
+    assert final.data["results"] == ["reached", "no_answer", "reached"]

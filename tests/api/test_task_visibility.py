@@ -44,7 +44,7 @@ def _task_in_state(ctx: AppContext, state: str) -> str:
     """The first task of a fresh three_steps case: ready, claimed by 'agent', or done."""
     agent = actor("agent", "agent", "telemarketing")
     case = cases.start_case(ctx, agent, "three_steps", {})
-    task_id: str = case["open_tasks"][0]["id"]
+    task_id: str = case.open_tasks[0].id
     if state in ("claimed", "completed"):
         tasks.claim(ctx, agent, task_id)
     if state == "completed":
@@ -101,7 +101,7 @@ def test_a_partner_cannot_probe_another_organisations_task(
     case = cases.start_case(
         ctx, actor("agent", "agent", "telemarketing"), "three_steps", {"allocated_partner": "acme"}
     )
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     for method, suffix, body in ROUTES:
         response = _call(client, method, f"/api/tasks/{task_id}{suffix}", headers["partner2"], body)
         assert_problem(response, 404, "not_found")

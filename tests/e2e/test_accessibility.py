@@ -52,8 +52,8 @@ def _scanned_pages(ctx: Any) -> list[str]:
     except RetentionFlowError:  # no OCR engine here
         return []
     [page] = scan["pages"]
-    [task] = cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
-    return [f"/scans/{scan['id']}", f"/tasks/{task['id']}"]
+    [task] = cases.get_case(ctx, page["exception_case_id"]).open_tasks
+    return [f"/scans/{scan['id']}", f"/tasks/{task.id}"]
 
 
 def _pages(ctx: Any) -> dict[str, list[str]]:
@@ -75,8 +75,8 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
     lead = cases.start_case(
         ctx, SYSTEM, "sales_partner", {**LEAD_DATA, "case_number": "RC-2026-900002-8"}
     )
-    [partner_task] = [t for t in lead["open_tasks"] if t["role"] == "partner"]
-    partner_user = f"partner_{partner_task['partner'][2:]}"
+    [partner_task] = [t for t in lead.open_tasks if t.role == "partner"]
+    partner_user = f"partner_{partner_task.partner[2:]}"
     day = datetime.now(UTC).date().isoformat()
     today = f"run=true&from={day}&to={day}&volume=5"
     return {
@@ -84,7 +84,7 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
         "agent1": [
             "/queue",
             "/queue?role=telemarketing",
-            f"/tasks/{task['id']}",
+            f"/tasks/{task.id}",
             "/account",
             "/me",
         ],
@@ -110,12 +110,12 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
             "/operations",
             "/operations/retry",
             "/operations/signals",
-            f"/operations/cases/{case['id']}",
+            f"/operations/cases/{case.id}",
             "/incentives/plan",
         ],
-        "auditor1": ["/audit", f"/audit/cases/{case['id']}", "/audit/verify", "/settlements"],
-        partner_user: ["/partner", f"/partner/leads/{partner_task['id']}"],
-        "admin1": ["/team", f"/tasks/{task['id']}", "/payouts"],
+        "auditor1": ["/audit", f"/audit/cases/{case.id}", "/audit/verify", "/settlements"],
+        partner_user: ["/partner", f"/partner/leads/{partner_task.id}"],
+        "admin1": ["/team", f"/tasks/{task.id}", "/payouts"],
     }
 
 

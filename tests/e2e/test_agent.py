@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.tasks import work_items as tasks
 
@@ -42,11 +43,11 @@ AGENT = Actor("agent2", frozenset({"agent", "telemarketing"}))
 
 
 @pytest.fixture
-def opened(page: Any, login_as: Any, live_server: Any) -> dict[str, Any]:
+def opened(page: Any, login_as: Any, live_server: Any) -> TaskView:
     """The first task of agent2's queue, open in the page."""
-    task: dict[str, Any] = tasks.list_queue(live_server.ctx, AGENT)[0]
+    task = tasks.list_queue(live_server.ctx, AGENT)[0]
     login_as(page, "agent2")
-    page.goto(f"/tasks/{task['id']}")
+    page.goto(f"/tasks/{task.id}")
     return task
 
 
@@ -59,25 +60,25 @@ def test_an_agent_completes_a_telemarketing_case_from_the_queue_in_few_interacti
 ) -> None:
     ctx = live_server.ctx
     first = tasks.list_queue(ctx, AGENT)[0]
-    assert first["element_id"] == "call_customer"
+    assert first.element_id == "call_customer"
     login_as(page, "agent2")
     page.add_init_script(COUNTER)
     page.goto("/queue")
-    assert page.locator(f"tr[data-task-id='{first['id']}']").is_visible()
+    assert page.locator(f"tr[data-task-id='{first.id}']").is_visible()
     page.evaluate("sessionStorage.removeItem('rf-interactions')")
 
     page.keyboard.press("n")  # the next task: the first of the queue
-    page.wait_for_url(f"**/tasks/{first['id']}")
+    page.wait_for_url(f"**/tasks/{first.id}")
     assert page.get_by_role("heading", name="Customer and contract").is_visible()
     assert page.locator("[data-offer]").is_visible()
     page.get_by_role("radio", name="Yes", exact=True).check()  # form input: customer reached ...
     page.get_by_label("Accepted the offer").check()  # ... and accepted
     page.keyboard.press("Control+Enter")  # submit
-    page.wait_for_url(lambda url: f"/tasks/{first['id']}" not in url)
+    page.wait_for_url(lambda url: f"/tasks/{first.id}" not in url)
 
-    assert page.get_by_text(f"Done: Call customer for case {first['business_key']}").is_visible()
-    case = cases.get_case(ctx, first["case_id"])
-    assert (case["status"], case["outcome"]) == ("completed", "retained")
+    assert page.get_by_text(f"Done: Call customer for case {first.business_key}").is_visible()
+    case = cases.get_case(ctx, first.case_id)
+    assert (case.status, case.outcome) == ("completed", "retained")
     done = interactions(page)
     print(f"agent interactions from queue to completed case: {len(done)} {done}")
     assert len(done) <= 4, done
@@ -88,20 +89,20 @@ def test_missing_values_are_named_in_plain_words(
 ) -> None:
     task = tasks.list_queue(live_server.ctx, AGENT)[0]
     login_as(page, "agent2")
-    page.goto(f"/tasks/{task['id']}")
+    page.goto(f"/tasks/{task.id}")
     page.get_by_role("radio", name="Yes", exact=True).check()
     page.click("button:has-text('Submit')")
     assert page.get_by_text("Please fill in “Result of the conversation”.").is_visible()
     assert page.get_by_role("radio", name="Yes", exact=True).is_checked()  # what was entered stays
-    assert tasks.get_task(live_server.ctx, AGENT, task["id"])["state"] in ("ready", "claimed")
+    assert tasks.get_task(live_server.ctx, AGENT, task.id).state in ("ready", "claimed")
 
 
 def test_a_conflict_keeps_the_typed_values_and_says_who_completed_it(
-    page: Any, opened: dict[str, Any], live_server: Any
+    page: Any, opened: TaskView, live_server: Any
 ) -> None:
     ctx, task = live_server.ctx, opened
     other = Actor("agent1", frozenset({"agent", "telemarketing"}))
-    tasks.complete(ctx, other, task["id"], {"reached": False})
+    tasks.complete(ctx, other, task.id, {"reached": False})
     page.get_by_role("radio", name="No", exact=True).check()
     page.get_by_role("textbox", name="Note").fill("asked to call back after six")
     page.click("button:has-text('Submit')")
@@ -113,20 +114,20 @@ def test_a_conflict_keeps_the_typed_values_and_says_who_completed_it(
 
 
 def test_claim_with_the_keyboard_and_the_queue_refreshes_itself(
-    page: Any, opened: dict[str, Any], live_server: Any
+    page: Any, opened: TaskView, live_server: Any
 ) -> None:
     ctx, task = live_server.ctx, opened
     page.keyboard.press("c")
     page.get_by_text("Claimed by you").wait_for()
     page.goto("/queue")
-    row = page.locator(f"tr[data-task-id='{task['id']}']")
+    row = page.locator(f"tr[data-task-id='{task.id}']")
     assert "Claimed by you" in row.inner_text()
-    start = tasks.get_task(ctx, AGENT, task["id"])["context"]
+    start = tasks.get_task(ctx, AGENT, task.id).context
     keys = ("customer_id", "customer_name", "tenure_months", "monthly_revenue_cents")
     keys += ("contract_end", "churn_risk", "product", "region", "contract_age_months")
     data = {k: start[k] for k in keys} | {"case_number": "RC-2026-999999-9"}
     system = Actor("system", frozenset({"system", "agent"}))
     started = cases.start_case(ctx, system, "outbound_telemarketing", data)
-    new_id = started["open_tasks"][0]["id"]
+    new_id = started.open_tasks[0].id
     page.evaluate("htmx.trigger('#queue-rows', 'every 10s')")
     page.wait_for_selector(f"tr[data-task-id='{new_id}']", timeout=15_000)

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import DEPLOYMENT
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.tasks import work_items as tasks
@@ -23,15 +24,15 @@ SYSTEM = Actor("system", frozenset({"system", "agent", "telemarketing"}))
 AGENT2 = Actor("agent2", frozenset({"agent", "telemarketing"}))
 
 
-def _closed_case_of_agent2(ctx: AppContext) -> dict[str, Any]:
+def _closed_case_of_agent2(ctx: AppContext) -> CaseView:
     """An outbound case agent2 called and retained just now."""
     start = json.loads(SCENARIOS.read_text())["bundles"]["outbound_telemarketing"]["start_data"]
     case = cases.start_case(
         ctx, SYSTEM, "outbound_telemarketing", {**start, "case_number": "RC-QA-1"}
     )
-    call = next(t for t in case["open_tasks"] if t["element_id"] == "call_customer")
-    done = tasks.complete(ctx, AGENT2, call["id"], {"reached": True, "call_outcome": "accepted"})
-    assert done["case"]["outcome"] == "retained"
+    call = next(t for t in case.open_tasks if t.element_id == "call_customer")
+    done = tasks.complete(ctx, AGENT2, call.id, {"reached": True, "call_outcome": "accepted"})
+    assert done.case.outcome == "retained"
     return case
 
 

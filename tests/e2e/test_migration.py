@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.tasks import work_items as tasks
@@ -25,7 +26,7 @@ START = json.loads((BUNDLE / "scenarios.json").read_text())["bundles"][PROCESS][
 AGENT = Actor("e2e-agent", frozenset({"agent", "telemarketing"}))
 
 
-def _start(live_server: Any, key: str, **extra: Any) -> dict[str, Any]:
+def _start(live_server: Any, key: str, **extra: Any) -> CaseView:
     data = {**START, "case_number": key, **extra}
     return cases.start_case(live_server.ctx, AGENT, PROCESS, data, business_key=key)
 
@@ -36,7 +37,7 @@ def test_owner_migrates_running_cases_from_the_compare_page(
     ctx = live_server.ctx
     calling = _start(live_server, "RC-MIG-CALL", preferred_channel="phone")
     waiting = _start(live_server, "RC-MIG-WAIT", preferred_channel="phone")
-    tasks.complete(ctx, AGENT, waiting["open_tasks"][0]["id"], {"reached": False})
+    tasks.complete(ctx, AGENT, waiting.open_tasks[0].id, {"reached": False})
     lacking = _start(live_server, "RC-MIG-LACK")
     v2 = deploy_change(ctx, OWNER)
 
@@ -48,8 +49,8 @@ def test_owner_migrates_running_cases_from_the_compare_page(
     page.click("#dry-run-form button[type=submit]")
     page.wait_for_selector("#dry-run")
 
-    def row(case: dict[str, Any]) -> Any:
-        return page.locator(f'#dry-run tr[data-case-id="{case["id"]}"]')
+    def row(case: CaseView) -> Any:
+        return page.locator(f'#dry-run tr[data-case-id="{case.id}"]')
 
     assert row(calling).get_attribute("data-can-migrate") == "yes"
     assert row(waiting).get_attribute("data-can-migrate") == "yes"
@@ -69,6 +70,6 @@ def test_owner_migrates_running_cases_from_the_compare_page(
     assert "retry waits count business days" in page.content()
     assert "preferred_channel" in page.locator("#migration-failures").inner_text()
 
-    assert cases.get_case(ctx, calling["id"])["process_version"] == v2
-    assert cases.get_case(ctx, waiting["id"])["process_version"] == v2
-    assert cases.get_case(ctx, lacking["id"])["process_version"] == 1
+    assert cases.get_case(ctx, calling.id).process_version == v2
+    assert cases.get_case(ctx, waiting.id).process_version == v2
+    assert cases.get_case(ctx, lacking.id).process_version == 1

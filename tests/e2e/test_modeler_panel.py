@@ -95,20 +95,20 @@ def test_owner_edits_a_condition_and_a_timer_in_the_panel(
     case = cases.start_case(
         live_server.ctx, SYSTEM, "outbound_telemarketing", {**OUTBOUND, "case_number": "RC-P"}
     )
-    assert case["process_version"] == 2
+    assert case.process_version == 2
     with read_session(live_server.ctx.db) as session:
-        timers = session.execute(select(Timer).where(Timer.case_id == case["id"])).scalars()
+        timers = session.execute(select(Timer).where(Timer.case_id == case.id)).scalars()
         due = {t.element_id: t.due_at for t in timers}
     due_at = due["call_overdue"]
     due_at = due_at.replace(tzinfo=UTC) if due_at.tzinfo is None else due_at
     assert timedelta(minutes=59) < due_at - before < timedelta(minutes=61)
     # a call-back now books the change, as the new condition says
-    task = case["open_tasks"][0]
-    tasks.claim(live_server.ctx, AGENT, task["id"])
+    task = case.open_tasks[0]
+    tasks.claim(live_server.ctx, AGENT, task.id)
     done = tasks.complete(
-        live_server.ctx, AGENT, task["id"], {"reached": True, "call_outcome": "callback"}
-    )["case"]
-    assert done["status"] == "completed" and done["data"]["outcome"] == "retained"
+        live_server.ctx, AGENT, task.id, {"reached": True, "call_outcome": "callback"}
+    ).case
+    assert done.status == "completed" and done.data["outcome"] == "retained"
     # the compare page names the changed flow and timer, its console clean too
     page.goto("/processes/outbound_telemarketing/compare?old=1&new=2")
     page.wait_for_selector('#viewer[data-ready="true"]')

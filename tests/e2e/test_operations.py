@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 
 pytestmark = pytest.mark.browser
@@ -21,14 +22,14 @@ OUTBOUND = json.loads((BUNDLE / "scenarios.json").read_text())["bundles"]["outbo
 SYSTEM = Actor("system", frozenset({"system", "agent"}))
 
 
-def _case_with_bad_data(live_server: Any) -> dict[str, Any]:
+def _case_with_bad_data(live_server: Any) -> CaseView:
     """A shipped outbound case whose data says ``max_attempts: "three"``: the diagram's
     first script (``int(max_attempts)``) fails on it."""
     data = {**OUTBOUND["start_data"], "case_number": "RC-E2E-INC", "max_attempts": "three"}
     case = cases.start_case(
         live_server.ctx, SYSTEM, "outbound_telemarketing", data, business_key="RC-E2E-INC"
     )
-    assert case["status"] == "incident"
+    assert case.status == "incident"
     return case
 
 
@@ -66,14 +67,14 @@ def test_owner_corrects_the_data_and_retries_an_incident(
 
     page.fill("#patch", '{"max_attempts": 3}')
     page.click("#retry")
-    page.wait_for_url(f"**/operations/cases/{case['id']}")
+    page.wait_for_url(f"**/operations/cases/{case.id}")
     assert "the case went on and is active" in page.locator("#flash").inner_text()
     assert page.locator("#case-status").inner_text() == "active"
     assert "telemarketing" in page.locator("#open-tasks").inner_text()
     assert page.locator("#open-incident").count() == 0
-    after = cases.get_case(live_server.ctx, case["id"])
-    assert after["status"] == "active" and after["data"]["max_attempts"] == 3
-    assert [t["role"] for t in after["open_tasks"]] == ["telemarketing"]
+    after = cases.get_case(live_server.ctx, case.id)
+    assert after.status == "active" and after.data["max_attempts"] == 3
+    assert [t.role for t in after.open_tasks] == ["telemarketing"]
 
     # suspend needs the confirmation; then resume
     page.click("#action-suspend summary")
@@ -116,4 +117,4 @@ def test_bulk_retry_is_confirmed_and_its_progress_follows_the_worker(
     assert ran == 1
     page.wait_for_selector('#batch-progress[data-state="done"]')  # htmx refreshed it
     assert page.locator("#batch-failed").inner_text().startswith("2")
-    assert cases.get_case(live_server.ctx, first["id"])["status"] == "incident"
+    assert cases.get_case(live_server.ctx, first.id).status == "incident"

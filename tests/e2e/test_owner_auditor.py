@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.process_models import deployments as processes
 
@@ -26,7 +27,7 @@ SYSTEM = Actor("system", frozenset({"system", "agent"}))
 FIRST_RULE_OFFER = "rule_new_device_loyal_high_value_offer_hits"
 
 
-def _start(live_server: Any, key: str) -> dict[str, Any]:
+def _start(live_server: Any, key: str) -> CaseView:
     data = {**OUTBOUND, "case_number": key}
     return cases.start_case(
         live_server.ctx, SYSTEM, "outbound_telemarketing", data, business_key=key
@@ -37,7 +38,7 @@ def test_owner_changes_a_dmn_rule_and_deploys_a_version(
     page: Any, login_as: Any, live_server: Any
 ) -> None:
     old = _start(live_server, "RC-E2E-OLD")
-    assert (old["process_version"], old["data"]["offer_code"]) == (1, "NEW_DEVICE")
+    assert (old.process_version, old.data["offer_code"]) == (1, "NEW_DEVICE")
 
     login_as(page, "owner1")
     assert page.url.endswith("/processes")
@@ -69,10 +70,10 @@ def test_owner_changes_a_dmn_rule_and_deploys_a_version(
     ]
     assert versions == [1, 2]
     new = _start(live_server, "RC-E2E-NEW")
-    assert (new["process_version"], new["data"]["offer_code"]) == (2, "DISCOUNT_20")
+    assert (new.process_version, new.data["offer_code"]) == (2, "DISCOUNT_20")
     live_server.ctx.live.clear()  # the old case restored from the database: still version 1
-    again = cases.get_case(live_server.ctx, old["id"])
-    assert (again["process_version"], again["data"]["offer_code"]) == (1, "NEW_DEVICE")
+    again = cases.get_case(live_server.ctx, old.id)
+    assert (again.process_version, again.data["offer_code"]) == (1, "NEW_DEVICE")
 
     # the compare page names the changed rule
     page.goto("/processes/outbound_telemarketing/compare?old=1&new=2")
@@ -114,15 +115,15 @@ def test_modeler_shows_a_validation_problem_at_its_element(page: Any, login_as: 
     page.get_by_text("Your session has ended").wait_for()
 
 
-def _worked_case(live_server: Any) -> dict[str, Any]:
+def _worked_case(live_server: Any) -> CaseView:
     from retention_flow.services.tasks import work_items as tasks
 
     case = _start(live_server, "RC-E2E-AUDIT")
     agent = Actor("agent1", frozenset({"agent", "telemarketing"}))
-    task = case["open_tasks"][0]
-    tasks.claim(live_server.ctx, agent, task["id"])
+    task = case.open_tasks[0]
+    tasks.claim(live_server.ctx, agent, task.id)
     answer = {"reached": False}
-    return tasks.complete(live_server.ctx, agent, task["id"], answer)["case"]
+    return tasks.complete(live_server.ctx, agent, task.id, answer).case
 
 
 def test_auditor_sees_a_case_history_on_its_diagram(
@@ -133,7 +134,7 @@ def test_auditor_sees_a_case_history_on_its_diagram(
     assert page.url.endswith("/audit")
     page.fill("#business_key", "RC-E2E-AUDIT")
     page.press("#business_key", "Enter")
-    page.click(f'#cases tr[data-case-id="{case["id"]}"] a')
+    page.click(f'#cases tr[data-case-id="{case.id}"] a')
     page.wait_for_selector('#viewer[data-ready="true"]')
     assert page.locator(".djs-element.rf-done").count() >= 4
     assert page.locator('.djs-element.rf-done[data-element-id="choose_offer"]').count() == 1
@@ -147,13 +148,13 @@ def test_auditor_sees_a_case_history_on_its_diagram(
 def test_history_exports_download(page: Any, login_as: Any, live_server: Any) -> None:
     case = _worked_case(live_server)
     login_as(page, "auditor1")
-    page.goto(f"/audit/cases/{case['id']}")
+    page.goto(f"/audit/cases/{case.id}")
     with page.expect_download() as got:
         page.click("text=Export JSON")
     download = got.value
     assert download.suggested_filename == "case-RC-E2E-AUDIT-history.json"
     document = json.loads(Path(download.path()).read_text())
-    assert document["case"]["id"] == case["id"] and document["verify"]["ok"]
+    assert document["case"]["id"] == case.id and document["verify"]["ok"]
     with page.expect_download() as got:
         page.click("text=Export CSV")
     text = Path(got.value.path()).read_text(encoding="utf-8")

@@ -23,8 +23,8 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     page: Any, login_as: Any, live_server: Any, ocr_engine: None, tmp_path: Path
 ) -> None:
     ctx = live_server.ctx
-    case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
-    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", SECOND)["id"])
+    case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START).id)
+    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", SECOND).id)
     scan = tmp_path / "two-ticks.png"
     scan.write_bytes(form_png(case, ticks=(0, 2)))  # two offers ticked: a person decides
     clear = tmp_path / "batch.pdf"  # page 1: one offer ticked, booked; page 2: blank
@@ -40,11 +40,11 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     batch = page.locator(".scan-result[data-scan-id]", has_text="batch.pdf")
     assert "Booked automatically" in batch.locator("tr[data-page='1']").inner_text()
     assert "Exception" in batch.locator("tr[data-page='2']").inner_text()
-    assert cases.get_case(ctx, other["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, other.id).outcome == "retained"
     result = page.locator(".scan-result[data-scan-id]", has_text="two-ticks.png")
     row = result.locator("tr[data-page='1']")
     assert "To verify" in row.inner_text() and "2 offers ticked" in row.inner_text()
-    assert case["data"]["case_number"] in row.inner_text()
+    assert case.data["case_number"] in row.inner_text()
 
     row.get_by_role("link", name="Verify now").click()
     page.get_by_role("heading", name="Scanned form").wait_for()
@@ -56,14 +56,14 @@ def test_back_office_uploads_a_scan_and_resolves_its_verification(
     )
     assert width > 0  # the crop of the ticked boxes, loaded beside the value
     assert "2 offers ticked" in beside.inner_text()
-    labels = " · ".join(forms.offer_title(o) for o in case["data"]["eligible_offers"])
+    labels = " · ".join(forms.offer_title(o) for o in case.data["eligible_offers"])
     assert f"Boxes from the top: {labels}" in beside.inner_text()
     assert page.get_by_role("radio", name="Yes", exact=True).is_checked()  # signed, as read
-    chosen = case["data"]["eligible_offers"][0]
+    chosen = case.data["eligible_offers"][0]
     page.get_by_label("Ticked offer").select_option(chosen)
     verify_url = page.url
     page.keyboard.press("Control+Enter")  # done: on to the next task, or the queue
     page.wait_for_url(lambda url: url != verify_url)
 
-    done = cases.get_case(ctx, case["id"])
-    assert done["status"] == "completed" and done["data"]["chosen_offer"] == chosen
+    done = cases.get_case(ctx, case.id)
+    assert done.status == "completed" and done.data["chosen_offer"] == chosen

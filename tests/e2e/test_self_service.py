@@ -31,7 +31,7 @@ def test_a_customer_accepts_an_offer_on_a_phone(browser: Any, live_server: Any) 
     with read_session(ctx.db) as session:
         document = session.execute(
             select(LETTER.c.document).where(
-                LETTER.c.case_id == case["id"], LETTER.c.kind == "response_form"
+                LETTER.c.case_id == case.id, LETTER.c.kind == "response_form"
             )
         ).scalar_one()
     link = str(document["self_service_url"]).removeprefix(ctx.settings.self_service_base_url)
@@ -59,9 +59,9 @@ def test_a_customer_accepts_an_offer_on_a_phone(browser: Any, live_server: Any) 
         tab.get_by_role("button", name="Confirm").click()
         assert "Your answer has reached us" in tab.locator("main").inner_text()
 
-        ended = cases.get_case(ctx, case["id"])
-        assert ended["status"] == "completed" and ended["outcome"] == "retained"
-        assert ended["data"]["offer_code"] == chosen["code"] and ended["data"]["csat"] == 4
+        ended = cases.get_case(ctx, case.id)
+        assert ended.status == "completed" and ended.outcome == "retained"
+        assert ended.data["offer_code"] == chosen["code"] and ended.data["csat"] == 4
 
         again = tab.goto(link)
         assert again is not None and again.status == 410

@@ -36,7 +36,7 @@ def test_a_team_lead_sees_the_queues_and_reassigns_a_task(
     login_as(page, "lead1")
     page.goto("/team?role=telemarketing")
     assert page.get_by_role("heading", name="Queues").is_visible()
-    row = page.locator(f"#queue tr[data-task-id='{task['id']}']")
+    row = page.locator(f"#queue tr[data-task-id='{task.id}']")
     row.get_by_text("Reassign").click()
     picker = row.get_by_label("To")
     names = picker.locator("option").all_inner_texts()
@@ -51,14 +51,14 @@ def test_a_team_lead_sees_the_queues_and_reassigns_a_task(
     page.get_by_text("is now with agent2").wait_for()
     page.wait_for_load_state("load")
     assert page.evaluate("window.scrollY") > before / 2  # not back at the top
-    assert tasks.get_task(live_server.ctx, TELEMARKETING, task["id"])["claimed_by"] == "agent2"
+    assert tasks.get_task(live_server.ctx, TELEMARKETING, task.id).claimed_by == "agent2"
 
 
 def _partner_lead(ctx: Any) -> tuple[str, str]:
     """A fresh sales-partner case: (its lead's task id, the organisation it went to)."""
     case = cases.start_case(ctx, SYSTEM, "sales_partner", LEAD_DATA)
-    lead = next(t for t in case["open_tasks"] if t["role"] == "partner")
-    return str(lead["id"]), str(lead["partner"])
+    lead = next(t for t in case.open_tasks if t.role == "partner")
+    return str(lead.id), str(lead.partner)
 
 
 def test_a_partner_reports_the_outcome_of_their_lead(
@@ -71,7 +71,7 @@ def test_a_partner_reports_the_outcome_of_their_lead(
     assert page.get_by_text(LEAD_DATA["case_number"]).first.is_visible()
     # the offers this customer may get (the case's offer decision), by their titles
     auditor = Actor("auditor1", frozenset({"auditor"}))
-    eligible = tasks.get_task(live_server.ctx, auditor, task_id)["context"]["eligible_offers"]
+    eligible = tasks.get_task(live_server.ctx, auditor, task_id).context["eligible_offers"]
     assert eligible == ["UPGRADE_DATA", "DISCOUNT_10", "LOYALTY_BONUS"]
     offered = page.get_by_label("Offer agreed").locator("option[value]:not([value=''])")
     assert offered.evaluate_all("os => os.map(o => o.value)") == eligible
@@ -102,4 +102,4 @@ def test_another_partner_cannot_reach_the_lead_by_url(
     posted = page.request.post(f"/partner/leads/{task_id}/complete", form=form)
     assert posted.status == 404  # a valid form from the wrong organisation: not found
     auditor = Actor("auditor1", frozenset({"auditor"}))
-    assert tasks.get_task(live_server.ctx, auditor, task_id)["state"] == "ready"
+    assert tasks.get_task(live_server.ctx, auditor, task_id).state == "ready"

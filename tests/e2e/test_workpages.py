@@ -40,11 +40,11 @@ def test_an_agent_with_two_roles_filters_to_telemarketing_and_works_it(
     page.keyboard.press("n")  # next task: of the telemarketing queue
     page.wait_for_url("**/tasks/**")
     task_id = page.url.rsplit("/", 1)[1]
-    assert tasks.get_task(ctx, AGENT1, task_id)["role"] == "telemarketing"
+    assert tasks.get_task(ctx, AGENT1, task_id).role == "telemarketing"
     page.get_by_role("radio", name="No", exact=True).check()  # not reached
     page.keyboard.press("Control+Enter")
     page.wait_for_url(lambda url: task_id not in url)
-    assert tasks.get_task(ctx, AGENT1, task_id)["state"] == "completed"
+    assert tasks.get_task(ctx, AGENT1, task_id).state == "completed"
 
 
 @pytest.mark.tesseract
@@ -54,8 +54,8 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     from tests.scans.conftest import BACK, START, form_png
 
     ctx = live_server.ctx
-    case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
-    unknown = form_png({"data": {**case["data"], "case_number": "RC-2026-999999-9"}})
+    case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START).id)
+    unknown = form_png({"data": {**case.data, "case_number": "RC-2026-999999-9"}})
     [scan] = [scans.ingest(ctx, BACK, "unknown.png", unknown).model_dump()]
     login_as(page, "backoffice1")
     page.goto(f"/scans/{scan['id']}")
@@ -80,7 +80,7 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     assert width > 0
     page.get_by_label("Business key or customer (id or name)").fill(START["customer_name"][:5])
     page.get_by_role("button", name="Find", exact=True).click()
-    number = case["data"]["case_number"]
+    number = case.data["case_number"]
     page.get_by_role("button", name=f"Use {number}").click()
     assert page.get_by_label("Case number").input_value() == number
     url = page.url
@@ -89,7 +89,7 @@ def test_back_office_resolves_an_exception_from_the_page_image(
     [after] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     # assigned to the case the page named (delivered by a job: "assigning" until it ran)
     assert after["resolution"] in ("assigning", "assigned")
-    assert after["case_id"] in (None, case["id"])
+    assert after["case_id"] in (None, case.id)
 
 
 def test_an_auditor_finds_a_case_by_part_of_its_key(
@@ -97,7 +97,7 @@ def test_an_auditor_finds_a_case_by_part_of_its_key(
 ) -> None:
     auditor = Actor("auditor1", frozenset({"auditor"}))
     found, _count = queries.list_cases(live_server.ctx, auditor, limit=1)
-    key = str(found[0]["business_key"])
+    key = str(found[0].business_key)
     part = key[2:-1].lower()
     login_as(page, "auditor1")
     page.goto("/audit")

@@ -20,9 +20,9 @@ AGENT = actor("alice", "agent", "telemarketing")
 def _case_with_history(ctx: AppContext) -> str:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"})
-    tasks.claim(ctx, AGENT, case["open_tasks"][0]["id"])
-    tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"call_result": "reached"})
-    return str(case["id"])
+    tasks.claim(ctx, AGENT, case.open_tasks[0].id)
+    tasks.complete(ctx, AGENT, case.open_tasks[0].id, {"call_result": "reached"})
+    return str(case.id)
 
 
 def _verify(ctx: AppContext) -> Any:

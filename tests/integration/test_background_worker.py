@@ -25,7 +25,7 @@ def _fired(ctx: AppContext, case_id: str) -> int:
 
 def test_two_serving_processes_fire_each_timer_once(ctx: AppContext, clock: Any) -> None:
     deploy(ctx, "timers")
-    ids = [cases.start_case(ctx, AGENT, "timers", {})["id"] for _ in range(8)]
+    ids = [cases.start_case(ctx, AGENT, "timers", {}).id for _ in range(8)]
     clock.advance(timedelta(hours=3))  # every call_overdue timer is due
     workers = [BackgroundWorker(ctx, poll_seconds=0.05) for _ in range(2)]
     for w in workers:
@@ -42,5 +42,5 @@ def test_two_serving_processes_fire_each_timer_once(ctx: AppContext, clock: Any)
     assert not any(w.running for w in workers)
     assert [_fired(ctx, case_id) for case_id in ids] == [1] * len(ids)
     for case_id in ids:
-        tasks = cases.get_case(ctx, case_id)["open_tasks"]
-        assert [t["element_id"] for t in tasks] == ["handle_overdue"]
+        tasks = cases.get_case(ctx, case_id).open_tasks
+        assert [t.element_id for t in tasks] == ["handle_overdue"]

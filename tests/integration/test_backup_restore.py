@@ -71,7 +71,7 @@ def test_backup_restore_verify_and_go_on(
     assert _cli(fresh_target, "verify-audit")["ok"] is True  # against the checkpoint file
     # the restored case is where the backup left it, and goes on from there
     [open_task] = _cli(fresh_target, "tasks", "--role", "telemarketing")
-    assert (open_task["case_id"], open_task["element_id"]) == (case["id"], "present_offer")
+    assert (open_task["case_id"], open_task["element_id"]) == (case.id, "present_offer")
     done = _work_one_task(fresh_target, "present_offer", '{"offer_response": "accepted"}')
     assert [t["element_id"] for t in done["next_tasks"]] == ["confirm_change"]  # type: ignore[union-attr, index]
     assert _cli(fresh_target, "verify-audit")["ok"] is True

@@ -53,7 +53,7 @@ def test_task_due_in_business_hours(bctx: AppContext) -> None:
     )
     processes.deploy(bctx, files, OWNER)
     case = cases.start_case(bctx, AGENT, "three_steps", {})
-    assert case["open_tasks"][0]["due_at"] == "2026-01-12T10:00:00Z"
+    assert case.open_tasks[0].due_at == "2026-01-12T10:00:00Z"
 
 
 def test_sla_timer_in_business_hours(bctx: AppContext, clock: Any) -> None:
@@ -68,9 +68,7 @@ def test_sla_timer_in_business_hours(bctx: AppContext, clock: Any) -> None:
     assert worker.fire_timers_once(bctx, "w") == 0
     clock.set(MONDAY_11AM + timedelta(seconds=1))
     assert worker.fire_timers_once(bctx, "w") == 1
-    assert [t["element_id"] for t in cases.get_case(bctx, case["id"])["open_tasks"]] == [
-        "handle_overdue"
-    ]
+    assert [t.element_id for t in cases.get_case(bctx, case.id).open_tasks] == ["handle_overdue"]
 
 
 # --------------------------------------------------------------------- calendars per role
@@ -94,14 +92,14 @@ def test_role_calendar_from_bundle_sets_due_times(bctx: AppContext) -> None:
     the call's PT4H runs Friday 17:00-20:00 and Saturday 08:00-09:00 (Berlin)."""
     processes.deploy(bctx, _with_manifest("three_steps", LATE_SHIFT), OWNER)
     case = cases.start_case(bctx, AGENT, "three_steps", {})
-    assert case["open_tasks"][0]["due_at"] == SATURDAY_9AM_BERLIN
+    assert case.open_tasks[0].due_at == SATURDAY_9AM_BERLIN
 
 
 def test_bundle_due_calendar_business_without_role_calendar(bctx: AppContext) -> None:
     """No calendar for the role: the settings' calendar (Mon-Fri 08-18) counts."""
     processes.deploy(bctx, _with_manifest("three_steps", {"due_calendar": "business"}), OWNER)
     case = cases.start_case(bctx, AGENT, "three_steps", {})
-    assert case["open_tasks"][0]["due_at"] == "2026-01-12T10:00:00Z"
+    assert case.open_tasks[0].due_at == "2026-01-12T10:00:00Z"
 
 
 def test_sla_timer_counts_the_roles_calendar(bctx: AppContext, clock: Any) -> None:
@@ -118,9 +116,7 @@ def test_sla_timer_counts_the_roles_calendar(bctx: AppContext, clock: Any) -> No
     assert worker.fire_timers_once(bctx, "w") == 0
     clock.set(due + timedelta(seconds=1))
     assert worker.fire_timers_once(bctx, "w") == 1
-    assert "handle_overdue" in [
-        t["element_id"] for t in cases.get_case(bctx, case["id"])["open_tasks"]
-    ]
+    assert "handle_overdue" in [t.element_id for t in cases.get_case(bctx, case.id).open_tasks]
 
 
 @pytest.mark.parametrize(
@@ -166,8 +162,8 @@ def test_shipped_outbound_sla_and_retry_wait_skip_the_weekend(product_bctx: AppC
     start = json.loads((PROCESSES / "retention" / "scenarios.json").read_text())
     data = start["bundles"]["outbound_telemarketing"]["start_data"]
     case = cases.start_case(product_bctx, AGENT, "outbound_telemarketing", data)
-    [call] = [t for t in case["open_tasks"] if t["element_id"] == "call_customer"]
-    assert call["due_at"] == "2026-01-12T10:00:00Z"
+    [call] = [t for t in case.open_tasks if t.element_id == "call_customer"]
+    assert call.due_at == "2026-01-12T10:00:00Z"
     with read_session(product_bctx.db) as session:
-        timers = session.exec(select(Timer.due_at).where(Timer.case_id == case["id"])).all()
+        timers = session.exec(select(Timer.due_at).where(Timer.case_id == case.id)).all()
     assert [t.isoformat() for t in timers] == ["2026-01-12T10:00:00+00:00"]

@@ -26,37 +26,37 @@ AGENT = actor("alice", "agent", "telemarketing", "team_lead")
 def _worked_case(ctx: Any) -> str:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "=HYPERLINK(1)"})
-    task = case["open_tasks"][0]
-    tasks.claim(ctx, AGENT, task["id"])
-    tasks.complete(ctx, AGENT, task["id"], {"call_result": "reached"})
-    return str(case["id"])
+    task = case.open_tasks[0]
+    tasks.claim(ctx, AGENT, task.id)
+    tasks.complete(ctx, AGENT, task.id, {"call_result": "reached"})
+    return str(case.id)
 
 
 def test_history_marks_completed_and_current_elements(ctx: Any) -> None:
     case_id = _worked_case(ctx)
     found = case_history.case_history(ctx, case_id)
-    assert found["case"]["id"] == case_id
-    assert [e["seq"] for e in found["events"]] == list(range(1, len(found["events"]) + 1))
-    assert found["marks"] == {
+    assert found.case.id == case_id
+    assert [e.seq for e in found.events] == list(range(1, len(found.events) + 1))
+    assert found.marks.model_dump() == {
         "completed": {"start_event": 1, "prepare_case": 1, "call_customer": 1},
         "current": ["present_offer"],
         "failed": [],
     }
-    assert found["verify"]["ok"] is True
+    assert found.verify["ok"] is True
 
 
 def test_fired_timers_count_once_and_pending_ones_are_current(ctx: Any, clock: Any) -> None:
     deploy(ctx, "timers")
-    case_id = cases.start_case(ctx, AGENT, "timers", {})["id"]
-    assert case_history.case_history(ctx, case_id)["marks"]["current"] == [
+    case_id = cases.start_case(ctx, AGENT, "timers", {}).id
+    assert case_history.case_history(ctx, case_id).marks.current == [
         "call_customer",
         "call_overdue",
     ]
     clock.advance(timedelta(hours=3))
     worker.fire_timers_once(ctx, "w1")
-    marks = case_history.case_history(ctx, case_id)["marks"]
-    assert marks["completed"]["call_overdue"] == 1
-    assert marks["current"] == ["handle_overdue"]
+    marks = case_history.case_history(ctx, case_id).marks
+    assert marks.completed["call_overdue"] == 1
+    assert marks.current == ["handle_overdue"]
 
 
 def test_a_tampered_event_shows_in_the_case_check(ctx: Any) -> None:
@@ -68,17 +68,17 @@ def test_a_tampered_event_shows_in_the_case_check(ctx: Any) -> None:
             .values(actor="mallory")
         )
         session.commit()
-    check = case_history.case_history(ctx, case_id)["verify"]
+    check = case_history.case_history(ctx, case_id).verify
     assert check["ok"] is False and check["broken_seq"] == 2
 
 
 def test_exports_hold_every_event(ctx: Any) -> None:
     case_id = _worked_case(ctx)
     document = case_history.export(ctx, case_id)
-    json.dumps(document)  # JSON-ready
+    json.dumps(document.model_dump(mode="json"))  # JSON-ready
     rows = list(csv.DictReader(io.StringIO(case_history.export_csv(ctx, case_id))))
-    assert len(rows) == len(document["events"])
-    assert [r["hash"] for r in rows] == [e["hash"] for e in document["events"]]
+    assert len(rows) == len(document.events)
+    assert [r["hash"] for r in rows] == [e.hash for e in document.events]
     assert rows[0]["type"] == "case_started"
     # a value that a spreadsheet would run as a formula is quoted
     assert '"=HYPERLINK(1)"' in rows[0]["data_after"]
@@ -102,8 +102,8 @@ def test_case_search_by_creation_date(ctx: Any, clock: Any) -> None:
     cut = clock.now() - timedelta(days=1)
     before, n_before = queries.list_cases(ctx, AGENT, created_to=cut)
     after, n_after = queries.list_cases(ctx, AGENT, created_from=cut)
-    assert [c["id"] for c in before] == [early["id"]] and n_before == 1
-    assert [c["id"] for c in after] == [late["id"]] and n_after == 1
+    assert [c.id for c in before] == [early.id] and n_before == 1
+    assert [c.id for c in after] == [late.id] and n_after == 1
 
 
 def test_an_open_incident_marks_the_failing_element(ctx: Any) -> None:
@@ -117,6 +117,6 @@ def test_an_open_incident_marks_the_failing_element(ctx: Any) -> None:
     )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0})
-    assert case_history.case_history(ctx, case["id"])["marks"]["failed"] == ["prepare_case"]
-    incidents.retry_case(ctx, AGENT, case["id"], {"divisor": 2}, "divisor corrected")
-    assert case_history.case_history(ctx, case["id"])["marks"]["failed"] == []
+    assert case_history.case_history(ctx, case.id).marks.failed == ["prepare_case"]
+    incidents.retry_case(ctx, AGENT, case.id, {"divisor": 2}, "divisor corrected")
+    assert case_history.case_history(ctx, case.id).marks.failed == []

@@ -19,6 +19,7 @@ from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import incidents
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView, TaskView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -48,8 +49,8 @@ def _count(ctx: AppContext, table: Any, case_id: str) -> int:
         return int(session.execute(query).scalar_one())
 
 
-def _only(case: dict[str, Any], element: str) -> dict[str, Any]:
-    [task] = [t for t in case["open_tasks"] if t["element_id"] == element]
+def _only(case: CaseView, element: str) -> TaskView:
+    [task] = [t for t in case.open_tasks if t.element_id == element]
     return task
 
 
@@ -58,14 +59,14 @@ def test_outbound_retained_books_once_and_writes_a_letter(ctx: AppContext) -> No
     done = tasks.complete(
         ctx,
         AGENT,
-        _only(case, "call_customer")["id"],
+        _only(case, "call_customer").id,
         {"reached": True, "call_outcome": "accepted"},
     )
-    assert done["case"]["status"] == "completed" and done["case"]["outcome"] == "retained"
-    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 1
-    assert _count(ctx, LETTER, case["id"]) == 1
+    assert done.case.status == "completed" and done.case.outcome == "retained"
+    assert _count(ctx, CONTRACT_CHANGE, case.id) == 1
+    assert _count(ctx, LETTER, case.id) == 1
     with read_session(ctx.db) as session:
-        types = [e.type for e in audit.history(session, case["id"])]
+        types = [e.type for e in audit.history(session, case.id)]
     assert "contract_changed" in types and "letter_queued" in types
 
 
@@ -91,15 +92,15 @@ def test_a_retried_step_does_not_book_twice(
     result = tasks.complete(
         ctx,
         AGENT,
-        _only(case, "call_customer")["id"],
+        _only(case, "call_customer").id,
         {"reached": True, "call_outcome": "accepted"},
     )
-    assert result["case"]["status"] == "incident"
-    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 0  # rolled back with the failed step
-    fixed = incidents.retry_case(ctx, LEAD, case["id"])
-    assert fixed["status"] == "completed" and fixed["outcome"] == "retained"
-    assert _count(ctx, CONTRACT_CHANGE, case["id"]) == 1
-    assert _count(ctx, LETTER, case["id"]) == 1
+    assert result.case.status == "incident"
+    assert _count(ctx, CONTRACT_CHANGE, case.id) == 0  # rolled back with the failed step
+    fixed = incidents.retry_case(ctx, LEAD, case.id)
+    assert fixed.status == "completed" and fixed.outcome == "retained"
+    assert _count(ctx, CONTRACT_CHANGE, case.id) == 1
+    assert _count(ctx, LETTER, case.id) == 1
 
 
 def test_sla_timer_escalates_to_team_lead_with_higher_priority(ctx: AppContext, clock: Any) -> None:
@@ -107,54 +108,54 @@ def test_sla_timer_escalates_to_team_lead_with_higher_priority(ctx: AppContext, 
     call = _only(case, "call_customer")
     clock.advance(timedelta(hours=5))
     assert worker.fire_timers_once(ctx, "w1") == 1
-    after = cases.get_case(ctx, case["id"])
-    assert _only(after, "call_customer")["priority"] == 90 > call["priority"]
-    assert _only(after, "escalate_overdue_call")["role"] == "team_lead"
-    assert [t["element_id"] for t in tasks.list_queue(ctx, LEAD, role="team_lead")] == [
+    after = cases.get_case(ctx, case.id)
+    assert _only(after, "call_customer").priority == 90 > call.priority
+    assert _only(after, "escalate_overdue_call").role == "team_lead"
+    assert [t.element_id for t in tasks.list_queue(ctx, LEAD, role="team_lead")] == [
         "escalate_overdue_call"
     ]
     with read_session(ctx.db) as session:
-        types = [e.type for e in audit.history(session, case["id"])]
+        types = [e.type for e in audit.history(session, case.id)]
     assert types.count("timer_fired") == 1 and types.count("task_escalated") == 1
 
 
-def _partner_lead(ctx: AppContext) -> tuple[dict[str, Any], dict[str, Any]]:
+def _partner_lead(ctx: AppContext) -> tuple[CaseView, TaskView]:
     case = cases.start_case(ctx, BACK, "sales_partner", START["sales_partner"])
     lead = _only(case, "work_lead")
-    assert lead["partner"] == case["data"]["allocated_partner"]
+    assert lead.partner == case.data["allocated_partner"]
     return case, lead
 
 
 def test_partners_see_only_their_own_leads(ctx: AppContext) -> None:
     _case, lead = _partner_lead(ctx)
-    mine = Actor("pia", frozenset({"partner"}), lead["partner"])
+    mine = Actor("pia", frozenset({"partner"}), lead.partner)
     other = Actor("otto", frozenset({"partner"}), "p_somebody_else")
-    assert [t["id"] for t in tasks.list_queue(ctx, mine)] == [lead["id"]]
+    assert [t.id for t in tasks.list_queue(ctx, mine)] == [lead.id]
     assert tasks.list_queue(ctx, other) == []
     for attempt in (
-        lambda: tasks.claim(ctx, other, lead["id"]),
-        lambda: tasks.get_task(ctx, other, lead["id"]),
-        lambda: tasks.complete(ctx, other, lead["id"], {"partner_outcome": "declined"}),
+        lambda: tasks.claim(ctx, other, lead.id),
+        lambda: tasks.get_task(ctx, other, lead.id),
+        lambda: tasks.complete(ctx, other, lead.id, {"partner_outcome": "declined"}),
     ):
         with pytest.raises(NotFound):
             attempt()
-    assert tasks.claim(ctx, mine, lead["id"])["claimed_by"] == "pia"
+    assert tasks.claim(ctx, mine, lead.id).claimed_by == "pia"
 
 
 def test_four_eyes_validation_of_a_partner_claim(ctx: AppContext) -> None:
     case, lead = _partner_lead(ctx)
-    partner_user = Actor("pia", frozenset({"partner", "back_office"}), lead["partner"])
+    partner_user = Actor("pia", frozenset({"partner", "back_office"}), lead.partner)
     result = tasks.complete(
-        ctx, partner_user, lead["id"], {"partner_outcome": "retained", "offer_code": "DISCOUNT_20"}
+        ctx, partner_user, lead.id, {"partner_outcome": "retained", "offer_code": "DISCOUNT_20"}
     )
-    validate = _only(result["case"], "validate_claim")
+    validate = _only(result.case, "validate_claim")
     with pytest.raises(Forbidden, match="four-eyes"):
-        tasks.claim(ctx, partner_user, validate["id"])
+        tasks.claim(ctx, partner_user, validate.id)
     with pytest.raises(Forbidden, match="four-eyes"):
-        tasks.complete(ctx, partner_user, validate["id"], {"claim_valid": True})
-    done = tasks.complete(ctx, BACK2, validate["id"], {"claim_valid": True})
-    assert done["case"]["outcome"] == "retained"
-    assert _count(ctx, SETTLEMENT_LINE, case["id"]) == 1
+        tasks.complete(ctx, partner_user, validate.id, {"claim_valid": True})
+    done = tasks.complete(ctx, BACK2, validate.id, {"claim_valid": True})
+    assert done.case.outcome == "retained"
+    assert _count(ctx, SETTLEMENT_LINE, case.id) == 1
 
 
 def test_daily_campaign_starts_cases_for_at_risk_customers(ctx: AppContext, clock: Any) -> None:
@@ -174,8 +175,8 @@ def test_daily_campaign_starts_cases_for_at_risk_customers(ctx: AppContext, cloc
             .where(CASE.c.process_id == "outbound_telemarketing")
         ).scalar_one()
     assert started == 5
-    review = _only(cases.get_case(ctx, campaign["id"]), "review_batch")
-    assert review["role"] == "team_lead"
+    review = _only(cases.get_case(ctx, campaign.id), "review_batch")
+    assert review.role == "team_lead"
     # the next day's batch skips customers who already have an open case (the 5 calls'
     # SLA timers fire too: 6 timers)
     clock.advance(timedelta(days=1))
@@ -204,15 +205,15 @@ def test_a_late_escalation_branch_does_not_undo_the_main_paths_data(
     step = tasks.complete(
         ctx,
         AGENT,
-        _only(cases.get_case(ctx, case["id"]), "call_customer")["id"],
+        _only(cases.get_case(ctx, case.id), "call_customer").id,
         {"reached": False},
     )
-    assert step["case"]["data"]["attempts"] == 1
+    assert step.case.data["attempts"] == 1
     clock.advance(timedelta(days=1, minutes=1))
     worker.fire_timers_once(ctx, "w")
-    retry = _only(cases.get_case(ctx, case["id"]), "call_customer")
-    tasks.complete(ctx, AGENT, retry["id"], {"reached": True, "call_outcome": "accepted"})
-    escalation = _only(cases.get_case(ctx, case["id"]), "escalate_overdue_call")
-    done = tasks.complete(ctx, LEAD, escalation["id"], {"action_taken": "reminded_agent"})
-    assert done["case"]["status"] == "completed"
-    assert done["case"]["outcome"] == "retained" and done["case"]["data"]["attempts"] == 1
+    retry = _only(cases.get_case(ctx, case.id), "call_customer")
+    tasks.complete(ctx, AGENT, retry.id, {"reached": True, "call_outcome": "accepted"})
+    escalation = _only(cases.get_case(ctx, case.id), "escalate_overdue_call")
+    done = tasks.complete(ctx, LEAD, escalation.id, {"action_taken": "reminded_agent"})
+    assert done.case.status == "completed"
+    assert done.case.outcome == "retained" and done.case.data["attempts"] == 1

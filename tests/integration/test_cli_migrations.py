@@ -33,7 +33,7 @@ def test_cli_migrates_and_moves(product_ctx: AppContext, db_url: str) -> None:
     ctx = product_ctx
     processes.deploy(ctx, load_bundle_path(BUNDLE), OWNER)
     waiting = cases.start_case(ctx, AGENT, PROCESS, {**START, "preferred_channel": "phone"})
-    tasks.complete(ctx, AGENT, waiting["open_tasks"][0]["id"], {"reached": False})
+    tasks.complete(ctx, AGENT, waiting.open_tasks[0].id, {"reached": False})
     other = cases.start_case(ctx, AGENT, PROCESS, {**START, "case_number": "RC-CLI-2"})
     v2 = deploy_change(ctx, OWNER)
 
@@ -49,19 +49,19 @@ def test_cli_migrates_and_moves(product_ctx: AppContext, db_url: str) -> None:
     started = _cli(
         db_url,
         *("migrations", "start", PROCESS, "1", str(v2), "--map", mapping),
-        *("--case", waiting["id"], "--reason", "from the command line"),
+        *("--case", waiting.id, "--reason", "from the command line"),
     )
     assert (started["total"], started["pending"]) == (1, 1)
     _cli(db_url, "worker", "--once")
     shown = _cli(db_url, "migrations", "show", started["id"])
     assert (shown["status"], shown["done"], shown["failed"]) == ("done", 1, 0)
-    assert cases.get_case(ctx, waiting["id"])["process_version"] == v2
+    assert cases.get_case(ctx, waiting.id).process_version == v2
 
     moved = _cli(
         db_url,
-        *("move", other["id"], "--cancel", "call_customer", "--activate", "hand_to_mail"),
+        *("move", other.id, "--cancel", "call_customer", "--activate", "hand_to_mail"),
         *("--reason", "no phone number"),
     )
     assert moved["open_tasks"] == [] and moved["status"] == "active"
-    bad = _cli(db_url, "move", other["id"], "--cancel", "nope", "--reason", "x", check=False)
+    bad = _cli(db_url, "move", other.id, "--cancel", "nope", "--reason", "x", check=False)
     assert bad.returncode == 2 and "nope" in bad.stderr

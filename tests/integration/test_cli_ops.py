@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models import deployments as processes
 from tests.factories import OWNER, actor, bundle_files
@@ -14,14 +15,14 @@ from tests.integration.test_cli import _cli
 AGENT = actor("agent", "agent", "telemarketing")
 
 
-def _failing_case(ctx: AppContext) -> dict[str, object]:
+def _failing_case(ctx: AppContext) -> CaseView:
     files = bundle_files("three_steps")
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
         b"score = 42", b"score = 100 // divisor"
     )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0})
-    assert case["status"] == "incident"
+    assert case.status == "incident"
     return case
 
 
@@ -30,7 +31,7 @@ def test_incidents_list_show_retry(ctx: AppContext, db_url: str) -> None:
     listed = _cli(db_url, "incidents", "list", "--process", "three_steps", "--version", "1")
     assert listed["count"] == 1
     [incident] = listed["data"]
-    assert incident["case_id"] == case["id"] and incident["element_id"] == "prepare_case"
+    assert incident["case_id"] == case.id and incident["element_id"] == "prepare_case"
     assert _cli(db_url, "incidents", "list", "--code", "script_budget_exceeded")["count"] == 0
     shown = _cli(db_url, "incidents", "show", incident["id"])
     assert shown["data"] == {"divisor": 0} and shown["element_name"] == "Prepare case"
@@ -68,7 +69,7 @@ def test_incidents_retry_all_queues_a_batch(ctx: AppContext, db_url: str) -> Non
 
 def test_case_control_commands(ctx: AppContext, db_url: str) -> None:
     processes.deploy(ctx, bundle_files("three_steps"), OWNER)
-    case_id = str(cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"})["id"])
+    case_id = str(cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"}).id)
     assert _cli(db_url, "case", "suspend", case_id, "--reason", "check")["status"] == "suspended"
     patched = _cli(
         db_url,

@@ -94,5 +94,5 @@ def test_doctor_lists_then_repairs_with_audit_events(ctx: AppContext, db_url: st
     done = tasks.complete(
         ctx, actor("agent", "agent", "telemarketing"), ids["task_a"], {"call_result": "reached"}
     )
-    assert done["case"]["data"]["call_result"] == "reached"
-    assert cases.get_case(ctx, ids["case_a"])["data"]["customer_id"] is None
+    assert done.case.data["call_result"] == "reached"
+    assert cases.get_case(ctx, ids["case_a"]).data["customer_id"] is None

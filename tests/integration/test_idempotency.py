@@ -17,6 +17,7 @@ from retention_flow.db.tables import IDEMPOTENCY_KEY
 from retention_flow.services.cases import keyed_starts as case_requests
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.cases import start_events
+from retention_flow.services.cases.views import CaseView, answer_of, recording
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.platform.idempotency import fingerprint, idempotent, purge_expired
@@ -29,10 +30,10 @@ DATA = {"case_number": "M1", "accepted_offer": "A"}
 SCOPE = "message:response_form_received"
 
 
-def _waiting_case(ctx: AppContext) -> dict[str, Any]:
+def _waiting_case(ctx: AppContext) -> CaseView:
     deploy(ctx, "message_wait")
     case = cases.start_case(ctx, AGENT, "message_wait", {}, business_key="M1")
-    tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"letter_channel": "post"})
+    tasks.complete(ctx, AGENT, case.open_tasks[0].id, {"letter_channel": "post"})
     return case
 
 
@@ -80,28 +81,33 @@ def test_answer_is_stored_with_the_delivery(ctx: AppContext) -> None:
     [row] = _key_rows(ctx)
     assert row["state"] == "done" and row["response"] == first
     assert _deliver(ctx) == first
-    assert _deliveries(ctx, case["id"]) == 1
+    assert _deliveries(ctx, case.id) == 1
 
 
 def test_a_failure_before_commit_undoes_the_delivery_and_frees_the_key(ctx: AppContext) -> None:
     case = _waiting_case(ctx)
 
     def crash_after_record(record: Any) -> dict[str, Any]:
-        def then_crash(session: Any, answer: dict[str, Any]) -> None:
-            record(session, answer)
+        keep = recording(record)
+        assert keep is not None
+
+        def then_crash(session: Any, answer: CaseView) -> None:
+            keep(session, answer)
             raise RuntimeError("process died before commit")
 
-        return cases.correlate_message(
-            ctx, SYSTEM, "response_form_received", CORRELATION, DATA, before_commit=then_crash
+        return answer_of(
+            cases.correlate_message(
+                ctx, SYSTEM, "response_form_received", CORRELATION, DATA, before_commit=then_crash
+            )
         )
 
     request = {"correlation": CORRELATION, "data": DATA}
     with pytest.raises(RuntimeError):
         idempotent(ctx, SYSTEM, SCOPE, "k-1", request, crash_after_record)
-    assert _key_rows(ctx) == [] and _deliveries(ctx, case["id"]) == 0
-    assert cases.get_case(ctx, case["id"])["status"] == "active"
+    assert _key_rows(ctx) == [] and _deliveries(ctx, case.id) == 0
+    assert cases.get_case(ctx, case.id).status == "active"
     assert _deliver(ctx)["status"] == "completed"  # the retry delivers, once
-    assert _deliveries(ctx, case["id"]) == 1
+    assert _deliveries(ctx, case.id) == 1
 
 
 def test_fresh_pending_reservation_answers_still_running(
@@ -120,7 +126,7 @@ def test_abandoned_reservation_is_taken_over(ctx: AppContext, clock: FrozenClock
     assert _deliver(ctx)["status"] == "completed"
     [row] = _key_rows(ctx)
     assert row["state"] == "done" and row["created_by"] == SYSTEM.username
-    assert _deliveries(ctx, case["id"]) == 1
+    assert _deliveries(ctx, case.id) == 1
 
 
 def test_a_slow_first_attempt_taken_over_is_rolled_back(
@@ -137,14 +143,16 @@ def test_a_slow_first_attempt_taken_over_is_rolled_back(
         with write_session(ctx.db) as session:  # what the retry's reservation does
             session.execute(update(IDEMPOTENCY_KEY).values(created_at=taken_at, created_by="retry"))
             session.commit()
-        return cases.correlate_message(
-            ctx, SYSTEM, "response_form_received", CORRELATION, DATA, before_commit=record
+        return answer_of(
+            cases.correlate_message(
+                ctx, SYSTEM, "response_form_received", CORRELATION, DATA, recording(record)
+            )
         )
 
     with pytest.raises(Conflict, match="taken over"):
         idempotent(ctx, SYSTEM, SCOPE, "k-1", request, slow_first)
-    assert _deliveries(ctx, case["id"]) == 0
-    assert cases.get_case(ctx, case["id"])["status"] == "active"
+    assert _deliveries(ctx, case.id) == 0
+    assert cases.get_case(ctx, case.id).status == "active"
     [row] = _key_rows(ctx)
     assert row["state"] == "pending" and row["created_by"] == "retry"
 

@@ -30,24 +30,24 @@ def _deploy_with_script(ctx: AppContext, script: bytes) -> None:
 def test_failing_script_raises_incident_and_retry_fixes_it(ctx: AppContext) -> None:
     _deploy_with_script(ctx, b"attempts = 0\nscore = 100 // divisor")
     case = cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0})
-    assert case["status"] == "incident" and case["open_tasks"] == []
-    [incident] = incidents.case_incidents(ctx, case["id"])
+    assert case.status == "incident" and case.open_tasks == []
+    [incident] = incidents.case_incidents(ctx, case.id)
     assert incident["element_id"] == "prepare_case" and incident["status"] == "open"
     assert "ZeroDivisionError" in incident["error_type"]
-    assert "score" not in case["data"]  # nothing of the failed step was kept
-    again = incidents.retry_case(ctx, AGENT, case["id"])  # same data: fails again
-    assert again["status"] == "incident"
-    fixed = incidents.retry_case(ctx, AGENT, case["id"], {"divisor": 4}, "divisor fixed")
-    assert fixed["status"] == "active" and fixed["data"]["score"] == 25
-    assert [t["element_id"] for t in fixed["open_tasks"]] == ["call_customer"]
-    assert [i["status"] for i in incidents.case_incidents(ctx, case["id"])] == [
+    assert "score" not in case.data  # nothing of the failed step was kept
+    again = incidents.retry_case(ctx, AGENT, case.id)  # same data: fails again
+    assert again.status == "incident"
+    fixed = incidents.retry_case(ctx, AGENT, case.id, {"divisor": 4}, "divisor fixed")
+    assert fixed.status == "active" and fixed.data["score"] == 25
+    assert [t.element_id for t in fixed.open_tasks] == ["call_customer"]
+    assert [i["status"] for i in incidents.case_incidents(ctx, case.id)] == [
         "resolved",
         "resolved",
     ]
     with pytest.raises(CaseNotActive):  # nothing left to retry
-        incidents.retry_case(ctx, AGENT, case["id"])
+        incidents.retry_case(ctx, AGENT, case.id)
     with read_session(ctx.db) as session:
-        types = [e.type for e in audit.history(session, case["id"])]
+        types = [e.type for e in audit.history(session, case.id)]
         assert audit.verify(session).ok
     assert types[:2] == ["case_started", "incident_raised"]
     assert "incident_retried" in types and "task_ready" in types
@@ -56,8 +56,8 @@ def test_failing_script_raises_incident_and_retry_fixes_it(ctx: AppContext) -> N
 def test_runaway_script_is_stopped_by_the_budget(ctx: AppContext) -> None:
     _deploy_with_script(ctx, b"attempts = 0\nwhile True:\n    attempts += 1")
     case = cases.start_case(ctx, AGENT, "three_steps", {})
-    assert case["status"] == "incident"
-    [incident] = incidents.case_incidents(ctx, case["id"])
+    assert case.status == "incident"
+    [incident] = incidents.case_incidents(ctx, case.id)
     assert incident["element_id"] == "prepare_case"
     assert incident["error_type"] == "ScriptBudgetExceeded"
 
@@ -88,14 +88,14 @@ def test_incident_on_a_user_step_keeps_the_agents_input(ctx: AppContext) -> None
     )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "three_steps", {})
-    step = tasks.complete(ctx, AGENT, case["open_tasks"][0]["id"], {"call_result": "reached"})
-    offer = step["next_tasks"][0]
-    result = tasks.complete(ctx, AGENT, offer["id"], {"offer_response": "accepted"})
-    assert result["case"]["status"] == "incident"
-    assert result["case"]["data"]["offer_response"] == "accepted"  # the agent's input is kept
-    [incident] = incidents.case_incidents(ctx, case["id"])
+    step = tasks.complete(ctx, AGENT, case.open_tasks[0].id, {"call_result": "reached"})
+    offer = step.next_tasks[0]
+    result = tasks.complete(ctx, AGENT, offer.id, {"offer_response": "accepted"})
+    assert result.case.status == "incident"
+    assert result.case.data["offer_response"] == "accepted"  # the agent's input is kept
+    [incident] = incidents.case_incidents(ctx, case.id)
     assert incident["element_id"] == "gw_offer_accepted"
     fixed = incidents.retry_case(
-        ctx, AGENT, case["id"], {"missing_variable": "accepted"}, "variable added"
+        ctx, AGENT, case.id, {"missing_variable": "accepted"}, "variable added"
     )
-    assert [t["element_id"] for t in fixed["open_tasks"]] == ["confirm_change"]
+    assert [t.element_id for t in fixed.open_tasks] == ["confirm_change"]

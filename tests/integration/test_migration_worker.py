@@ -91,7 +91,7 @@ def _wait(check: Callable[[], bool], seconds: float, what: str) -> None:
 
 def test_killed_worker_resumes_without_migrating_twice(ctx: AppContext, db_url: str) -> None:
     ids = [
-        cases.start_case(ctx, AGENT, PROCESS, {**START, "case_number": f"RC-K-{n}"})["id"]
+        cases.start_case(ctx, AGENT, PROCESS, {**START, "case_number": f"RC-K-{n}"}).id
         for n in range(CASES)
     ]
     v2 = deploy_change(ctx, OWNER)

@@ -67,11 +67,11 @@ def test_running_cases_stay_on_their_version(ctx: Any) -> None:
     )
     processes.deploy(ctx, files, OWNER)
     new_case = cases.start_case(ctx, actor(), "three_steps", {})
-    assert old_case["process_version"] == 1 and new_case["process_version"] == 2
-    assert old_case["open_tasks"][0]["name"] == "Call customer"
-    assert new_case["open_tasks"][0]["name"] == "Call the customer"
+    assert old_case.process_version == 1 and new_case.process_version == 2
+    assert old_case.open_tasks[0].name == "Call customer"
+    assert new_case.open_tasks[0].name == "Call the customer"
     ctx.live.clear()  # restore from the database, on the old spec
-    assert cases.get_case(ctx, old_case["id"])["open_tasks"][0]["name"] == "Call customer"
+    assert cases.get_case(ctx, old_case.id).open_tasks[0].name == "Call customer"
 
 
 def test_deployment_is_audited(ctx: Any) -> None:

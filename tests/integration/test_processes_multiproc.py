@@ -36,7 +36,7 @@ except RetentionFlowError as exc:
 def test_two_processes_complete_one_task(ctx: AppContext, db_url: str) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {})
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     procs = [
         subprocess.Popen(  # noqa: S603
             [sys.executable, "-c", SCRIPT, db_url, task_id, f"agent{i}"],
@@ -65,8 +65,8 @@ def test_two_processes_complete_one_task(ctx: AppContext, db_url: str) -> None:
         "task_not_ready",
         "task_already_claimed",
     }
-    after = cases.get_case(ctx, case["id"])
-    assert [t["element_id"] for t in after["open_tasks"]] == ["present_offer"]
+    after = cases.get_case(ctx, case.id)
+    assert [t.element_id for t in after.open_tasks] == ["present_offer"]
     with read_session(ctx.db) as session:
-        assert [e.type for e in audit.history(session, case["id"])].count("task_completed") == 1
+        assert [e.type for e in audit.history(session, case.id)].count("task_completed") == 1
         assert audit.verify(session).ok

@@ -11,6 +11,7 @@ import pytest
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
 from retention_flow.services.steps.save import load_head, load_state
@@ -47,22 +48,22 @@ def test_save_restore_roundtrip(ctx: AppContext, product_ctx: AppContext, folder
     result = processes.deploy(ctx, load_bundle_path(folder), OWNER)
     for version in result.versions:
         case = cases.start_case(ctx, EVERYONE, version.process_id, {"customer_id": "C-1"})
-        _roundtrip(ctx, case["id"])
+        _roundtrip(ctx, case.id)
         # walk the first open task with the first enum values of its form, then round trip again
-        for task in case["open_tasks"][:1]:
+        for task in case.open_tasks[:1]:
             data = _sample(ctx, task)
             if data is not None:
                 ctx.live.clear()
                 from retention_flow.services.tasks import work_items as tasks
 
-                tasks.complete(ctx, EVERYONE, task["id"], data)
-                _roundtrip(ctx, case["id"])
+                tasks.complete(ctx, EVERYONE, task.id, data)
+                _roundtrip(ctx, case.id)
 
 
-def _sample(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any] | None:
+def _sample(ctx: AppContext, task: TaskView) -> dict[str, Any] | None:
     from retention_flow.services.tasks import work_items as tasks
 
-    form = tasks.get_task(ctx, EVERYONE, task["id"])["form"]
+    form = tasks.get_task(ctx, EVERYONE, task.id).form
     if form is None:
         return {}
     data: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import due_at, load_bundle_path
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.process_models import deployments as processes
 from retention_flow.services.tasks import work_items as tasks
@@ -39,14 +40,14 @@ CASES = [
 WORKER = Actor("wanda", frozenset(WORK_ROLES - {"system"}))
 
 
-def _worker_for(task: dict[str, Any]) -> Actor:
+def _worker_for(task: TaskView) -> Actor:
     """Partner tasks are worked by a user of the partner organisation they are scoped to."""
-    partner = task.get("partner")
+    partner = task.partner
     return Actor(f"user-of-{partner}", WORKER.roles, partner) if partner else WORKER
 
 
-def _open(ctx: Any, case_id: str) -> dict[str, dict[str, Any]]:
-    return {t["element_id"]: t for t in cases.get_case(ctx, case_id)["open_tasks"]}
+def _open(ctx: Any, case_id: str) -> dict[str, TaskView]:
+    return {t.element_id: t for t in cases.get_case(ctx, case_id).open_tasks}
 
 
 def _timers(ctx: Any, case_id: str) -> list[str]:
@@ -79,17 +80,17 @@ def test_scenario(
         processes.deploy(ctx, load_bundle_path(PROCESSES / spec["folder"]), OWNER)
     else:
         deploy(ctx, spec.get("folder", bundle))
-    case_id = cases.start_case(ctx, WORKER, spec["process_id"], spec.get("start_data", {}))["id"]
+    case_id = cases.start_case(ctx, WORKER, spec["process_id"], spec.get("start_data", {})).id
     for step in spec["scenarios"][scenario]:
         if "expect_ready" in step:
             expected = {k: (v or WORKER.primary_role) for k, v in step["expect_ready"].items()}
-            assert {k: t["role"] for k, t in _open(ctx, case_id).items()} == expected, step
+            assert {k: t.role for k, t in _open(ctx, case_id).items()} == expected, step
         if "expect_timers" in step:
             assert _timers(ctx, case_id) == sorted(step["expect_timers"]), step
         if "complete" in step:
             task = _open(ctx, case_id)[step["complete"]]
-            result = tasks.complete(ctx, _worker_for(task), task["id"], step["data"])
-            assert result["case"]["status"] != "incident", result["case"]
+            result = tasks.complete(ctx, _worker_for(task), task.id, step["data"])
+            assert result.case.status != "incident", result.case
         if "message" in step:
             cases.correlate_message(
                 ctx, WORKER, step["message"], {"case_id": case_id}, step["payload"]
@@ -99,10 +100,10 @@ def test_scenario(
             cases.fire_due_timers(ctx, case_id)
         if "expect_completed" in step:
             case = cases.get_case(ctx, case_id)
-            assert (case["status"] == "completed") is step["expect_completed"], case
+            assert (case.status == "completed") is step["expect_completed"], case
             assert set(step.get("expect_ends", [])) <= _completed_elements(ctx, case_id)
             for key, value in step.get("expect_data", {}).items():
-                assert case["data"].get(key) == value, (key, case["data"])
+                assert case.data.get(key) == value, (key, case.data)
     with read_session(ctx.db) as session:
         assert audit.verify(session).ok
         assert session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)).first()

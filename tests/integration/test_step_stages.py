@@ -51,9 +51,9 @@ def step(ctx: AppContext) -> Iterator[StepInput]:
     """A started case, its first task completed in memory (not yet saved)."""
     deploy(ctx, "three_steps")
     view = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"})
-    task_id = view["open_tasks"][0]["id"]
+    task_id = view.open_tasks[0].id
     with write_session(ctx.db) as session:
-        head = load_head(session, view["id"])
+        head = load_head(session, view.id)
         bundle = bundle_for(ctx, session, head.deployment_id)
         wf = checkout(ctx, session, head, process_of(bundle, head.process_id))
         before = waiting_of(ctx.runtime.snapshot(wf, bundle, []))
@@ -211,7 +211,7 @@ def test_save_step_writes_the_plan_and_a_stale_head_writes_nothing(
         session.commit()
     assert result.head.lock_version == step.head.lock_version + 1
     [item] = result.new_work_items
-    assert tasks.get_task(ctx, AGENT, item["id"])["state"] == "ready"
+    assert tasks.get_task(ctx, AGENT, item["id"]).state == "ready"
     count = select(func.count()).select_from(tables.AUDIT_EVENT)
     with write_session(ctx.db) as session:
         events = session.execute(count).scalar_one()

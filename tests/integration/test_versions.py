@@ -76,9 +76,9 @@ def test_running_cases_stay_on_their_version_after_an_edit(ctx: Any) -> None:
         {"three_steps.bpmn": xml.replace("Call customer", "Call the customer")},
     )
     new_case = cases.start_case(ctx, actor(), "three_steps", {})
-    assert (old_case["process_version"], new_case["process_version"]) == (1, 2)
-    assert cases.get_case(ctx, old_case["id"])["open_tasks"][0]["name"] == "Call customer"
-    assert new_case["open_tasks"][0]["name"] == "Call the customer"
+    assert (old_case.process_version, new_case.process_version) == (1, 2)
+    assert cases.get_case(ctx, old_case.id).open_tasks[0].name == "Call customer"
+    assert new_case.open_tasks[0].name == "Call the customer"
 
 
 def test_compare_lists_changed_files_and_elements(ctx: Any) -> None:

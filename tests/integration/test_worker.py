@@ -23,7 +23,7 @@ AGENT = actor("alice", "agent", "telemarketing", "team_lead")
 
 def _start_many(ctx: AppContext, n: int) -> list[str]:
     deploy(ctx, "timers")
-    return [cases.start_case(ctx, AGENT, "timers", {})["id"] for _ in range(n)]
+    return [cases.start_case(ctx, AGENT, "timers", {}).id for _ in range(n)]
 
 
 def _events(ctx: AppContext, case_id: str, kind: str) -> int:
@@ -59,8 +59,8 @@ def test_two_workers_fire_each_timer_once(ctx: AppContext, clock: Any) -> None:
     assert sum(counts) == len(ids), counts
     for case_id in ids:
         assert _events(ctx, case_id, "timer_fired") == 1
-        open_tasks = cases.get_case(ctx, case_id)["open_tasks"]
-        assert [t["element_id"] for t in open_tasks] == ["handle_overdue"]
+        open_tasks = cases.get_case(ctx, case_id).open_tasks
+        assert [t.element_id for t in open_tasks] == ["handle_overdue"]
     with read_session(ctx.db) as session:
         assert audit.verify(session).ok
 

@@ -52,7 +52,7 @@ worker.run_worker(ctx, poll_seconds=0.1)
 
 def _start_many(ctx: AppContext, n: int) -> list[str]:
     deploy(ctx, "timers")
-    return [cases.start_case(ctx, AGENT, "timers", {})["id"] for _ in range(n)]
+    return [cases.start_case(ctx, AGENT, "timers", {}).id for _ in range(n)]
 
 
 def _held(ctx: AppContext) -> list[Any]:
@@ -150,8 +150,8 @@ def test_heartbeat_renews_only_what_the_worker_still_holds(ctx: AppContext, cloc
     assert leases.renew() == 1
     clock.advance(timedelta(seconds=5))  # a's lease ran out, b's was renewed
     assert worker.fire_timers_once(ctx, "w2") == 1
-    assert [t["element_id"] for t in cases.get_case(ctx, a)["open_tasks"]] == ["handle_overdue"]
-    assert [t["element_id"] for t in cases.get_case(ctx, b)["open_tasks"]] == ["call_customer"]
+    assert [t.element_id for t in cases.get_case(ctx, a).open_tasks] == ["handle_overdue"]
+    assert [t.element_id for t in cases.get_case(ctx, b).open_tasks] == ["call_customer"]
 
 
 def test_a_running_jobs_lease_is_renewed_until_it_finishes(ctx: AppContext, clock: Any) -> None:

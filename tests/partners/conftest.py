@@ -10,6 +10,7 @@ import pytest
 
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView, TaskView
 from retention_flow.services.partners import organisations as partners
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.platform.demo import DEMO_PARTNERS
@@ -49,8 +50,8 @@ def seeded(pctx: AppContext) -> AppContext:
     return pctx
 
 
-def only(case: dict[str, Any], element: str) -> dict[str, Any]:
-    [task] = [t for t in case["open_tasks"] if t["element_id"] == element]
+def only(case: CaseView, element: str) -> TaskView:
+    [task] = [t for t in case.open_tasks if t.element_id == element]
     return task
 
 
@@ -61,23 +62,23 @@ def partner_case(
     report: str | None = "retained",
     valid: bool | None = True,
     data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> CaseView:
     """A sales-partner case taken as far as asked: the partner reports, back office
     validates (another person), so settlement lines come from real history."""
     start = {**LEAD_DATA, **(data or {}), "case_number": f"RC-2026-{n:06d}-0"}
     case = cases.start_case(ctx, BACK, "sales_partner", start, business_key=start["case_number"])
-    if report is None or case["status"] != "active":
+    if report is None or case.status != "active":
         return case
     lead = only(case, "work_lead")
-    worker = Actor(f"pia-{n}", frozenset({"partner"}), lead["partner"])
+    worker = Actor(f"pia-{n}", frozenset({"partner"}), lead.partner)
     answer: dict[str, Any] = {"partner_outcome": report}
     if report == "retained":
         answer["offer_code"] = "DISCOUNT_10"
-    case = tasks.complete(ctx, worker, lead["id"], answer)["case"]
+    case = tasks.complete(ctx, worker, lead.id, answer).case
     if valid is None or report != "retained":
         return case
     check = only(case, "validate_claim")
     form: dict[str, Any] = {"claim_valid": valid}
     if not valid:
         form["note"] = "customer denies"
-    return tasks.complete(ctx, BACK2, check["id"], form)["case"]
+    return tasks.complete(ctx, BACK2, check.id, form).case

@@ -49,6 +49,6 @@ def test_settlement_run_approve_export(seeded: AppContext, db_url: str) -> None:
     assert proc.returncode == 0, proc.stderr
     header, row = proc.stdout.splitlines()
     assert header.startswith("statement_id,partner_id,period")
-    assert case["id"] in row and ",3500," in row
+    assert case.id in row and ",3500," in row
     again = _cli(db_url, "settlement", "approve", statement["id"], check=False)
     assert again.returncode == 2 and "already approved" in again.stderr

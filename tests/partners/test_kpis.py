@@ -55,25 +55,25 @@ def history(pctx: AppContext, clock: FrozenClock) -> AppContext:
     )
     c = cases.start_case(pctx, INA, "inbound_callcentre", START["inbound_callcentre"])
     _at(clock, 9, 5)
-    reason = only(c, "capture_reason")["id"]
+    reason = only(c, "capture_reason").id
     tasks.claim(pctx, INA, reason)
     _at(clock, 9, 8)
-    c = tasks.complete(pctx, INA, reason, {"cancellation_reason": "price"})["case"]
+    c = tasks.complete(pctx, INA, reason, {"cancellation_reason": "price"}).case
     _at(clock, 9, 10)
-    done = tasks.complete(pctx, INA, only(c, "present_offer")["id"], {"offer_response": "accepted"})
-    assert done["case"]["outcome"] == "retained"
+    done = tasks.complete(pctx, INA, only(c, "present_offer").id, {"offer_response": "accepted"})
+    assert done.case.outcome == "retained"
     _at(clock, 9, 30)
-    call_a = only(a, "call_customer")["id"]
+    call_a = only(a, "call_customer").id
     tasks.claim(pctx, TOM, call_a)
     _at(clock, 9, 40)
     accepted = {"reached": True, "call_outcome": "accepted"}
-    assert tasks.complete(pctx, TOM, call_a, accepted)["case"]["outcome"] == "retained"
+    assert tasks.complete(pctx, TOM, call_a, accepted).case.outcome == "retained"
     _at(clock, 14, 0)
-    call_b = only(b, "call_customer")["id"]
+    call_b = only(b, "call_customer").id
     tasks.claim(pctx, AMY, call_b)
     _at(clock, 14, 20)
     declined = {"reached": True, "call_outcome": "declined", "reason": "price"}
-    assert tasks.complete(pctx, AMY, call_b, declined)["case"]["outcome"] == "lost"
+    assert tasks.complete(pctx, AMY, call_b, declined).case.outcome == "lost"
     _at(clock, 18, 0)
     return pctx
 
@@ -138,7 +138,7 @@ def test_cases_without_a_channel_are_not_retention_cases(history: AppContext) ->
         "scan_exception",
         {"scan_id": "S-1", "page_no": 1, "reasons": ["unknown case number"]},
     )
-    assert exception["channel"] is None
+    assert exception.channel is None
     after = _rows(history)[()]
     assert after["volume"] == before["volume"] and after["ended"] == before["ended"]
     assert after["retention_rate"] == before["retention_rate"]

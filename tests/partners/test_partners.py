@@ -159,20 +159,20 @@ def test_the_process_step_takes_the_most_valuable_partner_with_capacity(
 ) -> None:
     # 12 x 39.00 = 468.00: alpha 0.30 -> 125.40, gamma 0.40 -> 167.20, delta 0.20 -> 85.60
     case = cases.start_case(seeded, BACK, "sales_partner", LEAD_DATA)
-    assert case["data"]["allocated_partner"] == "p_gamma"
-    assert case["data"]["allocation"]["solver"] == "greedy"
+    assert case.data["allocated_partner"] == "p_gamma"
+    assert case.data["allocation"]["solver"] == "greedy"
     partners.save_partner(seeded, ADMIN, "p_gamma", {"capacity_per_period": 1})
     second = cases.start_case(seeded, BACK, "sales_partner", {**LEAD_DATA, "case_number": "RC-2"})
-    assert second["data"]["allocated_partner"] == "p_alpha"  # gamma is full now
+    assert second.data["allocated_partner"] == "p_alpha"  # gamma is full now
     with read_session(seeded.db) as session:
         rows = session.execute(
             select(LEAD_ALLOCATION.c.lead_id, LEAD_ALLOCATION.c.partner_id).order_by(
                 LEAD_ALLOCATION.c.allocated_at, LEAD_ALLOCATION.c.partner_id
             )
         ).all()
-        history = [e.type for e in audit.history(session, case["id"])]
+        history = [e.type for e in audit.history(session, case.id)]
     assert sorted(tuple(r) for r in rows) == sorted(
-        [(f"{case['id']}#0", "p_gamma"), (f"{second['id']}#0", "p_alpha")]
+        [(f"{case.id}#0", "p_gamma"), (f"{second.id}#0", "p_alpha")]
     )
     assert "partners_allocated" in history
 
@@ -181,18 +181,16 @@ def test_no_partner_with_capacity_ends_the_case_with_the_reason(seeded: AppConte
     for partner_id in ("p_alpha", "p_gamma", "p_delta"):
         partners.save_partner(seeded, ADMIN, partner_id, {"capacity_per_period": 0})
     case = cases.start_case(seeded, BACK, "sales_partner", LEAD_DATA)
-    assert case["outcome"] == "no_partner"
-    assert "no capacity left" in case["data"]["allocation"]["reason"]
+    assert case.outcome == "no_partner"
+    assert "no capacity left" in case.data["allocation"]["reason"]
 
 
 def test_commission_comes_from_the_partner_table(seeded: AppContext) -> None:
     case = partner_case(seeded, 1)
-    assert case["outcome"] == "retained"
+    assert case.outcome == "retained"
     with read_session(seeded.db) as session:
         cents = session.execute(
-            select(SETTLEMENT_LINE.c.commission_cents).where(
-                SETTLEMENT_LINE.c.case_id == case["id"]
-            )
+            select(SETTLEMENT_LINE.c.commission_cents).where(SETTLEMENT_LINE.c.case_id == case.id)
         ).scalar_one()
     assert cents == 3500  # p_gamma's commission
 

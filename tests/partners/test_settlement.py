@@ -51,22 +51,22 @@ def test_only_validated_retentions_are_paid(seeded: AppContext) -> None:
     rejected = partner_case(seeded, 2, valid=False)
     declined = partner_case(seeded, 3, report="declined")
     waiting = partner_case(seeded, 4, valid=None)  # reported, not validated yet
-    assert [c["outcome"] for c in (paid, rejected, declined)] == [
+    assert [c.outcome for c in (paid, rejected, declined)] == [
         "retained",
         "claim_rejected",
         "lost",
     ]
-    stray = {c["id"]: _line(seeded, c["id"]) for c in (rejected, declined, waiting)}
+    stray = {c.id: _line(seeded, c.id) for c in (rejected, declined, waiting)}
     result = settlement.run_settlement(seeded, FINANCE, PERIOD).model_dump()
     assert result["added"] == {"p_gamma": 1}
     [statement] = result["statements"]
     assert statement["total_cents"] == 3500 and statement["status"] == "draft"
-    assert [e["case_id"] for e in statement["entries"]] == [paid["id"]]
+    assert [e["case_id"] for e in statement["entries"]] == [paid.id]
     reasons = {r["case_id"]: r["reason"] for r in result["rejected"]}
     assert set(reasons) == set(stray)
-    assert "claim_rejected" in reasons[rejected["id"]]
-    assert "lost" in reasons[declined["id"]]
-    assert "active" in reasons[waiting["id"]]
+    assert "claim_rejected" in reasons[rejected.id]
+    assert "lost" in reasons[declined.id]
+    assert "active" in reasons[waiting.id]
 
 
 def test_a_claim_for_another_partner_is_not_paid(seeded: AppContext) -> None:
@@ -74,7 +74,7 @@ def test_a_claim_for_another_partner_is_not_paid(seeded: AppContext) -> None:
     with write_session(seeded.db) as session:  # the process's line, re-pointed
         session.execute(
             SETTLEMENT_LINE.update()
-            .where(SETTLEMENT_LINE.c.case_id == case["id"])
+            .where(SETTLEMENT_LINE.c.case_id == case.id)
             .values(partner_id="p_alpha")
         )
         session.commit()
@@ -94,7 +94,7 @@ def test_a_case_is_never_paid_twice(seeded: AppContext) -> None:
         entry = dict(session.execute(stored).mappings().one())
     with write_session(seeded.db) as session, pytest.raises(IntegrityError):
         session.execute(insert(SETTLEMENT_ENTRY).values({**entry, "id": str(uuid.uuid4())}))
-    assert settlement.paid_cents(seeded, case["id"]) == 3500
+    assert settlement.paid_cents(seeded, case.id) == 3500
 
 
 def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
@@ -126,7 +126,7 @@ def test_approval_freezes_with_a_hash_and_corrections_are_new_entries(
     )
     assert correction["statement_id"] == later["id"]
     assert correction["corrects_entry_id"] == old_entry["id"]
-    assert settlement.paid_cents(seeded, first_case["id"]) == 3000
+    assert settlement.paid_cents(seeded, first_case.id) == 3000
     frozen = settlement.get_statement(seeded, statement["id"]).model_dump()
     assert frozen["entries"] == approved["entries"] and frozen["hash_ok"]
     assert settlement.get_statement(seeded, later["id"]).model_dump()["total_cents"] == 3500 - 500
@@ -143,7 +143,7 @@ def test_csv_export_traces_each_line_to_its_case(seeded: AppContext) -> None:
     )
     assert len(rows) == 1
     row = rows[0]
-    assert row["case_id"] == case["id"] and row["business_key"] == "RC-2026-000007-0"
+    assert row["case_id"] == case.id and row["business_key"] == "RC-2026-000007-0"
     assert row["amount_cents"] == "3500" and row["kind"] == "commission"
     assert row["status"] == "approved" and len(row["statement_hash"]) == 64
 

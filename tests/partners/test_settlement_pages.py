@@ -39,7 +39,7 @@ def test_statements_entries_hash_and_export(seeded: AppContext, auditor: PageCli
 
     page = auditor.get(f"/settlements/{draft['id']}").text
     assert "a draft has no hash yet" in page
-    assert f'href="/audit/cases/{paid["id"]}"' in page
+    assert f'href="/audit/cases/{paid.id}"' in page
     settlement.approve_statement(
         seeded, Actor("ada", frozenset({"admin"})), draft["id"]
     ).model_dump()
@@ -47,7 +47,7 @@ def test_statements_entries_hash_and_export(seeded: AppContext, auditor: PageCli
 
     exported = auditor.get(f"/settlements/{draft['id']}/export.csv")
     assert exported.headers["content-disposition"].startswith('attachment; filename="settlement-')
-    assert paid["id"] in exported.text
+    assert paid.id in exported.text
     assert auditor.get("/settlements/nope").status_code == 404
     assert auditor.get("/settlements?period=January").status_code == 422
 

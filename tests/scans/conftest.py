@@ -27,6 +27,7 @@ from retention_flow.ocr.errors import OcrUnavailable
 from retention_flow.ocr.readers import make_reader
 from retention_flow.ocr.synthetic import fill
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -82,15 +83,18 @@ def ctx(product_ctx: AppContext) -> AppContext:
 
 
 @pytest.fixture
-def mail_case(ctx: AppContext) -> dict[str, Any]:
+def mail_case(ctx: AppContext) -> CaseView:
     case = cases.start_case(ctx, BACK, "mail_response", START)
-    return cases.get_case(ctx, case["id"])
+    return cases.get_case(ctx, case.id)
 
 
-def form_png(case: dict[str, Any], ticks: tuple[int, ...] = (0,), signed: bool = True) -> bytes:
-    """The case's response form as printed, filled in by the customer, scanned as PNG."""
+def form_png(
+    case: CaseView | dict[str, Any], ticks: tuple[int, ...] = (0,), signed: bool = True
+) -> bytes:
+    """The case's (or a ``{"data": ...}`` stand-in's) response form as printed, filled in
+    by the customer, scanned as PNG."""
     template = load_template(scans.TEMPLATES_DIR / "retention_offer_v1")
-    data = case["data"]
+    data = case.data if isinstance(case, CaseView) else case["data"]
     offers = tuple(Offer(code, code.replace("_", " ").title()) for code in data["eligible_offers"])
     blank = render_image(
         template, FormData(data["case_number"], data["customer_name"], ("Street 1",), offers)

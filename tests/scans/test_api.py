@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from tests.scans.conftest import form_png
 
@@ -19,7 +19,7 @@ def test_upload_and_read_back(
     ctx: AppContext,
     client: TestClient,
     auth: Callable[[str, str], dict[str, str]],
-    mail_case: dict[str, Any],
+    mail_case: CaseView,
 ) -> None:
     back = auth("bea", "back_office")
     files = [
@@ -32,9 +32,9 @@ def test_upload_and_read_back(
     assert body["count"] == 2
     form, empty = body["data"]
     assert form["status"] == "read" and form["pages"][0]["status"] == "processed"
-    assert form["pages"][0]["case_id"] == mail_case["id"]
+    assert form["pages"][0]["case_id"] == mail_case.id
     assert empty["status"] == "unreadable" and empty["error"] and empty["pages"] == []
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case.id).outcome == "retained"
 
     auditor = auth("aud", "auditor")
     got = client.get(f"/api/scans/{form['id']}", headers=auditor)

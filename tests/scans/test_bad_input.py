@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN_PAGE
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, START, form_png
@@ -51,11 +51,11 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
     ctx: AppContext,
     client: TestClient,
     auth: Callable[[str, str], dict[str, str]],
-    mail_case: dict[str, Any],
+    mail_case: CaseView,
 ) -> None:
     good = form_png(mail_case)
     second = {**START, "case_number": "RC-2026-000790-1", "customer_id": "C-300513"}
-    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second)["id"])
+    other = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", second).id)
     upright = Image.open(io.BytesIO(form_png(other))).convert("L")
     upside_down = _png(upright.rotate(180))
     batch = {
@@ -87,13 +87,13 @@ def test_a_batch_of_bad_files_is_answered_file_by_file(
         assert scan["status"] == "unreadable" and reason in scan["error"], (name, scan["error"])
         assert scan["page_count"] == 0 and scan["pages"] == []
     assert got["good.png"]["pages"][0]["status"] == "processed"
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case.id).outcome == "retained"
     for name in ("wrong_form.pdf", "blank.png"):
         [page] = got[name]["pages"]
         assert page["status"] == "exception" and page["reasons"] and page["exception_case_id"]
     [flipped] = got["upside_down.png"]["pages"]
     assert flipped["status"] in ("processed", "verification"), flipped["reasons"]
-    assert flipped["case_id"] == other["id"]
+    assert flipped["case_id"] == other.id
     crop_url = f"/api/scans/{got['upside_down.png']['id']}/pages/1/fields/case_number/crop"
     crop = client.get(crop_url, headers=auth("aud", "auditor"))
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/png"

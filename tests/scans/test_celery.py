@@ -33,7 +33,7 @@ def test_pages_go_to_celery_workers_and_land_once(
 ) -> None:
     # the worker runs on the real clock: the case must be young there (see test_cli.py)
     clock.set(datetime.now(UTC))
-    mail_case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
+    mail_case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START).id)
     queue = f"ocr-test-{uuid.uuid4().hex[:10]}"
     monkeypatch.setattr(ctx.settings, "celery_broker_url", redis_url)
     monkeypatch.setattr(ctx.settings, "celery_queue", queue)
@@ -68,7 +68,7 @@ def test_pages_go_to_celery_workers_and_land_once(
         log.close()
     after = scans.get_scan(ctx, form["id"]).model_dump()
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
-    assert messages_to(ctx, mail_case["id"]) == 1
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert messages_to(ctx, mail_case.id) == 1
+    assert cases.get_case(ctx, mail_case.id).outcome == "retained"
     [blank_page] = scans.get_scan(ctx, blank["id"]).model_dump()["pages"]
     assert blank_page["status"] == "exception" and blank_page["exception_case_id"]

@@ -20,7 +20,7 @@ def test_scan_folder(ctx: AppContext, clock: Any, db_url: str, tmp_path: Path) -
     # the CLI runs on the real clock: the case must be young there, or its 14-day answer
     # deadline has long passed and the process takes the reminder path instead
     clock.set(datetime.now(UTC))
-    mail_case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START)["id"])
+    mail_case = cases.get_case(ctx, cases.start_case(ctx, BACK, "mail_response", START).id)
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "a_form.png").write_bytes(form_png(mail_case))
@@ -30,9 +30,9 @@ def test_scan_folder(ctx: AppContext, clock: Any, db_url: str, tmp_path: Path) -
     form, empty = json.loads(proc.stdout)
     assert form["file"] == "a_form.png" and form["status"] == "read"
     assert [p["status"] for p in form["pages"]] == ["processed"]
-    assert form["pages"][0]["case_id"] == mail_case["id"]
+    assert form["pages"][0]["case_id"] == mail_case.id
     assert empty["file"] == "b_empty.tif" and empty["status"] == "unreadable"
     assert empty["error"] and empty["pages"] == []
-    after = cases.get_case(ctx, mail_case["id"])
-    assert after["data"]["response_form"]["uncertain"] is False
-    assert (after["status"], after["outcome"]) == ("completed", "retained")
+    after = cases.get_case(ctx, mail_case.id)
+    assert after.data["response_form"]["uncertain"] is False
+    assert (after.status, after.outcome) == ("completed", "retained")

@@ -49,8 +49,8 @@ def test_printed_form_comes_back_and_the_case_completes_straight_through(
     ctx: AppContext, client: TestClient, auth: Callable[[str, str], dict[str, str]]
 ) -> None:
     case = cases.start_case(ctx, BACK, "mail_response", START)
-    offers = cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
-    scan = _scanned(ctx, case["id"], ticks=(2,), seed=11)
+    offers = cases.get_case(ctx, case.id).data["eligible_offers"]
+    scan = _scanned(ctx, case.id, ticks=(2,), seed=11)
     blank = Image.new("L", scan.size, 255)
     batch = _as(scan, "PDF", save_all=True, append_images=[blank], resolution=300)
     back = auth("bea", "back_office")
@@ -61,15 +61,15 @@ def test_printed_form_comes_back_and_the_case_completes_straight_through(
     [stored] = response.json()["data"]
     form, empty = stored["pages"]
     assert form["status"] == "processed", form["reasons"]
-    assert form["case_id"] == case["id"] and form["template_id"] == "retention_offer_v1"
+    assert form["case_id"] == case.id and form["template_id"] == "retention_offer_v1"
     assert empty["status"] == "exception" and empty["exception_case_id"]  # nothing dropped
     assert empty["template_id"] is None  # a blank page matches no template
-    after = cases.get_case(ctx, case["id"])
-    assert (after["status"], after["outcome"]) == ("completed", "retained")
-    assert after["data"]["offer_code"] == offers[2]
+    after = cases.get_case(ctx, case.id)
+    assert (after.status, after.outcome) == ("completed", "retained")
+    assert after.data["offer_code"] == offers[2]
     with read_session(ctx.db) as session:
         booked = session.execute(
-            select(CONTRACT_CHANGE.c.offer_code).where(CONTRACT_CHANGE.c.case_id == case["id"])
+            select(CONTRACT_CHANGE.c.offer_code).where(CONTRACT_CHANGE.c.case_id == case.id)
         ).scalars()
         assert list(booked) == [offers[2]]
 
@@ -78,15 +78,15 @@ def test_unclear_form_is_verified_by_the_back_office(
     ctx: AppContext, client: TestClient, auth: Callable[[str, str], dict[str, str]]
 ) -> None:
     case = cases.start_case(ctx, BACK, "mail_response", START)
-    offers = cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
-    scan = _scanned(ctx, case["id"], ticks=(0, 1), seed=5)  # two offers ticked
+    offers = cases.get_case(ctx, case.id).data["eligible_offers"]
+    scan = _scanned(ctx, case.id, ticks=(0, 1), seed=5)  # two offers ticked
     back = auth("bea", "back_office")
     files = [("files", ("unclear.jpg", _as(scan, "JPEG", quality=85), "image/jpeg"))]
     [stored] = client.post("/api/scans", headers=back, files=files).json()["data"]
     [page] = stored["pages"]
-    assert page["status"] == "verification" and page["case_id"] == case["id"]
+    assert page["status"] == "verification" and page["case_id"] == case.id
     queue = client.get("/api/tasks", headers=back, params={"role": "back_office"}).json()
-    [task] = [t for t in queue["data"] if t["case_id"] == case["id"]]
+    [task] = [t for t in queue["data"] if t["case_id"] == case.id]
     detail = client.get(f"/api/tasks/{task['id']}", headers=back).json()
     assert detail["element_id"] == "verify_response_form"
     read = detail["context"]["response_form"]
@@ -103,8 +103,8 @@ def test_unclear_form_is_verified_by_the_back_office(
         json={"data": {"chosen_offer": offers[1], "signed": True}},
     )
     assert done.status_code == 200, done.text
-    after = cases.get_case(ctx, case["id"])
-    assert (after["outcome"], after["data"]["offer_code"]) == ("retained", offers[1])
+    after = cases.get_case(ctx, case.id)
+    assert (after.outcome, after.data["offer_code"]) == ("retained", offers[1])
 
 
 def test_a_phone_photo_of_the_printed_form_with_its_code_completes_the_case(
@@ -115,8 +115,8 @@ def test_a_phone_photo_of_the_printed_form_with_its_code_completes_the_case(
     from retention_flow.ocr.damage import damage
 
     case = cases.start_case(ctx, BACK, "mail_response", START)
-    offers = cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
-    _document, pdf = forms.case_form(ctx, case["id"])
+    offers = cases.get_case(ctx, case.id).data["eligible_offers"]
+    _document, pdf = forms.case_form(ctx, case.id)
     [printed] = rasterise_pdf(pdf, dpi=300, max_pages=1)
     rng = random.Random(5)
     filled = fill(
@@ -132,7 +132,7 @@ def test_a_phone_photo_of_the_printed_form_with_its_code_completes_the_case(
     [stored] = response.json()["data"]
     [page] = stored["pages"]
     assert page["status"] == "processed", page["reasons"]
-    assert page["case_id"] == case["id"]
-    after = cases.get_case(ctx, case["id"])
-    assert (after["status"], after["outcome"]) == ("completed", "retained")
-    assert after["data"]["offer_code"] == offers[1]
+    assert page["case_id"] == case.id
+    after = cases.get_case(ctx, case.id)
+    assert (after.status, after.outcome) == ("completed", "retained")
+    assert after.data["offer_code"] == offers[1]

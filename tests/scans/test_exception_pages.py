@@ -19,6 +19,7 @@ from retention_flow.db.session import write_session
 from retention_flow.db.tables import SCAN_PAGE
 from retention_flow.services.cases import control as case_control
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView, TaskView
 from retention_flow.services.outreach import response_forms as forms
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import Actor, AppContext
@@ -49,16 +50,16 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def _exception_task(ctx: AppContext, scan: dict[str, Any]) -> dict[str, Any]:
+def _exception_task(ctx: AppContext, scan: dict[str, Any]) -> TaskView:
     [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
-    [task] = cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
+    [task] = cases.get_case(ctx, page["exception_case_id"]).open_tasks
     return task
 
 
 def test_an_upload_shows_exceptions_in_plain_words_and_with_their_badge(
-    ctx: AppContext, clerk: PageClient, mail_case: dict[str, Any]
+    ctx: AppContext, clerk: PageClient, mail_case: CaseView
 ) -> None:
-    unknown = form_png({"data": {**mail_case["data"], "case_number": UNKNOWN}})
+    unknown = form_png({"data": {**mail_case.data, "case_number": UNKNOWN}})
     files = [
         ("files", ("unknown.png", unknown, "image/png")),
         ("files", ("blank.png", blank_png(), "image/png")),
@@ -87,13 +88,13 @@ def test_an_upload_shows_exceptions_in_plain_words_and_with_their_badge(
 
 
 def test_the_exception_task_says_what_happened_and_what_the_page_shows(
-    ctx: AppContext, clerk: PageClient, mail_case: dict[str, Any]
+    ctx: AppContext, clerk: PageClient, mail_case: CaseView
 ) -> None:
     unknown = scans.ingest(
-        ctx, BACK, "unknown.png", form_png({"data": {**mail_case["data"], "case_number": UNKNOWN}})
+        ctx, BACK, "unknown.png", form_png({"data": {**mail_case.data, "case_number": UNKNOWN}})
     ).model_dump()
     task = _exception_task(ctx, unknown)
-    html = clerk.get(f"/tasks/{task['id']}").text
+    html = clerk.get(f"/tasks/{task.id}").text
     shown = _text(html)
     assert f"<h1>Scanned page not booked: no case has the number {UNKNOWN}" in html
     assert f"No case has the number read from the page ({UNKNOWN}): find the case below." in shown
@@ -103,14 +104,14 @@ def test_the_exception_task_says_what_happened_and_what_the_page_shows(
     assert not RAW.search(shown), RAW.search(shown)
 
     # a form for a case that has ended: the page names it, so its customer and offers show
-    data = forms.printed_offers(ctx, mail_case["id"]) or mail_case["data"]["eligible_offers"]
-    case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
+    data = forms.printed_offers(ctx, mail_case.id) or mail_case.data["eligible_offers"]
+    case_control.cancel_case(ctx, BACK, mail_case.id, "customer moved")
     late = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(1,))).model_dump()
-    shown = _text(clerk.get(f"/tasks/{_exception_task(ctx, late)['id']}").text)
-    number = mail_case["data"]["case_number"]
+    shown = _text(clerk.get(f"/tasks/{_exception_task(ctx, late).id}").text)
+    number = mail_case.data["case_number"]
     assert f"Scanned page not booked: no open case has the case number {number}" in shown
     assert f"The page names case {number}" in shown
-    assert mail_case["data"]["customer_name"] in shown
+    assert mail_case.data["customer_name"] in shown
     assert f"Ticked on the page: {forms.offer_title(data[1])}" in shown
     assert not RAW.search(shown), RAW.search(shown)
 
@@ -136,18 +137,18 @@ def test_reasons_stored_in_an_older_wording_are_shown_plain(
 
 
 def test_a_scanned_form_offers_the_choices_printed_on_it(
-    ctx: AppContext, clerk: PageClient, mail_case: dict[str, Any]
+    ctx: AppContext, clerk: PageClient, mail_case: CaseView
 ) -> None:
-    printed = forms.printed_offers(ctx, mail_case["id"])
-    assert printed == mail_case["data"]["eligible_offers"]  # its letter's, box 1 first
+    printed = forms.printed_offers(ctx, mail_case.id)
+    assert printed == mail_case.data["eligible_offers"]  # its letter's, box 1 first
     # the case's offers change after the letter went out: the form still shows the old
     other = ["NEW_DEVICE", "DISCOUNT_20"]
-    case_control.patch_case_data(ctx, OWNER, mail_case["id"], {"eligible_offers": other}, "fix")
+    case_control.patch_case_data(ctx, OWNER, mail_case.id, {"eligible_offers": other}, "fix")
     scans.ingest(
         ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2))
     ).model_dump()  # two: a person
-    [task] = [t for t in tasks.list_queue(ctx, CLERK) if t["case_id"] == mail_case["id"]]
-    html = clerk.get(f"/tasks/{task['id']}").text
+    [task] = [t for t in tasks.list_queue(ctx, CLERK) if t.case_id == mail_case.id]
+    html = clerk.get(f"/tasks/{task.id}").text
     select = html[html.index('name="chosen_offer"') :]
     select = select[: select.index("</select>")]
     choices = re.findall(r'<option value="([A-Z0-9_]+)"', select)

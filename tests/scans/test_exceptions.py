@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import exceptions as scan_exceptions
@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
 UNKNOWN = "RC-2026-999999-9"
 
 
-def _unknown_case_form(mail_case: dict[str, Any]) -> bytes:
+def _unknown_case_form(mail_case: CaseView) -> bytes:
     """A well-printed form whose case number no case carries."""
-    return form_png({"data": {**mail_case["data"], "case_number": UNKNOWN}})
+    return form_png({"data": {**mail_case.data, "case_number": UNKNOWN}})
 
 
 def _events(ctx: AppContext, case_id: str) -> list[str]:
@@ -42,7 +42,7 @@ def test_unknown_case_number_is_queued_and_assigned_over_http(
     ctx: AppContext,
     client: TestClient,
     auth: Callable[[str, str], dict[str, str]],
-    mail_case: dict[str, Any],
+    mail_case: CaseView,
 ) -> None:
     back = auth("bea", "back_office")
     files = [("files", ("unknown.png", _unknown_case_form(mail_case), "image/png"))]
@@ -65,21 +65,21 @@ def test_unknown_case_number_is_queued_and_assigned_over_http(
     url = f"/api/scans/{scan['id']}/pages/1/resolve"
     wrong = client.post(url, headers=back, json={"decision": "assign", "case_number": UNKNOWN})
     assert wrong.status_code == 404, wrong.text  # no open case carries it: nothing changed
-    number = mail_case["data"]["case_number"]
+    number = mail_case.data["case_number"]
     done = client.post(url, headers=back, json={"decision": "assign", "case_number": number})
     assert done.status_code == 200, done.text
     [after] = done.json()["pages"]
     assert (after["status"], after["resolution"], after["case_id"]) == (
         "verification",
         "assigned",
-        mail_case["id"],
+        mail_case.id,
     )
     assert after["resolved_by"] == "bea"
-    target = cases.get_case(ctx, mail_case["id"])
-    assert [t["element_id"] for t in target["open_tasks"]] == ["verify_response_form"]
-    assert target["data"]["response_form"]["uncertain"] is True
+    target = cases.get_case(ctx, mail_case.id)
+    assert [t.element_id for t in target.open_tasks] == ["verify_response_form"]
+    assert target.data["response_form"]["uncertain"] is True
     exception_case = cases.get_case(ctx, page["exception_case_id"])
-    assert (exception_case["status"], exception_case["outcome"]) == ("completed", "assigned")
+    assert (exception_case.status, exception_case.outcome) == ("completed", "assigned")
     assert "scan_page_assigned" in _events(ctx, page["exception_case_id"])
     assert (
         client.post(url, headers=back, json={"decision": "discard", "reason": "again"}).status_code
@@ -100,19 +100,19 @@ def test_blank_page_is_discarded_with_a_reason(ctx: AppContext) -> None:
         "discarded",
         BACK.username,
     )
-    assert cases.get_case(ctx, page["exception_case_id"])["outcome"] == "discarded"
+    assert cases.get_case(ctx, page["exception_case_id"]).outcome == "discarded"
     assert "scan_page_discarded" in _events(ctx, page["exception_case_id"])
 
 
 def test_assignment_that_does_not_correlate_opens_a_new_exception(
-    ctx: AppContext, mail_case: dict[str, Any]
+    ctx: AppContext, mail_case: CaseView
 ) -> None:
     # completed through the ordinary task route: the worker's job delivers the page
     scan = scans.ingest(ctx, BACK, "unknown.png", _unknown_case_form(mail_case)).model_dump()
     [page] = scan["pages"]
     first = page["exception_case_id"]
-    [task] = cases.get_case(ctx, first)["open_tasks"]
-    tasks.complete(ctx, BACK, task["id"], {"decision": "assign", "case_number": "RC-1-2"})
+    [task] = cases.get_case(ctx, first).open_tasks
+    tasks.complete(ctx, BACK, task.id, {"decision": "assign", "case_number": "RC-1-2"})
     [page] = scans.get_scan(ctx, scan["id"]).model_dump()["pages"]
     assert page["resolution"] == "assigning"
     assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 1
@@ -120,5 +120,5 @@ def test_assignment_that_does_not_correlate_opens_a_new_exception(
     assert page["status"] == "exception" and page["resolution"] is None
     assert page["exception_case_id"] not in (None, first)
     assert "assigned to RC-1-2" in page["reasons"][-1]
-    assert cases.get_case(ctx, page["exception_case_id"])["open_tasks"]
+    assert cases.get_case(ctx, page["exception_case_id"]).open_tasks
     assert worker.run_jobs_once(ctx, "w", worker.default_job_handlers()) == 0

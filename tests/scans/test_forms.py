@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import LETTER
 from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.outreach import response_forms as forms
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans.ocr_jobs import form_reader
@@ -21,22 +21,22 @@ from tests.scans.conftest import BACK, START, run_cli
 
 
 def test_the_letter_keeps_its_form_and_prints_the_same_bytes(
-    ctx: AppContext, mail_case: dict[str, Any]
+    ctx: AppContext, mail_case: CaseView
 ) -> None:
     with read_session(ctx.db) as session:
         [document] = session.execute(
             select(LETTER.c.document).where(
-                LETTER.c.case_id == mail_case["id"], LETTER.c.kind == "response_form"
+                LETTER.c.case_id == mail_case.id, LETTER.c.kind == "response_form"
             )
         ).scalars()
-    data = mail_case["data"]
+    data = mail_case.data
     assert document["case_number"] == data["case_number"]
     assert document["customer_name"] == data["customer_name"]
     assert [o["code"] for o in document["offers"]] == data["eligible_offers"]
     assert document["template"] == "retention_offer_v1"
-    printed, pdf = forms.case_form(ctx, mail_case["id"])
+    printed, pdf = forms.case_form(ctx, mail_case.id)
     assert printed == document and pdf.startswith(b"%PDF-")
-    assert forms.case_form(ctx, mail_case["id"])[1] == pdf  # deterministic
+    assert forms.case_form(ctx, mail_case.id)[1] == pdf  # deterministic
 
 
 @pytest.mark.tesseract
@@ -50,7 +50,7 @@ def test_forms_print_cli_for_a_live_mail_case(ctx: AppContext, db_url: str, tmp_
     assert summary["case_number"] == START["case_number"] and summary["bytes"] > 1000
     [page] = rasterise_pdf(out.read_bytes(), max_pages=1)
     read = form_reader(ctx).read_page(
-        page, lambda n: cases.get_case(ctx, case["id"])["data"]["eligible_offers"]
+        page, lambda n: cases.get_case(ctx, case.id).data["eligible_offers"]
     )
     assert read.case_number == START["case_number"]  # the printed number reads back
 

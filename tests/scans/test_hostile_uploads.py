@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import decode as scan_decode
@@ -118,7 +119,7 @@ def test_a_corrupt_file_is_an_unreadable_scan_not_a_refusal(
 @pytest.mark.tesseract
 @pytest.mark.usefixtures("ocr_engine")
 def test_one_file_over_a_limit_refuses_the_whole_upload(
-    ctx: AppContext, client: TestClient, auth: Auth, mail_case: dict[str, Any]
+    ctx: AppContext, client: TestClient, auth: Auth, mail_case: CaseView
 ) -> None:
     headers = auth("bea", "back_office")
     good = form_png(mail_case)

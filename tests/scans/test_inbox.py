@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans.inbox import Inbox
 from tests.scans.conftest import blank_png, form_png
@@ -21,7 +21,7 @@ SETTLE = timedelta(seconds=3)
 
 
 def test_inbox_takes_settled_files_once(
-    ctx: AppContext, clock: FrozenClock, mail_case: dict[str, Any], tmp_path: Path
+    ctx: AppContext, clock: FrozenClock, mail_case: CaseView, tmp_path: Path
 ) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()
@@ -47,7 +47,7 @@ def test_inbox_takes_settled_files_once(
     assert done["bomb.png"]["status"] == "refused" and done["bomb.png"]["scan_id"] is None
     assert "decompression bomb" in (folder / "failed" / "bomb.png.error.txt").read_text()
     assert (folder / "late.png").exists() and (folder / "copying.tif.part").exists()
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case.id).outcome == "retained"
 
     clock.advance(SETTLE)
     [late] = inbox.poll()  # complete now: read whole, not as a truncated file

@@ -14,6 +14,7 @@ from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CASE, JOB
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import dispatch as scan_dispatch
@@ -25,17 +26,17 @@ pytestmark = [pytest.mark.tesseract, pytest.mark.usefixtures("ocr_engine")]
 
 
 def test_async_upload_is_read_by_the_worker(
-    ctx: AppContext, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, mail_case: CaseView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ctx.settings, "scan_async", True)
     scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
     assert scan["status"] == "reading" and [p["status"] for p in scan["pages"]] == ["queued"]
-    assert cases.get_case(ctx, mail_case["id"])["status"] == "active"
+    assert cases.get_case(ctx, mail_case.id).status == "active"
     handlers = worker.default_job_handlers()
     assert worker.run_jobs_once(ctx, "w1", handlers) == 1
     after = scans.get_scan(ctx, scan["id"]).model_dump()
     assert after["status"] == "read" and after["pages"][0]["status"] == "processed"
-    assert cases.get_case(ctx, mail_case["id"])["outcome"] == "retained"
+    assert cases.get_case(ctx, mail_case.id).outcome == "retained"
     assert worker.run_jobs_once(ctx, "w1", handlers) == 0
     with read_session(ctx.db) as session:
         states = session.execute(select(JOB.c.state).where(JOB.c.kind == "scan_page")).scalars()
@@ -43,7 +44,7 @@ def test_async_upload_is_read_by_the_worker(
 
 
 def test_a_crash_before_the_pages_were_read_is_resumed_by_uploading_again(
-    ctx: AppContext, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, mail_case: CaseView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = form_png(mail_case)
 
@@ -59,11 +60,11 @@ def test_a_crash_before_the_pages_were_read_is_resumed_by_uploading_again(
     again = scans.ingest(ctx, BACK, "form.png", data).model_dump()
     assert again["id"] == stuck["id"] and again["status"] == "read"
     assert again["pages"][0]["status"] == "processed"
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case.id) == 1
 
 
 def test_a_page_delivered_twice_or_concurrently_is_routed_once(
-    ctx: AppContext, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, mail_case: CaseView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ctx.settings, "scan_async", True)
     scan = scans.ingest(ctx, BACK, "form.png", form_png(mail_case)).model_dump()
@@ -78,7 +79,7 @@ def test_a_page_delivered_twice_or_concurrently_is_routed_once(
         thread.join()
     assert results == ["processed"] * 3
     assert process_page(ctx, scan["id"], 1) == "processed"
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case.id) == 1
     with read_session(ctx.db) as session:  # no stray exception case was opened
         processes = session.execute(select(CASE.c.process_id)).scalars()
         assert sorted(processes) == ["mail_response"]
@@ -92,7 +93,7 @@ def _scan_ids(ctx: AppContext) -> list[str]:
 
 
 def test_pages_left_queued_are_swept_up_by_the_worker(
-    ctx: AppContext, clock: FrozenClock, mail_case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, clock: FrozenClock, mail_case: CaseView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the broker is down when the pages are sent: the upload is still answered, queued
     monkeypatch.setattr(ctx.settings, "celery_broker_url", "redis://127.0.0.1:1/0")
@@ -104,4 +105,4 @@ def test_pages_left_queued_are_swept_up_by_the_worker(
     assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 1
     assert scans.get_scan(ctx, scan["id"]).model_dump()["pages"][0]["status"] == "processed"
     assert scan_dispatch.requeue_stale_pages(ctx, timedelta(minutes=10)) == 0
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case.id) == 1

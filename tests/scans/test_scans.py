@@ -3,8 +3,6 @@ scanned, is read and correlated; re-uploads are idempotent; bad files are answer
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
 
@@ -12,6 +10,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import SCAN, SCAN_PAGE
 from retention_flow.services.cases import control as case_control
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import intake as scans
 from tests.scans.conftest import BACK, form_png, messages_to
@@ -20,45 +19,43 @@ pytestmark = pytest.mark.usefixtures("ocr_engine")
 
 
 @pytest.mark.tesseract
-def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: dict[str, Any]) -> None:
-    offers = mail_case["data"]["eligible_offers"]
+def test_clear_form_completes_the_case_once(ctx: AppContext, mail_case: CaseView) -> None:
+    offers = mail_case.data["eligible_offers"]
     data = form_png(mail_case, ticks=(1,))
     scan = scans.ingest(ctx, BACK, "form.png", data).model_dump()
     assert scan["status"] == "read" and scan["page_count"] == 1
     [page] = scan["pages"]
     assert page["status"] == "processed", page["reasons"]
-    assert page["case_number"] == mail_case["data"]["case_number"]
-    assert page["case_id"] == mail_case["id"]
-    case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] == "retained"
-    assert case["data"]["offer_code"] == offers[1]
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert page["case_number"] == mail_case.data["case_number"]
+    assert page["case_id"] == mail_case.id
+    case = cases.get_case(ctx, mail_case.id)
+    assert case.status == "completed" and case.outcome == "retained"
+    assert case.data["offer_code"] == offers[1]
+    assert messages_to(ctx, mail_case.id) == 1
 
     again = scans.ingest(ctx, BACK, "renamed.png", data).model_dump()
     assert again["id"] == scan["id"] and again["pages"] == scan["pages"]
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case.id) == 1
     with read_session(ctx.db) as session:
         assert session.execute(select(func.count()).select_from(SCAN)).scalar_one() == 1
         assert session.execute(select(func.count()).select_from(SCAN_PAGE)).scalar_one() == 1
 
 
 @pytest.mark.tesseract
-def test_unsure_form_goes_to_verification(ctx: AppContext, mail_case: dict[str, Any]) -> None:
+def test_unsure_form_goes_to_verification(ctx: AppContext, mail_case: CaseView) -> None:
     # two offers ticked: not "exactly one" → the back office verifies
     scan = scans.ingest(ctx, BACK, "two.png", form_png(mail_case, ticks=(0, 2))).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "verification" and page["reasons"]
-    case = cases.get_case(ctx, mail_case["id"])
-    assert [t["element_id"] for t in case["open_tasks"]] == ["verify_response_form"]
-    assert case["data"]["response_form"]["uncertain"] is True
+    case = cases.get_case(ctx, mail_case.id)
+    assert [t.element_id for t in case.open_tasks] == ["verify_response_form"]
+    assert case.data["response_form"]["uncertain"] is True
 
 
 @pytest.mark.tesseract
-def test_form_for_a_case_not_waiting_is_an_exception(
-    ctx: AppContext, mail_case: dict[str, Any]
-) -> None:
+def test_form_for_a_case_not_waiting_is_an_exception(ctx: AppContext, mail_case: CaseView) -> None:
     data = form_png(mail_case)
-    case_control.cancel_case(ctx, BACK, mail_case["id"], "customer moved")
+    case_control.cancel_case(ctx, BACK, mail_case.id, "customer moved")
     scan = scans.ingest(ctx, BACK, "late.png", data).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "exception"

@@ -22,6 +22,7 @@ from retention_flow.ocr.code import parse, read_code
 from retention_flow.ocr.pages import rasterise_pdf
 from retention_flow.ocr.register import register
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.outreach import response_forms as forms
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.scans import intake as scans
@@ -57,17 +58,17 @@ def _answer(client: TestClient, link: str, choice: str, csat: str = "") -> Any:
 
 
 def test_the_customer_accepts_an_offer_through_the_link(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
-    offers = mail_case["data"]["eligible_offers"]
-    link = _link(ctx, mail_case["id"])
+    offers = mail_case.data["eligible_offers"]
+    link = _link(ctx, mail_case.id)
     page = client.get(link)
     assert page.status_code == 200
-    first, *rest = str(mail_case["data"]["customer_name"]).split()
+    first, *rest = str(mail_case.data["customer_name"]).split()
     assert f"Hello {first}," in page.text
     for word in rest:  # only the first name is shown
         assert word not in page.text
-    assert mail_case["data"]["case_number"] not in page.text
+    assert mail_case.data["case_number"] not in page.text
     for code in offers:
         assert f'value="{code}"' in page.text
 
@@ -75,16 +76,16 @@ def test_the_customer_accepts_an_offer_through_the_link(
     assert done.status_code == 200, done.text
     assert "Your answer has reached us" in done.text
 
-    case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] == "retained"
-    assert case["data"]["offer_code"] == offers[1]
-    assert case["data"]["csat"] == 4
-    assert case["data"]["response_form"]["source"] == "self_service"
-    assert messages_to(ctx, mail_case["id"]) == 1
+    case = cases.get_case(ctx, mail_case.id)
+    assert case.status == "completed" and case.outcome == "retained"
+    assert case.data["offer_code"] == offers[1]
+    assert case.data["csat"] == 4
+    assert case.data["response_form"]["source"] == "self_service"
+    assert messages_to(ctx, mail_case.id) == 1
     with read_session(ctx.db) as session:
         actors = session.execute(
             select(AUDIT_EVENT.c.actor).where(
-                AUDIT_EVENT.c.case_id == mail_case["id"],
+                AUDIT_EVENT.c.case_id == mail_case.id,
                 AUDIT_EVENT.c.type == "message_correlated",
             )
         ).scalars()
@@ -99,47 +100,47 @@ def test_the_customer_accepts_an_offer_through_the_link(
 
 
 def test_a_second_submit_books_nothing_more(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
-    offers = mail_case["data"]["eligible_offers"]
-    link = _link(ctx, mail_case["id"])
+    offers = mail_case.data["eligible_offers"]
+    link = _link(ctx, mail_case.id)
     page = client.get(link)
     form = {"csrf_token": _csrf(page.text), "choice": offers[0], "confirm": "yes"}
     assert client.post(link, data=form).status_code == 200
     second = client.post(link, data=form)  # the same confirmation sent twice
     assert second.status_code == 410 and "already been used" in second.text
-    assert messages_to(ctx, mail_case["id"]) == 1
+    assert messages_to(ctx, mail_case.id) == 1
 
 
 def test_declining_ends_the_case_lost(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
-    done = _answer(client, _link(ctx, mail_case["id"]), "none")
+    done = _answer(client, _link(ctx, mail_case.id), "none")
     assert done.status_code == 200 and "you do not want any of the offers" in done.text
-    case = cases.get_case(ctx, mail_case["id"])
-    assert case["status"] == "completed" and case["outcome"] != "retained"
-    assert "csat" not in case["data"]
+    case = cases.get_case(ctx, mail_case.id)
+    assert case.status == "completed" and case.outcome != "retained"
+    assert "csat" not in case.data
 
 
 def test_an_offer_not_in_the_letter_is_refused_with_nothing_changed(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
-    link = _link(ctx, mail_case["id"])
+    link = _link(ctx, mail_case.id)
     page = client.get(link)
     form = {"csrf_token": _csrf(page.text), "choice": "FREE_PHONE", "confirm": "yes"}
     refused = client.post(link, data=form)
     assert refused.status_code == 422 and "Please choose an offer" in refused.text
-    bad_rating = {**form, "choice": mail_case["data"]["eligible_offers"][0], "csat": "9"}
+    bad_rating = {**form, "choice": mail_case.data["eligible_offers"][0], "csat": "9"}
     refused = client.post(link, data=bad_rating)
     assert refused.status_code == 422 and "from 1 to 5" in refused.text
-    assert messages_to(ctx, mail_case["id"]) == 0
+    assert messages_to(ctx, mail_case.id) == 0
     assert client.get(link).status_code == 200  # still usable
 
 
 def test_altered_and_expired_links_are_refused(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient, clock: FrozenClock
+    ctx: AppContext, mail_case: CaseView, client: TestClient, clock: FrozenClock
 ) -> None:
-    link = _link(ctx, mail_case["id"])
+    link = _link(ctx, mail_case.id)
     token = link.removeprefix("/s/")
     link_id, _, signature = token.partition(".")
     flipped = link_id[:-1] + ("A" if link_id[-1] != "A" else "B")
@@ -149,14 +150,14 @@ def test_altered_and_expired_links_are_refused(
     clock.advance(timedelta(days=ctx.settings.self_service_link_days, seconds=1))
     expired = client.get(link)
     assert expired.status_code == 410 and "expired" in expired.text
-    assert messages_to(ctx, mail_case["id"]) == 0
+    assert messages_to(ctx, mail_case.id) == 0
 
 
 def test_requests_are_rate_limited_per_address(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient, clock: FrozenClock
+    ctx: AppContext, mail_case: CaseView, client: TestClient, clock: FrozenClock
 ) -> None:
     ctx.settings = ctx.settings.model_copy(update={"self_service_requests_per_minute": 3})
-    link = _link(ctx, mail_case["id"])
+    link = _link(ctx, mail_case.id)
     assert [client.get(link).status_code for _ in range(3)] == [200, 200, 200]
     busy = client.get("/s/guessed.token")  # guesses count too
     assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
@@ -165,9 +166,9 @@ def test_requests_are_rate_limited_per_address(
     assert client.get(link).status_code == 200
 
 
-def test_the_printed_form_carries_the_link(ctx: AppContext, mail_case: dict[str, Any]) -> None:
-    link = _link(ctx, mail_case["id"])
-    _document, pdf = forms.case_form(ctx, mail_case["id"])
+def test_the_printed_form_carries_the_link(ctx: AppContext, mail_case: CaseView) -> None:
+    link = _link(ctx, mail_case.id)
+    _document, pdf = forms.case_form(ctx, mail_case.id)
     text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     assert f"Or answer online: {ctx.settings.self_service_base_url}{link}" in text
 
@@ -175,16 +176,16 @@ def test_the_printed_form_carries_the_link(ctx: AppContext, mail_case: dict[str,
 @pytest.mark.tesseract
 @pytest.mark.usefixtures("ocr_engine")
 def test_a_paper_form_after_the_online_answer_goes_to_a_person(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
-    offers = mail_case["data"]["eligible_offers"]
-    assert _answer(client, _link(ctx, mail_case["id"]), offers[0]).status_code == 200
+    offers = mail_case.data["eligible_offers"]
+    assert _answer(client, _link(ctx, mail_case.id), offers[0]).status_code == 200
     scan = scans.ingest(ctx, BACK, "late.png", form_png(mail_case, ticks=(2,))).model_dump()
     [page] = scan["pages"]
     assert page["status"] == "exception", page
-    case = cases.get_case(ctx, mail_case["id"])
-    assert case["outcome"] == "retained" and case["data"]["offer_code"] == offers[0]
-    assert messages_to(ctx, mail_case["id"]) == 1
+    case = cases.get_case(ctx, mail_case.id)
+    assert case.outcome == "retained" and case.data["offer_code"] == offers[0]
+    assert messages_to(ctx, mail_case.id) == 1
 
 
 def _printed_code(pdf: bytes, dpi: int = 200) -> str:
@@ -200,15 +201,15 @@ def _printed_code(pdf: bytes, dpi: int = 200) -> str:
 def test_the_printed_code_opens_the_offer_page_and_still_names_the_case(
     ctx: AppContext, mail_case: dict[str, Any], client: TestClient
 ) -> None:
-    link = ctx.settings.self_service_base_url + _link(ctx, mail_case["id"])
-    _document, pdf = forms.case_form(ctx, mail_case["id"])
+    link = ctx.settings.self_service_base_url + _link(ctx, mail_case.id)
+    _document, pdf = forms.case_form(ctx, mail_case.id)
     scanned = _printed_code(pdf)
-    assert scanned.startswith(f"{link}#rf2.{mail_case['data']['case_number']}."), scanned
+    assert scanned.startswith(f"{link}#rf2.{mail_case.data['case_number']}."), scanned
 
     page = client.get(scanned)  # what the phone's browser asks for (the fragment stays home)
     assert page.status_code == 200, page.text
-    assert f"Hello {str(mail_case['data']['customer_name']).split()[0]}," in page.text
-    for code in mail_case["data"]["eligible_offers"]:
+    assert f"Hello {str(mail_case.data['customer_name']).split()[0]}," in page.text
+    for code in mail_case.data["eligible_offers"]:
         assert f'value="{code}"' in page.text
 
     # the back office reads case, template and page from the same code on the scanned page
@@ -219,13 +220,13 @@ def test_the_printed_code_opens_the_offer_page_and_still_names_the_case(
         register(np.asarray(image.convert("L")), template), template.code, template.id, 150
     )
     assert (read.case_number, read.template_id, read.page, read.link) == (
-        mail_case["data"]["case_number"],
+        mail_case.data["case_number"],
         template.id,
         1,
         link,
     )
     # printed again: the same document, so the same link (one per letter), byte for byte
-    assert forms.case_form(ctx, mail_case["id"])[1] == pdf
+    assert forms.case_form(ctx, mail_case.id)[1] == pdf
 
 
 def test_without_a_base_url_there_is_no_link_and_the_code_is_the_old_one(
@@ -233,12 +234,12 @@ def test_without_a_base_url_there_is_no_link_and_the_code_is_the_old_one(
 ) -> None:
     ctx.settings = ctx.settings.model_copy(update={"self_service_base_url": ""})
     case = cases.start_case(ctx, BACK, "mail_response", START)
-    document, pdf = forms.case_form(ctx, case["id"])
+    document, pdf = forms.case_form(ctx, case.id)
     assert "self_service_url" not in document
     with read_session(ctx.db) as session:
         assert session.execute(select(SELF_SERVICE_LINK.c.id)).first() is None
     assert "answer online" not in pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     scanned = _printed_code(pdf)
-    number = cases.get_case(ctx, case["id"])["data"]["case_number"]
+    number = cases.get_case(ctx, case.id).data["case_number"]
     assert scanned.startswith(f"RF1|{number}|retention_offer_v1|1|"), scanned
     assert parse(scanned, "retention_offer_v1").case_number == number

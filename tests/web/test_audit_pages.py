@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.tasks import work_items as tasks
 from tests.factories import actor, deploy
@@ -19,12 +20,12 @@ from tests.web.conftest import PageClient
 AGENT = actor("alice", "agent", "telemarketing")
 
 
-def _case(ctx: AppContext, key: str = "RC-77") -> dict[str, Any]:
+def _case(ctx: AppContext, key: str = "RC-77") -> CaseView:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-9"}, business_key=key)
-    task = case["open_tasks"][0]
-    tasks.claim(ctx, AGENT, task["id"])
-    tasks.complete(ctx, AGENT, task["id"], {"call_result": "reached"})
+    task = case.open_tasks[0]
+    tasks.claim(ctx, AGENT, task.id)
+    tasks.complete(ctx, AGENT, task.id, {"call_result": "reached"})
     return case
 
 
@@ -38,15 +39,15 @@ def test_case_search_filters(ctx: AppContext, pages: dict[str, PageClient], cloc
     case = _case(ctx)
     other = cases.start_case(ctx, AGENT, "three_steps", {"customer_id": "C-1"}, business_key="X")
     auditor = pages["auditor"]
-    assert case["id"] in auditor.get("/audit").text and other["id"] in auditor.get("/audit").text
+    assert case.id in auditor.get("/audit").text and other.id in auditor.get("/audit").text
     by_key = auditor.get("/audit?business_key=RC-77").text
-    assert case["id"] in by_key and other["id"] not in by_key
+    assert case.id in by_key and other.id not in by_key
     by_customer = auditor.get("/audit?customer=C-1").text
-    assert other["id"] in by_customer and case["id"] not in by_customer
+    assert other.id in by_customer and case.id not in by_customer
     today = clock.now().date()
     later = (today + timedelta(days=1)).isoformat()
-    assert case["id"] in auditor.get(f"/audit?date_from={today}&date_to={today}").text
-    assert case["id"] not in auditor.get(f"/audit?date_from={later}").text
+    assert case.id in auditor.get(f"/audit?date_from={today}&date_to={today}").text
+    assert case.id not in auditor.get(f"/audit?date_from={later}").text
     assert auditor.get("/audit?date_from=yesterday").status_code == 422
 
 
@@ -54,12 +55,12 @@ def test_case_page_shows_timeline_marks_and_chain(
     ctx: AppContext, pages: dict[str, PageClient]
 ) -> None:
     case = _case(ctx)
-    html = pages["auditor"].get(f"/audit/cases/{case['id']}").text
+    html = pages["auditor"].get(f"/audit/cases/{case.id}").text
     marks = _page_json(html, "diagram-marks")
     assert marks["completed"]["call_customer"] == 1 and marks["current"] == ["present_offer"]
     assert 'data-type="task_completed"' in html and "call_result" in html
     assert 'data-verify="ok"' in html
-    diagram = pages["auditor"].get(f"/audit/cases/{case['id']}/diagram")
+    diagram = pages["auditor"].get(f"/audit/cases/{case.id}/diagram")
     assert diagram.headers["content-type"].startswith("application/xml")
     assert 'id="call_customer"' in diagram.text
     assert pages["auditor"].get("/audit/cases/nope").status_code == 404
@@ -67,7 +68,7 @@ def test_case_page_shows_timeline_marks_and_chain(
 
 def test_exports_download(ctx: AppContext, pages: dict[str, PageClient]) -> None:
     case = _case(ctx)
-    base = f"/audit/cases/{case['id']}"
+    base = f"/audit/cases/{case.id}"
     as_json = pages["auditor"].get(f"{base}/history.json")
     assert as_json.headers["content-disposition"] == (
         'attachment; filename="case-RC-77-history.json"'
@@ -111,6 +112,6 @@ def test_case_page_marks_the_failing_element_of_an_open_incident(
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(b"score = 42", b"score = 1 // d")
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, actor("a", "agent", "telemarketing"), "three_steps", {"d": 0})
-    html = pages["auditor"].get(f"/audit/cases/{case['id']}").text
+    html = pages["auditor"].get(f"/audit/cases/{case.id}").text
     assert _page_json(html, "diagram-marks")["failed"] == ["prepare_case"]
     assert "failed (open incident)" in html  # in the legend

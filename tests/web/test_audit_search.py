@@ -28,12 +28,12 @@ def test_partial_any_case_key_customer_name_and_channel(
         "customer=C-4711",
     ):
         html = auditor.get(f"/audit?{query}").text
-        assert case["id"] in html and other["id"] not in html, query
-    assert case["id"] not in auditor.get("/audit?business_key=%25").text  # a literal %
-    assert case["id"] not in auditor.get("/audit?business_key=RC_2026").text  # a literal _
-    channel = case["channel"]
+        assert case.id in html and other.id not in html, query
+    assert case.id not in auditor.get("/audit?business_key=%25").text  # a literal %
+    assert case.id not in auditor.get("/audit?business_key=RC_2026").text  # a literal _
+    channel = case.channel
     if channel:
-        assert case["id"] in auditor.get(f"/audit?channel={channel.upper()}").text
+        assert case.id in auditor.get(f"/audit?channel={channel.upper()}").text
 
 
 def test_an_incident_error_reads_as_written(ctx: AppContext, pages: dict[str, PageClient]) -> None:
@@ -43,6 +43,6 @@ def test_an_incident_error_reads_as_written(ctx: AppContext, pages: dict[str, Pa
     )
     processes.deploy(ctx, files, OWNER)
     case = cases.start_case(ctx, AGENT, "three_steps", {})
-    html = pages["auditor"].get(f"/audit/cases/{case['id']}").text
+    html = pages["auditor"].get(f"/audit/cases/{case.id}").text
     assert "\\u0027" not in html
     assert "&#39;b&#39;" in html or "'b'" in html

@@ -16,6 +16,7 @@ from retention_flow.db.session import read_session
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import incidents
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform import worker
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -25,7 +26,7 @@ from tests.web.conftest import PageClient
 AGENT = actor("agent", "agent", "telemarketing")
 
 
-def _failing_cases(ctx: AppContext, n: int) -> list[dict[str, Any]]:
+def _failing_cases(ctx: AppContext, n: int) -> list[CaseView]:
     files = bundle_files("three_steps")
     files["three_steps.bpmn"] = files["three_steps.bpmn"].replace(
         b"score = 42", b"score = 100 // divisor"
@@ -35,7 +36,7 @@ def _failing_cases(ctx: AppContext, n: int) -> list[dict[str, Any]]:
         cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0, "n": i}, business_key=f"RC-{i}")
         for i in range(n)
     ]
-    assert all(c["status"] == "incident" for c in started)
+    assert all(c.status == "incident" for c in started)
     return started
 
 
@@ -58,7 +59,7 @@ def test_list_filters_counts_and_pages(
     text = _text(listed)
     assert "3 open incident(s)" in text and 'href="/operations"' in listed.text  # nav entry
     assert text.count('data-incident-id="') == 3
-    assert f'href="/operations/cases/{started[0]["id"]}"' in listed.text
+    assert f'href="/operations/cases/{started[0].id}"' in listed.text
     # the counts per process, version, element, code
     assert re.search(r"three_steps</td>\s*<td class=\"num\">1</td>\s*<td>prepare_case", listed.text)
     assert "ZeroDivisionError" in text and "Traceback" not in text
@@ -92,7 +93,7 @@ def test_incident_page_shows_the_failure(ctx: AppContext, pages: dict[str, PageC
     assert "Incident at “Prepare case”" in text and "prepare_case" in text
     assert "ZeroDivisionError: integer division or modulo by zero" in text
     assert '"divisor": 0' in text  # the case data at failure
-    assert f'href="/operations/cases/{case["id"]}"' in page.text
+    assert f'href="/operations/cases/{case.id}"' in page.text
     assert pages["process_owner"].get("/operations/incidents/nope").status_code == 404
 
 
@@ -117,17 +118,17 @@ def test_retry_errors_keep_the_input_then_a_correction_moves_the_case(
     assert wrong_type.status_code == 422
     assert 'id="patch-error">“call_result”' in html.unescape(wrong_type.text)
     assert "Traceback" not in wrong_type.text
-    assert cases.get_case(ctx, case["id"])["status"] == "incident"  # nothing happened
+    assert cases.get_case(ctx, case.id).status == "incident"  # nothing happened
     assert pages["auditor"].post(url, {}).status_code == 403
 
     done = owner.post(url, {"patch": '{"divisor": 4}', "reason": "divisor was missing"})
-    assert done.status_code == 303 and done.headers["location"] == f"/operations/cases/{case['id']}"
-    after = cases.get_case(ctx, case["id"])
-    assert after["status"] == "active" and after["data"]["score"] == 25
+    assert done.status_code == 303 and done.headers["location"] == f"/operations/cases/{case.id}"
+    after = cases.get_case(ctx, case.id)
+    assert after.status == "active" and after.data["score"] == 25
     shown = _text(owner.get(done.headers["location"]))
     assert "Retried: the case went on and is active." in shown
     assert "Call customer" in shown  # the next task
-    [event] = _events(ctx, case["id"], "incident_retried")
+    [event] = _events(ctx, case.id, "incident_retried")
     assert event.actor == "process_owner" and event.detail["reason"] == "divisor was missing"
     again = owner.post(url, {})
     assert again.status_code == 303  # already resolved: back to the incident, said in words
@@ -144,7 +145,7 @@ def test_retry_without_correction_fails_again_and_says_so(
     assert done.status_code == 303
     shown = _text(pages["admin"].get(done.headers["location"]))
     assert "the step failed again" in shown and 'id="open-incident"' in shown
-    assert cases.get_case(ctx, case["id"])["status"] == "incident"
+    assert cases.get_case(ctx, case.id).status == "incident"
 
 
 def test_bulk_retry_needs_confirmation_and_shows_progress(
@@ -152,7 +153,7 @@ def test_bulk_retry_needs_confirmation_and_shows_progress(
 ) -> None:
     started = _failing_cases(ctx, 3)
     for case in started[:2]:
-        incidents.retry_case(ctx, OWNER, case["id"], {"divisor": 5}, "fixed")  # resolved
+        incidents.retry_case(ctx, OWNER, case.id, {"divisor": 5}, "fixed")  # resolved
     owner = pages["process_owner"]
     cases.start_case(ctx, AGENT, "three_steps", {"divisor": 0}, business_key="RC-X")
     clock.advance(timedelta(seconds=1))
@@ -189,7 +190,7 @@ def test_case_actions_need_confirmation_and_a_reason(
 ) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {}, business_key="RC-CTRL")
-    base = f"/operations/cases/{case['id']}"
+    base = f"/operations/cases/{case.id}"
     owner = pages["process_owner"]
     page = owner.get(base)
     assert page.status_code == 200 and 'id="action-suspend"' in page.text
@@ -201,7 +202,7 @@ def test_case_actions_need_confirmation_and_a_reason(
     unconfirmed = owner.post(f"{base}/suspend", {"reason": "customer complaint"})
     assert unconfirmed.status_code == 422 and "Tick the box to confirm." in _text(unconfirmed)
     assert 'value="customer complaint"' in unconfirmed.text
-    assert cases.get_case(ctx, case["id"])["status"] == "active"
+    assert cases.get_case(ctx, case.id).status == "active"
 
     done = owner.post(f"{base}/suspend", {"reason": "customer complaint", "confirm": "yes"})
     assert done.status_code == 303
@@ -218,20 +219,20 @@ def test_case_actions_need_confirmation_and_a_reason(
     assert "{&#34;call_result&#34;: &#34;maybe&#34;}</textarea>" in wrong.text
     fixed = owner.post(f"{base}/data", {**typed, "patch": '{"tenure_months": 12}'})
     assert fixed.status_code == 303
-    assert cases.get_case(ctx, case["id"])["data"]["tenure_months"] == 12
+    assert cases.get_case(ctx, case.id).data["tenure_months"] == 12
     assert "Corrected: status suspended → suspended." in _text(owner.get(base))
 
     resumed = pages["admin"].post(f"{base}/resume", {"confirm": "yes"})  # reason optional
     assert resumed.status_code == 303
-    assert cases.get_case(ctx, case["id"])["status"] == "active"
-    [event] = _events(ctx, case["id"], "case_suspended")
+    assert cases.get_case(ctx, case.id).status == "active"
+    [event] = _events(ctx, case.id, "case_suspended")
     assert event.actor == "process_owner" and event.detail["reason"] == "customer complaint"
 
 
 def test_team_lead_may_only_cancel(ctx: AppContext, pages: dict[str, PageClient]) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {}, business_key="RC-LEAD")
-    base = f"/operations/cases/{case['id']}"
+    base = f"/operations/cases/{case.id}"
     lead = pages["team_lead"]
     assert f'href="{base}"' in lead.get("/team?role=telemarketing").text  # reached from Team
     page = lead.get(base)
@@ -257,14 +258,14 @@ def test_auditor_case_page_links_the_operations_view(
 ) -> None:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {})
-    url = f"/audit/cases/{case['id']}"
-    assert f'href="/operations/cases/{case["id"]}"' not in pages["auditor"].get(url).text
+    url = f"/audit/cases/{case.id}"
+    assert f'href="/operations/cases/{case.id}"' not in pages["auditor"].get(url).text
     from retention_flow.services.people import users
 
     users.add_user(ctx, "auditing_owner", "correct horse battery", ["auditor", "process_owner"])
     both = PageClient(pages["auditor"].client.__class__(pages["auditor"].client.app))
     both.login("auditing_owner", "correct horse battery")
-    assert f'href="/operations/cases/{case["id"]}"' in both.get(url).text
+    assert f'href="/operations/cases/{case.id}"' in both.get(url).text
 
 
 def test_signal_form_answers_whom_it_reached(ctx: AppContext, pages: dict[str, PageClient]) -> None:
@@ -286,7 +287,7 @@ def test_signal_form_answers_whom_it_reached(ctx: AppContext, pages: dict[str, P
     [started], count = cases.list_cases(ctx, process_id="tariff_notice")
     text = _text(sent)
     assert count == 1 and 'id="signal-started">1<' in text and 'id="signal-delivered">0<' in text
-    assert f'href="/operations/cases/{started["id"]}"' in sent.text
+    assert f'href="/operations/cases/{started.id}"' in sent.text
     for persona in ("team_lead", "auditor", "back_office", "partner"):
         refused = pages[persona].post("/operations/signals", {"name": "tariff_change"})
         assert refused.status_code == 403

@@ -216,7 +216,7 @@ def test_page_authorisation(
     ]
     for persona in PERSONAS:
         case = cases.start_case(ctx, starter, "three_steps", {"allocated_partner": "acme"})
-        ids = {"case_id": case["id"], "task_id": case["open_tasks"][0]["id"], "scan_id": scan_id}
+        ids = {"case_id": case.id, "task_id": case.open_tasks[0].id, "scan_id": scan_id}
         ids |= model | {"statement_id": "no-such-statement", "migration_id": "no-such"}
         ids |= {"page_no": "1", "field": "offer", "action": "suspend"}
         ids |= {"incident_id": "no-such-incident", "batch_id": "no-such-batch"}

@@ -31,10 +31,10 @@ def work(ctx: AppContext) -> dict[str, list[str]]:
     for n in range(QUEUE_LIMIT + 10):
         data = {"customer_id": f"C-{n:03d}", "customer_name": f"Kunde {n}"}
         case = cases.start_case(ctx, AGENT, "three_steps", data, business_key=f"TM-{n:03d}")
-        out["telemarketing"].append(case["open_tasks"][0]["id"])
+        out["telemarketing"].append(case.open_tasks[0].id)
     for n in range(3):
         case = cases.start_case(ctx, AGENT, "no_lanes", {}, business_key=f"AG-{n}")
-        out[case["open_tasks"][0]["role"]].append(case["open_tasks"][0]["id"])
+        out[case.open_tasks[0].role].append(case.open_tasks[0].id)
     return out
 
 

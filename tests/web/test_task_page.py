@@ -9,6 +9,7 @@ import pytest
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.tasks import work_items as tasks
@@ -20,18 +21,18 @@ AGENT = actor("agent", "agent", "telemarketing")
 
 
 @pytest.fixture
-def case(ctx: AppContext) -> dict:
+def case(ctx: AppContext) -> CaseView:
     deploy(ctx, "three_steps")
     data = {"customer_name": "<script>alert(1)</script> Erika", "case_number": "RC-1"}
     return cases.start_case(ctx, AGENT, "three_steps", data, business_key="RC-1")
 
 
 def test_the_task_page_shows_previous_steps_with_their_notes(
-    ctx: AppContext, pages: dict[str, PageClient], case: dict
+    ctx: AppContext, pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    first = case["open_tasks"][0]["id"]
+    first = case.open_tasks[0].id
     result = tasks.complete(ctx, AGENT, first, {"call_result": "reached", "notes": "call at 5"})
-    second = result["next_tasks"][0]["id"]
+    second = result.next_tasks[0].id
     html = pages["agent"].get(f"/tasks/{second}").text
     assert "Call customer" in html and "call at 5" in html and "reached" in html
     assert "<script>alert(1)</script>" not in html  # case data is escaped
@@ -39,9 +40,9 @@ def test_the_task_page_shows_previous_steps_with_their_notes(
 
 
 def test_completing_goes_straight_to_the_cases_next_task(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     answer = pages["agent"].post(f"/tasks/{task_id}/complete", {"call_result": "reached"})
     assert answer.status_code == 303
     nxt = pages["agent"].get(answer.headers["location"])
@@ -49,9 +50,9 @@ def test_completing_goes_straight_to_the_cases_next_task(
 
 
 def test_a_refused_form_names_the_field_and_keeps_the_input(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     answer = pages["agent"].post(f"/tasks/{task_id}/complete", {"notes": "tried twice"})
     assert answer.status_code == 422
     assert "Please fill in “Result of the call”." in answer.text
@@ -59,9 +60,9 @@ def test_a_refused_form_names_the_field_and_keeps_the_input(
 
 
 def test_a_post_without_the_csrf_token_is_refused_with_a_page(
-    pages: dict[str, PageClient], case: dict
+    pages: dict[str, PageClient], case: CaseView
 ) -> None:
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     page = pages["agent"]
     answer = page.client.post(
         f"/tasks/{task_id}/complete", data={"call_result": "reached"}, follow_redirects=False
@@ -145,11 +146,11 @@ def test_the_submitted_form_is_read_back_as_typed_data() -> None:
 
 
 def test_a_refused_reassignment_is_explained_on_the_team_page(
-    ctx: AppContext, pages: dict[str, PageClient], case: dict
+    ctx: AppContext, pages: dict[str, PageClient], case: CaseView
 ) -> None:
     users.set_team(ctx, "team_lead", "north")
     users.set_team(ctx, "agent", "south")
-    task_id = case["open_tasks"][0]["id"]
+    task_id = case.open_tasks[0].id
     lead = pages["team_lead"]
     lead.login("team_lead")  # a changed user logs in again
     answer = lead.post(f"/team/tasks/{task_id}/assign", {"assignee": "agent", "reason": "cover"})

@@ -20,7 +20,7 @@ AGENT = actor("agent", "agent", "telemarketing")
 def task_id(ctx: AppContext) -> str:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {}, business_key="RC-7")
-    return str(case["open_tasks"][0]["id"])
+    return str(case.open_tasks[0].id)
 
 
 def _picker(html: str, task_id: str) -> list[str]:

@@ -26,7 +26,7 @@ COLLEAGUE = actor("erika", "agent", "telemarketing")
 def task_id(ctx: AppContext) -> str:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"case_number": "RC-9"}, business_key="RC-9")
-    return str(case["open_tasks"][0]["id"])
+    return str(case.open_tasks[0].id)
 
 
 def test_a_conflict_keeps_the_typed_values_and_names_who_completed_it(
@@ -68,7 +68,7 @@ def test_a_submit_after_the_session_ended_returns_to_the_task_with_the_values(
     html = agent.get(f"/tasks/{task_id}").text
     assert "the values you typed are back" in html and "ok!" in html
     assert "the values you typed are back" not in agent.get(f"/tasks/{task_id}").text  # once
-    assert tasks.get_task(ctx, AGENT, task_id)["state"] == "ready"  # nothing was saved
+    assert tasks.get_task(ctx, AGENT, task_id).state == "ready"  # nothing was saved
 
 
 def test_a_removed_session_cookie_is_said_plainly(pages: dict[str, PageClient]) -> None:

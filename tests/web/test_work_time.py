@@ -26,7 +26,7 @@ OTHER = actor("agent2", "agent", "telemarketing")
 def task_id(ctx: AppContext) -> str:
     deploy(ctx, "three_steps")
     case = cases.start_case(ctx, AGENT, "three_steps", {"case_number": "RC-1"}, business_key="RC-1")
-    return str(case["open_tasks"][0]["id"])
+    return str(case.open_tasks[0].id)
 
 
 def _item(ctx: AppContext, task_id: str) -> dict[str, Any]:

@@ -6,7 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schemas import TaskPublic
+from retention_flow.services.routing.views import (
+    NextTask,
+    OfferReview,
+    SkillView,
+)
 
 SKILL_VALUE = r"^[A-Za-z0-9_.-]+$"
 
@@ -17,13 +21,7 @@ class SkillSet(BaseModel):
     proficiency: int = Field(ge=1, le=5, description="1 basic ... 5 expert")
 
 
-class SkillPublic(BaseModel):
-    username: str
-    kind: str
-    value: str
-    proficiency: int
-    updated_by: str
-    updated_at: str | None
+SkillPublic = SkillView
 
 
 class SkillsPublic(BaseModel):
@@ -31,38 +29,10 @@ class SkillsPublic(BaseModel):
     count: int
 
 
-class OfferWhy(BaseModel):
-    rule: str = Field(description="sla | outcome | explore | fifo")
-    score: float
-    reason: str = Field(description="one line: why this task came to this agent")
+NextTaskPublic = NextTask
 
 
-class NextTaskPublic(BaseModel):
-    task: TaskPublic | None = Field(description="claimed for you; null: nothing for you now")
-    offer: OfferWhy | None = Field(description="null when the task was already yours")
-    held: int = Field(description="tasks held for better-matched colleagues until at risk")
-
-
-class OfferDecisionPublic(BaseModel):
-    id: int
-    at: str
-    username: str
-    task_id: str
-    case_id: str
-    segment: str | None
-    rule: str
-    score: float
-    reason: str
-    candidates: int
-    inputs: dict[str, Any]
-
-
-class OfferDecisionsPublic(BaseModel):
-    data: list[OfferDecisionPublic]
-    count: int
-    by_agent: list[dict[str, Any]] = Field(
-        description="per agent: offers, by rule, by segment (for a fairness review)"
-    )
+OfferDecisionsPublic = OfferReview
 
 
 class AtRiskStart(BaseModel):

@@ -9,7 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention_flow.services.audit.views import AuditKeysView
+from retention_flow.services.cases.views import CaseView, SignalOutcome, TaskView
 from retention_flow.services.scans.views import ScanView
+from retention_flow.services.tasks.views import Completed
+from retention_flow.services.tasks.views import TaskDetail as TaskDetailView
 
 #: Largest value of an integer column (PostgreSQL ``integer``).
 MAX_INT = 2**31 - 1
@@ -99,60 +102,15 @@ class DeployPublic(BaseModel):
 # --------------------------------------------------------------------------- cases/tasks
 
 
-class TaskPublic(BaseModel):
-    id: str
-    case_id: str
-    business_key: str | None
-    process_id: str
-    element_id: str
-    name: str
-    role: str
-    state: str
-    claimed_by: str | None
-    claimed_at: str | None = None
-    due_at: str | None
-    priority: int
-    created_at: str | None
-    form: str | None = Field(default=None, description="form schema file name")
-    segment: str | None = Field(default=None, description="the case's customer segment")
-    required_skills: list[dict[str, Any]] = Field(
-        default_factory=list, description="skills an agent needs: [{kind, value, min}]"
-    )
-    not_offered: str | None = Field(
-        default=None, description="why the task is not offered to you (available queue only)"
-    )
-
-
-class TaskDetail(TaskPublic):
-    form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the form")  # type: ignore[assignment]
-    context: dict[str, Any] = Field(
-        description="the case data, plus `customer` and `contract` from the customer "
-        "register (null when unknown) and `previous_attempts`: the case's completed tasks, "
-        "newest first (element_id, name, completed_by, completed_at, recorded)"
-    )
+#: the service views are the response schemas: field names are the contract's keys
+TaskPublic = TaskView
+TaskDetail = TaskDetailView
+CasePublic = CaseView
 
 
 class TasksPublic(BaseModel):
     data: list[TaskPublic]
     count: int
-
-
-class CasePublic(BaseModel):
-    id: str
-    business_key: str | None
-    process_id: str
-    process_version: int
-    channel: str | None
-    status: str
-    outcome: str | None
-    segment: str | None = None
-    channel_reason: str | None = None
-    data: dict[str, Any]
-    open_tasks: list[TaskPublic]
-    started_by: str
-    created_at: str | None
-    updated_at: str | None
-    ended_at: str | None
 
 
 class CasesPublic(BaseModel):
@@ -183,17 +141,7 @@ class SignalIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class SignalSkipped(BaseModel):
-    case_id: str
-    reason: str
-
-
-class SignalOut(BaseModel):
-    signal: str
-    delivered: list[str]
-    started: list[str]
-    skipped: list[SignalSkipped]
-    remaining: int
+SignalOut = SignalOutcome
 
 
 class CompleteIn(BaseModel):
@@ -202,9 +150,7 @@ class CompleteIn(BaseModel):
     data: dict[str, Any]
 
 
-class CompleteResult(BaseModel):
-    case: CasePublic
-    next_tasks: list[TaskPublic]
+CompleteResult = Completed
 
 
 class AssignIn(BaseModel):

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from retention_flow.services.cases import history as case_history
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.cases import reads as queries
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.process_models import deployments as processes
 
@@ -95,28 +96,34 @@ def verify_all(request: Request, ctx: PageCtx, user: Auditor) -> Response:
 @router.get("/audit/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, ctx: PageCtx, user: Auditor, case_id: CaseId) -> Response:
     found = case_history.case_history(ctx, _visible_case(ctx, user, case_id))
-    return render(ctx, request, "audit_case.html", found, user=user)
+    context = {
+        "case": found.case,
+        "verify": found.verify,
+        "events": found.events,
+        "marks": found.marks.model_dump(),
+    }
+    return render(ctx, request, "audit_case.html", context, user=user)
 
 
 @router.get("/audit/cases/{case_id}/diagram")
 def case_diagram(ctx: PageCtx, user: Auditor, case_id: CaseId) -> Response:
     """The BPMN of the version the case runs on."""
     case = cases.get_case(ctx, _visible_case(ctx, user, case_id))
-    xml = processes.version_xml(ctx, case["process_id"], case["process_version"])
+    xml = processes.version_xml(ctx, case.process_id, case.process_version)
     return Response(xml, media_type="application/xml")
 
 
-def _download_name(case: dict[str, Any], suffix: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", str(case.get("business_key") or case["id"]))
+def _download_name(case: CaseView, suffix: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", case.business_key or case.id)
     return f'attachment; filename="case-{stem}-history.{suffix}"'
 
 
 @router.get("/audit/cases/{case_id}/history.json")
 def export_json(ctx: PageCtx, user: Auditor, case_id: CaseId) -> Response:
     document = case_history.export(ctx, _visible_case(ctx, user, case_id))
-    disposition = _download_name(document["case"], "json")
+    disposition = _download_name(document.case, "json")
     return Response(
-        strict_json.render(document),
+        strict_json.render(document.model_dump(mode="json")),
         media_type="application/json",
         headers={"Content-Disposition": disposition},
     )

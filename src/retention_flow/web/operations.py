@@ -208,12 +208,12 @@ def retry(
         response = RedirectResponse(f"/operations/incidents/{incident_id}", status_code=303)
         flash(ctx, response, f"Not retried: {plain_words(exc)} ({exc.detail})", "error")
         return response
-    response = RedirectResponse(f"/operations/cases/{case['id']}", status_code=303)
-    if case["status"] == "incident":
+    response = RedirectResponse(f"/operations/cases/{case.id}", status_code=303)
+    if case.status == "incident":
         text = "Retried, but the step failed again: a new incident is open (see below)."
         flash(ctx, response, text, "warn")
     else:
-        flash(ctx, response, f"Retried: the case went on and is {case['status']}.", "ok")
+        flash(ctx, response, f"Retried: the case went on and is {case.status}.", "ok")
     return response
 
 

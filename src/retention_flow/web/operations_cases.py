@@ -55,12 +55,14 @@ def _case_page(
     queries.check_case_visible(ctx, user, case_id)
     found = case_history.case_history(ctx, case_id)
     open_incidents = [i for i in incidents.case_incidents(ctx, case_id) if i["status"] == "open"]
-    case = found["case"]
+    case = found.case
     context = {
-        **found,
-        "events": list(reversed(found["events"]))[:RECENT_EVENTS],
+        "case": case,
+        "verify": found.verify,
+        "marks": found.marks.model_dump(),
+        "events": list(reversed(found.events))[:RECENT_EVENTS],
         "incident": open_incidents[-1] if open_incidents else None,
-        "data_json": json.dumps(case["data"], indent=2, sort_keys=True, ensure_ascii=False),
+        "data_json": json.dumps(case.data, indent=2, sort_keys=True, ensure_ascii=False),
         "may_control": may_control(user),
         "action": action,
         "typed": typed or {},
@@ -80,7 +82,7 @@ def case_diagram(ctx: PageCtx, user: Canceller, case_id: CaseId) -> Response:
     """The BPMN of the version the case runs on."""
     queries.check_case_visible(ctx, user, case_id)
     case = cases.get_case(ctx, case_id)
-    xml = processes.version_xml(ctx, case["process_id"], case["process_version"])
+    xml = processes.version_xml(ctx, case.process_id, case.process_version)
     return Response(xml, media_type="application/xml")
 
 
@@ -108,7 +110,7 @@ def _act(
         errors["confirm"] = "Tick the box to confirm."
     if errors:
         return _case_page(ctx, request, user, case_id, action, typed, errors, 422)
-    before = cases.get_case(ctx, case_id)["status"]
+    before = cases.get_case(ctx, case_id).status
     try:
         if action == "cancel":
             after = case_control.cancel_case(ctx, user, case_id, reason)
@@ -125,7 +127,7 @@ def _act(
         errors = {"form": f"{plain_words(exc)} ({exc.detail})"}
         return _case_page(ctx, request, user, case_id, action, typed, errors, 409)
     response = RedirectResponse(f"/operations/cases/{case_id}", status_code=303)
-    flash(ctx, response, f"{VERBS[action]}: status {before} → {after['status']}.", "ok")
+    flash(ctx, response, f"{VERBS[action]}: status {before} → {after.status}.", "ok")
     return response
 
 

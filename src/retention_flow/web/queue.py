@@ -10,6 +10,7 @@ cookie (``/queue`` without a query string shows the last one; ``?clear=1`` forge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.routing.next_task import next_task as routing_next
 from retention_flow.services.scans import review as scan_review
@@ -57,15 +59,16 @@ def sla_state(due_at: str | None, now: datetime) -> str:
     return "soon" if due - now <= DUE_SOON else "ok"
 
 
-def with_sla(ctx: AppContext, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The items with their SLA state; a scan exception's task also with ``title`` and
-    ``label`` (what happened to which page: its case has no business key to show)."""
+def with_sla(ctx: AppContext, items: Sequence[TaskView]) -> list[dict[str, Any]]:
+    """The page's rows: each item's fields with its SLA state; a scan exception's task
+    also with ``title`` and ``label`` (what happened to which page: its case has no
+    business key to show)."""
     now = ctx.now()
     named = scan_review.exception_titles(
-        ctx, [i["case_id"] for i in items if i.get("process_id") == EXCEPTION_PROCESS]
+        ctx, [i.case_id for i in items if i.process_id == EXCEPTION_PROCESS]
     )
     return [
-        {**item, "sla": sla_state(item["due_at"], now), **named.get(str(item.get("case_id")), {})}
+        {**dict(item), "sla": sla_state(item.due_at, now), **named.get(item.case_id, {})}
         for item in items
     ]
 
@@ -119,7 +122,7 @@ def queue_items(
         mine = [
             t
             for t in mine
-            if (flt.role in (None, t["role"])) and (flt.process_id in (None, t["process_id"]))
+            if (flt.role in (None, t.role)) and (flt.process_id in (None, t.process_id))
         ]
     offset = (page - 1) * QUEUE_LIMIT
     if flt.process_id or flt.due or flt.search:
@@ -150,7 +153,7 @@ def next_task_id(
     if flt is not None and flt.role is not None and flt.role not in user.roles:
         raise Forbidden(f"you do not hold the role '{flt.role}'")
     found = routing_next(ctx, user, claim=False, flt=flt, after=after)
-    return str(found["task"]["id"]) if found["task"] else None
+    return found.task.id if found.task else None
 
 
 def _page_context(ctx: AppContext, request: Request, user: Actor) -> tuple[dict[str, Any], Any]:

@@ -42,8 +42,8 @@ def _with_tasks(ctx: AppContext, view: ScanView, with_images: bool = False) -> d
         elif page.get("exception_case_id") and page["status"] == "exception":
             owner = page["exception_case_id"]  # its "resolve" task
         if owner:
-            open_tasks = cases.get_case(ctx, owner)["open_tasks"]
-            task = next((t for t in open_tasks if t["role"] == "back_office"), None)
+            open_tasks = cases.get_case(ctx, owner).open_tasks
+            task = next((t for t in open_tasks if t.role == "back_office"), None)
         zones = scan_review.page_zones(ctx, scan["id"], page["page_no"]) if with_images else None
         pages.append({**page, "task": task, "zones": zones})
     pending = scan["status"] in PENDING or any(p["status"] in PENDING for p in pages)

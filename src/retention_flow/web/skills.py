@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from retention_flow.services.cases import reads as queries
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.routing import offer_review, skills
+from retention_flow.services.routing.views import SkillView
 
 from ..core.errors import Forbidden, NotFound, ValidationFailed
 from ..core.skills import SKILL_KINDS
@@ -28,9 +29,9 @@ PAGE = "/skills"
 def skills_page(request: Request, ctx: PageCtx, user: LeadUser) -> Response:
     held = skills.list_skills(ctx, user)
     people = sorted({n for names in queries.assignable_users(ctx, user).values() for n in names})
-    by_agent: dict[str, list[dict[str, object]]] = {name: [] for name in people}
+    by_agent: dict[str, list[SkillView]] = {name: [] for name in people}
     for skill in held:
-        by_agent.setdefault(str(skill["username"]), []).append(skill)
+        by_agent.setdefault(skill.username, []).append(skill)
     review = offer_review.review(ctx, user, limit=20)
     context = {
         "agents": sorted(by_agent.items()),

@@ -18,6 +18,7 @@ from retention_flow.services.routing.next_task import offer_of
 from retention_flow.services.scans import review as scan_review
 from retention_flow.services.tasks import task_context
 from retention_flow.services.tasks import work_items as tasks
+from retention_flow.services.tasks.views import Assignment, TaskDetail
 
 from ..core.errors import Conflict, Forbidden, SkillsMissing, ValidationFailed
 from . import forms, task_exception
@@ -83,10 +84,10 @@ def customer_facts(data: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def case_context(task: dict[str, Any]) -> dict[str, Any]:
+def case_context(task: TaskDetail) -> dict[str, Any]:
     """What the page shows beside the form: facts, offers, earlier steps and their notes
     (``services.task_context``)."""
-    data: dict[str, Any] = task.get("context") or {}
+    data = task.context
     facts = customer_facts(data)
     history = [
         {
@@ -96,7 +97,7 @@ def case_context(task: dict[str, Any]) -> dict[str, Any]:
             "data": a.get("recorded") or {},
         }
         for a in data.get("previous_attempts") or []
-        if a.get("task_id") != task["id"]
+        if a.get("task_id") != task.id
     ]
     shown = {k for k, _ in CUSTOMER_FACTS} | set(OFFER_KEYS) | CONTEXT_KEYS
     return {
@@ -110,20 +111,20 @@ def case_context(task: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scanned(ctx: AppContext, task: dict[str, Any]) -> dict[str, Any]:
+def scanned(ctx: AppContext, task: TaskDetail) -> dict[str, Any]:
     """The case's latest scanned page, if any: its fields, the crop of each uncertain one
     keyed by the case-data name it fills (the form's field of the same name shows it), and
     the values OCR read, to start the form with."""
-    data = task.get("context") or {}
+    data = task.context
     exception = task_exception.exception_page(ctx, data, customer_facts)
     if exception is not None:
         return {"scan_page": None, "crops": {}, "read_values": {}, "exception": exception}
-    pages = scan_review.pages_of_case(ctx, task["case_id"])
+    pages = scan_review.pages_of_case(ctx, task.case_id)
     if not pages:
         return {"scan_page": None, "crops": {}, "read_values": {}, "exception": None}
     latest = pages[0]
     # the offers printed on the form, box 1 first (its letter's), else the case's own
-    printed = response_forms.printed_offers(ctx, task["case_id"])
+    printed = response_forms.printed_offers(ctx, task.case_id)
     offers = printed if printed is not None else data.get("eligible_offers")
     page = {
         **latest.model_dump(),
@@ -164,16 +165,16 @@ def task_page(
     above the form (a restored draft)."""
     task = tasks.get_task(ctx, user, task_id)
     scan = scanned(ctx, task)
-    fields = forms.fields_of(task.get("form"), values or scan["read_values"], errors)
-    data = task.get("context") or {}
+    fields = forms.fields_of(task.form, values or scan["read_values"], errors)
+    data = task.context
     # offer choices: those printed on a scanned form, else the case's eligible offers
     offers = scan["scan_page"]["printed_offers"] if scan["scan_page"] else None
     fields = forms.restrict_offers(fields, offers or data.get("eligible_offers") or [])
-    mine = task["state"] == "claimed" and task["claimed_by"] == user.username
-    ended = task_context.task_end(ctx, task_id) if task["state"] not in ("ready", "claimed") else {}
+    mine = task.state == "claimed" and task.claimed_by == user.username
+    ended = task_context.task_end(ctx, task_id) if task.state not in OPEN else None
     exception = scan["exception"]
-    title = task["name"] or task["element_id"]
-    label = task.get("business_key") or data.get("case_number") or task["case_id"]
+    title = task.name or task.element_id
+    label = task.business_key or data.get("case_number") or task.case_id
     shown = case_context(task)
     if offers:  # a scanned form: the offers printed on it, in their order
         shown |= {"eligible_offers": offers, "printed_offers": True}
@@ -188,20 +189,20 @@ def task_page(
         "case_label": label,
         "find": find,
         "found_cases": task_exception.find_cases(ctx, user, find) if exception else [],
-        "sla": sla_state(task["due_at"], ctx.now()),
+        "sla": sla_state(task.due_at, ctx.now()),
         "fields": fields,
         "labels": {f.name: f.label for f in fields},
         "form_error": (errors or {}).get("(form)"),
-        "open": task["state"] in ("ready", "claimed"),
+        "open": task.state in OPEN,
         "mine": mine,
-        "others": task["state"] == "claimed" and not mine,
-        "can_work": task["role"] in user.roles,
+        "others": task.state == "claimed" and not mine,
+        "can_work": task.role in user.roles,
         "base": base,
         "ended": ended,
-        "ended_by_me": ended.get("ended_by") == user.username,
+        "ended_by_me": ended is not None and ended.ended_by == user.username,
         "kept": kept,
         "assigned": _assigned_to(ctx, task, user),
-        "why": offer_of(ctx, user.username, task_id) if task["state"] in OPEN else None,
+        "why": offer_of(ctx, user.username, task_id) if task.state in OPEN else None,
         "notice": notice,
         **shown,
         **scan,
@@ -209,13 +210,13 @@ def task_page(
     return render(ctx, request, "task.html", context, user=user, status_code=status_code)
 
 
-def _assigned_to(ctx: AppContext, task: dict[str, Any], user: Actor) -> dict[str, Any] | None:
+def _assigned_to(ctx: AppContext, task: TaskDetail, user: Actor) -> Assignment | None:
     """The reassignment that gave this open task to ``user``, if one did (its reason is
     shown to them)."""
-    if task["state"] != "claimed" or task["claimed_by"] != user.username:
+    if task.state != "claimed" or task.claimed_by != user.username:
         return None
-    found = task_context.last_assignment(ctx, task["case_id"], task["id"])
-    return found if found and found["assignee"] == user.username else None
+    found = task_context.last_assignment(ctx, task.case_id, task.id)
+    return found if found and found.assignee == user.username else None
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -230,7 +231,7 @@ def show_task(request: Request, ctx: PageCtx, user: TaskUser, task_id: str) -> R
     if draft is None:
         return task_page(ctx, request, user, task_id)
     task = tasks.get_task(ctx, user, task_id)
-    values = forms.parse(task.get("form"), draft)
+    values = forms.parse(task.form, draft)
     notice = "Your session had ended: the values you typed are back. Check them and submit."
     response = task_page(ctx, request, user, task_id, values, notice=notice)
     drop_draft(response)
@@ -296,19 +297,19 @@ def complete_from_form(
     """Complete with the submitted form: the page again with the errors (422), or on to
     the case's next task for this user, else ``done`` (default: the next in the queue)."""
     task = tasks.get_task(ctx, user, task_id)
-    data = forms.parse(task.get("form"), form)
+    data = forms.parse(task.form, form)
     try:
         result = tasks.complete(ctx, user, task_id, data)
     except ValidationFailed as exc:
-        errors = forms.plain_errors(exc.errors, forms.fields_of(task.get("form")))
+        errors = forms.plain_errors(exc.errors, forms.fields_of(task.form))
         return task_page(ctx, request, user, task_id, data, errors, 422, base)
     except Conflict as exc:  # the page again, with what was typed and who was faster
         return task_page(
             ctx, request, user, task_id, data, {"(form)": plain_words(exc)}, 409, base, kept=True
         )
-    follow = result["next_tasks"]
-    target = f"{base}/{follow[0]['id']}" if follow else done or f"/next?after={task_id}"
+    follow = result.next_tasks
+    target = f"{base}/{follow[0].id}" if follow else done or f"/next?after={task_id}"
     response = RedirectResponse(target, status_code=303)
-    key = task.get("business_key") or task["case_id"]
-    flash(ctx, response, f"Done: {task['name'] or task['element_id']} for case {key}.", "ok")
+    key = task.business_key or task.case_id
+    flash(ctx, response, f"Done: {task.name or task.element_id} for case {key}.", "ok")
     return response

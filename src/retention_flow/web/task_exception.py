@@ -27,7 +27,7 @@ def exception_page(ctx: AppContext, data: dict[str, Any], facts_of: Any) -> dict
     reasons = [str(r) for r in data.get("reasons") or []]
     number = data.get("case_number_read")
     named = scan_pages.case_for(ctx, str(number)) if isinstance(number, str) else None
-    named_data = cases.get_case(ctx, named[0])["data"] if named else {}
+    named_data = cases.get_case(ctx, named[0]).data if named else {}
     read = {
         str(f.get("name")): f
         for f in data.get("fields_read") or []
@@ -78,14 +78,14 @@ def find_cases(ctx: AppContext, user: Actor, text: str) -> list[dict[str, Any]]:
     by_customer, _count = queries.list_cases(ctx, user, customer=text, partial=True, limit=10)
     seen: dict[str, dict[str, Any]] = {}
     for case in found + by_customer:
-        data = case.get("data") or {}
+        data = case.data
         seen.setdefault(
-            case["id"],
+            case.id,
             {
-                "business_key": case.get("business_key"),
+                "business_key": case.business_key,
                 "case_number": data.get("case_number"),
                 "customer": data.get("customer_name") or data.get("customer_id"),
-                "status": case["status"],
+                "status": case.status,
             },
         )
     return list(seen.values())[:10]

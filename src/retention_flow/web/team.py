@@ -64,6 +64,6 @@ def assign_task(
         words = f"Not reassigned: {exc.detail}." if exc.errors else plain_words(exc)
         flash(ctx, response, words, "error")
     else:
-        name = task["name"] or task["element_id"]
-        flash(ctx, response, f"“{name}” ({task['business_key']}) is now with {assignee}.", "ok")
+        name = task.name or task.element_id
+        flash(ctx, response, f"“{name}” ({task.business_key}) is now with {assignee}.", "ok")
     return response

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request, Response
 from retention_flow.services.cases import keyed_starts as case_requests
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.cases import reads as queries
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, VisibleCase, require_role
@@ -93,7 +94,7 @@ def list_cases(
 
 
 @router.get("/{case_id}", response_model=CasePublic)
-def get_case(ctx: CtxDep, _user: Reader, case_id: VisibleCase) -> dict[str, Any]:
+def get_case(ctx: CtxDep, _user: Reader, case_id: VisibleCase) -> CaseView:
     return cases.get_case(ctx, case_id)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 
 from retention_flow.services.cases import incident_batches, incidents
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, require_role
@@ -75,9 +76,7 @@ def get_incident(ctx: CtxDep, _user: Reader, incident_id: str) -> dict[str, Any]
 
 
 @router.post("/{incident_id}/retry", response_model=CasePublic)
-def retry(
-    ctx: CtxDep, user: Operator, incident_id: str, body: RetryIn | None = None
-) -> dict[str, Any]:
+def retry(ctx: CtxDep, user: Operator, incident_id: str, body: RetryIn | None = None) -> CaseView:
     """Run the failed element again, after merging ``patch`` into the case data. The
     incident is resolved; if the step fails again, a new incident is raised."""
     body = body or RetryIn()

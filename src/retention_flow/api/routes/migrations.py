@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from retention_flow.services.cases import migrations
 from retention_flow.services.cases import move as case_move
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, VisibleCase, require_role
@@ -116,7 +117,7 @@ def migrate_case(
 
 
 @router.post("/api/cases/{case_id}/move", response_model=CasePublic)
-def move_case(ctx: CtxDep, user: Operator, case_id: VisibleCase, body: MoveIn) -> dict[str, Any]:
+def move_case(ctx: CtxDep, user: Operator, case_id: VisibleCase, body: MoveIn) -> CaseView:
     """Cancel the tokens at ``cancel`` and start tokens at ``activate`` (422 names an
     element without a token or not in the case's version)."""
     return case_move.move_case(ctx, user, case_id, body.cancel, body.activate, body.reason)

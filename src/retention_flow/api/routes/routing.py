@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Response
 
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.routing import channel_choice, next_task, offer_review, skills
+from retention_flow.services.routing.views import NextTask, OfferReview, SkillView
 from retention_flow.services.tasks.queue_pages import QueueFilter
 
 from ...core.roles import WorkRole
@@ -38,7 +40,7 @@ Value = Annotated[str, Path(min_length=1, max_length=100, pattern=SKILL_VALUE)]
 
 
 @router.post("/api/tasks/next", response_model=NextTaskPublic)
-def take_next(ctx: CtxDep, user: Worker, role: WorkRole | None = None) -> dict[str, Any]:
+def take_next(ctx: CtxDep, user: Worker, role: WorkRole | None = None) -> NextTask:
     """Claim the task you should do next: your claimed one, else the one routing offers
     (SLA urgency, then your expected outcome for its segment; see ``offer.reason``)."""
     flt = QueueFilter(role=role.value) if role else None
@@ -57,7 +59,7 @@ def list_skills(
 @router.put("/api/skills/{username}/{kind}/{value}", response_model=SkillPublic)
 def set_skill(
     ctx: CtxDep, user: Lead, username: Username, kind: Kind, value: Value, body: SkillSet
-) -> dict[str, Any]:
+) -> SkillView:
     """Give an agent a skill or change its proficiency (audited)."""
     return skills.set_skill(ctx, user, username, kind, value, body.proficiency)
 
@@ -75,13 +77,13 @@ def offers(
     user: Reviewer,
     username: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> OfferReview:
     """Recent offer decisions (inputs, score, rule) and a summary per agent."""
     return offer_review.review(ctx, user, username=username, limit=limit)
 
 
 @router.post("/api/cases/at-risk", response_model=CasePublic, status_code=201)
-def start_at_risk(ctx: CtxDep, user: Starter, body: AtRiskStart) -> dict[str, Any]:
+def start_at_risk(ctx: CtxDep, user: Starter, body: AtRiskStart) -> CaseView:
     """Start a new at-risk customer's case in the channel with the best expected value
     (``first_channel`` table + learned rates); ``channel_reason`` says why."""
     return channel_choice.start_at_risk(ctx, user, body.data)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 
 from retention_flow.services.cases import signals
+from retention_flow.services.cases.views import SignalOutcome
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, require_role
@@ -24,7 +25,7 @@ def broadcast(
     user: Broadcaster,
     name: Annotated[str, Path(min_length=1, max_length=200)],
     body: SignalIn,
-) -> dict[str, Any]:
+) -> SignalOutcome:
     """Deliver signal ``name`` to every active case waiting for it (each in its own audited
     step) and start a case of every process whose start event catches it. At most 5,000
     cases per request: ``remaining`` says how many still wait; send again to reach them."""

@@ -6,8 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor
 from retention_flow.services.tasks import work_items as tasks
+from retention_flow.services.tasks.views import Completed
+from retention_flow.services.tasks.views import TaskDetail as TaskDetailView
 
 from ...core.roles import WorkRole
 from ..deps import READ_ALL_ROLES, WORKER_ROLES, CtxDep, VisibleTask, require_role
@@ -47,32 +50,32 @@ def queue(
 
 
 @router.get("/{task_id}", response_model=TaskDetail)
-def get_task(ctx: CtxDep, user: Reader, task_id: VisibleTask) -> dict[str, Any]:
+def get_task(ctx: CtxDep, user: Reader, task_id: VisibleTask) -> TaskDetailView:
     return tasks.get_task(ctx, user, task_id)
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic)
-def claim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> dict[str, Any]:
+def claim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> TaskView:
     return tasks.claim(ctx, user, task_id)
 
 
 @router.post("/{task_id}/unclaim", response_model=TaskPublic)
-def unclaim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> dict[str, Any]:
+def unclaim(ctx: CtxDep, user: Worker, task_id: VisibleTask) -> TaskView:
     return tasks.unclaim(ctx, user, task_id)
 
 
 @router.post("/{task_id}/assign", response_model=TaskPublic)
-def assign(ctx: CtxDep, user: Lead, task_id: VisibleTask, body: AssignIn) -> dict[str, Any]:
+def assign(ctx: CtxDep, user: Lead, task_id: VisibleTask, body: AssignIn) -> TaskView:
     return tasks.assign(ctx, user, task_id, body.assignee, body.reason)
 
 
 @router.post("/{task_id}/complete", response_model=CompleteResult)
 def complete(
     ctx: CtxDep, user: Worker, task_id: VisibleTask, body: CompleteIn, request: Request
-) -> dict[str, Any]:
+) -> Completed:
     """Complete with ``{"data": ...}`` validated against the form: 409 on a conflict
     (claimed by someone else, already done), 422 on invalid data."""
     result = tasks.complete(ctx, user, task_id, body.data)
-    if result["case"]["status"] == "completed":
+    if result.case.status == "completed":
         request.app.state.metrics.cases_completed.inc()
     return result

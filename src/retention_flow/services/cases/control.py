@@ -34,7 +34,7 @@ from retention_flow.engine.data_patch import merge_patch, patch_open_tasks
 from retention_flow.engine.runtime import Operation, Runtime
 from retention_flow.services.audit.trail import NewEvent, build_rows, diff, insert_rows
 from retention_flow.services.cases.data_checks import check_data_patch, require_reason
-from retention_flow.services.cases.rest_views import case_view, open_tasks
+from retention_flow.services.cases.views import CaseView, case_view, open_tasks
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import bundle_for, process_of
 from retention_flow.services.steps.runner import retrying, step_case
@@ -138,7 +138,7 @@ def _status_event(
 # --------------------------------------------------------------------------- cancel
 
 
-def cancel_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> dict[str, Any]:
+def cancel_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> CaseView:
     """End the case: its open tasks and timers are cancelled with it."""
     reason = require_reason(reason)
 
@@ -174,11 +174,11 @@ def _set_timers(session: Session, case_id: str, was: str, now: str) -> list[Any]
     return rows
 
 
-def suspend_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> dict[str, Any]:
+def suspend_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> CaseView:
     """Hold the case: no claims or completions, timers held, messages refused."""
     reason = require_reason(reason)
 
-    def once() -> dict[str, Any]:
+    def once() -> CaseView:
         with write_session(ctx.db) as session:
             head = load_head(session, case_id)
             if head.status == "suspended":
@@ -202,14 +202,12 @@ def suspend_case(ctx: AppContext, actor: Actor, case_id: str, reason: str) -> di
     return retrying(once)
 
 
-def resume_case(
-    ctx: AppContext, actor: Actor, case_id: str, reason: str | None = None
-) -> dict[str, Any]:
+def resume_case(ctx: AppContext, actor: Actor, case_id: str, reason: str | None = None) -> CaseView:
     """Back to ``active`` (or ``incident`` when an incident is still open); held timers
     are pending again, those that fell due meanwhile fire at the worker's next pass."""
     reason = (reason or "").strip() or None
 
-    def once() -> dict[str, Any]:
+    def once() -> CaseView:
         with write_session(ctx.db) as session:
             head = load_head(session, case_id)
             if head.status != "suspended":
@@ -250,13 +248,13 @@ def _aware(value: datetime) -> datetime:
 
 def patch_case_data(
     ctx: AppContext, actor: Actor, case_id: str, patch: Any, reason: str
-) -> dict[str, Any]:
+) -> CaseView:
     """Correct the case data with a JSON merge patch (RFC 7396), checked against the
     types the bundle's forms declare. No workflow step runs: the open tasks get the
     corrected data and the case stays where it is (also when suspended)."""
     reason = require_reason(reason)
 
-    def once() -> tuple[dict[str, Any], Any, int]:
+    def once() -> tuple[CaseView, Any, int]:
         with write_session(ctx.db) as session:
             head = load_head(session, case_id)
             if head.status not in CORRECTABLE:

@@ -23,7 +23,14 @@ from retention_flow.db.models import AuditEvent
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import INCIDENT, TIMER
 from retention_flow.services.audit.trail import history, verify
-from retention_flow.services.cases.rest_views import case_view, open_tasks
+from retention_flow.services.cases.views import (
+    CaseHistory,
+    DiagramMarks,
+    EventView,
+    HistoryExport,
+    case_view,
+    open_tasks,
+)
 from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.steps.save import load_head
@@ -43,28 +50,28 @@ EXPORT_COLUMNS = (
 )
 
 
-def event_view(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "case_id": event.case_id,
-        "type": event.type,
-        "actor": event.actor,
-        "at": utc_iso(event.at),
-        "element_id": event.element_id,
-        "task_id": event.task_id,
-        "data_before": event.data_before,
-        "data_after": event.data_after,
-        "detail": event.detail,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+def event_view(event: AuditEvent) -> EventView:
+    return EventView.model_construct(
+        seq=event.seq,
+        case_id=event.case_id,
+        type=event.type,
+        actor=event.actor,
+        at=utc_iso(event.at),
+        element_id=event.element_id,
+        task_id=event.task_id,
+        data_before=event.data_before,
+        data_after=event.data_after,
+        detail=event.detail,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
 
 
 def diagram_marks(
     events: list[AuditEvent], current: list[str], failed: list[str] | None = None
-) -> dict[str, Any]:
-    """``{"completed": {element_id: times}, "current": [element_id, ...], "failed":
-    [element_id of an open incident, ...]}``."""
+) -> DiagramMarks:
+    """``completed``: {element_id: times}, ``current``: [element_id, ...], ``failed``:
+    [element_id of an open incident, ...]."""
     completed: Counter[str] = Counter()
     for event in events:
         if event.type == "engine_steps":
@@ -73,14 +80,14 @@ def diagram_marks(
                 completed.update(str(e) for e in elements)
         elif event.type == "task_completed" and event.element_id:
             completed[event.element_id] += 1
-    return {
-        "completed": dict(completed),
-        "current": sorted(set(current)),
-        "failed": sorted(set(failed or [])),
-    }
+    return DiagramMarks(
+        completed=dict(completed),
+        current=sorted(set(current)),
+        failed=sorted(set(failed or [])),
+    )
 
 
-def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
+def case_history(ctx: AppContext, case_id: str) -> CaseHistory:
     """The case, its events oldest first, its diagram marks and its chain check."""
     with read_session(ctx.db) as session:
         head = load_head(session, case_id)
@@ -91,7 +98,7 @@ def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
                 and_(TIMER.c.case_id == case_id, TIMER.c.state == "pending")
             )
         ).scalars()
-        current = [t["element_id"] for t in tasks] + [str(t) for t in timers]
+        current = [t.element_id for t in tasks] + [str(t) for t in timers]
         failed = session.execute(
             select(INCIDENT.c.element_id).where(
                 and_(INCIDENT.c.case_id == case_id, INCIDENT.c.status == "open")
@@ -99,22 +106,18 @@ def case_history(ctx: AppContext, case_id: str) -> dict[str, Any]:
         ).scalars()
         failed_ids = [str(f) for f in failed]
         chain = verify(session, stream=case_id).as_dict()
-    return {
-        "case": case_view(head, tasks),
-        "events": [event_view(e) for e in events],
-        "marks": diagram_marks(events, current, failed_ids),
-        "verify": chain,
-    }
+    return CaseHistory.model_construct(
+        case=case_view(head, tasks),
+        verify=chain,
+        events=[event_view(e) for e in events],
+        marks=diagram_marks(events, current, failed_ids),
+    )
 
 
-def export(ctx: AppContext, case_id: str) -> dict[str, Any]:
+def export(ctx: AppContext, case_id: str) -> HistoryExport:
     """The history as one JSON document: the case and every event with its hashes."""
     found = case_history(ctx, case_id)
-    return {
-        "case": found["case"],
-        "verify": found["verify"],
-        "events": found["events"],
-    }
+    return HistoryExport.model_construct(case=found.case, verify=found.verify, events=found.events)
 
 
 def _cell(value: Any) -> str:
@@ -134,5 +137,8 @@ def export_csv(ctx: AppContext, case_id: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for event in events:
-        writer.writerow([_cell(event[c]) if c != "seq" else event[c] for c in EXPORT_COLUMNS])
+        row = [getattr(event, c) for c in EXPORT_COLUMNS]
+        writer.writerow(
+            [v if c == "seq" else _cell(v) for c, v in zip(EXPORT_COLUMNS, row, strict=True)]
+        )
     return out.getvalue()

@@ -25,6 +25,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import INCIDENT_BATCH, JOB
 from retention_flow.services.cases.data_checks import require_reason
 from retention_flow.services.cases.incidents import incident_filter, retry_incident
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.save import INCIDENT
 
@@ -144,8 +145,8 @@ def run_batch_job(ctx: AppContext, payload: dict[str, Any]) -> None:
 
 
 def _retry_one(ctx: AppContext, actor: Actor, batch_id: str, incident_id: str, reason: str) -> None:
-    def count(session: Session, view: dict[str, Any]) -> None:
-        column = "failed_again" if view["status"] == "incident" else "resolved"
+    def count(session: Session, view: CaseView) -> None:
+        column = "failed_again" if view.status == "incident" else "resolved"
         session.execute(
             update(INCIDENT_BATCH)
             .where(INCIDENT_BATCH.c.id == batch_id)

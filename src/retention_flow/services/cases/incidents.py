@@ -11,7 +11,6 @@ or fails again (a new incident is then raised, with the new error).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from retention_flow.engine.data_patch import merge_patch, patch_open_tasks
 from retention_flow.engine.runtime import Operation
 from retention_flow.services.audit.trail import NewEvent, diff
 from retention_flow.services.cases.data_checks import check_data_patch, require_reason
+from retention_flow.services.cases.views import BeforeCommit, CaseView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import bundle_for
 from retention_flow.services.steps.runner import step_case
@@ -189,8 +189,8 @@ def retry_incident(
     incident_id: str,
     patch: dict[str, Any] | None = None,
     reason: str | None = None,
-    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    before_commit: BeforeCommit | None = None,
+) -> CaseView:
     """Run the failed element of this (open) incident again, after merging ``patch`` into
     the case data (checked against the forms; a reason is then required). Answers the
     case. ``before_commit`` writes more in the step's transaction."""
@@ -211,7 +211,7 @@ def retry_case(
     case_id: str,
     patch: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> CaseView:
     """Retry the open incident of a case, whichever it is."""
     return _retry(ctx, actor, case_id, None, patch, reason, None)
 
@@ -223,8 +223,8 @@ def _retry(
     incident_id: str | None,
     patch: dict[str, Any] | None,
     reason: str | None,
-    before_commit: Callable[[Session, dict[str, Any]], None] | None,
-) -> dict[str, Any]:
+    before_commit: BeforeCommit | None,
+) -> CaseView:
     if patch:
         reason = require_reason(reason)
     reason = (reason or "").strip() or None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from retention_flow.services.cases.lifecycle import start_case
+from retention_flow.services.cases.views import answer_of, recording
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.platform.idempotency import Answer, idempotent
 
@@ -22,8 +23,9 @@ def start_case_once(
     business_key: str | None = None,
     version: int | None = None,
 ) -> Answer:
-    """``start_case`` once per (user, key) (see ``idempotency``): the answer is stored in
-    the start's own transaction; a repeat answers it again, marked as a replay."""
+    """``start_case`` once per (user, key) (see ``idempotency``): the answer (the case
+    view's JSON) is stored in the start's own transaction; a repeat answers it again,
+    marked as a replay."""
     request = {
         "process_id": process_id,
         "data": data or {},
@@ -36,13 +38,15 @@ def start_case_once(
         "start_case",
         key,
         request,
-        lambda record: start_case(
-            ctx,
-            actor,
-            process_id,
-            data,
-            business_key=business_key,
-            version=version,
-            before_commit=record,
+        lambda record: answer_of(
+            start_case(
+                ctx,
+                actor,
+                process_id,
+                data,
+                business_key=business_key,
+                version=version,
+                before_commit=recording(record),
+            )
         ),
     )

@@ -5,7 +5,6 @@ suspend, resume and data corrections in ``case_control``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,9 +19,8 @@ from retention_flow.core.text_rules import check_name
 from retention_flow.db.session import read_session, write_session
 from retention_flow.engine.runtime import Operation, Runtime
 from retention_flow.services.audit.trail import NewEvent
-from retention_flow.services.cases.rest_views import case_view, open_tasks
+from retention_flow.services.cases.views import BeforeCommit, CaseView, case_view, open_tasks
 from retention_flow.services.platform.context import Actor, AppContext
-from retention_flow.services.platform.idempotency import Record
 from retention_flow.services.process_models.deployments import (
     bundle_for,
     process_of,
@@ -49,8 +47,8 @@ def start_case(
     business_key: str | None = None,
     idempotency_key: str | None = None,
     version: int | None = None,
-    before_commit: Record | None = None,
-) -> dict[str, Any]:
+    before_commit: BeforeCommit | None = None,
+) -> CaseView:
     """Start a case; answers its view.
 
     ``idempotency_key`` is a *natural* key unique over all cases (stored on the case):
@@ -89,7 +87,7 @@ def start_case(
         raise
 
 
-def _by_idempotency_key(ctx: AppContext, key: str, process_id: str) -> dict[str, Any] | None:
+def _by_idempotency_key(ctx: AppContext, key: str, process_id: str) -> CaseView | None:
     with read_session(ctx.db) as session:
         case_id = session.execute(
             select(CASE.c.id).where(CASE.c.idempotency_key == key)
@@ -115,8 +113,8 @@ def _start(
     *,
     operation: Operation | None = None,
     started_by: NewEvent | None = None,
-    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    before_commit: BeforeCommit | None = None,
+) -> CaseView:
     """Insert and run a new case in one transaction. ``operation`` runs first (a start
     message or signal); ``started_by`` is audited after ``case_started``; ``before_commit``
     writes more in the same transaction (an idempotency answer)."""
@@ -186,7 +184,7 @@ def _start(
 # --------------------------------------------------------------------------- read
 
 
-def get_case(ctx: AppContext, case_id: str) -> dict[str, Any]:
+def get_case(ctx: AppContext, case_id: str) -> CaseView:
     with read_session(ctx.db) as session:
         head = load_head(session, case_id)
         return case_view(head, open_tasks(session, case_id))
@@ -201,7 +199,7 @@ def list_cases(
     business_key: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[CaseView], int]:
     from sqlalchemy import func
 
     from retention_flow.services.steps.save import HEAD_COLUMNS
@@ -261,8 +259,8 @@ def correlate_message(
     message_name: str,
     correlation: dict[str, Any],
     data: dict[str, Any] | None = None,
-    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    before_commit: BeforeCommit | None = None,
+) -> CaseView:
     """Deliver a message to the one open case matching ``correlation``; answers the case.
     ``before_commit`` writes more in the step's transaction (see ``step_case``)."""
     payload = _check_data(ctx, data or {})

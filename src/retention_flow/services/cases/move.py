@@ -14,6 +14,7 @@ from retention_flow.core.errors import ValidationFailed
 from retention_flow.engine.moves import move_operation
 from retention_flow.engine.runtime import Operation
 from retention_flow.services.audit.trail import NewEvent
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.runner import step_case
 from retention_flow.services.steps.save import INCIDENT, CaseHead
@@ -35,7 +36,7 @@ def move_case(
     cancel: list[str],
     activate: list[str],
     reason: str,
-) -> dict[str, Any]:
+) -> CaseView:
     cancel = _element_list(cancel, "cancel")
     activate = _element_list(activate, "activate")
     if not cancel and not activate:

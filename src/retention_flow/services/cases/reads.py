@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from retention_flow.core.errors import NotFound, ValidationFailed
 from retention_flow.db.json_sql import json_text, json_text_indexed
 from retention_flow.db.session import read_session
-from retention_flow.services.cases.rest_views import case_view, task_view
+from retention_flow.services.cases.views import CaseView, TaskView, case_view, task_view
 from retention_flow.services.platform import readable
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.save import (
@@ -87,7 +87,7 @@ def list_cases(
     limit: int = 50,
     offset: int = 0,
     partial: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[CaseView], int]:
     """Cases newest first, filtered (``created_from`` <= created < ``created_to``), with the
     total matching; partners see their own only. An unknown ``status`` is refused (422),
     not answered with an empty list. The channel matches in any case; with ``partial``
@@ -135,7 +135,7 @@ def list_cases(
         ]
         count = select(func.count()).select_from(CASE).where(where)
         total = int(session.execute(count).scalar_one())
-        tasks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        tasks: dict[str, list[TaskView]] = defaultdict(list)
         if heads:
             rows = session.execute(
                 select(WORK)
@@ -165,7 +165,7 @@ def open_work(
     role: str | None = None,
     due_before: datetime | None = None,
     limit: int = 100,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     """Open work items, ready and claimed, of every role (or one) for a team lead's
     overview: by due time, then priority; ``due_before`` keeps the overdue ones."""
     condition: ColumnElement[bool] = WORK.c.state.in_(OPEN_STATES)

@@ -20,6 +20,7 @@ from retention_flow.db.session import read_session
 from retention_flow.engine.runtime import Operation, Runtime
 from retention_flow.services.audit.trail import NewEvent
 from retention_flow.services.cases.start_events import start_by_signal
+from retention_flow.services.cases.views import SignalOutcome, SignalSkipped
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.runner import step_case
 from retention_flow.services.steps.save import CaseHead
@@ -56,7 +57,7 @@ def waiting_cases(ctx: AppContext, name: str, limit: int) -> tuple[list[str], in
 
 def broadcast(
     ctx: AppContext, actor: Actor, name: str, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> SignalOutcome:
     """Deliver signal ``name`` with ``data`` to every active case that waits for it (each
     in its own step transaction, audited), and start the processes it starts."""
     if not name.strip():
@@ -64,10 +65,10 @@ def broadcast(
             "a signal needs a name", errors=[{"field": "name", "message": "empty"}]
         )
     payload = check_case_data(dict(data or {}), ctx.data_limits)
-    started = [case["id"] for case in start_by_signal(ctx, actor, name, payload)]
+    started = [case.id for case in start_by_signal(ctx, actor, name, payload)]
     targets, waiting = waiting_cases(ctx, name, MAX_PER_REQUEST)
     delivered: list[str] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[SignalSkipped] = []
 
     def make(
         _session: Session, _head: CaseHead
@@ -81,13 +82,13 @@ def broadcast(
         try:
             step_case(ctx, actor, case_id, make)
         except (CaseNotActive, CaseSuspended, MessageNotCorrelated) as exc:  # ended, held, moved on
-            skipped.append({"case_id": case_id, "reason": exc.detail})
+            skipped.append(SignalSkipped(case_id=case_id, reason=exc.detail))
         else:
             delivered.append(case_id)
-    return {
-        "signal": name,
-        "delivered": delivered,
-        "started": started,
-        "skipped": skipped,
-        "remaining": max(0, waiting - len(targets)),
-    }
+    return SignalOutcome(
+        signal=name,
+        delivered=delivered,
+        started=started,
+        skipped=skipped,
+        remaining=max(0, waiting - len(targets)),
+    )

@@ -3,7 +3,6 @@ start event catches. The latest version of each process is the one that starts."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,8 +15,9 @@ from retention_flow.engine.bundle import ProcessInfo
 from retention_flow.engine.runtime import Runtime
 from retention_flow.services.audit.trail import NewEvent
 from retention_flow.services.cases.lifecycle import _start, correlate_message
+from retention_flow.services.cases.views import BeforeCommit, CaseView, answer_of, recording
 from retention_flow.services.platform.context import Actor, AppContext
-from retention_flow.services.platform.idempotency import Answer, idempotent
+from retention_flow.services.platform.idempotency import Answer, Record, idempotent
 from retention_flow.services.process_models.deployments import bundle_for, process_of
 
 PV = tables.PROCESS_VERSION
@@ -60,8 +60,8 @@ def start_by_message(
     message_name: str,
     correlation: dict[str, Any],
     payload: dict[str, Any],
-    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
-) -> dict[str, Any] | None:
+    before_commit: BeforeCommit | None = None,
+) -> CaseView | None:
     """Start a case of the one process whose start event catches ``message_name``; None
     when no process does. The correlation values become the case's start data (so later
     messages correlate on them); the payload arrives through the start event."""
@@ -95,7 +95,7 @@ def start_by_message(
 
 def start_by_signal(
     ctx: AppContext, actor: Actor, signal_name: str, payload: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[CaseView]:
     """Start one case of every latest process whose start event catches the signal."""
     started = []
     for process, version in processes_started_by(ctx, "signal", signal_name):
@@ -134,16 +134,17 @@ def receive_message(
     step, and a repeat answers it again as a replay (see ``idempotency``)."""
     payload = data or {}
 
-    def deliver_or_start(record: Any) -> dict[str, Any]:
+    def deliver_or_start(record: Record | None) -> dict[str, Any]:
+        keep = recording(record)
         try:
-            return correlate_message(
-                ctx, actor, message_name, correlation, payload, before_commit=record
+            return answer_of(
+                correlate_message(ctx, actor, message_name, correlation, payload, keep)
             )
         except MessageNotCorrelated:
-            started = start_by_message(ctx, actor, message_name, correlation, payload, record)
+            started = start_by_message(ctx, actor, message_name, correlation, payload, keep)
             if started is None:
                 raise
-            return started
+            return answer_of(started)
 
     request = {"correlation": correlation, "data": data}
     return idempotent(

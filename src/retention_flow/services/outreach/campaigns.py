@@ -17,6 +17,7 @@ from sqlmodel import Session
 from retention_flow.core.errors import ScriptError
 from retention_flow.db.tables import CAMPAIGN_START, CASE, CASE_KEY, CUSTOMER, JOB
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.operators import RISK_LEVELS
 from retention_flow.services.steps.scope import current_step
@@ -142,13 +143,13 @@ def _start_in_slot(
         "campaign": payload["campaign"],
     }
 
-    def record(session: Session, case: dict[str, Any]) -> None:
+    def record(session: Session, case: CaseView) -> None:
         session.execute(
             insert(CAMPAIGN_START).values(
                 batch_id=batch,
                 slot=slot,
                 customer_id=customer["id"],
-                case_id=case["id"],
+                case_id=case.id,
                 started_at=ctx.now(),
             )
         )

@@ -36,6 +36,7 @@ from retention_flow.core.errors import RetentionFlowError, TooManyAttempts, Vali
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CASE, LETTER, SELF_SERVICE_HIT, SELF_SERVICE_LINK
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.outreach.self_service_links import signed_link_id
 from retention_flow.services.platform.context import Actor, AppContext
 
@@ -192,7 +193,7 @@ def answer(ctx: AppContext, view: LinkView, choice: str, csat: int | None) -> An
     if csat is not None:
         payload["csat"] = csat
 
-    def mark_used(session: Session, _view_after: dict[str, Any]) -> None:
+    def mark_used(session: Session, _view_after: CaseView) -> None:
         marked = session.execute(
             update(SELF_SERVICE_LINK)
             .where(

@@ -23,6 +23,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import CASE, CUSTOMER, USER
 from retention_flow.engine.bundle import load_bundle_path
 from retention_flow.services.cases import lifecycle as cases
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.people import users
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
@@ -305,23 +306,21 @@ ANSWERS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _work_some(ctx: AppContext, case: dict[str, Any], rng: random.Random) -> int:
+def _work_some(ctx: AppContext, case: CaseView, rng: random.Random) -> int:
     """Walk a share of the cases a step or two, so queues hold a realistic mix."""
     done = 0
     for _ in range(rng.choice((0, 0, 1, 1, 2))):
-        open_tasks = case["open_tasks"]
+        open_tasks = case.open_tasks
         if not open_tasks:
             break
         task = open_tasks[0]
-        answers = ANSWERS.get(task["element_id"])
+        answers = ANSWERS.get(task.element_id)
         if not answers:
             break
-        worker = Actor(
-            f"demo-{task['role']}", frozenset({task["role"], "agent"}), task.get("partner")
-        )
+        worker = Actor(f"demo-{task.role}", frozenset({task.role, "agent"}), task.partner)
         for answer in rng.sample(answers, len(answers)):
             try:
-                case = tasks.complete(ctx, worker, task["id"], answer)["case"]
+                case = tasks.complete(ctx, worker, task.id, answer).case
                 done += 1
                 break
             except RetentionFlowError:

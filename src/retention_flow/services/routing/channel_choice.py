@@ -26,6 +26,7 @@ from retention_flow.db.tables import CASE
 from retention_flow.engine.bundle import CompiledBundle
 from retention_flow.engine.decide import decide
 from retention_flow.services.cases.lifecycle import start_case
+from retention_flow.services.cases.views import CaseView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import bundle_for, resolve_version
 from retention_flow.services.routing.segments import segment_of
@@ -94,7 +95,7 @@ def options(
     return sorted(out, key=lambda o: -o.expected_cents)
 
 
-def start_at_risk(ctx: AppContext, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def start_at_risk(ctx: AppContext, actor: Actor, data: dict[str, Any]) -> CaseView:
     """Start the case of a new at-risk customer in the channel with the best expected
     value; answers the case view with its ``channel_reason``."""
     with read_session(ctx.db) as session:
@@ -118,9 +119,9 @@ def start_at_risk(ctx: AppContext, actor: Actor, data: dict[str, Any]) -> dict[s
         reason += f"; next best {found[1].words()}"
     reason = reason[:400]
 
-    def keep(session: Session, view: dict[str, Any]) -> None:
-        session.execute(update(CASE).where(CASE.c.id == view["id"]).values(channel_reason=reason))
-        view["channel_reason"] = reason
+    def keep(session: Session, view: CaseView) -> None:
+        session.execute(update(CASE).where(CASE.c.id == view.id).values(channel_reason=reason))
 
     chosen = {**data, "first_channel": best.channel, "channel_reason": reason}
-    return start_case(ctx, actor, best.process, chosen, before_commit=keep)
+    started = start_case(ctx, actor, best.process, chosen, before_commit=keep)
+    return started.model_copy(update={"channel_reason": reason})

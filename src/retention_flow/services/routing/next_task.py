@@ -9,16 +9,17 @@ work, ``claims.open_for_work``). A task claimed by a colleague meanwhile is skip
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select
 
 from retention_flow.core.errors import Conflict
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import OFFER_DECISION, USER
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.routing.offering import Candidate, Choice, Offer, Weights, choose
 from retention_flow.services.routing.rates import learned_rates
+from retention_flow.services.routing.views import NextTask, OfferNote, OfferWhy
 from retention_flow.services.tasks import claims
 from retention_flow.services.tasks.queue_pages import (
     QueueFilter,
@@ -36,7 +37,7 @@ def _when(text: str | None) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _candidates(ctx: AppContext, actor: Actor, flt: QueueFilter | None) -> list[dict[str, Any]]:
+def _candidates(ctx: AppContext, actor: Actor, flt: QueueFilter | None) -> list[TaskView]:
     flt = flt or QueueFilter()
     if flt.process_id or flt.due or flt.search:
         items, _total = filtered_page(ctx, actor, flt, limit=CANDIDATES)
@@ -52,19 +53,19 @@ def decide(
     actor: Actor,
     flt: QueueFilter | None = None,
     skip: frozenset[str] = frozenset(),
-) -> tuple[Choice, dict[str, dict[str, Any]]]:
+) -> tuple[Choice, dict[str, TaskView]]:
     """The offering decision for ``actor`` now (nothing recorded) and the items weighed."""
-    items = {i["id"]: i for i in _candidates(ctx, actor, flt) if i["id"] not in skip}
+    items = {i.id: i for i in _candidates(ctx, actor, flt) if i.id not in skip}
     candidates = [
         Candidate(
-            task_id=i["id"],
-            segment=i.get("segment"),
-            due_at=_when(i["due_at"]),
-            created_at=_when(i["created_at"]),
-            priority=int(i["priority"]),
-            case_id=i["case_id"],
-            not_offered=i.get("not_offered"),
-            specialist=bool(i.get("required_skills")),
+            task_id=i.id,
+            segment=i.segment,
+            due_at=_when(i.due_at),
+            created_at=_when(i.created_at),
+            priority=int(i.priority),
+            case_id=i.case_id,
+            not_offered=i.not_offered,
+            specialist=bool(i.required_skills),
         )
         for i in items.values()
     ]
@@ -103,8 +104,8 @@ def record(ctx: AppContext, actor: Actor, offer: Offer) -> None:
         session.commit()
 
 
-def _public(offer: Offer) -> dict[str, Any]:
-    return {"rule": offer.rule, "score": offer.score, "reason": offer.reason}
+def _public(offer: Offer) -> OfferWhy:
+    return OfferWhy(rule=offer.rule, score=offer.score, reason=offer.reason)
 
 
 def next_task(
@@ -114,38 +115,36 @@ def next_task(
     claim: bool,
     flt: QueueFilter | None = None,
     after: str | None = None,
-) -> dict[str, Any]:
-    """``{"task", "offer", "held"}``: the task (None when there is nothing for the agent
+) -> NextTask:
+    """The task (None when there is nothing for the agent
     now), why it was offered (None for their own claimed task), and how many tasks are
     held for better-matched colleagues."""
-    mine = [t for t in list_queue(ctx, actor, queue="mine", limit=50) if t["id"] != after]
+    mine = [t for t in list_queue(ctx, actor, queue="mine", limit=50) if t.id != after]
     if flt is not None and (flt.role or flt.process_id):
         mine = [
-            t
-            for t in mine
-            if flt.role in (None, t["role"]) and flt.process_id in (None, t["process_id"])
+            t for t in mine if flt.role in (None, t.role) and flt.process_id in (None, t.process_id)
         ]
     if mine:
-        return {"task": mine[0], "offer": None, "held": 0}
+        return NextTask(task=mine[0], offer=None, held=0)
     skip = frozenset({after} if after else ())
     for _try in range(_CLAIM_TRIES):
         choice, items = decide(ctx, actor, flt, skip)
         if choice.offer is None:
-            return {"task": None, "offer": None, "held": len(choice.held)}
+            return NextTask(task=None, offer=None, held=len(choice.held))
         record(ctx, actor, choice.offer)
         if not claim:
             task = items[choice.offer.task_id]
-            return {"task": task, "offer": _public(choice.offer), "held": len(choice.held)}
+            return NextTask(task=task, offer=_public(choice.offer), held=len(choice.held))
         try:
             task = claims.claim(ctx, actor, choice.offer.task_id)
         except Conflict:  # a colleague took it meanwhile: weigh the rest again
             skip |= {choice.offer.task_id}
             continue
-        return {"task": task, "offer": _public(choice.offer), "held": len(choice.held)}
-    return {"task": None, "offer": None, "held": 0}
+        return NextTask(task=task, offer=_public(choice.offer), held=len(choice.held))
+    return NextTask(task=None, offer=None, held=0)
 
 
-def offer_of(ctx: AppContext, username: str, task_id: str) -> dict[str, Any] | None:
+def offer_of(ctx: AppContext, username: str, task_id: str) -> OfferNote | None:
     """The latest offer of this task to this agent (the task page's "why this task")."""
     with read_session(ctx.db) as session:
         row = session.execute(
@@ -155,4 +154,4 @@ def offer_of(ctx: AppContext, username: str, task_id: str) -> dict[str, Any] | N
             .order_by(OFFER_DECISION.c.id.desc())
             .limit(1)
         ).first()
-    return None if row is None else {"rule": row.rule, "reason": row.reason}
+    return None if row is None else OfferNote(rule=row.rule, reason=row.reason)

@@ -12,13 +12,14 @@ from retention_flow.core.clock import utc_iso
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import OFFER_DECISION, USER
 from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.routing.views import AgentOffers, OfferDecisionView, OfferReview
 
 OD = OFFER_DECISION
 
 
 def review(
     ctx: AppContext, actor: Actor, *, username: str | None = None, limit: int = 100
-) -> dict[str, Any]:
+) -> OfferReview:
     with read_session(ctx.db) as session:
         where: list[Any] = []
         if "team_lead" in actor.roles and not actor.roles & {"admin", "auditor"}:
@@ -32,7 +33,7 @@ def review(
         rows = session.execute(
             select(OD).where(*where).order_by(OD.c.id.desc()).limit(max(1, min(limit, 500)))
         ).mappings()
-        data = [{**r, "at": utc_iso(r["at"])} for r in rows]
+        data = [OfferDecisionView(**{**r, "at": utc_iso(r["at"])}) for r in rows]
         count = int(
             session.execute(select(func.count()).select_from(OD).where(*where)).scalar_one()
         )
@@ -48,8 +49,5 @@ def review(
                 agent.setdefault(key, {})[str(value or "-")] = int(n)
                 if key == "by_rule":
                     agent["offers"] += int(n)
-    return {
-        "data": data,
-        "count": count,
-        "by_agent": sorted(agents.values(), key=lambda a: a["username"]),
-    }
+    by_agent = [AgentOffers(**a) for a in sorted(agents.values(), key=lambda a: a["username"])]
+    return OfferReview(data=data, count=count, by_agent=by_agent)

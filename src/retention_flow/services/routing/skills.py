@@ -6,6 +6,7 @@ admins and leads without a team keep everyone's. Agents read their own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -24,7 +25,9 @@ from retention_flow.core.text_rules import check_name
 from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import AGENT_SKILL, USER
 from retention_flow.services.audit.trail import NewEvent, append_system
+from retention_flow.services.cases.views import TaskView
 from retention_flow.services.platform.context import Actor, AppContext
+from retention_flow.services.routing.views import SkillView
 from retention_flow.services.tasks.rules import SUPERVISOR_ROLES
 
 SK = AGENT_SKILL
@@ -38,15 +41,15 @@ def held_by(conn: Connection, username: str) -> dict[tuple[str, str], int]:
     return {(r.kind, r.value): int(r.proficiency) for r in rows}
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {
-        "username": r.username,
-        "kind": r.kind,
-        "value": r.value,
-        "proficiency": int(r.proficiency),
-        "updated_by": r.updated_by,
-        "updated_at": r.updated_at.isoformat() if r.updated_at else None,
-    }
+def _row(r: Any) -> SkillView:
+    return SkillView(
+        username=r.username,
+        kind=r.kind,
+        value=r.value,
+        proficiency=int(r.proficiency),
+        updated_by=r.updated_by,
+        updated_at=r.updated_at.isoformat() if r.updated_at else None,
+    )
 
 
 def _lead_team(session: Session, actor: Actor) -> str | None:
@@ -59,7 +62,7 @@ def _lead_team(session: Session, actor: Actor) -> str | None:
     return team.scalar_one_or_none()
 
 
-def list_skills(ctx: AppContext, actor: Actor, username: str | None = None) -> list[dict[str, Any]]:
+def list_skills(ctx: AppContext, actor: Actor, username: str | None = None) -> list[SkillView]:
     """Skills of one agent or, for a team lead, of their team (everyone for an admin)."""
     with read_session(ctx.db) as session:
         query = select(SK).order_by(SK.c.username, SK.c.kind, SK.c.value)
@@ -104,7 +107,7 @@ def _member(session: Session, actor: Actor, username: str) -> None:
 
 def set_skill(
     ctx: AppContext, actor: Actor, username: str, kind: str, value: str, proficiency: int
-) -> dict[str, Any]:
+) -> SkillView:
     """Give an agent a skill, or change its proficiency (audited as ``skill_set``)."""
     _check(kind, value, proficiency)
     now = ctx.now()
@@ -132,7 +135,9 @@ def set_skill(
             now,
         )
         session.commit()
-    return {**skill, **values, "updated_at": now.isoformat()}
+    return SkillView(
+        **skill, proficiency=proficiency, updated_by=actor.username, updated_at=now.isoformat()
+    )
 
 
 def remove_skill(ctx: AppContext, actor: Actor, username: str, kind: str, value: str) -> None:
@@ -161,14 +166,18 @@ def remove_skill(ctx: AppContext, actor: Actor, username: str, kind: str, value:
         session.commit()
 
 
-def mark_not_offered(conn: Connection, username: str, items: list[dict[str, Any]]) -> None:
-    """Set ``not_offered`` on the queue items whose required skills the agent lacks (one
-    query, only when a listed item requires any)."""
-    if not any(item.get("required_skills") for item in items):
-        return
+def mark_not_offered(conn: Connection, username: str, items: Iterable[TaskView]) -> list[TaskView]:
+    """The queue items, with ``not_offered`` set on those whose required skills the agent
+    lacks (one query, only when a listed item requires any)."""
+    listed = list(items)
+    if not any(item.required_skills for item in listed):
+        return listed
     held = held_by(conn, username)
-    for item in items:
-        item["not_offered"] = why_not(item.get("required_skills"), held)
+    reasons = [why_not(item.required_skills, held) for item in listed]
+    return [
+        item if why is None else item.model_copy(update={"not_offered": why})
+        for item, why in zip(listed, reasons, strict=True)
+    ]
 
 
 def lacks(session: Session, username: str, item: Any) -> list[str]:

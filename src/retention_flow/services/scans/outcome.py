@@ -188,7 +188,7 @@ def open_exception(
         started = cases.start_case(
             ctx, INTAKE_ACTOR, EXCEPTION_PROCESS, case_data, idempotency_key=key
         )
-        exception_case = str(started["id"])
+        exception_case = started.id
     except RetentionFlowError as exc:  # the page is still stored and visible as exception
         log.warning("no exception task for scan %s page %s: %s", scan_id, page_no, exc.detail)
         reasons.append(f"no exception task could be opened: {exc.detail}")

@@ -15,7 +15,14 @@ from retention_flow.core.errors import CaseConflict, CaseNotActive, CaseSuspende
 from retention_flow.db.session import write_session
 from retention_flow.engine.runtime import Operation, StepFailed
 from retention_flow.services.audit.trail import NewEvent
-from retention_flow.services.cases.rest_views import case_view, open_tasks, task_view
+from retention_flow.services.cases.views import (
+    BeforeCommit,
+    CaseView,
+    TaskView,
+    case_view,
+    open_tasks,
+    task_view,
+)
 from retention_flow.services.platform.context import Actor, AppContext, bundle_scope
 from retention_flow.services.process_models.deployments import bundle_for, process_of
 from retention_flow.services.steps.save import (
@@ -55,7 +62,7 @@ def retrying(fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def new_open(result: StepResult) -> list[dict[str, Any]]:
+def new_open(result: StepResult) -> list[TaskView]:
     return [task_view(item) for item in result.new_work_items]
 
 
@@ -118,8 +125,8 @@ def step_case(
     ],
     *,
     allowed_status: tuple[str, ...] = ("active",),
-    before_commit: Callable[[Session, dict[str, Any]], None] | None = None,
-) -> tuple[StepResult, dict[str, Any]]:
+    before_commit: BeforeCommit | None = None,
+) -> tuple[StepResult, CaseView]:
     """Load a case, apply one operation plus automatic steps, save, commit.
 
     ``case_ref`` is the case id, or a function finding it inside the transaction (its id,
@@ -128,7 +135,7 @@ def step_case(
     answer to an idempotency key), so it commits with the step or not at all.
     """
 
-    def once() -> tuple[StepResult, dict[str, Any]]:
+    def once() -> tuple[StepResult, CaseView]:
         with write_session(ctx.db) as session:
             found = case_ref if isinstance(case_ref, str) else case_ref(session)
             head = found if isinstance(found, CaseHead) else load_head(session, found)

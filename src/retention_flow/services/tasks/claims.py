@@ -26,7 +26,7 @@ from retention_flow.core.errors import (
 from retention_flow.db.session import write_session
 from retention_flow.db.tables import USER
 from retention_flow.services.audit.trail import NewEvent, build_rows, insert_rows
-from retention_flow.services.cases.rest_views import task_view
+from retention_flow.services.cases.views import TaskView, task_view
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.routing.skills import check_skills, lacks
 from retention_flow.services.steps.runner import retrying
@@ -106,8 +106,8 @@ def _append_case_events(
     insert_rows(session, rows)
 
 
-def claim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
-    def once() -> dict[str, Any]:
+def claim(ctx: AppContext, actor: Actor, task_id: str) -> TaskView:
+    def once() -> TaskView:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
             check_can_see(actor, item)
@@ -140,7 +140,7 @@ def _move_claim(
     user: str | None,
     event: NewEvent,
     conflict: type[RetentionFlowError],
-) -> dict[str, Any]:
+) -> TaskView:
     """Claim for ``user`` (or release when None) if the item is still as it was read
     (``_load_item_head``), audit it on the case's chain, commit, and answer the work item
     as it now stands."""
@@ -201,8 +201,8 @@ def open_for_work(ctx: AppContext, actor: Actor, task_id: str) -> bool:
     return retrying(once)
 
 
-def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
-    def once() -> dict[str, Any]:
+def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> TaskView:
+    def once() -> TaskView:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
             check_can_see(actor, item)
@@ -222,9 +222,7 @@ def unclaim(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
     return retrying(once)
 
 
-def assign(
-    ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str
-) -> dict[str, Any]:
+def assign(ctx: AppContext, actor: Actor, task_id: str, assignee: str, reason: str) -> TaskView:
     """A team lead (or admin) gives a task to a user, with a reason on record."""
     if not (actor.roles & SUPERVISOR_ROLES):
         raise Forbidden("only a team lead or an admin may assign tasks")
@@ -238,7 +236,7 @@ def assign(
             "an assignee is required", errors=[{"field": "assignee", "message": "required"}]
         )
 
-    def once() -> dict[str, Any]:
+    def once() -> TaskView:
         with write_session(ctx.db) as session:
             item = load_item_head(session, task_id)
             check_can_see(actor, item)

@@ -24,7 +24,7 @@ from retention_flow.core.errors import Forbidden, ValidationFailed
 from retention_flow.db.json_sql import json_text
 from retention_flow.db.session import read_session
 from retention_flow.db.tables import CUSTOMER
-from retention_flow.services.cases.rest_views import task_view
+from retention_flow.services.cases.views import TaskView, task_view
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.routing.skills import mark_not_offered
 from retention_flow.services.steps.save import CASE, WORK
@@ -73,7 +73,7 @@ def queue_page(
     limit: int = 50,
     offset: int = 0,
     with_count: bool = True,
-) -> tuple[list[dict[str, Any]], int | None]:
+) -> tuple[list[TaskView], int | None]:
     """(page of work items, the queue's total capped at ``QUEUE_COUNT_CAP``, or None
     when ``with_count`` is false)."""
     limit = max(1, min(limit, 500))
@@ -102,9 +102,7 @@ def queue_page(
         counts = [(_COUNT_ROLES, {"b_roles": plain})] if plain else []
         counts += [(_COUNT_ROLE_OF_PARTNER, params) for _s, params in scoped]
         count = _total(conn, rows, offset, limit, with_count, counts)
-        items = [task_view(r) for r in rows]
-        mark_not_offered(conn, actor.username, items)
-        return items, count
+        return mark_not_offered(conn, actor.username, [task_view(r) for r in rows]), count
 
 
 def _split_roles(
@@ -147,7 +145,7 @@ def list_queue(
     role: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     """The page of ``queue_page`` without its count."""
     page, _count = queue_page(
         ctx, actor, queue=queue, role=role, limit=limit, offset=offset, with_count=False
@@ -231,7 +229,7 @@ def _filter_conditions(ctx: AppContext, actor: Actor, flt: QueueFilter) -> list[
 
 def filtered_page(
     ctx: AppContext, actor: Actor, flt: QueueFilter, *, limit: int = 50, offset: int = 0
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[TaskView], int]:
     """(a page of the ready work matching ``flt``, by due time then priority; the number
     matching, capped at ``QUEUE_COUNT_CAP``)."""
     limit, offset = max(1, min(limit, 500)), max(0, offset)
@@ -243,8 +241,7 @@ def filtered_page(
             count = offset + len(rows)
         else:
             count = int(session.execute(_count(where)).scalar_one())
-        items = [task_view(r) for r in rows]
-        mark_not_offered(session.connection(), actor.username, items)
+        items = mark_not_offered(session.connection(), actor.username, map(task_view, rows))
     return items, min(count, QUEUE_COUNT_CAP)
 
 

@@ -26,6 +26,7 @@ from retention_flow.db.session import read_session
 from retention_flow.db.tables import AUDIT_EVENT, CUSTOMER
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.steps.save import WORK
+from retention_flow.services.tasks.views import Assignment, TaskEnd
 
 #: the most previous attempts shown (a case that looped that often is an outlier)
 MAX_PREVIOUS_ATTEMPTS = 20
@@ -97,20 +98,20 @@ _END = select(WORK.c.state, WORK.c.ended_by, WORK.c.ended_at, WORK.c.claimed_by)
 )
 
 
-def task_end(ctx: AppContext, task_id: str) -> dict[str, Any]:
+def task_end(ctx: AppContext, task_id: str) -> TaskEnd:
     """Who ended a task and when (``ended_by``/``ended_at`` None while it is open), with its
     state and claimant: what a page says when a task can no longer be completed."""
     with read_session(ctx.db) as session:
         row = session.connection().execute(_END, {"b_task": task_id}).mappings().first()
     if row is None:
-        return {"state": None, "ended_by": None, "ended_at": None, "claimed_by": None}
+        return TaskEnd(state=None, ended_by=None, ended_at=None, claimed_by=None)
     ended = row["ended_at"]
-    return {
-        "state": row["state"],
-        "ended_by": row["ended_by"],
-        "ended_at": utc_iso(ended) if ended is not None else None,
-        "claimed_by": row["claimed_by"],
-    }
+    return TaskEnd(
+        state=row["state"],
+        ended_by=row["ended_by"],
+        ended_at=utc_iso(ended) if ended is not None else None,
+        claimed_by=row["claimed_by"],
+    )
 
 
 _ASSIGNED = (
@@ -127,7 +128,7 @@ _ASSIGNED = (
 )
 
 
-def last_assignment(ctx: AppContext, case_id: str, task_id: str) -> dict[str, Any] | None:
+def last_assignment(ctx: AppContext, case_id: str, task_id: str) -> Assignment | None:
     """The latest reassignment of a task: by whom, when, to whom and why (None if never)."""
     params = {"b_case": case_id, "b_task": task_id}
     with read_session(ctx.db) as session:
@@ -135,9 +136,9 @@ def last_assignment(ctx: AppContext, case_id: str, task_id: str) -> dict[str, An
     if row is None:
         return None
     detail = row.detail if isinstance(row.detail, dict) else {}
-    return {
-        "by": row.actor,
-        "at": utc_iso(row.at),
-        "assignee": detail.get("assignee"),
-        "reason": detail.get("reason"),
-    }
+    return Assignment(
+        by=row.actor,
+        at=utc_iso(row.at),
+        assignee=detail.get("assignee"),
+        reason=detail.get("reason"),
+    )

@@ -23,7 +23,7 @@ from retention_flow.core.errors import (
 from retention_flow.db.session import read_session
 from retention_flow.engine.runtime import Operation, Runtime
 from retention_flow.services.audit.trail import NewEvent
-from retention_flow.services.cases.rest_views import task_view
+from retention_flow.services.cases.views import task_view
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import bundle_for
 from retention_flow.services.routing.skills import check_skills
@@ -44,6 +44,7 @@ from retention_flow.services.tasks.rules import (
     load_item_with_head,
 )
 from retention_flow.services.tasks.task_context import task_context
+from retention_flow.services.tasks.views import Completed, TaskDetail
 
 __all__ = [
     "assign",
@@ -97,22 +98,22 @@ def _missing_field(error: Any) -> str | None:
     return None
 
 
-def get_task(ctx: AppContext, actor: Actor, task_id: str) -> dict[str, Any]:
+def get_task(ctx: AppContext, actor: Actor, task_id: str) -> TaskDetail:
     """The work item with its form schema and the case data an agent needs."""
     with read_session(ctx.db) as session:
         item = load_item(session, task_id, SELECT_ITEM_CASE)
         check_can_see(actor, item)
         bundle = bundle_for(ctx, session, item["case_deployment_id"])
-        view = task_view(item)
-        view["form"] = bundle.forms.get(item["form"]) if item["form"] else None
-        view["context"] = task_context(session, item["case_id"], item["case_data"] or {})
-        return view
+        fields = dict(task_view(item))
+        fields["form"] = bundle.forms.get(item["form"]) if item["form"] else None
+        fields["context"] = task_context(session, item["case_id"], item["case_data"] or {})
+        return TaskDetail.model_construct(**fields)
 
 
 # --------------------------------------------------------------------------- complete
 
 
-def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) -> Completed:
     """Complete a task with form data → ``{"case": ..., "next_tasks": [...]}``.
 
     The claimant completes; a ready task of one's own role is claimed in passing.
@@ -174,4 +175,4 @@ def complete(ctx: AppContext, actor: Actor, task_id: str, data: dict[str, Any]) 
     except CaseNotActive as exc:
         raise TaskNotReady(f"task {task_id} cannot be completed: {exc.detail}") from exc
     next_tasks = [task_view(i) for i in result.new_work_items if i["role"] in actor.roles]
-    return {"case": view, "next_tasks": next_tasks}
+    return Completed.model_construct(case=view, next_tasks=next_tasks)
