@@ -286,8 +286,8 @@ def _incident(ctx: AppContext) -> str:
         version=2,
     )
     [incident] = incidents.list_incidents(ctx, process_id="three_steps")[0][:1]
-    assert incident["case_id"] == case.id
-    return str(incident["id"])
+    assert incident.case_id == case.id
+    return str(incident.id)
 
 
 def _batch(ctx: AppContext) -> str:

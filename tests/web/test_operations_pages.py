@@ -87,7 +87,7 @@ def test_list_filters_counts_and_pages(
 def test_incident_page_shows_the_failure(ctx: AppContext, pages: dict[str, PageClient]) -> None:
     [case] = _failing_cases(ctx, 1)
     [incident], _ = incidents.list_incidents(ctx)
-    page = pages["process_owner"].get(f"/operations/incidents/{incident['id']}")
+    page = pages["process_owner"].get(f"/operations/incidents/{incident.id}")
     assert page.status_code == 200
     text = _text(page)
     assert "Incident at “Prepare case”" in text and "prepare_case" in text
@@ -103,7 +103,7 @@ def test_retry_errors_keep_the_input_then_a_correction_moves_the_case(
     [case] = _failing_cases(ctx, 1)
     [incident], _ = incidents.list_incidents(ctx)
     owner = pages["process_owner"]
-    url = f"/operations/incidents/{incident['id']}/retry"
+    url = f"/operations/incidents/{incident.id}/retry"
 
     not_json = owner.post(url, {"patch": "{divisor: 4}", "reason": "fix"})
     assert not_json.status_code == 422
@@ -141,7 +141,7 @@ def test_retry_without_correction_fails_again_and_says_so(
 ) -> None:
     [case] = _failing_cases(ctx, 1)
     [incident], _ = incidents.list_incidents(ctx)
-    done = pages["admin"].post(f"/operations/incidents/{incident['id']}/retry", {})
+    done = pages["admin"].post(f"/operations/incidents/{incident.id}/retry", {})
     assert done.status_code == 303
     shown = _text(pages["admin"].get(done.headers["location"]))
     assert "the step failed again" in shown and 'id="open-incident"' in shown

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retention_flow.services.cases.views import IncidentDetailView, IncidentView
+
 from .schemas import MAX_INT
 
 
@@ -55,28 +57,9 @@ class BulkRetryIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class IncidentPublic(BaseModel):
-    id: str
-    case_id: str
-    business_key: str | None
-    case_status: str
-    process_id: str | None
-    process_version: int | None
-    element_id: str
-    error_type: str
-    error_code: str | None
-    error: str = Field(description="the error in one line: type and message")
-    status: str = Field(description="open | resolved")
-    created_at: str
-    resolved_at: str | None
-    resolved_by: str | None
-
-
-class IncidentDetail(IncidentPublic):
-    task_id: str | None
-    element_name: str | None
-    data: dict[str, Any] | None = Field(description="the case data when the step failed")
-    traceback: str
+#: incidents: the views the incident services answer with
+IncidentPublic = IncidentView
+IncidentDetail = IncidentDetailView
 
 
 class IncidentsPublic(BaseModel):

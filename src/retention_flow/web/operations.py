@@ -19,6 +19,7 @@ from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from retention_flow.services.cases import incident_batches, incidents
+from retention_flow.services.cases.views import IncidentCount, IncidentView
 from retention_flow.services.platform.context import Actor, AppContext
 
 from ..core import strict_json
@@ -136,8 +137,9 @@ def incident_list(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Open incidents newest first, with counts per process, version, element and code."""
-    found: list[dict[str, Any]] = []
-    count, groups = 0, []
+    found: list[IncidentView] = []
+    groups: list[IncidentCount] = []
+    count = 0
     if not form.errors:
         found, count = incidents.list_incidents(
             ctx, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **form.values
@@ -167,7 +169,7 @@ def _incident_page(
     found = incidents.get_incident(ctx, incident_id)
     context = {
         "incident": found,
-        "data_json": json.dumps(found["data"], indent=2, sort_keys=True, ensure_ascii=False),
+        "data_json": json.dumps(found.data, indent=2, sort_keys=True, ensure_ascii=False),
         "typed": typed or {"patch": "", "reason": ""},
         "errors": errors or {},
     }

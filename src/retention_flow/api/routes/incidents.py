@@ -70,7 +70,7 @@ def bulk_retry_progress(ctx: CtxDep, _user: Reader, batch_id: str) -> dict[str, 
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def get_incident(ctx: CtxDep, _user: Reader, incident_id: str) -> dict[str, Any]:
+def get_incident(ctx: CtxDep, _user: Reader, incident_id: str) -> IncidentDetail:
     """The failed element, the error, when, and the case data at failure."""
     return incidents.get_incident(ctx, incident_id)
 

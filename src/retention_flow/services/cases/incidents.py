@@ -24,7 +24,13 @@ from retention_flow.engine.data_patch import merge_patch, patch_open_tasks
 from retention_flow.engine.runtime import Operation
 from retention_flow.services.audit.trail import NewEvent, diff
 from retention_flow.services.cases.data_checks import check_data_patch, require_reason
-from retention_flow.services.cases.views import BeforeCommit, CaseView
+from retention_flow.services.cases.views import (
+    BeforeCommit,
+    CaseView,
+    IncidentCount,
+    IncidentDetailView,
+    IncidentView,
+)
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import bundle_for
 from retention_flow.services.steps.runner import step_case
@@ -77,7 +83,7 @@ _LIST_COLUMNS = (
 )
 
 
-def _view(row: Any) -> dict[str, Any]:
+def _shown(row: Any) -> dict[str, Any]:
     out = {c.name: row[c.name] for c in _LIST_COLUMNS}
     out["error"] = f"{row['error_type']}: {row['message']}"
     for key in ("created_at", "resolved_at"):
@@ -88,7 +94,7 @@ def _view(row: Any) -> dict[str, Any]:
 
 def list_incidents(
     ctx: AppContext, *, limit: int = 50, offset: int = 0, **filters: Any
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[IncidentView], int]:
     """Newest first; ``filters`` as ``incident_filter``."""
     conditions = incident_filter(**filters)
     where = and_(*conditions) if conditions else None
@@ -103,11 +109,11 @@ def list_incidents(
     if where is not None:
         query, count = query.where(where), count.where(where)
     with read_session(ctx.db) as session:
-        rows = [_view(r) for r in session.execute(query).mappings()]
+        rows = [IncidentView.of(_shown(r)) for r in session.execute(query).mappings()]
         return rows, int(session.execute(count).scalar_one())
 
 
-def incident_counts(ctx: AppContext, **filters: Any) -> list[dict[str, Any]]:
+def incident_counts(ctx: AppContext, **filters: Any) -> list[IncidentCount]:
     """How many incidents match ``filters`` (as ``incident_filter``) per process, version,
     element and error code, the largest group first."""
     conditions = incident_filter(**filters)
@@ -121,11 +127,11 @@ def incident_counts(ctx: AppContext, **filters: Any) -> list[dict[str, Any]]:
     if conditions:
         query = query.where(and_(*conditions))
     with read_session(ctx.db) as session:
-        rows = [dict(r) for r in session.execute(query).mappings()]
-    return sorted(rows, key=lambda r: (-r["count"], r["process_id"] or "", r["process_version"]))
+        rows = [IncidentCount.of(r) for r in session.execute(query).mappings()]
+    return sorted(rows, key=lambda r: (-r.count, r.process_id or "", r.process_version or 0))
 
 
-def get_incident(ctx: AppContext, incident_id: str) -> dict[str, Any]:
+def get_incident(ctx: AppContext, incident_id: str) -> IncidentDetailView:
     """One incident with the element's name, the case data at failure and the traceback."""
     with read_session(ctx.db) as session:
         row = (
@@ -145,15 +151,15 @@ def get_incident(ctx: AppContext, incident_id: str) -> dict[str, Any]:
         )
         if row is None:
             raise NotFound(f"incident {incident_id} not found")
-        view = _view(row)
+        shown = _shown(row)
         bundle = bundle_for(ctx, session, row["deployment_id"])
-    view.update(
+    return IncidentDetailView.of(
+        shown,
         task_id=row["task_id"],
         element_name=element_name(bundle, row["process_id"], row["element_id"]),
         data=row["data"],
         traceback=row["traceback"],
     )
-    return view
 
 
 def element_name(bundle: Any, process_id: str | None, element_id: str) -> str | None:

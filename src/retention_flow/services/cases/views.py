@@ -228,6 +228,42 @@ def recording(record: Record | None) -> BeforeCommit | None:
     return before_commit
 
 
+class IncidentView(View):
+    """A failed automatic step, as the operations list shows it (times as ISO text)."""
+
+    id: str
+    case_id: str
+    business_key: str | None
+    case_status: str
+    process_id: str | None
+    process_version: int | None
+    element_id: str
+    error_type: str
+    error_code: str | None
+    error: str = Field(description="the error in one line: type and message")
+    status: str = Field(description="open | resolved")
+    created_at: str
+    resolved_at: str | None
+    resolved_by: str | None
+
+
+class IncidentDetailView(IncidentView):
+    task_id: str | None
+    element_name: str | None
+    data: dict[str, Any] | None = Field(description="the case data when the step failed")
+    traceback: str
+
+
+class IncidentCount(View):
+    """How many incidents one (process, version, element, error code) holds."""
+
+    process_id: str | None
+    process_version: int | None
+    element_id: str
+    error_code: str | None
+    count: int
+
+
 __all__ = [
     "BeforeCommit",
     "CaseHistory",
@@ -235,6 +271,9 @@ __all__ = [
     "DiagramMarks",
     "EventView",
     "HistoryExport",
+    "IncidentCount",
+    "IncidentDetailView",
+    "IncidentView",
     "SignalOutcome",
     "SignalSkipped",
     "TaskView",
