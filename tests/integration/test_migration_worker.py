@@ -103,7 +103,7 @@ def test_killed_worker_resumes_without_migrating_twice(ctx: AppContext, db_url: 
         data_defaults={"preferred_channel": "phone"},
         reason="kill test",
     )
-    migration = migrations.start(ctx, OWNER, request)
+    migration = migrations.start(ctx, OWNER, request).model_dump()
     mid = migration["id"]
 
     first = _worker(db_url)
@@ -140,4 +140,4 @@ def test_killed_worker_resumes_without_migrating_twice(ctx: AppContext, db_url: 
         )
         assert migrated == Counter(ids)  # exactly one migration event per case
         assert audit.verify(session).ok
-    assert migrations.get_migration(ctx, mid)["status"] == "done"
+    assert migrations.get_migration(ctx, mid).model_dump()["status"] == "done"

@@ -118,9 +118,9 @@ async def start_migration(
     except RetentionFlowError as exc:
         flash(ctx, back, f"Not migrated: {exc.detail}", "error")
         return back
-    target = f"/processes/{process_id}/migrations/{started['id']}"
+    target = f"/processes/{process_id}/migrations/{started.id}"
     response = RedirectResponse(target, status_code=303)
-    flash(ctx, response, f"Migrating {started['total']} cases to version {new}.", "ok")
+    flash(ctx, response, f"Migrating {started.total} cases to version {new}.", "ok")
     return response
 
 
@@ -136,7 +136,7 @@ def migration_page(
 ) -> Response:
     """Progress (refreshed every 2 s while cases are pending) and the failures' reasons."""
     progress = migrations.get_migration(ctx, migration_id)
-    if progress["process_id"] != process_id:
+    if progress.process_id != process_id:
         from ..core.errors import NotFound
 
         raise NotFound(f"migration {migration_id} not found")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from retention_flow.services.cases import migrations
 from retention_flow.services.cases import move as case_move
-from retention_flow.services.cases.views import CaseView
+from retention_flow.services.cases.views import CaseView, MigrationPlan, MigrationProgress
 from retention_flow.services.platform.context import Actor
 
 from ..deps import CtxDep, VisibleCase, require_role
@@ -76,14 +76,14 @@ def _request(body: MigrationIn) -> migrations.MigrationRequest:
     )
 
 
-@router.post("/api/migrations", status_code=200)
+@router.post("/api/migrations", status_code=200, response_model=None)
 def create_migration(
     ctx: CtxDep,
     user: Operator,
     body: MigrationIn,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> dict[str, Any]:
+) -> MigrationPlan | MigrationProgress:
     """``dry_run`` (the default): per case, can it migrate or why not (the first ``limit``
     cases listed, counts over all). Otherwise (``reason`` required): 202 with the
     migration's progress; a worker job migrates the cases in batches."""
@@ -95,15 +95,15 @@ def create_migration(
 
 
 @router.get("/api/migrations/{migration_id}")
-def get_migration(ctx: CtxDep, _user: Operator, migration_id: str) -> dict[str, Any]:
+def get_migration(ctx: CtxDep, _user: Operator, migration_id: str) -> MigrationProgress:
     """Progress: total, done, failed (with reasons), pending; ``status`` running/done."""
     return migrations.get_migration(ctx, migration_id)
 
 
-@router.post("/api/cases/{case_id}/migrate")
+@router.post("/api/cases/{case_id}/migrate", response_model=None)
 def migrate_case(
     ctx: CtxDep, user: Operator, case_id: VisibleCase, body: CaseMigrationIn
-) -> dict[str, Any]:
+) -> MigrationPlan | MigrationProgress:
     """Migrate one case now (or its dry run): answers the migration with its one case."""
     request = migrations.MigrationRequest(
         process_id="",

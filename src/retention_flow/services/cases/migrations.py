@@ -34,6 +34,12 @@ from retention_flow.services.cases.migration_step import (
     migrate_case,
     pending_ids,
 )
+from retention_flow.services.cases.views import (
+    MigrationCaseCheck,
+    MigrationFailure,
+    MigrationPlan,
+    MigrationProgress,
+)
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models.deployments import (
     bundle_for,
@@ -127,13 +133,13 @@ def select_cases(session: Session, request: MigrationRequest, target: Target) ->
 
 def dry_run(
     ctx: AppContext, actor: Actor, request: MigrationRequest, *, limit: int = 1000
-) -> dict[str, Any]:
+) -> MigrationPlan:
     """Per selected case (the first ``limit`` listed; counts cover all): its tokens and
     whether it can move, or the problems that stop it. Nothing is written."""
     with read_session(ctx.db) as session:
         target = _target(ctx, session, request, actor)
         ids = select_cases(session, request, target)
-        rows: list[dict[str, Any]] = []
+        rows: list[MigrationCaseCheck] = []
         movable = 0
         for case_id in ids:
             head = load_head(session, case_id)
@@ -141,25 +147,24 @@ def dry_run(
             movable += check.ok
             if len(rows) < limit:
                 rows.append(
-                    {
-                        "case_id": case_id,
-                        "business_key": head.business_key,
-                        "status": head.status,
-                        "tokens": [t.element_id for t in check.tokens],
-                        "can_migrate": check.ok,
-                        "problems": check.problems,
-                    }
+                    MigrationCaseCheck(
+                        case_id=case_id,
+                        business_key=head.business_key,
+                        status=head.status,
+                        tokens=[t.element_id for t in check.tokens],
+                        can_migrate=check.ok,
+                        problems=check.problems,
+                    )
                 )
-    return {
-        "dry_run": True,
-        "process_id": target.process_id,
-        "from_version": target.from_version,
-        "to_version": target.to_version,
-        "total": len(ids),
-        "can_migrate": movable,
-        "cannot_migrate": len(ids) - movable,
-        "cases": rows,
-    }
+    return MigrationPlan(
+        process_id=target.process_id,
+        from_version=target.from_version,
+        to_version=target.to_version,
+        total=len(ids),
+        can_migrate=movable,
+        cannot_migrate=len(ids) - movable,
+        cases=rows,
+    )
 
 
 def _require_reason(request: MigrationRequest) -> None:
@@ -226,7 +231,7 @@ def _enqueue(ctx: AppContext, session: Session, migration_id: str) -> None:
     )
 
 
-def start(ctx: AppContext, actor: Actor, request: MigrationRequest) -> dict[str, Any]:
+def start(ctx: AppContext, actor: Actor, request: MigrationRequest) -> MigrationProgress:
     """Record the migration, its cases and the job that migrates them (one commit)."""
     _require_reason(request)
     target, _total = _record(ctx, request, actor, queue=True)
@@ -304,7 +309,7 @@ def _finish(ctx: AppContext, migration_id: str) -> None:
             session.commit()
 
 
-def get_migration(ctx: AppContext, migration_id: str, *, failures: int = 200) -> dict[str, Any]:
+def get_migration(ctx: AppContext, migration_id: str, *, failures: int = 200) -> MigrationProgress:
     """A migration's request and progress: total, done, failed (with reasons), pending."""
     with read_session(ctx.db) as session:
         row = session.execute(select(MIGRATION).where(MIGRATION.c.id == migration_id)).first()
@@ -325,37 +330,37 @@ def get_migration(ctx: AppContext, migration_id: str, *, failures: int = 200) ->
             .limit(failures)
         ).all()
     pending = int(counts.get("pending", 0))
-    return {
-        "id": m["id"],
-        "process_id": m["process_id"],
-        "from_version": m["from_version"],
-        "to_version": m["to_version"],
-        "mapping": m["mapping"],
-        "data_defaults": m["data_defaults"],
-        "case_filter": m["case_filter"],
-        "reason": m["reason"],
-        "created_by": m["created_by"],
-        "created_at": utc_iso(m["created_at"]),
-        "finished_at": utc_iso(m["finished_at"]) if m["finished_at"] else None,
-        "status": "running" if pending else "done",
-        "total": m["total"],
-        "done": int(counts.get("migrated", 0)),
-        "failed": int(counts.get("failed", 0)),
-        "pending": pending,
-        "failures": [
-            {
-                "case_id": f.case_id,
-                "error": f.error,
-                "problems": (f.detail or {}).get("problems", []),
-            }
+    return MigrationProgress(
+        id=m["id"],
+        process_id=m["process_id"],
+        from_version=m["from_version"],
+        to_version=m["to_version"],
+        mapping=m["mapping"],
+        data_defaults=m["data_defaults"],
+        case_filter=m["case_filter"],
+        reason=m["reason"],
+        created_by=m["created_by"],
+        created_at=utc_iso(m["created_at"]),
+        finished_at=utc_iso(m["finished_at"]) if m["finished_at"] else None,
+        status="running" if pending else "done",
+        total=m["total"],
+        done=int(counts.get("migrated", 0)),
+        failed=int(counts.get("failed", 0)),
+        pending=pending,
+        failures=[
+            MigrationFailure(
+                case_id=f.case_id,
+                error=f.error,
+                problems=(f.detail or {}).get("problems", []),
+            )
             for f in failed
         ],
-    }
+    )
 
 
 def migrate_one_case(
     ctx: AppContext, actor: Actor, case_id: str, request: MigrationRequest, *, dry_run_only: bool
-) -> dict[str, Any]:
+) -> MigrationPlan | MigrationProgress:
     """Single-case migration: the dry-run answer, or the migration (recorded like a bulk
     one with one case) run at once; answers the migration's progress view."""
     with read_session(ctx.db) as session:

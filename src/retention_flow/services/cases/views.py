@@ -264,6 +264,59 @@ class IncidentCount(View):
     count: int
 
 
+class MigrationCaseCheck(View):
+    """One case of a dry run: where its tokens wait and whether it can move."""
+
+    case_id: str
+    business_key: str | None
+    status: str
+    tokens: list[str]
+    can_migrate: bool
+    problems: list[dict[str, Any]]
+
+
+class MigrationPlan(View):
+    """A dry run of a migration: per selected case (the first ones listed; counts cover
+    all), whether it can move. Nothing is written."""
+
+    dry_run: bool = True
+    process_id: str
+    from_version: int
+    to_version: int
+    total: int
+    can_migrate: int
+    cannot_migrate: int
+    cases: list[MigrationCaseCheck]
+
+
+class MigrationFailure(View):
+    case_id: str
+    error: str | None
+    problems: list[dict[str, Any]]
+
+
+class MigrationProgress(View):
+    """A migration's request and progress (times as ISO text)."""
+
+    id: str
+    process_id: str
+    from_version: int
+    to_version: int
+    mapping: dict[str, Any]
+    data_defaults: dict[str, Any]
+    case_filter: dict[str, Any]
+    reason: str
+    created_by: str
+    created_at: str
+    finished_at: str | None
+    status: str  # running | done
+    total: int
+    done: int
+    failed: int
+    pending: int
+    failures: list[MigrationFailure]
+
+
 __all__ = [
     "BeforeCommit",
     "CaseHistory",
@@ -274,6 +327,10 @@ __all__ = [
     "IncidentCount",
     "IncidentDetailView",
     "IncidentView",
+    "MigrationCaseCheck",
+    "MigrationFailure",
+    "MigrationPlan",
+    "MigrationProgress",
     "SignalOutcome",
     "SignalSkipped",
     "TaskView",
