@@ -209,3 +209,5 @@ suggestion  # WhatIfAnswer field, read by ui/templates/whatif.html and the API's
 measured  # WhatIfAnswer field, the API's JSON (src/retention_flow/services/insight/views.py)
 decisions  # CatalogueBundle field, read by ui/templates/processes.html (src/retention_flow/services/process_models/views.py)
 lane_names  # ModelerChoices field, read by the modeler's properties panel script (src/retention_flow/services/process_models/views.py)
+can_migrate  # MigrationPlan / MigrationCaseCheck field, read by ui/templates/process_compare.html (src/retention_flow/services/cases/views.py)
+cannot_migrate  # MigrationPlan field, read by ui/templates/process_compare.html (src/retention_flow/services/cases/views.py)
