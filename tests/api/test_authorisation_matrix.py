@@ -291,9 +291,7 @@ def _incident(ctx: AppContext) -> str:
 
 
 def _batch(ctx: AppContext) -> str:
-    return str(
-        incident_batches.start_batch(ctx, actor("olga", "process_owner"), {}, "matrix")["id"]
-    )
+    return str(incident_batches.start_batch(ctx, actor("olga", "process_owner"), {}, "matrix").id)
 
 
 def _empty_migration(ctx: AppContext) -> str:

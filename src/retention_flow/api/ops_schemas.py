@@ -7,7 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retention_flow.services.cases.views import IncidentDetailView, IncidentView
+from retention_flow.services.cases.views import (
+    IncidentBatchView,
+    IncidentDetailView,
+    IncidentView,
+)
 
 from .schemas import MAX_INT
 
@@ -67,20 +71,4 @@ class IncidentsPublic(BaseModel):
     count: int
 
 
-class IncidentBatchPublic(BaseModel):
-    id: str
-    filter: dict[str, Any]
-    reason: str
-    requested_by: str
-    state: str = Field(
-        description="queued | running | done (running also while a failed chunk waits to "
-        "be tried again by the worker)"
-    )
-    matched: int = Field(description="open incidents matching the filter when requested")
-    done: int = Field(description="resolved + failed_again + skipped")
-    resolved: int
-    failed_again: int
-    skipped: int
-    errors: list[dict[str, Any]] = Field(description="skipped incidents and why")
-    created_at: str
-    finished_at: str | None
+IncidentBatchPublic = IncidentBatchView

@@ -261,7 +261,7 @@ def bulk_retry(
         batch = incident_batches.start_batch(ctx, user, form.values, reason)
     except RetentionFlowError as exc:
         return _confirm_page(ctx, request, user, form, reason, {"reason": plain_words(exc)}, 422)
-    return RedirectResponse(f"/operations/batches/{batch['id']}", status_code=303)
+    return RedirectResponse(f"/operations/batches/{batch.id}", status_code=303)
 
 
 @router.get("/operations/batches/{batch_id}", response_class=HTMLResponse)

@@ -57,7 +57,7 @@ def list_incidents(
 
 
 @router.post("/retry", response_model=IncidentBatchPublic, status_code=202)
-def bulk_retry(ctx: CtxDep, user: Operator, body: BulkRetryIn) -> dict[str, Any]:
+def bulk_retry(ctx: CtxDep, user: Operator, body: BulkRetryIn) -> IncidentBatchPublic:
     """Retry every open incident matching the filter, as a worker job; follow its
     progress at ``GET /api/incidents/retry/{batch_id}``."""
     filters = body.model_dump(exclude={"reason"})
@@ -65,7 +65,7 @@ def bulk_retry(ctx: CtxDep, user: Operator, body: BulkRetryIn) -> dict[str, Any]
 
 
 @router.get("/retry/{batch_id}", response_model=IncidentBatchPublic)
-def bulk_retry_progress(ctx: CtxDep, _user: Reader, batch_id: str) -> dict[str, Any]:
+def bulk_retry_progress(ctx: CtxDep, _user: Reader, batch_id: str) -> IncidentBatchPublic:
     return incident_batches.get_batch(ctx, batch_id)
 
 

@@ -25,7 +25,7 @@ from retention_flow.db.session import read_session, write_session
 from retention_flow.db.tables import INCIDENT_BATCH, JOB
 from retention_flow.services.cases.data_checks import require_reason
 from retention_flow.services.cases.incidents import incident_filter, retry_incident
-from retention_flow.services.cases.views import CaseView
+from retention_flow.services.cases.views import CaseView, IncidentBatchView
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.steps.save import INCIDENT
 
@@ -47,7 +47,7 @@ def _conditions(batch: dict[str, Any]) -> list[Any]:
 
 def start_batch(
     ctx: AppContext, actor: Actor, filters: dict[str, Any], reason: str
-) -> dict[str, Any]:
+) -> IncidentBatchView:
     """Queue a bulk retry of the open incidents matching ``filters``; answers the batch."""
     reason = require_reason(reason)
     stored = {k: filters.get(k) for k in FILTER_KEYS if filters.get(k) is not None}
@@ -99,7 +99,7 @@ def _queue_job(session: Session, batch_id: str, now: datetime) -> None:
     )
 
 
-def get_batch(ctx: AppContext, batch_id: str) -> dict[str, Any]:
+def get_batch(ctx: AppContext, batch_id: str) -> IncidentBatchView:
     with read_session(ctx.db) as session:
         row = (
             session.execute(select(INCIDENT_BATCH).where(INCIDENT_BATCH.c.id == batch_id))
@@ -108,12 +108,12 @@ def get_batch(ctx: AppContext, batch_id: str) -> dict[str, Any]:
         )
     if row is None:
         raise NotFound(f"incident batch {batch_id} not found")
-    view = dict(row)
-    view.pop("requested_roles")
-    view["done"] = view["resolved"] + view["failed_again"] + view["skipped"]
-    for key in ("created_at", "finished_at"):
-        view[key] = utc_iso(view[key]) if view[key] is not None else None
-    return view
+    return IncidentBatchView.of(
+        row,
+        done=row["resolved"] + row["failed_again"] + row["skipped"],
+        created_at=utc_iso(row["created_at"]),
+        finished_at=utc_iso(row["finished_at"]) if row["finished_at"] is not None else None,
+    )
 
 
 def run_batch_job(ctx: AppContext, payload: dict[str, Any]) -> None:

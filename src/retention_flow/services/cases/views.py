@@ -317,6 +317,27 @@ class MigrationProgress(View):
     failures: list[MigrationFailure]
 
 
+class IncidentBatchView(View):
+    """A bulk retry of incidents and its progress (times as ISO text)."""
+
+    id: str
+    filter: dict[str, Any]
+    reason: str
+    requested_by: str
+    state: str = Field(
+        description="queued | running | done (running also while a failed chunk waits to "
+        "be tried again by the worker)"
+    )
+    matched: int = Field(description="open incidents matching the filter when requested")
+    done: int = Field(description="resolved + failed_again + skipped")
+    resolved: int
+    failed_again: int
+    skipped: int
+    errors: list[dict[str, Any]] = Field(description="skipped incidents and why")
+    created_at: str
+    finished_at: str | None
+
+
 __all__ = [
     "BeforeCommit",
     "CaseHistory",
@@ -324,6 +345,7 @@ __all__ = [
     "DiagramMarks",
     "EventView",
     "HistoryExport",
+    "IncidentBatchView",
     "IncidentCount",
     "IncidentDetailView",
     "IncidentView",
