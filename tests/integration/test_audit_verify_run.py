@@ -36,7 +36,7 @@ def _cases(ctx: AppContext) -> list[str]:
     """Case streams in the order a run walks them (by name; ``system`` sorts after)."""
     deploy(ctx, "three_steps")
     ids = [
-        str(cases.start_case(ctx, AGENT, "three_steps", {"customer_id": f"C-{n}"})["id"])
+        str(cases.start_case(ctx, AGENT, "three_steps", {"customer_id": f"C-{n}"}).id)
         for n in range(CASES)
     ]
     return sorted(ids)

@@ -112,13 +112,13 @@ def _rollup(ctx: AppContext) -> list[tuple[Any, ...]]:
 def _more_steps(ctx: AppContext, clock: FrozenClock, ids: tuple[str, str, str]) -> None:
     """After the watermark: C's call done (late), its offer left open past its due
     time, and a new case whose call is done on time."""
-    c_call = cases.get_case(ctx, ids[2])["open_tasks"][0]["id"]
-    offer = tasks.complete(ctx, AGENT, c_call, {"call_result": "reached"})["next_tasks"][0]
+    c_call = cases.get_case(ctx, ids[2]).open_tasks[0].id
+    offer = tasks.complete(ctx, AGENT, c_call, {"call_result": "reached"}).next_tasks[0]
     d = cases.start_case(ctx, AGENT, "three_steps", {}, version=1)
     clock.advance(timedelta(minutes=50))
-    tasks.complete(ctx, AGENT, d["open_tasks"][0]["id"], {"call_result": "reached"})
+    tasks.complete(ctx, AGENT, d.open_tasks[0].id, {"call_result": "reached"})
     clock.advance(timedelta(hours=6))  # C's offer: open past its 4 h
-    assert offer["id"]
+    assert offer.id
 
 
 def test_rollup_equals_the_audit_trail(ctx: AppContext, clock: FrozenClock) -> None:
