@@ -41,10 +41,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The PostgreSQL suite leaves out tests that use no test database (they would run
-    the same thing twice); they run in the SQLite suite. Deselected, not skipped."""
-    if not TEST_DB_URL:
-        return
-    kept = [i for i in items if i.get_closest_marker("no_test_database") is None]
+    the same thing twice); they run in the SQLite suite. The SQLite suite leaves out tests
+    of PostgreSQL's own behaviour (row locks); they run in the PostgreSQL suite.
+    Deselected, not skipped."""
+    left_out = "no_test_database" if TEST_DB_URL else "postgresql_only"
+    kept = [i for i in items if i.get_closest_marker(left_out) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

@@ -160,11 +160,11 @@ def test_concurrent_workers_count_once(ctx: AppContext, clock: FrozenClock) -> N
     assert _check_all(ctx, fx["t0"]) == {"rollup", "events"}
 
 
+@pytest.mark.postgresql_only  # SQLite: the writer lock at BEGIN serialises batches instead
 def test_a_worker_skips_while_the_watermark_is_held(ctx: AppContext, clock: FrozenClock) -> None:
     """PostgreSQL: a worker's batch does not wait behind a rebuild holding the watermark
     row (its timers would stall); it takes the events on a later pass."""
-    if ctx.db.dialect.name != "postgresql":
-        pytest.skip("SQLite: the writer lock at BEGIN serialises batches instead")
+    assert ctx.db.dialect.name == "postgresql"
     fx = _fixture(ctx, clock)
     heatmap_rollup.catch_up(ctx)  # the row exists
     _more_steps(ctx, clock, fx["ids"])
