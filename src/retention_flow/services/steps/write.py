@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Update
 
 from retention_flow.core.errors import CaseConflict
-from retention_flow.db import tables
+from retention_flow.db import driver_exec, tables
 from retention_flow.services.audit.trail import insert_events
 from retention_flow.services.steps.plan import KeyPlan, StepInput, StepPlan, TimerPlan
 from retention_flow.services.steps.signal_waits import project_signal_waits
@@ -81,11 +81,22 @@ class Batch:
         self.conn = conn
         self.pipelined = pipelined
 
-    def execute(self, statement: Any, params: Any = None) -> CursorResult[Any]:
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """Run ``statement`` for ``params`` (a row or a list of rows of the same keys) on
+        the driver's cursor (``db/driver_exec.py``), or through SQLAlchemy when it
+        cannot be run there exactly as SQLAlchemy would."""
+        rows = params if isinstance(params, list) else [params] if params else []
+        if rows:
+            keys = frozenset(rows[0])
+            prepared = driver_exec.prepare(statement, self.conn.dialect, keys)
+            if prepared is not None and all(frozenset(r) == keys for r in rows):
+                return driver_exec.execute(self.conn, prepared, rows)
         return self.conn.execute(statement, params)
 
-    def rowcount(self, result: CursorResult[Any]) -> int:
+    def rowcount(self, result: Any) -> int:
         """Rows a statement matched (in a pipeline: known once the answers are in)."""
+        if not isinstance(result, CursorResult):
+            return int(result.rowcount)  # the driver's cursor (driver_exec)
         if self.pipelined:
             return int(result.context.cursor.rowcount)
         return result.rowcount
@@ -146,9 +157,7 @@ def write_step(conn: Connection, inp: StepInput, plan: StepPlan, now: datetime) 
     return new_lock
 
 
-def _check_guard(
-    out: Batch, guarded: CursorResult[Any], case_id: str, cause: BaseException | None
-) -> None:
+def _check_guard(out: Batch, guarded: Any, case_id: str, cause: BaseException | None) -> None:
     if out.rowcount(guarded) != 1:
         raise CaseConflict(f"case {case_id} was changed by someone else; try again") from cause
 
