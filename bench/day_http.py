@@ -301,7 +301,11 @@ async def work_item(client: Client, queue: str, user: str, item: dict[str, Any])
             continue
         detail = opened.json()
         rng = run.rng_for(task["business_key"] or task["case_id"], task["element_id"])
-        data = choose(rng, task["element_id"], run.now(), lambda d=detail: d["context"] or {})
+
+        def read_context(d: Any = detail) -> dict[str, Any]:
+            return d["context"] or {}
+
+        data = choose(rng, task["element_id"], run.now(), read_context)
         url = f"/api/tasks/{task['id']}/complete"
         done = await client.call("complete", user, "POST", url, json={"data": data})
         if done is not None:

@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench._common import pg_database  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from tests.api.conftest import PASSWORD, USERS  # noqa: E402
 from tests.api.fuzzing import fuzz  # noqa: E402
 from tests.api.test_fuzz import known_ids  # noqa: E402
 from tests.factories import SERVICE_HANDLERS, actor, deploy  # noqa: E402
 
+from _common import pg_database  # noqa: E402
 from retention_flow.api.app import create_app  # noqa: E402
 from retention_flow.core.config import Settings  # noqa: E402
 from retention_flow.db.migrate import upgrade  # noqa: E402

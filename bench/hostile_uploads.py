@@ -258,9 +258,10 @@ def main() -> None:
             "PYTHONPATH": str(ROOT / "src"),
             "OMP_THREAD_LIMIT": "1",
         }
-        server = start_server(env, free_port(), 1)
+        port = free_port()
+        server = start_server(env, port, 1)
         try:
-            base = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"
+            base = f"http://127.0.0.1:{port}"
             token = httpx.post(
                 f"{base}/api/auth/token", data={"username": "back1", "password": PASSWORD}
             ).json()["access_token"]

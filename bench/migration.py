@@ -130,8 +130,8 @@ def migrate(ctx: AppContext, request: migrations.MigrationRequest) -> float:
     while worker.run_jobs_once(ctx, "bench-worker", handlers):
         pass
     took = time.perf_counter() - start
-    progress = migrations.get_migration(ctx, started["id"])
-    assert progress["done"] == progress["total"] == len(request.case_ids or []), progress
+    progress = migrations.get_migration(ctx, started.id)
+    assert progress.done == progress.total == len(request.case_ids or []), progress
     return took
 
 
@@ -156,7 +156,7 @@ def run(label: str, url: str, total: int, batch: int, chunk: int) -> None:
             t0 = time.perf_counter()
             plan = migrations.dry_run(ctx, OWNER, request, limit=1)
             times["dry run"] += time.perf_counter() - t0
-            assert plan["total"] == len(part) == plan["can_migrate"], plan["cases"]
+            assert plan.total == len(part) == plan.can_migrate, plan.cases
             times["migration"] += migrate(ctx, request)
     finally:
         ctx.dispose()

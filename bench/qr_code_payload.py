@@ -82,7 +82,10 @@ def _read(identifier: Identifier, template: FormTemplate, image: Image.Image) ->
 
 def _phone(image: Image.Image) -> str:
     found = zxingcpp.read_barcodes(
-        np.asarray(image.convert("L")), formats=zxingcpp.BarcodeFormat.QRCode
+        np.asarray(image.convert("L")),
+        # zxingcpp's stub types ``formats`` as BarcodeFormats only; the binding (and its
+        # docstring) takes a single BarcodeFormat as well
+        formats=zxingcpp.BarcodeFormat.QRCode,  # type: ignore[arg-type]
     )
     return str(found[0].text) if found else ""
 

@@ -111,7 +111,7 @@ class Timed:
     """Wall time spent inside service-layer calls, by operation."""
 
     def __init__(self) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
 
     def __call__(self, kind: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -222,10 +222,10 @@ def choose(
         chosen = form.get("chosen_offer", "none") if rng.random() < 0.9 else "none"
         return {"chosen_offer": chosen, "signed": bool(form.get("signed"))}
     if element == "work_lead":
-        outcome = rng.choices(("retained", "declined", "not_reached"), (45, 35, 20))[0]
-        if outcome == "retained":
-            return {"partner_outcome": outcome, "offer_code": rng.choice(OFFERS[1:])}
-        return {"partner_outcome": outcome}
+        result = rng.choices(("retained", "declined", "not_reached"), (45, 35, 20))[0]
+        if result == "retained":
+            return {"partner_outcome": result, "offer_code": rng.choice(OFFERS[1:])}
+        return {"partner_outcome": result}
     if element == "validate_claim":
         if rng.random() < 0.92:
             return {"claim_valid": True}

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ class Clock:
     """Wall and thread-CPU seconds per stage; ``timed`` wraps a function in place."""
 
     def __init__(self) -> None:
-        self.wall: Counter[str] = Counter()
-        self.cpu: Counter[str] = Counter()
+        self.wall: defaultdict[str, float] = defaultdict(float)
+        self.cpu: defaultdict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
     def timed(self, owner: Any, name: str, stage: str) -> Iterator[None]:

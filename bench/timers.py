@@ -278,7 +278,7 @@ def lateness(
         return real_fire(*a, **kw)
 
     stop = threading.Event()
-    worker.fire_timers_once = counting  # type: ignore[assignment]  # run_worker calls it
+    worker.fire_timers_once = counting  # run_worker calls it
     clock.follow_real_time(start)
     cpu: list[float] = []
 
@@ -301,7 +301,7 @@ def lateness(
         bench.worker_cpu = cpu[0] / (time.perf_counter() - real_start) if cpu else 0.0
         clock.freeze()
         log.recording = False
-        worker.fire_timers_once = real_fire  # type: ignore[assignment]
+        worker.fire_timers_once = real_fire
     samples = [(log.committed[c] - d).total_seconds() for c, d in due.items() if c in log.committed]
     return samples, count, passes
 

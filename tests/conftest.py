@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
+from pluggy import Result
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from retention_flow.core.clock import FrozenClock
@@ -29,7 +31,9 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     """Under CI=true a skip is a failure: PostgreSQL, Tesseract and Chromium must be there."""
     outcome = yield
     report = outcome.get_result()
@@ -121,8 +125,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 def _audit_files_for_subprocesses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CLI, worker and server subprocesses that a test starts seal and verify with the
     test's own audit keys (the environment they inherit names the same files)."""
-    for name, path in audit_files(tmp_path).items():
-        monkeypatch.setenv(f"RETENTION_FLOW_{name.upper()}", path)
+    files = audit_files(tmp_path)
+    monkeypatch.setenv("RETENTION_FLOW_AUDIT_KEY_FILE", files["audit_key_file"])
+    monkeypatch.setenv("RETENTION_FLOW_AUDIT_CHECKPOINT_FILE", files["audit_checkpoint_file"])
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +138,14 @@ def _no_random_offers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETENTION_FLOW_ROUTING_EXPLORATION", "0")
 
 
-def audit_files(folder: Path) -> dict[str, str]:
+class AuditFiles(TypedDict):
+    """The audit settings that name files (so ``Settings(**audit_files(...))`` type-checks)."""
+
+    audit_key_file: str
+    audit_checkpoint_file: str
+
+
+def audit_files(folder: Path) -> AuditFiles:
     """Each test's own audit keys and checkpoint file (not ./var/ of the checkout)."""
     return {
         "audit_key_file": str(folder / "audit-keys.json"),

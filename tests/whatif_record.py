@@ -69,7 +69,7 @@ def record_period(
     people = [Actor(f"agent-{n}", frozenset({"telemarketing"})) for n in range(agents)]
     for person in people:
         push(opens, "free", person)
-    queue: list[tuple[str, int, str]] = []
+    queue: list[tuple[str | None, int, str]] = []  # (due_at, serial, task id)
     idle: list[Actor] = []
 
     def offer(found: list[TaskView]) -> None:

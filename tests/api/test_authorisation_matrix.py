@@ -172,11 +172,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
 def app_routes() -> list[tuple[str, str]]:
     """The app's routes except the web pages (tagged ``web``): tests/web/test_page_matrix.py
     holds their rules, with the page answers (login redirect, 403 page, 404 page)."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in iter_route_contexts(create_app().routes):
         if "web" in (getattr(route, "tags", None) or ()):
             continue
         for method in route.methods or ():
+            assert route.path is not None, route
             if method != "HEAD":
                 found.add((method, route.path))
     return sorted(found)

@@ -406,11 +406,12 @@ def _seed(ctx: AppContext, add_user: Callable[..., dict[str, str]]) -> dict[str,
 
 
 def _get_routes(tag_web: bool) -> list[str]:
-    found = set()
+    found: set[str] = set()
     for route in iter_route_contexts(create_app().routes):
         if "GET" not in (getattr(route, "methods", None) or ()):
             continue
         if ("web" in (getattr(route, "tags", None) or ())) == tag_web:
+            assert route.path is not None, route
             found.add(route.path)
     return sorted(found)
 
@@ -578,7 +579,7 @@ def test_every_api_route_parses_bodies_strictly() -> None:
     from retention_flow.api.strict_body import StrictJsonRoute
 
     loose = [
-        f"{sorted(r.methods)} {r.path}"
+        f"{sorted(r.methods or ())} {r.path}"
         for r in create_app().routes
         if isinstance(r, APIRoute)
         and r.path.startswith("/api/")

@@ -118,7 +118,7 @@ def test_a_duplicate_while_the_first_runs_is_409(
     runs; once the first finishes, a repeat replays it."""
     bob = add_user("bob", ["agent", "telemarketing"])
     entered, release = threading.Event(), threading.Event()
-    real_start = case_requests.start_case
+    real_start = cases.start_case  # what keyed_starts calls, patched below
 
     def held_start(*args: Any, **kwargs: Any) -> CaseView:
         if not entered.is_set():
@@ -150,7 +150,7 @@ def test_a_crash_before_commit_leaves_neither_case_nor_key(
 ) -> None:
     """The answer is written in the start's transaction: a failure after it was written
     but before the commit undoes both, and the key runs again."""
-    real_start = case_requests.start_case
+    real_start = cases.start_case  # what keyed_starts calls, patched below
 
     def crash_after_record(*args: Any, before_commit: Any = None, **kwargs: Any) -> Any:
         def then_crash(session: Any, view: CaseView) -> None:

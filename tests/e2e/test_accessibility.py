@@ -76,6 +76,7 @@ def _pages(ctx: Any) -> dict[str, list[str]]:
         ctx, SYSTEM, "sales_partner", {**LEAD_DATA, "case_number": "RC-2026-900002-8"}
     )
     [partner_task] = [t for t in lead.open_tasks if t.role == "partner"]
+    assert partner_task.partner is not None
     partner_user = f"partner_{partner_task.partner[2:]}"
     day = datetime.now(UTC).date().isoformat()
     today = f"run=true&from={day}&to={day}&volume=5"

@@ -123,6 +123,7 @@ def test_claim_with_the_keyboard_and_the_queue_refreshes_itself(
     row = page.locator(f"tr[data-task-id='{task.id}']")
     assert "Claimed by you" in row.inner_text()
     start = tasks.get_task(ctx, AGENT, task.id).context
+    keys: tuple[str, ...]
     keys = ("customer_id", "customer_name", "tenure_months", "monthly_revenue_cents")
     keys += ("contract_end", "churn_risk", "product", "region", "contract_age_months")
     data = {k: start[k] for k in keys} | {"case_number": "RC-2026-999999-9"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from retention_flow.db.models import Timer
 from retention_flow.db.session import read_session
@@ -35,7 +36,12 @@ NEW_CONDITION = 'reached and call_outcome in ("accepted", "callback")'
 def _console(page: Any) -> list[str]:
     messages: list[str] = []
     noisy = ("error", "warning")
-    page.on("console", lambda m: m.type in noisy and messages.append(f"{m.type}: {m.text}"))
+
+    def on_console(m: Any) -> None:
+        if m.type in noisy:
+            messages.append(f"{m.type}: {m.text}")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
     return messages
 
@@ -97,7 +103,7 @@ def test_owner_edits_a_condition_and_a_timer_in_the_panel(
     )
     assert case.process_version == 2
     with read_session(live_server.ctx.db) as session:
-        timers = session.execute(select(Timer).where(Timer.case_id == case.id)).scalars()
+        timers = session.execute(select(Timer).where(col(Timer.case_id) == case.id)).scalars()
         due = {t.element_id: t.due_at for t in timers}
     due_at = due["call_overdue"]
     due_at = due_at.replace(tzinfo=UTC) if due_at.tzinfo is None else due_at
@@ -155,7 +161,12 @@ def test_dmn_error_at_its_cell_and_try_it(page: Any, login_as: Any) -> None:
     assert problems.count() == 1 and "offer_eligibility.dmn" in problems.inner_text()
     # leaving with unsaved changes asks first
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+
+    def on_dialog(d: Any) -> None:
+        dialogs.append(d.type)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     page.click("text=Processes")
     assert dialogs == ["beforeunload"]
     # the try-it box runs the table on the server with the typed inputs

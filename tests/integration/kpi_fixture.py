@@ -137,8 +137,8 @@ def period_cases() -> list[Case]:
     c = T0 + 6 * DAY + 20 * HOUR
     out.append(Case("H0", "outbound", c, tasks=[Task("telemarketing", c, c + 4 * HOUR)]))
     c = T0 + 6 * DAY + 10 * HOUR
-    late = Task("telemarketing", c, c + 4 * HOUR, T0 + 8 * DAY, "tom", T0 + 8 * DAY, 30)
-    out.append(Case("H2", "outbound", c, T0 + 8 * DAY, "retained", "H2", {}, [late]))
+    overdue = Task("telemarketing", c, c + 4 * HOUR, T0 + 8 * DAY, "tom", T0 + 8 * DAY, 30)
+    out.append(Case("H2", "outbound", c, T0 + 8 * DAY, "retained", "H2", {}, [overdue]))
     # I: after the period, due between now (T0 + 12 d) and T0 + 14 d
     c = T0 + 11 * DAY
     out.append(Case("I0", "outbound", c, tasks=[Task("telemarketing", c, T0 + 13 * DAY)]))
@@ -147,7 +147,7 @@ def period_cases() -> list[Case]:
 
 def load(ctx: AppContext, cases: list[Case]) -> None:
     """Write the deployments, cases, work items and customer keys."""
-    deployments = [
+    deployments: list[dict[str, Any]] = [
         {"id": RETENTION, "manifest": {}},
         {"id": INTAKE, "manifest": {"retention_cases": False}},
     ]

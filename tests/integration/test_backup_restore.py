@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -42,7 +43,7 @@ def fresh_target(db_url: str, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _work_one_task(url: str, element: str, data: str) -> dict[str, object]:
+def _work_one_task(url: str, element: str, data: str) -> dict[str, Any]:
     tasks = _cli(url, "tasks", "--role", "telemarketing")
     task = next(t for t in tasks if t["element_id"] == element)
     _cli(url, "claim", task["id"], "--user", "alice", "--role", "telemarketing")
@@ -64,7 +65,7 @@ def test_backup_restore_verify_and_go_on(
     assert taken["bytes"] > 0 and dump.exists()
     # after the backup: the case moves on in the old database only
     after = _work_one_task(db_url, "present_offer", '{"offer_response": "accepted"}')
-    assert [t["element_id"] for t in after["next_tasks"]] == ["confirm_change"]  # type: ignore[union-attr, index]
+    assert [t["element_id"] for t in after["next_tasks"]] == ["confirm_change"]
 
     restored = _cli(db_url, "restore", str(dump), "--into", fresh_target)
     assert restored["kind"] == make_url(db_url).get_backend_name()
@@ -73,7 +74,7 @@ def test_backup_restore_verify_and_go_on(
     [open_task] = _cli(fresh_target, "tasks", "--role", "telemarketing")
     assert (open_task["case_id"], open_task["element_id"]) == (case.id, "present_offer")
     done = _work_one_task(fresh_target, "present_offer", '{"offer_response": "accepted"}')
-    assert [t["element_id"] for t in done["next_tasks"]] == ["confirm_change"]  # type: ignore[union-attr, index]
+    assert [t["element_id"] for t in done["next_tasks"]] == ["confirm_change"]
     assert _cli(fresh_target, "verify-audit")["ok"] is True
     # a checkpoint the old database signed after the backup names heads the restored
     # one never had: verify-audit tells the history was rolled back

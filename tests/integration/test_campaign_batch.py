@@ -223,7 +223,7 @@ def test_sigkilled_worker_restarted_until_done_starts_the_batch_exactly(
         target = min(size // 2, _count(ctx) + rng.randint(1, 5))
         proc = _spawn(db_url, log)
         try:
-            _wait(lambda t=target: _count(ctx) >= t, 120, proc, log)  # type: ignore[misc]
+            _wait(lambda t=target: _count(ctx) >= t, 120, proc, log)
             time.sleep(rng.uniform(0, 0.04))  # a random moment: between or inside starts
         finally:
             proc.send_signal(signal.SIGKILL)

@@ -70,7 +70,7 @@ def test_start_refuses_bad_input(ctx: AppContext) -> None:
     with pytest.raises(NotFound):
         cases.start_case(ctx, AGENT, "nope", {})
     with pytest.raises(ValidationFailed):
-        cases.start_case(ctx, AGENT, "three_steps", {"when": object()})  # type: ignore[dict-item]
+        cases.start_case(ctx, AGENT, "three_steps", {"when": object()})
     with pytest.raises(ValidationFailed):
         cases.start_case(ctx, AGENT, "three_steps", [1, 2])  # type: ignore[arg-type]
     assert cases.list_cases(ctx)[1] == 0

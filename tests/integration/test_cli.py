@@ -103,7 +103,8 @@ def test_db_upgrade_from_empty(fresh_url: str) -> None:
         check=True,
         env={**os.environ, "RETENTION_FLOW_DATABASE_URL": fresh_url},
     )
-    assert head_revision() in out.stdout
+    head = head_revision()
+    assert head is not None and head in out.stdout
     engine = create_db_engine(fresh_url)
     assert is_current(engine)
     tables = set(inspect(engine).get_table_names())

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from retention_flow.core.errors import InvalidProcess, NotFound
 from retention_flow.db.models import Deployment, ProcessVersion
 from retention_flow.db.session import read_session
 from retention_flow.engine.bundle import load_bundle_path
+from retention_flow.engine.compiler import compile_bundle
 from retention_flow.services.audit import trail as audit
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.process_models import deployments as processes
@@ -85,11 +87,14 @@ def test_deployment_is_audited(ctx: Any) -> None:
 
 def test_spec_parsed_once_per_version(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     deploy(ctx, "three_steps")
-    calls = []
-    original = processes.compile_bundle
-    monkeypatch.setattr(
-        processes, "compile_bundle", lambda *a, **k: calls.append(1) or original(*a, **k)
-    )
+    calls: list[int] = []
+    original = compile_bundle  # what deployments calls, by the name patched below
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return original(*a, **k)
+
+    monkeypatch.setattr(processes, "compile_bundle", counted)
     ctx.specs._items.clear()  # as in a freshly started process
     for _ in range(5):
         cases.start_case(ctx, actor(), "three_steps", {})
@@ -212,7 +217,7 @@ def test_disconnected_elements_are_refused_with_the_element(
 def test_versions_listed(ctx: Any) -> None:
     deploy(ctx, "call_activity")
     with read_session(ctx.db) as session:
-        ids = set(session.execute(select(ProcessVersion.process_id)).scalars())
+        ids = set(session.execute(select(col(ProcessVersion.process_id))).scalars())
     assert ids == {"call_activity_parent", "call_activity_child"}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from retention_flow.core.roles import WORK_ROLES
 from retention_flow.db.models import AuditEvent, Timer
@@ -53,7 +54,9 @@ def _open(ctx: Any, case_id: str) -> dict[str, TaskView]:
 def _timers(ctx: Any, case_id: str) -> list[str]:
     with read_session(ctx.db) as session:
         rows = session.execute(
-            select(Timer.due_at).where(Timer.case_id == case_id, Timer.state == "pending")  # type: ignore[arg-type]
+            select(col(Timer.due_at)).where(
+                col(Timer.case_id) == case_id, col(Timer.state) == "pending"
+            )
         ).scalars()
         return sorted(d.isoformat() for d in rows)
 
@@ -106,4 +109,4 @@ def test_scenario(
                 assert case.data.get(key) == value, (key, case.data)
     with read_session(ctx.db) as session:
         assert audit.verify(session).ok
-        assert session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)).first()
+        assert session.execute(select(AuditEvent).where(col(AuditEvent.case_id) == case_id)).first()

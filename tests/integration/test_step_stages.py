@@ -107,6 +107,7 @@ def test_work_items_cancelled_and_escalated(ctx: AppContext, step: StepInput) ->
     assert plan.closed == {done: "cancelled"}
     assert [e.type for e in plan.events] == ["task_ready", "task_cancelled"]
     # nothing ran: the open task stays open and an SLA timer on it raises its priority
+    assert step.before is not None  # the fixture's case waited on something
     stays = dataclasses.replace(
         step, snapshot=dataclasses.replace(step.snapshot, ready=[]), escalate={element: 90}
     )
@@ -161,6 +162,7 @@ def test_timers_rewritten_only_when_they_changed(ctx: AppContext, step: StepInpu
     plan = plan_timers(with_timer)
     assert not plan.delete and [r["id"] for r in plan.rows] == ["t-1"]
     assert plan.rows[0]["state"] == "pending" and plan.rows[0]["due_at"] == due
+    assert step.before is not None
     same = dataclasses.replace(
         with_timer, before=dataclasses.replace(step.before, timers={("t-1", due)})
     )

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from retention_flow.services.cases.views import CaseView, TaskView, built
 
-TASK = {
+TASK: dict[str, Any] = {
     "id": "t1",
     "case_id": "c1",
     "business_key": "RC-1",
@@ -71,7 +71,7 @@ def test_a_tasks_partner_scope_is_read_by_services_but_not_answered() -> None:
 def test_the_fast_build_equals_model_construct() -> None:
     """``built`` sets what ``model_construct`` sets (a pydantic upgrade that changes how a
     model holds its state fails here, not on a queue page)."""
-    fields = {**TASK, "claimed_at": None, "form": None, "segment": None}
+    fields: dict[str, Any] = {**TASK, "claimed_at": None, "form": None, "segment": None}
     fields |= {"required_skills": [], "not_offered": None, "partner": "acme"}
     fast, slow = built(TaskView, dict(fields)), TaskView.model_construct(**fields)
     assert fast == slow and fast.model_dump() == slow.model_dump()

@@ -115,11 +115,15 @@ def test_compare_shows_removed_elements_on_the_old_version(
     url = "/processes/three_steps/compare?old=2&new=3"
     new_side = pages["process_owner"].get(url).text
     assert 'data-xml-url="/processes/three_steps/3/files/three_steps.bpmn"' in new_side
-    marks = json.loads(re.search(r'id="diagram-marks">(.*?)</script>', new_side, re.S).group(1))
+    found = re.search(r'id="diagram-marks">(.*?)</script>', new_side, re.S)
+    assert found is not None
+    marks = json.loads(found.group(1))
     assert [e["id"] for e in marks["changed"]] == ["call_customer"]
     old_side = pages["process_owner"].get(url + "&show=old").text
     assert 'data-xml-url="/processes/three_steps/2/files/three_steps.bpmn"' in old_side
-    marks = json.loads(re.search(r'id="diagram-marks">(.*?)</script>', old_side, re.S).group(1))
+    found = re.search(r'id="diagram-marks">(.*?)</script>', old_side, re.S)
+    assert found is not None
+    marks = json.loads(found.group(1))
     assert marks == {"removed": [{"id": "note_1", "type": "textAnnotation", "name": None}]}
 
 

@@ -155,9 +155,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
 
 
 def page_routes() -> list[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in iter_route_contexts(create_app().routes):
         if "web" in (getattr(route, "tags", None) or ()):
+            assert route.path is not None, route
             found.update((m, route.path) for m in route.methods or () if m != "HEAD")
     return sorted(found)
 
