@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Callable
 
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 A4_PT = (595, 842)
 FORM = b"/Type /XObject /Subtype /Form /BBox [0 0 10 10]"
@@ -130,9 +130,9 @@ def nested_forms_pdf(depth: int = 40, fan_out: int = 2) -> bytes:
     pdf = PdfWriter()
     below = pdf.stream(FORM, b"0 0 1 1 re f\n")
     for _ in range(depth):
-        content = b"/F Do\n" * fan_out
+        draws = b"/F Do\n" * fan_out
         head = FORM + b" /Resources << /XObject << /F %d 0 R >> >>" % below
-        below = pdf.stream(head, content)
+        below = pdf.stream(head, draws)
     content = pdf.stream(b"", b"/F Do\n")
     return pdf.document([_page(content, b"<< /XObject << /F %d 0 R >> >>" % below)])
 
@@ -163,6 +163,7 @@ def tiff_pages(pages: int = 50, side: int = 7_680) -> bytes:
     out = io.BytesIO()
     Image.new("1", (side, side), 1).save(out, "TIFF", compression="group4", strip_size=1 << 30)
     one = Image.open(io.BytesIO(out.getvalue()))
+    assert isinstance(one, TiffImagePlugin.TiffImageFile)
     [offset] = one.tag_v2[273]  # StripOffsets
     [length] = one.tag_v2[279]  # StripByteCounts
     strip = out.getvalue()[offset : offset + length]

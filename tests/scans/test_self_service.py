@@ -192,14 +192,17 @@ def _printed_code(pdf: bytes, dpi: int = 200) -> str:
     """What a phone camera reads from the printed form: the one QR code on the page."""
     [page] = rasterise_pdf(pdf, dpi=dpi, max_pages=1)
     found = zxingcpp.read_barcodes(
-        np.asarray(page.convert("L")), formats=zxingcpp.BarcodeFormat.QRCode
+        np.asarray(page.convert("L")),
+        # zxingcpp's stub types ``formats`` as BarcodeFormats only; the binding (and its
+        # docstring) takes a single BarcodeFormat as well
+        formats=zxingcpp.BarcodeFormat.QRCode,  # type: ignore[arg-type]
     )
     assert len(found) == 1, found
     return str(found[0].text)
 
 
 def test_the_printed_code_opens_the_offer_page_and_still_names_the_case(
-    ctx: AppContext, mail_case: dict[str, Any], client: TestClient
+    ctx: AppContext, mail_case: CaseView, client: TestClient
 ) -> None:
     link = ctx.settings.self_service_base_url + _link(ctx, mail_case.id)
     _document, pdf = forms.case_form(ctx, mail_case.id)
