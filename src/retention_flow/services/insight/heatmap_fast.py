@@ -50,7 +50,7 @@ from retention_flow.services.insight.heatmap_marks import (
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 _X = "e.case_id IN (SELECT case_id FROM x)"
-_Y = "e.case_id IN (SELECT case_id FROM y) AND e.at >= :start AND e.at < :end"
+_Y = "e.at >= :start AND e.at < :end"
 _EDGE = "(at < :h1t OR at >= :h2t)"
 #: the watermark, read in the same snapshot as the rollup it describes (``heatmap.py``
 #: reads in one REPEATABLE READ transaction on PostgreSQL; a SQLite read transaction
@@ -79,15 +79,21 @@ def whole_hours(start: datetime, end: datetime) -> tuple[int, int]:
 def _sql(dialect: str) -> str:
     m = marks_ctes(dialect, "m", source="rolled", cases=_X, bound=_W, breach="rolled")
     q = marks_ctes(dialect, "q", source="case", cases=_X, bound="", breach="exact")
-    g = marks_ctes(dialect, "g", source="rolled", cases=_Y, bound="", breach="rolled")
+    g = marks_ctes(dialect, "g", source="y", cases=_Y, bound="", breach="rolled")
     hour, in_hours = hour_of(dialect, "at"), "BETWEEN :h1 AND :h2 - 1"
     distinct = ", ".join(f"'{k}'" for k in DISTINCT_KINDS)
     return f"""WITH __FLOWS__,
 x AS (SELECT DISTINCT case_id FROM audit_event WHERE id > {_W} AND case_id IS NOT NULL),
 y AS (
-  SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
-    AND ((at >= :start AND at < :h1t) OR (at >= :h2t AND at < :end))
-  EXCEPT SELECT case_id FROM x
+  SELECT d.case_id,
+    (SELECT h.process_id FROM heatmap_case h WHERE h.case_id = d.case_id) AS process_id,
+    (SELECT h.process_version FROM heatmap_case h WHERE h.case_id = d.case_id)
+      AS process_version
+  FROM (
+    SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
+      AND ((at >= :start AND at < :h1t) OR (at >= :h2t AND at < :end))
+    EXCEPT SELECT case_id FROM x
+  ) d
 ),
 {m},
 {q},

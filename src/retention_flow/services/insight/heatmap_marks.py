@@ -67,6 +67,8 @@ _ELEMENTS = {
 SOURCES = {
     "case": '"case" c ON c.id = {e}.case_id',
     "rolled": "heatmap_case c ON c.case_id = {e}.case_id",
+    #: a CTE ``y`` (case_id, process_id, process_version) the caller made, a few cases
+    "y": "y c ON c.case_id = {e}.case_id",
 }
 #: which ready events are SLA breaches (``r`` the event; ``w`` its work item)
 BREACHES = {
