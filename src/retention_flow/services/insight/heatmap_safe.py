@@ -11,13 +11,16 @@ How (PostgreSQL), without a table lock:
 
 1. read ``top``, the largest visible id (``MAX(id)``). Every id up to ``top`` was drawn
    before this read: the sequence only grows, and ``top`` itself was drawn and committed.
-2. then read, from ``pg_locks``, the transactions holding a lock on ``audit_event``
-   other than ``ACCESS SHARE`` (a reader's). An ``INSERT INTO audit_event`` takes
-   ``ROW EXCLUSIVE`` on the table when the statement is parsed or its cached plan is
-   locked, which is before its ``nextval`` runs, and keeps it until its transaction
-   ends. So a transaction that drew an id up to ``top`` either ended before this read or
-   holds the lock now and is listed (by its virtual transaction id, which is never
-   reused; every transaction has one, whether it has a transaction id yet or not).
+2. then read, from ``pg_locks``, the transactions holding ``ROW EXCLUSIVE`` on
+   ``audit_event``. An ``INSERT INTO audit_event`` takes it on the table when the
+   statement is parsed or its cached plan is locked, which is before its ``nextval``
+   runs, and keeps it until its transaction ends (PostgreSQL records each mode a
+   transaction takes, so it is listed even if that transaction holds a stronger lock
+   too). Readers (``ACCESS SHARE``) and (auto)vacuum (``SHARE UPDATE EXCLUSIVE``) are
+   not listed: they draw no id. So a transaction that drew an id up to ``top`` either
+   ended before this read or holds the lock now and is listed (by its virtual
+   transaction id, which is never reused; every transaction has one, whether it has a
+   transaction id yet or not).
 3. wait until none of those listed still holds its ``virtualxid`` lock (polled, backing
    off from 5 ms; each poll is a read of ``pg_locks`` and locks nothing). Then every id
    up to ``top`` is settled, and a transaction begun after that sees all of them that
@@ -33,8 +36,10 @@ keeps counting the newer events from the audit trail (``heatmap_fast.py``).
 
 The proof relies on every audit event id being drawn by an ``INSERT`` into
 ``audit_event`` (the column's default): nothing in retention-flow calls the sequence
-another way. On SQLite a write transaction holds the database's one writer lock, so the
-largest id read in a transaction is safe as it is.
+another way, and nothing uses two-phase commit (a prepared transaction keeps its table
+locks but no virtual transaction id to wait for). On SQLite a write transaction holds
+the database's one writer lock and draws an id above every committed one, so the largest
+committed id is safe as it is.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ LAST_POLL = 0.2
 _WRITERS = """SELECT DISTINCT virtualtransaction FROM pg_locks
 WHERE locktype = 'relation' AND relation = CAST('audit_event' AS regclass)
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND mode <> 'AccessShareLock' AND granted AND virtualtransaction IS NOT NULL
+  AND mode = 'RowExclusiveLock' AND granted AND virtualtransaction IS NOT NULL
   AND pid IS DISTINCT FROM pg_backend_pid()"""
 _OPEN = """SELECT COUNT(*) FROM pg_locks
 WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY(:v)"""
