@@ -11,10 +11,13 @@ Then, in the same run: the heatmap of the version read from the raw events (no r
 yet) over the whole period (once only past ``--raw-rounds-max`` cases; left out past
 ``--raw-max``) and over a window of ``--window`` cases; the rollup rebuilt
 (``heatmap_rollup.rebuild``, timed: what ``retention-flow heatmap rebuild`` does); and the
-same periods read through the rollup, plus a period whose edges fall inside hours (the
-cases with events in those partial hours are read from their events). The figures are
+same periods read through the rollup, plus periods whose edges fall inside hours (the
+cases with events in those partial hours are read from their events of the period):
+the first of them timed like the others, and ``--edge-periods`` of them (the edges moved
+by some minutes each) once each, with the p50 and p95 of those times. The figures are
 the best of ``--rounds``; ``raw/rollup`` is the whole period's speed-up, and the rollup's
-counts are checked equal to the raw read's. The window's source says whether the rollup
+counts (whole period, and the first period with edges inside hours) are checked equal to
+the raw read's where the raw read runs. The window's source says whether the rollup
 answered it (a window under a whole hour is read from the events).
 
 On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQL.
@@ -22,6 +25,7 @@ On SQLite (temp file) and, when RETENTION_FLOW_BENCH_PG_URL is set, on PostgreSQ
     python bench/heatmap.py [--sizes 10000,100000,1000000] [--sqlite-max 100000]
                             [--days 30] [--rounds 2] [--window 1000] [--skip-whole]
                             [--raw-max 1000000] [--raw-rounds-max 100000] [--no-analyze]
+                            [--edge-periods 10]
 """
 
 from __future__ import annotations
@@ -213,6 +217,11 @@ def _time(
     return best, found
 
 
+def _rank(times: list[float], q: int) -> float:
+    """Nearest-rank percentile of sorted ``times``."""
+    return times[max(0, (q * len(times) + 99) // 100 - 1)]
+
+
 def _counts(answer: dict[str, Any]) -> Any:
     """The exact part of an answer (everything but the waits)."""
     if not answer:
@@ -240,22 +249,31 @@ def _measure(database: Any, size: int, args: Any) -> dict[str, Any]:
         whole = (datetime(2025, 11, 1, tzinfo=UTC), clock.now())
         day0 = first + timedelta(days=args.days // 2)
         window = (day0, day0 + timedelta(days=args.days) * args.window / size)
-        # edges inside hours, inside the data: the cases there are read from their events
-        edges = (first + timedelta(hours=7, minutes=13), first + timedelta(days=args.days - 1))
-        edges = (edges[0], edges[1] + timedelta(hours=5, minutes=41))
+        # edges inside hours, inside the data: the cases there are read from their events;
+        # ``--edge-periods`` of them, the edges moved by a few minutes each time
+        edges = [
+            (
+                first + timedelta(hours=7, minutes=13 + 37 * k),
+                first + timedelta(days=args.days - 1, hours=5, minutes=41 + 23 * k),
+            )
+            for k in range(args.edge_periods)
+        ]
         raw_rounds = args.rounds if size <= args.raw_rounds_max else 1
         skip = args.skip_whole or size > args.raw_max
         out["raw_whole"] = (float("nan"), {}) if skip else _time(ctx, *whole, raw_rounds)
         out["raw_window"] = _time(ctx, *window, args.rounds)
+        out["raw_edges"] = (float("nan"), {}) if skip else _time(ctx, *edges[0], 1)
         began = time.perf_counter()
         rebuilt = heatmap_rollup.rebuild(ctx)
         out["rebuild"], out["rows"] = time.perf_counter() - began, rebuilt["rows"]
         out["whole"] = _time(ctx, *whole, args.rounds)
-        out["edges"] = _time(ctx, *edges, args.rounds)
+        out["edges"] = _time(ctx, *edges[0], args.rounds)
+        out["edge_times"] = sorted(_time(ctx, *period, 1)[0] for period in edges)
         out["window"] = _time(ctx, *window, args.rounds)
         assert out["whole"][1]["source"] == "rollup" and out["edges"][1]["source"] == "rollup"
         if out["raw_whole"][1]:  # the rollup's counts are the events'
             assert _counts(out["whole"][1]) == _counts(out["raw_whole"][1])
+            assert _counts(out["edges"][1]) == _counts(out["raw_edges"][1])
         ctx.dispose()
     return out
 
@@ -274,6 +292,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--raw-rounds-max", type=int, default=100_000, help="larger: the raw read once"
+    )
+    parser.add_argument(
+        "--edge-periods", type=int, default=10, help="periods with edges inside hours, timed"
     )
     parser.add_argument("--no-analyze", action="store_true", help="no planner statistics")
     args = parser.parse_args()
@@ -296,7 +317,11 @@ def main() -> None:
                 f"({r['whole'][1]['cases']:,} cases; raw/rollup "
                 f"{r['raw_whole'][0] / r['whole'][0]:.0f}x; "
                 f"{r['whole'][0] / r0['whole'][0]:.1f}x the {results[0][0]:,}-case time), "
-                f"edges inside hours {r['edges'][0]:.3f} s, "
+                f"edges inside hours {r['edges'][0]:.3f} s (over {len(r['edge_times'])} "
+                f"periods: p50 {_rank(r['edge_times'], 50):.3f} s, "
+                f"p95 {_rank(r['edge_times'], 95):.3f} s; "
+                f"{_rank(r['edge_times'], 95) / _rank(r0['edge_times'], 95):.1f}x the "
+                f"{results[0][0]:,}-case p95), "
                 f"window {r['window'][0]:.3f} s ({r['window'][1]['source']})",
                 flush=True,
             )

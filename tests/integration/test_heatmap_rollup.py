@@ -13,15 +13,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.db.session import read_session
+from retention_flow.db.types import UTCDateTime
 from retention_flow.engine.diagram import diagram_shape
 from retention_flow.services.cases import lifecycle as cases
 from retention_flow.services.insight import heatmap, heatmap_rollup
@@ -234,3 +236,68 @@ def test_the_commands(ctx: AppContext, clock: FrozenClock) -> None:
     built = cli("rebuild")
     assert built["watermark"] > 0 and built["rows"] == len(_rollup(ctx))
     assert cli("catch-up", "--batch", "10") == {"events": 0}
+
+
+def test_edges_inside_hours_equal_the_audit_trail(ctx: AppContext, clock: FrozenClock) -> None:
+    """Periods whose start and end fall at many points inside hours (before, between and
+    after a case's events), with and without events after the watermark: the counts of
+    the rollup read equal the raw read's."""
+    fx = _fixture(ctx, clock)
+    t0 = fx["t0"]
+    heatmap_rollup.catch_up(ctx)
+    starts = [t0 - timedelta(minutes=50) + timedelta(minutes=35) * k for k in range(8)]
+    lengths = [timedelta(hours=2, minutes=10), timedelta(hours=5, minutes=17), timedelta(days=1)]
+    periods = [(s, s + n) for s in starts for n in lengths]
+    assert {_check(ctx, v, s, e) for v in (1, 2) for s, e in periods} == {"rollup"}
+    _more_steps(ctx, clock, fx["ids"])
+    assert {_check(ctx, v, s, e) for v in (1, 2) for s, e in periods} == {"rollup"}
+
+
+_HELD = """INSERT INTO audit_event (stream, seq, case_id, type, actor, at, element_id,
+  prev_hash, hash) VALUES (:c, 100000, :c, 'task_escalated', 'test', :at, 'call_customer',
+  'x', 'x') RETURNING id"""
+
+
+@pytest.mark.postgresql_only  # SQLite: one writer at a time, the watermark cannot pass one
+def test_the_watermark_waits_for_an_open_writer_without_blocking_writers(
+    ctx: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a step-like transaction has inserted an audit event and is still open.
+    A batch does not move the watermark past it (it waits, then gives up), while other
+    steps write and commit audit events meanwhile without waiting for the batch; once the
+    transaction commits, its event is counted exactly once."""
+    from retention_flow.services.insight import heatmap_safe
+
+    monkeypatch.setattr(heatmap_safe, "SETTLE_SECONDS", 3.0)
+    fx = _fixture(ctx, clock)
+    heatmap_rollup.catch_up(ctx)
+    stmt = text(_HELD).bindparams(bindparam("at", type_=UTCDateTime))
+    with ctx.db.connect() as holder:
+        held = holder.execute(stmt, {"c": fx["ids"][2], "at": clock.now()}).scalar_one()
+        _more_steps(ctx, clock, fx["ids"])  # committed after it, with higher ids
+        with ThreadPoolExecutor(1) as pool:
+            rolling = pool.submit(heatmap_rollup.roll_up_once, ctx)
+            time.sleep(0.5)  # the batch is waiting for the holder now
+            began = time.monotonic()
+            cases.start_case(ctx, AGENT, "three_steps", {}, version=1)  # a step meanwhile
+            took = time.monotonic() - began
+            assert not rolling.done(), "the step waited for the batch"
+            with ctx.db.connect() as probe:
+                waiting = probe.execute(text("SELECT COUNT(*) FROM pg_locks WHERE NOT granted"))
+                assert waiting.scalar_one() == 0
+            assert rolling.result() == 0  # the batch gave up: the held event is still open
+        assert _watermark(ctx) < held and took < 2.5
+        holder.commit()
+    assert heatmap_rollup.catch_up(ctx) > 0
+    with read_session(ctx.db) as session:
+        top = session.execute(text("SELECT MAX(id) FROM audit_event")).scalar_one()
+    assert _watermark(ctx) == top > held
+    incremental = _rollup(ctx)
+    heatmap_rollup.rebuild(ctx)
+    assert _rollup(ctx) == incremental  # the held event counted once, like a rebuild does
+    assert _check_all(ctx, fx["t0"]) == {"rollup", "events"}
+
+
+def _watermark(ctx: AppContext) -> int:
+    with read_session(ctx.db) as session:
+        return int(session.execute(text("SELECT last_event_id FROM heatmap_watermark")).scalar())

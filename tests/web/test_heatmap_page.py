@@ -6,6 +6,7 @@ import json
 import re
 
 from retention_flow.core.clock import FrozenClock
+from retention_flow.services.insight import heatmap_rollup
 from retention_flow.services.platform.context import AppContext
 from tests.api.test_heatmap import _fixture
 from tests.web.conftest import PageClient
@@ -17,6 +18,12 @@ def _data(html: str) -> dict:  # type: ignore[type-arg]
     found = DATA.search(html)
     assert found
     return json.loads(found.group(1))
+
+
+def _accuracy(html: str) -> str:
+    found = re.search(r'<p class="muted" id="heat-accuracy">(.*?)</p>', html, re.S)
+    assert found
+    return " ".join(found.group(1).split())
 
 
 def test_heatmap_pages(ctx: AppContext, clock: FrozenClock, pages: dict[str, PageClient]) -> None:
@@ -32,6 +39,13 @@ def test_heatmap_pages(ctx: AppContext, clock: FrozenClock, pages: dict[str, Pag
     assert len(data["sides"]) == 1 and data["sides"][0]["cases"] == 3
     assert 'data-element-id="present_offer"' in one.text
     assert 'value="sla_breaches" selected' in one.text
+    note = _accuracy(one.text)  # no rollup yet: this period read event by event
+    assert "Counts are exact" in note and "Waiting times are approximate" in note
+    assert "log scale" in note and "at most about 2 % off" in note
+    assert "were read event by event and are exact" in note
+    heatmap_rollup.catch_up(ctx)
+    note = _accuracy(page.get(f"/heatmap/three_steps/1?from={day}&to={day}").text)
+    assert "come from those buckets (at most 1.98 % off)" in note
     both = page.get(f"/heatmap/three_steps/2?compare=1&from={day}&to={day}")
     data = _data(both.text)
     assert [s["version"] for s in data["sides"]] == [1, 2]

@@ -13,6 +13,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from retention_flow.services.insight import heatmap
+from retention_flow.services.insight.heatmap_marks import WAIT_TOLERANCE
 from retention_flow.services.platform.context import Actor, AppContext
 from retention_flow.services.process_models import deployments as processes
 
@@ -99,6 +100,7 @@ def heatmap_page(
         "deltas": deltas,
         "metric": metric if metric in METRICS else "cases",
         "metrics": METRICS,
+        "wait_tolerance": WAIT_TOLERANCE,  # the page says how far a wait may be off
         "day_from": begin.date().isoformat(),
         "day_to": (stop - timedelta(microseconds=1)).date().isoformat(),
         "page_data": {"sides": sides, "deltas": deltas, "flow_deltas": flow_deltas},

@@ -5,13 +5,18 @@ For a period ``[s, e)`` that spans at least one whole hour ``[h1, h2)``, one sta
 
 - the rollup rows of the hours ``[h1, h2)``: what every case added, all events up to
   the watermark ``w``;
-- minus, for the cases in ``x``, what they added to those hours (from their events up to
-  ``w``, under the version and breaches the rollup recorded for them), and plus their
-  exact figures over ``[s, e)`` from all their events now. ``x``: the cases with events
-  after ``w`` (the rollup has not seen them yet) or in the partial hours at the edges
-  ``[s, h1)`` and ``[h2, e)`` (the rollup cannot split an hour). Every other case has no
-  event in those, so its marks in ``[s, e)`` are exactly its marks in ``[h1, h2)``, and
-  a previous mark before ``h1`` is before ``s``;
+- minus, for the cases in ``x`` (the cases with events after ``w``: the rollup has not
+  seen them yet), what they added to those hours (from their events up to ``w``, under
+  the version and breaches the rollup recorded for them), and plus their exact figures
+  over ``[s, e)`` from all their events now;
+- plus, for the other cases with events in the partial hours at the edges ``[s, h1)``
+  and ``[h2, e)`` (``y``), what those partial hours add, read from their events of the
+  period ``[s, e)`` only (the index on a case's events by time): every mark there
+  counts once more, and a case counts once more for a mark (distinct cases) when it has
+  that mark in the edges and none in the whole hours (the rollup counted it exactly when
+  it has one there: its first mark in ``[h1, h2)`` has its previous mark before ``h1``);
+  no previous mark is looked up and no case's mark history is counted twice over, so an
+  edge costs its own events (measured: ``bench/heatmap.py``, "edges inside hours");
 - plus the SLA breaches of tasks still open (not in ``x``): an open task breaches once
   the period's end (or now) passes its due time, which no rollup can know in advance.
 
@@ -34,6 +39,7 @@ from sqlalchemy.orm import Session
 from retention_flow.db.types import UTCDateTime
 from retention_flow.engine.diagram import Flow
 from retention_flow.services.insight.heatmap_marks import (
+    DISTINCT_KINDS,
     bucket_of,
     bucket_value,
     flows_cte,
@@ -44,6 +50,8 @@ from retention_flow.services.insight.heatmap_marks import (
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 _X = "e.case_id IN (SELECT case_id FROM x)"
+_Y = "e.at >= :start AND e.at < :end"
+_EDGE = "(at < :h1t OR at >= :h2t)"
 #: the watermark, read in the same snapshot as the rollup it describes (``heatmap.py``
 #: reads in one REPEATABLE READ transaction on PostgreSQL; a SQLite read transaction
 #: keeps its snapshot): a batch committed in between would otherwise count twice
@@ -71,15 +79,25 @@ def whole_hours(start: datetime, end: datetime) -> tuple[int, int]:
 def _sql(dialect: str) -> str:
     m = marks_ctes(dialect, "m", source="rolled", cases=_X, bound=_W, breach="rolled")
     q = marks_ctes(dialect, "q", source="case", cases=_X, bound="", breach="exact")
+    g = marks_ctes(dialect, "g", source="y", cases=_Y, bound="", breach="rolled")
     hour, in_hours = hour_of(dialect, "at"), "BETWEEN :h1 AND :h2 - 1"
+    distinct = ", ".join(f"'{k}'" for k in DISTINCT_KINDS)
     return f"""WITH __FLOWS__,
-x AS (
-  SELECT case_id FROM audit_event WHERE id > {_W} AND case_id IS NOT NULL
-  UNION SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
-    AND ((at >= :start AND at < :h1t) OR (at >= :h2t AND at < :end))
+x AS (SELECT DISTINCT case_id FROM audit_event WHERE id > {_W} AND case_id IS NOT NULL),
+y AS (
+  SELECT d.case_id,
+    (SELECT h.process_id FROM heatmap_case h WHERE h.case_id = d.case_id) AS process_id,
+    (SELECT h.process_version FROM heatmap_case h WHERE h.case_id = d.case_id)
+      AS process_version
+  FROM (
+    SELECT case_id FROM audit_event WHERE case_id IS NOT NULL
+      AND ((at >= :start AND at < :h1t) OR (at >= :h2t AND at < :end))
+    EXCEPT SELECT case_id FROM x
+  ) d
 ),
 {m},
 {q},
+{g},
 t AS (
   SELECT kind, key, CASE WHEN kind = 'wait' THEN sub ELSE -1 END AS sub, n AS n_all,
     CASE WHEN sub < :h1 THEN n ELSE 0 END AS n_first
@@ -95,6 +113,12 @@ t AS (
   UNION ALL SELECT 'wait', key, {bucket_of(dialect, "secs")}, 1, 0 FROM q_wt
   WHERE at >= :start AND at < :end
   UNION ALL SELECT 'breach', key, -1, 1, 0 FROM q_br WHERE at >= :start AND at < :end
+  UNION ALL SELECT kind, key, -1, 1, 0 FROM g_mk WHERE {_EDGE}
+  UNION ALL SELECT kind, key, -1, 0, 1 FROM g_mk WHERE kind IN ({distinct})
+  GROUP BY case_id, kind, key
+  HAVING MAX(CASE WHEN at >= :h1t AND at < :h2t THEN 1 ELSE 0 END) = 0
+  UNION ALL SELECT 'wait', key, {bucket_of(dialect, "secs")}, 1, 0 FROM g_wt WHERE {_EDGE}
+  UNION ALL SELECT 'breach', key, -1, 1, 0 FROM g_br WHERE {_EDGE}
   UNION ALL SELECT 'breach', r.element_id, -1, 1, 0
   FROM work_item w JOIN audit_event r ON r.task_id = w.id AND r.type = 'task_ready'
     JOIN "case" c ON c.id = r.case_id

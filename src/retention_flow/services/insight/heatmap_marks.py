@@ -24,6 +24,7 @@ the caller picks (the roll-up's list of tasks ended late, or the exact one).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,8 @@ _ELEMENTS = {
 SOURCES = {
     "case": '"case" c ON c.id = {e}.case_id',
     "rolled": "heatmap_case c ON c.case_id = {e}.case_id",
+    #: a CTE ``y`` (case_id, process_id, process_version) the caller made, a few cases
+    "y": "y c ON c.case_id = {e}.case_id",
 }
 #: which ready events are SLA breaches (``r`` the event; ``w`` its work item)
 BREACHES = {
@@ -126,15 +129,15 @@ def marks_ctes(
     """CTEs ``{prefix}_occ`` (kind, key, at, prev), ``{prefix}_hocc`` (the same by hour:
     kind, key, hour, ``c`` marks in it, ``prev_hour`` the case's previous hour with that
     mark), ``{prefix}_wt`` (key, at, secs) and ``{prefix}_br`` (key, at) for the cases
-    of version ``:p``/``:v`` (read from ``source``) that ``cases`` (a condition on
-    ``e.case_id``) selects, over their events with ``id <= bound`` (``bound`` a bound
+    of version ``:p``/``:v`` (read from ``source``) that ``cases`` (a condition on the
+    event ``e``) selects, over their events with ``id <= bound`` (``bound`` a bound
     parameter, or empty for all). Needs ``fl``. ``ready_from``: see ``_waits``."""
     p = prefix
     join, elements_ok = _ELEMENTS[dialect]
     limit = f" AND e.id <= {bound}" if bound else ""
     of_version = "c.process_id = :p AND c.process_version = :v"
     steps_src = SOURCES[source].format(e="s")
-    steps_cases = cases.replace("e.case_id", "s.case_id")
+    steps_cases = re.sub(r"\be\.", "s.", cases)
     steps_limit = limit.replace("e.id", "s.id")
     hour = hour_of(dialect, "at")
     return f"""{p}_ev AS (

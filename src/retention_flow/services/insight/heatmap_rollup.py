@@ -23,12 +23,11 @@ worker.
 
 Concurrency: one batch is one transaction that holds the watermark row (``FOR UPDATE``
 on PostgreSQL; SQLite has one writer at a time), so two workers never count one event
-twice. The new watermark is an id below which every event has committed: on SQLite the
-writer lock guarantees it; on PostgreSQL a short transaction takes ``SHARE`` on
-``audit_event`` (it waits for the transactions that are writing events, at most
-``LOCK_TIMEOUT``, and holds back new ones for the time of one ``max(id)``) — without it
-an event whose transaction commits late could get an id below the watermark and never
-be counted. Step transactions do no extra work.
+twice. The new watermark is an id below which every event has committed or never will
+(``heatmap_safe.safe_max``: on PostgreSQL it waits, locking nothing, for the
+transactions that were writing audit events to end) — without it an event whose
+transaction commits late could get an id below the watermark and never be counted.
+Step transactions do no extra work and never wait for the rollup.
 
 ``rebuild`` empties the rollup and counts everything up to the newest event again (one
 transaction): the command after a restore, and what the first batch does on a database
@@ -42,7 +41,6 @@ import logging
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from retention_flow.core.errors import ValidationFailed
@@ -56,6 +54,7 @@ from retention_flow.services.insight.heatmap_marks import (
     hour_of,
     marks_ctes,
 )
+from retention_flow.services.insight.heatmap_safe import safe_max
 from retention_flow.services.platform.context import AppContext
 from retention_flow.services.process_models.deployments import get_version, version_xml
 
@@ -63,7 +62,8 @@ log = logging.getLogger(__name__)
 
 WATERMARK = "heatmap"
 BATCH = 50_000
-LOCK_TIMEOUT = "5s"
+#: a rebuild (a command) waits longer than a worker's batch for open writers to end
+REBUILD_SETTLE_SECONDS = 30.0
 
 _DIRTY = "e.case_id IN (SELECT d.case_id FROM audit_event d WHERE d.id > :lo AND d.id <= :hi)"
 _CHUNK = "e.case_id > :after AND e.case_id <= :upto"
@@ -167,22 +167,6 @@ def _subtract(ctx: AppContext, session: Session, cases: str, params: dict[str, A
     session.execute(text("DELETE FROM heatmap_rollup WHERE n = 0"))
 
 
-def _safe_max(ctx: AppContext) -> int | None:
-    """The newest audit event id below which every event has committed (None: the
-    lock was not granted within ``LOCK_TIMEOUT``; try again later)."""
-    with write_session(ctx.db) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            try:
-                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-                session.execute(text("LOCK TABLE audit_event IN SHARE MODE"))
-            except OperationalError:
-                log.warning("heatmap rollup: audit_event busy, trying later")
-                return None
-        top = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM audit_event")).scalar_one()
-        session.commit()
-    return int(top)
-
-
 def _watermark(session: Session, wait: bool = True) -> int | None:
     """Lock the watermark row (made on first use) and return it; without ``wait``, None
     when another transaction holds it (PostgreSQL: a worker does not stall its timers
@@ -219,8 +203,9 @@ def roll_up_once(ctx: AppContext, batch: int = BATCH, wait: bool = True) -> int:
         raise ValidationFailed(
             "the batch is empty", errors=[{"field": "batch", "message": "at least 1"}]
         )
-    top = _safe_max(ctx)
+    top = safe_max(ctx)
     if top is None:
+        log.warning("heatmap rollup: a transaction writing audit events is still open; later")
         return 0
     with write_session(ctx.db) as session:
         _tune(session)
@@ -288,9 +273,9 @@ def rebuild(ctx: AppContext, chunk: int = CHUNK) -> dict[str, int]:
         raise ValidationFailed(
             "the chunk is empty", errors=[{"field": "chunk", "message": "at least 1"}]
         )
-    top = _safe_max(ctx)
+    top = safe_max(ctx, settle=REBUILD_SETTLE_SECONDS)
     if top is None:
-        raise TimeoutError("audit_event stayed busy; run the rebuild again")
+        raise TimeoutError("a transaction writing audit events stayed open; run it again")
     with write_session(ctx.db) as session:
         _tune(session)
         _watermark(session)
