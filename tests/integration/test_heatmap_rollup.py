@@ -300,4 +300,5 @@ def test_the_watermark_waits_for_an_open_writer_without_blocking_writers(
 
 def _watermark(ctx: AppContext) -> int:
     with read_session(ctx.db) as session:
-        return int(session.execute(text("SELECT last_event_id FROM heatmap_watermark")).scalar())
+        sql = text("SELECT last_event_id FROM heatmap_watermark")
+        return int(session.execute(sql).scalar_one())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from retention_flow.core.clock import FrozenClock
 from retention_flow.services.insight import heatmap_rollup
@@ -14,7 +15,7 @@ from tests.web.conftest import PageClient
 DATA = re.compile(r'<script type="application/json" id="heatmap-data">(.*?)</script>', re.S)
 
 
-def _data(html: str) -> dict:  # type: ignore[type-arg]
+def _data(html: str) -> dict[str, Any]:
     found = DATA.search(html)
     assert found
     return json.loads(found.group(1))
