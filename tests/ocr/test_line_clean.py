@@ -99,7 +99,7 @@ def test_a_date_s_own_dots_are_no_specks() -> None:
 def _ring(page: np.ndarray, box: Box, grey: int, off_mm: float = 0.0) -> np.ndarray:
     """A received-stamp's ring over the box's right edge (``off_mm`` further left)."""
     out = page.copy()
-    x0, y0, x1, y1 = _px(box)
+    _, y0, x1, y1 = _px(box)
     centre = (x1 - round(off_mm * K), (y0 + y1) // 2)
     cv2.circle(out, centre, round(8 * K), grey, round(0.7 * K))
     return out
@@ -237,7 +237,7 @@ def _sig_ring(
     sig = template.field("signature")
     assert isinstance(sig, SignatureField)
     out = page.copy()
-    x0, y0, x1, y1 = _px(sig.box)
+    _, y0, x1, y1 = _px(sig.box)
     cv2.circle(out, (x1, (y0 + y1) // 2), round(7 * K), grey, round(line_mm * K))
     return out
 
