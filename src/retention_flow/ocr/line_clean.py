@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from retention_flow.ocr.register import MM_PER_INCH
-from retention_flow.ocr.zones import Streak
+from retention_flow.ocr.zones import Streak, ink_at_edge
 
 #: a blob no larger than this square is a speck wherever it lies
 SPECK_MM = 0.35
@@ -79,6 +79,8 @@ def detached_edge_ink(grey: np.ndarray, threshold: int, dpi: float) -> np.ndarra
         return None
     k = dpi / MM_PER_INCH
     band = max(2, round(EDGE_BAND_MM * k))
+    if not ink_at_edge(ink, band):
+        return None
     labels, stats = _components(ink)
     height, width = ink.shape
     x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]

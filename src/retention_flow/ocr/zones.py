@@ -187,6 +187,8 @@ def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
     k = dpi / MM_PER_INCH
     band = max(2, round(EDGE_BAND_MM * k))
     ink = (cv2.medianBlur(np.ascontiguousarray(inner), 3) <= threshold).astype(np.uint8)
+    if not ink_at_edge(ink, band):  # no blob can reach the edge: nothing to label
+        return False
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     h, w = ink.shape
     least = (SPECK_MM * k) ** 2
@@ -194,6 +196,13 @@ def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
         if area >= least and (x < band or y < band or x + bw > w - band or y + bh > h - band):
             return True
     return False
+
+
+def ink_at_edge(ink: np.ndarray, band: int) -> bool:
+    """Whether any ink lies within ``band`` pixels of the edge of ``ink`` (a mask)."""
+    return bool(
+        ink[:band].any() or ink[-band:].any() or ink[:, :band].any() or ink[:, -band:].any()
+    )
 
 
 #: a straight segment at least this long is ruled, not written (a stamp's frame)
