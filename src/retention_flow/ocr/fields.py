@@ -7,6 +7,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from retention_flow.ocr.line_clean import (
+    detached_edge_ink,
+    drop_specks,
+    fill_streaks,
+    stroke_width,
+)
 from retention_flow.ocr.normalise import Normalised, normalise
 from retention_flow.ocr.readers import LineRead, LineReader
 from retention_flow.ocr.register import MM_PER_INCH, Registered
@@ -15,7 +21,9 @@ from retention_flow.ocr.zones import (
     crosses_edge,
     erase_streaks,
     frame_contrast,
+    ghost_continues_outside,
     ghost_ink,
+    ghost_mask,
     ink_contrast,
     streak_touches_ink,
     streaks,
@@ -34,6 +42,11 @@ TEXT_INK_CONTRAST = 0.55
 FAINT_FRAME = 0.5
 #: an empty zone with more ghost ink than this (washed-out strokes) is not empty
 GHOST_MAX = 0.01
+#: an empty zone under a faint frame at least this dark is empty when nothing in it is
+#: darker than paper by FAINT_GHOST_SHARE of the frame's contrast (writing, faded as much
+#: as the frame, keeps over half of it: see TEXT_INK_CONTRAST); fainter frames: unsure
+FAINT_FRAME_FLOOR = 0.3
+FAINT_GHOST_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -94,32 +107,43 @@ class FieldRead:
     empty: bool
     #: the zone could not be judged (too dark, the engine failed): never accepted
     problem: str | None = None
+    #: what was taken off the zone before reading (ocr/line_clean.py): "edge ink",
+    #: "streak"; a date read after that must be written out in full (no digit left off)
+    cleaned: tuple[str, ...] = ()
 
 
 #: preprocessing variants, tried in order while a field's validator refuses the reading
 VARIANTS = ("binary", "grey", "binary_large")
 
 
-def line_ink(inner: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The median-filtered grey line and its ink mask, both cropped tight; None when empty."""
+def line_ink(inner: np.ndarray, threshold: int, dpi: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The median-filtered grey line and its ink mask without specks (see
+    ocr/line_clean.py; kept when nothing else is left), both cropped tight; None when
+    empty."""
     if inner.size == 0:
         return None
     clean = cv2.medianBlur(inner, 3)
     ink = clean <= threshold
     if ink.mean() < EMPTY_INK:
         return None
+    kept = drop_specks(ink, dpi)
+    if kept is not ink and kept.any():
+        clean = np.where(ink & ~kept, 255, clean).astype(np.uint8)
+        ink = kept
     ys, xs = np.nonzero(ink)
     y0, y1 = int(ys.min()), int(ys.max()) + 1
     x0, x1 = int(xs.min()), int(xs.max()) + 1
     return clean[y0:y1, x0:x1], ink[y0:y1, x0:x1]
 
 
-def prepare_line(inner: np.ndarray, threshold: int, variant: str = "binary") -> np.ndarray | None:
+def prepare_line(
+    inner: np.ndarray, threshold: int, variant: str = "binary", dpi: float = 300.0
+) -> np.ndarray | None:
     """Median-filtered, tightly cropped, white-bordered line image; None when empty.
 
     ``binary`` (default) thresholds at the page's Otsu level, ``grey`` keeps the grey levels,
     ``binary_large`` also scales up by 1.5."""
-    found = line_ink(inner, threshold)
+    found = line_ink(inner, threshold, dpi)
     if found is None:
         return None
     grey, ink = found
@@ -147,15 +171,29 @@ def read_field(
     image = erase_streaks(norm.image, found)  # a line across the whole zone is no writing
     snapped = snap(image, field.box, PAD_MM, dpi, norm.threshold)
     problem = "too dark in this region to read (shadow or stain?)" if norm.too_dark else None
-    line = prepare_line(snapped.inner, norm.threshold, variant)
+    cleaned: list[str] = []
+    crossing = any(
+        streak_touches_ink(norm.image, norm.threshold, s, snapped.bounds, dpi) for s in found
+    )
+    if crossing and problem is None:
+        filled = fill_streaks(norm.image, found, stroke_width(snapped.inner <= norm.threshold))
+        if filled is not None:  # narrow streaks: the strokes they crossed go on through them
+            image, crossing = filled, False
+            snapped = snap(image, field.box, PAD_MM, dpi, norm.threshold)
+            cleaned.append("streak")
+    inner = snapped.inner
+    detached = detached_edge_ink(inner, norm.threshold, dpi)
+    if detached is not None:  # a stamp's ring or a line at the edge, well off the writing
+        grown = cv2.dilate(detached.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        inner = np.where(grown, 255, inner).astype(np.uint8)
+        cleaned.append("edge ink")
+    line = prepare_line(inner, norm.threshold, variant, dpi)
     if line is None:
-        problem = problem or empty_zone_problem(image, snapped.inner, norm.threshold, pad, dpi)
-        return FieldRead("", 100.0, snapped.edges_found, empty=True, problem=problem)
-    if problem is None:
-        crossing = any(
-            streak_touches_ink(norm.image, norm.threshold, s, snapped.bounds, dpi) for s in found
+        problem = problem or empty_zone_problem(
+            image, inner, norm.threshold, pad, dpi, snapped.bounds
         )
-        problem = written_zone_problem(image, snapped.inner, norm, pad, dpi, crossing)
+        return FieldRead("", 100.0, snapped.edges_found, empty=True, problem=problem)
+    problem = problem or written_zone_problem(image, inner, norm, pad, dpi, crossing)
     try:
         result: LineRead = reader.read_line(line, field.whitelist)
     except Exception as exc:
@@ -163,22 +201,46 @@ def read_field(
             "", 0.0, snapped.edges_found, empty=False, problem=f"the OCR engine failed: {exc}"
         )
     text = " ".join(result.text.split())
-    return FieldRead(text, result.confidence, snapped.edges_found, empty=False, problem=problem)
+    return FieldRead(
+        text,
+        result.confidence,
+        snapped.edges_found,
+        empty=False,
+        problem=problem,
+        cleaned=tuple(cleaned),
+    )
 
 
 def empty_zone_problem(
-    image: np.ndarray, inner: np.ndarray, threshold: int, pad: int, dpi: float
+    image: np.ndarray,
+    inner: np.ndarray,
+    threshold: int,
+    pad: int,
+    dpi: float,
+    bounds: tuple[int, int, int, int] | None = None,
 ) -> str | None:
-    """Why a zone without ink may not be empty after all (None: it is empty)."""
+    """Why a zone without ink may not be empty after all (None: it is empty). ``bounds``:
+    where ``inner`` lies in ``image`` (y0, y1, x0, x1), to follow faint strokes across
+    the frame."""
     frame = frame_contrast(image, pad, dpi)
-    if frame < FAINT_FRAME:
+    if frame < FAINT_FRAME and (
+        frame < FAINT_FRAME_FLOOR
+        or faint_share(inner, threshold, 255.0 * (1.0 - FAINT_GHOST_SHARE * frame)) > EMPTY_INK
+    ):
         return (
             f"the printed frame is faint here (contrast {frame:.2f}: glare or faded print?), "
             "writing may be washed out"
         )
-    if ghost_ink(inner, threshold) > GHOST_MAX:
+    if ghost_ink(inner, threshold) > GHOST_MAX and not (
+        bounds is not None and ghost_continues_outside(image, threshold, bounds, pad, dpi)
+    ):
         return "faint strokes that may be washed-out writing"
     return None
+
+
+def faint_share(inner: np.ndarray, threshold: int, lightest: float) -> float:
+    """Share of ``inner`` lighter than the ink threshold but darker than ``lightest``."""
+    return float(ghost_mask(inner, threshold, lightest).mean()) if inner.size else 0.0
 
 
 def written_zone_problem(

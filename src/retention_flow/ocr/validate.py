@@ -72,6 +72,26 @@ def _check_case_line(text: str) -> tuple[str, str | None, bool]:
     return number, f"check digits do not match ({text!r})", False
 
 
+def _check_date(field: OcrField, read: FieldRead) -> tuple[str, str | None]:
+    """The date's ISO form and what is wrong with it (None: nothing). When ink was taken
+    off the zone before reading (``read.cleaned``), the date must be written out in full,
+    as the format prints it: taking off ink can drop a digit (``26.01.2026`` read as
+    ``6.01.2026``), never add one, so a shortened reading is refused."""
+    compact = read.text.replace(" ", "")
+    try:
+        parsed: date = datetime.strptime(compact, field.date_format).date()
+    except ValueError:
+        return compact, f"not a date in the form {field.date_format} ({read.text!r})"
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return parsed.isoformat(), f"implausible year {parsed.year}"
+    if read.cleaned and parsed.strftime(field.date_format) != compact:
+        return parsed.isoformat(), (
+            f"not written out in full in the form {field.date_format} after taking off "
+            f"{' and '.join(read.cleaned)} ({read.text!r})"
+        )
+    return parsed.isoformat(), None
+
+
 def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
     base: dict[str, Any] = {
         "name": field.name,
@@ -101,14 +121,7 @@ def validate_ocr(field: OcrField, read: FieldRead) -> FieldResult:
         if not mod11_10_valid(value):
             problem = f"check digit does not match ({read.text!r})"
     elif field.validator == "date":
-        try:
-            parsed: date = datetime.strptime(read.text.replace(" ", ""), field.date_format).date()
-        except ValueError:
-            problem = f"not a date in the form {field.date_format} ({read.text!r})"
-        else:
-            if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-                problem = f"implausible year {parsed.year}"
-            value = parsed.isoformat()
+        value, problem = _check_date(field, read)
     elif (
         field.validator == "regex" and field.pattern and not re.fullmatch(field.pattern, read.text)
     ):

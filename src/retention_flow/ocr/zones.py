@@ -187,6 +187,8 @@ def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
     k = dpi / MM_PER_INCH
     band = max(2, round(EDGE_BAND_MM * k))
     ink = (cv2.medianBlur(np.ascontiguousarray(inner), 3) <= threshold).astype(np.uint8)
+    if not ink_at_edge(ink, band):  # no blob can reach the edge: nothing to label
+        return False
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     h, w = ink.shape
     least = (SPECK_MM * k) ** 2
@@ -194,6 +196,13 @@ def crosses_edge(inner: np.ndarray, threshold: int, dpi: float) -> bool:
         if area >= least and (x < band or y < band or x + bw > w - band or y + bh > h - band):
             return True
     return False
+
+
+def ink_at_edge(ink: np.ndarray, band: int) -> bool:
+    """Whether any ink lies within ``band`` pixels of the edge of ``ink`` (a mask)."""
+    return bool(
+        ink[:band].any() or ink[-band:].any() or ink[:, :band].any() or ink[:, -band:].any()
+    )
 
 
 #: a straight segment at least this long is ruled, not written (a stamp's frame)
@@ -223,3 +232,62 @@ def ruled_corner(inner: np.ndarray, threshold: int, dpi: float) -> bool:
     return any(
         abs(((a - b) % 180) - 90) <= 15 for i, a in enumerate(angles) for b in angles[i + 1 :]
     )
+
+
+#: a ghost stroke inside the box "continues outside" when ghost ink lies beyond the frame
+#: (past its search window) within this distance along the side, on the same side
+GHOST_ACROSS_MM = 2.5
+
+
+def ghost_mask(image: np.ndarray, threshold: int, lightest: float = GHOST_GREY) -> np.ndarray:
+    """Pixels darker than ``lightest`` but lighter than the ink threshold, after a
+    5-pixel median: ghost strokes (see :func:`ghost_ink`)."""
+    clean = cv2.medianBlur(np.ascontiguousarray(image), 5)
+    return (clean > threshold) & (clean < lightest)
+
+
+def ghost_continues_outside(
+    image: np.ndarray, threshold: int, bounds: tuple[int, int, int, int], pad_px: int, dpi: float
+) -> bool:
+    """Whether every ghost stroke inside the box (``bounds``: y0, y1, x0, x1 of its
+    inside in the normalised crop) reaches the box's edge and goes on beyond the printed
+    frame on that side: faint marks laid across the box, not inside it (the reverse's
+    print showing through thin paper). Writing, even washed out, stays inside its box.
+    False when a ghost stroke stays inside, or touches the edge where nothing goes on."""
+    ghost = ghost_mask(image, threshold)
+    # the soft edges of printed ink (the frame, the field's label) are no ghost strokes
+    ink = cv2.medianBlur(np.ascontiguousarray(image), 5) <= threshold
+    ghost &= cv2.dilate(ink.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+    y0, y1, x0, x1 = bounds
+    inside = ghost[y0:y1, x0:x1]
+    if not inside.any():
+        return True
+    k = dpi / MM_PER_INCH
+    band = max(2, round(EDGE_BAND_MM * k))
+    across = max(2, round(GHOST_ACROSS_MM * k))
+    beyond = pad_px - max(2, round(FRAME_WINDOW_MM * k))  # outside the frame's window
+    if beyond < 2:
+        return False
+    h, w = image.shape[:2]
+    count, labels = cv2.connectedComponents(inside.astype(np.uint8), connectivity=8)
+    ih, iw = inside.shape
+    for label in range(1, count):
+        part = labels == label
+        sides = (
+            (part[:band, :].any(axis=0), ghost[:beyond, x0:x1].T),
+            (part[ih - band :, :].any(axis=0), ghost[h - beyond :, x0:x1].T),
+            (part[:, :band].any(axis=1), ghost[y0:y1, :beyond]),
+            (part[:, iw - band :].any(axis=1), ghost[y0:y1, w - beyond :]),
+        )
+        if not any(_goes_on(touch, outside, across) for touch, outside in sides):
+            return False
+    return True
+
+
+def _goes_on(touch: np.ndarray, outside: np.ndarray, across: int) -> bool:
+    """Whether ghost ink lies ``outside`` (positions along the side x depth) within
+    ``across`` of every position where the stroke ``touch``-es the side."""
+    if not touch.any():
+        return False
+    near = np.convolve(outside.any(axis=1).astype(np.float32), np.ones(2 * across + 1), "same")
+    return bool((near[touch] > 0).all())
