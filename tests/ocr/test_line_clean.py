@@ -36,6 +36,7 @@ from retention_flow.ocr.zones import Streak
 from .conftest import lookup
 
 K = 300 / MM_PER_INCH
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 class _Keeps:
@@ -105,19 +106,36 @@ def _ring(page: np.ndarray, box: Box, grey: int, off_mm: float = 0.0) -> np.ndar
     return out
 
 
-def test_a_stamp_ring_off_the_writing_is_taken_off_the_date(
+def _dater(page: np.ndarray, box: Box) -> np.ndarray:
+    """A two-colour dater over the box's right part: a light (red) frame at the edge and,
+    inside it, a dark (blue) date well off the frame, and no customer's writing."""
+    out = _ring(page, box, 130)
+    _, y0, x1, y1 = _px(box)
+    cv2.putText(out, "03.12.2026", (x1 - round(7 * K), (y0 + y1) // 2 + 8), FONT, 0.45, 20, 2)
+    return out
+
+
+def _printed(template: FormTemplate) -> OcrField:
+    [field] = [f for f in template.fields if isinstance(f, OcrField) and f.printed]
+    return field
+
+
+def test_edge_ink_is_taken_off_only_what_our_printer_filled_in(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
     page, box = np.asarray(make_filled()), _date(template).box
+    # on the customer's date a stamp's ring at the edge is a reason for a person
     read = _read(_ring(page, box, 130), template, _Keeps("03.11.2026"))
-    assert read.problem is None, read.problem
-    assert read.cleaned == ("edge ink",)
-    # the pen's own ink at the edge may be writing: unsure, as before
-    read = _read(_ring(page, box, 25), template, _Keeps("03.11.2026"))
-    assert read.problem is not None and "edge" in read.problem
-    # a stamp ring that reaches the writing may have changed it: unsure
-    read = _read(_ring(page, box, 130, off_mm=30), template, _Keeps("03.11.2026"))
+    assert read.problem is not None and "edge" in read.problem and read.cleaned == ()
+    # a two-colour dater on an empty date box: its date is no customer's
+    empty = np.asarray(make_filled(date_text=None))
+    read = _read(_dater(empty, box), template, _Keeps("03.12.2026"))
     assert read.problem is not None and read.cleaned == ()
+    # on the printed case number (guarded by its check and the 2D code) the ring goes
+    printed = _printed(template)
+    ringed = _ring(page, printed.box, 130)
+    read = read_field(register(ringed, template), printed, _Keeps("x"), 300)
+    assert read.cleaned == ("edge ink",) and read.problem is None, read
 
 
 def test_a_date_read_after_taking_ink_off_must_be_written_in_full(
@@ -242,34 +260,31 @@ def _sig_ring(
     return out
 
 
-def test_a_signature_beside_a_stamp_ring_at_the_edge_is_signed(
+def test_a_stamp_ring_at_the_signature_s_edge_keeps_the_box_for_a_person(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
     signed = np.asarray(make_filled(signed=True))
-    assert _signature(template, _sig_ring(signed, template, 130)).state == "marked"
-    # of the pen's own ink, the ring at the edge keeps the box unsure
-    read = _signature(template, _sig_ring(signed, template, 30))
-    assert read.state == "unsure" and "edge" in (read.reason or "")
-    # the ring alone is no signature, nor is it with a dot of pen ink far off it
-    unsigned = np.asarray(make_filled(signed=False))
-    assert _signature(template, _sig_ring(unsigned, template, 130)).state != "marked"
-    thick = _sig_ring(unsigned, template, 130, line_mm=2.5)
-    assert _signature(template, thick).state == "unsure"
-    dotted = thick.copy()
+    for grey in (130, 30):  # another ink or the pen's: unsure either way
+        read = _signature(template, _sig_ring(signed, template, grey))
+        assert read.state == "unsure" and "edge" in (read.reason or ""), read
+    # an unsigned box under a two-colour dater is never read as signed
     sig = template.field("signature")
     assert isinstance(sig, SignatureField)
-    x0, y0, x1, y1 = _px(sig.box)
-    cv2.circle(dotted, ((x0 + x1) // 2 - round(15 * K), (y0 + y1) // 2), round(0.5 * K), 30, -1)
-    assert _signature(template, dotted).state != "marked"
+    unsigned = np.asarray(make_filled(signed=False))
+    assert _signature(template, _dater(unsigned, sig.box)).state != "marked"
+    assert _signature(template, _sig_ring(unsigned, template, 130)).state != "marked"
 
 
 @pytest.mark.tesseract
-def test_a_page_with_specks_and_a_stamp_ring_by_the_date_reads_straight_through(
+def test_a_page_with_specks_by_the_date_reads_straight_through_a_stamp_ring_does_not(
     form_reader: FormReader, template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
     box = _date(template).box
-    page = _ring(_specks(np.asarray(make_filled()), box), box, 130)
+    page = _specks(np.asarray(make_filled()), box)
     result = form_reader.read_page(page, lookup)
     date = result.field("signed_on")
     assert date.status == "ok" and date.value == "2026-11-03", (date.status, date.reason)
     assert result.status == "processed", result.reasons
+    stamped = form_reader.read_page(_ring(page, box, 130), lookup)
+    assert stamped.field("signed_on").status != "ok"
+    assert stamped.status != "processed"

@@ -182,8 +182,13 @@ def read_field(
             snapped = snap(image, field.box, PAD_MM, dpi, norm.threshold)
             cleaned.append("streak")
     inner = snapped.inner
-    detached = detached_edge_ink(inner, norm.threshold, dpi)
-    if detached is not None:  # a stamp's ring or a line at the edge, well off the writing
+    # Lighter ink at the edge, well off the writing (a stamp's ring, a line) is taken off
+    # only what our printer filled in (the case number: its check and the 2D code guard
+    # it). On what the customer writes it stays a reason for a person: a two-colour
+    # dater (a red frame, a blue date) on an empty date box would leave a date that is
+    # no customer's once its frame is gone.
+    detached = detached_edge_ink(inner, norm.threshold, dpi) if field.printed else None
+    if detached is not None:
         grown = cv2.dilate(detached.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         inner = np.where(grown, 255, inner).astype(np.uint8)
         cleaned.append("edge ink")

@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from retention_flow.ocr.fields import PAD_MM, snap
-from retention_flow.ocr.line_clean import detached_edge_ink
 from retention_flow.ocr.normalise import Normalised, normalise
 from retention_flow.ocr.register import MM_PER_INCH, Registered
 from retention_flow.ocr.template import Box
@@ -156,37 +155,9 @@ def read_box(
     density = ink_density(inner, norm.threshold, inset)
     raw_density = adaptive_density(raw, snapped.bounds, dpi, inset)
     state, reason = decide(density, raw_density, too_dark=norm.too_dark, **limits)
-    if edge_check and state == "marked" and crosses_edge(inner, norm.threshold, dpi):
-        # a stamp's ring at the edge, well off the signature and of another ink: the
-        # signature beside it is a mark by itself (or the box stays unsure, see below)
-        kept = _without_edge_ink(inner, raw, snapped.bounds, norm.threshold, dpi)
-        if kept is not None:
-            cut = ink_density(kept[0], norm.threshold, inset)
-            raw_cut = adaptive_density(kept[1], snapped.bounds, dpi, inset)
-            if decide(cut, raw_cut, too_dark=norm.too_dark, **limits)[0] == "marked":
-                inner, density, raw_density = kept[0], cut, raw_cut
     if edge_check:
         state, reason = _signature_checks(state, reason, image, inner, norm, pad, dpi)
     return BoxRead(density, state, snapped.edges_found >= 3, reason, raw_density)
-
-
-def _without_edge_ink(
-    inner: np.ndarray,
-    raw: np.ndarray,
-    bounds: tuple[int, int, int, int],
-    threshold: int,
-    dpi: float,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``inner`` and the raw crop with the detached edge ink of ocr/line_clean.py painted
-    over with paper; None when there is none."""
-    detached = detached_edge_ink(inner, threshold, dpi)
-    if detached is None:
-        return None
-    grown = cv2.dilate(detached.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    raw = raw.copy()
-    y0, y1, x0, x1 = bounds
-    raw[y0:y1, x0:x1][grown] = np.uint8(np.percentile(raw, 90))
-    return np.where(grown, 255, inner).astype(np.uint8), raw
 
 
 def _signature_checks(
