@@ -261,11 +261,11 @@ def speed(templates: str, seed: int, count: int) -> dict[str, float]:
     rates: dict[str, float] = {}
     for backend in ("tesserocr", "pytesseract"):
         try:
-            line_reader = make_reader(backend)  # type: ignore[arg-type]
+            line_reader = make_reader(backend)
         except OcrUnavailable as exc:
             print(f"  {backend}: not available ({exc.detail})")
             continue
-        reader = FormReader(loaded, OcrContext(backend=backend), line_reader)  # type: ignore[arg-type]
+        reader = FormReader(loaded, OcrContext(backend=backend), line_reader)
         judge(reader, clean[0], 0)  # warm: engine loaded, reference features built
         start, start_cpu = time.perf_counter(), cpu_seconds()
         outcomes = [judge(reader, s, i) for i, s in enumerate(clean)]

@@ -13,7 +13,7 @@ from PIL import Image
 from retention_flow.ocr.cleanup import clean_page, remove_specks, remove_streaks, streak_columns
 from retention_flow.ocr.damage import damage
 from retention_flow.ocr.pipeline import FormReader
-from retention_flow.ocr.template import FormTemplate
+from retention_flow.ocr.template import FormTemplate, SignatureField
 from tests.ocr.conftest import lookup
 
 DPI = 300.0
@@ -90,7 +90,9 @@ def test_a_page_with_a_streak_through_the_signature_reads_straight_through(
     form_reader: FormReader, make_filled: Callable[..., Image.Image], template: FormTemplate
 ) -> None:
     page = _page(make_filled).copy()
-    box = next(f for f in template.fields if f.name == "signature").box  # type: ignore[attr-defined]
+    signature = next(f for f in template.fields if f.name == "signature")
+    assert isinstance(signature, SignatureField)
+    box = signature.box
     x = round((box.x + box.w / 3) * DPI / 25.4)
     page[:, x : x + 3] = 20  # dirt on the glass, down through the signature box
     result = form_reader.read_page(page, lookup)

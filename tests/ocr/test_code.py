@@ -123,7 +123,7 @@ def _printed(status: str, value: str | None, reason: str | None = None) -> Field
         target="case_number",
         value=value,
         confidence=90.0,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         reason=reason,
     )
 
@@ -181,7 +181,7 @@ def test_a_covered_case_line_is_identified_by_the_code(
     ImageDraw.Draw(page).rectangle(
         (box.x * k + 20, box.y * k + 20, box.right * k - 20, box.bottom * k - 20), fill=255
     )
-    result = FormReader([template], reader=_Blind()).read_page(page)  # type: ignore[arg-type]
+    result = FormReader([template], reader=_Blind()).read_page(page)
     assert result.case_number == CASE
     assert result.field("case_number").status == "ok"
 

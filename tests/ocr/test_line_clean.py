@@ -234,7 +234,7 @@ def test_show_through_across_the_frame_is_no_washed_out_writing(
     assert read.empty and read.problem is not None and "faint strokes" in read.problem
 
 
-def _signature(template: FormTemplate, page: np.ndarray):  # type: ignore[no-untyped-def]
+def _signature(template: FormTemplate, page: np.ndarray):
     sig = template.field("signature")
     assert isinstance(sig, SignatureField)
     return read_box(

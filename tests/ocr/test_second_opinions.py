@@ -84,7 +84,7 @@ def test_a_date_read_two_ways_goes_to_a_person(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
     faint, _ = damage(make_filled(date_text="14.09.2027"), "faded", 3, random.Random(1))
-    result = FormReader([template], reader=_TwoMinds()).read_page(faint)  # type: ignore[arg-type]
+    result = FormReader([template], reader=_TwoMinds()).read_page(faint)
     date = result.field("signed_on")
     assert date.status == "unsure" and "two readings differ" in (date.reason or "")
     assert result.status != "processed"
