@@ -287,9 +287,9 @@ def _incidents(ctx: AppContext, template: dict[str, Any]) -> dict[str, str]:
     worker.run_jobs_once(ctx, "screenshots", worker.default_job_handlers())
     open_ones, _count = incidents.list_incidents(ctx, element_id="prepare_outbound")
     return {
-        "incident_id": open_ones[0]["id"] if open_ones else "",
-        "incident_case_id": open_ones[0]["case_id"] if open_ones else "",
-        "batch_id": str(batch["id"]),
+        "incident_id": open_ones[0].id if open_ones else "",
+        "incident_case_id": open_ones[0].case_id if open_ones else "",
+        "batch_id": str(batch.id),
     }
 
 
@@ -319,7 +319,7 @@ def _scanned_form(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
         return "", ""
     queue = tasks.list_queue(ctx, back, queue="available", limit=50)
     verify = next((t for t in queue if t.case_id == case.id), None)
-    return str(scan["id"]), str(verify.id) if verify else ""
+    return str(scan.id), str(verify.id) if verify else ""
 
 
 def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
@@ -344,9 +344,9 @@ def _exception(ctx: AppContext, start: dict[str, Any]) -> tuple[str, str]:
     except RetentionFlowError as exc:
         print(f"no scan: {exc}")
         return "", ""
-    case_id = scan["pages"][0].get("exception_case_id")
+    case_id = scan.pages[0].exception_case_id
     open_tasks = cases.get_case(ctx, case_id).open_tasks if case_id else []
-    return str(scan["id"]), str(open_tasks[0].id) if open_tasks else ""
+    return str(scan.id), str(open_tasks[0].id) if open_tasks else ""
 
 
 def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
@@ -372,9 +372,9 @@ def _settlement(ctx: AppContext, start: dict[str, Any]) -> str:
         tasks.complete(ctx, checker, check.id, {"claim_valid": True})
     period = datetime.now(UTC).strftime("%Y-%m")
     run = settlement.run_settlement(ctx, Actor("backoffice1", frozenset({"back_office"})), period)
-    if not run["statements"]:
+    if not run.statements:
         return ""
-    statement_id = str(run["statements"][0]["id"])
+    statement_id = str(run.statements[0].id)
     settlement.approve_statement(ctx, Actor("admin1", frozenset({"admin"})), statement_id)
     return statement_id
 
