@@ -25,17 +25,15 @@ from PIL import Image
 
 from retention_flow.ocr.fields import FieldRead, read_field
 from retention_flow.ocr.line_clean import drop_specks, fill_streaks, stroke_width
-from retention_flow.ocr.omr import SATURATED_SIGNATURE, read_box
 from retention_flow.ocr.pipeline import FormReader
 from retention_flow.ocr.readers import LineRead
-from retention_flow.ocr.register import MM_PER_INCH, register
+from retention_flow.ocr.register import register
 from retention_flow.ocr.template import Box, FormTemplate, OcrField, SignatureField
 from retention_flow.ocr.validate import validate_ocr
 from retention_flow.ocr.zones import Streak
 
-from .conftest import lookup
+from .conftest import K, date_field, lookup, px, read_signature
 
-K = 300 / MM_PER_INCH
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -53,24 +51,14 @@ class _Keeps:
         return LineRead(self.text, 99.0)
 
 
-def _px(box: Box) -> tuple[int, int, int, int]:
-    return round(box.x * K), round(box.y * K), round(box.right * K), round(box.bottom * K)
-
-
-def _date(template: FormTemplate) -> OcrField:
-    field = template.field("signed_on")
-    assert isinstance(field, OcrField)
-    return field
-
-
 def _read(page: np.ndarray, template: FormTemplate, reader: _Keeps) -> FieldRead:
-    return read_field(register(page, template), _date(template), reader, 300)
+    return read_field(register(page, template), date_field(template), reader, 300)
 
 
 def _specks(page: np.ndarray, box: Box) -> np.ndarray:
     """Toner specks (4 px, 0.34 mm) right of the writing and above it, in the date box."""
     out = page.copy()
-    x0, y0, x1, y1 = _px(box)
+    x0, y0, x1, y1 = px(box)
     for x, y in ((x1 - 60, (y0 + y1) // 2), (x1 - 150, y0 + 40), ((x0 + x1) // 2, y1 - 30)):
         out[y : y + 4, x : x + 4] = 40
     return out
@@ -82,7 +70,7 @@ def test_specks_beside_the_writing_are_not_read(
     page = np.asarray(make_filled())
     clean, speckled = _Keeps("03.11.2026"), _Keeps("03.11.2026")
     _read(page, template, clean)
-    _read(_specks(page, _date(template).box), template, speckled)
+    _read(_specks(page, date_field(template).box), template, speckled)
     # the line handed to the reader is the writing alone, not widened to the specks
     assert speckled.lines[0].shape == clean.lines[0].shape
 
@@ -100,7 +88,7 @@ def test_a_date_s_own_dots_are_no_specks() -> None:
 def _ring(page: np.ndarray, box: Box, grey: int, off_mm: float = 0.0) -> np.ndarray:
     """A received-stamp's ring over the box's right edge (``off_mm`` further left)."""
     out = page.copy()
-    _, y0, x1, y1 = _px(box)
+    _, y0, x1, y1 = px(box)
     centre = (x1 - round(off_mm * K), (y0 + y1) // 2)
     cv2.circle(out, centre, round(8 * K), grey, round(0.7 * K))
     return out
@@ -110,7 +98,7 @@ def _dater(page: np.ndarray, box: Box) -> np.ndarray:
     """A two-colour dater over the box's right part: a light (red) frame at the edge and,
     inside it, a dark (blue) date well off the frame, and no customer's writing."""
     out = _ring(page, box, 130)
-    _, y0, x1, y1 = _px(box)
+    _, y0, x1, y1 = px(box)
     cv2.putText(out, "03.12.2026", (x1 - round(7 * K), (y0 + y1) // 2 + 8), FONT, 0.45, 20, 2)
     return out
 
@@ -123,7 +111,7 @@ def _printed(template: FormTemplate) -> OcrField:
 def test_edge_ink_is_taken_off_only_what_our_printer_filled_in(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
-    page, box = np.asarray(make_filled()), _date(template).box
+    page, box = np.asarray(make_filled()), date_field(template).box
     # on the customer's date a stamp's ring at the edge is a reason for a person
     read = _read(_ring(page, box, 130), template, _Keeps("03.11.2026"))
     assert read.problem is not None and "edge" in read.problem and read.cleaned == ()
@@ -141,7 +129,7 @@ def test_edge_ink_is_taken_off_only_what_our_printer_filled_in(
 def test_a_date_read_after_taking_ink_off_must_be_written_in_full(
     template: FormTemplate,
 ) -> None:
-    field = _date(template)
+    field = date_field(template)
     short = FieldRead("6.01.2026", 99.0, 4, empty=False, cleaned=("edge ink",))
     result = validate_ocr(field, short)
     assert result.status == "invalid" and "in full" in (result.reason or "")
@@ -172,7 +160,7 @@ def test_a_two_pixel_streak_through_the_date_is_filled_not_doubted(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
     page = np.asarray(make_filled()).copy()
-    x0, y0, x1, y1 = _px(_date(template).box)
+    x0, y0, x1, y1 = px(date_field(template).box)
     inside = page[y0 + 15 : y1 - 15, x0 + 15 : x1 - 15] < 128
     columns = np.flatnonzero(inside.any(axis=0)) + x0 + 15
     x = int(columns[len(columns) // 3])
@@ -184,7 +172,7 @@ def test_a_two_pixel_streak_through_the_date_is_filled_not_doubted(
 
 def _fade(page: np.ndarray, box: Box, strength: float) -> np.ndarray:
     out = page.astype(np.float32)
-    x0, y0, x1, y1 = _px(box)
+    x0, y0, x1, y1 = px(box)
     m = round(6 * K)
     region = out[y0 - m : y1 + m, x0 - m : x1 + m]
     out[y0 - m : y1 + m, x0 - m : x1 + m] = region + (255 - region) * strength
@@ -194,13 +182,13 @@ def _fade(page: np.ndarray, box: Box, strength: float) -> np.ndarray:
 def test_an_empty_date_under_a_faded_frame_is_empty_unless_something_shows(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
-    box = _date(template).box
+    box = date_field(template).box
     faded = _fade(np.asarray(make_filled(date_text=None)), box, 0.64)
     read = _read(faded, template, _Keeps(""))
     assert read.empty and read.problem is None, read.problem
     # writing faded to barely above paper (lighter than the ghost level) is not empty
     ghost = faded.copy()
-    x0, _, _, y1 = _px(box)
+    x0, _, _, y1 = px(box)
     cv2.putText(ghost, "14.06.2027", (x0 + 40, y1 - 50), 0, 1.8, 229, 5)
     read = _read(ghost, template, _Keeps(""))
     assert read.empty and read.problem is not None and "faint" in read.problem
@@ -213,7 +201,7 @@ def _wave(page: np.ndarray, box: Box, grey: int, beyond_mm: float) -> np.ndarray
     """A faint wave (a signature on the back showing through) across the box, reaching
     ``beyond_mm`` past its top and bottom edges (negative: staying inside)."""
     out = page.copy()
-    x0, y0, x1, y1 = _px(box)
+    x0, y0, x1, y1 = px(box)
     mid, amp = (y0 + y1) / 2, (y1 - y0) / 2 + beyond_mm * K
     xs = np.arange(x0 + 20, x1 - 20)
     ys = mid + amp * np.sin((xs - x0) / (4 * K))
@@ -225,7 +213,7 @@ def _wave(page: np.ndarray, box: Box, grey: int, beyond_mm: float) -> np.ndarray
 def test_show_through_across_the_frame_is_no_washed_out_writing(
     template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
-    box = _date(template).box
+    box = date_field(template).box
     page = np.asarray(make_filled(date_text=None))
     read = _read(_wave(page, box, 205, beyond_mm=3.0), template, _Keeps(""))
     assert read.empty and read.problem is None, read.problem
@@ -234,28 +222,13 @@ def test_show_through_across_the_frame_is_no_washed_out_writing(
     assert read.empty and read.problem is not None and "faint strokes" in read.problem
 
 
-def _signature(template: FormTemplate, page: np.ndarray):
-    sig = template.field("signature")
-    assert isinstance(sig, SignatureField)
-    return read_box(
-        register(page, template),
-        sig.box,
-        inset=sig.inset,
-        empty_max=sig.absent_max,
-        marked_min=sig.present_min,
-        dpi=300,
-        saturated=SATURATED_SIGNATURE,
-        edge_check=True,
-    )
-
-
 def _sig_ring(
     page: np.ndarray, template: FormTemplate, grey: int, line_mm: float = 0.7
 ) -> np.ndarray:
     sig = template.field("signature")
     assert isinstance(sig, SignatureField)
     out = page.copy()
-    _, y0, x1, y1 = _px(sig.box)
+    _, y0, x1, y1 = px(sig.box)
     cv2.circle(out, (x1, (y0 + y1) // 2), round(7 * K), grey, round(line_mm * K))
     return out
 
@@ -265,21 +238,21 @@ def test_a_stamp_ring_at_the_signature_s_edge_keeps_the_box_for_a_person(
 ) -> None:
     signed = np.asarray(make_filled(signed=True))
     for grey in (130, 30):  # another ink or the pen's: unsure either way
-        read = _signature(template, _sig_ring(signed, template, grey))
+        read = read_signature(template, _sig_ring(signed, template, grey))
         assert read.state == "unsure" and "edge" in (read.reason or ""), read
     # an unsigned box under a two-colour dater is never read as signed
     sig = template.field("signature")
     assert isinstance(sig, SignatureField)
     unsigned = np.asarray(make_filled(signed=False))
-    assert _signature(template, _dater(unsigned, sig.box)).state != "marked"
-    assert _signature(template, _sig_ring(unsigned, template, 130)).state != "marked"
+    assert read_signature(template, _dater(unsigned, sig.box)).state != "marked"
+    assert read_signature(template, _sig_ring(unsigned, template, 130)).state != "marked"
 
 
 @pytest.mark.tesseract
 def test_a_page_with_specks_by_the_date_reads_straight_through_a_stamp_ring_does_not(
     form_reader: FormReader, template: FormTemplate, make_filled: Callable[..., Image.Image]
 ) -> None:
-    box = _date(template).box
+    box = date_field(template).box
     page = _specks(np.asarray(make_filled()), box)
     result = form_reader.read_page(page, lookup)
     date = result.field("signed_on")

@@ -150,13 +150,18 @@ def read_box(
     image = erase_streaks(norm.image, found)
     raw = erase_streaks(crop, found, float(np.percentile(crop, 90))) if found else crop
     snapped = snap(image, box, PAD_MM, dpi, norm.threshold)
-    inner = snapped.inner
-    limits = {"empty_max": empty_max, "marked_min": marked_min, "saturated": saturated}
-    density = ink_density(inner, norm.threshold, inset)
+    density = ink_density(snapped.inner, norm.threshold, inset)
     raw_density = adaptive_density(raw, snapped.bounds, dpi, inset)
-    state, reason = decide(density, raw_density, too_dark=norm.too_dark, **limits)
+    state, reason = decide(
+        density,
+        raw_density,
+        empty_max=empty_max,
+        marked_min=marked_min,
+        saturated=saturated,
+        too_dark=norm.too_dark,
+    )
     if edge_check:
-        state, reason = _signature_checks(state, reason, image, inner, norm, pad, dpi)
+        state, reason = _signature_checks(state, reason, image, snapped.inner, norm, pad, dpi)
     return BoxRead(density, state, snapped.edges_found >= 3, reason, raw_density)
 
 
