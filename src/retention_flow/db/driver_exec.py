@@ -9,12 +9,16 @@ step's write time on SQLite (``bench/step_breakdown.py`` shows it as "writes" be
 "driver"). What stays the same: the SQL text (SQLAlchemy compiles it), the values (its
 bind processors convert them), the transaction (the connection's own DBAPI connection,
 inside the step's transaction and, on PostgreSQL, its pipeline), errors (wrapped as
-SQLAlchemy's ``DBAPIError`` subclasses, as a normal execute raises them) and the
+SQLAlchemy's ``DBAPIError`` subclasses by the connection's own handler, which also
+invalidates a connection the error shows dead) and the
 engine's ``before/after_cursor_execute`` events (benches count statements with them).
 
 A statement this cannot run exactly as SQLAlchemy would — Python-side column defaults
 to compute, expanding ``IN`` parameters, a bind whose value is computed at execution —
 is answered ``None`` by ``prepare`` and the caller executes it the ordinary way.
+
+The cache holds every statement object it is given: pass statements built once (module
+constants, or built by a cached function), never one built per call.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 Processor = Callable[[Any], Any] | None
@@ -109,10 +112,8 @@ def execute(conn: Connection, prepared: Prepared, rows: list[dict[str, Any]]) ->
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from exc
+    except Exception as exc:  # SQLAlchemy's own handling: wrapped, disconnects invalidated
+        conn._handle_dbapi_exception(exc, sql, params, cursor, None)
     if events:
         conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, many)
     return cursor

@@ -117,7 +117,7 @@ def batch(conn: Connection) -> Iterator[Batch]:
         with raw.pipeline():  # type: ignore[union-attr]
             yield Batch(conn, True)
     except psycopg.Error as exc:  # an answer that arrived with the final sync
-        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+        conn._handle_dbapi_exception(exc, None, None, None, None)  # as driver_exec's
     finally:
         conn.info[PIPELINED] = False
 
