@@ -1,10 +1,13 @@
 """Growth: what the pages and lookups people use cost at 10k, 100k and 1M cases.
 
-For each size in ``--sizes`` a fresh database is bulk-loaded with ``bench/kpis.py``'s
-loader (cases over a steady ``--per-day`` history with their work items, customer keys
-and audit events, hash-chained and sealed as the product writes them, each case row with
-its sealed head; the last two days' cases open; SQLite: big transactions without
-secondary indexes, PostgreSQL: COPY, indexes built after). Then ``--samples`` calls of
+For each size in ``--sizes`` a fresh database is bulk-loaded (``bench/_bulkload.py``)
+with the production-width history of ``bench/_history.py`` (cases over a steady
+``--per-day`` history with their work items, customer keys, serialized engine state of
+SpiffWorkflow's size and shape, and the audit events a real case leaves, about 9.6 per
+case: task ready, claimed, opened, completed, engine steps, retry timers, hash-chained
+and sealed as the product writes them, each case row with its sealed head; the last two
+days' cases open; SQLite: big transactions without secondary indexes, PostgreSQL: COPY,
+indexes built after). Then ``--samples`` calls of
 each of these, on cases drawn at random, are timed (after a warm-up call each), the sizes
 taking turns call by call so that a shared machine's noise falls on all of them alike:
 
@@ -51,13 +54,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from _bulkload import TABLES, load, sqlite_fast_load
 from _common import backends, percentile, pg_url
-from kpis import NOW, TABLES, _load, _sqlite_fast_load
+from _history import NOW
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine, read_session
-from retention_flow.db.tables import CASE, CASE_KEY, DEPLOYMENT
+from retention_flow.db.tables import AUDIT_EVENT, CASE, CASE_KEY, DEPLOYMENT
 from retention_flow.services.audit import verify as audit_verify
 from retention_flow.services.audit import verify_run as audit_verify_run
 from retention_flow.services.cases import history as case_history
@@ -163,6 +167,11 @@ def _cases(ctx: AppContext) -> int:
         return int(conn.execute(select(func.count()).select_from(CASE)).scalar_one())
 
 
+def _events(ctx: AppContext) -> int:
+    with ctx.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(AUDIT_EVENT)).scalar_one())
+
+
 def open_size(
     label: str, factory: Any, size: int, args: argparse.Namespace, stack: ExitStack, keys: Path
 ) -> AppContext:
@@ -190,10 +199,10 @@ def open_size(
             flush=True,
         )
     else:
-        seconds, rows = _load(ctx, size, args.per_day, keys=ctx.audit_keys.current())
+        seconds, rows = load(ctx, size, args.per_day, keys=ctx.audit_keys.current(), full=True)
         print(
-            f"{label}: {size:,} cases ({rows:,} rows, chained and sealed) loaded "
-            f"in {seconds:.1f} s ({load_average()})",
+            f"{label}: {size:,} cases ({rows:,} rows, {_events(ctx):,} audit events, chained "
+            f"and sealed) loaded in {seconds:.1f} s ({load_average()})",
             flush=True,
         )
     return ctx
@@ -202,7 +211,7 @@ def open_size(
 def copy_from_pg(ctx: AppContext, size: int, keep: Path) -> int:
     """The rows of the kept PostgreSQL database of ``size`` into this SQLite one, in the
     form SQLite stores them (timestamps as naive UTC text, JSON as text), with the same
-    fast-load settings as ``kpis._load`` (indexes built after). The generator's hashing
+    fast-load settings as ``_bulkload.load`` (indexes built after). The generator's hashing
     and sealing, most of a load's cost, is not done twice: the chains are the same. The
     rows go through CSV files and the ``sqlite3`` shell's ``.import`` (no Python per row:
     on a busy 2-core machine that was the difference between minutes and an hour)."""
@@ -215,7 +224,7 @@ def copy_from_pg(ctx: AppContext, size: int, keep: Path) -> int:
         raw = stack.enter_context(closing(pg.raw_connection()))
         target = stack.enter_context(closing(ctx.db.raw_connection()))
         driver: Any = target.driver_connection
-        indexes = _sqlite_fast_load(driver)
+        indexes = sqlite_fast_load(driver)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=keep)))
         script = ["PRAGMA synchronous = OFF;", "PRAGMA foreign_keys = OFF;", ".mode csv"]
         for name, table in {"deployment": DEPLOYMENT, **TABLES}.items():

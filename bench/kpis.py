@@ -36,331 +36,27 @@ hour on a shared 2-core machine; copying takes minutes.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import text
 
+from _bulkload import load
 from _common import backends
-from _kpis_replicate import replicate
+from _history import NOW
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine
-from retention_flow.db.tables import AUDIT_EVENT, CASE, CASE_KEY, DEPLOYMENT, WORK_ITEM
-from retention_flow.services.audit.chain import GENESIS, chain_hash
-from retention_flow.services.audit.seal import EVENT, HEAD, KeySet
 from retention_flow.services.insight import kpis
 from retention_flow.services.platform.context import AppContext
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(days=30)
-AGENTS = [f"agent{n:02d}" for n in range(50)]
-OFFERS = ("DISCOUNT_10", "DISCOUNT_20", "UPGRADE_DATA", "NEW_DEVICE", "LOYALTY_BONUS")
 GROUPS = ("channel", "agent", "offer")
-DEPLOYMENT_ID = "bench-retention"
-BATCH = 20_000
-
-
-def _rows(
-    size: int, per_day: int, seed: int = 7, keys: KeySet | None = None
-) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(table name, rows) batches of the history; newest cases last. With ``keys`` the
-    events are chained and sealed as the product writes them (``audit.build_rows``: the
-    hash of each over the previous one, an HMAC seal on each, and the case row's sealed
-    head), so ``verify-audit`` passes on them; without, the hashes are placeholders (the
-    dashboard bench reads no hash)."""
-    rng = random.Random(seed)
-    spacing = timedelta(days=1) / per_day
-    first = NOW - spacing * size
-    cases: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    case_keys: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-
-    def event(case_id: str, seq: int, type_: str, at: datetime, **kw: Any) -> None:
-        row: dict[str, Any] = {
-            "stream": case_id,
-            "seq": seq,
-            "case_id": case_id,
-            "type": type_,
-            "actor": kw.pop("actor", "engine"),
-            "at": at,
-            "element_id": kw.pop("element_id", None),
-            "task_id": kw.pop("task_id", None),
-            "data_before": None,
-            "data_after": kw.pop("data_after", None),
-            "detail": kw.pop("detail", None),
-            "prev_hash": GENESIS if seq == 1 or keys is None else events[-1]["hash"],
-            "hash": f"{len(events):064x}",
-        }
-        if keys is not None:
-            row["hash"] = chain_hash(row["prev_hash"], row)
-            row["seal_key"], row["seal"] = keys.seal(EVENT, case_id, seq, row["hash"])
-        events.append(row)
-
-    for n in range(size):
-        created = first + spacing * n
-        case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        channel = rng.choices(("outbound", "inbound", "mail"), (5, 3, 2))[0]
-        agent = rng.choice(AGENTS)
-        open_ = NOW - created < timedelta(days=2)
-        outcome = rng.choices(("retained", "lost", "no_response"), (5, 4, 1))[0]
-        offer = rng.choice(OFFERS) if outcome == "retained" else None
-        customer = f"C-{n // 10 if rng.random() < 0.1 else n}"
-        data: dict[str, Any] = {
-            "customer_id": customer,
-            "case_number": f"RC-{n:07d}",
-            "monthly_revenue_cents": rng.choice((900, 1500, 2500, 3900, 5200)),
-        }
-        if offer:
-            data["offer_code"] = offer
-        if rng.random() < 0.2:
-            data["csat"] = rng.randint(1, 5)
-        roles = {
-            "outbound": ["telemarketing"],
-            "inbound": ["inbound", "inbound"],
-            "mail": ["back_office"] if rng.random() < 0.5 else [],
-        }[channel]
-        at = created
-        seq = 1
-        event(case_id, seq, "case_started", at, actor="system", data_after=data)
-        for i, role in enumerate(roles):
-            wait = timedelta(seconds=rng.randint(0, 3600) if i == 0 else 0)
-            handle = rng.randint(20, 600)
-            done = at + wait + timedelta(seconds=handle)
-            task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            finished = not open_ or i > 0
-            items.append(
-                {
-                    "id": task_id,
-                    "case_id": case_id,
-                    "business_key": data["case_number"],
-                    "process_id": channel,
-                    "element_id": f"task_{i}",
-                    "name": f"Task {i}",
-                    "role": role,
-                    "state": "completed" if finished else "ready",
-                    "claimed_by": None,
-                    "claimed_at": None,
-                    "due_at": at + timedelta(hours=4),
-                    "priority": 50,
-                    "form": None,
-                    "partner": None,
-                    "created_at": at,
-                    "ended_at": done if finished else None,
-                    "ended_by": agent if finished else None,
-                    "work_started_at": None,
-                    "work_started_by": None,
-                    "first_worked_at": at + wait if finished else None,
-                    "handling_seconds": float(handle) if finished else None,
-                }
-            )
-            seq += 1
-            event(case_id, seq, "task_ready", at, element_id=f"task_{i}", task_id=task_id)
-            if not finished:
-                break
-            seq += 1
-            event(case_id, seq, "task_completed", done, actor=agent, task_id=task_id)
-            at = done
-        ended = None if open_ and roles else at + timedelta(seconds=1)
-        if ended:
-            seq += 1
-            event(case_id, seq, "case_completed", ended, detail={"outcome": outcome})
-        cases.append(
-            {
-                "id": case_id,
-                "business_key": data["case_number"],
-                "idempotency_key": None,
-                "process_id": channel,
-                "process_version": 1,
-                "deployment_id": DEPLOYMENT_ID,
-                "channel": channel,
-                "status": "completed" if ended else "active",
-                "outcome": outcome if ended else None,
-                "data": data,
-                "state": "{}",
-                "serializer_version": "bench",
-                "lock_version": seq,
-                "started_by": "system",
-                "starter_role": "system",
-                "audit_seq": seq,
-                "audit_hash": events[-1]["hash"] if keys is not None else GENESIS,
-                "created_at": created,
-                "updated_at": ended or at,
-                "ended_at": ended,
-            }
-        )
-        if keys is not None:
-            head = keys.seal(HEAD, case_id, seq, events[-1]["hash"])
-            cases[-1]["audit_seal_key"], cases[-1]["audit_seal"] = head
-        case_keys.append({"case_id": case_id, "key": "customer_id", "value": customer})
-        if len(cases) >= BATCH:
-            yield from (("case", cases), ("work_item", items), ("case_key", case_keys))
-            yield ("audit_event", events)
-            cases, items, case_keys, events = [], [], [], []
-    yield from (("case", cases), ("work_item", items), ("case_key", case_keys))
-    yield ("audit_event", events)
-
-
-TABLES: dict[str, Table] = {
-    "case": CASE,
-    "work_item": WORK_ITEM,
-    "case_key": CASE_KEY,
-    "audit_event": AUDIT_EVENT,
-}
-
-
-def _sqlite_value(value: Any) -> Any:
-    if value is None or type(value) in (str, int, float):
-        return value
-    if isinstance(value, datetime):  # all UTC here: the stored form of UTCDateTime
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return value
-
-
-def _load(
-    ctx: AppContext,
-    size: int,
-    per_day: int,
-    replicate_from: int | None = None,
-    *,
-    seeded: bool = False,
-    keys: KeySet | None = None,
-) -> tuple[float, int]:
-    """Bulk-load the history; (seconds, rows). With ``replicate_from`` (fewer than
-    ``size``): that many cases row by row, the rest copied in the database
-    (``_kpis_replicate``); ``seeded``: the database already holds those rows (a copy of
-    the smaller size's database), only the copying is left."""
-    begin = time.perf_counter()
-    loaded = min(size, replicate_from or size)
-    rows_written = 0
-    raw = ctx.db.raw_connection()
-    try:
-        driver: Any = raw.driver_connection
-        postgres = ctx.db.dialect.name == "postgresql"
-        indexes = _pg_fast_load(driver) if postgres else _sqlite_fast_load(driver)
-        if not seeded:
-            rows_written = _insert_rows(ctx, driver, loaded, per_day, keys)
-        driver.commit()
-        if postgres:  # the connection goes back to the pool: triggers on again
-            driver.execute("SET session_replication_role = DEFAULT")
-            driver.commit()
-    finally:
-        raw.close()
-    with ctx.db.begin() as conn:
-        if loaded < size:
-            replicate(conn, TABLES, round(loaded / per_day), size - loaded)
-        if loaded < size or seeded:
-            rows_written = sum(
-                conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in TABLES
-            )
-        for statement in indexes:  # built once from sorted keys, not row by row
-            conn.execute(text(statement))
-        conn.execute(text("ANALYZE"))
-    if ctx.db.dialect.name == "sqlite":  # pages read from the database file, not the WAL
-        raw = ctx.db.raw_connection()
-        try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-        finally:
-            raw.close()
-    return time.perf_counter() - begin, rows_written
-
-
-def _insert_rows(
-    ctx: AppContext, driver: Any, size: int, per_day: int, keys: KeySet | None = None
-) -> int:
-    """The bench deployment and ``size`` cases row by row (PostgreSQL: COPY)."""
-    driver.commit()
-    with ctx.db.begin() as conn:
-        conn.execute(
-            insert(DEPLOYMENT).values(
-                id=DEPLOYMENT_ID,
-                content_hash="b" * 64,
-                files={},
-                manifest={},
-                deployed_by="bench",
-                deployed_at=NOW - timedelta(days=5000),
-            )
-        )
-    postgres = ctx.db.dialect.name == "postgresql"
-    rows_written = 0
-    for name, rows in _rows(size, per_day, keys=keys):
-        if not rows:
-            continue
-        columns = [c.name for c in TABLES[name].columns if c.name in rows[0]]
-        rows_written += len(rows)
-        if postgres:
-            _copy(driver, name, columns, rows)
-        else:
-            marks = ", ".join("?" * len(columns))
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            driver.executemany(
-                f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})',
-                [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
-            )
-            driver.commit()  # a batch at a time: the WAL stays small
-    return rows_written
-
-
-def _sqlite_fast_load(driver: Any) -> list[str]:
-    """A bench database, loaded once: no fsync, no foreign-key checks, a large page cache,
-    and the loaded tables' secondary indexes dropped (their ``CREATE INDEX`` statements
-    are returned, to run after the load). Row-by-row index updates on random keys made a
-    1,000,000-case load take most of an hour on a shared machine."""
-    driver.execute("PRAGMA synchronous = OFF")
-    driver.execute("PRAGMA foreign_keys = OFF")
-    driver.execute("PRAGMA cache_size = -1048576")  # KiB: 1 GiB
-    marks = ", ".join("?" * len(TABLES))
-    found = driver.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({marks})",
-        list(TABLES),
-    ).fetchall()
-    for name, _sql in found:
-        driver.execute(f'DROP INDEX "{name}"')
-    driver.commit()
-    return [sql for _name, sql in found]
-
-
-def _pg_fast_load(driver: Any) -> list[str]:
-    """A bench database, loaded once by COPY: the loaded tables' plain secondary indexes
-    dropped (their ``CREATE INDEX`` statements are returned, to run after the load; keys
-    and unique constraints stay), and no foreign-key triggers for this session (the
-    loader writes the parents first). Random-key index updates past the buffer cache
-    made the load crawl."""
-    driver.execute("SET session_replication_role = replica")
-    found = driver.execute(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-        "JOIN pg_class c ON c.relname = i.indexname "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname "
-        "WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s) "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
-        [list(TABLES)],
-    ).fetchall()
-    for name, _sql in found:
-        driver.execute(f'DROP INDEX "{name}"')
-    driver.commit()
-    return [sql for _name, sql in found]
-
-
-def _copy(driver: Any, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    from psycopg.types.json import Jsonb
-
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    with driver.cursor() as cur, cur.copy(f'COPY "{name}" ({quoted}) FROM STDIN') as copy:
-        for r in rows:
-            copy.write_row([Jsonb(r[c]) if isinstance(r[c], dict) else r[c] for c in columns])
 
 
 def _queries() -> list[tuple[str, Any]]:
@@ -422,7 +118,7 @@ def run(
             stack.callback(engine.dispose)
             upgrade(engine)
             ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-            seconds, rows = _load(ctx, size, per_day, replicate_from, seeded=seeded)
+            seconds, rows = load(ctx, size, per_day, replicate_from, seeded=seeded)
             how = f", {replicate_from:,} row by row" if (replicate_from or size) < size else ""
             print(
                 f"{label}: {_count(ctx):,} cases over {size / per_day:,.0f} days loaded "
