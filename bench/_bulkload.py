@@ -25,6 +25,14 @@ TABLES: dict[str, Table] = {
 }
 
 
+def count_rows(ctx: AppContext, *names: str) -> int:
+    """The rows of these tables, together."""
+    with ctx.db.connect() as conn:
+        return sum(
+            int(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()) for name in names
+        )
+
+
 def _sqlite_value(value: Any) -> Any:
     if value is None or type(value) in (str, int, float):
         return value

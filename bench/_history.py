@@ -130,10 +130,17 @@ class _Events:
 
 
 def _item(
-    case_id: str, data: dict[str, Any], channel: str, element: str, role: str, at: datetime
+    task_id: str,
+    case_id: str,
+    data: dict[str, Any],
+    channel: str,
+    element: str,
+    role: str,
+    at: datetime,
 ) -> dict[str, Any]:
+    """A work item as it is created (ready); the caller records how it was worked."""
     return {
-        "id": "",
+        "id": task_id,
         "case_id": case_id,
         "business_key": data["case_number"],
         "process_id": channel,
@@ -165,8 +172,8 @@ def _worked(
     at: datetime,
     done: datetime,
 ) -> None:
-    """The full history of a worked task: claimed, opened, and (after the completion the
-    caller writes) the engine steps; the item carries who worked it when."""
+    """A worked task's claim and opening (the caller writes its completion and the engine
+    steps after); the item records who claimed it and started work when."""
     case_id, element, task_id = item["case_id"], item["element_id"], item["id"]
     claimed = at + (done - at) / 3
     item.update(claimed_by=agent, claimed_at=claimed, work_started_by=agent)
@@ -189,8 +196,7 @@ def _missed_calls(
     completed unreached, then the retry timer. Returns the items and when the next starts."""
     items = []
     for attempt in range(extra.choices((0, 1, 2), (5, 3, 2))[0]):
-        item = _item(case_id, data, "outbound", "Task_call", "telemarketing", at)
-        item["id"] = _uuid(extra)
+        item = _item(_uuid(extra), case_id, data, "outbound", "Task_call", "telemarketing", at)
         agent = extra.choice(AGENTS)
         done = at + timedelta(seconds=extra.randint(60, 3600))
         ev.add(case_id, "task_ready", at, element_id="Task_call", task_id=item["id"])
@@ -206,7 +212,8 @@ def _missed_calls(
             data_before={"reached": None},
             data_after=answer,
         )
-        item.update(state="completed", ended_at=done, ended_by=agent, first_worked_at=done)
+        item.update(state="completed", ended_at=done, ended_by=agent)
+        item["first_worked_at"] = item["work_started_at"]
         item["handling_seconds"] = float(extra.randint(20, 300))
         ev.add(case_id, "engine_steps", done, detail={"elements": ["Gateway_reached"]})
         at = done + timedelta(hours=extra.choice((2, 4, 24)))
@@ -234,7 +241,7 @@ def rows(
 
     for n in range(size):
         created = first + spacing * n
-        case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        case_id = _uuid(rng)
         channel = rng.choices(("outbound", "inbound", "mail"), (5, 3, 2))[0]
         agent = rng.choice(AGENTS)
         open_ = NOW - created < timedelta(days=2)
@@ -274,10 +281,9 @@ def rows(
             wait = timedelta(seconds=rng.randint(0, 3600) if i == 0 else 0)
             handle = rng.randint(20, 600)
             done = at + wait + timedelta(seconds=handle)
-            task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            task_id = _uuid(rng)
             finished = not open_ or i > 0
-            item = _item(case_id, data, channel, f"task_{i}", role, at)
-            item["id"] = task_id
+            item = _item(task_id, case_id, data, channel, f"task_{i}", role, at)
             if finished:
                 item.update(state="completed", ended_at=done, ended_by=agent)
                 item.update(first_worked_at=at + wait, handling_seconds=float(handle))

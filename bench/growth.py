@@ -3,8 +3,8 @@
 For each size in ``--sizes`` a fresh database is bulk-loaded (``bench/_bulkload.py``)
 with the production-width history of ``bench/_history.py`` (cases over a steady
 ``--per-day`` history with their work items, customer keys, serialized engine state of
-SpiffWorkflow's size and shape, and the audit events a real case leaves, about 9.6 per
-case: task ready, claimed, opened, completed, engine steps, retry timers, hash-chained
+SpiffWorkflow's size and shape, and the audit events a real case leaves, about 11 per
+ended case: task ready, claimed, opened, completed, engine steps, retry timers, hash-chained
 and sealed as the product writes them, each case row with its sealed head; the last two
 days' cases open; SQLite: big transactions without secondary indexes, PostgreSQL: COPY,
 indexes built after). Then ``--samples`` calls of
@@ -54,14 +54,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from _bulkload import TABLES, load, sqlite_fast_load
+from _bulkload import TABLES, count_rows, load, sqlite_fast_load
 from _common import backends, percentile, pg_url
 from _history import NOW
 from retention_flow.core.clock import FrozenClock
 from retention_flow.core.config import Settings
 from retention_flow.db.migrate import upgrade
 from retention_flow.db.session import create_db_engine, read_session
-from retention_flow.db.tables import AUDIT_EVENT, CASE, CASE_KEY, DEPLOYMENT
+from retention_flow.db.tables import CASE, CASE_KEY, DEPLOYMENT
 from retention_flow.services.audit import verify as audit_verify
 from retention_flow.services.audit import verify_run as audit_verify_run
 from retention_flow.services.cases import history as case_history
@@ -162,16 +162,6 @@ def kept_database(label: str, size: int, keep: Path) -> Iterator[str]:
     yield f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-def _cases(ctx: AppContext) -> int:
-    with ctx.db.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(CASE)).scalar_one())
-
-
-def _events(ctx: AppContext) -> int:
-    with ctx.db.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(AUDIT_EVENT)).scalar_one())
-
-
 def open_size(
     label: str, factory: Any, size: int, args: argparse.Namespace, stack: ExitStack, keys: Path
 ) -> AppContext:
@@ -185,7 +175,7 @@ def open_size(
     upgrade(engine)
     settings = Settings(database_url=url, audit_key_file=str(keys / "audit-keys.json"))
     ctx = AppContext(settings, clock=FrozenClock(NOW), engine=engine)
-    found = _cases(ctx)
+    found = count_rows(ctx, "case")
     if found == size:
         print(f"{label}: {size:,} cases kept from an earlier run", flush=True)
     elif found:
@@ -200,8 +190,9 @@ def open_size(
         )
     else:
         seconds, rows = load(ctx, size, args.per_day, keys=ctx.audit_keys.current(), full=True)
+        events = count_rows(ctx, "audit_event")
         print(
-            f"{label}: {size:,} cases ({rows:,} rows, {_events(ctx):,} audit events, chained "
+            f"{label}: {size:,} cases ({rows:,} rows, {events:,} audit events, chained "
             f"and sealed) loaded in {seconds:.1f} s ({load_average()})",
             flush=True,
         )
@@ -263,11 +254,7 @@ def copy_from_pg(ctx: AppContext, size: int, keep: Path) -> int:
             stdout=subprocess.DEVNULL,  # the checkpoint's counts
             check=True,
         )
-    with ctx.db.connect() as conn:
-        return sum(
-            int(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one())
-            for name in TABLES
-        )
+    return count_rows(ctx, *TABLES)
 
 
 def run(label: str, factory: Any, args: argparse.Namespace) -> dict[int, dict[str, float]]:

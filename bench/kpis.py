@@ -43,9 +43,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
-from _bulkload import load
+from _bulkload import count_rows, load
 from _common import backends
 from _history import NOW
 from retention_flow.core.clock import FrozenClock
@@ -101,7 +99,8 @@ def run(
             if kept is not None and kept.exists():  # loaded by an earlier run
                 contexts[size] = _kept(kept)
                 stack.callback(contexts[size].db.dispose)
-                print(f"{label}: {_count(contexts[size]):,} cases in {kept} (kept)")
+                cases = count_rows(contexts[size], "case")
+                print(f"{label}: {cases:,} cases in {kept} (kept)")
                 continue
             url = stack.enter_context(factory())
             seed = contexts.get(replicate_from or 0)
@@ -120,8 +119,9 @@ def run(
             ctx = AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
             seconds, rows = load(ctx, size, per_day, replicate_from, seeded=seeded)
             how = f", {replicate_from:,} row by row" if (replicate_from or size) < size else ""
+            cases = count_rows(ctx, "case")
             print(
-                f"{label}: {_count(ctx):,} cases over {size / per_day:,.0f} days loaded "
+                f"{label}: {cases:,} cases over {size / per_day:,.0f} days loaded "
                 f"({rows:,} rows{how}) in {seconds:.1f} s"
             )
             contexts[size] = ctx
@@ -150,11 +150,6 @@ def _kept(path: Path) -> AppContext:
     engine = create_db_engine(url)
     upgrade(engine)
     return AppContext(Settings(database_url=url), clock=FrozenClock(NOW), engine=engine)
-
-
-def _count(ctx: AppContext) -> int:
-    with ctx.db.connect() as conn:
-        return int(conn.execute(text('SELECT count(*) FROM "case"')).scalar_one())
 
 
 def _report(
